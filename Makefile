@@ -1,0 +1,68 @@
+# disclosured: the two commands a new machine needs are `make run` and `make test`.
+# Both install the Debian/Ubuntu packages they need first (as root, or through sudo).
+
+CARGO   ?= cargo
+BIN     := target/release/disclosured
+# Build: bindgen needs libclang; sequoia's default crypto backend is nettle.
+BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
+# Tests: GnuPG is the independent OpenPGP implementation the tests check against.
+TEST_DEBS  := gnupg gpg-agent
+
+.PHONY: all build run test check fmt clippy deps test-deps clean
+
+all: build
+
+build: deps
+	$(CARGO) build --release --locked
+
+# Runs the daemon on the built-in default configuration (config/disclosured.toml):
+# inbox var/inbox, outgoing mail var/outbox, store var/state, keys in keys/.
+run: build
+	$(BIN) serve
+
+test: deps test-deps
+	$(CARGO) test --locked
+
+# What CI checks besides the tests.
+check: test
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clippy: deps
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+deps:
+	@$(MAKE) --no-print-directory install-debs DEBS="$(BUILD_DEBS)"
+	@command -v $(CARGO) >/dev/null 2>&1 || { \
+	  echo "The Rust toolchain (cargo) is missing. Install it with rustup (https://rustup.rs)"; \
+	  echo "or your distribution's rustup package, then run make again."; exit 1; }
+
+test-deps:
+	@$(MAKE) --no-print-directory install-debs DEBS="$(TEST_DEBS)"
+
+# Installs the packages in DEBS that are missing: as root directly, else through
+# passwordless sudo; otherwise prints the exact command and stops.
+install-debs:
+	@missing=""; \
+	if ! command -v dpkg-query >/dev/null 2>&1; then \
+	  echo "Not a Debian/Ubuntu system: install the equivalents of: $(DEBS)"; exit 0; fi; \
+	for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "Installing missing packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "Cannot install them without root. Run:"; \
+	  echo "  sudo apt-get install -y$$missing"; \
+	  exit 1; \
+	fi
+
+clean:
+	$(CARGO) clean

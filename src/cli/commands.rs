@@ -1,0 +1,354 @@
+//! What each command does.
+
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+use super::args::{Cli, Command, KeysCommand, QuarantineCommand, ReportsCommand};
+use crate::config::Settings;
+use crate::crypto::{Keyring, SignatureStatus};
+use crate::daemon;
+use crate::pipeline::Pipeline;
+use crate::store::{IntakeKind, Report, Store};
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
+    init_logging(if daemon_like { "info" } else { "warn" });
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(daemon::serve(settings))?;
+        }
+        Command::RunOnce => run_once(settings)?,
+        Command::Reports(ReportsCommand::List { json }) => reports_list(&settings, json)?,
+        Command::Reports(ReportsCommand::Show { id, json }) => {
+            return reports_show(&settings, &id, json);
+        }
+        Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(&settings, json)?,
+        Command::Keys(KeysCommand::Generate) => {
+            let g = Keyring::generate(
+                &settings.keys.dir,
+                &settings.gateway.name,
+                &settings.gateway.address,
+            )?;
+            daemon::announce_generated(&g);
+        }
+        Command::Keys(KeysCommand::Show) => keys_show(&settings)?,
+        Command::Keys(KeysCommand::Export) => {
+            let ring = Keyring::load(&settings.keys)?;
+            let key = ring
+                .public_key_armored()
+                .context("no gateway key yet: run `disclosured keys generate`")?;
+            print!("{}", String::from_utf8_lossy(&key));
+        }
+        Command::CheckConfig => check_config(&settings)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+}
+
+fn run_once(settings: Settings) -> anyhow::Result<()> {
+    let (pipeline, generated) = Pipeline::start(settings)?;
+    if let Some(g) = &generated {
+        daemon::announce_generated(g);
+    }
+    let pass = pipeline.run_pass(&AtomicBool::new(false))?;
+    tracing::info!(
+        reports = pass.reports,
+        duplicates = pass.duplicates,
+        skipped = pass.skipped,
+        quarantined = pass.quarantined,
+        deferred = pass.deferred,
+        sent = pass.delivered.sent,
+        send_deferred = pass.delivered.deferred,
+        send_failed = pass.delivered.failed,
+        "pass complete"
+    );
+    pipeline.store.flush()?;
+    Ok(())
+}
+
+fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Store::open(&settings.store.path).with_context(
+        || "is `disclosured serve` running? The store can be opened by one process at a time",
+    )
+}
+
+/// One row of `reports list --json`: the fields scripts rely on.
+#[derive(Serialize)]
+struct ReportSummary<'a> {
+    id: &'a str,
+    status: &'static str,
+    received_at: String,
+    from: &'a str,
+    title: Option<&'a str>,
+    encrypted: bool,
+    signature: SignatureStatus,
+    signer_fingerprint: Option<&'a str>,
+    severity: Option<&'static str>,
+    cvss_vector: Option<&'a str>,
+    cvss_score: Option<f64>,
+    affected_versions: Option<&'a str>,
+    message_id: Option<&'a str>,
+    missing_fields: Vec<&'static str>,
+    attachments: usize,
+}
+
+impl<'a> ReportSummary<'a> {
+    fn of(r: &'a Report) -> Self {
+        let d = &r.data;
+        ReportSummary {
+            id: r.id.as_str(),
+            status: r.status.as_str(),
+            received_at: d.received_at.to_rfc3339(),
+            from: &d.from.address,
+            title: d.fields.title.as_deref(),
+            encrypted: d.encrypted,
+            signature: d.signature,
+            signer_fingerprint: d.signer_fingerprint.as_deref(),
+            severity: d.fields.severity().map(|s| s.as_str()),
+            cvss_vector: d.fields.cvss.as_ref().map(|c| c.vector.as_str()),
+            cvss_score: d.fields.cvss.as_ref().map(|c| c.score),
+            affected_versions: d.fields.affected_versions.as_deref(),
+            message_id: d.message_id.as_deref(),
+            missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
+            attachments: d.attachments.len(),
+        }
+    }
+}
+
+fn reports_list(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings)?;
+    let reports = store.reports()?;
+    if json {
+        let rows: Vec<ReportSummary<'_>> = reports.iter().map(ReportSummary::of).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<16} {:<13} {:<17} {:<11} {:<9} {:<28} TITLE",
+        "ID", "STATUS", "RECEIVED", "SIGNATURE", "SEVERITY", "FROM"
+    );
+    for r in &reports {
+        let s = ReportSummary::of(r);
+        println!(
+            "{:<16} {:<13} {:<17} {:<11} {:<9} {:<28} {}",
+            s.id,
+            s.status,
+            r.data.received_at.format("%Y-%m-%d %H:%M"),
+            s.signature.as_str(),
+            s.severity.unwrap_or("-"),
+            truncate(s.from, 28),
+            truncate(s.title.unwrap_or("-"), 60)
+        );
+    }
+    Ok(())
+}
+
+fn reports_show(settings: &Settings, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings)?;
+    let Some(r) = store.report(id)? else {
+        eprintln!("disclosured: no report {id}");
+        return Ok(ExitCode::from(1));
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let d = &r.data;
+    println!("Report {}  ({})", r.id, r.status.as_str());
+    println!("Received:     {}", d.received_at.to_rfc3339());
+    match &d.from.name {
+        Some(name) => println!("From:         {name} <{}>", d.from.address),
+        None => println!("From:         {}", d.from.address),
+    }
+    println!("Message-ID:   {}", d.message_id.as_deref().unwrap_or("-"));
+    println!("Encrypted:    {}", if d.encrypted { "yes" } else { "no" });
+    println!(
+        "Signature:    {}{}",
+        d.signature.as_str(),
+        d.signer_fingerprint
+            .as_deref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "Deadlines:    acknowledge by {}, initial assessment by {}",
+        d.deadlines.acknowledge.to_rfc3339(),
+        d.deadlines.initial_assessment.to_rfc3339()
+    );
+    println!();
+    for f in crate::extract::FieldName::ALL {
+        if let Some(v) = d.fields.get(f) {
+            println!("{}:\n  {}", f.label(), v.replace('\n', "\n  "));
+        }
+    }
+    if !d.missing.is_empty() {
+        let names: Vec<_> = d.missing.iter().map(|f| f.label()).collect();
+        println!("\nMissing: {}", names.join(", "));
+    }
+    for a in &d.attachments {
+        println!(
+            "Attachment:   {} ({}, {} bytes, sha256 {})",
+            a.name.as_deref().unwrap_or("(unnamed)"),
+            a.content_type,
+            a.size,
+            a.sha256
+        );
+    }
+    println!("\nEvents:");
+    for e in &r.events {
+        println!(
+            "  {}  {:<13} {}{}",
+            e.at.to_rfc3339(),
+            e.kind,
+            e.actor,
+            e.note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct QuarantineRow<'a> {
+    kind: IntakeKind,
+    reason: &'a str,
+    file: Option<&'a str>,
+    message_id: Option<&'a str>,
+    from: Option<&'a str>,
+    at: String,
+}
+
+fn quarantine_list(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let store = open_store(settings)?;
+    let records = store.intake_records()?;
+    let rows: Vec<QuarantineRow<'_>> = records
+        .iter()
+        .map(|r| QuarantineRow {
+            kind: r.kind,
+            reason: &r.reason,
+            file: r.file.as_deref(),
+            message_id: r.message_id.as_deref(),
+            from: r.from.as_deref(),
+            at: r.at.to_rfc3339(),
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    for r in &rows {
+        let kind = match r.kind {
+            IntakeKind::Quarantined => "quarantined",
+            IntakeKind::Skipped => "skipped",
+        };
+        println!(
+            "{}  {:<11}  {}  {}",
+            r.at,
+            kind,
+            r.file.or(r.message_id).unwrap_or("-"),
+            r.reason
+        );
+    }
+    Ok(())
+}
+
+fn keys_show(settings: &Settings) -> anyhow::Result<()> {
+    let ring = Keyring::load(&settings.keys)?;
+    let signing = ring.signing_cert().map(|c| c.fingerprint());
+    if ring.is_empty() {
+        println!(
+            "No gateway key in {} (one is generated at first start, or run `disclosured keys generate`).",
+            settings.keys.dir.display()
+        );
+    }
+    for g in ring.gateway_keys() {
+        let created: chrono::DateTime<chrono::Utc> =
+            g.cert.primary_key().key().creation_time().into();
+        let role = if Some(g.cert.fingerprint()) == signing {
+            "signs, decrypts (publish this one)"
+        } else {
+            "decrypts"
+        };
+        println!(
+            "{}  created {}  {}",
+            g.cert.fingerprint(),
+            created.format("%Y-%m-%d"),
+            role
+        );
+        println!("    {}", g.path.display());
+    }
+    println!(
+        "Reporter keys: {} (in {})",
+        ring.reporters().len(),
+        settings.keys.reporters_dir.display()
+    );
+    println!(
+        "Maintainer keys: {} (in {})",
+        ring.maintainers().len(),
+        settings.keys.maintainers_dir.display()
+    );
+    Ok(())
+}
+
+fn check_config(settings: &Settings) -> anyhow::Result<()> {
+    let ring = Keyring::load(&settings.keys)?;
+    let store = open_store(settings)?;
+    let reports = store.reports()?.len();
+    println!(
+        "configuration OK{}",
+        settings
+            .source
+            .as_ref()
+            .map(|p| format!(" ({})", p.display()))
+            .unwrap_or_else(|| " (built-in defaults)".into())
+    );
+    println!("  gateway address: {}", settings.gateway.address);
+    println!(
+        "  store: {} ({reports} reports)",
+        settings.store.path.display()
+    );
+    match ring.signing_cert() {
+        Some(c) => println!("  signing key: {}", c.fingerprint()),
+        None => {
+            if ring.is_empty() {
+                println!("  no gateway key yet: one is generated at first start");
+            } else {
+                bail!(
+                    "the gateway keys in {} cannot sign",
+                    settings.keys.dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

@@ -1,0 +1,447 @@
+//! Configuration: the embedded default TOML, an optional file over it, and
+//! `DISCLOSURED__SECTION__KEY` environment overrides over both, validated into typed
+//! [`Settings`].
+//!
+//! This module owns the names of every configuration key. It reads files but holds no
+//! secrets: secrets are named by path, never written in the TOML.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::extract::FieldName;
+
+/// The example configuration shipped in `config/`, compiled in so that the daemon runs
+/// with no file at all (`make run`) and a site file only needs the keys it changes.
+pub const DEFAULT_TOML: &str = include_str!("../config/disclosured.toml");
+
+/// Prefix of environment overrides: `DISCLOSURED__INBOX__PATH=/srv/mail` sets `inbox.path`.
+pub const ENV_PREFIX: &str = "DISCLOSURED";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration: {0}")]
+    Load(String),
+    #[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+    Invalid(Vec<String>),
+}
+
+/// The raw shape of the TOML; every struct denies unknown keys so a typo is an error
+/// naming the key rather than a silently ignored setting.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    gateway: RawGateway,
+    inbox: RawInbox,
+    outbox: RawOutbox,
+    store: RawStore,
+    keys: RawKeys,
+    policy: RawPolicy,
+    ack: RawAck,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    address: String,
+    name: String,
+    report_id_prefix: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInbox {
+    kind: String,
+    path: PathBuf,
+    poll_interval: String,
+    quarantine_folder: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbox {
+    kind: String,
+    path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    dir: PathBuf,
+    reporters_dir: Option<PathBuf>,
+    maintainers_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    acknowledge_within: String,
+    initial_assessment_within: String,
+    required_fields: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAck {
+    footer: String,
+}
+
+/// Validated settings; every path is absolute (resolved against the working directory
+/// at load time, so a later change of directory cannot move the store).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The file the settings came from, if any (for messages only).
+    pub source: Option<PathBuf>,
+    pub gateway: Gateway,
+    pub inbox: Inbox,
+    pub outbox: Outbox,
+    pub store: StoreSettings,
+    pub keys: KeySettings,
+    pub policy: Policy,
+    pub ack: AckSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// The published `security@` address: the From of everything we send, and mail
+    /// claiming to come from it is never answered (loop safety).
+    pub address: String,
+    /// Display name used in From and in the generated key's user ID.
+    pub name: String,
+    /// Report IDs look like `<prefix>-2026-0001`.
+    pub report_id_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Inbox {
+    Maildir {
+        path: PathBuf,
+        /// How often `serve` looks for new mail; a report must be acknowledged within a
+        /// second of arriving, so the default is well below that.
+        poll_interval: Duration,
+        /// Maildir++ folder name (stored as `.<name>` inside the Maildir).
+        quarantine_folder: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum Outbox {
+    /// One `.eml` file per message, for trying the gateway out and for tests.
+    File { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeySettings {
+    /// Gateway secret keys (all decrypt; the newest signs).
+    pub dir: PathBuf,
+    /// Pre-loaded public keys of known researchers.
+    pub reporters_dir: PathBuf,
+    /// Maintainers' public keys.
+    pub maintainers_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// A deadline promised to reporters, not a delay: we acknowledge as soon as the
+    /// report is stored.
+    pub acknowledge_within: Duration,
+    pub initial_assessment_within: Duration,
+    /// Fields a report should have; the acknowledgement lists the ones missing.
+    pub required_fields: Vec<FieldName>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AckSettings {
+    /// Appended to every acknowledgement (disclosure policy, safe harbour).
+    pub footer: String,
+}
+
+impl Settings {
+    /// Loads the embedded defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment passed in (tests and fuzzing).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::Load(format!("{}: {e}", path.display())))?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("policy.required_fields")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let built = builder
+            .build()
+            .map_err(|e| ConfigError::Load(describe(file, &e)))?;
+        let raw: Raw = built
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(describe(file, &e)))?;
+        Self::validate(raw, file)
+    }
+
+    fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut problems = Vec::new();
+        let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let abs = |p: &Path| -> PathBuf {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        let address = raw.gateway.address.trim().to_string();
+        if address.parse::<lettre::Address>().is_err() {
+            problems.push(format!(
+                "gateway.address: {address:?} is not an email address"
+            ));
+        }
+        let name = raw.gateway.name.trim().to_string();
+        if name.is_empty() || name.contains(['\r', '\n', '<', '>']) {
+            problems.push("gateway.name: must be one line of text without < or >".into());
+        }
+        let prefix = raw.gateway.report_id_prefix.trim().to_string();
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            problems.push(format!(
+                "gateway.report_id_prefix: {prefix:?} must be 1 to 16 characters A-Z or 0-9"
+            ));
+        }
+
+        let inbox = match raw.inbox.kind.as_str() {
+            "maildir" => {
+                let poll_interval = duration("inbox.poll_interval", &raw.inbox.poll_interval)
+                    .map_err(|e| problems.push(e))
+                    .unwrap_or(Duration::from_millis(500));
+                let folder = raw.inbox.quarantine_folder.trim().to_string();
+                if folder.is_empty()
+                    || folder.starts_with('.')
+                    || folder.contains(['/', '\\', '\0'])
+                {
+                    problems.push(format!(
+                        "inbox.quarantine_folder: {folder:?} must be a plain folder name"
+                    ));
+                }
+                Some(Inbox::Maildir {
+                    path: abs(&raw.inbox.path),
+                    poll_interval,
+                    quarantine_folder: folder,
+                })
+            }
+            other => {
+                problems.push(format!(
+                    "inbox.kind: {other:?} is not supported (expected \"maildir\")"
+                ));
+                None
+            }
+        };
+        let outbox = match raw.outbox.kind.as_str() {
+            "file" => Some(Outbox::File {
+                path: abs(&raw.outbox.path),
+            }),
+            other => {
+                problems.push(format!(
+                    "outbox.kind: {other:?} is not supported (expected \"file\")"
+                ));
+                None
+            }
+        };
+
+        let keys_dir = abs(&raw.keys.dir);
+        let keys = KeySettings {
+            reporters_dir: raw
+                .keys
+                .reporters_dir
+                .as_deref()
+                .map(abs)
+                .unwrap_or_else(|| keys_dir.join("reporters")),
+            maintainers_dir: raw
+                .keys
+                .maintainers_dir
+                .as_deref()
+                .map(abs)
+                .unwrap_or_else(|| keys_dir.join("maintainers")),
+            dir: keys_dir,
+        };
+
+        let acknowledge_within =
+            duration("policy.acknowledge_within", &raw.policy.acknowledge_within)
+                .map_err(|e| problems.push(e))
+                .unwrap_or(Duration::from_secs(48 * 3600));
+        let initial_assessment_within = duration(
+            "policy.initial_assessment_within",
+            &raw.policy.initial_assessment_within,
+        )
+        .map_err(|e| problems.push(e))
+        .unwrap_or(Duration::from_secs(7 * 86400));
+        let mut required_fields = Vec::new();
+        for name in &raw.policy.required_fields {
+            match name.trim().parse::<FieldName>() {
+                Ok(f) => required_fields.push(f),
+                Err(e) => problems.push(format!("policy.required_fields: {e}")),
+            }
+        }
+
+        match (inbox, outbox) {
+            (Some(inbox), Some(outbox)) if problems.is_empty() => Ok(Settings {
+                source: file.map(Path::to_path_buf),
+                gateway: Gateway {
+                    address,
+                    name,
+                    report_id_prefix: prefix,
+                },
+                inbox,
+                outbox,
+                store: StoreSettings {
+                    path: abs(&raw.store.path),
+                },
+                keys,
+                policy: Policy {
+                    acknowledge_within,
+                    initial_assessment_within,
+                    required_fields,
+                },
+                ack: AckSettings {
+                    footer: raw.ack.footer,
+                },
+            }),
+            _ => Err(ConfigError::Invalid(problems)),
+        }
+    }
+}
+
+/// Parses durations such as `48h`, `7d`, `500ms` or `1h 30m`.
+fn duration(key: &str, value: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(value.trim()) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(format!("{key}: must be longer than zero")),
+        Err(e) => Err(format!(
+            "{key}: {value:?} is not a duration like \"48h\" or \"7d\" ({e})"
+        )),
+    }
+}
+
+fn describe(file: Option<&Path>, err: &config::ConfigError) -> String {
+    match file {
+        Some(path) => format!("{}: {err}", path.display()),
+        None => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(toml.as_bytes()).unwrap();
+        Settings::load_with_env(
+            Some(f.path()),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let s = Settings::load_with_env(None, Vec::new()).unwrap();
+        assert_eq!(s.gateway.report_id_prefix, "VR");
+        assert_eq!(s.policy.acknowledge_within, Duration::from_secs(48 * 3600));
+        assert!(s.store.path.is_absolute());
+        assert!(s.store.path.ends_with("var/state"));
+        assert!(s.keys.reporters_dir.ends_with("keys/reporters"));
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_env_overrides_file() {
+        let s = load(
+            "[gateway]\nreport_id_prefix = \"SEC\"\n[policy]\nacknowledge_within = \"24h\"\n",
+            &[
+                ("DISCLOSURED__GATEWAY__ADDRESS", "vuln@example.net"),
+                ("DISCLOSURED__POLICY__REQUIRED_FIELDS", "title,impact"),
+                ("OTHER__GATEWAY__ADDRESS", "ignored@example.net"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.gateway.report_id_prefix, "SEC");
+        assert_eq!(s.gateway.address, "vuln@example.net");
+        assert_eq!(s.policy.acknowledge_within, Duration::from_secs(24 * 3600));
+        assert_eq!(
+            s.policy.required_fields,
+            vec![FieldName::Title, FieldName::Impact]
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_naming_the_key() {
+        let err = load("[inbox]\npaht = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("paht"), "{err}");
+        let err = load("[frobnicate]\nx = 1\n", &[]).unwrap_err().to_string();
+        assert!(err.contains("frobnicate"), "{err}");
+    }
+
+    #[test]
+    fn all_problems_are_reported_at_once() {
+        let err = load(
+            "[gateway]\naddress = \"not an address\"\nreport_id_prefix = \"v r\"\n[policy]\nacknowledge_within = \"soon\"\nrequired_fields = [\"title\", \"colour\"]\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        for needle in [
+            "gateway.address",
+            "report_id_prefix",
+            "acknowledge_within",
+            "colour",
+        ] {
+            assert!(err.contains(needle), "{needle} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        for (text, secs) in [("48h", 172_800), ("7d", 604_800), ("1h 30m", 5400)] {
+            assert_eq!(duration("k", text).unwrap(), Duration::from_secs(secs));
+        }
+        assert!(duration("k", "0s").is_err());
+        assert!(duration("k", "fortnight").is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! OpenPGP: the gateway's keys, opening incoming mail (decrypt, verify) and sealing
+//! outgoing mail (sign, encrypt).
+//!
+//! Everything here is synchronous and does no I/O except [`keys`] reading and writing
+//! key files; callers run it off the async workers. One [`POLICY`] object decides which
+//! algorithms and keys are acceptable, everywhere. Plaintext is untrusted: a bad
+//! signature is recorded, never silently upgraded, and nothing decrypted is logged.
+
+pub mod keys;
+pub mod open;
+pub mod seal;
+
+use sequoia_openpgp as openpgp;
+
+pub use keys::{KeyError, Keyring};
+pub use open::{Attachment, OpenError, Opened, open};
+
+/// The one policy every key and signature check goes through.
+pub static POLICY: openpgp::policy::StandardPolicy<'static> =
+    openpgp::policy::StandardPolicy::new();
+
+/// What we know about a message's signature, as shown to maintainers and scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureStatus {
+    /// Verified against a key we have.
+    Good,
+    /// A key we have says the signature is wrong (tampered, or a forged signer).
+    Bad,
+    /// Signed, but by a key we do not have.
+    UnknownKey,
+    /// Not signed.
+    #[default]
+    None,
+}
+
+impl SignatureStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureStatus::Good => "good",
+            SignatureStatus::Bad => "bad",
+            SignatureStatus::UnknownKey => "unknown_key",
+            SignatureStatus::None => "none",
+        }
+    }
+
+    /// Combines the results of two signature layers: any good signature wins, then a
+    /// bad one (it must not be hidden), then an unknown key.
+    pub fn merge(self, other: SignatureStatus) -> SignatureStatus {
+        use SignatureStatus::*;
+        match (self, other) {
+            (Good, _) | (_, Good) => Good,
+            (Bad, _) | (_, Bad) => Bad,
+            (UnknownKey, _) | (_, UnknownKey) => UnknownKey,
+            _ => None,
+        }
+    }
+}
+
+/// Where a reporter's key was found, recorded with the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// Pre-loaded by the sysadmin in `keys/reporters/`.
+    ReportersDir,
+    /// Learnt from an earlier message of the same address.
+    Learnt,
+    /// Attached to this message (`application/pgp-keys`).
+    Attached,
+    /// From this message's `Autocrypt:` header.
+    Autocrypt,
+}
+
+/// Parses every certificate in `bytes` (armored or binary), skipping what does not
+/// parse; returns how many were skipped so callers can say so.
+pub fn parse_certs(bytes: &[u8]) -> (Vec<openpgp::Cert>, usize) {
+    use openpgp::parse::Parse;
+    let mut certs = Vec::new();
+    let mut bad = 0;
+    match openpgp::cert::CertParser::from_bytes(bytes) {
+        Ok(parser) => {
+            for cert in parser {
+                match cert {
+                    Ok(c) => certs.push(c),
+                    Err(_) => bad += 1,
+                }
+            }
+        }
+        Err(_) => bad += 1,
+    }
+    (certs, bad)
+}
+
+/// Whether `cert` has a valid user ID with this email address.
+pub fn cert_has_address(cert: &openpgp::Cert, address: &str) -> bool {
+    let Ok(valid) = cert.with_policy(&POLICY, None) else {
+        return false;
+    };
+    valid.userids().any(|ua| {
+        ua.userid()
+            .email_normalized()
+            .ok()
+            .flatten()
+            .is_some_and(|e| e.eq_ignore_ascii_case(address))
+    })
+}
+
+/// Whether `cert` can receive encrypted mail now.
+pub fn can_encrypt_to(cert: &openpgp::Cert) -> bool {
+    cert.keys()
+        .with_policy(&POLICY, None)
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_transport_encryption()
+        .next()
+        .is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SignatureStatus::*;
+
+    #[test]
+    fn merge_prefers_good_then_bad() {
+        assert_eq!(None.merge(UnknownKey), UnknownKey);
+        assert_eq!(UnknownKey.merge(Bad), Bad);
+        assert_eq!(Bad.merge(Good), Good);
+        assert_eq!(None.merge(None), None);
+    }
+}

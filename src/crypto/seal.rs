@@ -1,0 +1,201 @@
+//! Sealing outgoing mail: detached signatures for RFC 3156 `multipart/signed`, and
+//! signed-then-encrypted OpenPGP messages for `multipart/encrypted`.
+//!
+//! The writer stack is the usual one: Message → Armorer → Encryptor → Signer →
+//! LiteralWriter → finalize. The hash is fixed so the `micalg` we announce is right.
+
+use std::io::Write;
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::Cert;
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Signer};
+use openpgp::types::{DataFormat, HashAlgorithm};
+
+use super::{Keyring, POLICY};
+
+/// The hash we sign with, and its RFC 3156 `micalg` name.
+pub const HASH: HashAlgorithm = HashAlgorithm::SHA512;
+pub const MICALG: &str = "pgp-sha512";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("the gateway has no usable signing key (run `disclosured keys generate`)")]
+    NoSigningKey,
+    #[error("no usable encryption key for the recipient {0}")]
+    NoRecipientKey(String),
+    #[error("OpenPGP error while sealing: {0}")]
+    OpenPgp(String),
+}
+
+fn pgp(e: impl std::fmt::Display) -> SealError {
+    SealError::OpenPgp(e.to_string())
+}
+
+fn signer_keypair(keyring: &Keyring) -> Result<openpgp::crypto::KeyPair, SealError> {
+    let cert = keyring.signing_cert().ok_or(SealError::NoSigningKey)?;
+    let ka = cert
+        .keys()
+        .unencrypted_secret()
+        .with_policy(&POLICY, None)
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_signing()
+        .next()
+        .ok_or(SealError::NoSigningKey)?;
+    ka.key().clone().into_keypair().map_err(pgp)
+}
+
+/// An armored detached signature over `data` (already in canonical CRLF form).
+pub fn sign_detached(keyring: &Keyring, data: &[u8]) -> Result<Vec<u8>, SealError> {
+    let keypair = signer_keypair(keyring)?;
+    let mut sink = Vec::new();
+    {
+        let message = Message::new(&mut sink);
+        let message = Armorer::new(message)
+            .kind(openpgp::armor::Kind::Signature)
+            .build()
+            .map_err(pgp)?;
+        let mut signer = Signer::new(message, keypair)
+            .map_err(pgp)?
+            .hash_algo(HASH)
+            .map_err(pgp)?
+            .detached()
+            .build()
+            .map_err(pgp)?;
+        signer.write_all(data).map_err(pgp)?;
+        signer.finalize().map_err(pgp)?;
+    }
+    Ok(sink)
+}
+
+/// `data` signed by the gateway and encrypted to `recipients` and to the gateway itself
+/// (so the gateway can read what it sent), armored.
+pub fn sign_and_encrypt(
+    keyring: &Keyring,
+    recipients: &[&Cert],
+    data: &[u8],
+) -> Result<Vec<u8>, SealError> {
+    let keypair = signer_keypair(keyring)?;
+    let mut keys = Vec::new();
+    for cert in recipients.iter().copied().chain(keyring.signing_cert()) {
+        let before = keys.len();
+        keys.extend(
+            cert.keys()
+                .with_policy(&POLICY, None)
+                .supported()
+                .alive()
+                .revoked(false)
+                .for_transport_encryption(),
+        );
+        if keys.len() == before {
+            return Err(SealError::NoRecipientKey(cert.fingerprint().to_hex()));
+        }
+    }
+    let mut sink = Vec::new();
+    {
+        let message = Message::new(&mut sink);
+        let message = Armorer::new(message).build().map_err(pgp)?;
+        let message = Encryptor::for_recipients(message, keys)
+            .build()
+            .map_err(pgp)?;
+        let message = Signer::new(message, keypair)
+            .map_err(pgp)?
+            .hash_algo(HASH)
+            .map_err(pgp)?
+            .build()
+            .map_err(pgp)?;
+        let mut literal = LiteralWriter::new(message)
+            .format(DataFormat::Binary)
+            .build()
+            .map_err(pgp)?;
+        literal.write_all(data).map_err(pgp)?;
+        literal.finalize().map_err(pgp)?;
+    }
+    Ok(sink)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::config::KeySettings;
+    use crate::crypto::{KeySource, SignatureStatus, open};
+
+    fn ring(dir: &std::path::Path) -> Keyring {
+        Keyring::generate(dir, "T", "security@example.org").unwrap();
+        Keyring::load(&KeySettings {
+            dir: dir.to_path_buf(),
+            reporters_dir: dir.join("r"),
+            maintainers_dir: dir.join("m"),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn seal_then_open_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gateway = ring(tmp.path());
+        let reporter_dir = tempfile::tempdir().unwrap();
+        let reporter = ring(reporter_dir.path());
+        let reporter_cert = reporter.signing_cert().unwrap().clone();
+        let gateway_public = gateway
+            .signing_cert()
+            .unwrap()
+            .clone()
+            .strip_secret_key_material();
+
+        // The reporter writes to the gateway: signed and encrypted inline.
+        let armored = sign_and_encrypt(&reporter, &[&gateway_public], b"Title: hello\r\n").unwrap();
+        let raw = [
+            b"From: r@example.net\r\nSubject: x\r\n\r\n".as_slice(),
+            &armored,
+        ]
+        .concat();
+        let known = |h: &openpgp::KeyHandle| {
+            reporter_cert.keys().key_handle(h.clone()).next().map(|_| {
+                (
+                    reporter_cert.clone().strip_secret_key_material(),
+                    KeySource::ReportersDir,
+                )
+            })
+        };
+        let opened = open(&raw, &gateway, &known, &[]).unwrap();
+        assert!(opened.encrypted);
+        assert_eq!(opened.signature, SignatureStatus::Good);
+        assert_eq!(
+            opened.signer_fingerprint.as_deref(),
+            Some(reporter_cert.fingerprint().to_hex().as_str())
+        );
+        assert_eq!(opened.signer_key_source, Some(KeySource::ReportersDir));
+        assert!(opened.text.contains("Title: hello"));
+
+        // Without the reporter's key the signature is from an unknown key.
+        let unknown = |_: &openpgp::KeyHandle| None;
+        let opened = open(&raw, &gateway, &unknown, &[]).unwrap();
+        assert_eq!(opened.signature, SignatureStatus::UnknownKey);
+
+        // A third keyring cannot open it: encrypted to someone else. (The sender can:
+        // sealing also encrypts to the sender's own key.)
+        let stranger_dir = tempfile::tempdir().unwrap();
+        let stranger = ring(stranger_dir.path());
+        let err = open(&raw, &stranger, &unknown, &[]).unwrap_err();
+        assert!(
+            matches!(err, crate::crypto::OpenError::NoKey { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn detached_signature_is_armored() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gateway = ring(tmp.path());
+        let sig = sign_detached(&gateway, b"data\r\n").unwrap();
+        assert!(sig.starts_with(b"-----BEGIN PGP SIGNATURE-----"));
+        assert!(matches!(
+            sign_detached(&Keyring::default(), b"x"),
+            Err(SealError::NoSigningKey)
+        ));
+    }
+}

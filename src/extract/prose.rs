@@ -1,0 +1,633 @@
+//! Heuristics for unstructured text: subject cleaning, severity words, version phrases,
+//! vulnerability type names and numbered step lists. Used as fallbacks when the report does not
+//! state a field under a label.
+//!
+//! All patterns are `regex` crate automata (no backtracking), use ASCII word boundaries so the
+//! fast DFA engines stay usable on non-ASCII text, and are applied to whole texts at most a
+//! constant number of times.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::text::{Line, indent_width, prefix, suffix};
+use super::{Fields, Severity, sections};
+
+/// A pattern that fails to compile disables its heuristic instead of panicking; the unit tests
+/// make sure every pattern compiles.
+pub(crate) fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+macro_rules! pattern {
+    ($name:ident, $re:expr) => {
+        static $name: LazyLock<Option<Regex>> = LazyLock::new(|| compile($re));
+    };
+}
+
+pattern!(
+    REPLY_PREFIX,
+    r"(?i)^(?:re|fw|fwd|aw|wg|sv|vs|tr|antw|ref|rif|odp)\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*[:：]\s*"
+);
+pattern!(BRACKET_TAG, r"^(?:\[[^\]\n]{0,64}\]|【[^】\n]{0,64}】)\s*");
+pattern!(
+    REPORT_PREFIX,
+    r"(?i)^(?:new\s+)?(?:(?:security|vulnerability|vuln|bug|responsible|coordinated)\s+)?(?:vulnerability|vuln|security\s+issue|security\s+bug|security\s+problem|issue|bug|disclosure|report|advisory|finding)(?:\s+(?:report|disclosure|submission|notification))?(?:\s*[:：]|\s+[-–—])\s*"
+);
+
+/// Cleans a mail subject into a title: reply/forward markers, `[TAG]`s and a leading
+/// "Vulnerability report:"-like prefix go; the rest is kept verbatim.
+pub(crate) fn clean_subject(subject: &str) -> Option<String> {
+    let collapsed = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut s = collapsed.as_str();
+    for _ in 0..16 {
+        let before = s.len();
+        for re in [&*REPLY_PREFIX, &*BRACKET_TAG].into_iter().flatten() {
+            if let Some(m) = re.find(s) {
+                let rest = s.get(m.end()..).unwrap_or("");
+                if !rest.trim().is_empty() {
+                    s = rest;
+                }
+            }
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    let s = clean_title(s);
+    if s.is_empty() { None } else { Some(s) }
+}
+
+/// Strips a "Vulnerability report:"-style prefix from a title when something remains after it.
+pub(crate) fn clean_title(title: &str) -> String {
+    let t = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    if let Some(re) = &*REPORT_PREFIX
+        && let Some(m) = re.find(&t)
+        && let Some(rest) = t.get(m.end()..)
+        && rest.chars().filter(|c| c.is_alphanumeric()).count() >= 3
+    {
+        return rest.trim().to_owned();
+    }
+    t
+}
+
+fn severity_word(word: &str) -> Option<Severity> {
+    match word.to_ascii_lowercase().as_str() {
+        "critical" | "crit" => Some(Severity::Critical),
+        "high" | "important" | "severe" => Some(Severity::High),
+        "medium" | "moderate" | "med" => Some(Severity::Medium),
+        "low" | "minor" => Some(Severity::Low),
+        "none" | "informational" | "info" => Some(Severity::None),
+        _ => None,
+    }
+}
+
+pattern!(
+    SEVERITY_VALUE_WORD,
+    r"(?i)(?-u:\b)(critical|crit|high|important|severe|medium|moderate|med|low|minor|none|informational|info)(?-u:\b)"
+);
+pattern!(SCORE_NUMBER, r"(?-u:\b)(10(?:\.0)?|[0-9]\.[0-9])(?-u:\b)");
+
+/// Severity from the value of a "Severity:" field: the first severity word, else a 0-10 score.
+pub(crate) fn severity_from_value(value: &str) -> Option<Severity> {
+    let head = prefix(value, 4096);
+    SEVERITY_VALUE_WORD
+        .as_ref()
+        .and_then(|re| re.captures(head))
+        .and_then(|c| c.get(1))
+        .and_then(|m| severity_word(m.as_str()))
+        .or_else(|| severity_from_number(head))
+}
+
+/// Severity from a bare CVSS-style score ("8.1", "9.8/10") using the v3 bands. Numbers that are
+/// CVSS versions ("CVSS 3.1", "v3.0") are skipped.
+pub(crate) fn severity_from_number(value: &str) -> Option<Severity> {
+    let head = prefix(value, 4096);
+    let re = SCORE_NUMBER.as_ref()?;
+    for m in re.find_iter(head) {
+        let before = head.get(..m.start()).unwrap_or("");
+        let ctx = suffix(before, 8).to_ascii_lowercase();
+        let ctx = ctx.trim_end();
+        if ctx.ends_with("cvss") || ctx.ends_with("cvss:") || ctx.ends_with('v') {
+            continue;
+        }
+        let Ok(score) = m.as_str().parse::<f64>() else {
+            continue;
+        };
+        return Some(match score {
+            s if s <= 0.0 => Severity::None,
+            s if s < 4.0 => Severity::Low,
+            s if s < 7.0 => Severity::Medium,
+            s if s < 9.0 => Severity::High,
+            _ => Severity::Critical,
+        });
+    }
+    None
+}
+
+pattern!(
+    SEVERITY_PROSE,
+    r"(?ix)
+      (?-u:\b)severity(?:\s+(?:rating|level|score|assessment))?\s*(?:is|of|:|=|-|would\s+be|should\s+be|as)?\s*(?:\*\*|__)?\s*(?:considered\s+)?(?:an?\s+)?(critical|high|medium|moderate|low|none|informational)(?-u:\b)
+    | (?-u:\b)(critical|high|medium|moderate|low)[\s-]+(?:severity|risk)(?-u:\b)
+    | (?-u:\b)rated\s+(?:as\s+)?(?:an?\s+)?(critical|high|medium|moderate|low)(?-u:\b)
+    | (?-u:\b)(?:is|as|it's|its|this\s+is)\s+an?\s+(critical|high|medium|moderate|low)[\s-]+(?:(?:severity|risk|impact)\s+)?(?:security\s+)?(?:issue|vulnerability|vuln|bug|flaw|finding|problem|weakness)(?-u:\b)
+    "
+);
+
+/// Severity stated in running prose: "this is a critical issue", "severity: high",
+/// "High severity", "rated medium". First statement wins.
+pub(crate) fn severity_from_prose(text: &str) -> Option<Severity> {
+    let caps = SEVERITY_PROSE.as_ref()?.captures(text)?;
+    caps.iter()
+        .skip(1)
+        .flatten()
+        .find_map(|m| severity_word(m.as_str()))
+}
+
+pattern!(
+    VERSION_PROSE,
+    r"(?ix)
+      (?-u:\b)versions?\s+v?\d+(?:\.\d+)*(?:\.[x*])?[a-z0-9+-]*\s*(?:through|thru|to|until|up\s+to(?:\s+and\s+including)?|-|–|—)\s*v?\d+(?:\.\d+)*(?:\.[x*])?[a-z0-9+-]*
+    | (?-u:\b)versions?\s+(?:prior\s+to|before|up\s+to(?:\s+and\s+including)?|earlier\s+than|older\s+than|below|lower\s+than|<=?|≤)\s*v?\d+(?:\.\d+)+[a-z0-9+-]*
+    | (?-u:\b)versions?\s+v?\d+(?:\.\d+)*\s+(?:and|or)\s+(?:earlier|below|prior|older|lower|before|previous)(?:\s+versions?)?
+    | (?-u:\b)versions?\s+v?\d+(?:\.\d+)*\.[x*]
+    | (?-u:\b)affects?\s+(?:all\s+)?v?\d+(?:\.[0-9x*]+)+(?:\s+(?:and|or)\s+(?:earlier|below|prior|older|lower|before|later|above|newer))?
+    | (?:<=|>=|<|>|≤|≥)\s*v?\d+\.\d+(?:\.\d+)*[a-z0-9+-]*
+    "
+);
+pattern!(AFFECTS_LEAD, r"(?i)^affects?\s+(?:all\s+)?");
+
+/// Affected versions from phrases such as "versions 1.2.3 through 1.4.0", "version 2.x",
+/// "affects 3.0 and earlier" or "<= 4.1.2".
+pub(crate) fn versions_from_prose(text: &str) -> Option<String> {
+    let re = VERSION_PROSE.as_ref()?;
+    for m in re.find_iter(text) {
+        let before = text.get(..m.start()).unwrap_or("");
+        let ctx = suffix(before, 24).to_ascii_lowercase();
+        // "CVSS >= 7.0", "score < 4.0" are about scores, not versions.
+        if ["cvss", "score", "rating", "severity"]
+            .iter()
+            .any(|w| ctx.contains(w))
+        {
+            continue;
+        }
+        let mut found = m.as_str().trim().trim_end_matches(['.', '-', '+']);
+        if let Some(lead) = AFFECTS_LEAD.as_ref().and_then(|r| r.find(found)) {
+            found = found.get(lead.end()..).unwrap_or(found);
+        }
+        if !found.is_empty() {
+            return Some(found.to_owned());
+        }
+    }
+    None
+}
+
+/// Common vulnerability class names. Order matters only when two patterns match the same text.
+const VULN_TYPES: &[(&str, &str)] = &[
+    (r"sql\s*injection|(?-u:\b)sqli(?-u:\b)", "SQL injection"),
+    (
+        r"(?-u:\b)xss(?-u:\b)|cross[\s-]*site[\s-]*scripting",
+        "Cross-site scripting (XSS)",
+    ),
+    (
+        r"(?-u:\b)(?:csrf|xsrf)(?-u:\b)|cross[\s-]*site[\s-]*request[\s-]*forgery",
+        "Cross-site request forgery (CSRF)",
+    ),
+    (
+        r"(?-u:\b)ssrf(?-u:\b)|server[\s-]*side[\s-]*request[\s-]*forgery",
+        "Server-side request forgery (SSRF)",
+    ),
+    (
+        r"(?-u:\b)ssti(?-u:\b)|server[\s-]*side[\s-]*template[\s-]*injection|template\s+injection",
+        "Server-side template injection (SSTI)",
+    ),
+    (
+        r"(?:os\s+|shell\s+|system\s+)?command\s+injection",
+        "Command injection",
+    ),
+    (
+        r"(?-u:\b)rce(?-u:\b)|remote[\s-]*code[\s-]*execution|arbitrary[\s-]*code[\s-]*execution|code\s+execution",
+        "Remote code execution",
+    ),
+    (r"code\s+injection", "Code injection"),
+    (
+        r"(?:path|directory)[\s-]*traversal|(?-u:\b)dot[\s-]*dot[\s-]*slash(?-u:\b)",
+        "Path traversal",
+    ),
+    (
+        r"(?-u:\b)lfi(?-u:\b)|local[\s-]*file[\s-]*inclusion",
+        "Local file inclusion",
+    ),
+    (
+        r"(?-u:\b)rfi(?-u:\b)|remote[\s-]*file[\s-]*inclusion",
+        "Remote file inclusion",
+    ),
+    (
+        r"(?-u:\b)xxe(?-u:\b)|xml[\s-]*external[\s-]*entit",
+        "XML external entity (XXE)",
+    ),
+    (
+        r"open[\s-]*redirect(?:ion)?|unvalidated\s+redirect",
+        "Open redirect",
+    ),
+    (
+        r"(?-u:\b)idor(?-u:\b)|insecure[\s-]*direct[\s-]*object[\s-]*reference",
+        "Insecure direct object reference (IDOR)",
+    ),
+    (
+        r"auth(?:entication)?[\s-]*bypass|bypass(?:es|ing)?\s+(?:the\s+)?(?:authentication|login)|login[\s-]*bypass|broken\s+authentication",
+        "Authentication bypass",
+    ),
+    (
+        r"privilege[\s-]*escalation|escalat(?:e|es|ion\s+of)\s+privileges?|(?-u:\b)lpe(?-u:\b)",
+        "Privilege escalation",
+    ),
+    (
+        r"buffer[\s-]*(?:overflow|overrun)|heap[\s-]*(?:based\s+)?(?:buffer\s+)?overflow|stack[\s-]*based\s+(?:buffer\s+)?overflow|stack\s+buffer\s+overflow|out[\s-]*of[\s-]*bounds\s+write",
+        "Buffer overflow",
+    ),
+    (r"out[\s-]*of[\s-]*bounds\s+read", "Out-of-bounds read"),
+    (
+        r"use[\s-]*after[\s-]*free|(?-u:\b)uaf(?-u:\b)",
+        "Use-after-free",
+    ),
+    (r"integer\s+(?:overflow|underflow)", "Integer overflow"),
+    (
+        r"denial[\s-]*of[\s-]*service|(?-u:\b)(?-i:DoS|DDoS|ReDoS)(?-u:\b)",
+        "Denial of service",
+    ),
+    (
+        r"information\s+(?:disclosure|leak(?:age)?|exposure)|sensitive\s+(?:data|information)\s+(?:exposure|disclosure|leak(?:age)?)|(?-u:\b)info\s+leak",
+        "Information disclosure",
+    ),
+    (
+        r"(?:insecure\s+|unsafe\s+|untrusted\s+)?deseriali[sz]ation",
+        "Insecure deserialization",
+    ),
+    (r"prototype\s+pollution", "Prototype pollution"),
+    (r"race\s+condition|(?-u:\b)toctou(?-u:\b)", "Race condition"),
+    (r"click[\s-]*jacking|ui\s+redress", "Clickjacking"),
+    (
+        r"broken\s+access\s+control|missing\s+(?:authori[sz]ation|access\s+control|capability\s+check|permission\s+check)|lacks?\s+(?:an?\s+)?(?:authori[sz]ation|capability|permission|access\s+control)\s+check",
+        "Broken access control",
+    ),
+    (
+        r"(?-u:\b)ldap\s+injection|(?-u:\b)xpath\s+injection|nosql\s+injection",
+        "Injection",
+    ),
+];
+
+static VULN_ANY: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let joined: Vec<String> = VULN_TYPES.iter().map(|(p, _)| format!("(?:{p})")).collect();
+    compile(&format!("(?i){}", joined.join("|")))
+});
+
+static VULN_EACH: LazyLock<Vec<(Option<Regex>, &'static str)>> = LazyLock::new(|| {
+    VULN_TYPES
+        .iter()
+        .map(|(p, name)| (compile(&format!("(?i)^(?:{p})$")), *name))
+        .collect()
+});
+
+/// The earliest common vulnerability class named in `text`, as a canonical name.
+pub(crate) fn vulnerability_type(text: &str) -> Option<String> {
+    let m = VULN_ANY.as_ref()?.find(text)?;
+    VULN_EACH
+        .iter()
+        .find(|(re, _)| re.as_ref().is_some_and(|r| r.is_match(m.as_str())))
+        .map(|(_, name)| (*name).to_owned())
+}
+
+pattern!(
+    STEPS_HINT,
+    r"(?i)(?-u:\b)(?:to\s+reproduce|reproduc(?:e|ing|tion)|repro|steps)(?-u:\b)"
+);
+pattern!(
+    LIST_ITEM,
+    r"(?i)^\s{0,8}(?:\d{1,3}[.)]|\(\d{1,3}\)|step\s*\d{1,3}\s*[:.)-]?)(?:\s|$)"
+);
+
+fn is_item(line: &Line<'_>) -> bool {
+    !line.code && is_list_item(line.text)
+}
+
+/// "1. ...", "2) ...", "(3) ...", "Step 4: ..." (bullets are not steps).
+pub(crate) fn is_list_item(text: &str) -> bool {
+    LIST_ITEM
+        .as_ref()
+        .is_some_and(|re| re.is_match(prefix(text, 64)))
+}
+
+/// Lines between a steps hint and the start of the list it introduces.
+const HINT_WINDOW: usize = 6;
+
+/// A numbered list following "to reproduce" / "steps" in prose, with its continuation lines and
+/// code blocks.
+pub(crate) fn steps_from_prose(lines: &[Line<'_>]) -> Option<String> {
+    let hint = STEPS_HINT.as_ref()?;
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(line) = lines.get(i) else { break };
+        if line.code || !hint.is_match(prefix(line.text, 1024)) {
+            i += 1;
+            continue;
+        }
+        let start = lines
+            .iter()
+            .enumerate()
+            .skip(i + 1)
+            .take(HINT_WINDOW)
+            .find(|(_, l)| is_item(l))
+            .map(|(k, _)| k);
+        let Some(start) = start else {
+            i += 1;
+            continue;
+        };
+        let end = list_end(lines, start);
+        let text: Vec<&str> = lines
+            .get(start..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| l.text)
+            .collect();
+        let steps = sections::trim_block(&text.join("\n"));
+        return if steps.is_empty() { None } else { Some(steps) };
+    }
+    None
+}
+
+/// Exclusive end of the list starting at `start`: continues through items, indented or lazy
+/// continuation lines and code, and across blank lines only when the list resumes after them.
+fn list_end(lines: &[Line<'_>], start: usize) -> usize {
+    let mut end = start;
+    let mut k = start;
+    while let Some(line) = lines.get(k) {
+        if line.is_blank() {
+            let next = lines.iter().skip(k + 1).position(|l| !l.is_blank());
+            let Some(offset) = next else { break };
+            let resumes = lines
+                .get(k + 1 + offset)
+                .is_some_and(|l| is_item(l) || l.code || indent_width(l.text) >= 2);
+            if !resumes {
+                break;
+            }
+            k += 1 + offset;
+            continue;
+        }
+        let previous_blank = k > 0 && lines.get(k - 1).is_some_and(Line::is_blank);
+        let continues =
+            is_item(line) || line.code || indent_width(line.text) >= 2 || !previous_blank;
+        if !continues {
+            break;
+        }
+        k += 1;
+        end = k;
+    }
+    end
+}
+
+/// Fills fields the report did not state under a label from prose heuristics.
+pub(crate) fn fill_fallbacks(fields: &mut Fields, lines: &[Line<'_>]) {
+    let prose_lines: Vec<&str> = lines.iter().filter(|l| !l.code).map(|l| l.text).collect();
+    let prose = prose_lines.join("\n");
+
+    if fields.stated_severity.is_none() {
+        fields.stated_severity = severity_from_prose(&prose);
+    }
+    if fields.affected_versions.is_none() {
+        fields.affected_versions = versions_from_prose(&prose);
+    }
+    if fields.vulnerability_type.is_none() {
+        fields.vulnerability_type = [fields.title.as_deref(), fields.description.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(vulnerability_type)
+            .or_else(|| vulnerability_type(&prose));
+    }
+    if fields.steps_to_reproduce.is_none() {
+        fields.steps_to_reproduce = steps_from_prose(lines);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_patterns_compile() {
+        for re in [
+            &REPLY_PREFIX,
+            &BRACKET_TAG,
+            &REPORT_PREFIX,
+            &SEVERITY_VALUE_WORD,
+            &SCORE_NUMBER,
+            &SEVERITY_PROSE,
+            &VERSION_PROSE,
+            &AFFECTS_LEAD,
+            &STEPS_HINT,
+            &LIST_ITEM,
+            &VULN_ANY,
+        ] {
+            assert!(re.is_some());
+        }
+        assert!(VULN_EACH.iter().all(|(re, _)| re.is_some()));
+    }
+
+    #[test]
+    fn subjects() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("SQL injection in login", Some("SQL injection in login")),
+            (
+                "Re: Fwd: [SECURITY] Vulnerability report: SQL injection in login",
+                Some("SQL injection in login"),
+            ),
+            ("RE: [PATCH][vuln] XSS in search", Some("XSS in search")),
+            (
+                "Security issue - CSRF on /settings",
+                Some("CSRF on /settings"),
+            ),
+            ("Vulnerability report", Some("Vulnerability report")),
+            ("[SECURITY]", Some("[SECURITY]")),
+            ("Re:", Some("Re:")),
+            (
+                "Vulnerability-scanner false positive",
+                Some("Vulnerability-scanner false positive"),
+            ),
+            ("   ", None),
+            (
+                "Aw: Sicherheitslücke  in\n  Anmeldung",
+                Some("Sicherheitslücke in Anmeldung"),
+            ),
+        ];
+        for (subject, want) in cases {
+            assert_eq!(
+                clean_subject(subject).as_deref(),
+                *want,
+                "subject {subject:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn severity_values() {
+        let cases: &[(&str, Option<Severity>)] = &[
+            ("High", Some(Severity::High)),
+            ("**critical**", Some(Severity::Critical)),
+            ("Moderate", Some(Severity::Medium)),
+            ("informational", Some(Severity::None)),
+            ("Info", Some(Severity::None)),
+            ("None", Some(Severity::None)),
+            ("low (CVSS 3.1 score 3.7)", Some(Severity::Low)),
+            ("CVSS 3.1 score 9.8", Some(Severity::Critical)),
+            ("8.1", Some(Severity::High)),
+            ("5.0/10", Some(Severity::Medium)),
+            ("v3.1", None),
+            ("unknown", None),
+            ("highway", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(severity_from_value(value), *want, "value {value:?}");
+        }
+    }
+
+    #[test]
+    fn severity_prose() {
+        let cases: &[(&str, Option<Severity>)] = &[
+            (
+                "I believe this is a critical issue.",
+                Some(Severity::Critical),
+            ),
+            ("The severity: high, in my opinion", Some(Severity::High)),
+            ("This is a High severity bug", Some(Severity::High)),
+            ("I have rated medium due to UI", Some(Severity::Medium)),
+            ("I'd say it is a low-risk issue", Some(Severity::Low)),
+            ("Overall severity is moderate.", Some(Severity::Medium)),
+            ("Severity of informational", Some(Severity::None)),
+            ("this is not a critical issue at all", None),
+            ("a high number of requests", None),
+            ("the highlight of the low-level code", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(severity_from_prose(text), *want, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn versions_prose() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "It affects versions 1.2.3 through 1.4.0 of the library.",
+                Some("versions 1.2.3 through 1.4.0"),
+            ),
+            ("Tested on version 2.x only", Some("version 2.x")),
+            ("The bug affects 3.0 and earlier.", Some("3.0 and earlier")),
+            ("Vulnerable: <= 4.1.2", Some("<= 4.1.2")),
+            (
+                "all versions prior to 2.3.1 are affected",
+                Some("versions prior to 2.3.1"),
+            ),
+            ("versions 2.0 - 2.3.1", Some("versions 2.0 - 2.3.1")),
+            ("version 5.1 and earlier", Some("version 5.1 and earlier")),
+            ("CVSS >= 7.0 so please hurry", None),
+            ("This affects 2 users", None),
+            ("I used CVSS version 3.1 here", None),
+            ("no versions mentioned", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(versions_from_prose(text).as_deref(), *want, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn vulnerability_types() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("Blind SQL Injection in /search", Some("SQL injection")),
+            ("stored XSS in comments", Some("Cross-site scripting (XSS)")),
+            ("Cross-Site Scripting", Some("Cross-site scripting (XSS)")),
+            (
+                "missing CSRF token",
+                Some("Cross-site request forgery (CSRF)"),
+            ),
+            (
+                "SSRF via webhook URL",
+                Some("Server-side request forgery (SSRF)"),
+            ),
+            ("Unauthenticated RCE", Some("Remote code execution")),
+            (
+                "remote code execution via upload",
+                Some("Remote code execution"),
+            ),
+            ("directory traversal in download", Some("Path traversal")),
+            ("XXE in the SAML parser", Some("XML external entity (XXE)")),
+            ("Open redirect on login", Some("Open redirect")),
+            (
+                "IDOR on invoices",
+                Some("Insecure direct object reference (IDOR)"),
+            ),
+            (
+                "authentication bypass via header",
+                Some("Authentication bypass"),
+            ),
+            ("local privilege escalation", Some("Privilege escalation")),
+            ("heap-based buffer overflow", Some("Buffer overflow")),
+            ("a use-after-free in the parser", Some("Use-after-free")),
+            ("Denial of Service through regex", Some("Denial of service")),
+            ("ReDoS in validator", Some("Denial of service")),
+            (
+                "information disclosure of tokens",
+                Some("Information disclosure"),
+            ),
+            ("OS command injection in ping", Some("Command injection")),
+            (
+                "unsafe deserialization of cookies",
+                Some("Insecure deserialization"),
+            ),
+            (
+                "command injection leading to RCE",
+                Some("Command injection"),
+            ),
+            (
+                "the handler lacks a capability check",
+                Some("Broken access control"),
+            ),
+            ("the dos and don'ts", None),
+            ("nothing to see here", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(vulnerability_type(text).as_deref(), *want, "text {text:?}");
+        }
+    }
+
+    fn lines(text: &str) -> Vec<Line<'_>> {
+        text.split('\n')
+            .map(|t| Line {
+                text: t,
+                code: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_in_prose() {
+        let text = "Hi,\n\nTo reproduce:\n1. Log in\n2. Open /admin\n   as a normal user\n\n3. See the panel\n\nThanks, Jane";
+        assert_eq!(
+            steps_from_prose(&lines(text)).as_deref(),
+            Some("1. Log in\n2. Open /admin\n   as a normal user\n\n3. See the panel")
+        );
+        let text = "Follow these steps, please.\nStep 1: open\nStep 2: click\n\nBye";
+        assert_eq!(
+            steps_from_prose(&lines(text)).as_deref(),
+            Some("Step 1: open\nStep 2: click")
+        );
+        assert_eq!(steps_from_prose(&lines("1. a\n2. b")), None);
+        assert_eq!(
+            steps_from_prose(&lines(
+                "steps\nfoo\nbar\nbaz\nqux\nquux\nquuz\ncorge\n1. late"
+            )),
+            None
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! Intake: parse the outer message, pull out the envelope facts the rest of the pipeline
+//! relies on, and decide whether the message must not be answered (RFC 3834).
+//!
+//! Intake does no cryptography and no I/O. Every value here comes from the internet
+//! and is treated as hostile: nothing panics, lengths are capped, and header values are
+//! kept as data, never re-emitted without the outbox's sanitising.
+
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
+use sha2::{Digest, Sha256};
+
+/// Longest header value we keep (subjects, names); longer ones are cut.
+pub const MAX_HEADER_VALUE: usize = 998;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("not an email message: no header could be parsed")]
+    NotAMessage,
+}
+
+/// A mailbox as written in From/Reply-To: the address lower-cased for lookups.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mailbox {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+/// The Autocrypt header (<https://autocrypt.org/level1.html>): a sender's key, offered in
+/// every message they send.
+#[derive(Debug, Clone)]
+pub struct Autocrypt {
+    pub addr: String,
+    pub keydata: Vec<u8>,
+}
+
+/// What intake learns from the outer headers.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub from: Option<Mailbox>,
+    pub reply_to: Option<Mailbox>,
+    pub subject: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub autocrypt: Option<Autocrypt>,
+    /// SHA-256 of the raw bytes, hex: dedupes the same message delivered twice, and
+    /// names messages that have no Message-ID.
+    pub content_sha256: String,
+}
+
+impl Envelope {
+    /// The address an answer goes to: Reply-To, else From.
+    pub fn reply_address(&self) -> Option<&Mailbox> {
+        self.reply_to.as_ref().or(self.from.as_ref())
+    }
+}
+
+/// Why a message is recorded but not answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    AutoSubmitted(String),
+    Precedence(String),
+    Bounce(&'static str),
+    OwnAddress,
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::AutoSubmitted(v) => {
+                write!(f, "auto-submitted message (Auto-Submitted: {v})")
+            }
+            SkipReason::Precedence(v) => write!(f, "bulk or list mail (Precedence: {v})"),
+            SkipReason::Bounce(why) => write!(f, "delivery status notification ({why})"),
+            SkipReason::OwnAddress => write!(f, "mail from the gateway's own address"),
+        }
+    }
+}
+
+/// Parses a raw message. Only bytes with no header at all are refused: everything else
+/// gets the parser's best reading, since a sloppy mailer is no reason to lose a report.
+pub fn parse(raw: &[u8]) -> Result<Message<'_>, IntakeError> {
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(IntakeError::NotAMessage)?;
+    // The parser reads almost anything as headers; a message must have at least one
+    // header that mail actually carries.
+    let known = msg
+        .root_part()
+        .headers
+        .iter()
+        .any(|h| !matches!(h.name, mail_parser::HeaderName::Other(_)));
+    if !known {
+        return Err(IntakeError::NotAMessage);
+    }
+    Ok(msg)
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A short, stable, non-reversible tag for a Message-ID, for logs: the ID itself may
+/// carry the reporter's host names or be chosen to smuggle text into logs.
+pub fn log_tag(message_id: Option<&str>, content_sha256: &str) -> String {
+    match message_id {
+        Some(id) => sha256_hex(id.as_bytes()).chars().take(12).collect(),
+        None => format!(
+            "sha:{}",
+            content_sha256.chars().take(12).collect::<String>()
+        ),
+    }
+}
+
+/// Extracts the envelope facts from a parsed message.
+pub fn envelope(msg: &Message<'_>) -> Envelope {
+    Envelope {
+        message_id: msg.message_id().map(|s| cap(s.trim())),
+        from: msg.from().and_then(first_mailbox),
+        reply_to: msg.reply_to().and_then(first_mailbox),
+        subject: msg.subject().map(|s| cap(s.trim())),
+        in_reply_to: id_list(msg.in_reply_to()),
+        references: id_list(msg.references()),
+        autocrypt: autocrypt(msg),
+        content_sha256: sha256_hex(msg.raw_message()),
+    }
+}
+
+fn first_mailbox(addr: &mail_parser::Address<'_>) -> Option<Mailbox> {
+    let first = addr.first()?;
+    let address = first.address()?.trim().to_ascii_lowercase();
+    if address.is_empty() || !address.contains('@') || address.len() > 320 {
+        return None;
+    }
+    Some(Mailbox {
+        name: first
+            .name()
+            .map(|n| cap(n.trim()))
+            .filter(|n| !n.is_empty()),
+        address,
+    })
+}
+
+fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+    let ids: Vec<String> = match value {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    };
+    ids.into_iter()
+        .map(|s| cap(s.trim()))
+        .filter(|s| !s.is_empty())
+        .take(100)
+        .collect()
+}
+
+/// Cuts a header value at [`MAX_HEADER_VALUE`] bytes on a character boundary.
+pub fn cap(s: &str) -> String {
+    if s.len() <= MAX_HEADER_VALUE {
+        return s.to_string();
+    }
+    let mut end = MAX_HEADER_VALUE;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default().to_string()
+}
+
+fn autocrypt(msg: &Message<'_>) -> Option<Autocrypt> {
+    use base64::Engine as _;
+    let raw = msg.header_raw("Autocrypt")?;
+    let mut addr = None;
+    let mut keydata = None;
+    for attr in raw.split(';') {
+        let Some((k, v)) = attr.split_once('=') else {
+            continue;
+        };
+        match k.trim() {
+            "addr" => addr = Some(v.trim().to_ascii_lowercase()),
+            "keydata" => {
+                let compact: String = v.chars().filter(|c| !c.is_whitespace()).collect();
+                keydata = base64::engine::general_purpose::STANDARD
+                    .decode(compact.as_bytes())
+                    .ok();
+            }
+            _ => {}
+        }
+    }
+    Some(Autocrypt {
+        addr: addr?,
+        keydata: keydata?,
+    })
+}
+
+/// RFC 3834 section 2 and common practice: never answer automatic mail, list mail,
+/// bounces or ourselves, or two gateways (or a gateway and a vacation responder) can
+/// mail each other forever.
+pub fn loop_check(msg: &Message<'_>, env: &Envelope, own_address: &str) -> Option<SkipReason> {
+    if let Some(v) = msg.header_raw("Auto-Submitted") {
+        let v = v.trim().to_ascii_lowercase();
+        let keyword = v.split(';').next().unwrap_or_default().trim();
+        if keyword != "no" {
+            return Some(SkipReason::AutoSubmitted(cap(&v)));
+        }
+    }
+    if let Some(v) = msg.header_raw("Precedence") {
+        let v = v.trim().to_ascii_lowercase();
+        if matches!(v.as_str(), "bulk" | "list" | "junk") {
+            return Some(SkipReason::Precedence(v));
+        }
+    }
+    if msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some() {
+        return Some(SkipReason::Precedence("list".into()));
+    }
+    if let Some(rp) = msg.header_raw("Return-Path") {
+        let rp = rp.trim();
+        if rp == "<>" || rp.is_empty() {
+            return Some(SkipReason::Bounce("empty Return-Path"));
+        }
+    }
+    if msg.root_part().content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) {
+        return Some(SkipReason::Bounce("multipart/report"));
+    }
+    let own = own_address.to_ascii_lowercase();
+    for mailbox in env.from.iter().chain(env.reply_to.iter()) {
+        let local = mailbox.address.split('@').next().unwrap_or_default();
+        if local.eq_ignore_ascii_case("mailer-daemon") || local.eq_ignore_ascii_case("postmaster") {
+            return Some(SkipReason::Bounce("sent by MAILER-DAEMON"));
+        }
+        if mailbox.address == own {
+            return Some(SkipReason::OwnAddress);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn check(headers: &str) -> Option<SkipReason> {
+        let raw = format!("{headers}\r\nSubject: x\r\n\r\nbody\r\n");
+        let msg = parse(raw.as_bytes()).unwrap();
+        let env = envelope(&msg);
+        loop_check(&msg, &env, "security@example.org")
+    }
+
+    #[test]
+    fn loop_filter_table() {
+        let from = "From: Alice <alice@example.net>";
+        let cases: &[(&str, Option<&str>)] = &[
+            (from, None),
+            (&format!("{from}\r\nAuto-Submitted: no"), None),
+            (
+                &format!("{from}\r\nAuto-Submitted: auto-replied"),
+                Some("auto-submitted"),
+            ),
+            (
+                &format!("{from}\r\nAuto-Submitted: auto-generated; owner-email=x@y"),
+                Some("auto-submitted"),
+            ),
+            (
+                &format!("{from}\r\nPrecedence: bulk"),
+                Some("Precedence: bulk"),
+            ),
+            (
+                &format!("{from}\r\nPrecedence: LIST"),
+                Some("Precedence: list"),
+            ),
+            (&format!("{from}\r\nPrecedence: first-class"), None),
+            (&format!("{from}\r\nList-Id: <x.example.net>"), Some("list")),
+            (
+                &format!("Return-Path: <>\r\n{from}"),
+                Some("empty Return-Path"),
+            ),
+            ("From: MAILER-DAEMON@example.net", Some("MAILER-DAEMON")),
+            ("From: Security <SECURITY@example.org>", Some("own address")),
+            (
+                &format!("{from}\r\nReply-To: security@example.org"),
+                Some("own address"),
+            ),
+            ("To: x@example.org", None),
+            (
+                &format!(
+                    "{from}\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b"
+                ),
+                Some("multipart/report"),
+            ),
+        ];
+        for (headers, want) in cases {
+            let got = check(headers).map(|r| r.to_string());
+            match want {
+                None => assert_eq!(got, None, "{headers}"),
+                Some(w) => assert!(
+                    got.as_deref().unwrap_or("").contains(w),
+                    "{headers}: {got:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn envelope_fields() {
+        let raw = "Message-ID: <abc@example.net>\r\nFrom: \"Alice\" <Alice@Example.NET>\r\nReply-To: bob@example.net\r\nIn-Reply-To: <x@y>\r\nReferences: <a@b> <c@d>\r\nSubject: =?utf-8?q?Caf=C3=A9?=\r\n\r\nhi\r\n";
+        let msg = parse(raw.as_bytes()).unwrap();
+        let env = envelope(&msg);
+        assert_eq!(env.message_id.as_deref(), Some("abc@example.net"));
+        assert_eq!(env.from.as_ref().unwrap().address, "alice@example.net");
+        assert_eq!(env.from.as_ref().unwrap().name.as_deref(), Some("Alice"));
+        assert_eq!(env.reply_address().unwrap().address, "bob@example.net");
+        assert_eq!(env.subject.as_deref(), Some("Café"));
+        assert_eq!(env.in_reply_to, ["x@y"]);
+        assert_eq!(env.references, ["a@b", "c@d"]);
+        assert_eq!(env.content_sha256.len(), 64);
+    }
+
+    #[test]
+    fn garbage_is_not_a_message_and_caps_hold() {
+        assert!(parse(b"").is_err());
+        let long = format!("From: a@b.c\r\nSubject: {}\r\n\r\n", "é".repeat(2000));
+        let msg = parse(long.as_bytes()).unwrap();
+        let env = envelope(&msg);
+        assert!(env.subject.unwrap().len() <= MAX_HEADER_VALUE);
+    }
+}

@@ -1,0 +1,34 @@
+//! disclosured: an email-first vulnerability disclosure gateway.
+//!
+//! A message travels through the modules in this order, and data flows one way: a stage
+//! may use the stages before it, never the ones after it. Only [`pipeline`] and
+//! [`daemon`] join stages together.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, environment overrides and validation into
+//!   typed [`config::Settings`].
+//! - [`source`]: where raw messages come from (a local Maildir) and where they go once
+//!   handled (`cur/` with the seen flag, or the quarantine folder).
+//! - [`intake`]: parsing the outer message, the envelope facts we rely on (Message-ID,
+//!   sender, threading headers, Autocrypt) and the RFC 3834 loop filter.
+//! - [`crypto`]: the gateway's keys on disk, decryption and signature verification of
+//!   incoming mail (PGP/MIME and inline), signing and encryption of outgoing mail.
+//! - [`extract`]: the report's fields (title, type, versions, CVSS, ...) from its text.
+//! - [`store`]: the only owner of the embedded `sled` database: reports, the intake log
+//!   (quarantined and skipped messages), dedupe indexes, learnt keys, the outbox queue.
+//! - [`outbox`]: composing acknowledgements and notices (PGP/MIME) and delivering the
+//!   queued mail through the configured transport.
+//! - [`pipeline`]: one message from raw bytes to a recorded outcome.
+//! - [`daemon`]: the long-running service loop, shutdown and readiness.
+//! - [`cli`]: the command-line interface (definitions apart from implementations).
+
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod daemon;
+pub mod extract;
+pub mod intake;
+pub mod outbox;
+pub mod pipeline;
+pub mod source;
+pub mod store;

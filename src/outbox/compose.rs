@@ -1,0 +1,292 @@
+//! Composing outgoing mail as RFC 3156 PGP/MIME: `multipart/signed` with a detached
+//! signature, or `multipart/encrypted` holding a signed and encrypted inner part with
+//! protected headers.
+//!
+//! Values that came from a report (titles, names, Message-IDs) are sanitised before they
+//! reach a header: control characters removed, length capped, and lettre encodes what
+//! is not ASCII.
+
+use chrono::{DateTime, Utc};
+use lettre::message::header::{self, ContentDisposition, ContentTransferEncoding, ContentType};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use sequoia_openpgp::Cert;
+
+use super::OutboxError;
+use crate::config::Settings;
+use crate::crypto::{Keyring, seal};
+
+/// Longest subject text taken from a report.
+pub const MAX_SUBJECT_TEXT: usize = 120;
+
+/// A message ready to hand to a transport.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub message_id: String,
+}
+
+/// The parts of a message that do not depend on its content.
+pub struct Envelope<'a> {
+    pub to: &'a str,
+    pub subject: String,
+    pub in_reply_to: Option<&'a str>,
+    pub references: &'a [String],
+    pub message_id: &'a str,
+    pub date: DateTime<Utc>,
+}
+
+/// Removes what must never reach a header from text that came from a report: line
+/// breaks (header injection), other control characters, and excess length.
+pub fn sanitize_header_text(text: &str, max_chars: usize) -> String {
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() <= max_chars {
+        return collapsed;
+    }
+    let mut cut: String = collapsed
+        .chars()
+        .take(max_chars.saturating_sub(1))
+        .collect();
+    cut.push('…');
+    cut
+}
+
+/// A Message-ID from incoming mail, if it is safe to repeat in our headers.
+pub fn safe_msgid(id: &str) -> Option<String> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let ok = !id.is_empty()
+        && id.len() <= 250
+        && id.contains('@')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>' && b != b'"' && b != b'\\');
+    ok.then(|| id.to_string())
+}
+
+fn content_type(value: &str) -> Result<ContentType, OutboxError> {
+    ContentType::parse(value).map_err(|e| OutboxError::Compose(e.to_string()))
+}
+
+fn text_part(text: &str, protected_subject: Option<&str>) -> Result<SinglePart, OutboxError> {
+    let ct = if protected_subject.is_some() {
+        "text/plain; charset=utf-8; protected-headers=\"v1\""
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let mut builder = SinglePart::builder()
+        .header(content_type(ct)?)
+        // Signed content must survive any relay unchanged: 7-bit only.
+        .header(ContentTransferEncoding::QuotedPrintable);
+    if let Some(subject) = protected_subject {
+        builder = builder.header(header::Subject::from(subject.to_string()));
+    }
+    Ok(builder.body(text.replace("\r\n", "\n")))
+}
+
+fn key_part(armored_key: &[u8], fingerprint: &str) -> Result<SinglePart, OutboxError> {
+    let name = format!("{}.asc", fingerprint);
+    Ok(SinglePart::builder()
+        .header(content_type(&format!(
+            "application/pgp-keys; name=\"{name}\""
+        ))?)
+        .header(ContentDisposition::attachment(&name))
+        .header(ContentTransferEncoding::SevenBit)
+        .body(String::from_utf8_lossy(armored_key).into_owned()))
+}
+
+/// The bytes RFC 3156 signs: the part as it goes on the wire, without the CRLF that
+/// belongs to the following boundary.
+fn signed_bytes(formatted: Vec<u8>) -> Vec<u8> {
+    let mut b = formatted;
+    if b.ends_with(b"\r\n") {
+        b.truncate(b.len() - 2);
+    }
+    b
+}
+
+enum Inner {
+    Single(SinglePart),
+    Multi(MultiPart),
+}
+
+impl Inner {
+    fn formatted(&self) -> Vec<u8> {
+        match self {
+            Inner::Single(p) => p.formatted(),
+            Inner::Multi(p) => p.formatted(),
+        }
+    }
+}
+
+/// Builds the final message: signed, or signed and encrypted to `recipient`.
+pub fn seal_message(
+    settings: &Settings,
+    keyring: &Keyring,
+    env: &Envelope<'_>,
+    body: &str,
+    attach_key: bool,
+    recipient: Option<&Cert>,
+    protected_subject: &str,
+) -> Result<Rendered, OutboxError> {
+    let gateway = keyring.signing_cert().ok_or(OutboxError::NoSigningKey)?;
+    let fingerprint = gateway.fingerprint().to_hex();
+    let protected = recipient.map(|_| protected_subject);
+    let text = text_part(body, protected)?;
+    let inner = if attach_key {
+        let key = keyring
+            .public_key_armored()
+            .ok_or(OutboxError::NoSigningKey)?;
+        Inner::Multi(
+            MultiPart::mixed()
+                .singlepart(text)
+                .singlepart(key_part(&key, &fingerprint)?),
+        )
+    } else {
+        Inner::Single(text)
+    };
+
+    let from = Mailbox::new(
+        Some(settings.gateway.name.clone()),
+        settings
+            .gateway
+            .address
+            .parse()
+            .map_err(|e: lettre::address::AddressError| OutboxError::Compose(e.to_string()))?,
+    );
+    let to: lettre::Address = env
+        .to
+        .parse()
+        .map_err(|e: lettre::address::AddressError| OutboxError::BadRecipient(e.to_string()))?;
+
+    let mut builder = lettre::Message::builder()
+        .from(from)
+        .to(Mailbox::new(None, to))
+        .subject(env.subject.clone())
+        .message_id(Some(format!("<{}>", env.message_id)))
+        .date(env.date.into())
+        .header(AutoSubmitted);
+    if let Some(parent) = env.in_reply_to.and_then(safe_msgid) {
+        builder = builder.in_reply_to(format!("<{parent}>"));
+    }
+    let refs: Vec<String> = env
+        .references
+        .iter()
+        .filter_map(|r| safe_msgid(r))
+        .map(|r| format!("<{r}>"))
+        .collect();
+    if !refs.is_empty() {
+        builder = builder.references(refs.join(" "));
+    }
+
+    let outer = match recipient {
+        None => {
+            let data = signed_bytes(inner.formatted());
+            let signature = seal::sign_detached(keyring, &data)?;
+            let sig_part = SinglePart::builder()
+                .header(content_type(
+                    "application/pgp-signature; name=\"signature.asc\"",
+                )?)
+                .header(ContentDisposition::attachment("signature.asc"))
+                .header(ContentTransferEncoding::SevenBit)
+                .body(String::from_utf8_lossy(&signature).into_owned());
+            let signed = MultiPart::signed(
+                "application/pgp-signature".to_string(),
+                seal::MICALG.to_string(),
+            );
+            match inner {
+                Inner::Single(p) => signed.singlepart(p).singlepart(sig_part),
+                Inner::Multi(p) => signed.multipart(p).singlepart(sig_part),
+            }
+        }
+        Some(cert) => {
+            let ciphertext = seal::sign_and_encrypt(keyring, &[cert], &inner.formatted())?;
+            MultiPart::encrypted("application/pgp-encrypted".to_string())
+                .singlepart(
+                    SinglePart::builder()
+                        .header(content_type("application/pgp-encrypted")?)
+                        .header(ContentDisposition::inline())
+                        .header(ContentTransferEncoding::SevenBit)
+                        .body("Version: 1\r\n".to_string()),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(content_type(
+                            "application/octet-stream; name=\"encrypted.asc\"",
+                        )?)
+                        .header(ContentDisposition::inline_with_name("encrypted.asc"))
+                        .header(ContentTransferEncoding::SevenBit)
+                        .body(String::from_utf8_lossy(&ciphertext).into_owned()),
+                )
+        }
+    };
+    let message = builder
+        .multipart(outer)
+        .map_err(|e| OutboxError::Compose(e.to_string()))?;
+    Ok(Rendered {
+        bytes: message.formatted(),
+        message_id: env.message_id.to_string(),
+    })
+}
+
+/// `Auto-Submitted: auto-replied` (RFC 3834 section 5): other automatic responders must
+/// not answer us.
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl header::Header for AutoSubmitted {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        header::HeaderValue::new(Self::name(), "auto-replied".to_string())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_is_sanitised() {
+        let cases = [
+            ("plain", "plain"),
+            (
+                "evil\r\nBcc: victim@example.com",
+                "evil Bcc: victim@example.com",
+            ),
+            ("tab\tand\u{7}bell", "tab and bell"),
+            ("  spaced   out  ", "spaced out"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(sanitize_header_text(input, 100), want);
+        }
+        let long = sanitize_header_text(&"é".repeat(500), 50);
+        assert_eq!(long.chars().count(), 50);
+        assert!(long.ends_with('…'));
+    }
+
+    #[test]
+    fn message_ids_are_checked() {
+        assert_eq!(safe_msgid("<a@b>").as_deref(), Some("a@b"));
+        assert_eq!(safe_msgid("a@b"), Some("a@b".to_string()));
+        assert_eq!(safe_msgid("a b@c"), None);
+        assert_eq!(safe_msgid("a@b>\r\nBcc: x"), None);
+        assert_eq!(safe_msgid("no-at-sign"), None);
+        assert_eq!(safe_msgid(""), None);
+    }
+
+    #[test]
+    fn signed_bytes_drop_only_the_boundary_crlf() {
+        assert_eq!(signed_bytes(b"a\r\nb\r\n".to_vec()), b"a\r\nb");
+        assert_eq!(signed_bytes(b"a".to_vec()), b"a");
+    }
+}

@@ -1,0 +1,407 @@
+//! The outbox: what the gateway says (acknowledgements, "could not read" notices), and
+//! delivering it from the durable queue in the store.
+//!
+//! Every outgoing message is queued in the store, in the same transaction as the
+//! outcome it answers, before any attempt to send it. A job is rendered once (the
+//! bytes and Message-ID are saved with it, so a retry sends the same message), its try
+//! is counted before the attempt, and it is marked sent only after the transport
+//! accepted it.
+
+pub mod compose;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use lettre::Transport as _;
+use sequoia_openpgp::Cert;
+
+use crate::config::{Outbox as OutboxSettings, Settings};
+use crate::crypto::{Keyring, SignatureStatus, seal::SealError};
+use crate::extract::FieldName;
+use crate::store::{Job, JobKind, JobState, OutcomeRef, Report, Store, StoreError};
+use compose::{Envelope, Rendered, sanitize_header_text};
+
+/// Retry delays after a failed attempt; the last one repeats.
+const RETRY_SCHEDULE: [i64; 5] = [60, 300, 900, 3600, 4 * 3600];
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("the gateway has no signing key")]
+    NoSigningKey,
+    #[error("cannot compose message: {0}")]
+    Compose(String),
+    #[error("recipient address is not usable: {0}")]
+    BadRecipient(String),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error("transport: {0}")]
+    Transport(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OutboxError {
+    /// A failure that will not change by trying again: park the job.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, OutboxError::BadRecipient(_) | OutboxError::Compose(_))
+    }
+}
+
+/// How queued mail leaves the gateway.
+pub enum Transport {
+    File(lettre::FileTransport),
+}
+
+impl Transport {
+    pub fn from_settings(settings: &OutboxSettings) -> Result<Transport, OutboxError> {
+        match settings {
+            OutboxSettings::File { path } => {
+                std::fs::create_dir_all(path)
+                    .map_err(|e| OutboxError::Transport(format!("{}: {e}", path.display())))?;
+                Ok(Transport::File(lettre::FileTransport::new(path)))
+            }
+        }
+    }
+
+    fn send(&self, from: &str, to: &str, bytes: &[u8]) -> Result<(), OutboxError> {
+        let from: lettre::Address = from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| OutboxError::Compose(e.to_string()))?;
+        let to: lettre::Address = to
+            .parse()
+            .map_err(|e: lettre::address::AddressError| OutboxError::BadRecipient(e.to_string()))?;
+        let envelope = lettre::address::Envelope::new(Some(from), vec![to])
+            .map_err(|e| OutboxError::Compose(e.to_string()))?;
+        match self {
+            Transport::File(t) => t
+                .send_raw(&envelope, bytes)
+                .map(|_| ())
+                .map_err(|e| OutboxError::Transport(e.to_string())),
+        }
+    }
+}
+
+/// What one delivery round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    pub sent: usize,
+    pub deferred: usize,
+    pub failed: usize,
+}
+
+/// Sends every job that is due. One job's failure is recorded on that job and the round
+/// goes on; only a store failure ends it.
+pub fn deliver_due(
+    store: &Store,
+    settings: &Settings,
+    keyring: &Keyring,
+    transport: &Transport,
+    now: DateTime<Utc>,
+) -> Result<Delivered, StoreError> {
+    let mut stats = Delivered::default();
+    for mut job in store.due_jobs(now)? {
+        let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
+        let _enter = span.enter();
+        job.tries += 1;
+        let result = render_if_needed(store, settings, keyring, &mut job, now).and_then(|()| {
+            // Save the rendered bytes and the counted try before the attempt: a crash
+            // during sending then resends the very same message.
+            store.save_job(&job)?;
+            let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
+            transport.send(&settings.gateway.address, &job.to, bytes)
+        });
+        match result {
+            Ok(()) => {
+                job.state = JobState::Sent;
+                job.sent_at = Some(Utc::now());
+                job.last_error = None;
+                store.save_job(&job)?;
+                stats.sent += 1;
+                tracing::info!(tries = job.tries, "message sent");
+            }
+            Err(OutboxError::Store(e)) => return Err(e),
+            Err(e) => {
+                job.last_error = Some(e.to_string());
+                if e.is_permanent() {
+                    job.state = JobState::Failed;
+                    stats.failed += 1;
+                    tracing::warn!(error = %e, "message failed permanently");
+                } else {
+                    let idx = usize::try_from(job.tries.saturating_sub(1)).unwrap_or(usize::MAX);
+                    let delay = RETRY_SCHEDULE
+                        .get(idx)
+                        .or(RETRY_SCHEDULE.last())
+                        .copied()
+                        .unwrap_or(3600);
+                    job.next_attempt = now + ChronoDuration::seconds(delay);
+                    stats.deferred += 1;
+                    tracing::warn!(error = %e, retry_in_s = delay, "message deferred");
+                }
+                store.save_job(&job)?;
+            }
+        }
+    }
+    Ok(stats)
+}
+
+fn kind_name(kind: &JobKind) -> &'static str {
+    match kind {
+        JobKind::Ack => "ack",
+        JobKind::Unreadable { .. } => "unreadable",
+    }
+}
+
+fn render_if_needed(
+    store: &Store,
+    settings: &Settings,
+    keyring: &Keyring,
+    job: &mut Job,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    if job.message.is_some() {
+        return Ok(());
+    }
+    let message_id = format!(
+        "disclosured.{}.{}@{}",
+        job.id,
+        job.created_at.timestamp(),
+        settings
+            .gateway
+            .address
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d)
+    );
+    let rendered = match (&job.kind, &job.outcome) {
+        (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
+            let report = store
+                .report(id.as_str())?
+                .ok_or_else(|| OutboxError::Compose(format!("report {id} is not in the store")))?;
+            let cert = report
+                .data
+                .reporter_key
+                .as_deref()
+                .and_then(|fpr| reporter_cert(store, keyring, fpr));
+            render_ack(
+                settings,
+                keyring,
+                &report,
+                cert.as_ref(),
+                &job.to,
+                &message_id,
+                now,
+            )?
+        }
+        (
+            JobKind::Unreadable {
+                reason,
+                in_reply_to,
+                references,
+                subject,
+            },
+            _,
+        ) => {
+            let body = unreadable_body(settings, reason);
+            let subject = match subject {
+                Some(s) => format!(
+                    "Could not read your message: {}",
+                    sanitize_header_text(s, 80)
+                ),
+                None => "Could not read your message".to_string(),
+            };
+            let mut refs = references.clone();
+            if let Some(parent) = in_reply_to {
+                refs.push(parent.clone());
+            }
+            compose::seal_message(
+                settings,
+                keyring,
+                &Envelope {
+                    to: &job.to,
+                    subject,
+                    in_reply_to: in_reply_to.as_deref(),
+                    references: &refs,
+                    message_id: &message_id,
+                    date: now,
+                },
+                &body,
+                true,
+                None,
+                "",
+            )?
+        }
+        (JobKind::Ack, _) => {
+            return Err(OutboxError::Compose(
+                "acknowledgement without a report".into(),
+            ));
+        }
+    };
+    let Rendered { bytes, message_id } = rendered;
+    // What we compose is 7-bit (quoted-printable, base64 and armor), so it is text.
+    job.message = Some(String::from_utf8_lossy(&bytes).into_owned());
+    job.message_id = Some(message_id);
+    Ok(())
+}
+
+/// The reporter's key by fingerprint: pre-loaded ones first, then learnt ones.
+fn reporter_cert(store: &Store, keyring: &Keyring, fingerprint: &str) -> Option<Cert> {
+    if let Some(c) = keyring
+        .reporters()
+        .iter()
+        .find(|c| c.fingerprint().to_hex() == fingerprint)
+    {
+        return Some(c.clone());
+    }
+    let bytes = store.learnt_key(fingerprint).ok().flatten()?;
+    crate::crypto::parse_certs(&bytes).0.into_iter().next()
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+fn fmt_duration(d: std::time::Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
+/// Renders the acknowledgement of `report`. When the acknowledgement cannot be
+/// encrypted but the report was, nothing of the report's content is repeated: a signed
+/// but readable reply must not undo the reporter's encryption.
+pub fn render_ack(
+    settings: &Settings,
+    keyring: &Keyring,
+    report: &Report,
+    recipient: Option<&Cert>,
+    to: &str,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, OutboxError> {
+    let r = &report.data;
+    let may_quote = recipient.is_some() || !r.encrypted;
+    let title = r
+        .fields
+        .title
+        .as_deref()
+        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "your report".to_string());
+    let real_subject = format!("[{}] Received: {}", report.id, title);
+    let outer_subject = if may_quote && !r.encrypted {
+        real_subject.clone()
+    } else {
+        format!("[{}] Received: encrypted report", report.id)
+    };
+
+    let mut body = String::new();
+    body.push_str(&format!(
+        "Thank you for your report. We have received it and stored it as {}.\n\n",
+        report.id
+    ));
+    body.push_str(&format!("Report ID:   {}\n", report.id));
+    body.push_str(&format!("Received:    {}\n", fmt_time(r.received_at)));
+    body.push_str(&format!(
+        "Encrypted:   {}\n",
+        if r.encrypted { "yes" } else { "no" }
+    ));
+    let signature = match r.signature {
+        SignatureStatus::Good => format!(
+            "good, by key {}",
+            r.signer_fingerprint.as_deref().unwrap_or("?")
+        ),
+        SignatureStatus::Bad => {
+            "BAD: the signature does not match (was the message altered?)".into()
+        }
+        SignatureStatus::UnknownKey => {
+            "signed by a key we do not have; attach your public key to verify".into()
+        }
+        SignatureStatus::None => "not signed".into(),
+    };
+    body.push_str(&format!("Signature:   {signature}\n"));
+    body.push_str(&format!(
+        "Next step:   initial assessment by {} (within {} of receipt)\n\n",
+        fmt_time(r.deadlines.initial_assessment),
+        fmt_duration(settings.policy.initial_assessment_within)
+    ));
+
+    let present: Vec<FieldName> = FieldName::ALL
+        .iter()
+        .copied()
+        .filter(|f| r.fields.get(*f).is_some())
+        .collect();
+    if present.is_empty() {
+        body.push_str("We could not recognise any of the fields our policy asks for.\n");
+    } else if may_quote {
+        body.push_str("What we understood:\n");
+        for f in &present {
+            let value = r.fields.get(*f).unwrap_or_default();
+            body.push_str(&format!("  {}: {}\n", f.label(), one_line(&value, 100)));
+        }
+    } else {
+        body.push_str("Fields we recognised (contents not repeated in this unencrypted reply):\n");
+        for f in &present {
+            body.push_str(&format!("  - {}\n", f.label()));
+        }
+    }
+    if !r.attachments.is_empty() {
+        body.push_str(&format!(
+            "Attachments: {} file(s) kept\n",
+            r.attachments.len()
+        ));
+    }
+    body.push('\n');
+    if r.missing.is_empty() {
+        body.push_str("Your report has every field our policy asks for.\n");
+    } else {
+        body.push_str("What we still need (please reply with these if you can):\n");
+        for f in &r.missing {
+            body.push_str(&format!("  - {}\n", f.label()));
+        }
+    }
+    body.push_str(&format!(
+        "\nPlease keep [{}] in the subject of any follow-up so it joins this report.\n",
+        report.id
+    ));
+    if recipient.is_none() {
+        body.push_str(
+            "This reply is signed but not encrypted: we do not have your public key. Attach it \
+             (or send an Autocrypt header) to receive encrypted replies.\n",
+        );
+    }
+    let footer = settings.ack.footer.trim();
+    if !footer.is_empty() {
+        body.push_str("\n-- \n");
+        body.push_str(footer);
+        body.push('\n');
+    }
+
+    let mut refs = r.message_id.iter().cloned().collect::<Vec<_>>();
+    refs.truncate(1);
+    compose::seal_message(
+        settings,
+        keyring,
+        &Envelope {
+            to,
+            subject: outer_subject,
+            in_reply_to: r.message_id.as_deref(),
+            references: &refs,
+            message_id,
+            date: now,
+        },
+        &body,
+        false,
+        recipient,
+        &real_subject,
+    )
+}
+
+fn unreadable_body(settings: &Settings, reason: &str) -> String {
+    format!(
+        "We received a message from you at {address}, but we could not read it:\n\n  {reason}\n\n\
+         It has not been lost: it is kept, and a maintainer can look at it. If it was a \
+         vulnerability report, please send it again encrypted to our current public key, \
+         which is attached to this message (check its fingerprint against the one we \
+         publish), or send it unencrypted if it contains nothing sensitive.\n",
+        address = settings.gateway.address,
+    )
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    sanitize_header_text(text, max)
+}

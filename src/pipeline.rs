@@ -1,0 +1,521 @@
+//! One message from raw bytes to a recorded outcome: a report, a duplicate of one, a
+//! skipped message, or a quarantined one.
+//!
+//! The order is the durability contract: parse → loop filter → decrypt and verify →
+//! extract → one store transaction (outcome, dedupe entries, outgoing mail) → flush →
+//! only then move the file out of `new/`. A crash anywhere replays the message and
+//! dedupe makes the replay harmless. This is the only place, with `daemon`, that joins
+//! the stages.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+use sequoia_openpgp::{Cert, KeyHandle};
+use tracing::{info, warn};
+
+use crate::config::{Inbox, Settings};
+use crate::crypto::{self, KeySource, Keyring, open::CertLookup};
+use crate::extract;
+use crate::intake::{self, Envelope};
+use crate::outbox::{self, Delivered, Transport};
+use crate::source::{Maildir, MaildirEntry, SourceError};
+use crate::store::{
+    AttachmentMeta, Commit, Deadlines, IntakeKind, IntakeRecord, JobKind, NewJob, NewReport,
+    OutcomeRef, ReportId, Store, StoreError,
+};
+
+/// Largest message read from the inbox; larger ones are quarantined unread.
+pub const MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Keys(#[from] crypto::KeyError),
+    #[error(transparent)]
+    Outbox(#[from] outbox::OutboxError),
+}
+
+/// What became of one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Report(ReportId),
+    Duplicate(OutcomeRef),
+    Skipped(String),
+    Quarantined(String),
+}
+
+impl Outcome {
+    fn name(&self) -> &'static str {
+        match self {
+            Outcome::Report(_) => "report",
+            Outcome::Duplicate(_) => "duplicate",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Quarantined(_) => "quarantined",
+        }
+    }
+}
+
+/// Counts from one pass over the inbox.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub reports: usize,
+    pub duplicates: usize,
+    pub skipped: usize,
+    pub quarantined: usize,
+    /// Left in the inbox for a later pass (store or file system trouble).
+    pub deferred: usize,
+    pub delivered: Delivered,
+}
+
+/// A newly generated gateway key, reported to the operator once.
+pub use crate::crypto::keys::Generated;
+
+/// Everything a pass needs, built once at start.
+pub struct Pipeline {
+    pub settings: Settings,
+    pub keyring: Keyring,
+    pub store: Store,
+    pub maildir: Maildir,
+    pub transport: Transport,
+}
+
+impl Pipeline {
+    /// Opens the store, the inbox and the keys; generates a gateway key when there is
+    /// none (returned so the caller can tell the operator what to publish).
+    pub fn start(settings: Settings) -> Result<(Pipeline, Option<Generated>), PipelineError> {
+        let mut keyring = Keyring::load(&settings.keys)?;
+        let mut generated = None;
+        if keyring.is_empty() {
+            let g = Keyring::generate(
+                &settings.keys.dir,
+                &settings.gateway.name,
+                &settings.gateway.address,
+            )?;
+            keyring = Keyring::load(&settings.keys)?;
+            generated = Some(g);
+        }
+        let store = Store::open(&settings.store.path)?;
+        let maildir = match &settings.inbox {
+            Inbox::Maildir {
+                path,
+                quarantine_folder,
+                ..
+            } => Maildir::open(path, quarantine_folder)?,
+        };
+        let transport = Transport::from_settings(&settings.outbox)?;
+        Ok((
+            Pipeline {
+                settings,
+                keyring,
+                store,
+                maildir,
+                transport,
+            },
+            generated,
+        ))
+    }
+
+    /// Handles everything waiting in the inbox, then delivers what is due. Stops
+    /// between messages when `stop` is set.
+    pub fn run_pass(&self, stop: &AtomicBool) -> Result<Pass, PipelineError> {
+        let mut pass = Pass::default();
+        for entry in self.maildir.pending()? {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            match self.handle_entry(&entry) {
+                Ok(Outcome::Report(_)) => pass.reports += 1,
+                Ok(Outcome::Duplicate(_)) => pass.duplicates += 1,
+                Ok(Outcome::Skipped(_)) => pass.skipped += 1,
+                Ok(Outcome::Quarantined(_)) => pass.quarantined += 1,
+                Err(e) => {
+                    pass.deferred += 1;
+                    warn!(file = %entry.unique, error = %e, "message left in the inbox for a later pass");
+                    if matches!(e, PipelineError::Store(_)) {
+                        // The store is what failed, not this message: the next ones
+                        // would fail the same way.
+                        break;
+                    }
+                }
+            }
+        }
+        pass.delivered = self.deliver()?;
+        Ok(pass)
+    }
+
+    /// Sends the queued mail that is due.
+    pub fn deliver(&self) -> Result<Delivered, PipelineError> {
+        Ok(outbox::deliver_due(
+            &self.store,
+            &self.settings,
+            &self.keyring,
+            &self.transport,
+            Utc::now(),
+        )?)
+    }
+
+    /// One message: decide its outcome, record it, then move the file.
+    pub fn handle_entry(&self, entry: &MaildirEntry) -> Result<Outcome, PipelineError> {
+        let raw = match self.maildir.read(entry, MAX_MESSAGE_BYTES) {
+            Ok(raw) => raw,
+            Err(e @ SourceError::TooLarge { .. }) => {
+                let record = IntakeRecord {
+                    at: Utc::now(),
+                    kind: IntakeKind::Quarantined,
+                    reason: e.to_string(),
+                    file: Some(self.maildir.quarantine_path(entry).display().to_string()),
+                    message_id: None,
+                    from: None,
+                    content_sha256: format!("unread:{}", entry.unique),
+                };
+                self.store.record_intake(record, None)?;
+                self.maildir.quarantine(entry)?;
+                return Ok(Outcome::Quarantined(e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // Fields are filled in as they become known; none of them is report content.
+        let span = tracing::info_span!(
+            "message",
+            file = %entry.unique,
+            msg = tracing::field::Empty,
+            report = tracing::field::Empty,
+            encrypted = tracing::field::Empty,
+            signature = tracing::field::Empty,
+        );
+        let _enter = span.enter();
+
+        // A bug in a parser must cost one message, not the daemon.
+        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| self.decide(&raw, entry)));
+        let outcome = match decided {
+            Ok(result) => result?,
+            Err(_) => {
+                let reason = "internal error while processing this message".to_string();
+                let record = IntakeRecord {
+                    at: Utc::now(),
+                    kind: IntakeKind::Quarantined,
+                    reason: reason.clone(),
+                    file: Some(self.maildir.quarantine_path(entry).display().to_string()),
+                    message_id: None,
+                    from: None,
+                    content_sha256: intake::sha256_hex(&raw),
+                };
+                self.store.record_intake(record, None)?;
+                Outcome::Quarantined(reason)
+            }
+        };
+        match &outcome {
+            Outcome::Quarantined(_) => {
+                self.maildir.quarantine(entry)?;
+            }
+            Outcome::Duplicate(OutcomeRef::Intake(n)) if self.was_quarantined(*n)? => {
+                self.maildir.quarantine(entry)?;
+            }
+            _ => {
+                self.maildir.mark_seen(entry)?;
+            }
+        }
+        match &outcome {
+            Outcome::Report(id) => {
+                span.record("report", id.as_str());
+                info!(outcome = outcome.name(), "message handled");
+            }
+            Outcome::Duplicate(prev) => {
+                info!(outcome = outcome.name(), of = %prev, "message handled");
+            }
+            Outcome::Skipped(reason) | Outcome::Quarantined(reason) => {
+                info!(outcome = outcome.name(), reason = %reason, "message handled");
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn was_quarantined(&self, seq: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .intake_record(seq)?
+            .is_some_and(|r| r.kind == IntakeKind::Quarantined))
+    }
+
+    /// Decides and records the outcome of one message; moves nothing.
+    fn decide(&self, raw: &[u8], entry: &MaildirEntry) -> Result<Outcome, PipelineError> {
+        let now = Utc::now();
+        let quarantine_file = self.maildir.quarantine_path(entry).display().to_string();
+        let seen_file = self.maildir.seen_path(entry).display().to_string();
+
+        let msg = match intake::parse(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                let sha = intake::sha256_hex(raw);
+                return self.record(
+                    now,
+                    IntakeKind::Quarantined,
+                    e.to_string(),
+                    &quarantine_file,
+                    None,
+                    &sha,
+                    None,
+                );
+            }
+        };
+        let env = intake::envelope(&msg);
+        tracing::Span::current().record(
+            "msg",
+            intake::log_tag(env.message_id.as_deref(), &env.content_sha256),
+        );
+
+        if let Some(prev) = self
+            .store
+            .seen(env.message_id.as_deref(), &env.content_sha256)?
+        {
+            return Ok(Outcome::Duplicate(prev));
+        }
+        if let Some(skip) = intake::loop_check(&msg, &env, &self.settings.gateway.address) {
+            return self.record(
+                now,
+                IntakeKind::Skipped,
+                skip.to_string(),
+                &seen_file,
+                Some(&env),
+                &env.content_sha256,
+                None,
+            );
+        }
+        let Some(sender) = env.reply_address().cloned() else {
+            // Nobody to answer and nobody to credit: a maintainer has to look at it.
+            return self.record(
+                now,
+                IntakeKind::Quarantined,
+                "no sender address (From or Reply-To)".into(),
+                &quarantine_file,
+                Some(&env),
+                &env.content_sha256,
+                None,
+            );
+        };
+
+        let autocrypt = self.autocrypt_keys(&env);
+        let lookup = StoreLookup {
+            keyring: &self.keyring,
+            store: &self.store,
+        };
+        let opened = match crypto::open(raw, &self.keyring, &lookup, &autocrypt) {
+            Ok(o) => o,
+            Err(e) => {
+                let reason = e.to_string();
+                let notice = NewJob {
+                    kind: JobKind::Unreadable {
+                        reason: reason.clone(),
+                        in_reply_to: env.message_id.clone(),
+                        references: env.references.clone(),
+                        subject: env.subject.clone(),
+                    },
+                    to: sender.address.clone(),
+                    at: now,
+                };
+                return self.record(
+                    now,
+                    IntakeKind::Quarantined,
+                    reason,
+                    &quarantine_file,
+                    Some(&env),
+                    &env.content_sha256,
+                    Some(notice),
+                );
+            }
+        };
+
+        let from = env.from.clone().unwrap_or_else(|| sender.clone());
+        self.learn_keys(&from.address, &opened.keys, &autocrypt)?;
+
+        let text = if opened.text.trim().is_empty() {
+            opened
+                .html
+                .as_deref()
+                .map(extract::html_to_text)
+                .unwrap_or_default()
+        } else {
+            opened.text.clone()
+        };
+        // The protected Subject wins over an outer placeholder such as "...".
+        let subject = opened
+            .subject
+            .clone()
+            .or_else(|| env.subject.clone())
+            .filter(|s| !s.trim().is_empty() && s.trim() != "...");
+        let fields = extract::extract(subject.as_deref(), &text);
+        let missing = fields.missing(&self.settings.policy.required_fields);
+
+        let mut attachments = Vec::new();
+        for a in &opened.attachments {
+            let sha256 = intake::sha256_hex(&a.data);
+            self.store.put_attachment(&sha256, &a.data)?;
+            attachments.push(AttachmentMeta {
+                name: a.name.as_deref().map(intake::cap),
+                content_type: intake::cap(&a.content_type),
+                size: a.data.len() as u64,
+                sha256,
+            });
+        }
+
+        let reporter_key = self.reporter_key(&sender.address);
+        let policy = &self.settings.policy;
+        let report = NewReport {
+            received_at: now,
+            from,
+            reply_to: env.reply_to.clone(),
+            subject,
+            message_id: env.message_id.clone(),
+            content_sha256: env.content_sha256.clone(),
+            form: opened.form,
+            encrypted: opened.encrypted,
+            decrypted_with: opened.decrypted_with.clone(),
+            signature: opened.signature,
+            signer_fingerprint: opened.signer_fingerprint.clone(),
+            signer_key_source: opened.signer_key_source,
+            reporter_key,
+            fields,
+            missing,
+            attachments,
+            body: text,
+            source_file: Some(seen_file),
+            deadlines: Deadlines {
+                acknowledge: now + chrono_duration(policy.acknowledge_within),
+                initial_assessment: now + chrono_duration(policy.initial_assessment_within),
+            },
+        };
+        let ack = NewJob {
+            kind: JobKind::Ack,
+            to: sender.address,
+            at: now,
+        };
+        match self.store.commit_report(
+            &self.settings.gateway.report_id_prefix,
+            report,
+            Some(ack),
+        )? {
+            Commit::Stored(OutcomeRef::Report(id)) => {
+                let span = tracing::Span::current();
+                span.record("encrypted", opened.encrypted);
+                span.record("signature", opened.signature.as_str());
+                Ok(Outcome::Report(id))
+            }
+            Commit::Stored(other) | Commit::Duplicate(other) => Ok(Outcome::Duplicate(other)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        now: chrono::DateTime<Utc>,
+        kind: IntakeKind,
+        reason: String,
+        file: &str,
+        env: Option<&Envelope>,
+        sha256: &str,
+        notice: Option<NewJob>,
+    ) -> Result<Outcome, PipelineError> {
+        let record = IntakeRecord {
+            at: now,
+            kind,
+            reason: reason.clone(),
+            file: Some(file.to_string()),
+            message_id: env.and_then(|e| e.message_id.clone()),
+            from: env.and_then(|e| e.from.as_ref().map(|m| m.address.clone())),
+            content_sha256: sha256.to_string(),
+        };
+        Ok(match self.store.record_intake(record, notice)? {
+            Commit::Duplicate(prev) => Outcome::Duplicate(prev),
+            Commit::Stored(_) => match kind {
+                IntakeKind::Quarantined => Outcome::Quarantined(reason),
+                IntakeKind::Skipped => Outcome::Skipped(reason),
+            },
+        })
+    }
+
+    /// Keys from the Autocrypt header, if it is for the sender's own address.
+    fn autocrypt_keys(&self, env: &Envelope) -> Vec<(Cert, KeySource)> {
+        let (Some(ac), Some(from)) = (&env.autocrypt, &env.from) else {
+            return Vec::new();
+        };
+        if ac.addr != from.address {
+            return Vec::new();
+        }
+        crypto::parse_certs(&ac.keydata)
+            .0
+            .into_iter()
+            .map(|c| (c.strip_secret_key_material(), KeySource::Autocrypt))
+            .collect()
+    }
+
+    /// Remembers keys the message offered for its sender's address.
+    fn learn_keys(
+        &self,
+        address: &str,
+        attached: &[Cert],
+        autocrypt: &[(Cert, KeySource)],
+    ) -> Result<(), StoreError> {
+        use sequoia_openpgp::serialize::SerializeInto;
+        for cert in attached.iter().chain(autocrypt.iter().map(|(c, _)| c)) {
+            if !crypto::cert_has_address(cert, address) {
+                continue;
+            }
+            let Ok(bytes) = cert.to_vec() else {
+                continue;
+            };
+            let mut ids = Vec::new();
+            for ka in cert.keys() {
+                ids.push(ka.key().keyid().to_hex());
+                ids.push(ka.key().fingerprint().to_hex());
+            }
+            let fpr = cert.fingerprint().to_hex();
+            if self.store.learn_key(address, &fpr, &ids, &bytes)? {
+                info!(fingerprint = %fpr, "learnt a reporter key");
+            }
+        }
+        Ok(())
+    }
+
+    /// The key to encrypt acknowledgements to `address` with, if we have one.
+    fn reporter_key(&self, address: &str) -> Option<String> {
+        if let Some(c) = self.keyring.reporter_for(address)
+            && crypto::can_encrypt_to(c)
+        {
+            return Some(c.fingerprint().to_hex());
+        }
+        let bytes = self.store.learnt_key_for(address).ok().flatten()?;
+        let cert = crypto::parse_certs(&bytes).0.into_iter().next()?;
+        crypto::can_encrypt_to(&cert).then(|| cert.fingerprint().to_hex())
+    }
+}
+
+fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Reporters' keys for signature checks: pre-loaded ones, then learnt ones.
+struct StoreLookup<'a> {
+    keyring: &'a Keyring,
+    store: &'a Store,
+}
+
+impl CertLookup for StoreLookup<'_> {
+    fn lookup(&self, handle: &KeyHandle) -> Option<(Cert, KeySource)> {
+        if let Some(c) = self
+            .keyring
+            .reporters()
+            .iter()
+            .find(|c| c.keys().key_handle(handle.clone()).next().is_some())
+        {
+            return Some((c.clone(), KeySource::ReportersDir));
+        }
+        let bytes = self.store.learnt_key(&handle.to_hex()).ok().flatten()?;
+        let cert = crypto::parse_certs(&bytes).0.into_iter().next()?;
+        Some((cert, KeySource::Learnt))
+    }
+}

@@ -1,0 +1,429 @@
+//! The embedded database (sled): reports, the intake log of messages that did not become
+//! reports, dedupe indexes, keys learnt from mail, and the outgoing queue.
+//!
+//! This is the only module that touches `sled`. Tree names are constants, numeric key
+//! parts are big-endian so iteration order is numeric order, and every value starts with
+//! a schema-version byte. A message's outcome is written in one transaction together
+//! with its dedupe entries and its outgoing mail, then flushed, before the message is
+//! moved out of the inbox: a crash at any point replays the message, and dedupe makes
+//! the replay harmless.
+
+mod records;
+
+use chrono::{DateTime, Datelike, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+pub use records::*;
+
+const TREE_META: &str = "meta";
+const TREE_REPORTS: &str = "reports";
+const TREE_MSGIDS: &str = "msgids";
+const TREE_HASHES: &str = "hashes";
+const TREE_INTAKE: &str = "intake";
+const TREE_OUTBOX: &str = "outbox";
+const TREE_ATTACHMENTS: &str = "attachments";
+const TREE_KEYS: &str = "learnt_keys";
+const TREE_KEY_IDS: &str = "learnt_key_ids";
+const TREE_KEY_ADDRS: &str = "learnt_key_addrs";
+
+/// Version byte in front of every value.
+const SCHEMA: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: sled::Error,
+    },
+    #[error("store: {0}")]
+    Db(#[from] sled::Error),
+    #[error("store: a record does not decode ({0}); was it written by a newer version?")]
+    Decode(String),
+    #[error("store: no report {0}")]
+    NoSuchReport(String),
+}
+
+impl StoreError {
+    /// Store failures are never the message's fault: retry later or stop.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Db(_))
+    }
+}
+
+/// The result of committing a message's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commit {
+    Stored(OutcomeRef),
+    /// The same message (by Message-ID or bytes) was handled before.
+    Duplicate(OutcomeRef),
+}
+
+/// The embedded store.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    reports: sled::Tree,
+    msgids: sled::Tree,
+    hashes: sled::Tree,
+    intake: sled::Tree,
+    outbox: sled::Tree,
+    attachments: sled::Tree,
+    keys: sled::Tree,
+    key_ids: sled::Tree,
+    key_addrs: sled::Tree,
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    let mut out = vec![SCHEMA];
+    serde_json::to_writer(&mut out, value).map_err(|e| StoreError::Decode(e.to_string()))?;
+    Ok(out)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&SCHEMA, rest)) => {
+            serde_json::from_slice(rest).map_err(|e| StoreError::Decode(e.to_string()))
+        }
+        Some((v, _)) => Err(StoreError::Decode(format!("schema version {v}"))),
+        None => Err(StoreError::Decode("empty value".into())),
+    }
+}
+
+fn abort<E: std::fmt::Display>(e: E) -> ConflictableTransactionError<String> {
+    ConflictableTransactionError::Abort(e.to_string())
+}
+
+fn tx_error(e: TransactionError<String>) -> StoreError {
+    match e {
+        TransactionError::Abort(msg) => StoreError::Decode(msg),
+        TransactionError::Storage(e) => StoreError::Db(e),
+    }
+}
+
+fn report_key(year: u16, seq: u32) -> [u8; 6] {
+    let mut k = [0u8; 6];
+    let (y, s) = k.split_at_mut(2);
+    y.copy_from_slice(&year.to_be_bytes());
+    s.copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+fn u64_from(bytes: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    for (dst, src) in b.iter_mut().zip(bytes.iter()) {
+        *dst = *src;
+    }
+    u64::from_be_bytes(b)
+}
+
+impl Store {
+    pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|source| StoreError::Open {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Store {
+            meta: tree(TREE_META)?,
+            reports: tree(TREE_REPORTS)?,
+            msgids: tree(TREE_MSGIDS)?,
+            hashes: tree(TREE_HASHES)?,
+            intake: tree(TREE_INTAKE)?,
+            outbox: tree(TREE_OUTBOX)?,
+            attachments: tree(TREE_ATTACHMENTS)?,
+            keys: tree(TREE_KEYS)?,
+            key_ids: tree(TREE_KEY_IDS)?,
+            key_addrs: tree(TREE_KEY_ADDRS)?,
+            db,
+        })
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The earlier outcome of this message, if it was handled before: checked before
+    /// any expensive work, and again inside the commit.
+    pub fn seen(
+        &self,
+        message_id: Option<&str>,
+        sha256: &str,
+    ) -> Result<Option<OutcomeRef>, StoreError> {
+        if let Some(id) = message_id
+            && let Some(v) = self.msgids.get(id.as_bytes())?
+        {
+            return decode(&v).map(Some);
+        }
+        match self.hashes.get(sha256.as_bytes())? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a new report, its dedupe entries and the acknowledgement job in one
+    /// transaction, assigning the next report ID of the year it was received in.
+    pub fn commit_report(
+        &self,
+        prefix: &str,
+        report: NewReport,
+        ack: Option<NewJob>,
+    ) -> Result<Commit, StoreError> {
+        let year = u16::try_from(report.received_at.year()).unwrap_or(0);
+        let job_id = self.db.generate_id()?;
+        let result = (
+            &self.meta,
+            &self.reports,
+            &self.msgids,
+            &self.hashes,
+            &self.outbox,
+        )
+            .transaction(|(meta, reports, msgids, hashes, outbox)| {
+                if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
+                    return Ok(Commit::Duplicate(prev));
+                }
+                let counter = format!("report_seq:{year}");
+                let seq = meta
+                    .get(counter.as_bytes())?
+                    .map(|v| u64_from(&v))
+                    .unwrap_or(0)
+                    + 1;
+                let seq32 = u32::try_from(seq).map_err(abort)?;
+                meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
+                let id = ReportId::new(prefix, year, seq32);
+                let stored = report.clone().into_report(id.clone());
+                reports.insert(&report_key(year, seq32), encode(&stored).map_err(abort)?)?;
+                let outcome = OutcomeRef::Report(id);
+                let value = encode(&outcome).map_err(abort)?;
+                if let Some(mid) = &report.message_id {
+                    msgids.insert(mid.as_bytes(), value.clone())?;
+                }
+                hashes.insert(report.content_sha256.as_bytes(), value)?;
+                if let Some(job) = &ack {
+                    let job = job.clone().into_job(job_id, Some(outcome.clone()));
+                    outbox.insert(&job_id.to_be_bytes(), encode(&job).map_err(abort)?)?;
+                }
+                Ok(Commit::Stored(outcome))
+            })
+            .map_err(tx_error)?;
+        self.flush()?;
+        Ok(result)
+    }
+
+    /// Records a message that did not become a report (quarantined or skipped), with
+    /// its optional notice to the sender, in one transaction.
+    pub fn record_intake(
+        &self,
+        record: IntakeRecord,
+        notice: Option<NewJob>,
+    ) -> Result<Commit, StoreError> {
+        let seq = self.db.generate_id()?;
+        let job_id = self.db.generate_id()?;
+        let result = (&self.intake, &self.msgids, &self.hashes, &self.outbox)
+            .transaction(|(intake, msgids, hashes, outbox)| {
+                if let Some(mid) = &record.message_id
+                    && let Some(v) = msgids.get(mid.as_bytes())?
+                {
+                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                }
+                if let Some(v) = hashes.get(record.content_sha256.as_bytes())? {
+                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                }
+                let outcome = OutcomeRef::Intake(seq);
+                intake.insert(&seq.to_be_bytes(), encode(&record).map_err(abort)?)?;
+                let value = encode(&outcome).map_err(abort)?;
+                // Only a recorded outcome dedupes by Message-ID: a message that was
+                // quarantined for a reason the sender can fix (wrong key) may be
+                // re-sent with the same ID, and then it must be read.
+                if record.kind == IntakeKind::Skipped
+                    && let Some(mid) = &record.message_id
+                {
+                    msgids.insert(mid.as_bytes(), value.clone())?;
+                }
+                hashes.insert(record.content_sha256.as_bytes(), value)?;
+                if let Some(job) = &notice {
+                    let job = job.clone().into_job(job_id, Some(outcome.clone()));
+                    outbox.insert(&job_id.to_be_bytes(), encode(&job).map_err(abort)?)?;
+                }
+                Ok(Commit::Stored(outcome))
+            })
+            .map_err(tx_error)?;
+        self.flush()?;
+        Ok(result)
+    }
+
+    /// Keeps an attachment's bytes, addressed by their SHA-256 (so the same PoC sent
+    /// twice is stored once).
+    pub fn put_attachment(&self, sha256: &str, data: &[u8]) -> Result<(), StoreError> {
+        if !self.attachments.contains_key(sha256.as_bytes())? {
+            self.attachments.insert(sha256.as_bytes(), data)?;
+        }
+        Ok(())
+    }
+
+    pub fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.attachments.get(sha256.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// All reports, oldest first.
+    pub fn reports(&self) -> Result<Vec<Report>, StoreError> {
+        self.reports.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub fn report(&self, id: &str) -> Result<Option<Report>, StoreError> {
+        let Some((year, seq)) = ReportId::parse_numbers(id) else {
+            return Ok(None);
+        };
+        match self.reports.get(report_key(year, seq))? {
+            Some(v) => {
+                let r: Report = decode(&v)?;
+                // The prefix may have been changed in the config since; the numbers
+                // identify the report, but the full ID must still match.
+                Ok(r.id.as_str().eq_ignore_ascii_case(id).then_some(r))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn update_report(&self, id: &ReportId, f: impl Fn(&mut Report)) -> Result<(), StoreError> {
+        let (year, seq) = ReportId::parse_numbers(id.as_str())
+            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+        let key = report_key(year, seq);
+        let old = self
+            .reports
+            .get(key)?
+            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+        let mut report: Report = decode(&old)?;
+        f(&mut report);
+        self.reports
+            .compare_and_swap(key, Some(old), Some(encode(&report)?))?
+            .map_err(|_| StoreError::Decode(format!("report {id} changed concurrently")))?;
+        Ok(())
+    }
+
+    /// Messages that did not become reports, oldest first.
+    pub fn intake_records(&self) -> Result<Vec<IntakeRecord>, StoreError> {
+        self.intake.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub fn intake_record(&self, seq: u64) -> Result<Option<IntakeRecord>, StoreError> {
+        match self.intake.get(seq.to_be_bytes())? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every queued job, oldest first.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.outbox.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    /// Jobs waiting to be sent whose next attempt is due.
+    pub fn due_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+        Ok(self
+            .jobs()?
+            .into_iter()
+            .filter(|j| j.state == JobState::Pending && j.next_attempt <= now)
+            .collect())
+    }
+
+    /// Saves a job's new state; when an acknowledgement was sent, the report moves to
+    /// `acknowledged` in the same step.
+    pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.outbox.insert(job.id.to_be_bytes(), encode(job)?)?;
+        if job.state == JobState::Sent
+            && let (JobKind::Ack, Some(OutcomeRef::Report(id))) = (&job.kind, &job.outcome)
+        {
+            let at = job.sent_at.unwrap_or_else(Utc::now);
+            self.update_report(id, |r| {
+                if r.status == Status::New {
+                    r.status = Status::Acknowledged;
+                    r.events.push(Event {
+                        at,
+                        actor: "system".into(),
+                        kind: "acknowledged".into(),
+                        note: Some(format!("acknowledgement sent to {}", job.to)),
+                    });
+                }
+            })?;
+        }
+        self.flush()
+    }
+
+    /// Remembers a key that mail offered for `address`. The first key learnt for an
+    /// address stays its key (trust on first use); later ones are kept by fingerprint
+    /// for verifying, but do not replace it for encryption.
+    pub fn learn_key(
+        &self,
+        address: &str,
+        fingerprint: &str,
+        key_ids: &[String],
+        cert: &[u8],
+    ) -> Result<bool, StoreError> {
+        let new = !self.keys.contains_key(fingerprint.as_bytes())?;
+        self.keys.insert(fingerprint.as_bytes(), cert)?;
+        for id in key_ids {
+            self.key_ids.insert(id.as_bytes(), fingerprint.as_bytes())?;
+        }
+        let addr = address.to_ascii_lowercase();
+        let _ = self.key_addrs.compare_and_swap(
+            addr.as_bytes(),
+            None as Option<&[u8]>,
+            Some(fingerprint.as_bytes()),
+        )?;
+        Ok(new)
+    }
+
+    /// A learnt key by (sub)key ID or fingerprint, hex upper-case.
+    pub fn learnt_key(&self, handle_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let fpr = match self.key_ids.get(handle_hex.as_bytes())? {
+            Some(f) => f.to_vec(),
+            None => handle_hex.as_bytes().to_vec(),
+        };
+        Ok(self.keys.get(fpr)?.map(|v| v.to_vec()))
+    }
+
+    /// The key first learnt for an address.
+    pub fn learnt_key_for(&self, address: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let addr = address.to_ascii_lowercase();
+        match self.key_addrs.get(addr.as_bytes())? {
+            Some(fpr) => Ok(self.keys.get(fpr)?.map(|v| v.to_vec())),
+            None => Ok(None),
+        }
+    }
+}
+
+fn dedupe_hit(
+    msgids: &sled::transaction::TransactionalTree,
+    hashes: &sled::transaction::TransactionalTree,
+    report: &NewReport,
+) -> Result<Option<OutcomeRef>, ConflictableTransactionError<String>> {
+    if let Some(mid) = &report.message_id
+        && let Some(v) = msgids.get(mid.as_bytes())?
+    {
+        let prev: OutcomeRef = decode(&v).map_err(abort)?;
+        // A message quarantined earlier may come back readable (re-sent with the
+        // same Message-ID after the sender fixed the key): that is not a duplicate.
+        if matches!(prev, OutcomeRef::Report(_)) {
+            return Ok(Some(prev));
+        }
+    }
+    if let Some(v) = hashes.get(report.content_sha256.as_bytes())? {
+        let prev: OutcomeRef = decode(&v).map_err(abort)?;
+        if matches!(prev, OutcomeRef::Report(_)) {
+            return Ok(Some(prev));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests;

@@ -1,0 +1,155 @@
+use super::*;
+use crate::intake::Mailbox;
+
+fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
+    let now = Utc::now();
+    NewReport {
+        received_at: now,
+        from: Mailbox {
+            name: None,
+            address: "r@example.net".into(),
+        },
+        reply_to: None,
+        subject: Some("s".into()),
+        message_id: msgid.map(str::to_string),
+        content_sha256: sha.into(),
+        form: crate::crypto::open::Form::Plain,
+        encrypted: false,
+        decrypted_with: None,
+        signature: crate::crypto::SignatureStatus::None,
+        signer_fingerprint: None,
+        signer_key_source: None,
+        reporter_key: None,
+        fields: Default::default(),
+        missing: vec![],
+        attachments: vec![],
+        body: "b".into(),
+        source_file: None,
+        deadlines: Deadlines {
+            acknowledge: now,
+            initial_assessment: now,
+        },
+    }
+}
+
+fn ack(to: &str) -> Option<NewJob> {
+    Some(NewJob {
+        kind: JobKind::Ack,
+        to: to.into(),
+        at: Utc::now(),
+    })
+}
+
+#[test]
+fn ids_are_sequential_per_year_and_dedupe_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let year = Utc::now().year();
+    let a = store
+        .commit_report("VR", new_report(Some("a@x"), "h1"), ack("r@example.net"))
+        .unwrap();
+    let b = store
+        .commit_report("VR", new_report(None, "h2"), ack("r@example.net"))
+        .unwrap();
+    assert_eq!(
+        a,
+        Commit::Stored(OutcomeRef::Report(ReportId::new("VR", year as u16, 1)))
+    );
+    assert_eq!(
+        b,
+        Commit::Stored(OutcomeRef::Report(ReportId::new("VR", year as u16, 2)))
+    );
+    // Same Message-ID, different bytes; then same bytes, no Message-ID.
+    let again = store
+        .commit_report("VR", new_report(Some("a@x"), "h3"), ack("x"))
+        .unwrap();
+    assert!(matches!(again, Commit::Duplicate(OutcomeRef::Report(_))));
+    let again = store
+        .commit_report("VR", new_report(None, "h2"), ack("x"))
+        .unwrap();
+    assert!(matches!(again, Commit::Duplicate(OutcomeRef::Report(_))));
+    assert_eq!(store.reports().unwrap().len(), 2);
+    assert_eq!(store.jobs().unwrap().len(), 2, "no second acknowledgement");
+    let id = format!("VR-{year}-0001");
+    assert_eq!(store.report(&id).unwrap().unwrap().id.as_str(), id);
+    assert!(store.report("XX-2026-0001").unwrap().is_none());
+    assert!(store.report("garbage").unwrap().is_none());
+}
+
+#[test]
+fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit_report("VR", new_report(Some("m@x"), "h"), ack("r@example.net"))
+            .unwrap();
+        let mut job = store.due_jobs(Utc::now()).unwrap().remove(0);
+        job.state = JobState::Sent;
+        job.sent_at = Some(Utc::now());
+        store.save_job(&job).unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let r = store.reports().unwrap().remove(0);
+    assert_eq!(r.status, Status::Acknowledged);
+    assert_eq!(r.events.len(), 2);
+    assert!(store.due_jobs(Utc::now()).unwrap().is_empty());
+}
+
+#[test]
+fn quarantined_message_id_does_not_block_a_readable_resend() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let rec = IntakeRecord {
+        at: Utc::now(),
+        kind: IntakeKind::Quarantined,
+        reason: "no key".into(),
+        file: None,
+        message_id: Some("m@x".into()),
+        from: None,
+        content_sha256: "h1".into(),
+    };
+    assert!(matches!(
+        store.record_intake(rec.clone(), None).unwrap(),
+        Commit::Stored(_)
+    ));
+    assert!(matches!(
+        store.record_intake(rec, None).unwrap(),
+        Commit::Duplicate(_)
+    ));
+    let r = store
+        .commit_report("VR", new_report(Some("m@x"), "h2"), None)
+        .unwrap();
+    assert!(matches!(r, Commit::Stored(_)));
+}
+
+#[test]
+fn learnt_keys_first_wins_for_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(
+        store
+            .learn_key("A@x", "F1", &["K1".into()], b"one")
+            .unwrap()
+    );
+    assert!(
+        store
+            .learn_key("a@x", "F2", &["K2".into()], b"two")
+            .unwrap()
+    );
+    assert_eq!(store.learnt_key_for("a@x").unwrap().unwrap(), b"one");
+    assert_eq!(store.learnt_key("K2").unwrap().unwrap(), b"two");
+    assert_eq!(store.learnt_key("F1").unwrap().unwrap(), b"one");
+    assert!(store.learnt_key("K3").unwrap().is_none());
+}
+
+#[test]
+fn report_id_numbers() {
+    assert_eq!(ReportId::parse_numbers("VR-2026-0001"), Some((2026, 1)));
+    assert_eq!(
+        ReportId::parse_numbers("MY-PROJ-2026-12345"),
+        Some((2026, 12345))
+    );
+    assert_eq!(ReportId::parse_numbers("2026-0001"), None);
+    assert_eq!(ReportId::parse_numbers("VR-x-1"), None);
+}

@@ -1,0 +1,106 @@
+//! `serve`: first start generates a key, a dropped-in report is stored and answered,
+//! and SIGINT/SIGTERM stop it cleanly.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::pipeline::REPORT;
+use crate::util::*;
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serve_generates_a_key_answers_a_report_and_stops_on_signal() {
+    for sig in ["INT", "TERM"] {
+        let gw = Gateway::without_key();
+        let mut child = gw
+            .command()
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // First start: a key is generated, its secret file is 0600.
+        wait_for("the generated key", Duration::from_secs(30), || {
+            std::fs::read_dir(gw.path("keys"))
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .any(|e| e.path().to_string_lossy().ends_with(".pub.asc"))
+                })
+                .unwrap_or(false)
+        });
+        let mut headers = vec![
+            ("From", "Alice <alice@example.net>"),
+            ("Subject", "Report"),
+            ("Message-ID", "<serve@example.net>"),
+        ];
+        headers.push(("Content-Type", "text/plain"));
+        gw.deliver(&message(&headers, REPORT));
+        wait_for("the acknowledgement", Duration::from_secs(30), || {
+            !gw.outbox().is_empty()
+        });
+        signal(&child, sig);
+        let out = wait_with_timeout(&mut child, Duration::from_secs(10));
+        assert!(out.0.success(), "serve exited with {:?}: {}", out.0, out.2);
+        assert!(out.1.contains("Generated a new gateway key"), "{}", out.1);
+        assert!(out.1.contains(".pub.asc"), "{}", out.1);
+        assert!(out.2.contains("message handled"), "{}", out.2);
+        assert!(out.2.contains("stopped"), "{}", out.2);
+        // The log never carries the report's text.
+        assert!(
+            !out.2.contains("concatenated into the SQL query"),
+            "{}",
+            out.2
+        );
+        // After it stopped, the store opens and holds the acknowledged report.
+        let reports = gw.reports();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0]["status"], "acknowledged");
+    }
+}
+
+fn wait_with_timeout(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    use std::io::Read;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut out = String::new();
+            let mut err = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, out, err);
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("serve did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,19 @@
+//! Integration tests: the real binary over a temporary Maildir, with GnuPG (the
+//! independent OpenPGP implementation) making the reports and checking the replies.
+//!
+//! - [`util`]: a temporary gateway (config, keys, Maildir, outbox) and a GnuPG home.
+//! - [`pipeline`]: every form of report the core pipeline accepts, and its replies.
+//! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
+//! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod daemon;
+mod pipeline;
+mod refusals;
+mod util;
