@@ -53,16 +53,38 @@ struct RawGateway {
 #[serde(deny_unknown_fields)]
 struct RawInbox {
     kind: String,
-    path: PathBuf,
+    path: Option<PathBuf>,
     poll_interval: String,
     quarantine_folder: String,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_credential: Option<String>,
+    ca_file: Option<PathBuf>,
+    folder: Option<String>,
+    processed_folder: Option<String>,
+    fetch_batch: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutbox {
     kind: String,
-    path: PathBuf,
+    path: Option<PathBuf>,
+    host: Option<String>,
+    port: Option<u16>,
+    tls: Option<String>,
+    username: Option<String>,
+    password_file: Option<PathBuf>,
+    password_credential: Option<String>,
+    ca_file: Option<PathBuf>,
+    timeout: Option<String>,
+    command: Option<PathBuf>,
+    retry_schedule: Vec<String>,
+    retry_jitter: f64,
+    expire_after: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +124,7 @@ pub struct Settings {
     pub gateway: Gateway,
     pub inbox: Inbox,
     pub outbox: Outbox,
+    pub retry: Retry,
     pub store: StoreSettings,
     pub keys: KeySettings,
     pub policy: Policy,
@@ -129,12 +152,82 @@ pub enum Inbox {
         /// Maildir++ folder name (stored as `.<name>` inside the Maildir).
         quarantine_folder: String,
     },
+    Imap(ImapSettings),
+}
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which is required.
+    StartTls,
+    /// No TLS at all: only for a server on the same host; logged as a warning.
+    None,
+}
+
+/// Where a password comes from: never the TOML itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    File(PathBuf),
+    /// A systemd credential (`LoadCredential=`), read from `$CREDENTIALS_DIRECTORY`.
+    Credential(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ImapSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: String,
+    pub password: Secret,
+    /// Extra trust anchor (PEM) for a private CA; the system roots stay trusted.
+    pub ca_file: Option<PathBuf>,
+    pub folder: String,
+    /// Where handled messages go (created when missing).
+    pub processed_folder: String,
+    /// Where messages that could not be handled go (created when missing).
+    pub quarantine_folder: String,
+    /// Polling interval when the server has no IDLE.
+    pub poll_interval: Duration,
+    /// How many message sizes are asked for at once.
+    pub fetch_batch: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    /// Login name and password; no AUTH when absent.
+    pub auth: Option<(String, Secret)>,
+    pub ca_file: Option<PathBuf>,
+    pub timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub enum Outbox {
     /// One `.eml` file per message, for trying the gateway out and for tests.
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+    },
+    Smtp(SmtpSettings),
+    /// A local sendmail-compatible program.
+    Sendmail {
+        command: PathBuf,
+    },
+}
+
+/// When and how long queued mail is retried.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// Delay before each retry after a temporary failure; the last repeats.
+    pub schedule: Vec<Duration>,
+    /// Each delay is varied by up to this fraction, so a backlog does not retry in
+    /// lockstep.
+    pub jitter: f64,
+    /// A message not delivered this long after it was queued is given up.
+    pub expire_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -243,11 +336,11 @@ impl Settings {
             ));
         }
 
+        let poll_interval = duration("inbox.poll_interval", &raw.inbox.poll_interval)
+            .map_err(|e| problems.push(e))
+            .unwrap_or(Duration::from_millis(500));
         let inbox = match raw.inbox.kind.as_str() {
             "maildir" => {
-                let poll_interval = duration("inbox.poll_interval", &raw.inbox.poll_interval)
-                    .map_err(|e| problems.push(e))
-                    .unwrap_or(Duration::from_millis(500));
                 let folder = raw.inbox.quarantine_folder.trim().to_string();
                 if folder.is_empty()
                     || folder.starts_with('.')
@@ -257,29 +350,132 @@ impl Settings {
                         "inbox.quarantine_folder: {folder:?} must be a plain folder name"
                     ));
                 }
-                Some(Inbox::Maildir {
-                    path: abs(&raw.inbox.path),
-                    poll_interval,
-                    quarantine_folder: folder,
-                })
+                match &raw.inbox.path {
+                    Some(path) => Some(Inbox::Maildir {
+                        path: abs(path),
+                        poll_interval,
+                        quarantine_folder: folder,
+                    }),
+                    None => {
+                        problems.push("inbox.path: required for a maildir inbox".into());
+                        None
+                    }
+                }
+            }
+            "imap" => {
+                let i = &raw.inbox;
+                let tls = tls_mode("inbox.tls", i.tls.as_deref(), &mut problems);
+                let default_port = if tls == Tls::Implicit { 993 } else { 143 };
+                let host = required("inbox.host", i.host.as_deref(), &mut problems);
+                let username = required("inbox.username", i.username.as_deref(), &mut problems);
+                let password = secret(
+                    "inbox",
+                    i.password_file.as_deref().map(abs),
+                    i.password_credential.as_deref(),
+                    &mut problems,
+                );
+                match (host, username, password) {
+                    (Some(host), Some(username), Some(password)) => {
+                        Some(Inbox::Imap(ImapSettings {
+                            host,
+                            port: i.port.unwrap_or(default_port),
+                            tls,
+                            username,
+                            password,
+                            ca_file: i.ca_file.as_deref().map(abs),
+                            folder: i.folder.clone().unwrap_or_else(|| "INBOX".into()),
+                            processed_folder: i
+                                .processed_folder
+                                .clone()
+                                .unwrap_or_else(|| "Processed".into()),
+                            quarantine_folder: i.quarantine_folder.clone(),
+                            poll_interval,
+                            fetch_batch: i.fetch_batch.unwrap_or(100).clamp(1, 10_000),
+                        }))
+                    }
+                    _ => None,
+                }
             }
             other => {
                 problems.push(format!(
-                    "inbox.kind: {other:?} is not supported (expected \"maildir\")"
+                    "inbox.kind: {other:?} is not supported (expected \"maildir\" or \"imap\")"
                 ));
                 None
             }
         };
-        let outbox = match raw.outbox.kind.as_str() {
-            "file" => Some(Outbox::File {
-                path: abs(&raw.outbox.path),
+        let o = &raw.outbox;
+        let outbox = match o.kind.as_str() {
+            "file" => match &o.path {
+                Some(path) => Some(Outbox::File { path: abs(path) }),
+                None => {
+                    problems.push("outbox.path: required for a file outbox".into());
+                    None
+                }
+            },
+            "smtp" => {
+                let tls = tls_mode("outbox.tls", o.tls.as_deref(), &mut problems);
+                let default_port = match tls {
+                    Tls::Implicit => 465,
+                    Tls::StartTls => 587,
+                    Tls::None => 25,
+                };
+                let host = required("outbox.host", o.host.as_deref(), &mut problems);
+                let auth = match &o.username {
+                    Some(user) => secret(
+                        "outbox",
+                        o.password_file.as_deref().map(abs),
+                        o.password_credential.as_deref(),
+                        &mut problems,
+                    )
+                    .map(|s| (user.clone(), s)),
+                    None => None,
+                };
+                let timeout = duration("outbox.timeout", o.timeout.as_deref().unwrap_or("60s"))
+                    .map_err(|e| problems.push(e))
+                    .unwrap_or(Duration::from_secs(60));
+                host.map(|host| {
+                    Outbox::Smtp(SmtpSettings {
+                        host,
+                        port: o.port.unwrap_or(default_port),
+                        tls,
+                        auth,
+                        ca_file: o.ca_file.as_deref().map(abs),
+                        timeout,
+                    })
+                })
+            }
+            "sendmail" => Some(Outbox::Sendmail {
+                command: o
+                    .command
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
             }),
             other => {
                 problems.push(format!(
-                    "outbox.kind: {other:?} is not supported (expected \"file\")"
+                    "outbox.kind: {other:?} is not supported (expected \"file\", \"smtp\" or \"sendmail\")"
                 ));
                 None
             }
+        };
+        let mut schedule = Vec::new();
+        for (n, d) in o.retry_schedule.iter().enumerate() {
+            match duration(&format!("outbox.retry_schedule[{n}]"), d) {
+                Ok(d) => schedule.push(d),
+                Err(e) => problems.push(e),
+            }
+        }
+        if schedule.is_empty() {
+            problems.push("outbox.retry_schedule: needs at least one delay".into());
+        }
+        if !(0.0..=0.5).contains(&o.retry_jitter) {
+            problems.push("outbox.retry_jitter: must be between 0 and 0.5".into());
+        }
+        let retry = Retry {
+            schedule,
+            jitter: o.retry_jitter,
+            expire_after: duration("outbox.expire_after", &o.expire_after)
+                .map_err(|e| problems.push(e))
+                .unwrap_or(Duration::from_secs(3 * 86400)),
         };
 
         let keys_dir = abs(&raw.keys.dir);
@@ -327,6 +523,7 @@ impl Settings {
                 },
                 inbox,
                 outbox,
+                retry,
                 store: StoreSettings {
                     path: abs(&raw.store.path),
                 },
@@ -342,6 +539,136 @@ impl Settings {
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }
+    }
+}
+
+fn required(key: &str, value: Option<&str>, problems: &mut Vec<String>) -> Option<String> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => Some(v.to_string()),
+        None => {
+            problems.push(format!("{key}: required"));
+            None
+        }
+    }
+}
+
+fn tls_mode(key: &str, value: Option<&str>, problems: &mut Vec<String>) -> Tls {
+    match value.unwrap_or("starttls") {
+        "implicit" => Tls::Implicit,
+        "starttls" => Tls::StartTls,
+        "none" => Tls::None,
+        other => {
+            problems.push(format!(
+                "{key}: {other:?} is not one of \"implicit\", \"starttls\", \"none\""
+            ));
+            Tls::StartTls
+        }
+    }
+}
+
+fn secret(
+    section: &str,
+    file: Option<PathBuf>,
+    credential: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    match (file, credential) {
+        (Some(f), None) => Some(Secret::File(f)),
+        (None, Some(c)) if !c.is_empty() && !c.contains('/') => Some(Secret::Credential(c.into())),
+        (None, Some(c)) => {
+            problems.push(format!(
+                "{section}.password_credential: {c:?} is not a credential name"
+            ));
+            None
+        }
+        (Some(_), Some(_)) => {
+            problems.push(format!(
+                "{section}: set password_file or password_credential, not both"
+            ));
+            None
+        }
+        (None, None) => {
+            problems.push(format!(
+                "{section}.password_file (or {section}.password_credential): required; passwords are never written in the configuration"
+            ));
+            None
+        }
+    }
+}
+
+/// A file holding a secret: readable by its owner only, and owned by us.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing secret file {path}: its mode {mode:04o} lets group or others read it; run `chmod 600 {path}`"
+    )]
+    LoosePermissions { path: PathBuf, mode: u32 },
+    #[error(
+        "refusing secret file {path}: it is owned by uid {owner}, not by the user running disclosured (uid {me}); run `chown {me} {path}`"
+    )]
+    WrongOwner { path: PathBuf, owner: u32, me: u32 },
+    #[error(
+        "credential {0:?} requested but $CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=?)"
+    )]
+    NoCredentialsDirectory(String),
+    #[error("{path}: the file is empty")]
+    Empty { path: PathBuf },
+}
+
+/// Refuses a secret file that group or others may read, or that someone else owns,
+/// as ssh does for private keys.
+pub fn check_private_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(SecretError::LoosePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(SecretError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    Ok(())
+}
+
+impl Secret {
+    /// Reads the secret (without its trailing newline). systemd credentials are
+    /// already protected by systemd, so only plain files get the permission check.
+    pub fn read(&self) -> Result<String, SecretError> {
+        let (path, check) = match self {
+            Secret::File(p) => (p.clone(), true),
+            Secret::Credential(name) => {
+                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
+                    .ok_or_else(|| SecretError::NoCredentialsDirectory(name.clone()))?;
+                (PathBuf::from(dir).join(name), false)
+            }
+        };
+        let io = |source| SecretError::Io {
+            path: path.clone(),
+            source,
+        };
+        if check {
+            let meta = std::fs::metadata(&path).map_err(io)?;
+            check_private_file(&path, &meta)?;
+        }
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        let secret = text.trim_end_matches(['\r', '\n']).to_string();
+        if secret.is_empty() {
+            return Err(SecretError::Empty { path });
+        }
+        Ok(secret)
     }
 }
 

@@ -19,6 +19,7 @@ use crate::crypto::{self, KeySource, Keyring, open::CertLookup};
 use crate::extract;
 use crate::intake::{self, Envelope};
 use crate::outbox::{self, Delivered, Transport};
+
 use crate::source::{Maildir, MaildirEntry, SourceError};
 use crate::store::{
     AttachmentMeta, Commit, Deadlines, IntakeKind, IntakeRecord, JobKind, NewJob, NewReport,
@@ -60,6 +61,25 @@ impl Outcome {
     }
 }
 
+impl Pass {
+    /// Counts one message's result; returns true when the pass should stop because
+    /// the store itself failed.
+    pub fn count(&mut self, result: Result<Outcome, PipelineError>, name: &str) -> bool {
+        match result {
+            Ok(Outcome::Report(_)) => self.reports += 1,
+            Ok(Outcome::Duplicate(_)) => self.duplicates += 1,
+            Ok(Outcome::Skipped(_)) => self.skipped += 1,
+            Ok(Outcome::Quarantined(_)) => self.quarantined += 1,
+            Err(e) => {
+                self.deferred += 1;
+                warn!(message = %name, error = %e, "message left in the inbox for a later pass");
+                return matches!(e, PipelineError::Store(_));
+            }
+        }
+        false
+    }
+}
+
 /// Counts from one pass over the inbox.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
@@ -69,19 +89,28 @@ pub struct Pass {
     pub quarantined: usize,
     /// Left in the inbox for a later pass (store or file system trouble).
     pub deferred: usize,
-    pub delivered: Delivered,
 }
 
 /// A newly generated gateway key, reported to the operator once.
 pub use crate::crypto::keys::Generated;
 
-/// Everything a pass needs, built once at start.
+/// Everything a message needs, built once at start.
 pub struct Pipeline {
     pub settings: Settings,
     pub keyring: Keyring,
     pub store: Store,
-    pub maildir: Maildir,
     pub transport: Transport,
+}
+
+/// Where a message came from and where it will be put, for the records and logs.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// Short name for logs: the Maildir file's unique part, or `imap:<uid>`.
+    pub name: String,
+    /// Where the message will be once handled.
+    pub handled_at: String,
+    /// Where the message will be if quarantined.
+    pub quarantine_at: String,
 }
 
 impl Pipeline {
@@ -100,51 +129,49 @@ impl Pipeline {
             generated = Some(g);
         }
         let store = Store::open(&settings.store.path)?;
-        let maildir = match &settings.inbox {
-            Inbox::Maildir {
-                path,
-                quarantine_folder,
-                ..
-            } => Maildir::open(path, quarantine_folder)?,
-        };
         let transport = Transport::from_settings(&settings.outbox)?;
         Ok((
             Pipeline {
                 settings,
                 keyring,
                 store,
-                maildir,
                 transport,
             },
             generated,
         ))
     }
 
-    /// Handles everything waiting in the inbox, then delivers what is due. Stops
-    /// between messages when `stop` is set.
-    pub fn run_pass(&self, stop: &AtomicBool) -> Result<Pass, PipelineError> {
+    /// The Maildir inbox, when that is the configured inbox.
+    pub fn open_maildir(&self) -> Result<Option<Maildir>, PipelineError> {
+        match &self.settings.inbox {
+            Inbox::Maildir {
+                path,
+                quarantine_folder,
+                ..
+            } => Ok(Some(Maildir::open(path, quarantine_folder)?)),
+            Inbox::Imap(_) => Ok(None),
+        }
+    }
+
+    /// Handles everything waiting in a Maildir. Stops between messages when `stop`
+    /// is set. Delivery is separate ([`Pipeline::deliver`]).
+    pub fn maildir_pass(
+        &self,
+        maildir: &Maildir,
+        stop: &AtomicBool,
+    ) -> Result<Pass, PipelineError> {
         let mut pass = Pass::default();
-        for entry in self.maildir.pending()? {
+        for entry in maildir.pending()? {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            match self.handle_entry(&entry) {
-                Ok(Outcome::Report(_)) => pass.reports += 1,
-                Ok(Outcome::Duplicate(_)) => pass.duplicates += 1,
-                Ok(Outcome::Skipped(_)) => pass.skipped += 1,
-                Ok(Outcome::Quarantined(_)) => pass.quarantined += 1,
-                Err(e) => {
-                    pass.deferred += 1;
-                    warn!(file = %entry.unique, error = %e, "message left in the inbox for a later pass");
-                    if matches!(e, PipelineError::Store(_)) {
-                        // The store is what failed, not this message: the next ones
-                        // would fail the same way.
-                        break;
-                    }
-                }
+            let result = self.handle_entry(maildir, &entry);
+            if pass.count(result, &entry.unique) {
+                // The store is what failed, not this message: the next ones would
+                // fail the same way.
+                break;
             }
         }
-        pass.delivered = self.deliver()?;
         Ok(pass)
     }
 
@@ -159,30 +186,70 @@ impl Pipeline {
         )?)
     }
 
-    /// One message: decide its outcome, record it, then move the file.
-    pub fn handle_entry(&self, entry: &MaildirEntry) -> Result<Outcome, PipelineError> {
-        let raw = match self.maildir.read(entry, MAX_MESSAGE_BYTES) {
-            Ok(raw) => raw,
-            Err(e @ SourceError::TooLarge { .. }) => {
-                let record = IntakeRecord {
-                    at: Utc::now(),
-                    kind: IntakeKind::Quarantined,
-                    reason: e.to_string(),
-                    file: Some(self.maildir.quarantine_path(entry).display().to_string()),
-                    message_id: None,
-                    from: None,
-                    content_sha256: format!("unread:{}", entry.unique),
-                };
-                self.store.record_intake(record, None)?;
-                self.maildir.quarantine(entry)?;
-                return Ok(Outcome::Quarantined(e.to_string()));
+    /// One Maildir message: decide its outcome, record it, then move the file.
+    pub fn handle_entry(
+        &self,
+        maildir: &Maildir,
+        entry: &MaildirEntry,
+    ) -> Result<Outcome, PipelineError> {
+        let origin = Origin {
+            name: entry.unique.clone(),
+            handled_at: maildir.seen_path(entry).display().to_string(),
+            quarantine_at: maildir.quarantine_path(entry).display().to_string(),
+        };
+        let outcome = match maildir.read(entry, MAX_MESSAGE_BYTES) {
+            Ok(raw) => self.process(&raw, &origin)?,
+            Err(SourceError::TooLarge { size, limit, .. }) => {
+                self.record_oversized(&origin, size, limit)?
             }
             Err(e) => return Err(e.into()),
         };
+        if self.belongs_in_quarantine(&outcome)? {
+            maildir.quarantine(entry)?;
+        } else {
+            maildir.mark_seen(entry)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Records a message too large to read; it is quarantined unread.
+    pub fn record_oversized(
+        &self,
+        origin: &Origin,
+        size: u64,
+        limit: u64,
+    ) -> Result<Outcome, PipelineError> {
+        let reason = format!("message is {size} bytes, over the {limit}-byte limit");
+        let record = IntakeRecord {
+            at: Utc::now(),
+            kind: IntakeKind::Quarantined,
+            reason: reason.clone(),
+            file: Some(origin.quarantine_at.clone()),
+            message_id: None,
+            from: None,
+            content_sha256: format!("unread:{}", origin.name),
+        };
+        self.store.record_intake(record, None)?;
+        info!(message = %origin.name, outcome = "quarantined", reason = %reason, "message handled");
+        Ok(Outcome::Quarantined(reason))
+    }
+
+    /// Whether the message goes to the quarantine folder rather than the handled one.
+    pub fn belongs_in_quarantine(&self, outcome: &Outcome) -> Result<bool, PipelineError> {
+        Ok(match outcome {
+            Outcome::Quarantined(_) => true,
+            Outcome::Duplicate(OutcomeRef::Intake(n)) => self.was_quarantined(*n)?,
+            _ => false,
+        })
+    }
+
+    /// Decides and records the outcome of one raw message, whatever its source.
+    /// Moves nothing: the caller moves the message once this returned.
+    pub fn process(&self, raw: &[u8], origin: &Origin) -> Result<Outcome, PipelineError> {
         // Fields are filled in as they become known; none of them is report content.
         let span = tracing::info_span!(
             "message",
-            file = %entry.unique,
+            message = %origin.name,
             msg = tracing::field::Empty,
             report = tracing::field::Empty,
             encrypted = tracing::field::Empty,
@@ -191,7 +258,7 @@ impl Pipeline {
         let _enter = span.enter();
 
         // A bug in a parser must cost one message, not the daemon.
-        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| self.decide(&raw, entry)));
+        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| self.decide(raw, origin)));
         let outcome = match decided {
             Ok(result) => result?,
             Err(_) => {
@@ -200,26 +267,15 @@ impl Pipeline {
                     at: Utc::now(),
                     kind: IntakeKind::Quarantined,
                     reason: reason.clone(),
-                    file: Some(self.maildir.quarantine_path(entry).display().to_string()),
+                    file: Some(origin.quarantine_at.clone()),
                     message_id: None,
                     from: None,
-                    content_sha256: intake::sha256_hex(&raw),
+                    content_sha256: intake::sha256_hex(raw),
                 };
                 self.store.record_intake(record, None)?;
                 Outcome::Quarantined(reason)
             }
         };
-        match &outcome {
-            Outcome::Quarantined(_) => {
-                self.maildir.quarantine(entry)?;
-            }
-            Outcome::Duplicate(OutcomeRef::Intake(n)) if self.was_quarantined(*n)? => {
-                self.maildir.quarantine(entry)?;
-            }
-            _ => {
-                self.maildir.mark_seen(entry)?;
-            }
-        }
         match &outcome {
             Outcome::Report(id) => {
                 span.record("report", id.as_str());
@@ -243,10 +299,10 @@ impl Pipeline {
     }
 
     /// Decides and records the outcome of one message; moves nothing.
-    fn decide(&self, raw: &[u8], entry: &MaildirEntry) -> Result<Outcome, PipelineError> {
+    fn decide(&self, raw: &[u8], origin: &Origin) -> Result<Outcome, PipelineError> {
         let now = Utc::now();
-        let quarantine_file = self.maildir.quarantine_path(entry).display().to_string();
-        let seen_file = self.maildir.seen_path(entry).display().to_string();
+        let quarantine_file = origin.quarantine_at.clone();
+        let seen_file = origin.handled_at.clone();
 
         let msg = match intake::parse(raw) {
             Ok(m) => m,

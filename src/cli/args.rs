@@ -38,6 +38,9 @@ pub enum Command {
     /// Messages that did not become reports (quarantined or skipped).
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
+    /// The outgoing mail queue.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
     /// The gateway's OpenPGP keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -70,6 +73,28 @@ pub enum QuarantineCommand {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List queued mail: pending and failed messages (and sent ones with --sent).
+    List {
+        /// Print a JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Include messages already sent.
+        #[arg(long)]
+        sent: bool,
+    },
+    /// Send a pending or failed message again at the next delivery round.
+    Retry {
+        /// The message's queue ID (from `outbox list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<u64>,
+        /// Every pending and failed message.
+        #[arg(long)]
+        all: bool,
     },
 }
 

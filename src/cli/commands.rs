@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 use serde::Serialize;
 
-use super::args::{Cli, Command, KeysCommand, QuarantineCommand, ReportsCommand};
+use super::args::{Cli, Command, KeysCommand, OutboxCommand, QuarantineCommand, ReportsCommand};
 use crate::config::Settings;
 use crate::crypto::{Keyring, SignatureStatus};
 use crate::daemon;
@@ -19,11 +19,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(daemon::serve(settings))?;
+            runtime()?.block_on(daemon::serve(settings))?;
         }
         Command::RunOnce => run_once(settings)?,
         Command::Reports(ReportsCommand::List { json }) => reports_list(&settings, json)?,
@@ -31,6 +27,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return reports_show(&settings, &id, json);
         }
         Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(&settings, json)?,
+        Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(&settings, json, sent)?,
+        Command::Outbox(OutboxCommand::Retry { id, all }) => {
+            return outbox_retry(&settings, id, all);
+        }
         Command::Keys(KeysCommand::Generate) => {
             let g = Keyring::generate(
                 &settings.keys.dir,
@@ -68,20 +68,47 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
     if let Some(g) = &generated {
         daemon::announce_generated(g);
     }
-    let pass = pipeline.run_pass(&AtomicBool::new(false))?;
+    let pipeline = std::sync::Arc::new(pipeline);
+    let pass = match &pipeline.settings.inbox {
+        crate::config::Inbox::Maildir { .. } => {
+            let maildir = pipeline
+                .open_maildir()?
+                .context("maildir inbox not configured")?;
+            pipeline.maildir_pass(&maildir, &AtomicBool::new(false))?
+        }
+        crate::config::Inbox::Imap(imap) => {
+            let inbox = crate::source::imap::ImapInbox::new(imap.clone())?;
+            runtime()?.block_on(daemon::imap::pass_once(
+                std::sync::Arc::clone(&pipeline),
+                &inbox,
+            ))?
+        }
+    };
+    let delivered = pipeline.deliver()?;
+    log_pass(&pass, &delivered);
+    pipeline.store.flush()?;
+    Ok(())
+}
+
+fn log_pass(pass: &crate::pipeline::Pass, delivered: &crate::outbox::Delivered) {
     tracing::info!(
         reports = pass.reports,
         duplicates = pass.duplicates,
         skipped = pass.skipped,
         quarantined = pass.quarantined,
         deferred = pass.deferred,
-        sent = pass.delivered.sent,
-        send_deferred = pass.delivered.deferred,
-        send_failed = pass.delivered.failed,
+        sent = delivered.sent,
+        send_deferred = delivered.deferred,
+        send_failed = delivered.failed,
         "pass complete"
     );
-    pipeline.store.flush()?;
-    Ok(())
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn open_store(settings: &Settings) -> anyhow::Result<Store> {
@@ -270,6 +297,96 @@ fn quarantine_list(settings: &Settings, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[derive(Serialize)]
+struct OutboxRow<'a> {
+    id: u64,
+    kind: &'static str,
+    report: Option<&'a str>,
+    recipient: &'a str,
+    state: &'static str,
+    tries: u32,
+    created_at: String,
+    next_attempt: Option<String>,
+    last_error: Option<&'a str>,
+    message_id: Option<&'a str>,
+}
+
+fn outbox_list(settings: &Settings, json: bool, include_sent: bool) -> anyhow::Result<()> {
+    use crate::store::{JobKind, JobState, OutcomeRef};
+    let store = open_store(settings)?;
+    let jobs = store.jobs()?;
+    let rows: Vec<OutboxRow<'_>> = jobs
+        .iter()
+        .filter(|j| include_sent || j.state != JobState::Sent)
+        .map(|j| OutboxRow {
+            id: j.id,
+            kind: match j.kind {
+                JobKind::Ack => "acknowledgement",
+                JobKind::Unreadable { .. } => "unreadable_notice",
+            },
+            report: match &j.outcome {
+                Some(OutcomeRef::Report(id)) => Some(id.as_str()),
+                _ => None,
+            },
+            recipient: &j.to,
+            state: j.state.as_str(),
+            tries: j.tries,
+            created_at: j.created_at.to_rfc3339(),
+            next_attempt: (j.state == JobState::Pending).then(|| j.next_attempt.to_rfc3339()),
+            last_error: j.last_error.as_deref(),
+            message_id: j.message_id.as_deref(),
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<18} {:<16} {:<8} {:>5}  {:<26} RECIPIENT / LAST ERROR",
+        "ID", "KIND", "REPORT", "STATE", "TRIES", "NEXT ATTEMPT"
+    );
+    for r in &rows {
+        println!(
+            "{:<20} {:<18} {:<16} {:<8} {:>5}  {:<26} {}{}",
+            r.id,
+            r.kind,
+            r.report.unwrap_or("-"),
+            r.state,
+            r.tries,
+            r.next_attempt.as_deref().unwrap_or("-"),
+            r.recipient,
+            r.last_error.map(|e| format!(" ({e})")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn outbox_retry(settings: &Settings, id: Option<u64>, all: bool) -> anyhow::Result<ExitCode> {
+    use crate::store::JobState;
+    let store = open_store(settings)?;
+    let now = chrono::Utc::now();
+    let ids: Vec<u64> = match (id, all) {
+        (Some(id), _) => vec![id],
+        (None, _) => store
+            .jobs()?
+            .into_iter()
+            .filter(|j| j.state != JobState::Sent)
+            .map(|j| j.id)
+            .collect(),
+    };
+    let mut changed = 0;
+    for id in &ids {
+        if store.retry_job(*id, now)? {
+            changed += 1;
+        } else if !all {
+            eprintln!("disclosured: no pending or failed message {id} in the outbox");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    println!("{changed} message(s) will be retried at the next delivery round");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn keys_show(settings: &Settings) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sequoia_openpgp as openpgp;
@@ -32,14 +32,8 @@ pub enum KeyError {
         #[source]
         source: std::io::Error,
     },
-    #[error(
-        "refusing secret key file {path}: its mode {mode:04o} lets group or others read it; run `chmod 600 {path}`"
-    )]
-    LoosePermissions { path: PathBuf, mode: u32 },
-    #[error(
-        "refusing secret key file {path}: it is owned by uid {owner}, not by the user running disclosured (uid {me}); run `chown {me} {path}`"
-    )]
-    WrongOwner { path: PathBuf, owner: u32, me: u32 },
+    #[error(transparent)]
+    Secret(#[from] crate::config::SecretError),
     #[error("{path}: not a usable OpenPGP key file ({reason})")]
     Unparsable { path: PathBuf, reason: String },
     #[error(
@@ -96,7 +90,7 @@ impl Keyring {
                 // Like ssh: a secret key others can read may already be compromised,
                 // so refuse it rather than use it.
                 let meta = fs::metadata(&path).map_err(io(&path))?;
-                check_private_file(&path, &meta)?;
+                crate::config::check_private_file(&path, &meta)?;
             }
             if certs.is_empty() && bad > 0 {
                 return Err(KeyError::Unparsable {
@@ -267,26 +261,6 @@ fn key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
     Ok(out)
 }
 
-/// Refuses a secret file that group or others may read, or that someone else owns.
-pub fn check_private_file(path: &Path, meta: &fs::Metadata) -> Result<(), KeyError> {
-    let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::LoosePermissions {
-            path: path.to_path_buf(),
-            mode,
-        });
-    }
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me {
-        return Err(KeyError::WrongOwner {
-            path: path.to_path_buf(),
-            owner: meta.uid(),
-            me,
-        });
-    }
-    Ok(())
-}
-
 fn load_public_dir(dir: &Path) -> Result<Vec<Cert>, KeyError> {
     let mut certs = Vec::new();
     for path in key_files(dir)? {
@@ -364,7 +338,13 @@ mod tests {
         fs::set_permissions(&g.secret_path, fs::Permissions::from_mode(0o640)).unwrap();
         let err = Keyring::load(&settings(&keys)).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, KeyError::LoosePermissions { .. }), "{msg}");
+        assert!(
+            matches!(
+                err,
+                KeyError::Secret(crate::config::SecretError::LoosePermissions { .. })
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("chmod 600"), "{msg}");
         // Nothing of the key itself appears in the message.
         assert!(!msg.contains("BEGIN PGP"), "{msg}");

@@ -1,17 +1,35 @@
-//! The long-running service: start-up, the inbox loop, readiness and shutdown.
+//! The long-running service: start-up, the inbox loop (Maildir polling or IMAP IDLE),
+//! the delivery loop, readiness and shutdown.
 //!
-//! Work happens in passes on a blocking thread (OpenPGP and sled are synchronous);
-//! the async side only waits for the next tick or for a shutdown signal. Shutdown is
-//! honoured between messages, never in the middle of one, and the store is flushed
-//! before exit.
+//! OpenPGP and sled are synchronous, so each message is handled on a blocking thread;
+//! the async side waits for mail, timers and signals. Shutdown is honoured between
+//! messages, never in the middle of one, and the store is flushed before exit.
+
+pub mod imap;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use tokio::sync::{Notify, watch};
 use tracing::{error, info, warn};
 
 use crate::config::{Inbox, Settings};
 use crate::pipeline::{Generated, Pipeline, PipelineError};
+use crate::source::imap::{ImapError, ImapInbox};
+
+/// How often the delivery loop looks for retries that came due.
+const DELIVERY_TICK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
+}
 
 /// Prints what the operator must know about a key generated at start.
 pub fn announce_generated(g: &Generated) {
@@ -26,18 +44,61 @@ pub fn announce_generated(g: &Generated) {
     );
 }
 
+/// Runs `f` on a blocking thread (OpenPGP and sled work).
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+) -> Result<T, DaemonError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => Ok(r?),
+        Err(e) => Err(DaemonError::Worker(e.to_string())),
+    }
+}
+
 /// Runs the daemon until SIGINT or SIGTERM.
-pub async fn serve(settings: Settings) -> Result<(), PipelineError> {
-    let Inbox::Maildir { poll_interval, .. } = &settings.inbox;
-    let poll_interval = *poll_interval;
-    let (pipeline, generated) = Pipeline::start(settings)?;
+pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
+    let inbox = settings.inbox.clone();
+    let (pipeline, generated) = blocking(move || Pipeline::start(settings)).await?;
     if let Some(g) = &generated {
         announce_generated(g);
     }
     let pipeline = Arc::new(pipeline);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stop = Arc::new(AtomicBool::new(false));
+    let wake_delivery = Arc::new(Notify::new());
+
+    let inbox_task = match inbox {
+        Inbox::Maildir { poll_interval, .. } => {
+            let maildir = pipeline
+                .open_maildir()?
+                .ok_or_else(|| DaemonError::Worker("maildir inbox not configured".into()))?;
+            info!(inbox = %maildir.root().display(), "watching Maildir");
+            tokio::spawn(maildir_loop(
+                Arc::clone(&pipeline),
+                maildir,
+                poll_interval,
+                Arc::clone(&stop),
+                shutdown_rx.clone(),
+                Arc::clone(&wake_delivery),
+            ))
+        }
+        Inbox::Imap(settings) => {
+            let inbox = ImapInbox::new(settings)?;
+            info!(host = %inbox.settings().host, folder = %inbox.settings().folder, "watching IMAP folder");
+            tokio::spawn(imap::run(
+                Arc::clone(&pipeline),
+                inbox,
+                Arc::clone(&stop),
+                shutdown_rx.clone(),
+                Arc::clone(&wake_delivery),
+            ))
+        }
+    };
+    let delivery_task = tokio::spawn(delivery_loop(
+        Arc::clone(&pipeline),
+        shutdown_rx.clone(),
+        Arc::clone(&wake_delivery),
+    ));
     info!(
-        inbox = %pipeline.maildir.root().display(),
         keys = pipeline.keyring.gateway_keys().len(),
         "disclosured started"
     );
@@ -46,49 +107,73 @@ pub async fn serve(settings: Settings) -> Result<(), PipelineError> {
         sd_notify::NotifyState::Status("watching the inbox"),
     ]);
 
-    let mut shutdown = Box::pin(shutdown_signal());
-    loop {
-        let p = Arc::clone(&pipeline);
-        let s = Arc::clone(&stop);
-        let mut pass = tokio::task::spawn_blocking(move || p.run_pass(&s));
-        let result = tokio::select! {
-            r = &mut pass => r,
-            _ = &mut shutdown => {
-                info!("shutting down after the message in hand");
-                stop.store(true, Ordering::Relaxed);
-                notify(&[sd_notify::NotifyState::Stopping]);
-                let r = pass.await;
-                log_pass(r);
-                break;
-            }
-        };
-        log_pass(result);
-        tokio::select! {
-            _ = tokio::time::sleep(poll_interval) => {}
-            _ = &mut shutdown => {
-                info!("shutting down");
-                notify(&[sd_notify::NotifyState::Stopping]);
-                break;
-            }
+    shutdown_signal().await;
+    info!("shutting down after the message in hand");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    stop.store(true, Ordering::Relaxed);
+    let _ = shutdown_tx.send(true);
+    for task in [inbox_task, delivery_task] {
+        if let Err(e) = task.await {
+            error!(error = %e, "a task ended abnormally");
         }
     }
-    pipeline.store.flush()?;
+    pipeline.store.flush().map_err(PipelineError::from)?;
     info!("stopped");
     Ok(())
 }
 
-fn log_pass(result: Result<Result<crate::pipeline::Pass, PipelineError>, tokio::task::JoinError>) {
-    match result {
-        Ok(Ok(pass)) => {
-            if pass.deferred > 0 {
-                warn!(
-                    deferred = pass.deferred,
-                    "some messages wait for a later pass"
-                );
+async fn maildir_loop(
+    pipeline: Arc<Pipeline>,
+    maildir: crate::source::Maildir,
+    poll_interval: Duration,
+    stop: Arc<AtomicBool>,
+    mut shutdown: watch::Receiver<bool>,
+    wake_delivery: Arc<Notify>,
+) {
+    let maildir = Arc::new(maildir);
+    loop {
+        let (p, m, s) = (
+            Arc::clone(&pipeline),
+            Arc::clone(&maildir),
+            Arc::clone(&stop),
+        );
+        match blocking(move || p.maildir_pass(&m, &s)).await {
+            Ok(pass) => {
+                if pass.reports + pass.quarantined + pass.skipped > 0 {
+                    wake_delivery.notify_one();
+                }
+                if pass.deferred > 0 {
+                    warn!(
+                        deferred = pass.deferred,
+                        "some messages wait for a later pass"
+                    );
+                }
             }
+            Err(e) => error!(error = %e, "inbox pass failed; retrying at the next tick"),
         }
-        Ok(Err(e)) => error!(error = %e, "inbox pass failed; retrying at the next tick"),
-        Err(e) => error!(error = %e, "inbox pass aborted; retrying at the next tick"),
+        tokio::select! {
+            _ = tokio::time::sleep(poll_interval) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Sends queued mail as soon as it is queued, and retries when they come due.
+async fn delivery_loop(
+    pipeline: Arc<Pipeline>,
+    mut shutdown: watch::Receiver<bool>,
+    wake: Arc<Notify>,
+) {
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(DELIVERY_TICK) => {}
+            _ = shutdown.changed() => return,
+        }
+        let p = Arc::clone(&pipeline);
+        if let Err(e) = blocking(move || p.deliver()).await {
+            error!(error = %e, "delivery round failed; retrying");
+        }
     }
 }
 
@@ -99,20 +184,16 @@ fn notify(states: &[sd_notify::NotifyState<'_>]) {
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(e) => {
-                    warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the daemon");
+            let _ = ctrl_c.await;
+            return;
         }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
     }
 }

@@ -19,9 +19,6 @@ use crate::extract::FieldName;
 use crate::store::{Job, JobKind, JobState, OutcomeRef, Report, Store, StoreError};
 use compose::{Envelope, Rendered, sanitize_header_text};
 
-/// Retry delays after a failed attempt; the last one repeats.
-const RETRY_SCHEDULE: [i64; 5] = [60, 300, 900, 3600, 4 * 3600];
-
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
     #[error("the gateway has no signing key")]
@@ -32,8 +29,16 @@ pub enum OutboxError {
     BadRecipient(String),
     #[error(transparent)]
     Seal(#[from] SealError),
-    #[error("transport: {0}")]
+    /// A temporary failure: network trouble, a 4xx reply, a timeout. Retried.
+    #[error("delivery failed, will retry: {0}")]
     Transport(String),
+    /// The server refused the message for good (5xx). Not retried.
+    #[error("rejected by the server: {0}")]
+    Rejected(String),
+    #[error("cannot set up the transport: {0}")]
+    Setup(String),
+    #[error(transparent)]
+    Secret(#[from] crate::config::SecretError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -41,23 +46,36 @@ pub enum OutboxError {
 impl OutboxError {
     /// A failure that will not change by trying again: park the job.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, OutboxError::BadRecipient(_) | OutboxError::Compose(_))
+        matches!(
+            self,
+            OutboxError::BadRecipient(_) | OutboxError::Compose(_) | OutboxError::Rejected(_)
+        )
     }
 }
 
 /// How queued mail leaves the gateway.
 pub enum Transport {
     File(lettre::FileTransport),
+    Smtp(Box<lettre::SmtpTransport>),
+    Sendmail(lettre::SendmailTransport),
 }
 
 impl Transport {
+    /// Builds the transport once at start; the SMTP password is read here, so a
+    /// missing or unsafe password file stops the start-up with a clear message.
     pub fn from_settings(settings: &OutboxSettings) -> Result<Transport, OutboxError> {
         match settings {
             OutboxSettings::File { path } => {
                 std::fs::create_dir_all(path)
-                    .map_err(|e| OutboxError::Transport(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| OutboxError::Setup(format!("{}: {e}", path.display())))?;
                 Ok(Transport::File(lettre::FileTransport::new(path)))
             }
+            OutboxSettings::Smtp(smtp) => {
+                smtp_transport(smtp).map(|t| Transport::Smtp(Box::new(t)))
+            }
+            OutboxSettings::Sendmail { command } => Ok(Transport::Sendmail(
+                lettre::SendmailTransport::new_with_command(command.as_os_str()),
+            )),
         }
     }
 
@@ -75,8 +93,49 @@ impl Transport {
                 .send_raw(&envelope, bytes)
                 .map(|_| ())
                 .map_err(|e| OutboxError::Transport(e.to_string())),
+            Transport::Smtp(t) => t.send_raw(&envelope, bytes).map(|_| ()).map_err(|e| {
+                // Only a 5xx reply is final; a dropped connection, a timeout or a 4xx
+                // may go through later.
+                if e.is_permanent() {
+                    OutboxError::Rejected(e.to_string())
+                } else {
+                    OutboxError::Transport(e.to_string())
+                }
+            }),
+            Transport::Sendmail(t) => t
+                .send_raw(&envelope, bytes)
+                .map_err(|e| OutboxError::Transport(e.to_string())),
         }
     }
+}
+
+fn smtp_transport(s: &crate::config::SmtpSettings) -> Result<lettre::SmtpTransport, OutboxError> {
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let setup = |e: lettre::transport::smtp::Error| OutboxError::Setup(e.to_string());
+    let mut params = TlsParameters::builder(s.host.clone());
+    if let Some(ca) = &s.ca_file {
+        let pem =
+            std::fs::read(ca).map_err(|e| OutboxError::Setup(format!("{}: {e}", ca.display())))?;
+        params = params.add_root_certificate(Certificate::from_pem(&pem).map_err(setup)?);
+    }
+    let params = params.build_rustls().map_err(setup)?;
+    let tls = match s.tls {
+        crate::config::Tls::Implicit => Tls::Wrapper(params),
+        crate::config::Tls::StartTls => Tls::Required(params),
+        crate::config::Tls::None => {
+            tracing::warn!(host = %s.host, "SMTP without TLS: mail and password cross the network in clear text");
+            Tls::None
+        }
+    };
+    let mut builder = lettre::SmtpTransport::builder_dangerous(&s.host)
+        .port(s.port)
+        .tls(tls)
+        .timeout(Some(s.timeout));
+    if let Some((user, secret)) = &s.auth {
+        builder = builder.credentials(Credentials::new(user.clone(), secret.read()?));
+    }
+    Ok(builder.build())
 }
 
 /// What one delivery round did.
@@ -120,26 +179,49 @@ pub fn deliver_due(
             Err(OutboxError::Store(e)) => return Err(e),
             Err(e) => {
                 job.last_error = Some(e.to_string());
+                let expired = now >= job.created_at + to_chrono(settings.retry.expire_after);
                 if e.is_permanent() {
                     job.state = JobState::Failed;
                     stats.failed += 1;
                     tracing::warn!(error = %e, "message failed permanently");
+                } else if expired {
+                    job.state = JobState::Failed;
+                    job.last_error = Some(format!("gave up after {} tries: {e}", job.tries));
+                    stats.failed += 1;
+                    tracing::warn!(error = %e, tries = job.tries, "message expired undelivered");
                 } else {
-                    let idx = usize::try_from(job.tries.saturating_sub(1)).unwrap_or(usize::MAX);
-                    let delay = RETRY_SCHEDULE
-                        .get(idx)
-                        .or(RETRY_SCHEDULE.last())
-                        .copied()
-                        .unwrap_or(3600);
-                    job.next_attempt = now + ChronoDuration::seconds(delay);
+                    let delay = retry_delay(&settings.retry, job.tries);
+                    job.next_attempt = now + delay;
                     stats.deferred += 1;
-                    tracing::warn!(error = %e, retry_in_s = delay, "message deferred");
+                    tracing::warn!(error = %e, retry_in_s = delay.num_seconds(), "message deferred");
                 }
                 store.save_job(&job)?;
             }
         }
     }
     Ok(stats)
+}
+
+fn to_chrono(d: std::time::Duration) -> ChronoDuration {
+    ChronoDuration::from_std(d).unwrap_or(ChronoDuration::MAX)
+}
+
+/// The wait before the next attempt after `tries` failed ones: the schedule's step
+/// (the last step repeats), varied at random by up to the jitter fraction.
+pub fn retry_delay(retry: &crate::config::Retry, tries: u32) -> ChronoDuration {
+    let idx = usize::try_from(tries.saturating_sub(1)).unwrap_or(usize::MAX);
+    let base = retry
+        .schedule
+        .get(idx)
+        .or(retry.schedule.last())
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(3600));
+    let factor = if retry.jitter > 0.0 {
+        1.0 + rand::random_range(-retry.jitter..=retry.jitter)
+    } else {
+        1.0
+    };
+    to_chrono(base.mul_f64(factor.max(0.0)))
 }
 
 fn kind_name(kind: &JobKind) -> &'static str {
@@ -404,4 +486,34 @@ fn unreadable_body(settings: &Settings, reason: &str) -> String {
 
 fn one_line(text: &str, max: usize) -> String {
     sanitize_header_text(text, max)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_delays_follow_the_schedule_with_bounded_jitter() {
+        let retry = crate::config::Retry {
+            schedule: vec![Duration::from_secs(60), Duration::from_secs(300)],
+            jitter: 0.1,
+            expire_after: Duration::from_secs(3 * 86400),
+        };
+        for (tries, base) in [(1, 60.0), (2, 300.0), (3, 300.0), (50, 300.0)] {
+            for _ in 0..50 {
+                let d = retry_delay(&retry, tries).num_milliseconds() as f64 / 1000.0;
+                assert!(
+                    d >= base * 0.9 - 0.001 && d <= base * 1.1 + 0.001,
+                    "{tries}: {d}"
+                );
+            }
+        }
+        let exact = crate::config::Retry {
+            jitter: 0.0,
+            ..retry
+        };
+        assert_eq!(retry_delay(&exact, 1), ChronoDuration::seconds(60));
+    }
 }

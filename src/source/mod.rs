@@ -4,6 +4,7 @@
 //! never deletes one: a handled message is moved to `cur/` with the seen flag, a
 //! message that could not be handled to the quarantine folder.
 
+pub mod imap;
 pub mod maildir;
 
 pub use maildir::{Maildir, MaildirEntry};

@@ -325,6 +325,29 @@ impl Store {
         self.outbox.iter().values().map(|v| decode(&v?)).collect()
     }
 
+    pub fn job(&self, id: u64) -> Result<Option<Job>, StoreError> {
+        match self.outbox.get(id.to_be_bytes())? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes a pending or failed job due now; returns false for a sent or unknown one.
+    pub fn retry_job(&self, id: u64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let Some(mut job) = self.job(id)? else {
+            return Ok(false);
+        };
+        if job.state == JobState::Sent {
+            return Ok(false);
+        }
+        job.state = JobState::Pending;
+        job.next_attempt = now;
+        // A parked job starts its expiry afresh, or it would expire at once again.
+        job.created_at = now;
+        self.save_job(&job)?;
+        Ok(true)
+    }
+
     /// Jobs waiting to be sent whose next attempt is due.
     pub fn due_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
         Ok(self

@@ -1,0 +1,406 @@
+//! An IMAP mailbox as the inbox: connect (implicit TLS, STARTTLS, or plain when
+//! explicitly configured), log in, watch one folder with IDLE (or poll), fetch
+//! messages one at a time, and move each one out once its outcome is recorded.
+//!
+//! This module speaks IMAP only; it never interprets a message. Messages are never
+//! deleted: handled ones go to the processed folder, unreadable ones to the quarantine
+//! folder, with MOVE when the server has it and COPY + \Deleted + EXPUNGE otherwise.
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, pem::PemObject};
+
+use crate::config::{ImapSettings, SecretError, Tls};
+
+/// How long one IDLE may last before we re-issue it: servers drop IDLE after 30
+/// minutes (RFC 2177) and NAT boxes forget quiet connections sooner.
+const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("IMAP {host}:{port}: cannot connect: {source}")]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("IMAP TLS: {0}")]
+    Tls(String),
+    #[error("IMAP login as {user} refused: {reason}")]
+    Login { user: String, reason: String },
+    #[error("IMAP: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+}
+
+impl From<async_imap::error::Error> for ImapError {
+    fn from(e: async_imap::error::Error) -> Self {
+        ImapError::Protocol(e.to_string())
+    }
+}
+
+/// A TCP connection, with or without TLS.
+#[derive(Debug)]
+pub enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+type Session = async_imap::Session<Conn>;
+
+/// Why a wait for new mail ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woke {
+    /// The server reported a change (or the poll interval passed).
+    NewData,
+    /// The refresh timeout passed with no news.
+    Timeout,
+    /// Shutdown was requested.
+    Shutdown,
+}
+
+/// The configured IMAP inbox; connections are made from it.
+pub struct ImapInbox {
+    settings: ImapSettings,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl ImapInbox {
+    /// Prepares TLS (system roots plus `ca_file`). Reads no password yet.
+    pub fn new(settings: ImapSettings) -> Result<ImapInbox, ImapError> {
+        let tls = tls_config(settings.ca_file.as_deref())?;
+        Ok(ImapInbox { settings, tls })
+    }
+
+    pub fn settings(&self) -> &ImapSettings {
+        &self.settings
+    }
+
+    /// Connects, logs in, creates the processed and quarantine folders when missing,
+    /// and selects the watched folder.
+    pub async fn connect(&self) -> Result<Mailbox, ImapError> {
+        let s = &self.settings;
+        let tcp = TcpStream::connect((s.host.as_str(), s.port))
+            .await
+            .map_err(|source| ImapError::Connect {
+                host: s.host.clone(),
+                port: s.port,
+                source,
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let client = match s.tls {
+            Tls::Implicit => {
+                let mut client = async_imap::Client::new(self.wrap(tcp).await?);
+                greeting(&mut client).await?;
+                client
+            }
+            Tls::StartTls => {
+                let mut client = async_imap::Client::new(Conn::Plain(tcp));
+                greeting(&mut client).await?;
+                client
+                    .run_command_and_check_ok("STARTTLS", None)
+                    .await
+                    .map_err(|e| ImapError::Tls(format!("STARTTLS refused: {e}")))?;
+                let Conn::Plain(tcp) = client.into_inner() else {
+                    return Err(ImapError::Tls("STARTTLS on a TLS connection".into()));
+                };
+                async_imap::Client::new(self.wrap(tcp).await?)
+            }
+            Tls::None => {
+                let mut client = async_imap::Client::new(Conn::Plain(tcp));
+                greeting(&mut client).await?;
+                client
+            }
+        };
+        let password = s.password.read()?;
+        let mut session = client
+            .login(&s.username, &password)
+            .await
+            .map_err(|(e, _)| ImapError::Login {
+                user: s.username.clone(),
+                reason: e.to_string(),
+            })?;
+        drop(password);
+        let caps = session.capabilities().await?;
+        let idle = caps.has_str("IDLE");
+        let can_move = caps.has_str("MOVE");
+        let uidplus = caps.has_str("UIDPLUS");
+        for folder in [&s.processed_folder, &s.quarantine_folder] {
+            ensure_folder(&mut session, folder).await?;
+        }
+        session.select(&s.folder).await?;
+        Ok(Mailbox {
+            session,
+            idle,
+            can_move,
+            uidplus,
+            poll_interval: s.poll_interval,
+            batch: s.fetch_batch,
+        })
+    }
+
+    async fn wrap(&self, tcp: TcpStream) -> Result<Conn, ImapError> {
+        let name = ServerName::try_from(self.settings.host.clone())
+            .map_err(|e| ImapError::Tls(format!("{}: {e}", self.settings.host)))?;
+        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| ImapError::Tls(e.to_string()))?;
+        Ok(Conn::Tls(Box::new(tls)))
+    }
+}
+
+async fn greeting(client: &mut async_imap::Client<Conn>) -> Result<(), ImapError> {
+    match client.read_response().await {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(ImapError::Protocol(
+            "connection closed before the greeting".into(),
+        )),
+        Err(e) => Err(ImapError::Protocol(format!("reading the greeting: {e}"))),
+    }
+}
+
+async fn ensure_folder(session: &mut Session, folder: &str) -> Result<(), ImapError> {
+    let exists = {
+        let list = session.list(None, Some(folder)).await?;
+        let names: Vec<_> = list.try_collect().await?;
+        !names.is_empty()
+    };
+    if !exists {
+        session.create(folder).await?;
+        tracing::info!(folder, "created IMAP folder");
+    }
+    Ok(())
+}
+
+fn tls_config(ca_file: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, ImapError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A system certificate rustls cannot use is no reason to refuse the rest.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .map_err(|e| ImapError::Tls(format!("{}: {e}", path.display())))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| ImapError::Tls(format!("{}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| ImapError::Tls(format!("{}: {e}", path.display())))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ImapError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A logged-in session with the watched folder selected.
+pub struct Mailbox {
+    session: Session,
+    idle: bool,
+    can_move: bool,
+    uidplus: bool,
+    poll_interval: Duration,
+    batch: u32,
+}
+
+impl Mailbox {
+    pub fn has_idle(&self) -> bool {
+        self.idle
+    }
+
+    /// UIDs and sizes of every message in the folder, oldest first, asked for in
+    /// batches so a large mailbox is never one huge response.
+    pub async fn list(&mut self) -> Result<Vec<(u32, u64)>, ImapError> {
+        let mut uids: Vec<u32> = self.session.uid_search("ALL").await?.into_iter().collect();
+        uids.sort_unstable();
+        let mut out = Vec::with_capacity(uids.len());
+        for chunk in uids.chunks(usize::try_from(self.batch).unwrap_or(100).max(1)) {
+            let set = chunk
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let fetches: Vec<_> = self
+                .session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await?;
+            for f in fetches {
+                if let Some(uid) = f.uid {
+                    out.push((uid, u64::from(f.size.unwrap_or(0))));
+                }
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// The raw message, without setting \Seen (it is only seen once handled).
+    pub async fn fetch(&mut self, uid: u32) -> Result<Option<Vec<u8>>, ImapError> {
+        let mut stream = self
+            .session
+            .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+            .await?;
+        let mut body = None;
+        while let Some(f) = stream.try_next().await? {
+            if f.uid == Some(uid) {
+                body = f.body().map(<[u8]>::to_vec);
+            }
+        }
+        Ok(body)
+    }
+
+    /// Moves a message to `folder` (marked \Seen).
+    pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<(), ImapError> {
+        let set = uid.to_string();
+        {
+            let s: Vec<_> = self
+                .session
+                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
+                .await?
+                .try_collect()
+                .await?;
+            drop(s);
+        }
+        if self.can_move {
+            self.session.uid_mv(&set, folder).await?;
+            return Ok(());
+        }
+        self.session.uid_copy(&set, folder).await?;
+        {
+            let s: Vec<_> = self
+                .session
+                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                .await?
+                .try_collect()
+                .await?;
+            drop(s);
+        }
+        // Without UIDPLUS an EXPUNGE also removes other messages someone marked
+        // \Deleted; that is the server's documented behaviour, not a loss caused by us.
+        if self.uidplus {
+            let s: Vec<_> = self.session.uid_expunge(&set).await?.try_collect().await?;
+            drop(s);
+        } else {
+            let s: Vec<_> = self.session.expunge().await?.try_collect().await?;
+            drop(s);
+        }
+        Ok(())
+    }
+
+    /// Waits for new mail: IDLE when the server has it, else the poll interval.
+    /// Returns early when `shutdown` changes.
+    pub async fn wait(
+        self,
+        shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(Mailbox, Woke), ImapError> {
+        if *shutdown.borrow() {
+            return Ok((self, Woke::Shutdown));
+        }
+        if !self.idle {
+            let woke = tokio::select! {
+                _ = tokio::time::sleep(self.poll_interval) => Woke::NewData,
+                _ = shutdown.changed() => Woke::Shutdown,
+            };
+            return Ok((self, woke));
+        }
+        let Mailbox {
+            session,
+            idle,
+            can_move,
+            uidplus,
+            poll_interval,
+            batch,
+        } = self;
+        let mut handle = session.idle();
+        handle.init().await?;
+        let woke = {
+            let (wait, interrupt) = handle.wait_with_timeout(IDLE_REFRESH);
+            tokio::select! {
+                r = wait => match r? {
+                    async_imap::extensions::idle::IdleResponse::NewData(_) => Woke::NewData,
+                    async_imap::extensions::idle::IdleResponse::Timeout => Woke::Timeout,
+                    async_imap::extensions::idle::IdleResponse::ManualInterrupt => Woke::Shutdown,
+                },
+                _ = shutdown.changed() => {
+                    drop(interrupt);
+                    Woke::Shutdown
+                }
+            }
+        };
+        let session = handle.done().await?;
+        Ok((
+            Mailbox {
+                session,
+                idle,
+                can_move,
+                uidplus,
+                poll_interval,
+                batch,
+            },
+            woke,
+        ))
+    }
+
+    /// Says goodbye; errors do not matter any more.
+    pub async fn logout(mut self) {
+        let _ = self.session.logout().await;
+    }
+}
