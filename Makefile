@@ -5,8 +5,9 @@ CARGO   ?= cargo
 BIN     := target/release/disclosured
 # Build: bindgen needs libclang; sequoia's default crypto backend is nettle.
 BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
-# Tests: GnuPG is the independent OpenPGP implementation the tests check against.
-TEST_DEBS  := gnupg gpg-agent
+# Tests: GnuPG is the independent OpenPGP implementation the tests check against;
+# Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1.
+TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd openssl
 
 .PHONY: all build run test check fmt clippy deps test-deps clean
 

@@ -5,6 +5,8 @@
 //! - [`pipeline`]: every form of report the core pipeline accepts, and its replies.
 //! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
+//! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
+//! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 
 #![allow(
     clippy::unwrap_used,
@@ -14,6 +16,8 @@
 )]
 
 mod daemon;
+mod network;
 mod pipeline;
 mod refusals;
+mod servers;
 mod util;

@@ -1,0 +1,332 @@
+//! The network paths against real servers: Dovecot for IMAP (IDLE, polling, restarts,
+//! moves), aiosmtpd for SMTP with STARTTLS and AUTH (retries, permanent failures).
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::pipeline::REPORT;
+use crate::servers::{Dovecot, SmtpMode, SmtpServer};
+use crate::util::*;
+
+/// A gateway reading from Dovecot and sending through the SMTP server.
+struct Net {
+    gw: Gateway,
+    imap: Dovecot,
+    smtp: SmtpServer,
+}
+
+impl Net {
+    fn new() -> Net {
+        Net::with_imap(Dovecot::start())
+    }
+
+    fn with_imap(imap: Dovecot) -> Net {
+        let smtp = SmtpServer::start();
+        let gw = Gateway::new();
+        let mut text = std::fs::read_to_string(&gw.config).unwrap();
+        // Replace the Maildir inbox and file outbox of the base configuration.
+        let start = text.find("[inbox]").unwrap();
+        let end = text.find("[store]").unwrap();
+        text.replace_range(
+            start..end,
+            &format!(
+                r#"[inbox]
+kind = "imap"
+host = "127.0.0.1"
+port = {imap_port}
+tls = "implicit"
+username = "{imap_user}"
+password_file = "{imap_pw}"
+ca_file = "{imap_ca}"
+folder = "INBOX"
+processed_folder = "Processed"
+quarantine_folder = "Quarantine"
+poll_interval = "200ms"
+
+[outbox]
+kind = "smtp"
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "starttls"
+username = "{smtp_user}"
+password_file = "{smtp_pw}"
+ca_file = "{smtp_ca}"
+timeout = "10s"
+retry_schedule = ["1s"]
+retry_jitter = 0.0
+expire_after = "1h"
+"#,
+                imap_port = imap.imaps_port(),
+                imap_user = imap.user(),
+                imap_pw = imap.password_file().display(),
+                imap_ca = imap.ca_file().display(),
+                smtp_port = smtp.port(),
+                smtp_user = smtp.user(),
+                smtp_pw = smtp.password_file().display(),
+                smtp_ca = smtp.ca_file().display(),
+            ),
+        );
+        std::fs::write(&gw.config, text).unwrap();
+        Net { gw, imap, smtp }
+    }
+
+    fn report(&self, msgid: &str) -> Vec<u8> {
+        message(
+            &[
+                ("From", "Alice <alice@example.net>"),
+                ("To", GATEWAY),
+                ("Subject", "Report"),
+                ("Message-ID", msgid),
+                ("Content-Type", "text/plain"),
+            ],
+            REPORT,
+        )
+    }
+
+    fn serve(&self) -> Child {
+        self.gw
+            .command()
+            .arg("serve")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    fn acks(&self) -> usize {
+        self.smtp.messages().len()
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Stops `serve` with SIGTERM and returns its log.
+fn stop(mut child: Child) -> String {
+    use std::io::Read;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            panic!("serve did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(status.success(), "serve failed: {log}");
+    log
+}
+
+#[test]
+fn idle_delivery_acknowledged_over_smtp_with_starttls() {
+    let net = Net::new();
+    let child = net.serve();
+    // Let it connect and enter IDLE, then append: the report arrives during IDLE.
+    std::thread::sleep(Duration::from_millis(1500));
+    net.imap.append("INBOX", &net.report("<idle1@example.net>"));
+    wait_for("the acknowledgement", Duration::from_secs(30), || {
+        net.acks() == 1
+    });
+    let log = stop(child);
+    assert!(log.contains("IMAP connected idle=true"), "{log}");
+
+    let (rcpts, ack) = &net.smtp.messages()[0];
+    assert_eq!(rcpts, &vec!["alice@example.net".to_string()]);
+    assert_eq!(header(ack, "In-Reply-To").unwrap(), "<idle1@example.net>");
+    assert!(
+        header(ack, "Content-Type")
+            .unwrap()
+            .starts_with("multipart/signed")
+    );
+    // Moved out of the inbox into the processed folder, nothing deleted.
+    assert!(net.imap.messages("INBOX").is_empty());
+    assert_eq!(net.imap.messages("Processed").len(), 1);
+    let reports = net.gw.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["status"], "acknowledged");
+}
+
+#[test]
+fn unreadable_mail_goes_to_the_quarantine_folder() {
+    let net = Net::new();
+    net.imap.append("INBOX", b"\x00\x01 garbage");
+    net.imap.append(
+        "INBOX",
+        &message(
+            &[("From", "a@example.net"), ("Message-ID", "<q@example.net>")],
+            "-----BEGIN PGP MESSAGE-----\n\nhQEMA\n-----END PGP MESSAGE-----\n",
+        ),
+    );
+    net.gw.run_once();
+    assert!(net.imap.messages("INBOX").is_empty());
+    assert_eq!(net.imap.messages("Quarantine").len(), 2);
+    let q = net.gw.quarantine();
+    assert_eq!(q.len(), 2);
+    assert!(q.iter().all(|r| r["file"] == "imap:Quarantine"));
+}
+
+#[test]
+fn polling_fallback_when_idle_is_not_used() {
+    let net = Net::with_imap(Dovecot::start_without_idle());
+    let child = net.serve();
+    std::thread::sleep(Duration::from_millis(1000));
+    net.imap.append("INBOX", &net.report("<poll@example.net>"));
+    wait_for("the acknowledgement", Duration::from_secs(30), || {
+        net.acks() == 1
+    });
+    let log = stop(child);
+    assert!(log.contains("IMAP connected idle=false"), "{log}");
+}
+
+#[test]
+fn dovecot_restart_mid_run_reconnects_and_carries_on() {
+    let mut net = Net::new();
+    let child = net.serve();
+    std::thread::sleep(Duration::from_millis(1000));
+    net.imap.append("INBOX", &net.report("<r1@example.net>"));
+    wait_for("the first acknowledgement", Duration::from_secs(30), || {
+        net.acks() == 1
+    });
+    net.imap.restart();
+    net.imap.append("INBOX", &net.report("<r2@example.net>"));
+    wait_for(
+        "the second acknowledgement",
+        Duration::from_secs(60),
+        || net.acks() == 2,
+    );
+    let log = stop(child);
+    assert!(log.contains("reconnecting"), "{log}");
+    assert_eq!(net.gw.reports().len(), 2);
+}
+
+#[test]
+fn smtp_down_then_up_delivers_exactly_once() {
+    let mut net = Net::new();
+    net.smtp.stop();
+    net.imap.append("INBOX", &net.report("<down@example.net>"));
+    let child = net.serve();
+    wait_for("the report", Duration::from_secs(30), || {
+        net.imap.messages("Processed").len() == 1
+    });
+    // Let at least one attempt fail.
+    std::thread::sleep(Duration::from_millis(1500));
+    net.smtp.restart();
+    wait_for("the acknowledgement", Duration::from_secs(30), || {
+        net.acks() == 1
+    });
+    // Give a duplicate every chance to appear.
+    std::thread::sleep(Duration::from_millis(2500));
+    let log = stop(child);
+    assert_eq!(net.acks(), 1, "{log}");
+    assert!(log.contains("message deferred"), "{log}");
+    let jobs = net.gw.json(&["outbox", "list", "--json", "--sent"]);
+    let job = &jobs.as_array().unwrap()[0];
+    assert_eq!(job["state"], "sent");
+    assert!(job["tries"].as_u64().unwrap() >= 2, "{job}");
+}
+
+#[test]
+fn smtp_550_parks_the_message_with_the_reason_and_retry_sends_it() {
+    let net = Net::new();
+    net.smtp.set_mode(SmtpMode::PermFail);
+    net.imap.append("INBOX", &net.report("<perm@example.net>"));
+    net.gw.run_once();
+    assert_eq!(net.acks(), 0);
+    let jobs = net.gw.json(&["outbox", "list", "--json"]);
+    let job = &jobs.as_array().unwrap()[0];
+    assert_eq!(job["state"], "failed");
+    assert_eq!(job["tries"], 1);
+    assert!(job["last_error"].as_str().unwrap().contains("550"), "{job}");
+    assert!(job["report"].as_str().unwrap().starts_with("VR-"));
+    // A second run does not retry a parked message.
+    net.gw.run_once();
+    assert_eq!(net.acks(), 0);
+    // The operator fixes the cause and retries.
+    net.smtp.set_mode(SmtpMode::Accept);
+    let id = job["id"].as_u64().unwrap().to_string();
+    assert!(net.gw.cli(&["outbox", "retry", &id]).status.success());
+    net.gw.run_once();
+    assert_eq!(net.acks(), 1);
+}
+
+#[test]
+fn stored_but_not_moved_is_replayed_without_a_second_report_or_ack() {
+    let net = Net::new();
+    let child = net.serve();
+    wait_for("the processed folder", Duration::from_secs(30), || {
+        net.imap.folder_exists("Processed")
+    });
+    // The move after storing will fail: the folder is gone. The daemon has stored
+    // the report and queued its acknowledgement by then, exactly as if it had been
+    // killed between the store and the move.
+    net.imap.delete_folder("Processed");
+    net.imap
+        .append("INBOX", &net.report("<replay@example.net>"));
+    wait_for(
+        "the replayed message to be moved",
+        Duration::from_secs(60),
+        || net.imap.folder_exists("Processed") && net.imap.messages("Processed").len() == 1,
+    );
+    wait_for("the acknowledgement", Duration::from_secs(30), || {
+        net.acks() == 1
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    let log = stop(child);
+    assert_eq!(net.gw.reports().len(), 1, "{log}");
+    assert_eq!(net.acks(), 1, "{log}");
+    assert!(log.contains("outcome=\"duplicate\""), "{log}");
+}
+
+#[test]
+fn wrong_imap_password_names_the_account_not_the_password() {
+    let net = Net::new();
+    let bad = net.gw.path("bad-password");
+    std::fs::write(&bad, "Sup3rS3cretCanary\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__INBOX__PASSWORD_FILE", &bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("IMAP login as {} refused", net.imap.user())),
+        "{err}"
+    );
+    assert!(!err.contains("Sup3rS3cretCanary"), "{err}");
+
+    // A password file others can read is refused before any connection.
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__INBOX__PASSWORD_FILE", &bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("chmod 600"), "{err}");
+}
