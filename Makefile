@@ -9,7 +9,7 @@ BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
 # Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1.
 TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd openssl
 
-.PHONY: all build run test check fmt clippy deps test-deps clean
+.PHONY: all build run test bench check fmt clippy deps test-deps clean
 
 all: build
 
@@ -23,6 +23,10 @@ run: build
 
 test: deps test-deps
 	$(CARGO) test --locked
+
+# Benchmarks (not part of `make test`); figures go to BENCHMARKS.md.
+bench: deps test-deps
+	$(CARGO) bench --locked --bench imap_latency -- 200
 
 # What CI checks besides the tests.
 check: test

@@ -119,6 +119,12 @@ impl ImapInbox {
     /// Prepares TLS (system roots plus `ca_file`). Reads no password yet.
     pub fn new(settings: ImapSettings) -> Result<ImapInbox, ImapError> {
         let tls = tls_config(settings.ca_file.as_deref())?;
+        if settings.tls == Tls::None {
+            tracing::warn!(
+                host = %settings.host,
+                "IMAP without TLS: the password and every report cross the network in clear text"
+            );
+        }
         Ok(ImapInbox { settings, tls })
     }
 

@@ -330,3 +330,58 @@ fn wrong_imap_password_names_the_account_not_the_password() {
     assert!(!out.status.success());
     assert!(err.contains("chmod 600"), "{err}");
 }
+
+#[test]
+fn starttls_and_explicit_plain_imap_connections() {
+    let net = Net::new();
+    net.imap.append("INBOX", &net.report("<tls1@example.net>"));
+    // STARTTLS: the server refuses to log in before the upgrade on this port.
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__INBOX__TLS", "starttls")
+        .env("DISCLOSURED__INBOX__HOST", net.imap.starttls_host())
+        .env(
+            "DISCLOSURED__INBOX__PORT",
+            net.imap.starttls_port().to_string(),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(net.gw.reports().len(), 1);
+
+    // Plain text only when asked for, and then with a warning.
+    net.imap.append("INBOX", &net.report("<tls2@example.net>"));
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__INBOX__TLS", "none")
+        .env(
+            "DISCLOSURED__INBOX__PORT",
+            net.imap.plain_port().to_string(),
+        )
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("without TLS"), "{log}");
+    assert_eq!(net.gw.reports().len(), 2);
+
+    // Implicit TLS to a server whose certificate we do not trust is refused.
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__INBOX__CA_FILE", net.smtp.ca_file())
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(log.contains("IMAP TLS"), "{log}");
+}

@@ -812,6 +812,12 @@ impl SmtpServer {
         read_lossy(&self.dir.path().join("smtp.log"))
     }
 
+    /// Where accepted messages are written (`<n>.eml`, `<n>.json`); a file's
+    /// modification time is when the server accepted the message.
+    pub fn out_dir(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
     /// Sets the answer to the DATA of the following transactions; the
     /// server reads it afresh at each one.
     pub fn set_mode(&self, mode: SmtpMode) {
