@@ -73,7 +73,10 @@ dir = "{root}/keys"
     assert!(keygen.status.success());
     let mut daemon = Command::new(bin)
         .args(["--config", config.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()))
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
         .stdout(Stdio::null())
         .spawn()
         .unwrap();

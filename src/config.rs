@@ -674,7 +674,11 @@ impl Secret {
 
 /// Parses durations such as `48h`, `7d`, `500ms` or `1h 30m`.
 fn duration(key: &str, value: &str) -> Result<Duration, String> {
+    // Longer than any sensible deadline, and short enough that date arithmetic on
+    // it can never overflow.
+    const MAX: Duration = Duration::from_secs(10 * 366 * 86400);
     match humantime::parse_duration(value.trim()) {
+        Ok(d) if d > MAX => Err(format!("{key}: {value:?} is longer than ten years")),
         Ok(d) if !d.is_zero() => Ok(d),
         Ok(_) => Err(format!("{key}: must be longer than zero")),
         Err(e) => Err(format!(
@@ -769,6 +773,7 @@ mod tests {
             assert_eq!(duration("k", text).unwrap(), Duration::from_secs(secs));
         }
         assert!(duration("k", "0s").is_err());
+        assert!(duration("k", "100000d").is_err());
         assert!(duration("k", "fortnight").is_err());
     }
 }

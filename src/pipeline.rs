@@ -329,7 +329,15 @@ impl Pipeline {
             .store
             .seen(env.message_id.as_deref(), &env.content_sha256)?
         {
-            return Ok(Outcome::Duplicate(prev));
+            // A message quarantined before may be readable now (the operator added
+            // the missing key and moved it back): only real outcomes are duplicates.
+            let quarantined = match &prev {
+                OutcomeRef::Intake(n) => self.was_quarantined(*n)?,
+                OutcomeRef::Report(_) => false,
+            };
+            if !quarantined {
+                return Ok(Outcome::Duplicate(prev));
+            }
         }
         if let Some(skip) = intake::loop_check(&msg, &env, &self.settings.gateway.address) {
             return self.record(
@@ -364,16 +372,21 @@ impl Pipeline {
             Ok(o) => o,
             Err(e) => {
                 let reason = e.to_string();
-                let notice = NewJob {
-                    kind: JobKind::Unreadable {
-                        reason: reason.clone(),
-                        in_reply_to: env.message_id.clone(),
-                        references: env.references.clone(),
-                        subject: env.subject.clone(),
-                    },
-                    to: sender.address.clone(),
-                    at: now,
-                };
+                // At most one notice per address a day: forged senders must not turn
+                // the gateway into a source of backscatter.
+                let notice = self
+                    .store
+                    .take_notice_slot(&sender.address, now, chrono::Duration::hours(24))?
+                    .then(|| NewJob {
+                        kind: JobKind::Unreadable {
+                            reason: reason.clone(),
+                            in_reply_to: env.message_id.clone(),
+                            references: env.references.clone(),
+                            subject: env.subject.clone(),
+                        },
+                        to: sender.address.clone(),
+                        at: now,
+                    });
                 return self.record(
                     now,
                     IntakeKind::Quarantined,
@@ -381,13 +394,22 @@ impl Pipeline {
                     &quarantine_file,
                     Some(&env),
                     &env.content_sha256,
-                    Some(notice),
+                    notice,
                 );
             }
         };
 
         let from = env.from.clone().unwrap_or_else(|| sender.clone());
-        self.learn_keys(&from.address, &opened.keys, &autocrypt)?;
+        let signer_matches_from = opened
+            .signer_cert
+            .as_ref()
+            .is_some_and(|c| crypto::cert_has_address(c, &from.address));
+        self.learn_keys(&from.address, &opened, signer_matches_from)?;
+        let offered: Vec<&Cert> = opened
+            .keys
+            .iter()
+            .chain(autocrypt.iter().map(|(c, _)| c))
+            .collect();
 
         let text = if opened.text.trim().is_empty() {
             opened
@@ -419,7 +441,7 @@ impl Pipeline {
             });
         }
 
-        let reporter_key = self.reporter_key(&sender.address);
+        let reporter_key = self.reporter_key(&sender.address, &offered)?;
         let policy = &self.settings.policy;
         let report = NewReport {
             received_at: now,
@@ -432,6 +454,8 @@ impl Pipeline {
             encrypted: opened.encrypted,
             decrypted_with: opened.decrypted_with.clone(),
             signature: opened.signature,
+            signature_covers_all: opened.signature_covers_all,
+            signer_matches_from,
             signer_fingerprint: opened.signer_fingerprint.clone(),
             signer_key_source: opened.signer_key_source,
             reporter_key,
@@ -509,44 +533,78 @@ impl Pipeline {
             .collect()
     }
 
-    /// Remembers keys the message offered for its sender's address.
+    /// Learns the key that signed this message, when the signature is good, covers
+    /// the whole message, and the key carries the sender's address: only then does
+    /// the message prove the sender holds that key. Keys merely attached are not
+    /// trusted for later messages. The stored copy is merged, never replaced.
     fn learn_keys(
         &self,
         address: &str,
-        attached: &[Cert],
-        autocrypt: &[(Cert, KeySource)],
+        opened: &crypto::Opened,
+        signer_matches_from: bool,
     ) -> Result<(), StoreError> {
         use sequoia_openpgp::serialize::SerializeInto;
-        for cert in attached.iter().chain(autocrypt.iter().map(|(c, _)| c)) {
-            if !crypto::cert_has_address(cert, address) {
-                continue;
-            }
-            let Ok(bytes) = cert.to_vec() else {
-                continue;
-            };
-            let mut ids = Vec::new();
-            for ka in cert.keys() {
-                ids.push(ka.key().keyid().to_hex());
-                ids.push(ka.key().fingerprint().to_hex());
-            }
-            let fpr = cert.fingerprint().to_hex();
-            if self.store.learn_key(address, &fpr, &ids, &bytes)? {
-                info!(fingerprint = %fpr, "learnt a reporter key");
-            }
+        let (Some(cert), true, true) = (
+            opened.signer_cert.as_ref(),
+            opened.signature_covers_all,
+            signer_matches_from,
+        ) else {
+            return Ok(());
+        };
+        // Pre-loaded keys are the sysadmin's to manage.
+        if opened.signer_key_source == Some(KeySource::ReportersDir) {
+            return Ok(());
+        }
+        let fpr = cert.fingerprint().to_hex();
+        let merged = match self.store.learnt_key(&fpr)? {
+            Some(bytes) => match crypto::parse_certs(&bytes).0.into_iter().next() {
+                Some(stored) => stored
+                    .merge_public(cert.clone())
+                    .unwrap_or_else(|_| cert.clone()),
+                None => cert.clone(),
+            },
+            None => cert.clone(),
+        };
+        let Ok(bytes) = merged.to_vec() else {
+            return Ok(());
+        };
+        let mut ids = Vec::new();
+        for ka in merged.keys() {
+            ids.push(ka.key().keyid().to_hex());
+            ids.push(ka.key().fingerprint().to_hex());
+        }
+        if self.store.learn_key(address, &fpr, &ids, &bytes)? {
+            info!(fingerprint = %fpr, "learnt a reporter key");
         }
         Ok(())
     }
 
-    /// The key to encrypt acknowledgements to `address` with, if we have one.
-    fn reporter_key(&self, address: &str) -> Option<String> {
+    /// The key to encrypt the answer to `address` with: a pre-loaded one, a learnt
+    /// one, or one this message offered for that address (kept for this answer only).
+    fn reporter_key(&self, address: &str, offered: &[&Cert]) -> Result<Option<String>, StoreError> {
+        use sequoia_openpgp::serialize::SerializeInto;
         if let Some(c) = self.keyring.reporter_for(address)
             && crypto::can_encrypt_to(c)
         {
-            return Some(c.fingerprint().to_hex());
+            return Ok(Some(c.fingerprint().to_hex()));
         }
-        let bytes = self.store.learnt_key_for(address).ok().flatten()?;
-        let cert = crypto::parse_certs(&bytes).0.into_iter().next()?;
-        crypto::can_encrypt_to(&cert).then(|| cert.fingerprint().to_hex())
+        if let Some(bytes) = self.store.learnt_key_for(address)?
+            && let Some(cert) = crypto::parse_certs(&bytes).0.into_iter().next()
+            && crypto::can_encrypt_to(&cert)
+        {
+            return Ok(Some(cert.fingerprint().to_hex()));
+        }
+        for cert in offered {
+            if crypto::cert_has_address(cert, address)
+                && crypto::can_encrypt_to(cert)
+                && let Ok(bytes) = cert.to_vec()
+            {
+                let fpr = cert.fingerprint().to_hex();
+                self.store.put_offered_key(&fpr, &bytes)?;
+                return Ok(Some(fpr));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -127,7 +127,9 @@ struct ReportSummary<'a> {
     title: Option<&'a str>,
     encrypted: bool,
     signature: SignatureStatus,
+    signature_covers_all: bool,
     signer_fingerprint: Option<&'a str>,
+    signer_matches_from: bool,
     severity: Option<&'static str>,
     cvss_vector: Option<&'a str>,
     cvss_score: Option<f64>,
@@ -148,7 +150,9 @@ impl<'a> ReportSummary<'a> {
             title: d.fields.title.as_deref(),
             encrypted: d.encrypted,
             signature: d.signature,
+            signature_covers_all: d.signature_covers_all,
             signer_fingerprint: d.signer_fingerprint.as_deref(),
+            signer_matches_from: d.signer_matches_from,
             severity: d.fields.severity().map(|s| s.as_str()),
             cvss_vector: d.fields.cvss.as_ref().map(|c| c.vector.as_str()),
             cvss_score: d.fields.cvss.as_ref().map(|c| c.score),
@@ -208,12 +212,22 @@ fn reports_show(settings: &Settings, id: &str, json: bool) -> anyhow::Result<Exi
     println!("Message-ID:   {}", d.message_id.as_deref().unwrap_or("-"));
     println!("Encrypted:    {}", if d.encrypted { "yes" } else { "no" });
     println!(
-        "Signature:    {}{}",
+        "Signature:    {}{}{}{}",
         d.signature.as_str(),
         d.signer_fingerprint
             .as_deref()
             .map(|f| format!(" ({f})"))
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        if d.signature == SignatureStatus::Good && !d.signature_covers_all {
+            "; covers only part of the message"
+        } else {
+            ""
+        },
+        if d.signer_fingerprint.is_some() && !d.signer_matches_from {
+            "; the key has no user ID for the sender's address"
+        } else {
+            ""
+        }
     );
     println!(
         "Deadlines:    acknowledge by {}, initial assessment by {}",

@@ -44,13 +44,14 @@ impl SignatureStatus {
         }
     }
 
-    /// Combines the results of two signature layers: any good signature wins, then a
-    /// bad one (it must not be hidden), then an unknown key.
+    /// Combines the results of two signature layers: a bad signature wins (a
+    /// tampered layer must never be hidden by a good one), then a good one, then an
+    /// unknown key.
     pub fn merge(self, other: SignatureStatus) -> SignatureStatus {
         use SignatureStatus::*;
         match (self, other) {
-            (Good, _) | (_, Good) => Good,
             (Bad, _) | (_, Bad) => Bad,
+            (Good, _) | (_, Good) => Good,
             (UnknownKey, _) | (_, UnknownKey) => UnknownKey,
             _ => None,
         }
@@ -122,10 +123,11 @@ mod tests {
     use super::SignatureStatus::*;
 
     #[test]
-    fn merge_prefers_good_then_bad() {
+    fn merge_prefers_bad_then_good() {
         assert_eq!(None.merge(UnknownKey), UnknownKey);
         assert_eq!(UnknownKey.merge(Bad), Bad);
-        assert_eq!(Bad.merge(Good), Good);
+        assert_eq!(Bad.merge(Good), Bad);
+        assert_eq!(Good.merge(UnknownKey), Good);
         assert_eq!(None.merge(None), None);
     }
 }

@@ -24,8 +24,11 @@ use super::{KeySource, Keyring, POLICY, SignatureStatus};
 
 /// How deep OpenPGP and MIME layers may nest inside each other before we stop.
 const MAX_LAYERS: usize = 8;
-/// Most plaintext one decryption may produce.
+/// Most plaintext all decryptions of one message may produce together: compression
+/// makes a small message expand enormously.
 const MAX_PLAINTEXT: u64 = 256 * 1024 * 1024;
+/// Most OpenPGP blocks (decryptions and verifications) one message may ask for.
+const MAX_BLOCKS: usize = 32;
 
 const BEGIN_MESSAGE: &str = "-----BEGIN PGP MESSAGE-----";
 const END_MESSAGE: &str = "-----END PGP MESSAGE-----";
@@ -46,6 +49,10 @@ pub enum OpenError {
     Malformed(String),
     #[error("OpenPGP and MIME layers nested more than {MAX_LAYERS} deep")]
     TooDeep,
+    #[error("more than {MAX_BLOCKS} OpenPGP blocks in one message")]
+    TooManyBlocks,
+    #[error("decrypted content over the {MAX_PLAINTEXT}-byte limit")]
+    TooLarge,
 }
 
 /// A file that came with the report.
@@ -71,8 +78,14 @@ pub struct Opened {
     pub form: Form,
     pub encrypted: bool,
     pub signature: SignatureStatus,
+    /// Whether the good signature covers everything the message says: text or files
+    /// outside the signed part (before or after a clearsigned block, say) could have
+    /// been added by anyone.
+    pub signature_covers_all: bool,
     /// Primary fingerprint of the key that made the good (or bad) signature.
     pub signer_fingerprint: Option<String>,
+    /// That key, when we have it.
+    pub signer_cert: Option<Cert>,
     pub signer_key_source: Option<KeySource>,
     /// The gateway key that decrypted it.
     pub decrypted_with: Option<String>,
@@ -113,7 +126,9 @@ pub fn open(
             form: Form::Plain,
             encrypted: false,
             signature: SignatureStatus::None,
+            signature_covers_all: false,
             signer_fingerprint: None,
+            signer_cert: None,
             signer_key_source: None,
             decrypted_with: None,
             subject: None,
@@ -122,8 +137,14 @@ pub fn open(
             attachments: Vec::new(),
             keys: Vec::new(),
         },
+        signed_depth: 0,
+        unsigned_content: false,
+        budget: MAX_PLAINTEXT,
+        blocks: 0,
     };
     ctx.entity(raw, 0)?;
+    ctx.out.signature_covers_all =
+        ctx.out.signature == SignatureStatus::Good && !ctx.unsigned_content;
     Ok(ctx.out)
 }
 
@@ -132,13 +153,21 @@ struct Ctx<'a> {
     lookup: &'a dyn CertLookup,
     extra: Vec<(Cert, KeySource)>,
     out: Opened,
+    /// How many good signatures the content being read now is under.
+    signed_depth: usize,
+    /// Whether any text or file was read outside every good signature.
+    unsigned_content: bool,
+    /// Plaintext bytes the remaining decryptions may still produce.
+    budget: u64,
+    /// OpenPGP blocks handled so far.
+    blocks: usize,
 }
 
 /// The verdict of one signature layer.
 #[derive(Default)]
 struct Verdict {
     status: SignatureStatus,
-    signer: Option<(String, Option<KeySource>)>,
+    signer: Option<(String, Option<KeySource>, Option<Cert>)>,
 }
 
 impl Ctx<'_> {
@@ -196,9 +225,7 @@ impl Ctx<'_> {
             .iter()
             .filter(|p| !is_type(p, "application", "pgp-encrypted"))
             .find(|p| {
-                contents_of(p)
-                    .windows(BEGIN_MESSAGE.len().min(27))
-                    .any(|w| w == b"-----BEGIN PGP MESSAGE")
+                find(contents_of(p), BEGIN_MESSAGE.as_bytes()).is_some()
                     || is_type(p, "application", "octet-stream")
             })
             .ok_or_else(|| {
@@ -206,8 +233,8 @@ impl Ctx<'_> {
             })?;
         let ciphertext = contents_of(payload).to_vec();
         self.out.form = Form::PgpMime;
-        let plaintext = self.decrypt_verified(&ciphertext)?;
-        self.entity(&plaintext, depth + 1)
+        let (plaintext, status) = self.decrypt_verified(&ciphertext)?;
+        self.under(status, |ctx| ctx.entity(&plaintext, depth + 1))
     }
 
     /// RFC 3156 section 5: the first part is signed as it stands on the wire, with
@@ -223,12 +250,27 @@ impl Ctx<'_> {
         let signed_bytes = raw
             .get(signed.offset_header as usize..signed.offset_end as usize)
             .ok_or_else(|| OpenError::Malformed("multipart/signed part out of range".into()))?;
-        let verdict = self.verify_detached(&canonical_crlf(signed_bytes), contents_of(sig));
+        let verdict = self.verify_detached(&canonical_crlf(signed_bytes), contents_of(sig))?;
+        let status = verdict.status;
         self.apply(verdict);
         if self.out.form == Form::Plain {
             self.out.form = Form::PgpMime;
         }
-        self.entity(signed_bytes, depth + 1)
+        self.under(status, |ctx| ctx.entity(signed_bytes, depth + 1))
+    }
+
+    /// Runs `f` with the content it reads counted as covered by a signature when
+    /// `status` is good.
+    fn under<T>(&mut self, status: SignatureStatus, f: impl FnOnce(&mut Self) -> T) -> T {
+        let covered = status == SignatureStatus::Good;
+        if covered {
+            self.signed_depth += 1;
+        }
+        let r = f(self);
+        if covered {
+            self.signed_depth -= 1;
+        }
+        r
     }
 
     /// An ordinary message: its text, HTML, attachments, keys, and any inline
@@ -310,6 +352,9 @@ impl Ctx<'_> {
         {
             return self.text_part(data, None, depth);
         }
+        if self.signed_depth == 0 {
+            self.unsigned_content = true;
+        }
         self.out.attachments.push(Attachment {
             name: part.attachment_name().map(str::to_string),
             content_type,
@@ -345,9 +390,9 @@ impl Ctx<'_> {
                     if self.out.form == Form::Plain {
                         self.out.form = Form::Inline;
                     }
-                    let plaintext = self.decrypt_verified(block)?;
+                    let (plaintext, status) = self.decrypt_verified(block)?;
                     // What was encrypted inline is text, possibly clearsigned again.
-                    self.text_part(&plaintext, None, depth + 1)?;
+                    self.under(status, |ctx| ctx.text_part(&plaintext, None, depth + 1))?;
                     rest = after;
                 }
                 (_, Some(s)) => {
@@ -361,9 +406,10 @@ impl Ctx<'_> {
                     if self.out.form == Form::Plain {
                         self.out.form = Form::Inline;
                     }
-                    let (verdict, text) = self.verify_inline(block);
+                    let (verdict, text) = self.verify_inline(block)?;
+                    let status = verdict.status;
                     self.apply(verdict);
-                    self.push_decoded(&text, charset);
+                    self.under(status, |ctx| ctx.push_decoded(&text, charset));
                     rest = after;
                 }
                 _ => {
@@ -391,6 +437,9 @@ impl Ctx<'_> {
         let trimmed = text.trim_matches(['\r', '\n']);
         if trimmed.trim().is_empty() {
             return;
+        }
+        if self.signed_depth == 0 {
+            self.unsigned_content = true;
         }
         if !self.out.text.is_empty() {
             self.out.text.push_str("\n\n");
@@ -425,10 +474,11 @@ impl Ctx<'_> {
         self.out.signature = before.merge(v.status);
         // The fingerprint shown is the one behind the status that won.
         if (self.out.signature != before || self.out.signer_fingerprint.is_none())
-            && let Some((fpr, source)) = v.signer
+            && let Some((fpr, source, cert)) = v.signer
         {
             self.out.signer_fingerprint = Some(fpr);
             self.out.signer_key_source = source;
+            self.out.signer_cert = cert;
         }
     }
 
@@ -446,18 +496,32 @@ impl Ctx<'_> {
     /// Decrypts, and when the signature inside was by a key we lacked but the plaintext
     /// carries keys, checks it again with them (signed-and-encrypted messages are
     /// verified while decrypting, before their attachments can be seen).
-    fn decrypt_verified(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, OpenError> {
+    fn decrypt_verified(
+        &mut self,
+        ciphertext: &[u8],
+    ) -> Result<(Vec<u8>, SignatureStatus), OpenError> {
         let known = self.extra.len();
-        let plaintext = self.decrypt(ciphertext)?;
-        if self.out.signature == SignatureStatus::UnknownKey {
+        let (plaintext, mut status) = self.decrypt(ciphertext)?;
+        if status == SignatureStatus::UnknownKey {
             if let Some(inner) = MessageParser::default().parse(&plaintext) {
                 self.prescan_keys(&inner);
             }
             if self.extra.len() > known {
-                self.decrypt(ciphertext)?;
+                // The second pass only re-checks the signature; its plaintext is
+                // the same and is not counted again.
+                self.budget = self.budget.saturating_add(plaintext.len() as u64);
+                status = self.decrypt(ciphertext)?.1;
             }
         }
-        Ok(plaintext)
+        Ok((plaintext, status))
+    }
+
+    fn count_block(&mut self) -> Result<(), OpenError> {
+        self.blocks += 1;
+        if self.blocks > MAX_BLOCKS {
+            return Err(OpenError::TooManyBlocks);
+        }
+        Ok(())
     }
 
     fn prescan_keys(&mut self, msg: &Message<'_>) {
@@ -470,7 +534,9 @@ impl Ctx<'_> {
         self.add_keys(found, KeySource::Attached);
     }
 
-    fn decrypt(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, OpenError> {
+    fn decrypt(&mut self, ciphertext: &[u8]) -> Result<(Vec<u8>, SignatureStatus), OpenError> {
+        self.count_block()?;
+        let budget = self.budget;
         let state = Rc::new(RefCell::new(HelperState::default()));
         let result = (|| -> openpgp::Result<Vec<u8>> {
             let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)?.with_policy(
@@ -479,55 +545,63 @@ impl Ctx<'_> {
                 self.helper(&state),
             )?;
             let mut out = Vec::new();
-            (&mut decryptor)
-                .take(MAX_PLAINTEXT + 1)
-                .read_to_end(&mut out)?;
-            if out.len() as u64 > MAX_PLAINTEXT {
-                return Err(anyhow::anyhow!("plaintext over {MAX_PLAINTEXT} bytes"));
-            }
+            (&mut decryptor).take(budget + 1).read_to_end(&mut out)?;
             Ok(out)
         })();
         let state = state.take();
         match result {
+            Ok(out) if out.len() as u64 > budget => Err(OpenError::TooLarge),
             Ok(out) => {
-                self.out.encrypted = true;
-                if self.out.decrypted_with.is_none() {
-                    self.out.decrypted_with = state.decrypted_with;
+                self.budget -= out.len() as u64;
+                // A signed-only OpenPGP message opens here too; it is not encrypted
+                // unless one of our keys decrypted it.
+                if state.decrypted_with.is_some() {
+                    self.out.encrypted = true;
+                    if self.out.decrypted_with.is_none() {
+                        self.out.decrypted_with = state.decrypted_with;
+                    }
                 }
+                let status = state.verdict.status;
                 self.apply(state.verdict);
-                Ok(out)
+                Ok((out, status))
             }
             Err(e) => Err(classify_decrypt_error(&state, &e)),
         }
     }
 
-    fn verify_detached(&mut self, data: &[u8], signature: &[u8]) -> Verdict {
+    fn verify_detached(&mut self, data: &[u8], signature: &[u8]) -> Result<Verdict, OpenError> {
+        self.count_block()?;
         let state = Rc::new(RefCell::new(HelperState::default()));
         let ok = DetachedVerifierBuilder::from_bytes(signature)
             .and_then(|b| b.with_policy(&POLICY, None, self.helper(&state)))
             .and_then(|mut v| v.verify_bytes(data));
-        match ok {
+        Ok(match ok {
             Ok(()) => state.take().verdict,
             Err(_) => bad_unverifiable(),
-        }
+        })
     }
 
     /// Verifies a cleartext-signed block; returns the verdict and the signed text with
     /// the dash-escaping removed.
-    fn verify_inline(&mut self, block: &[u8]) -> (Verdict, Vec<u8>) {
+    fn verify_inline(&mut self, block: &[u8]) -> Result<(Verdict, Vec<u8>), OpenError> {
+        self.count_block()?;
+        let budget = self.budget;
         let state = Rc::new(RefCell::new(HelperState::default()));
         let text = VerifierBuilder::from_bytes(block)
             .and_then(|b| b.with_policy(&POLICY, None, self.helper(&state)))
             .and_then(|mut v| {
                 let mut text = Vec::new();
-                (&mut v).take(MAX_PLAINTEXT).read_to_end(&mut text)?;
+                (&mut v).take(budget).read_to_end(&mut text)?;
                 Ok(text)
             });
-        match text {
-            Ok(text) => (state.take().verdict, text),
+        Ok(match text {
+            Ok(text) => {
+                self.budget = self.budget.saturating_sub(text.len() as u64);
+                (state.take().verdict, text)
+            }
             // Unverifiable: keep the text as it stands so nothing is lost.
             Err(_) => (bad_unverifiable(), block.to_vec()),
-        }
+        })
     }
 }
 
@@ -549,6 +623,8 @@ struct HelperState {
     /// Whether one of the recipients is a key we hold (then a failure is corruption).
     addressed_to_us: bool,
     sources: HashMap<openpgp::Fingerprint, KeySource>,
+    /// The certificates handed to the verifier.
+    certs: Vec<Cert>,
 }
 
 struct Helper<'a> {
@@ -562,19 +638,27 @@ impl VerificationHelper for Helper<'_> {
     fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
         let mut certs: Vec<Cert> = Vec::new();
         for id in ids {
-            let found = self
+            let stored = self.lookup.lookup(id);
+            let offered = self
                 .extra
                 .iter()
                 .find(|(c, _)| c.keys().key_handle(id.clone()).next().is_some())
-                .cloned()
-                .or_else(|| self.lookup.lookup(id));
+                .cloned();
+            let found = match (stored, offered) {
+                // The copy we hold may carry a revocation the offered copy left out;
+                // merging keeps both, so a stripped copy cannot undo a revocation.
+                (Some((s, source)), Some((o, _))) if s.fingerprint() == o.fingerprint() => {
+                    let merged = s.clone().merge_public(o).unwrap_or(s);
+                    Some((merged, source))
+                }
+                (Some(s), _) => Some(s),
+                (None, o) => o,
+            };
             if let Some((cert, source)) = found {
-                self.state
-                    .borrow_mut()
-                    .sources
-                    .entry(cert.fingerprint())
-                    .or_insert(source);
+                let mut state = self.state.borrow_mut();
+                state.sources.entry(cert.fingerprint()).or_insert(source);
                 if !certs.iter().any(|c| c.fingerprint() == cert.fingerprint()) {
+                    state.certs.push(cert.clone());
                     certs.push(cert);
                 }
             }
@@ -609,7 +693,8 @@ impl VerificationHelper for Helper<'_> {
                     && let Some(fpr) = cert
                 {
                     let source = state.sources.get(&fpr).copied();
-                    state.verdict.signer = Some((fpr.to_hex(), source));
+                    let signer = state.certs.iter().find(|c| c.fingerprint() == fpr).cloned();
+                    state.verdict.signer = Some((fpr.to_hex(), source, signer));
                 }
                 state.verdict.status = merged;
             }

@@ -196,17 +196,26 @@ fn autocrypt(msg: &Message<'_>) -> Option<Autocrypt> {
 /// bounces or ourselves, or two gateways (or a gateway and a vacation responder) can
 /// mail each other forever.
 pub fn loop_check(msg: &Message<'_>, env: &Envelope, own_address: &str) -> Option<SkipReason> {
-    if let Some(v) = msg.header_raw("Auto-Submitted") {
-        let v = v.trim().to_ascii_lowercase();
-        let keyword = v.split(';').next().unwrap_or_default().trim();
+    // Every Auto-Submitted header counts, not only the first; comments such as
+    // "no (sent by a person)" are not part of the keyword.
+    for (name, value) in msg.headers_raw() {
+        if !name.eq_ignore_ascii_case("Auto-Submitted") {
+            continue;
+        }
+        let keyword = strip_comments(value)
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
         if keyword != "no" {
-            return Some(SkipReason::AutoSubmitted(cap(&v)));
+            return Some(SkipReason::AutoSubmitted(one_line(&keyword)));
         }
     }
     if let Some(v) = msg.header_raw("Precedence") {
-        let v = v.trim().to_ascii_lowercase();
+        let v = strip_comments(v).trim().to_ascii_lowercase();
         if matches!(v.as_str(), "bulk" | "list" | "junk") {
-            return Some(SkipReason::Precedence(v));
+            return Some(SkipReason::Precedence(one_line(&v)));
         }
     }
     if msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some() {
@@ -239,6 +248,31 @@ pub fn loop_check(msg: &Message<'_>, env: &Envelope, own_address: &str) -> Optio
     None
 }
 
+/// Header text without RFC 5322 comments (parenthesised, possibly nested).
+fn strip_comments(value: &str) -> String {
+    let mut depth = 0usize;
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A value recorded as a reason and logged: one line, printable, short.
+fn one_line(value: &str) -> String {
+    let cleaned: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(100)
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -257,6 +291,18 @@ mod tests {
         let cases: &[(&str, Option<&str>)] = &[
             (from, None),
             (&format!("{from}\r\nAuto-Submitted: no"), None),
+            (
+                &format!("{from}\r\nAuto-Submitted: no (sent by a person)"),
+                None,
+            ),
+            (
+                &format!("{from}\r\nAuto-Submitted: no\r\nAuto-Submitted: auto-generated"),
+                Some("auto-generated"),
+            ),
+            (
+                &format!("{from}\r\nAuto-Submitted: auto-replied\r\n =evil log line"),
+                Some("auto-replied"),
+            ),
             (
                 &format!("{from}\r\nAuto-Submitted: auto-replied"),
                 Some("auto-submitted"),

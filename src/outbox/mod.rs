@@ -331,7 +331,10 @@ fn reporter_cert(store: &Store, keyring: &Keyring, fingerprint: &str) -> Option<
     {
         return Some(c.clone());
     }
-    let bytes = store.learnt_key(fingerprint).ok().flatten()?;
+    let bytes = match store.learnt_key(fingerprint).ok().flatten() {
+        Some(b) => b,
+        None => store.offered_key(fingerprint).ok().flatten()?,
+    };
     crate::crypto::parse_certs(&bytes).0.into_iter().next()
 }
 
@@ -383,8 +386,12 @@ pub fn render_ack(
         if r.encrypted { "yes" } else { "no" }
     ));
     let signature = match r.signature {
-        SignatureStatus::Good => format!(
+        SignatureStatus::Good if r.signature_covers_all => format!(
             "good, by key {}",
+            r.signer_fingerprint.as_deref().unwrap_or("?")
+        ),
+        SignatureStatus::Good => format!(
+            "good, by key {}, but it covers only part of your message",
             r.signer_fingerprint.as_deref().unwrap_or("?")
         ),
         SignatureStatus::Bad => {

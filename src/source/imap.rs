@@ -273,7 +273,13 @@ impl Mailbox {
     /// UIDs and sizes of every message in the folder, oldest first, asked for in
     /// batches so a large mailbox is never one huge response.
     pub async fn list(&mut self) -> Result<Vec<(u32, u64)>, ImapError> {
-        let mut uids: Vec<u32> = self.session.uid_search("ALL").await?.into_iter().collect();
+        // Messages someone marked \Deleted are on their way out; not ours to handle.
+        let mut uids: Vec<u32> = self
+            .session
+            .uid_search("UNDELETED")
+            .await?
+            .into_iter()
+            .collect();
         uids.sort_unstable();
         let mut out = Vec::with_capacity(uids.len());
         for chunk in uids.chunks(usize::try_from(self.batch).unwrap_or(100).max(1)) {
@@ -339,13 +345,11 @@ impl Mailbox {
                 .await?;
             drop(s);
         }
-        // Without UIDPLUS an EXPUNGE also removes other messages someone marked
-        // \Deleted; that is the server's documented behaviour, not a loss caused by us.
+        // Without UIDPLUS the only EXPUNGE removes every message marked \Deleted,
+        // including ones another client marked and may still want: leave the copy
+        // marked (it is skipped from now on) rather than risk anyone's mail.
         if self.uidplus {
             let s: Vec<_> = self.session.uid_expunge(&set).await?.try_collect().await?;
-            drop(s);
-        } else {
-            let s: Vec<_> = self.session.expunge().await?.try_collect().await?;
             drop(s);
         }
         Ok(())

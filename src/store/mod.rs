@@ -25,6 +25,8 @@ const TREE_ATTACHMENTS: &str = "attachments";
 const TREE_KEYS: &str = "learnt_keys";
 const TREE_KEY_IDS: &str = "learnt_key_ids";
 const TREE_KEY_ADDRS: &str = "learnt_key_addrs";
+const TREE_OFFERED: &str = "offered_keys";
+const TREE_NOTICES: &str = "notice_times";
 
 /// Version byte in front of every value.
 const SCHEMA: u8 = 1;
@@ -74,6 +76,8 @@ pub struct Store {
     keys: sled::Tree,
     key_ids: sled::Tree,
     key_addrs: sled::Tree,
+    offered: sled::Tree,
+    notices: sled::Tree,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -140,6 +144,8 @@ impl Store {
             keys: tree(TREE_KEYS)?,
             key_ids: tree(TREE_KEY_IDS)?,
             key_addrs: tree(TREE_KEY_ADDRS)?,
+            offered: tree(TREE_OFFERED)?,
+            notices: tree(TREE_NOTICES)?,
             db,
         })
     }
@@ -380,9 +386,52 @@ impl Store {
         self.flush()
     }
 
-    /// Remembers a key that mail offered for `address`. The first key learnt for an
-    /// address stays its key (trust on first use); later ones are kept by fingerprint
-    /// for verifying, but do not replace it for encryption.
+    /// Keeps a key a message offered (attached or Autocrypt) without trusting it:
+    /// used only to encrypt the answer to that message.
+    pub fn put_offered_key(&self, fingerprint: &str, cert: &[u8]) -> Result<(), StoreError> {
+        self.offered.insert(fingerprint.as_bytes(), cert)?;
+        Ok(())
+    }
+
+    pub fn offered_key(&self, fingerprint: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .offered
+            .get(fingerprint.as_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// Whether an automatic notice may go to `address` now (at most one per
+    /// `window`, RFC 3834 section 2); takes the slot when it may.
+    pub fn take_notice_slot(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<bool, StoreError> {
+        let key = address.to_ascii_lowercase();
+        let stamp = now.timestamp().to_be_bytes();
+        loop {
+            let old = self.notices.get(key.as_bytes())?;
+            if let Some(prev) = &old {
+                let last = i64::from_be_bytes(<[u8; 8]>::try_from(prev.as_ref()).unwrap_or([0; 8]));
+                if now.timestamp().saturating_sub(last) < window.num_seconds() {
+                    return Ok(false);
+                }
+            }
+            if self
+                .notices
+                .compare_and_swap(key.as_bytes(), old, Some(&stamp[..]))?
+                .is_ok()
+            {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Remembers a key for `address`. `cert` replaces the stored copy, so callers
+    /// pass the stored copy merged with the new one (a revocation is never lost). The
+    /// first key learnt for an address stays its key (trust on first use); later ones
+    /// are kept by fingerprint for verifying, but do not replace it for encryption.
     pub fn learn_key(
         &self,
         address: &str,

@@ -112,8 +112,14 @@ pub struct NewReport {
     pub encrypted: bool,
     pub decrypted_with: Option<String>,
     pub signature: SignatureStatus,
+    /// False when text or files came outside the signed part (see `crypto::open`).
+    #[serde(default)]
+    pub signature_covers_all: bool,
     pub signer_fingerprint: Option<String>,
     pub signer_key_source: Option<KeySource>,
+    /// Whether the signing key has a user ID with the sender's address.
+    #[serde(default)]
+    pub signer_matches_from: bool,
     /// The key acknowledgements are encrypted to, when we know one.
     pub reporter_key: Option<String>,
     pub fields: Fields,

@@ -17,6 +17,8 @@ fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
         encrypted: false,
         decrypted_with: None,
         signature: crate::crypto::SignatureStatus::None,
+        signature_covers_all: false,
+        signer_matches_from: false,
         signer_fingerprint: None,
         signer_key_source: None,
         reporter_key: None,

@@ -4,6 +4,7 @@
 //! - [`util`]: a temporary gateway (config, keys, Maildir, outbox) and a GnuPG home.
 //! - [`pipeline`]: every form of report the core pipeline accepts, and its replies.
 //! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
+//! - [`review`]: regression tests for the first code review's findings.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
@@ -19,5 +20,6 @@ mod daemon;
 mod network;
 mod pipeline;
 mod refusals;
+mod review;
 mod servers;
 mod util;
