@@ -78,6 +78,18 @@ fn ids_are_sequential_per_year_and_dedupe_holds() {
     assert!(store.report("garbage").unwrap().is_none());
 }
 
+/// sled releases its file lock when its background flusher lets go of the database,
+/// a moment after the last handle is dropped; another process never sees this.
+fn reopen(path: &std::path::Path) -> Store {
+    for _ in 0..100 {
+        if let Ok(store) = Store::open(path) {
+            return store;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Store::open(path).unwrap()
+}
+
 #[test]
 fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,7 +103,7 @@ fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
         job.sent_at = Some(Utc::now());
         store.save_job(&job).unwrap();
     }
-    let store = Store::open(dir.path()).unwrap();
+    let store = reopen(dir.path());
     let r = store.reports().unwrap().remove(0);
     assert_eq!(r.status, Status::Acknowledged);
     assert_eq!(r.events.len(), 2);
