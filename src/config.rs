@@ -39,6 +39,35 @@ struct Raw {
     keys: RawKeys,
     policy: RawPolicy,
     ack: RawAck,
+    limits: RawLimits,
+    rate_limits: RawRateLimits,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_message_bytes: u64,
+    max_header_bytes: u64,
+    max_line_bytes: u64,
+    max_mime_depth: u64,
+    max_parts: u64,
+    max_attachments: u64,
+    max_attachment_bytes: u64,
+    max_decompressed_bytes: u64,
+    max_openpgp_layers: u64,
+    max_recipients: u64,
+    max_key_bytes: u64,
+    max_keys: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimits {
+    per_sender: u64,
+    per_sender_window: String,
+    global: u64,
+    global_window: String,
+    notice_window: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +158,109 @@ pub struct Settings {
     pub keys: KeySettings,
     pub policy: Policy,
     pub ack: AckSettings,
+    pub limits: Limits,
+    pub rate_limits: RateLimits,
+}
+
+/// Bounds on what one message may make the gateway do, each checked before the
+/// expensive work it protects. A message over a limit is quarantined with a reason
+/// that names the limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_message_bytes: u64,
+    pub max_header_bytes: u64,
+    pub max_line_bytes: u64,
+    pub max_mime_depth: u64,
+    pub max_parts: u64,
+    pub max_attachments: u64,
+    /// All attachments of one message together.
+    pub max_attachment_bytes: u64,
+    /// All decrypted and decompressed OpenPGP output of one message together.
+    pub max_decompressed_bytes: u64,
+    /// OpenPGP layers (encryption, signatures, PGP/MIME wrappers) inside each other.
+    pub max_openpgp_layers: u64,
+    /// Recipients (PKESKs) tried when decrypting.
+    pub max_recipients: u64,
+    /// Size of one key a message offers; larger ones are ignored.
+    pub max_key_bytes: u64,
+    /// Keys one message may offer; the rest are ignored.
+    pub max_keys: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 25 * 1024 * 1024,
+            max_header_bytes: 256 * 1024,
+            max_line_bytes: 1024 * 1024,
+            max_mime_depth: 10,
+            max_parts: 200,
+            max_attachments: 50,
+            max_attachment_bytes: 25 * 1024 * 1024,
+            max_decompressed_bytes: 64 * 1024 * 1024,
+            max_openpgp_layers: 4,
+            max_recipients: 16,
+            max_key_bytes: 64 * 1024,
+            max_keys: 4,
+        }
+    }
+}
+
+/// A limit a message went over: quarantine reasons name the configuration key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("over the limit limits.{key} = {limit} ({what} {actual})")]
+pub struct LimitExceeded {
+    pub key: &'static str,
+    pub limit: u64,
+    pub what: &'static str,
+    pub actual: u64,
+}
+
+impl Limits {
+    /// `Err` naming the limit when `actual` is over the limit `key`.
+    pub fn check(
+        &self,
+        key: &'static str,
+        what: &'static str,
+        actual: u64,
+    ) -> Result<(), LimitExceeded> {
+        let limit = match key {
+            "max_message_bytes" => self.max_message_bytes,
+            "max_header_bytes" => self.max_header_bytes,
+            "max_line_bytes" => self.max_line_bytes,
+            "max_mime_depth" => self.max_mime_depth,
+            "max_parts" => self.max_parts,
+            "max_attachments" => self.max_attachments,
+            "max_attachment_bytes" => self.max_attachment_bytes,
+            "max_decompressed_bytes" => self.max_decompressed_bytes,
+            "max_openpgp_layers" => self.max_openpgp_layers,
+            "max_recipients" => self.max_recipients,
+            "max_key_bytes" => self.max_key_bytes,
+            _ => self.max_keys,
+        };
+        if actual > limit {
+            Err(LimitExceeded {
+                key,
+                limit,
+                what,
+                actual,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// How much automatic mail the gateway may send, so that a flood of forged reports
+/// cannot turn it into a source of backscatter. Excess is recorded, not sent.
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub per_sender: u64,
+    pub per_sender_window: Duration,
+    pub global: u64,
+    pub global_window: Duration,
+    /// At most one "could not read" notice per address in this window.
+    pub notice_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -513,6 +645,49 @@ impl Settings {
             }
         }
 
+        let l = &raw.limits;
+        let limits = Limits {
+            max_message_bytes: l.max_message_bytes,
+            max_header_bytes: l.max_header_bytes,
+            max_line_bytes: l.max_line_bytes,
+            max_mime_depth: l.max_mime_depth,
+            max_parts: l.max_parts,
+            max_attachments: l.max_attachments,
+            max_attachment_bytes: l.max_attachment_bytes,
+            max_decompressed_bytes: l.max_decompressed_bytes,
+            max_openpgp_layers: l.max_openpgp_layers,
+            max_recipients: l.max_recipients,
+            max_key_bytes: l.max_key_bytes,
+            max_keys: l.max_keys,
+        };
+        for (key, value) in [
+            ("max_message_bytes", l.max_message_bytes),
+            ("max_header_bytes", l.max_header_bytes),
+            ("max_line_bytes", l.max_line_bytes),
+            ("max_mime_depth", l.max_mime_depth),
+            ("max_parts", l.max_parts),
+            ("max_decompressed_bytes", l.max_decompressed_bytes),
+            ("max_openpgp_layers", l.max_openpgp_layers),
+            ("max_recipients", l.max_recipients),
+        ] {
+            if value == 0 {
+                problems.push(format!("limits.{key}: must be more than zero"));
+            }
+        }
+        let r = &raw.rate_limits;
+        let mut window = |key: &str, v: &str| {
+            duration(key, v)
+                .map_err(|e| problems.push(e))
+                .unwrap_or(Duration::from_secs(3600))
+        };
+        let rate_limits = RateLimits {
+            per_sender: r.per_sender,
+            per_sender_window: window("rate_limits.per_sender_window", &r.per_sender_window),
+            global: r.global,
+            global_window: window("rate_limits.global_window", &r.global_window),
+            notice_window: window("rate_limits.notice_window", &r.notice_window),
+        };
+
         match (inbox, outbox) {
             (Some(inbox), Some(outbox)) if problems.is_empty() => Ok(Settings {
                 source: file.map(Path::to_path_buf),
@@ -536,6 +711,8 @@ impl Settings {
                 ack: AckSettings {
                     footer: raw.ack.footer,
                 },
+                limits,
+                rate_limits,
             }),
             _ => Err(ConfigError::Invalid(problems)),
         }
@@ -717,6 +894,16 @@ mod tests {
         assert!(s.store.path.is_absolute());
         assert!(s.store.path.ends_with("var/state"));
         assert!(s.keys.reporters_dir.ends_with("keys/reporters"));
+        // The documented defaults are the ones in code.
+        assert_eq!(s.limits, Limits::default());
+    }
+
+    #[test]
+    fn limits_name_the_key() {
+        let l = Limits::default();
+        assert!(l.check("max_parts", "parts", 200).is_ok());
+        let e = l.check("max_parts", "parts", 201).unwrap_err().to_string();
+        assert_eq!(e, "over the limit limits.max_parts = 200 (parts 201)");
     }
 
     #[test]

@@ -26,9 +26,6 @@ use crate::store::{
     OutcomeRef, ReportId, Store, StoreError,
 };
 
-/// Largest message read from the inbox; larger ones are quarantined unread.
-pub const MAX_MESSAGE_BYTES: u64 = 64 * 1024 * 1024;
-
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
@@ -197,7 +194,7 @@ impl Pipeline {
             handled_at: maildir.seen_path(entry).display().to_string(),
             quarantine_at: maildir.quarantine_path(entry).display().to_string(),
         };
-        let outcome = match maildir.read(entry, MAX_MESSAGE_BYTES) {
+        let outcome = match maildir.read(entry, self.settings.limits.max_message_bytes) {
             Ok(raw) => self.process(&raw, &origin)?,
             Err(SourceError::TooLarge { size, limit, .. }) => {
                 self.record_oversized(&origin, size, limit)?
@@ -219,7 +216,13 @@ impl Pipeline {
         size: u64,
         limit: u64,
     ) -> Result<Outcome, PipelineError> {
-        let reason = format!("message is {size} bytes, over the {limit}-byte limit");
+        let reason = crate::config::LimitExceeded {
+            key: "max_message_bytes",
+            limit,
+            what: "message bytes",
+            actual: size,
+        }
+        .to_string();
         let record = IntakeRecord {
             at: Utc::now(),
             kind: IntakeKind::Quarantined,
@@ -336,6 +339,15 @@ impl Pipeline {
                 OutcomeRef::Report(_) => false,
             };
             if !quarantined {
+                self.store.record_duplicate(IntakeRecord {
+                    at: now,
+                    kind: IntakeKind::Skipped,
+                    reason: format!("duplicate of {prev}"),
+                    file: Some(seen_file.clone()),
+                    message_id: env.message_id.clone(),
+                    from: env.from.as_ref().map(|m| m.address.clone()),
+                    content_sha256: env.content_sha256.clone(),
+                })?;
                 return Ok(Outcome::Duplicate(prev));
             }
         }
@@ -368,25 +380,39 @@ impl Pipeline {
             keyring: &self.keyring,
             store: &self.store,
         };
-        let opened = match crypto::open(raw, &self.keyring, &lookup, &autocrypt) {
+        let limits = &self.settings.limits;
+        let checked = intake::check_raw(raw, limits)
+            .and_then(|()| intake::check_structure(&msg, limits))
+            .map_err(crypto::OpenError::from);
+        let opened = match checked
+            .and_then(|()| crypto::open(raw, &self.keyring, &lookup, &autocrypt, limits))
+        {
             Ok(o) => o,
             Err(e) => {
                 let reason = e.to_string();
                 // At most one notice per address a day: forged senders must not turn
                 // the gateway into a source of backscatter.
-                let notice = self
-                    .store
-                    .take_notice_slot(&sender.address, now, chrono::Duration::hours(24))?
-                    .then(|| NewJob {
-                        kind: JobKind::Unreadable {
-                            reason: reason.clone(),
-                            in_reply_to: env.message_id.clone(),
-                            references: env.references.clone(),
-                            subject: env.subject.clone(),
-                        },
-                        to: sender.address.clone(),
-                        at: now,
-                    });
+                let rl = &self.settings.rate_limits;
+                let allowed = self.store.take_notice_slot(
+                    &sender.address,
+                    now,
+                    chrono_duration(rl.notice_window),
+                )? && self.store.take_send_slot(&sender.address, now, rl)?;
+                let reason = if allowed {
+                    reason
+                } else {
+                    format!("{reason}; no notice sent (rate limit)")
+                };
+                let notice = allowed.then(|| NewJob {
+                    kind: JobKind::Unreadable {
+                        reason: reason.clone(),
+                        in_reply_to: env.message_id.clone(),
+                        references: env.references.clone(),
+                        subject: env.subject.clone(),
+                    },
+                    to: sender.address.clone(),
+                    at: now,
+                });
                 return self.record(
                     now,
                     IntakeKind::Quarantined,
@@ -468,17 +494,29 @@ impl Pipeline {
                 acknowledge: now + chrono_duration(policy.acknowledge_within),
                 initial_assessment: now + chrono_duration(policy.initial_assessment_within),
             },
+            suppressed_ack: false,
         };
-        let ack = NewJob {
-            kind: JobKind::Ack,
-            to: sender.address,
-            at: now,
+        // Over the rate limits the report is stored all the same, unanswered, and
+        // says so: a flood of forged reports must not make the gateway a spam cannon.
+        let ack = if self
+            .store
+            .take_send_slot(&sender.address, now, &self.settings.rate_limits)?
+        {
+            Some(NewJob {
+                kind: JobKind::Ack,
+                to: sender.address,
+                at: now,
+            })
+        } else {
+            warn!("acknowledgement not sent: rate limit");
+            None
         };
-        match self.store.commit_report(
-            &self.settings.gateway.report_id_prefix,
-            report,
-            Some(ack),
-        )? {
+        let mut report = report;
+        report.suppressed_ack = ack.is_none();
+        match self
+            .store
+            .commit_report(&self.settings.gateway.report_id_prefix, report, ack)?
+        {
             Commit::Stored(OutcomeRef::Report(id)) => {
                 let span = tracing::Span::current();
                 span.record("encrypted", opened.encrypted);

@@ -21,12 +21,8 @@ use openpgp::parse::stream::{
 use openpgp::{Cert, KeyHandle};
 
 use super::{KeySource, Keyring, POLICY, SignatureStatus};
+use crate::config::{LimitExceeded, Limits};
 
-/// How deep OpenPGP and MIME layers may nest inside each other before we stop.
-const MAX_LAYERS: usize = 8;
-/// Most plaintext all decryptions of one message may produce together: compression
-/// makes a small message expand enormously.
-const MAX_PLAINTEXT: u64 = 256 * 1024 * 1024;
 /// Most OpenPGP blocks (decryptions and verifications) one message may ask for.
 const MAX_BLOCKS: usize = 32;
 
@@ -47,12 +43,10 @@ pub enum OpenError {
     Corrupt(String),
     #[error("malformed OpenPGP/MIME structure ({0})")]
     Malformed(String),
-    #[error("OpenPGP and MIME layers nested more than {MAX_LAYERS} deep")]
-    TooDeep,
     #[error("more than {MAX_BLOCKS} OpenPGP blocks in one message")]
     TooManyBlocks,
-    #[error("decrypted content over the {MAX_PLAINTEXT}-byte limit")]
-    TooLarge,
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
 }
 
 /// A file that came with the report.
@@ -117,10 +111,12 @@ pub fn open(
     keyring: &Keyring,
     lookup: &dyn CertLookup,
     extra: &[(Cert, KeySource)],
+    limits: &Limits,
 ) -> Result<Opened, OpenError> {
     let mut ctx = Ctx {
         keyring,
         lookup,
+        limits,
         extra: extra.to_vec(),
         out: Opened {
             form: Form::Plain,
@@ -138,8 +134,9 @@ pub fn open(
             keys: Vec::new(),
         },
         signed_depth: 0,
+        attachment_bytes: 0,
         unsigned_content: false,
-        budget: MAX_PLAINTEXT,
+        budget: limits.max_decompressed_bytes,
         blocks: 0,
     };
     ctx.entity(raw, 0)?;
@@ -151,6 +148,9 @@ pub fn open(
 struct Ctx<'a> {
     keyring: &'a Keyring,
     lookup: &'a dyn CertLookup,
+    limits: &'a Limits,
+    /// Total size of the attachments kept so far.
+    attachment_bytes: u64,
     extra: Vec<(Cert, KeySource)>,
     out: Opened,
     /// How many good signatures the content being read now is under.
@@ -173,13 +173,16 @@ struct Verdict {
 impl Ctx<'_> {
     /// Handles one MIME entity (a whole message, or decrypted/signed content).
     fn entity(&mut self, bytes: &[u8], depth: usize) -> Result<(), OpenError> {
-        if depth > MAX_LAYERS {
-            return Err(OpenError::TooDeep);
-        }
+        self.limits
+            .check("max_openpgp_layers", "nested layers", depth as u64)?;
         let Some(msg) = MessageParser::default().parse(bytes) else {
             self.push_text(&String::from_utf8_lossy(bytes));
             return Ok(());
         };
+        if depth > 0 {
+            // Decrypted or signed content gets the same structure limits as mail.
+            crate::intake::check_structure(&msg, self.limits)?;
+        }
         let root = msg.root_part();
         // Keys the message carries must be known before any signature is checked: a
         // first message often signs with the key it attaches.
@@ -331,7 +334,7 @@ impl Ctx<'_> {
             .to_ascii_lowercase();
         let data = contents_of(part);
         if content_type == "application/pgp-keys" {
-            let (certs, _) = super::parse_certs(data);
+            let certs = self.offered_keys(data);
             self.add_keys(certs, KeySource::Attached);
             return Ok(());
         }
@@ -355,6 +358,17 @@ impl Ctx<'_> {
         if self.signed_depth == 0 {
             self.unsigned_content = true;
         }
+        self.attachment_bytes += data.len() as u64;
+        self.limits.check(
+            "max_attachments",
+            "attachments",
+            self.out.attachments.len() as u64 + 1,
+        )?;
+        self.limits.check(
+            "max_attachment_bytes",
+            "attachment bytes",
+            self.attachment_bytes,
+        )?;
         self.out.attachments.push(Attachment {
             name: part.attachment_name().map(str::to_string),
             content_type,
@@ -371,9 +385,8 @@ impl Ctx<'_> {
         charset: Option<&str>,
         depth: usize,
     ) -> Result<(), OpenError> {
-        if depth > MAX_LAYERS {
-            return Err(OpenError::TooDeep);
-        }
+        self.limits
+            .check("max_openpgp_layers", "nested layers", depth as u64)?;
         let mut rest = bytes;
         loop {
             let msg_at = find(rest, BEGIN_MESSAGE.as_bytes());
@@ -431,7 +444,7 @@ impl Ctx<'_> {
             && let Some(end) = text.get(start..).and_then(|t| t.find(END_PUBKEY))
             && let Some(block) = text.get(start..start + end + END_PUBKEY.len())
         {
-            let (certs, _) = super::parse_certs(block.as_bytes());
+            let certs = self.offered_keys(block.as_bytes());
             self.add_keys(certs, KeySource::Attached);
         }
         let trimmed = text.trim_matches(['\r', '\n']);
@@ -447,8 +460,20 @@ impl Ctx<'_> {
         self.out.text.push_str(trimmed);
     }
 
+    /// Parses keys a message offers, within the size limit; keys over it are
+    /// ignored, not an error (the report itself is still good).
+    fn offered_keys(&self, bytes: &[u8]) -> Vec<Cert> {
+        if bytes.len() as u64 > self.limits.max_key_bytes {
+            return Vec::new();
+        }
+        super::parse_certs(bytes).0
+    }
+
     fn add_keys(&mut self, certs: Vec<Cert>, source: KeySource) {
         for cert in certs {
+            if self.out.keys.len() as u64 >= self.limits.max_keys {
+                break;
+            }
             let cert = cert.strip_secret_key_material();
             if self
                 .out
@@ -487,6 +512,7 @@ impl Ctx<'_> {
     fn helper(&self, state: &Rc<RefCell<HelperState>>) -> Helper<'_> {
         Helper {
             keyring: self.keyring,
+            max_recipients: usize::try_from(self.limits.max_recipients).unwrap_or(usize::MAX),
             lookup: self.lookup,
             extra: &self.extra,
             state: Rc::clone(state),
@@ -528,7 +554,7 @@ impl Ctx<'_> {
         let mut found = Vec::new();
         for part in &msg.parts {
             if is_type(part, "application", "pgp-keys") {
-                found.extend(super::parse_certs(contents_of(part)).0);
+                found.extend(self.offered_keys(contents_of(part)));
             }
         }
         self.add_keys(found, KeySource::Attached);
@@ -550,7 +576,13 @@ impl Ctx<'_> {
         })();
         let state = state.take();
         match result {
-            Ok(out) if out.len() as u64 > budget => Err(OpenError::TooLarge),
+            Ok(out) if out.len() as u64 > budget => Err(LimitExceeded {
+                key: "max_decompressed_bytes",
+                limit: self.limits.max_decompressed_bytes,
+                what: "decrypted bytes, at least",
+                actual: self.limits.max_decompressed_bytes - budget + out.len() as u64,
+            }
+            .into()),
             Ok(out) => {
                 self.budget -= out.len() as u64;
                 // A signed-only OpenPGP message opens here too; it is not encrypted
@@ -629,6 +661,7 @@ struct HelperState {
 
 struct Helper<'a> {
     keyring: &'a Keyring,
+    max_recipients: usize,
     lookup: &'a dyn CertLookup,
     extra: &'a [(Cert, KeySource)],
     state: Rc<RefCell<HelperState>>,
@@ -715,7 +748,14 @@ impl DecryptionHelper for Helper<'_> {
         ) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
         let keys = self.keyring.decryption_keys();
-        for pkesk in pkesks {
+        if pkesks.len() > self.max_recipients {
+            self.state.borrow_mut().recipients.push(format!(
+                "only the first {} of {} tried (limits.max_recipients)",
+                self.max_recipients,
+                pkesks.len()
+            ));
+        }
+        for pkesk in pkesks.iter().take(self.max_recipients) {
             let recipient = pkesk.recipient();
             self.state.borrow_mut().recipients.push(
                 recipient
@@ -884,7 +924,7 @@ mod tests {
         let ring = Keyring::default();
         let none = |_: &KeyHandle| None;
         let raw = b"From: a@example.net\r\nSubject: hi\r\n\r\nTitle: XSS in search\r\n";
-        let o = open(raw, &ring, &none, &[]).unwrap();
+        let o = open(raw, &ring, &none, &[], &Limits::default()).unwrap();
         assert_eq!(o.form, Form::Plain);
         assert!(!o.encrypted);
         assert_eq!(o.signature, SignatureStatus::None);
@@ -897,10 +937,10 @@ mod tests {
         let ring = Keyring::default();
         let none = |_: &KeyHandle| None;
         let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n";
-        assert!(open(raw, &ring, &none, &[]).is_err());
+        assert!(open(raw, &ring, &none, &[], &Limits::default()).is_err());
         let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nno end";
         assert!(matches!(
-            open(raw, &ring, &none, &[]),
+            open(raw, &ring, &none, &[], &Limits::default()),
             Err(OpenError::Corrupt(_))
         ));
     }

@@ -161,7 +161,7 @@ mod tests {
                 )
             })
         };
-        let opened = open(&raw, &gateway, &known, &[]).unwrap();
+        let opened = open(&raw, &gateway, &known, &[], &Default::default()).unwrap();
         assert!(opened.encrypted);
         assert_eq!(opened.signature, SignatureStatus::Good);
         assert_eq!(
@@ -173,14 +173,14 @@ mod tests {
 
         // Without the reporter's key the signature is from an unknown key.
         let unknown = |_: &openpgp::KeyHandle| None;
-        let opened = open(&raw, &gateway, &unknown, &[]).unwrap();
+        let opened = open(&raw, &gateway, &unknown, &[], &Default::default()).unwrap();
         assert_eq!(opened.signature, SignatureStatus::UnknownKey);
 
         // A third keyring cannot open it: encrypted to someone else. (The sender can:
         // sealing also encrypts to the sender's own key.)
         let stranger_dir = tempfile::tempdir().unwrap();
         let stranger = ring(stranger_dir.path());
-        let err = open(&raw, &stranger, &unknown, &[]).unwrap_err();
+        let err = open(&raw, &stranger, &unknown, &[], &Default::default()).unwrap_err();
         assert!(
             matches!(err, crate::crypto::OpenError::NoKey { .. }),
             "{err}"

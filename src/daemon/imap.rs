@@ -14,7 +14,7 @@ use tokio::sync::{Notify, watch};
 use tracing::{info, warn};
 
 use super::{DaemonError, blocking};
-use crate::pipeline::{MAX_MESSAGE_BYTES, Origin, Pass, Pipeline};
+use crate::pipeline::{Origin, Pass, Pipeline};
 use crate::source::imap::{ImapInbox, Mailbox, Woke};
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
@@ -99,8 +99,9 @@ pub async fn handle_all(
             quarantine_at: format!("imap:{}", settings.quarantine_folder),
         };
         let p = Arc::clone(pipeline);
-        let outcome = if size > MAX_MESSAGE_BYTES {
-            blocking(move || p.record_oversized(&origin, size, MAX_MESSAGE_BYTES)).await?
+        let limit = pipeline.settings.limits.max_message_bytes;
+        let outcome = if size > limit {
+            blocking(move || p.record_oversized(&origin, size, limit)).await?
         } else {
             let Some(raw) = mailbox.fetch(uid).await? else {
                 // Gone since we listed it (another client moved it): nothing to do.

@@ -5,7 +5,9 @@
 //! and is treated as hostile: nothing panics, lengths are capped, and header values are
 //! kept as data, never re-emitted without the outbox's sanitising.
 
-use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
+
+use crate::config::{LimitExceeded, Limits};
 use sha2::{Digest, Sha256};
 
 /// Longest header value we keep (subjects, names); longer ones are cut.
@@ -15,6 +17,8 @@ pub const MAX_HEADER_VALUE: usize = 998;
 pub enum IntakeError {
     #[error("not an email message: no header could be parsed")]
     NotAMessage,
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
 }
 
 /// A mailbox as written in From/Reply-To: the address lower-cased for lookups.
@@ -75,6 +79,60 @@ impl std::fmt::Display for SkipReason {
             SkipReason::OwnAddress => write!(f, "mail from the gateway's own address"),
         }
     }
+}
+
+/// Checks what can be checked on the raw bytes, before parsing: the size of the
+/// header section and the longest line.
+pub fn check_raw(raw: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
+    let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n");
+    let lf = raw.windows(2).position(|w| w == b"\n\n");
+    let header_end = crlf.into_iter().chain(lf).min().unwrap_or(raw.len());
+    limits.check("max_header_bytes", "header bytes", header_end as u64)?;
+    let longest = raw
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    limits.check(
+        "max_line_bytes",
+        "bytes in the longest line",
+        longest as u64,
+    )
+}
+
+/// Checks the MIME structure of a parsed message (or decrypted entity): how many
+/// parts, and how deeply nested, counting messages attached inside it.
+pub fn check_structure(msg: &Message<'_>, limits: &Limits) -> Result<(), LimitExceeded> {
+    let (parts, depth) = structure(msg, 0);
+    limits.check("max_parts", "parts", parts)?;
+    limits.check("max_mime_depth", "levels of nesting", depth)
+}
+
+fn structure(msg: &Message<'_>, base_depth: u64) -> (u64, u64) {
+    // Parts are numbered in order of appearance, so a parent comes before its children.
+    let mut depth = vec![base_depth; msg.parts.len()];
+    let mut parts = msg.parts.len() as u64;
+    let mut deepest = base_depth;
+    for (i, part) in msg.parts.iter().enumerate() {
+        let d = depth.get(i).copied().unwrap_or(base_depth);
+        deepest = deepest.max(d);
+        match &part.body {
+            PartType::Multipart(children) => {
+                for c in children {
+                    if let Some(slot) = depth.get_mut(*c as usize) {
+                        *slot = d + 1;
+                    }
+                }
+            }
+            PartType::Message(inner) => {
+                let (p, dd) = structure(inner, d + 1);
+                parts += p;
+                deepest = deepest.max(dd);
+            }
+            _ => {}
+        }
+    }
+    (parts, deepest)
 }
 
 /// Parses a raw message. Only bytes with no header at all are refused: everything else
@@ -364,6 +422,51 @@ mod tests {
         assert_eq!(env.in_reply_to, ["x@y"]);
         assert_eq!(env.references, ["a@b", "c@d"]);
         assert_eq!(env.content_sha256.len(), 64);
+    }
+
+    #[test]
+    fn raw_and_structure_limits() {
+        let limits = Limits {
+            max_header_bytes: 100,
+            max_line_bytes: 50,
+            max_parts: 5,
+            max_mime_depth: 2,
+            ..Limits::default()
+        };
+        assert!(check_raw(b"From: a@b.c\r\n\r\nshort\r\n", &limits).is_ok());
+        let long_header = format!(
+            "From: a@b.c\r\n{}\r\nbody",
+            format!("X: {}\r\n", "y".repeat(40)).repeat(3)
+        );
+        let e = check_raw(long_header.as_bytes(), &limits).unwrap_err();
+        assert_eq!(e.key, "max_header_bytes");
+        let long_line = format!("From: a@b.c\n\n{}\n", "z".repeat(60));
+        assert_eq!(
+            check_raw(long_line.as_bytes(), &limits).unwrap_err().key,
+            "max_line_bytes"
+        );
+
+        let mut many =
+            String::from("From: a@b.c\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n");
+        for _ in 0..10 {
+            many.push_str("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n");
+        }
+        many.push_str("--b--\r\n");
+        let msg = parse(many.as_bytes()).unwrap();
+        assert_eq!(check_structure(&msg, &limits).unwrap_err().key, "max_parts");
+
+        let mut deep = String::from("From: a@b.c\r\n");
+        for level in 0..4 {
+            deep.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n"
+            ));
+        }
+        deep.push_str("Content-Type: text/plain\r\n\r\nx\r\n");
+        let msg = parse(deep.as_bytes()).unwrap();
+        assert_eq!(
+            check_structure(&msg, &limits).unwrap_err().key,
+            "max_mime_depth"
+        );
     }
 
     #[test]

@@ -276,18 +276,14 @@ fn render_if_needed(
                 reason,
                 in_reply_to,
                 references,
-                subject,
+                ..
             },
             _,
         ) => {
             let body = unreadable_body(settings, reason);
-            let subject = match subject {
-                Some(s) => format!(
-                    "Could not read your message: {}",
-                    sanitize_header_text(s, 80)
-                ),
-                None => "Could not read your message".to_string(),
-            };
+            // Nothing of the unreadable message is echoed back, not even its
+            // subject: the notice may go to a forged sender.
+            let subject = "Could not read your message".to_string();
             let mut refs = references.clone();
             if let Some(parent) = in_reply_to {
                 refs.push(parent.clone());

@@ -428,6 +428,55 @@ impl Store {
         }
     }
 
+    /// Whether one more automatic message may go to `address` under the rate limits;
+    /// takes the slot when it may. Timestamps older than the window are forgotten.
+    pub fn take_send_slot(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+        limits: &crate::config::RateLimits,
+    ) -> Result<bool, StoreError> {
+        let sender_key = format!("rate:{}", address.to_ascii_lowercase());
+        let global_key = "rate:*".to_string();
+        let window = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let checks = [
+            (
+                sender_key,
+                limits.per_sender,
+                window(limits.per_sender_window),
+            ),
+            (global_key, limits.global, window(limits.global_window)),
+        ];
+        let mut recent = Vec::new();
+        for (key, max, window) in &checks {
+            let times: Vec<i64> = match self.notices.get(key.as_bytes())? {
+                Some(v) => decode(&v).unwrap_or_default(),
+                None => Vec::new(),
+            };
+            let kept: Vec<i64> = times
+                .into_iter()
+                .filter(|t| now.timestamp().saturating_sub(*t) < *window)
+                .collect();
+            if kept.len() as u64 >= *max {
+                return Ok(false);
+            }
+            recent.push(kept);
+        }
+        for ((key, _, _), mut kept) in checks.iter().zip(recent) {
+            kept.push(now.timestamp());
+            self.notices.insert(key.as_bytes(), encode(&kept)?)?;
+        }
+        Ok(true)
+    }
+
+    /// Records a message that was a duplicate of an earlier one, so that every
+    /// message has its outcome on record; touches no dedupe index.
+    pub fn record_duplicate(&self, record: IntakeRecord) -> Result<(), StoreError> {
+        let seq = self.db.generate_id()?;
+        self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
+        self.flush()
+    }
+
     /// Remembers a key for `address`. `cert` replaces the stored copy, so callers
     /// pass the stored copy merged with the new one (a revocation is never lost). The
     /// first key learnt for an address stays its key (trust on first use); later ones

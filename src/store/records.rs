@@ -129,6 +129,9 @@ pub struct NewReport {
     pub body: String,
     pub source_file: Option<String>,
     pub deadlines: Deadlines,
+    /// No acknowledgement was queued: the sender was over the rate limits.
+    #[serde(default)]
+    pub suppressed_ack: bool,
 }
 
 /// A stored report.
@@ -144,16 +147,25 @@ pub struct Report {
 impl NewReport {
     pub(super) fn into_report(self, id: ReportId) -> Report {
         let at = self.received_at;
+        let mut events = vec![Event {
+            at,
+            actor: "system".into(),
+            kind: "received".into(),
+            note: None,
+        }];
+        if self.suppressed_ack {
+            events.push(Event {
+                at,
+                actor: "system".into(),
+                kind: "acknowledgement_suppressed".into(),
+                note: Some("sender over the rate limit for automatic mail".into()),
+            });
+        }
         Report {
             id,
             status: Status::New,
             data: self,
-            events: vec![Event {
-                at,
-                actor: "system".into(),
-                kind: "received".into(),
-                note: None,
-            }],
+            events,
         }
     }
 }

@@ -31,6 +31,7 @@ fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
             acknowledge: now,
             initial_assessment: now,
         },
+        suppressed_ack: false,
     }
 }
 
