@@ -100,8 +100,21 @@ fn log_pass(pass: &crate::pipeline::Pass, delivered: &crate::outbox::Delivered) 
         sent = delivered.sent,
         send_deferred = delivered.deferred,
         send_failed = delivered.failed,
+        peak_rss_kib = peak_rss_kib(),
         "pass complete"
     );
+}
+
+/// The process's peak resident memory (VmHWM), for the record of a pass.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

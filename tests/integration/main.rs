@@ -4,6 +4,7 @@
 //! - [`util`]: a temporary gateway (config, keys, Maildir, outbox) and a GnuPG home.
 //! - [`pipeline`]: every form of report the core pipeline accepts, and its replies.
 //! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
+//! - [`hostile`]: a thousand malformed and adversarial messages in one run.
 //! - [`review`]: regression tests for the first code review's findings.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
@@ -17,6 +18,7 @@
 )]
 
 mod daemon;
+mod hostile;
 mod network;
 mod pipeline;
 mod refusals;

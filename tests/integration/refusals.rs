@@ -205,6 +205,16 @@ fn the_same_message_twice_makes_one_report_and_one_acknowledgement() {
         std::fs::read_dir(s.gw.path("inbox/new")).unwrap().count(),
         0
     );
+    // Every message has its outcome on record: the copies are logged as duplicates.
+    let q = s.gw.quarantine();
+    assert_eq!(q.len(), 3, "{q:?}");
+    assert!(q.iter().all(|r| {
+        r["kind"] == "skipped"
+            && r["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("duplicate of report VR-")
+    }));
 }
 
 #[test]

@@ -55,8 +55,16 @@ impl Gpg {
             .stderr(Stdio::piped())
             .spawn()
             .expect("gpg is installed (make test installs it)");
-        child.stdin.take().unwrap().write_all(stdin).unwrap();
-        child.wait_with_output().unwrap()
+        // Fed from another thread: gpg writes output while it reads input, and
+        // with both pipes full each side would wait for the other.
+        let mut pipe = child.stdin.take().unwrap();
+        let input = stdin.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap();
+        out
     }
 
     /// Makes an Ed25519/Cv25519 key for `uid`; returns its fingerprint.
