@@ -9,7 +9,7 @@ BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
 # Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1.
 TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd openssl
 
-.PHONY: all build run test bench check fmt clippy deps test-deps clean
+.PHONY: all build run test bench fuzz check fmt clippy deps test-deps clean
 
 all: build
 
@@ -27,6 +27,20 @@ test: deps test-deps
 # Benchmarks (not part of `make test`); figures go to BENCHMARKS.md.
 bench: deps test-deps
 	$(CARGO) bench --locked --bench imap_latency -- 200
+
+# Fuzzing with cargo-fuzz (libFuzzer): each target runs FUZZ_SECONDS, starting from
+# the seeds in fuzz/seeds/ plus what earlier runs found (fuzz/corpus/, not committed).
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain use them.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := intake openpgp extract config
+fuzz: deps
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t; \
+	  echo "== fuzz target $$t for $(FUZZ_SECONDS)s"; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t fuzz/corpus/$$t fuzz/seeds/$$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=30 || exit 1; \
+	done
 
 # What CI checks besides the tests.
 check: test

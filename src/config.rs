@@ -404,14 +404,33 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
+        let text = match file {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Load(format!("{}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        Self::from_toml(text.as_deref(), file, env)
+    }
+
+    /// Settings from TOML text over the defaults, with no environment: what the
+    /// configuration fuzz target drives.
+    pub fn parse_toml(text: &str) -> Result<Settings, ConfigError> {
+        Self::from_toml(Some(text), None, Vec::new())
+    }
+
+    fn from_toml(
+        text: Option<&str>,
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
         let mut builder = config::Config::builder().add_source(config::File::from_str(
             DEFAULT_TOML,
             config::FileFormat::Toml,
         ));
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError::Load(format!("{}: {e}", path.display())))?;
-            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        if let Some(text) = text {
+            builder = builder.add_source(config::File::from_str(text, config::FileFormat::Toml));
         }
         let env: config::Map<String, String> = env
             .into_iter()

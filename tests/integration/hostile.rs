@@ -356,3 +356,54 @@ fn a_thousand_hostile_messages_each_get_one_outcome() {
         assert!(!head.to_ascii_lowercase().contains("\r\nbcc"), "{head}");
     }
 }
+
+#[test]
+fn automatic_mail_is_rate_limited_per_sender_and_recorded() {
+    let s = Scene::new();
+    for n in 0..12 {
+        s.gw.deliver(&plain(
+            "Flood <flood@example.net>",
+            "Report",
+            &format!("<flood{n}@example.net>"),
+            &[],
+            &format!("Title: finding {n}\n"),
+        ));
+    }
+    // Another sender is not affected by the first one's limit.
+    s.gw.deliver(&plain(
+        "other@example.net",
+        "Report",
+        "<other@example.net>",
+        &[],
+        REPORT,
+    ));
+    s.gw.run_once();
+
+    let reports = s.gw.reports();
+    assert_eq!(reports.len(), 13, "every report is stored");
+    let sent = s.gw.outbox();
+    let to_flood = sent
+        .iter()
+        .filter(|m| header(m, "To").unwrap() == "flood@example.net")
+        .count();
+    assert_eq!(to_flood, 10, "rate_limits.per_sender = 10");
+    assert_eq!(sent.len(), 11);
+    let suppressed: Vec<_> = reports
+        .iter()
+        .filter(|r| r["status"] == "new")
+        .map(|r| {
+            s.gw.json(&["reports", "show", r["id"].as_str().unwrap(), "--json"])
+        })
+        .collect();
+    assert_eq!(suppressed.len(), 2);
+    for r in suppressed {
+        assert!(
+            r["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "acknowledgement_suppressed"),
+            "{r}"
+        );
+    }
+}
