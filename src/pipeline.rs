@@ -303,6 +303,8 @@ impl Pipeline {
 
     /// Decides and records the outcome of one message; moves nothing.
     fn decide(&self, raw: &[u8], origin: &Origin) -> Result<Outcome, PipelineError> {
+        #[cfg(test)]
+        tests::maybe_panic(raw);
         let now = Utc::now();
         let quarantine_file = origin.quarantine_at.clone();
         let seen_file = origin.handled_at.clone();
@@ -669,5 +671,62 @@ impl CertLookup for StoreLookup<'_> {
         let bytes = self.store.learnt_key(&handle.to_hex()).ok().flatten()?;
         let cert = crypto::parse_certs(&bytes).0.into_iter().next()?;
         Some((cert, KeySource::Learnt))
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::*;
+
+    /// Stands in for a bug in a parser: the unit tests' builds only.
+    pub(super) fn maybe_panic(raw: &[u8]) {
+        if raw.windows(14).any(|w| w == b"X-Test-Panic: ") {
+            panic!("simulated bug");
+        }
+    }
+
+    fn pipeline(dir: &std::path::Path) -> Pipeline {
+        let root = dir.display().to_string();
+        let env = [
+            ("DISCLOSURED__INBOX__PATH", format!("{root}/inbox")),
+            ("DISCLOSURED__OUTBOX__PATH", format!("{root}/outbox")),
+            ("DISCLOSURED__STORE__PATH", format!("{root}/state")),
+            ("DISCLOSURED__KEYS__DIR", format!("{root}/keys")),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        Pipeline::start(Settings::load_with_env(None, env).unwrap())
+            .unwrap()
+            .0
+    }
+
+    #[test]
+    fn a_panic_in_one_message_quarantines_it_and_the_next_one_is_handled() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(dir.path());
+        let maildir = p.open_maildir().unwrap().unwrap();
+        maildir
+            .deliver(
+                "1.bug",
+                b"From: a@example.net\r\nX-Test-Panic: yes\r\n\r\nTitle: x\r\n",
+            )
+            .unwrap();
+        maildir
+            .deliver(
+                "2.ok",
+                b"From: b@example.net\r\nSubject: r\r\n\r\nTitle: fine\r\n",
+            )
+            .unwrap();
+        let pass = p.maildir_pass(&maildir, &AtomicBool::new(false)).unwrap();
+        assert_eq!((pass.quarantined, pass.reports), (1, 1));
+        let records = p.store.intake_records().unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(records[0].reason.contains("internal error"));
+        assert!(dir.path().join("inbox/.Quarantine/new/1.bug").exists());
     }
 }
