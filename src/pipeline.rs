@@ -223,18 +223,28 @@ impl Pipeline {
             actual: size,
         }
         .to_string();
+        self.quarantine_unread(origin, &reason, format!("unread:{}", origin.name))?;
+        info!(message = %origin.name, outcome = "quarantined", reason = %reason, "message handled");
+        Ok(Outcome::Quarantined(reason))
+    }
+
+    /// Records a quarantine for a message whose headers were never read.
+    fn quarantine_unread(
+        &self,
+        origin: &Origin,
+        reason: &str,
+        sha256: String,
+    ) -> Result<(), StoreError> {
         let record = IntakeRecord {
             at: Utc::now(),
             kind: IntakeKind::Quarantined,
-            reason: reason.clone(),
+            reason: reason.to_string(),
             file: Some(origin.quarantine_at.clone()),
             message_id: None,
             from: None,
-            content_sha256: format!("unread:{}", origin.name),
+            content_sha256: sha256,
         };
-        self.store.record_intake(record, None)?;
-        info!(message = %origin.name, outcome = "quarantined", reason = %reason, "message handled");
-        Ok(Outcome::Quarantined(reason))
+        self.store.record_intake(record, None).map(|_| ())
     }
 
     /// Whether the message goes to the quarantine folder rather than the handled one.
@@ -266,16 +276,7 @@ impl Pipeline {
             Ok(result) => result?,
             Err(_) => {
                 let reason = "internal error while processing this message".to_string();
-                let record = IntakeRecord {
-                    at: Utc::now(),
-                    kind: IntakeKind::Quarantined,
-                    reason: reason.clone(),
-                    file: Some(origin.quarantine_at.clone()),
-                    message_id: None,
-                    from: None,
-                    content_sha256: intake::sha256_hex(raw),
-                };
-                self.store.record_intake(record, None)?;
+                self.quarantine_unread(origin, &reason, intake::sha256_hex(raw))?;
                 Outcome::Quarantined(reason)
             }
         };

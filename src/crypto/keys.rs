@@ -191,17 +191,15 @@ impl Keyring {
     /// The key that signs outgoing mail and is published: the newest one that has a
     /// valid signing-capable secret key.
     pub fn signing_cert(&self) -> Option<&Cert> {
-        self.gateway.iter().map(|g| &g.cert).find(|c| {
-            c.keys()
-                .unencrypted_secret()
-                .with_policy(&POLICY, None)
-                .supported()
-                .alive()
-                .revoked(false)
-                .for_signing()
-                .next()
-                .is_some()
-        })
+        self.gateway
+            .iter()
+            .map(|g| &g.cert)
+            .find(|c| signing_key(c).is_some())
+    }
+
+    /// The secret key that signs outgoing mail.
+    pub(crate) fn signing_key(&self) -> Option<Key<SecretParts, UnspecifiedRole>> {
+        self.signing_cert().and_then(signing_key)
     }
 
     /// The signing key's public half, armored, for attaching to notices.
@@ -236,6 +234,19 @@ impl Keyring {
     pub fn maintainers(&self) -> &[Cert] {
         &self.maintainers
     }
+}
+
+/// A cert's valid, usable signing key with its secret, through the one policy.
+fn signing_key(cert: &Cert) -> Option<Key<SecretParts, UnspecifiedRole>> {
+    cert.keys()
+        .unencrypted_secret()
+        .with_policy(&POLICY, None)
+        .supported()
+        .alive()
+        .revoked(false)
+        .for_signing()
+        .next()
+        .map(|ka| ka.key().clone().role_into_unspecified())
 }
 
 fn key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {

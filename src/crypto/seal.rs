@@ -33,18 +33,11 @@ fn pgp(e: impl std::fmt::Display) -> SealError {
 }
 
 fn signer_keypair(keyring: &Keyring) -> Result<openpgp::crypto::KeyPair, SealError> {
-    let cert = keyring.signing_cert().ok_or(SealError::NoSigningKey)?;
-    let ka = cert
-        .keys()
-        .unencrypted_secret()
-        .with_policy(&POLICY, None)
-        .supported()
-        .alive()
-        .revoked(false)
-        .for_signing()
-        .next()
-        .ok_or(SealError::NoSigningKey)?;
-    ka.key().clone().into_keypair().map_err(pgp)
+    keyring
+        .signing_key()
+        .ok_or(SealError::NoSigningKey)?
+        .into_keypair()
+        .map_err(pgp)
 }
 
 /// An armored detached signature over `data` (already in canonical CRLF form).

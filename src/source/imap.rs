@@ -322,36 +322,31 @@ impl Mailbox {
     /// Moves a message to `folder` (marked \Seen).
     pub async fn move_to(&mut self, uid: u32, folder: &str) -> Result<(), ImapError> {
         let set = uid.to_string();
-        {
-            let s: Vec<_> = self
-                .session
-                .uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-                .await?
-                .try_collect()
-                .await?;
-            drop(s);
-        }
+        self.add_flag(&set, "\\Seen").await?;
         if self.can_move {
             self.session.uid_mv(&set, folder).await?;
             return Ok(());
         }
         self.session.uid_copy(&set, folder).await?;
-        {
-            let s: Vec<_> = self
-                .session
-                .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                .await?
-                .try_collect()
-                .await?;
-            drop(s);
-        }
+        self.add_flag(&set, "\\Deleted").await?;
         // Without UIDPLUS the only EXPUNGE removes every message marked \Deleted,
         // including ones another client marked and may still want: leave the copy
         // marked (it is skipped from now on) rather than risk anyone's mail.
         if self.uidplus {
-            let s: Vec<_> = self.session.uid_expunge(&set).await?.try_collect().await?;
-            drop(s);
+            let done: Vec<_> = self.session.uid_expunge(&set).await?.try_collect().await?;
+            drop(done);
         }
+        Ok(())
+    }
+
+    async fn add_flag(&mut self, set: &str, flag: &str) -> Result<(), ImapError> {
+        let updates: Vec<_> = self
+            .session
+            .uid_store(set, format!("+FLAGS.SILENT ({flag})"))
+            .await?
+            .try_collect()
+            .await?;
+        drop(updates);
         Ok(())
     }
 

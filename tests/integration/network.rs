@@ -184,7 +184,7 @@ fn unreadable_mail_goes_to_the_quarantine_folder() {
 }
 
 #[test]
-fn polling_fallback_when_idle_is_not_used() {
+fn polling_fallback_and_copy_expunge_without_idle_or_move() {
     let net = Net::with_imap(Dovecot::start_without_idle());
     let child = net.serve();
     std::thread::sleep(Duration::from_millis(1000));
@@ -194,6 +194,9 @@ fn polling_fallback_when_idle_is_not_used() {
     });
     let log = stop(child);
     assert!(log.contains("IMAP connected idle=false"), "{log}");
+    // Without MOVE: copied, then removed from the inbox with UID EXPUNGE.
+    assert_eq!(net.imap.messages("Processed").len(), 1);
+    assert!(net.imap.messages("INBOX").is_empty());
 }
 
 #[test]

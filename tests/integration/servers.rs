@@ -378,10 +378,11 @@ impl Dovecot {
         Dovecot::start_with(None)
     }
 
-    /// A server that does not announce IDLE, so clients must poll.
+    /// A server that announces neither IDLE nor MOVE, so clients must poll and
+    /// move messages with COPY, STORE \Deleted and UID EXPUNGE.
     pub fn start_without_idle() -> Dovecot {
         Dovecot::start_with(Some(
-            "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS MOVE NAMESPACE",
+            "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ UIDPLUS NAMESPACE",
         ))
     }
 
