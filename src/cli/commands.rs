@@ -457,6 +457,11 @@ fn keys_show(settings: &Settings) -> anyhow::Result<()> {
 fn check_config(settings: &Settings) -> anyhow::Result<()> {
     let ring = Keyring::load(&settings.keys)?;
     let store = open_store(settings)?;
+    // Password files and certificates are checked too; nothing is connected to.
+    if let crate::config::Inbox::Imap(imap) = &settings.inbox {
+        crate::source::imap::ImapInbox::new(imap.clone())?;
+    }
+    crate::outbox::Transport::from_settings(&settings.outbox)?;
     let reports = store.reports()?.len();
     println!(
         "configuration OK{}",

@@ -118,6 +118,10 @@ pub struct ImapInbox {
 impl ImapInbox {
     /// Prepares TLS (system roots plus `ca_file`). Reads no password yet.
     pub fn new(settings: ImapSettings) -> Result<ImapInbox, ImapError> {
+        // A missing or unsafe password file is a configuration error to report at
+        // start, not a network failure to retry forever. It is read again at each
+        // login, so a rotated password needs no restart.
+        drop(settings.password.read()?);
         let tls = tls_config(settings.ca_file.as_deref())?;
         if settings.tls == Tls::None {
             tracing::warn!(

@@ -388,3 +388,27 @@ fn starttls_and_explicit_plain_imap_connections() {
     assert!(!out.status.success());
     assert!(log.contains("IMAP TLS"), "{log}");
 }
+
+#[test]
+fn check_config_and_serve_refuse_an_unsafe_password_file_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let net = Net::new();
+    let out = net.gw.cli(&["check-config"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::set_permissions(
+        net.imap.password_file(),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    for args in [&["check-config"][..], &["serve"][..]] {
+        let out = net.gw.cli(args);
+        assert!(!out.status.success(), "{args:?} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("chmod 600"), "{args:?}: {err}");
+        assert!(!err.contains(net.imap.password()), "{err}");
+    }
+}
