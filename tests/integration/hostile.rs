@@ -332,6 +332,10 @@ fn a_thousand_hostile_messages_each_get_one_outcome() {
         .and_then(|v| v.parse().ok())
         .expect("run-once logs its peak memory");
     assert!(peak < 400 * 1024, "peak RSS {peak} KiB");
+    eprintln!(
+        "hostile corpus: {} messages, peak RSS {peak} KiB",
+        corpus.len()
+    );
 
     // No outgoing message carries a header we did not write.
     let sent = s.gw.outbox();
