@@ -27,6 +27,8 @@ test: deps test-deps
 # Benchmarks (not part of `make test`); figures go to BENCHMARKS.md.
 bench: deps test-deps
 	$(CARGO) bench --locked --bench imap_latency -- 200
+	$(CARGO) bench --locked --bench backlog -- 1000 cv25519
+	$(CARGO) bench --locked --bench backlog -- 1000 rsa4096
 
 # Fuzzing with cargo-fuzz (libFuzzer): each target runs FUZZ_SECONDS, starting from
 # the seeds in fuzz/seeds/ plus what earlier runs found (fuzz/corpus/, not committed).

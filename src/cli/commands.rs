@@ -101,8 +101,30 @@ fn log_pass(pass: &crate::pipeline::Pass, delivered: &crate::outbox::Delivered) 
         send_deferred = delivered.deferred,
         send_failed = delivered.failed,
         peak_rss_kib = peak_rss_kib(),
+        cpu_ms = cpu_ms(),
         "pass complete"
     );
+}
+
+/// CPU time used by the whole process so far (user + system, all threads), from
+/// /proc/self/stat, whose clock ticks are USER_HZ: 100 on Linux.
+fn cpu_ms() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    // The command name may contain spaces; fields are counted after its ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
+    (ticks(11) + ticks(12)) * 10
 }
 
 /// The process's peak resident memory (VmHWM), for the record of a pass.

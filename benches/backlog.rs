@@ -1,0 +1,249 @@
+//! Backlog throughput, the OpenPGP floor and a GnuPG pipeline, on the same messages.
+//!
+//! N reports, encrypted to the gateway and signed by a reporter whose key is
+//! pre-loaded (so every acknowledgement is signed and encrypted), are made with
+//! GnuPG beforehand (not timed). Then:
+//! 1. `run-once` (release build, file transport) over the Maildir: reports per
+//!    second, CPU per report, peak RSS (from its own log line);
+//! 2. the OpenPGP floor: the same per-report cryptography in-process with
+//!    sequoia-openpgp (open + verify the report, sign + encrypt an acknowledgement);
+//! 3. the GnuPG pipeline: `gpg --decrypt` then `gpg --sign --encrypt` per message,
+//!    one message after another.
+//!
+//! `cargo bench --bench backlog -- 1000 cv25519` (or `rsa4096`); `make bench` runs both.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use disclosured::config::{KeySettings, Limits};
+use disclosured::crypto::{KeySource, Keyring, open, seal};
+
+const REPORT: &str = "Title: SQL injection in login form\nVulnerability type: SQL injection\nAffected component: auth/login.php\nAffected versions: 2.0 to 2.3.1\nCVSS: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n\nSteps to reproduce:\n1. Open /login\n2. Enter a quote\n\nImpact: the whole user table.\n";
+
+fn gpg(home: &Path, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args([
+            "--batch",
+            "--yes",
+            "--no-tty",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--trust-model",
+            "always",
+        ])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    assert!(out.status.success(), "gpg {args:?}");
+    out.stdout
+}
+
+fn fingerprint(home: &Path, who: &str) -> String {
+    let out = String::from_utf8(gpg(home, &["--with-colons", "--list-keys", who], b"")).unwrap();
+    out.lines()
+        .find(|l| l.starts_with("fpr:"))
+        .unwrap()
+        .split(':')
+        .nth(9)
+        .unwrap()
+        .to_string()
+}
+
+fn gen_key(home: &Path, uid: &str, algo: &str) -> String {
+    if algo == "rsa4096" {
+        gpg(
+            home,
+            &["--quick-gen-key", uid, "rsa4096", "default", "never"],
+            b"",
+        );
+        fingerprint(home, uid)
+    } else {
+        gpg(
+            home,
+            &["--quick-gen-key", uid, "ed25519", "sign", "never"],
+            b"",
+        );
+        let fpr = fingerprint(home, uid);
+        gpg(
+            home,
+            &["--quick-add-key", &fpr, "cv25519", "encr", "never"],
+            b"",
+        );
+        fpr
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let algo = args.next().unwrap_or_else(|| "cv25519".into());
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::Builder::new()
+        .prefix("gb")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let root = dir.path();
+    // The gateway key (made with GnuPG so both algorithms come from one place) and
+    // the reporter's key.
+    let gw = gen_key(home.path(), "Gateway <security@example.org>", &algo);
+    let alice = gen_key(home.path(), "Alice <alice@example.net>", &algo);
+    std::fs::create_dir_all(root.join("keys/reporters")).unwrap();
+    let secret = root.join("keys/gateway.asc");
+    std::fs::write(
+        &secret,
+        gpg(home.path(), &["--armor", "--export-secret-keys", &gw], b""),
+    )
+    .unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let alice_pub = gpg(home.path(), &["--armor", "--export", &alice], b"");
+    std::fs::write(root.join("keys/reporters/alice.asc"), &alice_pub).unwrap();
+
+    // The messages (not timed).
+    let t = Instant::now();
+    let mut messages = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = format!("{REPORT}\nReport number {i}.\n");
+        let armored = gpg(
+            home.path(),
+            &["--armor", "--encrypt", "--sign", "-r", &gw, "-u", &alice],
+            body.as_bytes(),
+        );
+        let raw = format!(
+            "From: Alice <alice@example.net>\r\nTo: security@example.org\r\nSubject: Report {i}\r\nMessage-ID: <bench{i}@example.net>\r\nContent-Type: text/plain\r\n\r\n{}",
+            String::from_utf8_lossy(&armored)
+        );
+        messages.push(raw.into_bytes());
+    }
+    eprintln!(
+        "made {n} messages with gpg in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // 2. The OpenPGP floor, in-process.
+    let keyring = Keyring::load(&KeySettings {
+        dir: root.join("keys"),
+        reporters_dir: root.join("keys/reporters"),
+        maintainers_dir: root.join("keys/maintainers"),
+    })
+    .unwrap();
+    let reporter = keyring.reporters()[0].clone();
+    let lookup = |h: &sequoia_openpgp::KeyHandle| {
+        reporter
+            .keys()
+            .key_handle(h.clone())
+            .next()
+            .map(|_| (reporter.clone(), KeySource::ReportersDir))
+    };
+    let ack = vec![b'a'; 1500];
+    let t = Instant::now();
+    for raw in &messages {
+        let opened = open(raw, &keyring, &lookup, &[], &Limits::default()).unwrap();
+        assert_eq!(opened.signature, disclosured::crypto::SignatureStatus::Good);
+        seal::sign_and_encrypt(&keyring, &[&reporter], &ack).unwrap();
+    }
+    let floor = t.elapsed().as_secs_f64() / n as f64;
+
+    // 3. The GnuPG pipeline, one message after another.
+    let ack_str = String::from_utf8(ack).unwrap();
+    let t = Instant::now();
+    for raw in &messages {
+        let text = String::from_utf8_lossy(raw);
+        let armor = &text[text.find("-----BEGIN").unwrap()..];
+        gpg(home.path(), &["--decrypt"], armor.as_bytes());
+        gpg(
+            home.path(),
+            &["--armor", "--sign", "--encrypt", "-r", &alice, "-u", &gw],
+            ack_str.as_bytes(),
+        );
+    }
+    let gnupg = t.elapsed().as_secs_f64() / n as f64;
+
+    // 1. The whole gateway.
+    std::fs::create_dir_all(root.join("inbox/new")).unwrap();
+    std::fs::create_dir_all(root.join("inbox/tmp")).unwrap();
+    for (i, raw) in messages.iter().enumerate() {
+        std::fs::write(root.join(format!("inbox/new/{i:06}.bench")), raw).unwrap();
+    }
+    let config = root.join("disclosured.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[gateway]\naddress = \"security@example.org\"\n[inbox]\npath = \"{r}/inbox\"\n[outbox]\npath = \"{r}/outbox\"\n[store]\npath = \"{r}/state\"\n[keys]\ndir = \"{r}/keys\"\n[rate_limits]\nper_sender = 1000000\nglobal = 1000000\n",
+            r = root.display()
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_disclosured"))
+        .args(["--config", config.to_str().unwrap(), "run-once"])
+        .env("RUST_LOG", "warn,disclosured=info")
+        .output()
+        .unwrap();
+    let wall = t.elapsed().as_secs_f64();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let field = |name: &str| -> f64 {
+        log.lines()
+            .rev()
+            .find_map(|l| l.split(&format!("{name}=")).nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    assert_eq!(field("reports") as usize, n, "{log}");
+    assert_eq!(field("sent") as usize, n, "{log}");
+
+    let floor_rate = cores as f64 / floor;
+    let rate = n as f64 / wall;
+    println!("backlog {algo}: {n} reports, {cores} cores");
+    println!(
+        "  run-once:      {rate:.0} reports/s, {:.2} ms CPU/report, peak RSS {:.0} MiB",
+        field("cpu_ms") / n as f64,
+        field("peak_rss_kib") / 1024.0
+    );
+    println!(
+        "  OpenPGP floor: {:.2} ms/report in one thread -> floor rate {floor_rate:.0} reports/s on {cores} cores",
+        floor * 1000.0
+    );
+    println!(
+        "  GnuPG:         {:.2} ms/report in one process chain -> {:.0} reports/s",
+        gnupg * 1000.0,
+        1.0 / gnupg
+    );
+    println!(
+        "  ratios: run-once / floor rate = {:.2}; run-once / GnuPG (same parallelism, 1) = {:.1}",
+        rate / floor_rate,
+        rate * gnupg
+    );
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(home.path())
+        .args(["--kill", "all"])
+        .status();
+}
