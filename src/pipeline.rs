@@ -157,19 +157,42 @@ impl Pipeline {
         maildir: &Maildir,
         stop: &AtomicBool,
     ) -> Result<Pass, PipelineError> {
-        let mut pass = Pass::default();
-        for entry in maildir.pending()? {
-            if stop.load(Ordering::Relaxed) {
-                break;
+        let entries = maildir.pending()?;
+        // The cryptography dominates, and messages are independent: one worker per
+        // core. Report IDs, dedupe and rate limits are decided inside the store.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(entries.len())
+            .max(1);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let halt = AtomicBool::new(false);
+        let pass = std::sync::Mutex::new(Pass::default());
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    loop {
+                        if stop.load(Ordering::Relaxed) || halt.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            return;
+                        };
+                        let result = self.handle_entry(maildir, entry);
+                        let mut pass = pass
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if pass.count(result, &entry.unique) {
+                            // The store is what failed, not this message: the next
+                            // ones would fail the same way.
+                            halt.store(true, Ordering::Relaxed);
+                        }
+                    }
+                });
             }
-            let result = self.handle_entry(maildir, &entry);
-            if pass.count(result, &entry.unique) {
-                // The store is what failed, not this message: the next ones would
-                // fail the same way.
-                break;
-            }
-        }
-        Ok(pass)
+        });
+        Ok(pass
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Sends the queued mail that is due.
@@ -526,7 +549,19 @@ impl Pipeline {
                 span.record("signature", opened.signature.as_str());
                 Ok(Outcome::Report(id))
             }
-            Commit::Stored(other) | Commit::Duplicate(other) => Ok(Outcome::Duplicate(other)),
+            Commit::Stored(other) | Commit::Duplicate(other) => {
+                // Another worker stored the same message a moment ago.
+                self.store.record_duplicate(IntakeRecord {
+                    at: now,
+                    kind: IntakeKind::Skipped,
+                    reason: format!("duplicate of {other}"),
+                    file: Some(origin.handled_at.clone()),
+                    message_id: env.message_id.clone(),
+                    from: env.from.as_ref().map(|m| m.address.clone()),
+                    content_sha256: env.content_sha256.clone(),
+                })?;
+                Ok(Outcome::Duplicate(other))
+            }
         }
     }
 
@@ -550,8 +585,15 @@ impl Pipeline {
             from: env.and_then(|e| e.from.as_ref().map(|m| m.address.clone())),
             content_sha256: sha256.to_string(),
         };
-        Ok(match self.store.record_intake(record, notice)? {
-            Commit::Duplicate(prev) => Outcome::Duplicate(prev),
+        Ok(match self.store.record_intake(record.clone(), notice)? {
+            Commit::Duplicate(prev) => {
+                // The same bytes were refused before; this copy gets its own line.
+                self.store.record_duplicate(IntakeRecord {
+                    reason: format!("duplicate of {prev}: {reason}"),
+                    ..record
+                })?;
+                Outcome::Duplicate(prev)
+            }
             Commit::Stored(_) => match kind {
                 IntakeKind::Quarantined => Outcome::Quarantined(reason),
                 IntakeKind::Skipped => Outcome::Skipped(reason),

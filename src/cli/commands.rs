@@ -69,6 +69,7 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
         daemon::announce_generated(g);
     }
     let pipeline = std::sync::Arc::new(pipeline);
+    let started = std::time::Instant::now();
     let pass = match &pipeline.settings.inbox {
         crate::config::Inbox::Maildir { .. } => {
             let maildir = pipeline
@@ -84,8 +85,11 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
             ))?
         }
     };
+    let intake_ms = started.elapsed().as_millis();
     let delivered = pipeline.deliver()?;
+    let deliver_ms = started.elapsed().as_millis() - intake_ms;
     log_pass(&pass, &delivered);
+    tracing::info!(intake_ms, deliver_ms, "pass timing");
     pipeline.store.flush()?;
     Ok(())
 }

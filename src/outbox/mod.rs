@@ -155,51 +155,94 @@ pub fn deliver_due(
     transport: &Transport,
     now: DateTime<Utc>,
 ) -> Result<Delivered, StoreError> {
-    let mut stats = Delivered::default();
-    for mut job in store.due_jobs(now)? {
-        let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
-        let _enter = span.enter();
-        job.tries += 1;
-        let result = render_if_needed(store, settings, keyring, &mut job, now).and_then(|()| {
-            // Save the rendered bytes and the counted try before the attempt: a crash
-            // during sending then resends the very same message.
-            store.save_job(&job)?;
-            let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
-            transport.send(&settings.gateway.address, &job.to, bytes)
-        });
-        match result {
-            Ok(()) => {
-                job.state = JobState::Sent;
-                job.sent_at = Some(Utc::now());
-                job.last_error = None;
-                store.save_job(&job)?;
-                stats.sent += 1;
-                tracing::info!(tries = job.tries, "message sent");
-            }
-            Err(OutboxError::Store(e)) => return Err(e),
-            Err(e) => {
-                job.last_error = Some(e.to_string());
-                let expired = now >= job.created_at + to_chrono(settings.retry.expire_after);
-                if e.is_permanent() {
-                    job.state = JobState::Failed;
-                    stats.failed += 1;
-                    tracing::warn!(error = %e, "message failed permanently");
-                } else if expired {
-                    job.state = JobState::Failed;
-                    job.last_error = Some(format!("gave up after {} tries: {e}", job.tries));
-                    stats.failed += 1;
-                    tracing::warn!(error = %e, tries = job.tries, "message expired undelivered");
-                } else {
-                    let delay = retry_delay(&settings.retry, job.tries);
-                    job.next_attempt = now + delay;
-                    stats.deferred += 1;
-                    tracing::warn!(error = %e, retry_in_s = delay.num_seconds(), "message deferred");
+    let jobs = store.due_jobs(now)?;
+    // Sealing is the expensive part and jobs are independent: one worker per core.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let stats = std::sync::Mutex::new(Ok(Delivered::default()));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(job) =
+                    jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                {
+                    let result = deliver_one(store, settings, keyring, transport, job.clone(), now);
+                    let mut stats = stats
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match (result, &mut *stats) {
+                        (Ok(outcome), Ok(s)) => match outcome {
+                            JobState::Sent => s.sent += 1,
+                            JobState::Pending => s.deferred += 1,
+                            JobState::Failed => s.failed += 1,
+                        },
+                        (Err(e), slot) => {
+                            *slot = Err(e);
+                            return;
+                        }
+                        (Ok(_), Err(_)) => return,
+                    }
                 }
-                store.save_job(&job)?;
+            });
+        }
+    });
+    // One flush for the round: a crash before it resends at most this round's
+    // messages, each with the same Message-ID.
+    store.flush()?;
+    stats
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One attempt at one job; returns the job's new state.
+fn deliver_one(
+    store: &Store,
+    settings: &Settings,
+    keyring: &Keyring,
+    transport: &Transport,
+    mut job: Job,
+    now: DateTime<Utc>,
+) -> Result<JobState, StoreError> {
+    let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
+    let _enter = span.enter();
+    job.tries += 1;
+    let result = render_if_needed(store, settings, keyring, &mut job, now).and_then(|()| {
+        // The rendered bytes and the counted try are saved before the attempt, so a
+        // retry sends the very same message.
+        store.save_job(&job)?;
+        let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
+        transport.send(&settings.gateway.address, &job.to, bytes)
+    });
+    match result {
+        Ok(()) => {
+            job.state = JobState::Sent;
+            job.sent_at = Some(Utc::now());
+            job.last_error = None;
+            tracing::info!(tries = job.tries, "message sent");
+        }
+        Err(OutboxError::Store(e)) => return Err(e),
+        Err(e) => {
+            job.last_error = Some(e.to_string());
+            let expired = now >= job.created_at + to_chrono(settings.retry.expire_after);
+            if e.is_permanent() {
+                job.state = JobState::Failed;
+                tracing::warn!(error = %e, "message failed permanently");
+            } else if expired {
+                job.state = JobState::Failed;
+                job.last_error = Some(format!("gave up after {} tries: {e}", job.tries));
+                tracing::warn!(error = %e, tries = job.tries, "message expired undelivered");
+            } else {
+                let delay = retry_delay(&settings.retry, job.tries);
+                job.next_attempt = now + delay;
+                tracing::warn!(error = %e, retry_in_s = delay.num_seconds(), "message deferred");
             }
         }
     }
-    Ok(stats)
+    store.save_job(&job)?;
+    Ok(job.state)
 }
 
 fn to_chrono(d: std::time::Duration) -> ChronoDuration {

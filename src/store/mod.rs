@@ -78,6 +78,8 @@ pub struct Store {
     key_addrs: sled::Tree,
     offered: sled::Tree,
     notices: sled::Tree,
+    /// Serialises the read-modify-write of rate-limit counters between workers.
+    rate_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -146,6 +148,7 @@ impl Store {
             key_addrs: tree(TREE_KEY_ADDRS)?,
             offered: tree(TREE_OFFERED)?,
             notices: tree(TREE_NOTICES)?,
+            rate_lock: Default::default(),
             db,
         })
     }
@@ -351,6 +354,7 @@ impl Store {
         // A parked job starts its expiry afresh, or it would expire at once again.
         job.created_at = now;
         self.save_job(&job)?;
+        self.flush()?;
         Ok(true)
     }
 
@@ -364,7 +368,8 @@ impl Store {
     }
 
     /// Saves a job's new state; when an acknowledgement was sent, the report moves to
-    /// `acknowledged` in the same step.
+    /// `acknowledged` in the same step. Not flushed: the caller flushes once per
+    /// delivery round.
     pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
         self.outbox.insert(job.id.to_be_bytes(), encode(job)?)?;
         if job.state == JobState::Sent
@@ -383,7 +388,7 @@ impl Store {
                 }
             })?;
         }
-        self.flush()
+        Ok(())
     }
 
     /// Keeps a key a message offered (attached or Autocrypt) without trusting it:
@@ -436,6 +441,10 @@ impl Store {
         now: DateTime<Utc>,
         limits: &crate::config::RateLimits,
     ) -> Result<bool, StoreError> {
+        let _guard = self
+            .rate_lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let sender_key = format!("rate:{}", address.to_ascii_lowercase());
         let global_key = "rate:*".to_string();
         let window = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);

@@ -103,6 +103,7 @@ fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
         job.state = JobState::Sent;
         job.sent_at = Some(Utc::now());
         store.save_job(&job).unwrap();
+        store.flush().unwrap();
     }
     let store = reopen(dir.path());
     let r = store.reports().unwrap().remove(0);
