@@ -158,6 +158,9 @@ impl Pipeline {
         stop: &AtomicBool,
     ) -> Result<Pass, PipelineError> {
         let entries = maildir.pending()?;
+        if entries.is_empty() {
+            return Ok(Pass::default());
+        }
         // The cryptography dominates, and messages are independent: one worker per
         // core. Report IDs, dedupe and rate limits are decided inside the store.
         let workers = std::thread::available_parallelism()

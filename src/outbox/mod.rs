@@ -156,6 +156,9 @@ pub fn deliver_due(
     now: DateTime<Utc>,
 ) -> Result<Delivered, StoreError> {
     let jobs = store.due_jobs(now)?;
+    if jobs.is_empty() {
+        return Ok(Delivered::default());
+    }
     // Sealing is the expensive part and jobs are independent: one worker per core.
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
