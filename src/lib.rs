@@ -21,6 +21,7 @@
 //! - [`pipeline`]: one message from raw bytes to a recorded outcome.
 //! - [`daemon`]: the long-running service loop, shutdown and readiness.
 //! - [`cli`]: the command-line interface (definitions apart from implementations).
+//! - [`workers`]: independent items on one thread per core (used by pipeline and outbox).
 
 pub mod cli;
 pub mod config;
@@ -32,3 +33,4 @@ pub mod outbox;
 pub mod pipeline;
 pub mod source;
 pub mod store;
+pub mod workers;

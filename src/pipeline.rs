@@ -8,7 +8,7 @@
 //! the stages.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use chrono::Utc;
 use sequoia_openpgp::{Cert, KeyHandle};
@@ -161,41 +161,14 @@ impl Pipeline {
         if entries.is_empty() {
             return Ok(Pass::default());
         }
-        // The cryptography dominates, and messages are independent: one worker per
-        // core. Report IDs, dedupe and rate limits are decided inside the store.
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(entries.len())
-            .max(1);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let halt = AtomicBool::new(false);
-        let pass = std::sync::Mutex::new(Pass::default());
-        std::thread::scope(|scope| {
-            for _ in 0..workers {
-                scope.spawn(|| {
-                    loop {
-                        if stop.load(Ordering::Relaxed) || halt.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        let Some(entry) = entries.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                            return;
-                        };
-                        let result = self.handle_entry(maildir, entry);
-                        let mut pass = pass
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        if pass.count(result, &entry.unique) {
-                            // The store is what failed, not this message: the next
-                            // ones would fail the same way.
-                            halt.store(true, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
-        });
-        Ok(pass
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        Ok(crate::workers::each(
+            &entries,
+            Some(stop),
+            Pass::default(),
+            |entry| self.handle_entry(maildir, entry),
+            // A store failure halts the pass: the next messages would fail the same way.
+            |pass, entry, result| pass.count(result, &entry.unique),
+        ))
     }
 
     /// Sends the queued mail that is due.

@@ -159,45 +159,32 @@ pub fn deliver_due(
     if jobs.is_empty() {
         return Ok(Delivered::default());
     }
-    // Sealing is the expensive part and jobs are independent: one worker per core.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len())
-        .max(1);
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let stats = std::sync::Mutex::new(Ok(Delivered::default()));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(job) =
-                    jobs.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                {
-                    let result = deliver_one(store, settings, keyring, transport, job.clone(), now);
-                    let mut stats = stats
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    match (result, &mut *stats) {
-                        (Ok(outcome), Ok(s)) => match outcome {
-                            JobState::Sent => s.sent += 1,
-                            JobState::Pending => s.deferred += 1,
-                            JobState::Failed => s.failed += 1,
-                        },
-                        (Err(e), slot) => {
-                            *slot = Err(e);
-                            return;
-                        }
-                        (Ok(_), Err(_)) => return,
-                    }
+    // Sealing is the expensive part and jobs are independent.
+    let stats = crate::workers::each(
+        &jobs,
+        None,
+        Ok(Delivered::default()),
+        |job| deliver_one(store, settings, keyring, transport, job.clone(), now),
+        |stats: &mut Result<Delivered, StoreError>, _, result| match (result, &mut *stats) {
+            (Ok(state), Ok(s)) => {
+                match state {
+                    JobState::Sent => s.sent += 1,
+                    JobState::Pending => s.deferred += 1,
+                    JobState::Failed => s.failed += 1,
                 }
-            });
-        }
-    });
+                false
+            }
+            (Err(e), slot) => {
+                *slot = Err(e);
+                true
+            }
+            (Ok(_), Err(_)) => true,
+        },
+    );
     // One flush for the round: a crash before it resends at most this round's
     // messages, each with the same Message-ID.
     store.flush()?;
     stats
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One attempt at one job; returns the job's new state.

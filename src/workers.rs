@@ -1,0 +1,104 @@
+//! Independent items (messages, outgoing jobs) handled on one thread per core.
+//!
+//! OpenPGP dominates the cost of a message and messages do not depend on each other;
+//! everything they share (report IDs, dedupe, rate limits) is decided inside the
+//! store. This owns only the threads: no I/O of its own.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Runs `work` on each item, on up to one thread per core, taking items in order.
+/// Each result is folded into `acc` under a lock; `fold` returns true to halt the run
+/// (no further item is started), as does `stop` being set. Returns the accumulator.
+pub fn each<T, R, A>(
+    items: &[T],
+    stop: Option<&AtomicBool>,
+    acc: A,
+    work: impl Fn(&T) -> R + Sync,
+    fold: impl Fn(&mut A, &T, R) -> bool + Sync,
+) -> A
+where
+    T: Sync,
+    A: Send,
+{
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let halt = AtomicBool::new(false);
+    let acc = Mutex::new(acc);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    if halt.load(Ordering::Relaxed)
+                        || stop.is_some_and(|s| s.load(Ordering::Relaxed))
+                    {
+                        return;
+                    }
+                    let Some(item) = items.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        return;
+                    };
+                    let result = work(item);
+                    let mut acc = acc
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if fold(&mut acc, item, result) {
+                        halt.store(true, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    acc.into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_item_once_and_halting_stops_new_work() {
+        let items: Vec<u32> = (1..=100).collect();
+        let sum = each(
+            &items,
+            None,
+            0u32,
+            |i| *i,
+            |acc, _, r| {
+                *acc += r;
+                false
+            },
+        );
+        assert_eq!(sum, 5050);
+        let started = AtomicUsize::new(0);
+        let seen = each(
+            &items,
+            None,
+            0usize,
+            |_| started.fetch_add(1, Ordering::Relaxed),
+            |acc, _, _| {
+                *acc += 1;
+                true
+            },
+        );
+        // Each worker finishes the item it took, then stops.
+        assert!(seen <= std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let stop = AtomicBool::new(true);
+        assert_eq!(
+            each(
+                &items,
+                Some(&stop),
+                0,
+                |_| 1,
+                |a, _, r| {
+                    *a += r;
+                    false
+                }
+            ),
+            0
+        );
+    }
+}
