@@ -38,6 +38,10 @@ struct Raw {
     store: RawStore,
     keys: RawKeys,
     policy: RawPolicy,
+    #[serde(default)]
+    maintainers: Vec<RawMaintainer>,
+    notify: RawNotify,
+    digest: RawDigest,
     ack: RawAck,
     limits: RawLimits,
     rate_limits: RawRateLimits,
@@ -133,9 +137,47 @@ struct RawKeys {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
-    acknowledge_within: String,
-    initial_assessment_within: String,
+    acknowledge: String,
+    initial_assessment: String,
+    fix: RawFix,
     required_fields: Vec<String>,
+    supported_versions: Vec<String>,
+    out_of_scope: Vec<String>,
+    #[serde(default)]
+    scope_keywords: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFix {
+    critical: String,
+    high: String,
+    medium: String,
+    low: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMaintainer {
+    name: String,
+    address: String,
+    key: PathBuf,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    new_reports: bool,
+    correspondence: bool,
+    escalations: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    schedule: String,
+    timezone: String,
+    send_when_empty: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -157,6 +199,11 @@ pub struct Settings {
     pub store: StoreSettings,
     pub keys: KeySettings,
     pub policy: Policy,
+    /// Who hears about reports: each gets notifications, digests and escalations
+    /// encrypted to their own key.
+    pub maintainers: Vec<Maintainer>,
+    pub notify: NotifySettings,
+    pub digest: DigestSettings,
     pub ack: AckSettings,
     pub limits: Limits,
     pub rate_limits: RateLimits,
@@ -381,10 +428,164 @@ pub struct KeySettings {
 pub struct Policy {
     /// A deadline promised to reporters, not a delay: we acknowledge as soon as the
     /// report is stored.
-    pub acknowledge_within: Duration,
-    pub initial_assessment_within: Duration,
+    pub acknowledge: Duration,
+    /// Time from receipt to a maintainer's first assessment (status `triaged` or a
+    /// decision).
+    pub initial_assessment: Duration,
+    /// Time from receipt to a fix, by severity.
+    pub fix: FixTargets,
     /// Fields a report should have; the acknowledgement lists the ones missing.
     pub required_fields: Vec<FieldName>,
+    /// Version patterns the policy supports ("5.x", "5.2", "nightly"); empty means
+    /// every version is supported and no hint is given.
+    pub supported_versions: Vec<String>,
+    /// Categories the policy declares out of scope, with the words that suggest them.
+    /// Matching ones are hints for maintainers, never a decision.
+    pub out_of_scope: Vec<ScopeCategory>,
+}
+
+/// Fix deadlines per severity, counted from receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixTargets {
+    pub critical: Duration,
+    pub high: Duration,
+    pub medium: Duration,
+    pub low: Duration,
+}
+
+/// An out-of-scope category of the policy and the phrases that point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeCategory {
+    pub name: String,
+    /// Lower-case phrases; a report mentioning any of them gets the hint.
+    pub keywords: Vec<String>,
+}
+
+/// Built-in out-of-scope categories and the phrases that suggest them. A policy names
+/// the ones it uses; others need their phrases in `policy.scope_keywords`.
+pub const BUILTIN_SCOPE_CATEGORIES: &[(&str, &[&str])] = &[
+    (
+        "third_party_dependency",
+        &[
+            "third-party",
+            "third party",
+            "upstream",
+            "in a dependency",
+            "vulnerable dependency",
+            "outdated library",
+            "outdated version of",
+        ],
+    ),
+    (
+        "theoretical_without_poc",
+        &[
+            "theoretical",
+            "in theory",
+            "could potentially",
+            "might be possible",
+            "may be possible",
+        ],
+    ),
+    (
+        "missing_security_headers",
+        &[
+            "missing security header",
+            "missing header",
+            "x-frame-options",
+            "content-security-policy",
+            "strict-transport-security",
+            "x-content-type-options",
+            "clickjacking",
+            "hsts",
+        ],
+    ),
+    (
+        "volumetric_dos",
+        &[
+            "ddos",
+            "volumetric",
+            "flood",
+            "traffic amplification",
+            "bandwidth exhaustion",
+        ],
+    ),
+    (
+        "social_engineering",
+        &["social engineering", "phishing", "pretexting"],
+    ),
+    ("email_spoofing", &["spf", "dmarc", "dkim"]),
+    ("self_xss", &["self-xss", "self xss"]),
+];
+
+/// A maintainer: gets notifications, digests and escalations, signed by the gateway
+/// and encrypted to `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maintainer {
+    pub name: String,
+    pub address: String,
+    /// Their public key (armored or binary).
+    pub key: PathBuf,
+}
+
+/// Which mail maintainers get as things happen (digests are separate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// The full report as soon as it is stored.
+    pub new_reports: bool,
+    /// A reporter's follow-up, as soon as it is threaded into its report.
+    pub correspondence: bool,
+    /// One mail per missed deadline.
+    pub escalations: bool,
+}
+
+/// When the digest goes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    Off,
+    Daily(chrono::NaiveTime),
+    /// Monday to Friday.
+    Weekdays(chrono::NaiveTime),
+    Weekly(chrono::Weekday, chrono::NaiveTime),
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = String;
+
+    /// `off`, `daily 08:00`, `weekdays 08:00`, `weekly monday 08:00`.
+    fn from_str(s: &str) -> Result<Schedule, String> {
+        let words: Vec<String> = s.split_whitespace().map(str::to_ascii_lowercase).collect();
+        let time = |t: &str| {
+            chrono::NaiveTime::parse_from_str(t, "%H:%M")
+                .map_err(|_| format!("{t:?} is not a time like 08:00"))
+        };
+        match words
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            ["off"] | ["never"] => Ok(Schedule::Off),
+            ["daily", t] => Ok(Schedule::Daily(time(t)?)),
+            ["weekdays", t] => Ok(Schedule::Weekdays(time(t)?)),
+            ["weekly", day, t] => Ok(Schedule::Weekly(
+                day.parse::<chrono::Weekday>()
+                    .map_err(|_| format!("{day:?} is not a day of the week"))?,
+                time(t)?,
+            )),
+            _ => Err(format!(
+                "{s:?}: expected \"off\", \"daily HH:MM\", \"weekdays HH:MM\" or \"weekly DAY HH:MM\""
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DigestSettings {
+    pub schedule: Schedule,
+    /// The time zone the schedule's times are in.
+    pub timezone: chrono_tz::Tz,
+    /// Send a digest even when it has nothing to report.
+    pub send_when_empty: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -646,16 +847,117 @@ impl Settings {
             dir: keys_dir,
         };
 
-        let acknowledge_within =
-            duration("policy.acknowledge_within", &raw.policy.acknowledge_within)
+        let mut deadline = |key: &str, v: &str, default_days: u64| {
+            duration(key, v)
                 .map_err(|e| problems.push(e))
-                .unwrap_or(Duration::from_secs(48 * 3600));
-        let initial_assessment_within = duration(
-            "policy.initial_assessment_within",
-            &raw.policy.initial_assessment_within,
-        )
-        .map_err(|e| problems.push(e))
-        .unwrap_or(Duration::from_secs(7 * 86400));
+                .unwrap_or(Duration::from_secs(default_days * 86400))
+        };
+        let p = &raw.policy;
+        let acknowledge = deadline("policy.acknowledge", &p.acknowledge, 2);
+        let initial_assessment = deadline("policy.initial_assessment", &p.initial_assessment, 7);
+        let fix = FixTargets {
+            critical: deadline("policy.fix.critical", &p.fix.critical, 2),
+            high: deadline("policy.fix.high", &p.fix.high, 7),
+            medium: deadline("policy.fix.medium", &p.fix.medium, 30),
+            low: deadline("policy.fix.low", &p.fix.low, 90),
+        };
+        let supported_versions: Vec<String> = p
+            .supported_versions
+            .iter()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect();
+        let mut out_of_scope = Vec::new();
+        for name in &p.out_of_scope {
+            let name = name.trim().to_string();
+            let keywords: Vec<String> = match p.scope_keywords.get(&name) {
+                Some(words) => words.iter().map(|w| w.trim().to_lowercase()).collect(),
+                None => match BUILTIN_SCOPE_CATEGORIES.iter().find(|(n, _)| *n == name) {
+                    Some((_, words)) => words.iter().map(|w| w.to_string()).collect(),
+                    None => {
+                        problems.push(format!(
+                            "policy.out_of_scope: {name:?} is not a built-in category ({}); give its phrases in [policy.scope_keywords]",
+                            BUILTIN_SCOPE_CATEGORIES
+                                .iter()
+                                .map(|(n, _)| *n)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                        continue;
+                    }
+                },
+            };
+            if keywords.iter().any(String::is_empty) || keywords.is_empty() {
+                problems.push(format!(
+                    "policy.scope_keywords.{name}: needs at least one non-empty phrase"
+                ));
+            }
+            out_of_scope.push(ScopeCategory { name, keywords });
+        }
+        for name in p.scope_keywords.keys() {
+            if !p.out_of_scope.iter().any(|n| n.trim() == name) {
+                problems.push(format!(
+                    "policy.scope_keywords.{name}: not listed in policy.out_of_scope"
+                ));
+            }
+        }
+
+        let mut maintainers = Vec::new();
+        for (n, m) in raw.maintainers.iter().enumerate() {
+            let address = m.address.trim().to_string();
+            if address.parse::<lettre::Address>().is_err() {
+                problems.push(format!(
+                    "maintainers[{n}].address: {address:?} is not an email address"
+                ));
+            }
+            let name = m.name.trim().to_string();
+            if name.is_empty() || name.contains(['\r', '\n', '<', '>']) {
+                problems.push(format!(
+                    "maintainers[{n}].name: must be one line of text without < or >"
+                ));
+            }
+            if maintainers
+                .iter()
+                .any(|o: &Maintainer| o.address.eq_ignore_ascii_case(&address))
+            {
+                problems.push(format!(
+                    "maintainers[{n}].address: {address} is listed twice"
+                ));
+            }
+            maintainers.push(Maintainer {
+                name,
+                address,
+                key: abs(&m.key),
+            });
+        }
+        let notify = NotifySettings {
+            new_reports: raw.notify.new_reports,
+            correspondence: raw.notify.correspondence,
+            escalations: raw.notify.escalations,
+        };
+        let schedule = raw
+            .digest
+            .schedule
+            .parse::<Schedule>()
+            .map_err(|e| problems.push(format!("digest.schedule: {e}")))
+            .unwrap_or(Schedule::Off);
+        let timezone = raw
+            .digest
+            .timezone
+            .trim()
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| {
+                problems.push(format!(
+                    "digest.timezone: {:?} is not an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"",
+                    raw.digest.timezone
+                ))
+            })
+            .unwrap_or(chrono_tz::Tz::UTC);
+        let digest = DigestSettings {
+            schedule,
+            timezone,
+            send_when_empty: raw.digest.send_when_empty,
+        };
         let mut required_fields = Vec::new();
         for name in &raw.policy.required_fields {
             match name.trim().parse::<FieldName>() {
@@ -723,10 +1025,16 @@ impl Settings {
                 },
                 keys,
                 policy: Policy {
-                    acknowledge_within,
-                    initial_assessment_within,
+                    acknowledge,
+                    initial_assessment,
+                    fix,
                     required_fields,
+                    supported_versions,
+                    out_of_scope,
                 },
+                maintainers,
+                notify,
+                digest,
                 ack: AckSettings {
                     footer: raw.ack.footer,
                 },
@@ -909,7 +1217,7 @@ mod tests {
     fn embedded_default_is_valid() {
         let s = Settings::load_with_env(None, Vec::new()).unwrap();
         assert_eq!(s.gateway.report_id_prefix, "VR");
-        assert_eq!(s.policy.acknowledge_within, Duration::from_secs(48 * 3600));
+        assert_eq!(s.policy.acknowledge, Duration::from_secs(48 * 3600));
         assert!(s.store.path.is_absolute());
         assert!(s.store.path.ends_with("var/state"));
         assert!(s.keys.reporters_dir.ends_with("keys/reporters"));
@@ -928,7 +1236,7 @@ mod tests {
     #[test]
     fn file_overrides_defaults_and_env_overrides_file() {
         let s = load(
-            "[gateway]\nreport_id_prefix = \"SEC\"\n[policy]\nacknowledge_within = \"24h\"\n",
+            "[gateway]\nreport_id_prefix = \"SEC\"\n[policy]\nacknowledge = \"24h\"\n",
             &[
                 ("DISCLOSURED__GATEWAY__ADDRESS", "vuln@example.net"),
                 ("DISCLOSURED__POLICY__REQUIRED_FIELDS", "title,impact"),
@@ -938,7 +1246,7 @@ mod tests {
         .unwrap();
         assert_eq!(s.gateway.report_id_prefix, "SEC");
         assert_eq!(s.gateway.address, "vuln@example.net");
-        assert_eq!(s.policy.acknowledge_within, Duration::from_secs(24 * 3600));
+        assert_eq!(s.policy.acknowledge, Duration::from_secs(24 * 3600));
         assert_eq!(
             s.policy.required_fields,
             vec![FieldName::Title, FieldName::Impact]
@@ -958,7 +1266,7 @@ mod tests {
     #[test]
     fn all_problems_are_reported_at_once() {
         let err = load(
-            "[gateway]\naddress = \"not an address\"\nreport_id_prefix = \"v r\"\n[policy]\nacknowledge_within = \"soon\"\nrequired_fields = [\"title\", \"colour\"]\n",
+            "[gateway]\naddress = \"not an address\"\nreport_id_prefix = \"v r\"\n[policy]\nacknowledge = \"soon\"\nrequired_fields = [\"title\", \"colour\"]\n",
             &[],
         )
         .unwrap_err()
@@ -966,7 +1274,7 @@ mod tests {
         for needle in [
             "gateway.address",
             "report_id_prefix",
-            "acknowledge_within",
+            "policy.acknowledge",
             "colour",
         ] {
             assert!(err.contains(needle), "{needle} missing from {err}");

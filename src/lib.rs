@@ -14,10 +14,13 @@
 //! - [`crypto`]: the gateway's keys on disk, decryption and signature verification of
 //!   incoming mail (PGP/MIME and inline), signing and encryption of outgoing mail.
 //! - [`extract`]: the report's fields (title, type, versions, CVSS, ...) from its text.
+//! - [`policy`]: the security policy applied to a report: severity, deadlines and
+//!   whether they are met, hints for maintainers, the digest schedule.
 //! - [`store`]: the only owner of the embedded `sled` database: reports, the intake log
 //!   (quarantined and skipped messages), dedupe indexes, learnt keys, the outbox queue.
-//! - [`outbox`]: composing acknowledgements and notices (PGP/MIME) and delivering the
-//!   queued mail through the configured transport.
+//! - [`outbox`]: composing what the gateway sends (acknowledgements, notices, replies,
+//!   maintainers' notifications, digests and escalations, all PGP/MIME) and delivering
+//!   the queued mail through the configured transport.
 //! - [`pipeline`]: one message from raw bytes to a recorded outcome.
 //! - [`daemon`]: the long-running service loop, shutdown and readiness.
 //! - [`cli`]: the command-line interface (definitions apart from implementations).
@@ -31,6 +34,7 @@ pub mod extract;
 pub mod intake;
 pub mod outbox;
 pub mod pipeline;
+pub mod policy;
 pub mod source;
 pub mod store;
 pub mod workers;

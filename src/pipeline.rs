@@ -15,15 +15,16 @@ use sequoia_openpgp::{Cert, KeyHandle};
 use tracing::{info, warn};
 
 use crate::config::{Inbox, Settings};
-use crate::crypto::{self, KeySource, Keyring, open::CertLookup};
+use crate::crypto::{self, KeySource, Keyring, Team, open::CertLookup};
 use crate::extract;
 use crate::intake::{self, Envelope};
 use crate::outbox::{self, Delivered, Transport};
 
+use crate::policy::{self, Deadlines};
 use crate::source::{Maildir, MaildirEntry, SourceError};
 use crate::store::{
-    AttachmentMeta, Commit, Deadlines, IntakeKind, IntakeRecord, JobKind, NewJob, NewReport,
-    OutcomeRef, ReportId, Store, StoreError,
+    AttachmentMeta, Commit, Correspondence, Direction, Event, IntakeKind, IntakeRecord, JobKind,
+    NewJob, NewReport, OutcomeRef, Report, ReportId, Store, StoreError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,12 +37,16 @@ pub enum PipelineError {
     Keys(#[from] crypto::KeyError),
     #[error(transparent)]
     Outbox(#[from] outbox::OutboxError),
+    #[error(transparent)]
+    Team(#[from] crypto::TeamError),
 }
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Report(ReportId),
+    /// A reporter's follow-up, added to its report.
+    FollowUp(ReportId),
     Duplicate(OutcomeRef),
     Skipped(String),
     Quarantined(String),
@@ -51,6 +56,7 @@ impl Outcome {
     fn name(&self) -> &'static str {
         match self {
             Outcome::Report(_) => "report",
+            Outcome::FollowUp(_) => "follow_up",
             Outcome::Duplicate(_) => "duplicate",
             Outcome::Skipped(_) => "skipped",
             Outcome::Quarantined(_) => "quarantined",
@@ -64,6 +70,7 @@ impl Pass {
     pub fn count(&mut self, result: Result<Outcome, PipelineError>, name: &str) -> bool {
         match result {
             Ok(Outcome::Report(_)) => self.reports += 1,
+            Ok(Outcome::FollowUp(_)) => self.followups += 1,
             Ok(Outcome::Duplicate(_)) => self.duplicates += 1,
             Ok(Outcome::Skipped(_)) => self.skipped += 1,
             Ok(Outcome::Quarantined(_)) => self.quarantined += 1,
@@ -81,6 +88,7 @@ impl Pass {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
     pub reports: usize,
+    pub followups: usize,
     pub duplicates: usize,
     pub skipped: usize,
     pub quarantined: usize,
@@ -95,6 +103,8 @@ pub use crate::crypto::keys::Generated;
 pub struct Pipeline {
     pub settings: Settings,
     pub keyring: Keyring,
+    /// The maintainers' keys.
+    pub team: Team,
     pub store: Store,
     pub transport: Transport,
 }
@@ -114,28 +124,31 @@ impl Pipeline {
     /// Opens the store, the inbox and the keys; generates a gateway key when there is
     /// none (returned so the caller can tell the operator what to publish).
     pub fn start(settings: Settings) -> Result<(Pipeline, Option<Generated>), PipelineError> {
-        let mut keyring = Keyring::load(&settings.keys)?;
         let mut generated = None;
-        if keyring.is_empty() {
-            let g = Keyring::generate(
+        if Keyring::load(&settings.keys)?.is_empty() {
+            generated = Some(Keyring::generate(
                 &settings.keys.dir,
                 &settings.gateway.name,
                 &settings.gateway.address,
-            )?;
-            keyring = Keyring::load(&settings.keys)?;
-            generated = Some(g);
+            )?);
         }
+        Ok((Self::open(settings)?, generated))
+    }
+
+    /// Opens the store, the keys and the transport without generating anything: what
+    /// the command line uses when no daemon is running.
+    pub fn open(settings: Settings) -> Result<Pipeline, PipelineError> {
+        let keyring = Keyring::load(&settings.keys)?;
+        let team = Team::load(&settings.maintainers)?;
         let store = Store::open(&settings.store.path)?;
         let transport = Transport::from_settings(&settings.outbox)?;
-        Ok((
-            Pipeline {
-                settings,
-                keyring,
-                store,
-                transport,
-            },
-            generated,
-        ))
+        Ok(Pipeline {
+            settings,
+            keyring,
+            team,
+            store,
+            transport,
+        })
     }
 
     /// The Maildir inbox, when that is the configured inbox.
@@ -173,13 +186,18 @@ impl Pipeline {
 
     /// Sends the queued mail that is due.
     pub fn deliver(&self) -> Result<Delivered, PipelineError> {
-        Ok(outbox::deliver_due(
-            &self.store,
-            &self.settings,
-            &self.keyring,
-            &self.transport,
-            Utc::now(),
-        )?)
+        Ok(outbox::deliver_due(&self.outbox(), Utc::now())?)
+    }
+
+    /// What the outbox needs to render and send.
+    pub fn outbox(&self) -> outbox::Context<'_> {
+        outbox::Context {
+            store: &self.store,
+            settings: &self.settings,
+            keyring: &self.keyring,
+            team: &self.team,
+            transport: &self.transport,
+        }
     }
 
     /// One Maildir message: decide its outcome, record it, then move the file.
@@ -280,7 +298,7 @@ impl Pipeline {
             }
         };
         match &outcome {
-            Outcome::Report(id) => {
+            Outcome::Report(id) | Outcome::FollowUp(id) => {
                 span.record("report", id.as_str());
                 info!(outcome = outcome.name(), "message handled");
             }
@@ -405,15 +423,17 @@ impl Pipeline {
                 } else {
                     format!("{reason}; no notice sent (rate limit)")
                 };
-                let notice = allowed.then(|| NewJob {
-                    kind: JobKind::Unreadable {
-                        reason: reason.clone(),
-                        in_reply_to: env.message_id.clone(),
-                        references: env.references.clone(),
-                        subject: env.subject.clone(),
-                    },
-                    to: sender.address.clone(),
-                    at: now,
+                let notice = allowed.then(|| {
+                    NewJob::new(
+                        JobKind::Unreadable {
+                            reason: reason.clone(),
+                            in_reply_to: env.message_id.clone(),
+                            references: env.references.clone(),
+                            subject: env.subject.clone(),
+                        },
+                        &sender.address,
+                        now,
+                    )
                 });
                 return self.record(
                     now,
@@ -454,6 +474,11 @@ impl Pipeline {
             .clone()
             .or_else(|| env.subject.clone())
             .filter(|s| !s.trim().is_empty() && s.trim() != "...");
+        if let Some(report) =
+            self.thread_target(&env, &from.address, &opened, subject.as_deref())?
+        {
+            return self.record_followup(&report, &env, &from.address, &opened, subject, text, now);
+        }
         let fields = extract::extract(subject.as_deref(), &text);
         let missing = fields.missing(&self.settings.policy.required_fields);
 
@@ -471,6 +496,8 @@ impl Pipeline {
 
         let reporter_key = self.reporter_key(&sender.address, &offered)?;
         let policy = &self.settings.policy;
+        let hints = policy::hints(policy, &fields, &text, attachments.len());
+        let deadlines = Deadlines::compute(policy, now, fields.severity());
         let report = NewReport {
             received_at: now,
             from,
@@ -492,10 +519,8 @@ impl Pipeline {
             attachments,
             body: text,
             source_file: Some(seen_file),
-            deadlines: Deadlines {
-                acknowledge: now + chrono_duration(policy.acknowledge_within),
-                initial_assessment: now + chrono_duration(policy.initial_assessment_within),
-            },
+            deadlines,
+            hints,
             suppressed_ack: false,
         };
         // Over the rate limits the report is stored all the same, unanswered, and
@@ -504,20 +529,20 @@ impl Pipeline {
             .store
             .take_send_slot(&sender.address, now, &self.settings.rate_limits)?
         {
-            Some(NewJob {
-                kind: JobKind::Ack,
-                to: sender.address,
-                at: now,
-            })
+            Some(NewJob::new(JobKind::Ack, &sender.address, now))
         } else {
             warn!("acknowledgement not sent: rate limit");
             None
         };
         let mut report = report;
         report.suppressed_ack = ack.is_none();
+        let mut jobs: Vec<NewJob> = ack.into_iter().collect();
+        if self.settings.notify.new_reports {
+            jobs.extend(self.to_maintainers(JobKind::NewReport, now));
+        }
         match self
             .store
-            .commit_report(&self.settings.gateway.report_id_prefix, report, ack)?
+            .commit_report(&self.settings.gateway.report_id_prefix, report, jobs)?
         {
             Commit::Stored(OutcomeRef::Report(id)) => {
                 let span = tracing::Span::current();
@@ -665,6 +690,271 @@ impl Pipeline {
         }
         Ok(None)
     }
+}
+
+impl Pipeline {
+    /// One job of `kind` per maintainer.
+    fn to_maintainers(&self, kind: JobKind, now: chrono::DateTime<Utc>) -> Vec<NewJob> {
+        self.team
+            .members()
+            .iter()
+            .map(|m| NewJob::new(kind.clone(), &m.address, now))
+            .collect()
+    }
+
+    /// The report this message continues, if it references one (In-Reply-To or
+    /// References naming a message of its thread, or its `[ID]` tag in the subject) and
+    /// comes from that report's reporter: the same address, or a good signature by
+    /// the key that signed the report. Anyone else quoting a tag gets a new report,
+    /// never access to the old one.
+    fn thread_target(
+        &self,
+        env: &Envelope,
+        from: &str,
+        opened: &crypto::Opened,
+        subject: Option<&str>,
+    ) -> Result<Option<Report>, StoreError> {
+        let mut candidates: Vec<ReportId> = Vec::new();
+        for mid in env.in_reply_to.iter().chain(env.references.iter().rev()) {
+            if let Some(id) = self.store.thread_of(mid)?
+                && !candidates.contains(&id)
+            {
+                candidates.push(id);
+            }
+        }
+        let prefix = &self.settings.gateway.report_id_prefix;
+        for s in [subject, env.subject.as_deref()].into_iter().flatten() {
+            for tag in report_tags(s, prefix) {
+                if let Some(r) = self.store.report(&tag)?
+                    && !candidates.contains(&r.id)
+                {
+                    candidates.push(r.id);
+                }
+            }
+        }
+        for id in candidates {
+            let Some(report) = self.store.report(id.as_str())? else {
+                continue;
+            };
+            let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
+                || from.eq_ignore_ascii_case(report.reporter_address());
+            let same_key = opened.signature == crypto::SignatureStatus::Good
+                && opened.signature_covers_all
+                && opened.signer_fingerprint.is_some()
+                && opened.signer_fingerprint == report.data.signer_fingerprint;
+            if same_address || same_key {
+                return Ok(Some(report));
+            }
+            info!(of = %report.id, "message refers to a report of another sender: handled as a new report");
+        }
+        Ok(None)
+    }
+
+    /// Adds a reporter's follow-up to its report and tells the maintainers.
+    #[allow(clippy::too_many_arguments)]
+    fn record_followup(
+        &self,
+        report: &Report,
+        env: &Envelope,
+        from: &str,
+        opened: &crypto::Opened,
+        subject: Option<String>,
+        text: String,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Outcome, PipelineError> {
+        let mut attachments = Vec::new();
+        for a in &opened.attachments {
+            let sha256 = intake::sha256_hex(&a.data);
+            self.store.put_attachment(&sha256, &a.data)?;
+            attachments.push(AttachmentMeta {
+                name: a.name.as_deref().map(intake::cap),
+                content_type: intake::cap(&a.content_type),
+                size: a.data.len() as u64,
+                sha256,
+            });
+        }
+        // A follow-up without a Message-ID still needs one to be referenced by.
+        let message_id = env
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("{}@no-message-id.invalid", env.content_sha256));
+        let entry = Correspondence {
+            direction: Direction::In,
+            at: now,
+            from: from.to_string(),
+            to: self.settings.gateway.address.clone(),
+            message_id: Some(message_id.clone()),
+            subject: subject.map(|s| intake::cap(&s)),
+            body: text,
+            encrypted: opened.encrypted,
+            signature: opened.signature,
+            signer_fingerprint: opened.signer_fingerprint.clone(),
+            attachments,
+            actor: None,
+        };
+        let jobs = if self.settings.notify.correspondence {
+            self.to_maintainers(JobKind::FollowUp { message_id }, now)
+        } else {
+            Vec::new()
+        };
+        match self
+            .store
+            .commit_followup(&report.id, entry, &env.content_sha256, jobs)?
+        {
+            Commit::Stored(_) => {
+                let span = tracing::Span::current();
+                span.record("encrypted", opened.encrypted);
+                span.record("signature", opened.signature.as_str());
+                Ok(Outcome::FollowUp(report.id.clone()))
+            }
+            Commit::Duplicate(prev) => Ok(Outcome::Duplicate(prev)),
+        }
+    }
+
+    /// Time-driven work: one escalation per missed deadline, and the digest when its
+    /// scheduled time has come. `now` is passed in so tests run on a fixed clock.
+    pub fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<Scheduled, PipelineError> {
+        let escalated = self.escalate(now)?;
+        let digest = match self.store.last_digest()? {
+            // The first digest is the first scheduled time after the gateway started.
+            None => {
+                self.store.commit_digest(now, Vec::new())?;
+                false
+            }
+            Some(last) => {
+                let d = &self.settings.digest;
+                match policy::next_digest(d.schedule, d.timezone, last) {
+                    Some(due) if due <= now => self.send_digest(now, false)?.is_some(),
+                    _ => false,
+                }
+            }
+        };
+        Ok(Scheduled { escalated, digest })
+    }
+
+    /// Marks every deadline that passed unmet as escalated and queues one mail per
+    /// maintainer about it. A deadline is escalated once, whatever the number of
+    /// checks; a moved fix deadline is a new one.
+    pub fn escalate(&self, now: chrono::DateTime<Utc>) -> Result<usize, PipelineError> {
+        let mut count = 0;
+        for (id, name) in self.store.due_deadlines(now)? {
+            let jobs = if self.settings.notify.escalations {
+                self.to_maintainers(JobKind::Escalation { deadline: name }, now)
+            } else {
+                Vec::new()
+            };
+            let before = self.store.report(id.as_str())?;
+            let after = self.store.modify_report(id.as_str(), |r| {
+                let due = r
+                    .open_deadlines()
+                    .into_iter()
+                    .any(|(n, at)| n == name && at <= now);
+                if !due {
+                    return Ok(Vec::new());
+                }
+                r.escalated.push(name);
+                r.events.push(Event::new(
+                    now,
+                    "system",
+                    "escalated",
+                    Some(format!(
+                        "{} deadline missed; {} maintainer(s) told",
+                        name.as_str(),
+                        jobs.len()
+                    )),
+                ));
+                Ok(jobs.clone())
+            });
+            match after {
+                Ok(r) if before.is_some_and(|b| b.escalated.len() < r.escalated.len()) => {
+                    warn!(report = %id, deadline = name.as_str(), "deadline missed: escalated");
+                    count += 1;
+                }
+                Ok(_) => {}
+                Err(StoreError::NoSuchReport(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if count > 0 {
+            self.store.flush()?;
+        }
+        Ok(count)
+    }
+
+    /// The digest as it would be sent now.
+    pub fn digest(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<outbox::digest::Digest, PipelineError> {
+        let since = self.store.last_digest()?;
+        let reports = self.store.reports()?;
+        Ok(outbox::digest::Digest::build(&reports, since, now))
+    }
+
+    /// Queues the digest to every maintainer, unless it has nothing to say and the
+    /// configuration says to skip it then (`force` sends it all the same). Returns the
+    /// digest when it was queued.
+    pub fn send_digest(
+        &self,
+        now: chrono::DateTime<Utc>,
+        force: bool,
+    ) -> Result<Option<outbox::digest::Digest>, PipelineError> {
+        let digest = self.digest(now)?;
+        if digest.is_empty() && !self.settings.digest.send_when_empty && !force {
+            // Nothing to say: the next digest still covers from the last one sent.
+            info!("digest skipped: nothing to report");
+            let d = &self.settings.digest;
+            // Move the schedule on so this is not retried every tick.
+            let last = self.store.last_digest()?.unwrap_or(now);
+            if policy::next_digest(d.schedule, d.timezone, last).is_some_and(|due| due <= now) {
+                self.store.commit_digest(now, Vec::new())?;
+            }
+            return Ok(None);
+        }
+        let kind = JobKind::Digest {
+            text: digest.text(),
+            subject: digest.subject(),
+        };
+        let jobs = self.to_maintainers(kind, now);
+        info!(
+            maintainers = jobs.len(),
+            overdue = digest.overdue.len(),
+            new = digest.new.len(),
+            "digest queued"
+        );
+        self.store.commit_digest(now, jobs)?;
+        Ok(Some(digest))
+    }
+}
+
+/// What one round of time-driven work did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Scheduled {
+    pub escalated: usize,
+    pub digest: bool,
+}
+
+/// `[PREFIX-YYYY-NNNN]` tags in a subject.
+fn report_tags(subject: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = subject;
+    while let Some(start) = rest.find('[') {
+        let after = rest.get(start + 1..).unwrap_or_default();
+        let Some(end) = after.find(']') else {
+            break;
+        };
+        let tag = after.get(..end).unwrap_or_default().trim();
+        if tag.len() <= 40
+            && tag
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && ReportId::parse_numbers(tag).is_some()
+        {
+            out.push(tag.to_string());
+        }
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out
 }
 
 fn chrono_duration(d: std::time::Duration) -> chrono::Duration {

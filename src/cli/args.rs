@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::Status;
 
 /// disclosured: an email-first vulnerability disclosure gateway.
 ///
@@ -32,9 +34,11 @@ pub enum Command {
     Serve,
     /// Process everything waiting in the inbox, deliver queued mail, and exit.
     RunOnce,
-    /// Stored reports.
+    /// Stored reports: list, show, change, answer.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// The maintainers' digest: print the next one, or send it now.
+    Digest(DigestArgs),
     /// Messages that did not become reports (quarantined or skipped).
     #[command(subcommand)]
     Quarantine(QuarantineCommand),
@@ -52,11 +56,21 @@ pub enum Command {
 pub enum ReportsCommand {
     /// List reports, oldest first.
     List {
+        /// Only reports in this state (new, acknowledged, triaged, accepted, rejected,
+        /// fixed, disclosed).
+        #[arg(long)]
+        status: Option<Status>,
+        /// Only reports of this severity (critical, high, medium, low, none, unrated).
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only reports with a deadline passed unmet.
+        #[arg(long)]
+        overdue: bool,
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Show one report in full.
+    /// Show one report in full: fields, hints, deadlines, correspondence, events.
     Show {
         /// The report ID, e.g. VR-2026-0001.
         id: String,
@@ -64,6 +78,68 @@ pub enum ReportsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a report: its state, severity, CVSS vector, assignee; add a note.
+    Set(SetArgs),
+    /// Send the reporter a message (signed; encrypted when their key is known),
+    /// threaded in the report and recorded as correspondence.
+    Reply {
+        /// The report ID.
+        id: String,
+        /// The message text (UTF-8), or - for standard input.
+        #[arg(long, value_name = "MSG")]
+        file: PathBuf,
+        /// Subject; default "Re: [ID] <title>".
+        #[arg(long)]
+        subject: Option<String>,
+        /// Send it unencrypted even though the report was encrypted and the reporter's
+        /// key is unknown.
+        #[arg(long)]
+        allow_plaintext: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(arg_required_else_help = true)]
+pub struct SetArgs {
+    /// The report ID.
+    pub id: String,
+    /// New state: triaged, accepted, rejected (with --reason), fixed, disclosed.
+    #[arg(long)]
+    pub status: Option<Status>,
+    /// Why it is rejected: out_of_scope, duplicate (with --duplicate-of),
+    /// not_reproducible, informative, spam.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The report this one duplicates.
+    #[arg(long, value_name = "ID")]
+    pub duplicate_of: Option<String>,
+    /// Severity: critical, high, medium, low, none. Moves the fix deadline.
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// A CVSS 2, 3.x or 4.0 vector; its score sets the severity unless --severity is
+    /// given.
+    #[arg(long, value_name = "VECTOR")]
+    pub cvss: Option<String>,
+    /// Who works on it; "" clears it.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// A note for the report's history.
+    #[arg(long)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DigestArgs {
+    /// Print the digest as it would be sent now, and send nothing.
+    #[arg(long, conflicts_with = "send", required_unless_present = "send")]
+    pub dry_run: bool,
+    /// Queue the digest to every maintainer now (skipped when there is nothing to say,
+    /// unless digest.send_when_empty is set or --force is given).
+    #[arg(long)]
+    pub send: bool,
+    /// With --send: send it even when there is nothing to say.
+    #[arg(long, requires = "send")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,14 +4,13 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
-use serde::Serialize;
 
-use super::args::{Cli, Command, KeysCommand, OutboxCommand, QuarantineCommand, ReportsCommand};
+use super::args::{Cli, Command, KeysCommand, ReportsCommand};
 use crate::config::Settings;
-use crate::crypto::{Keyring, SignatureStatus};
-use crate::daemon;
+use crate::crypto::Keyring;
+use crate::daemon::{self, control};
 use crate::pipeline::Pipeline;
-use crate::store::{IntakeKind, Report, Store};
+use crate::store::Store;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
@@ -19,17 +18,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
-            runtime()?.block_on(daemon::serve(settings))?;
+            runtime()?.block_on(daemon::serve(settings, std::sync::Arc::new(handle_request)))?;
         }
         Command::RunOnce => run_once(settings)?,
-        Command::Reports(ReportsCommand::List { json }) => reports_list(&settings, json)?,
-        Command::Reports(ReportsCommand::Show { id, json }) => {
-            return reports_show(&settings, &id, json);
-        }
-        Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(&settings, json)?,
-        Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(&settings, json, sent)?,
-        Command::Outbox(OutboxCommand::Retry { id, all }) => {
-            return outbox_retry(&settings, id, all);
+        Command::Reports(_) | Command::Digest(_) | Command::Quarantine(_) | Command::Outbox(_) => {
+            return store_command(settings, &cli.command);
         }
         Command::Keys(KeysCommand::Generate) => {
             let g = Keyring::generate(
@@ -50,6 +43,80 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig => check_config(&settings)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who runs this command, for the reports' history: `cli:<user>` (the user behind
+/// sudo when there is one).
+fn actor() -> String {
+    let user = ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| format!("uid{}", rustix::process::getuid().as_raw()));
+    format!("cli:{}", user.trim())
+}
+
+/// Runs a command on the store: through the daemon's control socket when it runs (the
+/// store can be open in one process only), else here.
+fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCode> {
+    let file = match command {
+        Command::Reports(ReportsCommand::Reply { file, .. }) => Some(read_message(file)?),
+        _ => None,
+    };
+    let request = control::Request {
+        argv: std::env::args().skip(1).collect(),
+        actor: actor(),
+        file,
+    };
+    let socket = control::socket_path(&settings.store.path);
+    let response = match control::send(&socket, &request)
+        .with_context(|| format!("cannot talk to the daemon on {}", socket.display()))?
+    {
+        Some(r) => r,
+        None => {
+            let pipeline = Pipeline::open(settings).context(
+                "is `disclosured serve` running without its control socket? The store can be opened by one process at a time",
+            )?;
+            super::reports::execute(&pipeline, command, &request)
+        }
+    };
+    print!("{}", response.stdout);
+    eprint!("{}", response.stderr);
+    Ok(ExitCode::from(response.code))
+}
+
+/// A message file for `reports reply`, or standard input for `-`.
+fn read_message(path: &std::path::Path) -> anyhow::Result<String> {
+    let bytes = if path.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut b).context("standard input")?;
+        b
+    } else {
+        std::fs::read(path).with_context(|| path.display().to_string())?
+    };
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{}: not UTF-8 text", path.display()))
+}
+
+/// Runs a request that came through the control socket, inside the daemon.
+fn handle_request(pipeline: &Pipeline, request: control::Request) -> control::Response {
+    let argv = std::iter::once("disclosured".to_string()).chain(request.argv.iter().cloned());
+    match <Cli as clap::Parser>::try_parse_from(argv) {
+        Ok(cli) => match &cli.command {
+            Command::Reports(_)
+            | Command::Digest(_)
+            | Command::Quarantine(_)
+            | Command::Outbox(_) => super::reports::execute(pipeline, &cli.command, &request),
+            _ => control::Response {
+                stderr: "disclosured: only store commands run through the daemon\n".into(),
+                code: 2,
+                ..Default::default()
+            },
+        },
+        Err(e) => control::Response {
+            stderr: e.to_string(),
+            code: 2,
+            ..Default::default()
+        },
+    }
 }
 
 fn init_logging(default: &str) {
@@ -86,6 +153,10 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
         }
     };
     let intake_ms = started.elapsed().as_millis();
+    let scheduled = pipeline.scheduled(chrono::Utc::now())?;
+    if scheduled.escalated > 0 {
+        tracing::info!(escalated = scheduled.escalated, "deadlines escalated");
+    }
     let delivered = pipeline.deliver()?;
     let deliver_ms = started.elapsed().as_millis() - intake_ms;
     log_pass(&pass, &delivered);
@@ -150,298 +221,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Store::open(&settings.store.path).with_context(
-        || "is `disclosured serve` running? The store can be opened by one process at a time",
-    )
-}
-
-/// One row of `reports list --json`: the fields scripts rely on.
-#[derive(Serialize)]
-struct ReportSummary<'a> {
-    id: &'a str,
-    status: &'static str,
-    received_at: String,
-    from: &'a str,
-    title: Option<&'a str>,
-    encrypted: bool,
-    signature: SignatureStatus,
-    signature_covers_all: bool,
-    signer_fingerprint: Option<&'a str>,
-    signer_matches_from: bool,
-    severity: Option<&'static str>,
-    cvss_vector: Option<&'a str>,
-    cvss_score: Option<f64>,
-    affected_versions: Option<&'a str>,
-    message_id: Option<&'a str>,
-    missing_fields: Vec<&'static str>,
-    attachments: usize,
-}
-
-impl<'a> ReportSummary<'a> {
-    fn of(r: &'a Report) -> Self {
-        let d = &r.data;
-        ReportSummary {
-            id: r.id.as_str(),
-            status: r.status.as_str(),
-            received_at: d.received_at.to_rfc3339(),
-            from: &d.from.address,
-            title: d.fields.title.as_deref(),
-            encrypted: d.encrypted,
-            signature: d.signature,
-            signature_covers_all: d.signature_covers_all,
-            signer_fingerprint: d.signer_fingerprint.as_deref(),
-            signer_matches_from: d.signer_matches_from,
-            severity: d.fields.severity().map(|s| s.as_str()),
-            cvss_vector: d.fields.cvss.as_ref().map(|c| c.vector.as_str()),
-            cvss_score: d.fields.cvss.as_ref().map(|c| c.score),
-            affected_versions: d.fields.affected_versions.as_deref(),
-            message_id: d.message_id.as_deref(),
-            missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
-            attachments: d.attachments.len(),
-        }
-    }
-}
-
-fn reports_list(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let store = open_store(settings)?;
-    let reports = store.reports()?;
-    if json {
-        let rows: Vec<ReportSummary<'_>> = reports.iter().map(ReportSummary::of).collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    println!(
-        "{:<16} {:<13} {:<17} {:<11} {:<9} {:<28} TITLE",
-        "ID", "STATUS", "RECEIVED", "SIGNATURE", "SEVERITY", "FROM"
-    );
-    for r in &reports {
-        let s = ReportSummary::of(r);
-        println!(
-            "{:<16} {:<13} {:<17} {:<11} {:<9} {:<28} {}",
-            s.id,
-            s.status,
-            r.data.received_at.format("%Y-%m-%d %H:%M"),
-            s.signature.as_str(),
-            s.severity.unwrap_or("-"),
-            truncate(s.from, 28),
-            truncate(s.title.unwrap_or("-"), 60)
-        );
-    }
-    Ok(())
-}
-
-fn reports_show(settings: &Settings, id: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let store = open_store(settings)?;
-    let Some(r) = store.report(id)? else {
-        eprintln!("disclosured: no report {id}");
-        return Ok(ExitCode::from(1));
-    };
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let d = &r.data;
-    println!("Report {}  ({})", r.id, r.status.as_str());
-    println!("Received:     {}", d.received_at.to_rfc3339());
-    match &d.from.name {
-        Some(name) => println!("From:         {name} <{}>", d.from.address),
-        None => println!("From:         {}", d.from.address),
-    }
-    println!("Message-ID:   {}", d.message_id.as_deref().unwrap_or("-"));
-    println!("Encrypted:    {}", if d.encrypted { "yes" } else { "no" });
-    println!(
-        "Signature:    {}{}{}{}",
-        d.signature.as_str(),
-        d.signer_fingerprint
-            .as_deref()
-            .map(|f| format!(" ({f})"))
-            .unwrap_or_default(),
-        if d.signature == SignatureStatus::Good && !d.signature_covers_all {
-            "; covers only part of the message"
-        } else {
-            ""
-        },
-        if d.signer_fingerprint.is_some() && !d.signer_matches_from {
-            "; the key has no user ID for the sender's address"
-        } else {
-            ""
-        }
-    );
-    println!(
-        "Deadlines:    acknowledge by {}, initial assessment by {}",
-        d.deadlines.acknowledge.to_rfc3339(),
-        d.deadlines.initial_assessment.to_rfc3339()
-    );
-    println!();
-    for f in crate::extract::FieldName::ALL {
-        if let Some(v) = d.fields.get(f) {
-            println!("{}:\n  {}", f.label(), v.replace('\n', "\n  "));
-        }
-    }
-    if !d.missing.is_empty() {
-        let names: Vec<_> = d.missing.iter().map(|f| f.label()).collect();
-        println!("\nMissing: {}", names.join(", "));
-    }
-    for a in &d.attachments {
-        println!(
-            "Attachment:   {} ({}, {} bytes, sha256 {})",
-            a.name.as_deref().unwrap_or("(unnamed)"),
-            a.content_type,
-            a.size,
-            a.sha256
-        );
-    }
-    println!("\nEvents:");
-    for e in &r.events {
-        println!(
-            "  {}  {:<13} {}{}",
-            e.at.to_rfc3339(),
-            e.kind,
-            e.actor,
-            e.note
-                .as_deref()
-                .map(|n| format!(": {n}"))
-                .unwrap_or_default()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Serialize)]
-struct QuarantineRow<'a> {
-    kind: IntakeKind,
-    reason: &'a str,
-    file: Option<&'a str>,
-    message_id: Option<&'a str>,
-    from: Option<&'a str>,
-    at: String,
-}
-
-fn quarantine_list(settings: &Settings, json: bool) -> anyhow::Result<()> {
-    let store = open_store(settings)?;
-    let records = store.intake_records()?;
-    let rows: Vec<QuarantineRow<'_>> = records
-        .iter()
-        .map(|r| QuarantineRow {
-            kind: r.kind,
-            reason: &r.reason,
-            file: r.file.as_deref(),
-            message_id: r.message_id.as_deref(),
-            from: r.from.as_deref(),
-            at: r.at.to_rfc3339(),
-        })
-        .collect();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    for r in &rows {
-        let kind = match r.kind {
-            IntakeKind::Quarantined => "quarantined",
-            IntakeKind::Skipped => "skipped",
-        };
-        println!(
-            "{}  {:<11}  {}  {}",
-            r.at,
-            kind,
-            r.file.or(r.message_id).unwrap_or("-"),
-            r.reason
-        );
-    }
-    Ok(())
-}
-
-#[derive(Serialize)]
-struct OutboxRow<'a> {
-    id: u64,
-    kind: &'static str,
-    report: Option<&'a str>,
-    recipient: &'a str,
-    state: &'static str,
-    tries: u32,
-    created_at: String,
-    next_attempt: Option<String>,
-    last_error: Option<&'a str>,
-    message_id: Option<&'a str>,
-}
-
-fn outbox_list(settings: &Settings, json: bool, include_sent: bool) -> anyhow::Result<()> {
-    use crate::store::{JobKind, JobState, OutcomeRef};
-    let store = open_store(settings)?;
-    let jobs = store.jobs()?;
-    let rows: Vec<OutboxRow<'_>> = jobs
-        .iter()
-        .filter(|j| include_sent || j.state != JobState::Sent)
-        .map(|j| OutboxRow {
-            id: j.id,
-            kind: match j.kind {
-                JobKind::Ack => "acknowledgement",
-                JobKind::Unreadable { .. } => "unreadable_notice",
-            },
-            report: match &j.outcome {
-                Some(OutcomeRef::Report(id)) => Some(id.as_str()),
-                _ => None,
-            },
-            recipient: &j.to,
-            state: j.state.as_str(),
-            tries: j.tries,
-            created_at: j.created_at.to_rfc3339(),
-            next_attempt: (j.state == JobState::Pending).then(|| j.next_attempt.to_rfc3339()),
-            last_error: j.last_error.as_deref(),
-            message_id: j.message_id.as_deref(),
-        })
-        .collect();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-        return Ok(());
-    }
-    println!(
-        "{:<20} {:<18} {:<16} {:<8} {:>5}  {:<26} RECIPIENT / LAST ERROR",
-        "ID", "KIND", "REPORT", "STATE", "TRIES", "NEXT ATTEMPT"
-    );
-    for r in &rows {
-        println!(
-            "{:<20} {:<18} {:<16} {:<8} {:>5}  {:<26} {}{}",
-            r.id,
-            r.kind,
-            r.report.unwrap_or("-"),
-            r.state,
-            r.tries,
-            r.next_attempt.as_deref().unwrap_or("-"),
-            r.recipient,
-            r.last_error.map(|e| format!(" ({e})")).unwrap_or_default()
-        );
-    }
-    Ok(())
-}
-
-fn outbox_retry(settings: &Settings, id: Option<u64>, all: bool) -> anyhow::Result<ExitCode> {
-    use crate::store::JobState;
-    let store = open_store(settings)?;
-    let now = chrono::Utc::now();
-    let ids: Vec<u64> = match (id, all) {
-        (Some(id), _) => vec![id],
-        (None, _) => store
-            .jobs()?
-            .into_iter()
-            .filter(|j| j.state != JobState::Sent)
-            .map(|j| j.id)
-            .collect(),
-    };
-    let mut changed = 0;
-    for id in &ids {
-        if store.retry_job(*id, now)? {
-            changed += 1;
-        } else if !all {
-            eprintln!("disclosured: no pending or failed message {id} in the outbox");
-            return Ok(ExitCode::from(1));
-        }
-    }
-    println!("{changed} message(s) will be retried at the next delivery round");
-    Ok(ExitCode::SUCCESS)
-}
-
 fn keys_show(settings: &Settings) -> anyhow::Result<()> {
     let ring = Keyring::load(&settings.keys)?;
     let signing = ring.signing_cert().map(|c| c.fingerprint());
@@ -482,7 +261,10 @@ fn keys_show(settings: &Settings) -> anyhow::Result<()> {
 
 fn check_config(settings: &Settings) -> anyhow::Result<()> {
     let ring = Keyring::load(&settings.keys)?;
-    let store = open_store(settings)?;
+    let team = crate::crypto::Team::load(&settings.maintainers)?;
+    let store = Store::open(&settings.store.path).with_context(
+        || "is `disclosured serve` running? The store can be opened by one process at a time",
+    )?;
     // Password files and certificates are checked too; nothing is connected to.
     if let crate::config::Inbox::Imap(imap) = &settings.inbox {
         crate::source::imap::ImapInbox::new(imap.clone())?;
@@ -498,6 +280,7 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
             .unwrap_or_else(|| " (built-in defaults)".into())
     );
     println!("  gateway address: {}", settings.gateway.address);
+    println!("  maintainers: {}", team.members().len());
     println!(
         "  store: {} ({reports} reports)",
         settings.store.path.display()
@@ -516,14 +299,4 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
 }

@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod commands;
+pub mod reports;
 
 use std::process::ExitCode;
 

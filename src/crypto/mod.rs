@@ -9,11 +9,13 @@
 pub mod keys;
 pub mod open;
 pub mod seal;
+pub mod team;
 
 use sequoia_openpgp as openpgp;
 
 pub use keys::{KeyError, Keyring};
 pub use open::{Attachment, OpenError, Opened, open};
+pub use team::{Member, Team, TeamError};
 
 /// The one policy every key and signature check goes through.
 pub static POLICY: openpgp::policy::StandardPolicy<'static> =

@@ -5,6 +5,7 @@
 //! the async side waits for mail, timers and signals. Shutdown is honoured between
 //! messages, never in the middle of one, and the store is flushed before exit.
 
+pub mod control;
 pub mod imap;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use crate::source::imap::{ImapError, ImapInbox};
 
 /// How often the delivery loop looks for retries that came due.
 const DELIVERY_TICK: Duration = Duration::from_secs(1);
+/// How often deadlines and the digest schedule are checked.
+const SCHEDULE_TICK: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -54,8 +57,9 @@ pub async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Runs the daemon until SIGINT or SIGTERM.
-pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
+/// Runs the daemon until SIGINT or SIGTERM; `handler` runs the command line's requests
+/// that arrive on the control socket.
+pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), DaemonError> {
     let inbox = settings.inbox.clone();
     let (pipeline, generated) = blocking(move || Pipeline::start(settings)).await?;
     if let Some(g) = &generated {
@@ -98,6 +102,14 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
         shutdown_rx.clone(),
         Arc::clone(&wake_delivery),
     ));
+    let control_task = {
+        let (p, rx) = (Arc::clone(&pipeline), shutdown_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = control::serve(p, handler, rx).await {
+                error!(error = %e, "control socket unavailable: the command line cannot reach the daemon");
+            }
+        })
+    };
     info!(
         keys = pipeline.keyring.gateway_keys().len(),
         "disclosured started"
@@ -112,7 +124,7 @@ pub async fn serve(settings: Settings) -> Result<(), DaemonError> {
     notify(&[sd_notify::NotifyState::Stopping]);
     stop.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
-    for task in [inbox_task, delivery_task] {
+    for task in [inbox_task, delivery_task, control_task] {
         if let Err(e) = task.await {
             error!(error = %e, "a task ended abnormally");
         }
@@ -164,7 +176,19 @@ async fn delivery_loop(
     mut shutdown: watch::Receiver<bool>,
     wake: Arc<Notify>,
 ) {
+    // The first check runs at once: deadlines that passed while the daemon was down
+    // are escalated at start.
+    let mut next_schedule = tokio::time::Instant::now();
     loop {
+        if tokio::time::Instant::now() >= next_schedule {
+            next_schedule += SCHEDULE_TICK;
+            let p = Arc::clone(&pipeline);
+            match blocking(move || p.scheduled(chrono::Utc::now())).await {
+                Ok(done) if done.escalated > 0 || done.digest => wake.notify_one(),
+                Ok(_) => {}
+                Err(e) => error!(error = %e, "deadline and digest check failed; retrying"),
+            }
+        }
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(DELIVERY_TICK) => {}

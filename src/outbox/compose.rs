@@ -33,6 +33,21 @@ pub struct Envelope<'a> {
     pub references: &'a [String],
     pub message_id: &'a str,
     pub date: DateTime<Utc>,
+    /// `Auto-Submitted` (RFC 3834): `auto-replied` for answers to the reporter,
+    /// `auto-generated` for notifications; none for a person's message.
+    pub auto_submitted: Option<&'static str>,
+}
+
+/// What is attached beside the text, inside the signed (and encrypted) part.
+pub enum Extra<'a> {
+    /// The gateway's current public key.
+    GatewayKey,
+    /// A file that came with a report.
+    File {
+        name: &'a str,
+        content_type: &'a str,
+        data: &'a [u8],
+    },
 }
 
 /// Removes what must never reach a header from text that came from a report: line
@@ -97,6 +112,19 @@ fn key_part(armored_key: &[u8], fingerprint: &str) -> Result<SinglePart, OutboxE
         .body(String::from_utf8_lossy(armored_key).into_owned()))
 }
 
+/// A report's file for maintainers, base64 so any bytes survive signing.
+fn file_part(name: &str, content_type: &str, data: &[u8]) -> Result<SinglePart, OutboxError> {
+    let name = sanitize_header_text(name, 100).replace(['"', '\\', '/'], "_");
+    let ct = ContentType::parse(content_type)
+        .or_else(|_| ContentType::parse("application/octet-stream"))
+        .map_err(|e| OutboxError::Compose(e.to_string()))?;
+    Ok(SinglePart::builder()
+        .header(ct)
+        .header(ContentDisposition::attachment(&name))
+        .header(ContentTransferEncoding::Base64)
+        .body(data.to_vec()))
+}
+
 /// The bytes RFC 3156 signs: the part as it goes on the wire, without the CRLF that
 /// belongs to the following boundary.
 fn signed_bytes(formatted: Vec<u8>) -> Vec<u8> {
@@ -127,7 +155,7 @@ pub fn seal_message(
     keyring: &Keyring,
     env: &Envelope<'_>,
     body: &str,
-    attach_key: bool,
+    extras: &[Extra<'_>],
     recipient: Option<&Cert>,
     protected_subject: &str,
 ) -> Result<Rendered, OutboxError> {
@@ -135,17 +163,26 @@ pub fn seal_message(
     let fingerprint = gateway.fingerprint().to_hex();
     let protected = recipient.map(|_| protected_subject);
     let text = text_part(body, protected)?;
-    let inner = if attach_key {
-        let key = keyring
-            .public_key_armored()
-            .ok_or(OutboxError::NoSigningKey)?;
-        Inner::Multi(
-            MultiPart::mixed()
-                .singlepart(text)
-                .singlepart(key_part(&key, &fingerprint)?),
-        )
-    } else {
+    let inner = if extras.is_empty() {
         Inner::Single(text)
+    } else {
+        let mut mixed = MultiPart::mixed().singlepart(text);
+        for extra in extras {
+            mixed = mixed.singlepart(match extra {
+                Extra::GatewayKey => {
+                    let key = keyring
+                        .public_key_armored()
+                        .ok_or(OutboxError::NoSigningKey)?;
+                    key_part(&key, &fingerprint)?
+                }
+                Extra::File {
+                    name,
+                    content_type,
+                    data,
+                } => file_part(name, content_type, data)?,
+            });
+        }
+        Inner::Multi(mixed)
     };
 
     let from = Mailbox::new(
@@ -166,8 +203,10 @@ pub fn seal_message(
         .to(Mailbox::new(None, to))
         .subject(env.subject.clone())
         .message_id(Some(format!("<{}>", env.message_id)))
-        .date(env.date.into())
-        .header(AutoSubmitted);
+        .date(env.date.into());
+    if let Some(value) = env.auto_submitted {
+        builder = builder.header(AutoSubmitted(value));
+    }
     if let Some(parent) = env.in_reply_to.and_then(safe_msgid) {
         builder = builder.in_reply_to(format!("<{parent}>"));
     }
@@ -231,22 +270,26 @@ pub fn seal_message(
     })
 }
 
-/// `Auto-Submitted: auto-replied` (RFC 3834 section 5): other automatic responders must
-/// not answer us.
+/// `Auto-Submitted` (RFC 3834 section 5): other automatic responders must not answer
+/// us.
 #[derive(Debug, Clone, Copy)]
-struct AutoSubmitted;
+struct AutoSubmitted(&'static str);
 
 impl header::Header for AutoSubmitted {
     fn name() -> header::HeaderName {
         header::HeaderName::new_from_ascii_str("Auto-Submitted")
     }
 
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted)
+    fn parse(value: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted(if value.trim() == "auto-generated" {
+            "auto-generated"
+        } else {
+            "auto-replied"
+        }))
     }
 
     fn display(&self) -> header::HeaderValue {
-        header::HeaderValue::new(Self::name(), "auto-replied".to_string())
+        header::HeaderValue::new(Self::name(), self.0.to_string())
     }
 }
 

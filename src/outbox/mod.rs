@@ -8,16 +8,18 @@
 //! accepted it.
 
 pub mod compose;
+pub mod digest;
+pub mod notify;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use lettre::Transport as _;
 use sequoia_openpgp::Cert;
 
 use crate::config::{Outbox as OutboxSettings, Settings};
-use crate::crypto::{Keyring, SignatureStatus, seal::SealError};
+use crate::crypto::{Keyring, SignatureStatus, Team, seal::SealError};
 use crate::extract::FieldName;
-use crate::store::{Job, JobKind, JobState, OutcomeRef, Report, Store, StoreError};
-use compose::{Envelope, Rendered, sanitize_header_text};
+use crate::store::{Direction, Job, JobKind, JobState, OutcomeRef, Report, Store, StoreError};
+use compose::{Envelope, Extra, Rendered, sanitize_header_text};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -148,13 +150,17 @@ pub struct Delivered {
 
 /// Sends every job that is due. One job's failure is recorded on that job and the round
 /// goes on; only a store failure ends it.
-pub fn deliver_due(
-    store: &Store,
-    settings: &Settings,
-    keyring: &Keyring,
-    transport: &Transport,
-    now: DateTime<Utc>,
-) -> Result<Delivered, StoreError> {
+/// What rendering and sending need besides the job.
+pub struct Context<'a> {
+    pub store: &'a Store,
+    pub settings: &'a Settings,
+    pub keyring: &'a Keyring,
+    pub team: &'a Team,
+    pub transport: &'a Transport,
+}
+
+pub fn deliver_due(ctx: &Context<'_>, now: DateTime<Utc>) -> Result<Delivered, StoreError> {
+    let store = ctx.store;
     let jobs = store.due_jobs(now)?;
     if jobs.is_empty() {
         return Ok(Delivered::default());
@@ -164,7 +170,7 @@ pub fn deliver_due(
         &jobs,
         None,
         Ok(Delivered::default()),
-        |job| deliver_one(store, settings, keyring, transport, job.clone(), now),
+        |job| deliver_one(ctx, job.clone(), now),
         |stats: &mut Result<Delivered, StoreError>, _, result| match (result, &mut *stats) {
             (Ok(state), Ok(s)) => {
                 match state {
@@ -189,17 +195,15 @@ pub fn deliver_due(
 
 /// One attempt at one job; returns the job's new state.
 fn deliver_one(
-    store: &Store,
-    settings: &Settings,
-    keyring: &Keyring,
-    transport: &Transport,
+    ctx: &Context<'_>,
     mut job: Job,
     now: DateTime<Utc>,
 ) -> Result<JobState, StoreError> {
+    let (store, settings, transport) = (ctx.store, ctx.settings, ctx.transport);
     let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
     let _enter = span.enter();
     job.tries += 1;
-    let result = render_if_needed(store, settings, keyring, &mut job, now).and_then(|()| {
+    let result = render_if_needed(ctx, &mut job, now).and_then(|()| {
         // The rendered bytes and the counted try are saved before the attempt, so a
         // retry sends the very same message.
         store.save_job(&job)?;
@@ -257,34 +261,71 @@ pub fn retry_delay(retry: &crate::config::Retry, tries: u32) -> ChronoDuration {
     to_chrono(base.mul_f64(factor.max(0.0)))
 }
 
-fn kind_name(kind: &JobKind) -> &'static str {
+pub fn kind_name(kind: &JobKind) -> &'static str {
     match kind {
-        JobKind::Ack => "ack",
-        JobKind::Unreadable { .. } => "unreadable",
+        JobKind::Ack => "acknowledgement",
+        JobKind::Unreadable { .. } => "unreadable_notice",
+        JobKind::Reply => "reply",
+        JobKind::NewReport => "new_report_notice",
+        JobKind::FollowUp { .. } => "follow_up_notice",
+        JobKind::Escalation { .. } => "escalation",
+        JobKind::Digest { .. } => "digest",
     }
 }
 
-fn render_if_needed(
-    store: &Store,
-    settings: &Settings,
-    keyring: &Keyring,
-    job: &mut Job,
-    now: DateTime<Utc>,
-) -> Result<(), OutboxError> {
-    if job.message.is_some() {
-        return Ok(());
-    }
-    let message_id = format!(
-        "disclosured.{}.{}@{}",
-        job.id,
-        job.created_at.timestamp(),
+/// A fresh Message-ID in the gateway's domain.
+pub fn new_message_id(settings: &Settings, tag: &str) -> String {
+    format!(
+        "disclosured.{tag}.{:016x}@{}",
+        rand::random::<u64>(),
         settings
             .gateway
             .address
             .rsplit_once('@')
             .map_or("localhost", |(_, d)| d)
-    );
+    )
+}
+
+fn render_if_needed(
+    ctx: &Context<'_>,
+    job: &mut Job,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    let (store, settings, keyring) = (ctx.store, ctx.settings, ctx.keyring);
+    if job.message.is_some() {
+        return Ok(());
+    }
+    let message_id = job.message_id.clone().unwrap_or_else(|| {
+        format!(
+            "disclosured.{}.{}@{}",
+            job.id,
+            job.created_at.timestamp(),
+            settings
+                .gateway
+                .address
+                .rsplit_once('@')
+                .map_or("localhost", |(_, d)| d)
+        )
+    });
+    let report_of = |job: &Job| -> Result<Report, OutboxError> {
+        match &job.outcome {
+            Some(OutcomeRef::Report(id)) => store
+                .report(id.as_str())?
+                .ok_or_else(|| OutboxError::Compose(format!("report {id} is not in the store"))),
+            _ => Err(OutboxError::Compose(format!(
+                "{} without a report",
+                kind_name(&job.kind)
+            ))),
+        }
+    };
     let rendered = match (&job.kind, &job.outcome) {
+        (JobKind::Reply, _) => render_reply(ctx, &report_of(job)?, job, &message_id, now)?,
+        (JobKind::NewReport | JobKind::FollowUp { .. } | JobKind::Escalation { .. }, _) => {
+            notify::render(ctx, &report_of(job)?, job, &message_id, now)?
+        }
+        (JobKind::Digest { text, subject }, _) => {
+            notify::render_digest(ctx, job, text, subject, &message_id, now)?
+        }
         (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
             let report = store
                 .report(id.as_str())?
@@ -331,9 +372,10 @@ fn render_if_needed(
                     references: &refs,
                     message_id: &message_id,
                     date: now,
+                    auto_submitted: Some("auto-replied"),
                 },
                 &body,
-                true,
+                &[Extra::GatewayKey],
                 None,
                 "",
             )?
@@ -352,7 +394,7 @@ fn render_if_needed(
 }
 
 /// The reporter's key by fingerprint: pre-loaded ones first, then learnt ones.
-fn reporter_cert(store: &Store, keyring: &Keyring, fingerprint: &str) -> Option<Cert> {
+pub fn reporter_cert(store: &Store, keyring: &Keyring, fingerprint: &str) -> Option<Cert> {
     if let Some(c) = keyring
         .reporters()
         .iter()
@@ -435,7 +477,7 @@ pub fn render_ack(
     body.push_str(&format!(
         "Next step:   initial assessment by {} (within {} of receipt)\n\n",
         fmt_time(r.deadlines.initial_assessment),
-        fmt_duration(settings.policy.initial_assessment_within)
+        fmt_duration(settings.policy.initial_assessment)
     ));
 
     let present: Vec<FieldName> = FieldName::ALL
@@ -464,12 +506,25 @@ pub fn render_ack(
         ));
     }
     body.push('\n');
-    if r.missing.is_empty() {
+    let requests: Vec<String> = r
+        .hints
+        .iter()
+        .filter_map(|h| h.request(&settings.policy))
+        .filter(|req| {
+            // "Steps to reproduce" may already be listed as a missing field.
+            !(req.starts_with("Steps to reproduce")
+                && r.missing.contains(&FieldName::StepsToReproduce))
+        })
+        .collect();
+    if r.missing.is_empty() && requests.is_empty() {
         body.push_str("Your report has every field our policy asks for.\n");
     } else {
         body.push_str("What we still need (please reply with these if you can):\n");
         for f in &r.missing {
             body.push_str(&format!("  - {}\n", f.label()));
+        }
+        for req in &requests {
+            body.push_str(&format!("  - {req}\n"));
         }
     }
     body.push_str(&format!(
@@ -501,10 +556,84 @@ pub fn render_ack(
             references: &refs,
             message_id,
             date: now,
+            auto_submitted: Some("auto-replied"),
         },
         &body,
-        false,
+        &[],
         recipient,
+        &real_subject,
+    )
+}
+
+/// A maintainer's message to the reporter (its text is the outgoing correspondence
+/// entry with this Message-ID), threaded into the report's conversation.
+fn render_reply(
+    ctx: &Context<'_>,
+    report: &Report,
+    job: &Job,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, OutboxError> {
+    let entry = report
+        .correspondence
+        .iter()
+        .find(|c| c.direction == Direction::Out && c.message_id.as_deref() == Some(message_id))
+        .ok_or_else(|| OutboxError::Compose(format!("reply {message_id} is not recorded")))?;
+    let cert = report
+        .data
+        .reporter_key
+        .as_deref()
+        .and_then(|fpr| reporter_cert(ctx.store, ctx.keyring, fpr));
+    // Whether to encrypt was decided when the reply was queued; a key that has gone
+    // since must not turn it into plain text.
+    if cert.is_none() && entry.encrypted {
+        return Err(OutboxError::Compose(format!(
+            "the reporter's key for {} is no longer available; the reply cannot be encrypted",
+            report.id
+        )));
+    }
+    let title = report
+        .data
+        .fields
+        .title
+        .as_deref()
+        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| "your report".to_string());
+    let real_subject = entry
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("Re: [{}] {}", report.id, title));
+    let outer_subject = if cert.is_some() {
+        format!("[{}] Re: your report", report.id)
+    } else {
+        real_subject.clone()
+    };
+    // Answer the latest message we have from the reporter, and keep the whole thread.
+    let mut refs = report.thread_ids();
+    refs.retain(|m| m != message_id);
+    let parent = report
+        .correspondence
+        .iter()
+        .rev()
+        .filter(|c| c.direction == Direction::In)
+        .find_map(|c| c.message_id.clone())
+        .or_else(|| report.data.message_id.clone());
+    compose::seal_message(
+        ctx.settings,
+        ctx.keyring,
+        &Envelope {
+            to: &job.to,
+            subject: outer_subject,
+            in_reply_to: parent.as_deref(),
+            references: &refs,
+            message_id,
+            date: now,
+            auto_submitted: None,
+        },
+        &entry.body,
+        &[],
+        cert.as_ref(),
         &real_subject,
     )
 }

@@ -8,11 +8,13 @@
 //! moved out of the inbox: a crash at any point replays the message, and dedupe makes
 //! the replay harmless.
 
+mod lifecycle;
 mod records;
 
 use chrono::{DateTime, Datelike, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+pub use lifecycle::Change;
 pub use records::*;
 
 const TREE_META: &str = "meta";
@@ -27,6 +29,10 @@ const TREE_KEY_IDS: &str = "learnt_key_ids";
 const TREE_KEY_ADDRS: &str = "learnt_key_addrs";
 const TREE_OFFERED: &str = "offered_keys";
 const TREE_NOTICES: &str = "notice_times";
+/// Message-ID of any message of a report's thread → the report's ID.
+const TREE_THREADS: &str = "threads";
+/// (due time, report, deadline) → report ID, for deadlines not yet met or escalated.
+const TREE_DEADLINES: &str = "open_deadlines";
 
 /// Version byte in front of every value.
 const SCHEMA: u8 = 1;
@@ -45,6 +51,9 @@ pub enum StoreError {
     Decode(String),
     #[error("store: no report {0}")]
     NoSuchReport(String),
+    /// A change a maintainer asked for that the report's state does not allow.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl StoreError {
@@ -78,6 +87,8 @@ pub struct Store {
     key_addrs: sled::Tree,
     offered: sled::Tree,
     notices: sled::Tree,
+    threads: sled::Tree,
+    deadlines: sled::Tree,
     /// Serialises the read-modify-write of rate-limit counters between workers.
     rate_lock: std::sync::Arc<std::sync::Mutex<()>>,
 }
@@ -107,6 +118,87 @@ fn tx_error(e: TransactionError<String>) -> StoreError {
         TransactionError::Abort(msg) => StoreError::Decode(msg),
         TransactionError::Storage(e) => StoreError::Db(e),
     }
+}
+
+/// Aborts a transaction because a change was refused (not a decoding problem).
+const REFUSED: &str = "refused: ";
+
+fn refuse(msg: String) -> ConflictableTransactionError<String> {
+    ConflictableTransactionError::Abort(format!("{REFUSED}{msg}"))
+}
+
+fn modify_error(e: TransactionError<String>) -> StoreError {
+    match e {
+        TransactionError::Abort(msg) => match msg.strip_prefix(REFUSED) {
+            Some(m) => StoreError::Refused(m.to_string()),
+            None => StoreError::Decode(msg),
+        },
+        TransactionError::Storage(e) => StoreError::Db(e),
+    }
+}
+
+/// The open-deadline index keys of a report: due time, report, deadline.
+fn deadline_keys(report: &Report) -> Vec<Vec<u8>> {
+    let Some((year, seq)) = ReportId::parse_numbers(report.id.as_str()) else {
+        return Vec::new();
+    };
+    report
+        .open_deadlines()
+        .into_iter()
+        .map(|(name, at)| {
+            let mut k = u64::try_from(at.timestamp())
+                .unwrap_or(0)
+                .to_be_bytes()
+                .to_vec();
+            k.extend_from_slice(&report_key(year, seq));
+            k.push(name.code());
+            k
+        })
+        .collect()
+}
+
+/// Brings the open-deadline index from `old`'s entries to `new`'s.
+fn sync_deadlines(
+    tree: &sled::transaction::TransactionalTree,
+    old: Option<&Report>,
+    new: &Report,
+) -> Result<(), ConflictableTransactionError<String>> {
+    let before = old.map(deadline_keys).unwrap_or_default();
+    let after = deadline_keys(new);
+    for k in before.iter().filter(|k| !after.contains(k)) {
+        tree.remove(k.as_slice())?;
+    }
+    for k in after.iter().filter(|k| !before.contains(k)) {
+        tree.insert(k.as_slice(), new.id.as_str().as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Aborts a transaction that needs more job IDs than were drawn before it.
+const MORE_IDS: &str = "more job ids needed";
+
+/// Queues `jobs` about `outcome` inside a transaction, under IDs drawn before it
+/// (sled's ID generator must not be called inside a transaction: it waits for the
+/// transaction's own locks); replies with a known Message-ID join the report's thread
+/// at once.
+fn queue_jobs(
+    ids: &[u64],
+    outbox: &sled::transaction::TransactionalTree,
+    threads: &sled::transaction::TransactionalTree,
+    jobs: &[NewJob],
+    outcome: Option<&OutcomeRef>,
+) -> Result<(), ConflictableTransactionError<String>> {
+    if jobs.len() > ids.len() {
+        return Err(ConflictableTransactionError::Abort(MORE_IDS.into()));
+    }
+    for (job, &id) in jobs.iter().zip(ids) {
+        if let (Some(mid), Some(OutcomeRef::Report(report))) = (&job.message_id, outcome) {
+            threads.insert(mid.as_bytes(), report.as_str().as_bytes())?;
+        }
+        let job = job.clone().into_job(id, outcome.cloned());
+        outbox.insert(&id.to_be_bytes(), encode(&job).map_err(abort)?)?;
+    }
+    Ok(())
 }
 
 fn report_key(year: u16, seq: u32) -> [u8; 6] {
@@ -148,6 +240,8 @@ impl Store {
             key_addrs: tree(TREE_KEY_ADDRS)?,
             offered: tree(TREE_OFFERED)?,
             notices: tree(TREE_NOTICES)?,
+            threads: tree(TREE_THREADS)?,
+            deadlines: tree(TREE_DEADLINES)?,
             rate_lock: Default::default(),
             db,
         })
@@ -183,44 +277,47 @@ impl Store {
         &self,
         prefix: &str,
         report: NewReport,
-        ack: Option<NewJob>,
+        jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
         let year = u16::try_from(report.received_at.year()).unwrap_or(0);
-        let job_id = self.db.generate_id()?;
+        let ids = self.job_ids(jobs.len())?;
         let result = (
             &self.meta,
             &self.reports,
             &self.msgids,
             &self.hashes,
             &self.outbox,
+            &self.threads,
+            &self.deadlines,
         )
-            .transaction(|(meta, reports, msgids, hashes, outbox)| {
-                if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
-                    return Ok(Commit::Duplicate(prev));
-                }
-                let counter = format!("report_seq:{year}");
-                let seq = meta
-                    .get(counter.as_bytes())?
-                    .map(|v| u64_from(&v))
-                    .unwrap_or(0)
-                    + 1;
-                let seq32 = u32::try_from(seq).map_err(abort)?;
-                meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
-                let id = ReportId::new(prefix, year, seq32);
-                let stored = report.clone().into_report(id.clone());
-                reports.insert(&report_key(year, seq32), encode(&stored).map_err(abort)?)?;
-                let outcome = OutcomeRef::Report(id);
-                let value = encode(&outcome).map_err(abort)?;
-                if let Some(mid) = &report.message_id {
-                    msgids.insert(mid.as_bytes(), value.clone())?;
-                }
-                hashes.insert(report.content_sha256.as_bytes(), value)?;
-                if let Some(job) = &ack {
-                    let job = job.clone().into_job(job_id, Some(outcome.clone()));
-                    outbox.insert(&job_id.to_be_bytes(), encode(&job).map_err(abort)?)?;
-                }
-                Ok(Commit::Stored(outcome))
-            })
+            .transaction(
+                |(meta, reports, msgids, hashes, outbox, threads, deadlines)| {
+                    if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
+                        return Ok(Commit::Duplicate(prev));
+                    }
+                    let counter = format!("report_seq:{year}");
+                    let seq = meta
+                        .get(counter.as_bytes())?
+                        .map(|v| u64_from(&v))
+                        .unwrap_or(0)
+                        + 1;
+                    let seq32 = u32::try_from(seq).map_err(abort)?;
+                    meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
+                    let id = ReportId::new(prefix, year, seq32);
+                    let stored = report.clone().into_report(id.clone());
+                    reports.insert(&report_key(year, seq32), encode(&stored).map_err(abort)?)?;
+                    sync_deadlines(deadlines, None, &stored)?;
+                    let outcome = OutcomeRef::Report(id.clone());
+                    let value = encode(&outcome).map_err(abort)?;
+                    if let Some(mid) = &report.message_id {
+                        msgids.insert(mid.as_bytes(), value.clone())?;
+                        threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
+                    }
+                    hashes.insert(report.content_sha256.as_bytes(), value)?;
+                    queue_jobs(&ids, outbox, threads, &jobs, Some(&outcome))?;
+                    Ok(Commit::Stored(outcome))
+                },
+            )
             .map_err(tx_error)?;
         self.flush()?;
         Ok(result)
@@ -301,20 +398,166 @@ impl Store {
         }
     }
 
-    fn update_report(&self, id: &ReportId, f: impl Fn(&mut Report)) -> Result<(), StoreError> {
+    /// Changes a report in one transaction with what follows from the change: `f`
+    /// edits the report (appending its events) and returns the mail to queue about it;
+    /// the open-deadline index follows. `f` may run more than once (a conflicting
+    /// writer retries the transaction), so it must only compute. An `Err` from `f`
+    /// refuses the change and leaves everything as it was.
+    pub fn modify_report(
+        &self,
+        id: &str,
+        f: impl Fn(&mut Report) -> Result<Vec<NewJob>, String>,
+    ) -> Result<Report, StoreError> {
+        let (year, seq) =
+            ReportId::parse_numbers(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+        let key = report_key(year, seq);
+        let Some(current) = self.report(id)? else {
+            return Err(StoreError::NoSuchReport(id.to_string()));
+        };
+        // IDs for the jobs the change will queue, drawn before the transaction; if the
+        // report changed meanwhile and needs more, draw again.
+        let mut wanted = f(&mut current.clone()).map(|j| j.len()).unwrap_or(0);
+        loop {
+            let ids = self.job_ids(wanted)?;
+            let result = (&self.reports, &self.deadlines, &self.outbox, &self.threads).transaction(
+                |(reports, deadlines, outbox, threads)| {
+                    let old: Report = match reports.get(key)? {
+                        Some(v) => decode(&v).map_err(abort)?,
+                        None => return Err(refuse(format!("no report {id}"))),
+                    };
+                    let mut report = old.clone();
+                    let jobs = f(&mut report).map_err(refuse)?;
+                    reports.insert(&key, encode(&report).map_err(abort)?)?;
+                    sync_deadlines(deadlines, Some(&old), &report)?;
+                    let outcome = OutcomeRef::Report(report.id.clone());
+                    queue_jobs(&ids, outbox, threads, &jobs, Some(&outcome))?;
+                    Ok(report)
+                },
+            );
+            match result {
+                Err(TransactionError::Abort(m)) if m == MORE_IDS => wanted = wanted * 2 + 4,
+                other => return other.map_err(modify_error),
+            }
+        }
+    }
+
+    /// Fresh job IDs (increasing, so the queue lists oldest first).
+    fn job_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
+        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+    }
+
+    /// Adds a reporter's follow-up to its report, with its dedupe entries, its place in
+    /// the thread and the mail about it, in one transaction. A replay of the same
+    /// message is a duplicate.
+    pub fn commit_followup(
+        &self,
+        id: &ReportId,
+        entry: Correspondence,
+        content_sha256: &str,
+        jobs: Vec<NewJob>,
+    ) -> Result<Commit, StoreError> {
         let (year, seq) = ReportId::parse_numbers(id.as_str())
             .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let key = report_key(year, seq);
-        let old = self
-            .reports
-            .get(key)?
-            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
-        let mut report: Report = decode(&old)?;
-        f(&mut report);
-        self.reports
-            .compare_and_swap(key, Some(old), Some(encode(&report)?))?
-            .map_err(|_| StoreError::Decode(format!("report {id} changed concurrently")))?;
-        Ok(())
+        let ids = self.job_ids(jobs.len())?;
+        let result = (
+            &self.reports,
+            &self.msgids,
+            &self.hashes,
+            &self.outbox,
+            &self.threads,
+            &self.deadlines,
+        )
+            .transaction(|(reports, msgids, hashes, outbox, threads, deadlines)| {
+                let mid = entry.message_id.as_deref();
+                if let Some(m) = mid
+                    && let Some(v) = msgids.get(m.as_bytes())?
+                {
+                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                }
+                if let Some(v) = hashes.get(content_sha256.as_bytes())? {
+                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                }
+                let old: Report = match reports.get(key)? {
+                    Some(v) => decode(&v).map_err(abort)?,
+                    None => return Err(refuse(format!("no report {id}"))),
+                };
+                let mut report = old.clone();
+                report.events.push(Event::new(
+                    entry.at,
+                    &entry.from,
+                    "correspondence_received",
+                    entry.message_id.clone().map(|m| format!("Message-ID {m}")),
+                ));
+                report.correspondence.push(entry.clone());
+                reports.insert(&key, encode(&report).map_err(abort)?)?;
+                sync_deadlines(deadlines, Some(&old), &report)?;
+                let outcome = OutcomeRef::Report(id.clone());
+                let value = encode(&outcome).map_err(abort)?;
+                if let Some(m) = mid {
+                    msgids.insert(m.as_bytes(), value.clone())?;
+                    threads.insert(m.as_bytes(), id.as_str().as_bytes())?;
+                }
+                hashes.insert(content_sha256.as_bytes(), value)?;
+                queue_jobs(&ids, outbox, threads, &jobs, Some(&outcome))?;
+                Ok(Commit::Stored(outcome))
+            })
+            .map_err(modify_error)?;
+        self.flush()?;
+        Ok(result)
+    }
+
+    /// The report whose thread has a message with this Message-ID.
+    pub fn thread_of(&self, message_id: &str) -> Result<Option<ReportId>, StoreError> {
+        Ok(self
+            .threads
+            .get(message_id.as_bytes())?
+            .and_then(|v| std::str::from_utf8(&v).ok().map(|s| s.to_string()))
+            .and_then(|s| ReportId::parse_numbers(&s).map(|_| s))
+            .map(ReportId::from_stored))
+    }
+
+    /// Deadlines that are due by `now` and neither met nor escalated yet.
+    pub fn due_deadlines(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(ReportId, DeadlineName)>, StoreError> {
+        let end = u64::try_from(now.timestamp())
+            .unwrap_or(0)
+            .saturating_add(1);
+        let mut out = Vec::new();
+        for item in self.deadlines.range(..end.to_be_bytes().to_vec()) {
+            let (k, v) = item?;
+            let (Some(code), Ok(id)) = (k.last(), std::str::from_utf8(&v)) else {
+                continue;
+            };
+            if let Some(name) = DeadlineName::from_code(*code) {
+                out.push((ReportId::from_stored(id.to_string()), name));
+            }
+        }
+        Ok(out)
+    }
+
+    /// When the last digest was queued.
+    pub fn last_digest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta
+            .get(b"last_digest")?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
+    }
+
+    /// Queues a digest's mail and records when, in one step.
+    pub fn commit_digest(&self, at: DateTime<Utc>, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        let ids = self.job_ids(jobs.len())?;
+        (&self.meta, &self.outbox, &self.threads)
+            .transaction(|(meta, outbox, threads)| {
+                meta.insert(b"last_digest", &at.timestamp().to_be_bytes())?;
+                queue_jobs(&ids, outbox, threads, &jobs, None)?;
+                Ok(())
+            })
+            .map_err(tx_error)?;
+        self.flush()
     }
 
     /// Messages that did not become reports, oldest first.
@@ -372,20 +615,29 @@ impl Store {
     /// delivery round.
     pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
         self.outbox.insert(job.id.to_be_bytes(), encode(job)?)?;
+        if let (JobKind::Ack, Some(OutcomeRef::Report(id)), Some(mid)) =
+            (&job.kind, &job.outcome, &job.message_id)
+        {
+            // A reporter's answer to the acknowledgement joins the report.
+            self.threads
+                .insert(mid.as_bytes(), id.as_str().as_bytes())?;
+        }
         if job.state == JobState::Sent
             && let (JobKind::Ack, Some(OutcomeRef::Report(id))) = (&job.kind, &job.outcome)
         {
             let at = job.sent_at.unwrap_or_else(Utc::now);
-            self.update_report(id, |r| {
+            self.modify_report(id.as_str(), |r| {
+                r.milestones.entry(DeadlineName::Acknowledge).or_insert(at);
                 if r.status == Status::New {
                     r.status = Status::Acknowledged;
-                    r.events.push(Event {
+                    r.events.push(Event::new(
                         at,
-                        actor: "system".into(),
-                        kind: "acknowledged".into(),
-                        note: Some(format!("acknowledgement sent to {}", job.to)),
-                    });
+                        "system",
+                        "acknowledged",
+                        Some(format!("acknowledgement sent to {}", job.to)),
+                    ));
                 }
+                Ok(Vec::new())
             })?;
         }
         Ok(())

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{KeySource, SignatureStatus, open::Form};
-use crate::extract::{FieldName, Fields};
+use crate::extract::{Cvss, FieldName, Fields, Severity};
 use crate::intake::Mailbox;
+pub use crate::policy::{DeadlineName, Deadlines, Hint};
 
 /// A report's human-friendly identifier, e.g. `VR-2026-0001`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -19,6 +20,11 @@ impl ReportId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// An ID as the store wrote it.
+    pub(crate) fn from_stored(id: String) -> ReportId {
+        ReportId(id)
     }
 
     /// The year and sequence number of an ID such as `VR-2026-0001`, whatever the
@@ -56,19 +62,128 @@ impl std::fmt::Display for OutcomeRef {
     }
 }
 
-/// A report's place in its lifecycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A report's place in its lifecycle:
+/// `new → acknowledged → triaged → accepted | rejected → fixed → disclosed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     New,
     Acknowledged,
+    Triaged,
+    Accepted,
+    Rejected,
+    Fixed,
+    Disclosed,
 }
 
 impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::New,
+        Status::Acknowledged,
+        Status::Triaged,
+        Status::Accepted,
+        Status::Rejected,
+        Status::Fixed,
+        Status::Disclosed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::New => "new",
             Status::Acknowledged => "acknowledged",
+            Status::Triaged => "triaged",
+            Status::Accepted => "accepted",
+            Status::Rejected => "rejected",
+            Status::Fixed => "fixed",
+            Status::Disclosed => "disclosed",
+        }
+    }
+
+    /// The states a maintainer may move a report to from this one. `acknowledged` is
+    /// the gateway's to set (when the acknowledgement is sent); a rejected report may
+    /// be reopened as `triaged`.
+    pub fn next(self) -> &'static [Status] {
+        match self {
+            Status::New | Status::Acknowledged => &[Status::Triaged, Status::Rejected],
+            Status::Triaged => &[Status::Accepted, Status::Rejected],
+            Status::Accepted => &[Status::Fixed, Status::Rejected],
+            Status::Rejected => &[Status::Triaged],
+            Status::Fixed => &[Status::Disclosed],
+            Status::Disclosed => &[],
+        }
+    }
+
+    /// Whether the report's work is over (no deadline applies any more).
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Rejected | Status::Disclosed)
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Status, String> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a status ({})",
+                    Status::ALL.map(Status::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// Why a report was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum RejectReason {
+    OutOfScope,
+    /// A duplicate of an earlier report.
+    Duplicate {
+        of: ReportId,
+    },
+    NotReproducible,
+    Informative,
+    Spam,
+}
+
+impl RejectReason {
+    pub const NAMES: [&'static str; 5] = [
+        "out_of_scope",
+        "duplicate",
+        "not_reproducible",
+        "informative",
+        "spam",
+    ];
+
+    /// Parses a reason name; `duplicate` needs the report it duplicates.
+    pub fn parse(name: &str, duplicate_of: Option<ReportId>) -> Result<RejectReason, String> {
+        match (name.trim(), duplicate_of) {
+            ("out_of_scope", None) => Ok(RejectReason::OutOfScope),
+            ("duplicate", Some(of)) => Ok(RejectReason::Duplicate { of }),
+            ("duplicate", None) => Err("a duplicate needs the report it duplicates".into()),
+            ("not_reproducible", None) => Ok(RejectReason::NotReproducible),
+            ("informative", None) => Ok(RejectReason::Informative),
+            ("spam", None) => Ok(RejectReason::Spam),
+            (other, None) => Err(format!(
+                "{other:?} is not a rejection reason ({})",
+                Self::NAMES.join(", ")
+            )),
+            (_, Some(_)) => Err("only a duplicate names another report".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::OutOfScope => f.write_str("out_of_scope"),
+            RejectReason::Duplicate { of } => write!(f, "duplicate of {of}"),
+            RejectReason::NotReproducible => f.write_str("not_reproducible"),
+            RejectReason::Informative => f.write_str("informative"),
+            RejectReason::Spam => f.write_str("spam"),
         }
     }
 }
@@ -79,8 +194,62 @@ pub struct Event {
     pub at: DateTime<Utc>,
     /// `system`, a maintainer's address, or `cli:<user>`.
     pub actor: String,
-    pub kind: String,
+    /// What happened: `received`, `acknowledged`, `status`, `severity`, ...
+    #[serde(alias = "kind")]
+    pub action: String,
     pub note: Option<String>,
+}
+
+impl Event {
+    pub fn new(at: DateTime<Utc>, actor: &str, action: &str, note: Option<String>) -> Event {
+        Event {
+            at,
+            actor: actor.to_string(),
+            action: action.to_string(),
+            note,
+        }
+    }
+}
+
+/// Which way a message of a report's correspondence went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the reporter.
+    In,
+    /// To the reporter.
+    Out,
+}
+
+/// A message exchanged about a report after the first one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Correspondence {
+    pub direction: Direction,
+    pub at: DateTime<Utc>,
+    pub from: String,
+    pub to: String,
+    pub message_id: Option<String>,
+    pub subject: Option<String>,
+    /// The decrypted text. Never logged.
+    pub body: String,
+    pub encrypted: bool,
+    pub signature: SignatureStatus,
+    pub signer_fingerprint: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<AttachmentMeta>,
+    /// Who wrote an outgoing message (`cli:<user>` or a maintainer's address).
+    pub actor: Option<String>,
+}
+
+/// What maintainers decided about a report, over what the report itself says.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Triage {
+    /// Severity set by a maintainer; wins over the CVSS score and the stated one.
+    pub severity: Option<Severity>,
+    /// A CVSS vector set by a maintainer; wins over the reporter's.
+    pub cvss: Option<Cvss>,
+    pub assignee: Option<String>,
+    pub reject_reason: Option<RejectReason>,
 }
 
 /// A file that came with a report; its bytes are in the store under `sha256`.
@@ -90,13 +259,6 @@ pub struct AttachmentMeta {
     pub content_type: String,
     pub size: u64,
     pub sha256: String,
-}
-
-/// The policy deadlines computed when the report arrived.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deadlines {
-    pub acknowledge: DateTime<Utc>,
-    pub initial_assessment: DateTime<Utc>,
 }
 
 /// A report as the pipeline hands it to the store, before it has an ID.
@@ -129,6 +291,9 @@ pub struct NewReport {
     pub body: String,
     pub source_file: Option<String>,
     pub deadlines: Deadlines,
+    /// Hints for maintainers (unsupported version, no proof of concept, scope).
+    #[serde(default)]
+    pub hints: Vec<Hint>,
     /// No acknowledgement was queued: the sender was over the rate limits.
     #[serde(default)]
     pub suppressed_ack: bool,
@@ -141,30 +306,116 @@ pub struct Report {
     pub status: Status,
     #[serde(flatten)]
     pub data: NewReport,
+    #[serde(default)]
+    pub triage: Triage,
+    #[serde(default)]
+    pub correspondence: Vec<Correspondence>,
+    /// When each milestone was reached (the deadline it meets is then `met`).
+    #[serde(default)]
+    pub milestones: std::collections::BTreeMap<DeadlineName, DateTime<Utc>>,
+    /// Deadlines maintainers were already warned about: one escalation each.
+    #[serde(default)]
+    pub escalated: Vec<DeadlineName>,
     pub events: Vec<Event>,
+}
+
+impl Report {
+    /// The severity in force: a maintainer's, else the maintainer's CVSS vector's, else
+    /// the report's CVSS score, else what the reporter stated. None is "unrated".
+    pub fn severity(&self) -> Option<Severity> {
+        self.triage
+            .severity
+            .or_else(|| self.triage.cvss.as_ref().map(|c| c.severity))
+            .or_else(|| self.data.fields.severity())
+    }
+
+    pub fn cvss(&self) -> Option<&Cvss> {
+        self.triage.cvss.as_ref().or(self.data.fields.cvss.as_ref())
+    }
+
+    /// The address answers go to.
+    pub fn reporter_address(&self) -> &str {
+        self.data
+            .reply_to
+            .as_ref()
+            .map(|m| m.address.as_str())
+            .unwrap_or(self.data.from.address.as_str())
+    }
+
+    /// Whether a deadline no longer applies.
+    pub fn deadline_closed(&self, name: DeadlineName) -> bool {
+        match name {
+            DeadlineName::Acknowledge => false,
+            DeadlineName::InitialAssessment => false,
+            DeadlineName::Fix => self.status == Status::Rejected,
+        }
+    }
+
+    /// Deadlines neither met, closed nor escalated: what escalation watches.
+    pub fn open_deadlines(&self) -> Vec<(DeadlineName, DateTime<Utc>)> {
+        DeadlineName::ALL
+            .into_iter()
+            .filter_map(|n| self.data.deadlines.get(n).map(|at| (n, at)))
+            .filter(|(n, _)| {
+                !self.milestones.contains_key(n)
+                    && !self.deadline_closed(*n)
+                    && !self.escalated.contains(n)
+            })
+            .collect()
+    }
+
+    /// Every deadline evaluated at `now`.
+    pub fn deadline_status(
+        &self,
+        now: DateTime<Utc>,
+    ) -> std::collections::BTreeMap<DeadlineName, crate::policy::DeadlineStatus> {
+        crate::policy::evaluate(
+            &self.data.deadlines,
+            |n| self.milestones.get(&n).copied(),
+            |n| self.deadline_closed(n),
+            now,
+        )
+    }
+
+    /// The Message-IDs of the report's thread, oldest first, for References.
+    pub fn thread_ids(&self) -> Vec<String> {
+        self.data
+            .message_id
+            .iter()
+            .chain(
+                self.correspondence
+                    .iter()
+                    .filter_map(|c| c.message_id.as_ref()),
+            )
+            .cloned()
+            .collect()
+    }
 }
 
 impl NewReport {
     pub(super) fn into_report(self, id: ReportId) -> Report {
         let at = self.received_at;
-        let mut events = vec![Event {
-            at,
-            actor: "system".into(),
-            kind: "received".into(),
-            note: None,
-        }];
+        let mut events = vec![Event::new(at, "system", "received", None)];
+        if !self.hints.is_empty() {
+            let hints: Vec<String> = self.hints.iter().map(|h| h.to_string()).collect();
+            events.push(Event::new(at, "system", "hints", Some(hints.join("; "))));
+        }
         if self.suppressed_ack {
-            events.push(Event {
+            events.push(Event::new(
                 at,
-                actor: "system".into(),
-                kind: "acknowledgement_suppressed".into(),
-                note: Some("sender over the rate limit for automatic mail".into()),
-            });
+                "system",
+                "acknowledgement_suppressed",
+                Some("sender over the rate limit for automatic mail".into()),
+            ));
         }
         Report {
             id,
             status: Status::New,
             data: self,
+            triage: Triage::default(),
+            correspondence: Vec::new(),
+            milestones: Default::default(),
+            escalated: Vec::new(),
             events,
         }
     }
@@ -200,6 +451,18 @@ pub struct IntakeRecord {
 pub enum JobKind {
     /// The acknowledgement of the report in `Job::outcome`.
     Ack,
+    /// A maintainer's message to the reporter; its text is the correspondence entry
+    /// with the job's Message-ID.
+    Reply,
+    /// The full report, to one maintainer.
+    NewReport,
+    /// A reporter's follow-up (the correspondence entry with this Message-ID), to one
+    /// maintainer.
+    FollowUp { message_id: String },
+    /// A deadline passed unmet, to one maintainer.
+    Escalation { deadline: DeadlineName },
+    /// The digest, to one maintainer; its text is rendered when queued.
+    Digest { text: String, subject: String },
     /// "We could not read your message", with our public key.
     Unreadable {
         reason: String,
@@ -235,6 +498,20 @@ pub struct NewJob {
     pub kind: JobKind,
     pub to: String,
     pub at: DateTime<Utc>,
+    /// Set when the Message-ID must be known before sending (a reply recorded as
+    /// correspondence); otherwise assigned when the message is rendered.
+    pub message_id: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: JobKind, to: &str, at: DateTime<Utc>) -> NewJob {
+        NewJob {
+            kind,
+            to: to.to_string(),
+            at,
+            message_id: None,
+        }
+    }
 }
 
 impl NewJob {
@@ -249,7 +526,7 @@ impl NewJob {
             tries: 0,
             next_attempt: self.at,
             last_error: None,
-            message_id: None,
+            message_id: self.message_id,
             message: None,
             sent_at: None,
         }

@@ -30,17 +30,15 @@ fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
         deadlines: Deadlines {
             acknowledge: now,
             initial_assessment: now,
+            fix: None,
         },
+        hints: vec![],
         suppressed_ack: false,
     }
 }
 
-fn ack(to: &str) -> Option<NewJob> {
-    Some(NewJob {
-        kind: JobKind::Ack,
-        to: to.into(),
-        at: Utc::now(),
-    })
+fn ack(to: &str) -> Vec<NewJob> {
+    vec![NewJob::new(JobKind::Ack, to, Utc::now())]
 }
 
 #[test]
@@ -134,7 +132,7 @@ fn quarantined_message_id_does_not_block_a_readable_resend() {
         Commit::Duplicate(_)
     ));
     let r = store
-        .commit_report("VR", new_report(Some("m@x"), "h2"), None)
+        .commit_report("VR", new_report(Some("m@x"), "h2"), vec![])
         .unwrap();
     assert!(matches!(r, Commit::Stored(_)));
 }

@@ -53,6 +53,9 @@ fn serve_generates_a_key_answers_a_report_and_stops_on_signal() {
         wait_for("the acknowledgement", Duration::from_secs(30), || {
             !gw.outbox().is_empty()
         });
+        if sig == "TERM" {
+            command_line_works_beside_the_daemon(&gw);
+        }
         signal(&child, sig);
         let out = wait_with_timeout(&mut child, Duration::from_secs(10));
         assert!(out.0.success(), "serve exited with {:?}: {}", out.0, out.2);
@@ -69,7 +72,12 @@ fn serve_generates_a_key_answers_a_report_and_stops_on_signal() {
         // After it stopped, the store opens and holds the acknowledged report.
         let reports = gw.reports();
         assert_eq!(reports.len(), 1);
-        assert_eq!(reports[0]["status"], "acknowledged");
+        let want = if sig == "TERM" {
+            "triaged"
+        } else {
+            "acknowledged"
+        };
+        assert_eq!(reports[0]["status"], want);
     }
 }
 
@@ -103,4 +111,49 @@ fn wait_with_timeout(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// While `serve` holds the store, the command line goes through its control socket:
+/// listing, changing and answering a report all work, and the daemon sends the reply.
+fn command_line_works_beside_the_daemon(gw: &Gateway) {
+    use std::os::unix::fs::PermissionsExt;
+    let socket = gw.path("state.sock");
+    wait_for("the control socket", Duration::from_secs(10), || {
+        socket.exists()
+    });
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "control socket mode {mode:o}");
+    let reports = gw.reports();
+    assert_eq!(reports.len(), 1);
+    let id = reports[0]["id"].as_str().unwrap().to_string();
+    let out = gw.cli(&[
+        "reports",
+        "set",
+        &id,
+        "--status",
+        "triaged",
+        "--note",
+        "via socket",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = gw.json(&["reports", "show", &id, "--json"]);
+    assert_eq!(shown["status"], "triaged");
+    let out = gw.cli(&["reports", "set", &id, "--status", "disclosed"]);
+    assert_eq!(out.status.code(), Some(1), "a refused change exits 1");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot go from triaged"));
+    let msg = gw.path("reply.txt");
+    std::fs::write(&msg, "We are on it.\n").unwrap();
+    let out = gw.cli(&["reports", "reply", &id, "--file", msg.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("the reply", Duration::from_secs(30), || {
+        gw.outbox().len() >= 2
+    });
 }

@@ -406,7 +406,7 @@ fn automatic_mail_is_rate_limited_per_sender_and_recorded() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|e| e["kind"] == "acknowledgement_suppressed"),
+                .any(|e| e["action"] == "acknowledgement_suppressed"),
             "{r}"
         );
     }

@@ -6,6 +6,8 @@
 //! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
 //! - [`hostile`]: a thousand malformed and adversarial messages in one run.
 //! - [`review`]: regression tests for the first code review's findings.
+//! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
+//!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
@@ -19,6 +21,7 @@
 
 mod daemon;
 mod hostile;
+mod lifecycle;
 mod network;
 mod pipeline;
 mod refusals;

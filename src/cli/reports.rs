@@ -1,0 +1,738 @@
+//! The commands that work on the store (reports, digest, quarantine, outbox). They
+//! run in this process when no daemon is running, or inside the daemon through the
+//! control socket when one is: either way they get a [`Pipeline`] and write their
+//! output into an [`Out`], never straight to the terminal.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use anyhow::{Context as _, anyhow, bail};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::args::{Command, DigestArgs, OutboxCommand, QuarantineCommand, ReportsCommand, SetArgs};
+use crate::crypto::SignatureStatus;
+use crate::daemon::control::{Request, Response};
+use crate::extract::{Cvss, Fields, Severity};
+use crate::outbox;
+use crate::pipeline::Pipeline;
+use crate::policy::DeadlineState;
+use crate::store::{
+    AttachmentMeta, Change, Correspondence, Direction, Event, IntakeKind, JobKind, JobState,
+    NewJob, OutcomeRef, RejectReason, Report, Status,
+};
+
+/// A command's output, as the terminal or the control socket will show it.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a store command; the exit code is 0, 1 (not found, refused) or 2 (bad use).
+pub fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
+    let mut out = Out::default();
+    let code = match run(p, command, request, &mut out) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(out.stderr, "disclosured: {e:#}");
+            1
+        }
+    };
+    Response {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        code,
+    }
+}
+
+fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow::Result<u8> {
+    let now = Utc::now();
+    match command {
+        Command::Reports(ReportsCommand::List {
+            status,
+            severity,
+            overdue,
+            json,
+        }) => reports_list(p, *status, severity.as_deref(), *overdue, *json, now, out),
+        Command::Reports(ReportsCommand::Show { id, json }) => reports_show(p, id, *json, now, out),
+        Command::Reports(ReportsCommand::Set(args)) => reports_set(p, args, &req.actor, now, out),
+        Command::Reports(ReportsCommand::Reply {
+            id,
+            subject,
+            allow_plaintext,
+            ..
+        }) => reports_reply(
+            p,
+            id,
+            subject.as_deref(),
+            *allow_plaintext,
+            req.file.as_deref().unwrap_or_default(),
+            &req.actor,
+            now,
+            out,
+        ),
+        Command::Digest(args) => digest(p, args, now, out),
+        Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(p, *json, out),
+        Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(p, *json, *sent, out),
+        Command::Outbox(OutboxCommand::Retry { id, all }) => outbox_retry(p, *id, *all, now, out),
+        _ => bail!("not a command on the store"),
+    }
+}
+
+/// One row of `reports list --json`: the fields scripts rely on.
+#[derive(Serialize)]
+struct ReportSummary<'a> {
+    id: &'a str,
+    status: &'static str,
+    severity: &'static str,
+    received_at: String,
+    from: &'a str,
+    title: Option<&'a str>,
+    assignee: Option<&'a str>,
+    encrypted: bool,
+    signature: SignatureStatus,
+    signature_covers_all: bool,
+    signer_fingerprint: Option<&'a str>,
+    signer_matches_from: bool,
+    cvss_vector: Option<&'a str>,
+    cvss_score: Option<f64>,
+    affected_versions: Option<&'a str>,
+    message_id: Option<&'a str>,
+    missing_fields: Vec<&'static str>,
+    hints: Vec<String>,
+    attachments: usize,
+    correspondence: usize,
+    /// Deadlines passed unmet.
+    overdue: Vec<&'static str>,
+    /// The nearest deadline still ahead.
+    next_deadline: Option<NextDeadline>,
+}
+
+#[derive(Serialize)]
+struct NextDeadline {
+    name: &'static str,
+    at: String,
+}
+
+fn severity_name(r: &Report) -> &'static str {
+    r.severity().map_or("unrated", Severity::as_str)
+}
+
+impl<'a> ReportSummary<'a> {
+    fn of(r: &'a Report, now: DateTime<Utc>) -> Self {
+        let d = &r.data;
+        let deadlines = r.deadline_status(now);
+        ReportSummary {
+            id: r.id.as_str(),
+            status: r.status.as_str(),
+            severity: severity_name(r),
+            received_at: d.received_at.to_rfc3339(),
+            from: &d.from.address,
+            title: d.fields.title.as_deref(),
+            assignee: r.triage.assignee.as_deref(),
+            encrypted: d.encrypted,
+            signature: d.signature,
+            signature_covers_all: d.signature_covers_all,
+            signer_fingerprint: d.signer_fingerprint.as_deref(),
+            signer_matches_from: d.signer_matches_from,
+            cvss_vector: r.cvss().map(|c| c.vector.as_str()),
+            cvss_score: r.cvss().map(|c| c.score),
+            affected_versions: d.fields.affected_versions.as_deref(),
+            message_id: d.message_id.as_deref(),
+            missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
+            hints: d.hints.iter().map(|h| h.to_string()).collect(),
+            attachments: d.attachments.len(),
+            correspondence: r.correspondence.len(),
+            overdue: deadlines
+                .iter()
+                .filter(|(_, s)| s.state == DeadlineState::Overdue)
+                .map(|(n, _)| n.as_str())
+                .collect(),
+            next_deadline: deadlines
+                .iter()
+                .filter(|(_, s)| s.state == DeadlineState::Due)
+                .min_by_key(|(_, s)| s.at)
+                .map(|(n, s)| NextDeadline {
+                    name: n.as_str(),
+                    at: s.at.to_rfc3339(),
+                }),
+        }
+    }
+}
+
+fn reports_list(
+    p: &Pipeline,
+    status: Option<Status>,
+    severity: Option<&str>,
+    overdue: bool,
+    json: bool,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let severity = match severity.map(str::trim) {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("unrated") => Some(None),
+        Some(s) => Some(Some(s.parse::<Severity>().map_err(|e| anyhow!(e))?)),
+    };
+    let reports = p.store.reports()?;
+    let rows: Vec<(&Report, ReportSummary<'_>)> = reports
+        .iter()
+        .filter(|r| status.is_none_or(|s| r.status == s))
+        .filter(|r| severity.is_none_or(|s| r.severity() == s))
+        .map(|r| (r, ReportSummary::of(r, now)))
+        .filter(|(_, s)| !overdue || !s.overdue.is_empty())
+        .collect();
+    if json {
+        let summaries: Vec<&ReportSummary<'_>> = rows.iter().map(|(_, s)| s).collect();
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&summaries)?)?;
+        return Ok(0);
+    }
+    writeln!(
+        out.stdout,
+        "{:<16} {:<12} {:<9} {:<16} {:<30} {:<12} {:<24} TITLE",
+        "ID", "STATUS", "SEVERITY", "RECEIVED", "NEXT DEADLINE", "ASSIGNEE", "FROM"
+    )?;
+    for (r, s) in &rows {
+        let next = if !s.overdue.is_empty() {
+            format!("OVERDUE {}", s.overdue.join(","))
+        } else {
+            s.next_deadline
+                .as_ref()
+                .map(|n| {
+                    let at = DateTime::parse_from_rfc3339(&n.at)
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default();
+                    format!("{} {at}", short_deadline(n.name))
+                })
+                .unwrap_or_else(|| "-".into())
+        };
+        writeln!(
+            out.stdout,
+            "{:<16} {:<12} {:<9} {:<16} {:<30} {:<12} {:<24} {}",
+            s.id,
+            s.status,
+            s.severity,
+            r.data.received_at.format("%Y-%m-%d %H:%M"),
+            truncate(&next, 30),
+            truncate(s.assignee.unwrap_or("-"), 12),
+            truncate(s.from, 24),
+            truncate(s.title.unwrap_or("-"), 50)
+        )?;
+    }
+    Ok(0)
+}
+
+fn short_deadline(name: &str) -> &str {
+    match name {
+        "initial_assessment" => "assess",
+        "acknowledge" => "ack",
+        other => other,
+    }
+}
+
+/// `reports show --json`: stable for scripts.
+#[derive(Serialize)]
+struct ReportView<'a> {
+    id: &'a str,
+    status: &'static str,
+    reject_reason: Option<&'a RejectReason>,
+    severity: &'static str,
+    cvss: Option<&'a Cvss>,
+    assignee: Option<&'a str>,
+    received_at: String,
+    from: &'a crate::intake::Mailbox,
+    reply_to: Option<&'a crate::intake::Mailbox>,
+    subject: Option<&'a str>,
+    message_id: Option<&'a str>,
+    /// How the report came: plain, inline or PGP/MIME.
+    form: crate::crypto::open::Form,
+    encrypted: bool,
+    decrypted_with: Option<&'a str>,
+    signature: SignatureStatus,
+    signature_covers_all: bool,
+    signer_fingerprint: Option<&'a str>,
+    signer_key_source: Option<crate::crypto::KeySource>,
+    signer_matches_from: bool,
+    reporter_key: Option<&'a str>,
+    /// Where the raw message was kept.
+    source_file: Option<&'a str>,
+    suppressed_ack: bool,
+    fields: &'a Fields,
+    missing_fields: Vec<&'static str>,
+    hints: Vec<String>,
+    hint_details: Vec<String>,
+    deadlines: BTreeMap<&'static str, DeadlineView>,
+    attachments: &'a [AttachmentMeta],
+    body: &'a str,
+    correspondence: Vec<CorrespondenceView<'a>>,
+    events: Vec<EventView<'a>>,
+}
+
+#[derive(Serialize)]
+struct DeadlineView {
+    at: String,
+    state: &'static str,
+    met_at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CorrespondenceView<'a> {
+    direction: Direction,
+    time: String,
+    from: &'a str,
+    to: &'a str,
+    message_id: Option<&'a str>,
+    subject: Option<&'a str>,
+    encrypted: bool,
+    signature: SignatureStatus,
+    actor: Option<&'a str>,
+    attachments: &'a [AttachmentMeta],
+    body: &'a str,
+}
+
+#[derive(Serialize)]
+struct EventView<'a> {
+    time: String,
+    actor: &'a str,
+    action: &'a str,
+    note: Option<&'a str>,
+}
+
+impl<'a> ReportView<'a> {
+    fn of(r: &'a Report, policy: &crate::config::Policy, now: DateTime<Utc>) -> Self {
+        let d = &r.data;
+        ReportView {
+            id: r.id.as_str(),
+            status: r.status.as_str(),
+            reject_reason: r.triage.reject_reason.as_ref(),
+            severity: severity_name(r),
+            cvss: r.cvss(),
+            assignee: r.triage.assignee.as_deref(),
+            received_at: d.received_at.to_rfc3339(),
+            from: &d.from,
+            reply_to: d.reply_to.as_ref(),
+            subject: d.subject.as_deref(),
+            message_id: d.message_id.as_deref(),
+            form: d.form,
+            encrypted: d.encrypted,
+            decrypted_with: d.decrypted_with.as_deref(),
+            signature: d.signature,
+            signature_covers_all: d.signature_covers_all,
+            signer_fingerprint: d.signer_fingerprint.as_deref(),
+            signer_key_source: d.signer_key_source,
+            signer_matches_from: d.signer_matches_from,
+            reporter_key: d.reporter_key.as_deref(),
+            source_file: d.source_file.as_deref(),
+            suppressed_ack: d.suppressed_ack,
+            fields: &d.fields,
+            missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
+            hints: d.hints.iter().map(|h| h.to_string()).collect(),
+            hint_details: d.hints.iter().map(|h| h.explain(policy)).collect(),
+            deadlines: r
+                .deadline_status(now)
+                .into_iter()
+                .map(|(n, s)| {
+                    (
+                        n.as_str(),
+                        DeadlineView {
+                            at: s.at.to_rfc3339(),
+                            state: s.state.as_str(),
+                            met_at: s.met_at.map(|t| t.to_rfc3339()),
+                        },
+                    )
+                })
+                .collect(),
+            attachments: &d.attachments,
+            body: &d.body,
+            correspondence: r
+                .correspondence
+                .iter()
+                .map(|c| CorrespondenceView {
+                    direction: c.direction,
+                    time: c.at.to_rfc3339(),
+                    from: &c.from,
+                    to: &c.to,
+                    message_id: c.message_id.as_deref(),
+                    subject: c.subject.as_deref(),
+                    encrypted: c.encrypted,
+                    signature: c.signature,
+                    actor: c.actor.as_deref(),
+                    attachments: &c.attachments,
+                    body: &c.body,
+                })
+                .collect(),
+            events: r
+                .events
+                .iter()
+                .map(|e: &'a Event| EventView {
+                    time: e.at.to_rfc3339(),
+                    actor: &e.actor,
+                    action: &e.action,
+                    note: e.note.as_deref(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn find_report(p: &Pipeline, id: &str) -> anyhow::Result<Report> {
+    p.store.report(id)?.ok_or_else(|| anyhow!("no report {id}"))
+}
+
+fn reports_show(
+    p: &Pipeline,
+    id: &str,
+    json: bool,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let r = find_report(p, id)?;
+    if json {
+        let view = ReportView::of(&r, &p.settings.policy, now);
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&view)?)?;
+    } else {
+        out.stdout
+            .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
+    }
+    Ok(0)
+}
+
+fn reports_set(
+    p: &Pipeline,
+    args: &SetArgs,
+    actor: &str,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let duplicate_of = match &args.duplicate_of {
+        Some(dup) => Some(find_report(p, dup).context("--duplicate-of")?.id),
+        None => None,
+    };
+    let reason = match (&args.reason, duplicate_of) {
+        (Some(name), dup) => Some(RejectReason::parse(name, dup).map_err(|e| anyhow!(e))?),
+        (None, Some(_)) => bail!("--duplicate-of goes with --reason duplicate"),
+        (None, None) => None,
+    };
+    let cvss = match &args.cvss {
+        Some(v) => Some(
+            crate::extract::find_cvss(v.trim())
+                .ok_or_else(|| anyhow!("{v:?} is not a valid CVSS 2, 3.x or 4.0 vector"))?,
+        ),
+        None => None,
+    };
+    let change = Change {
+        status: args.status,
+        reason,
+        severity: match &args.severity {
+            Some(s) => Some(s.parse::<Severity>().map_err(|e| anyhow!(e))?),
+            None => None,
+        },
+        cvss,
+        assignee: args.assignee.clone(),
+        note: args.note.clone(),
+    };
+    let policy = &p.settings.policy;
+    let report = match p.store.modify_report(&args.id, |r| {
+        r.apply(&change, actor, now, policy).map(|()| Vec::new())
+    }) {
+        Ok(r) => r,
+        Err(crate::store::StoreError::Refused(why)) => {
+            writeln!(out.stderr, "disclosured: {why}")?;
+            return Ok(1);
+        }
+        Err(crate::store::StoreError::NoSuchReport(id)) => bail!("no report {id}"),
+        Err(e) => return Err(e.into()),
+    };
+    p.store.flush()?;
+    writeln!(
+        out.stdout,
+        "{}: {}, severity {}{}",
+        report.id,
+        report.status.as_str(),
+        severity_name(&report),
+        report
+            .data
+            .deadlines
+            .fix
+            .map(|f| format!(", fix due {}", f.to_rfc3339()))
+            .unwrap_or_default()
+    )?;
+    Ok(0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reports_reply(
+    p: &Pipeline,
+    id: &str,
+    subject: Option<&str>,
+    allow_plaintext: bool,
+    text: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    const MAX_REPLY: usize = 1024 * 1024;
+    if text.trim().is_empty() {
+        bail!("the message is empty");
+    }
+    if text.len() > MAX_REPLY {
+        bail!("the message is over {MAX_REPLY} bytes");
+    }
+    let report = find_report(p, id)?;
+    let key = report
+        .data
+        .reporter_key
+        .as_deref()
+        .and_then(|fpr| outbox::reporter_cert(&p.store, &p.keyring, fpr));
+    if key.is_none() && report.data.encrypted && !allow_plaintext {
+        writeln!(
+            out.stderr,
+            "disclosured: {} came encrypted but the reporter's key is unknown, so the reply \
+             would go out in clear text. Ask for their key, add it to the reporters' keys, or \
+             pass --allow-plaintext.",
+            report.id
+        )?;
+        return Ok(1);
+    }
+    let to = report.reporter_address().to_string();
+    let message_id = outbox::new_message_id(&p.settings, "reply");
+    let subject = subject
+        .map(|s| outbox::compose::sanitize_header_text(s, 200))
+        .filter(|s| !s.is_empty());
+    let entry = Correspondence {
+        direction: Direction::Out,
+        at: now,
+        from: p.settings.gateway.address.clone(),
+        to: to.clone(),
+        message_id: Some(message_id.clone()),
+        subject,
+        body: text.replace("\r\n", "\n"),
+        encrypted: key.is_some(),
+        signature: SignatureStatus::Good,
+        signer_fingerprint: p.keyring.signing_cert().map(|c| c.fingerprint().to_hex()),
+        attachments: Vec::new(),
+        actor: Some(actor.to_string()),
+    };
+    let job = NewJob {
+        message_id: Some(message_id.clone()),
+        ..NewJob::new(JobKind::Reply, &to, now)
+    };
+    let encrypted = key.is_some();
+    p.store.modify_report(report.id.as_str(), |r| {
+        r.correspondence.push(entry.clone());
+        r.events.push(Event::new(
+            now,
+            actor,
+            "reply",
+            Some(format!(
+                "to {to}, {}, Message-ID {message_id}",
+                if encrypted {
+                    "encrypted"
+                } else {
+                    "signed, not encrypted"
+                }
+            )),
+        ));
+        Ok(vec![job.clone()])
+    })?;
+    p.store.flush()?;
+    writeln!(
+        out.stdout,
+        "{}: reply to {to} queued ({}), Message-ID <{message_id}>",
+        report.id,
+        if encrypted {
+            "signed and encrypted"
+        } else {
+            "signed, not encrypted"
+        }
+    )?;
+    Ok(0)
+}
+
+fn digest(
+    p: &Pipeline,
+    args: &DigestArgs,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    if args.dry_run {
+        let d = p.digest(now)?;
+        writeln!(out.stdout, "Subject: {}\n", d.subject())?;
+        out.stdout.push_str(&d.text());
+        if d.is_empty() && !p.settings.digest.send_when_empty {
+            writeln!(
+                out.stderr,
+                "(nothing needs attention: a scheduled digest would be skipped)"
+            )?;
+        }
+        return Ok(0);
+    }
+    if p.team.is_empty() {
+        bail!("no maintainers are configured ([[maintainers]] in the configuration)");
+    }
+    match p.send_digest(now, args.force)? {
+        Some(d) => writeln!(
+            out.stdout,
+            "digest queued for {} maintainer(s): {}",
+            p.team.members().len(),
+            d.subject()
+        )?,
+        None => writeln!(
+            out.stdout,
+            "nothing needs attention: no digest sent (use --force to send it anyway)"
+        )?,
+    }
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct QuarantineRow<'a> {
+    kind: IntakeKind,
+    reason: &'a str,
+    file: Option<&'a str>,
+    message_id: Option<&'a str>,
+    from: Option<&'a str>,
+    at: String,
+}
+
+fn quarantine_list(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8> {
+    let records = p.store.intake_records()?;
+    let rows: Vec<QuarantineRow<'_>> = records
+        .iter()
+        .map(|r| QuarantineRow {
+            kind: r.kind,
+            reason: &r.reason,
+            file: r.file.as_deref(),
+            message_id: r.message_id.as_deref(),
+            from: r.from.as_deref(),
+            at: r.at.to_rfc3339(),
+        })
+        .collect();
+    if json {
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(0);
+    }
+    for r in &rows {
+        let kind = match r.kind {
+            IntakeKind::Quarantined => "quarantined",
+            IntakeKind::Skipped => "skipped",
+        };
+        writeln!(
+            out.stdout,
+            "{}  {:<11}  {}  {}",
+            r.at,
+            kind,
+            r.file.or(r.message_id).unwrap_or("-"),
+            r.reason
+        )?;
+    }
+    Ok(0)
+}
+
+#[derive(Serialize)]
+struct OutboxRow<'a> {
+    id: u64,
+    kind: &'static str,
+    report: Option<&'a str>,
+    recipient: &'a str,
+    state: &'static str,
+    tries: u32,
+    created_at: String,
+    next_attempt: Option<String>,
+    last_error: Option<&'a str>,
+    message_id: Option<&'a str>,
+}
+
+fn outbox_list(p: &Pipeline, json: bool, include_sent: bool, out: &mut Out) -> anyhow::Result<u8> {
+    let jobs = p.store.jobs()?;
+    let rows: Vec<OutboxRow<'_>> = jobs
+        .iter()
+        .filter(|j| include_sent || j.state != JobState::Sent)
+        .map(|j| OutboxRow {
+            id: j.id,
+            kind: outbox::kind_name(&j.kind),
+            report: match &j.outcome {
+                Some(OutcomeRef::Report(id)) => Some(id.as_str()),
+                _ => None,
+            },
+            recipient: &j.to,
+            state: j.state.as_str(),
+            tries: j.tries,
+            created_at: j.created_at.to_rfc3339(),
+            next_attempt: (j.state == JobState::Pending).then(|| j.next_attempt.to_rfc3339()),
+            last_error: j.last_error.as_deref(),
+            message_id: j.message_id.as_deref(),
+        })
+        .collect();
+    if json {
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&rows)?)?;
+        return Ok(0);
+    }
+    writeln!(
+        out.stdout,
+        "{:<20} {:<18} {:<16} {:<8} {:>5}  {:<26} RECIPIENT / LAST ERROR",
+        "ID", "KIND", "REPORT", "STATE", "TRIES", "NEXT ATTEMPT"
+    )?;
+    for r in &rows {
+        writeln!(
+            out.stdout,
+            "{:<20} {:<18} {:<16} {:<8} {:>5}  {:<26} {}{}",
+            r.id,
+            r.kind,
+            r.report.unwrap_or("-"),
+            r.state,
+            r.tries,
+            r.next_attempt.as_deref().unwrap_or("-"),
+            r.recipient,
+            r.last_error.map(|e| format!(" ({e})")).unwrap_or_default()
+        )?;
+    }
+    Ok(0)
+}
+
+fn outbox_retry(
+    p: &Pipeline,
+    id: Option<u64>,
+    all: bool,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let ids: Vec<u64> = match id {
+        Some(id) => vec![id],
+        None => p
+            .store
+            .jobs()?
+            .into_iter()
+            .filter(|j| j.state != JobState::Sent)
+            .map(|j| j.id)
+            .collect(),
+    };
+    let mut changed = 0;
+    for id in &ids {
+        if p.store.retry_job(*id, now)? {
+            changed += 1;
+        } else if !all {
+            writeln!(
+                out.stderr,
+                "disclosured: no pending or failed message {id} in the outbox"
+            )?;
+            return Ok(1);
+        }
+    }
+    writeln!(
+        out.stdout,
+        "{changed} message(s) will be retried at the next delivery round"
+    )?;
+    Ok(0)
+}
+
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}

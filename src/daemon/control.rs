@@ -1,0 +1,158 @@
+//! The control socket: how the command line works on the store while the daemon runs.
+//!
+//! sled lets one process open the store, so while `serve` runs, commands such as
+//! `reports list` or `reports set` are sent to it over a Unix socket beside the store
+//! (`<store.path>.sock`, mode 0600) and run there, against the daemon's own store.
+//! Only the daemon's user (and root) may connect: the peer's uid is checked on every
+//! connection. One JSON request line, one JSON response line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::pipeline::Pipeline;
+
+/// Longest request accepted (a reply's text travels in it).
+const MAX_REQUEST: usize = 4 * 1024 * 1024;
+
+/// A command line to run in the daemon.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    /// The arguments after the program name.
+    pub argv: Vec<String>,
+    /// Who asked, for the report's history: `cli:<user>`.
+    pub actor: String,
+    /// The text of a file the command reads (`reports reply --file`), read by the
+    /// client: the daemon may not be able to see the client's files.
+    pub file: Option<String>,
+}
+
+/// What the command printed, and its exit code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Response {
+    pub stdout: String,
+    pub stderr: String,
+    pub code: u8,
+}
+
+/// Runs a request against the daemon's pipeline; supplied by the command line.
+pub type Handler = Arc<dyn Fn(&Pipeline, Request) -> Response + Send + Sync>;
+
+/// The socket's path for a store.
+pub fn socket_path(store: &Path) -> PathBuf {
+    let mut p = store.as_os_str().to_owned();
+    p.push(".sock");
+    PathBuf::from(p)
+}
+
+/// Sends a request to a running daemon. `Ok(None)` when no daemon listens there.
+pub fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
+    let stream = match std::os::unix::net::UnixStream::connect(socket) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut writer = &stream;
+    let mut line = serde_json::to_vec(request)?;
+    line.push(b'\n');
+    writer.write_all(&line)?;
+    writer.flush()?;
+    let mut reader = BufReader::new(&stream);
+    let mut answer = String::new();
+    reader.read_line(&mut answer)?;
+    serde_json::from_str(&answer)
+        .map(Some)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Listens on the control socket until shutdown.
+pub async fn serve(
+    pipeline: Arc<Pipeline>,
+    handler: Handler,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let path = socket_path(&pipeline.settings.store.path);
+    // A socket left by a daemon that was killed: nothing listens on it any more (the
+    // store's lock proves no other daemon runs), so it can go.
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let listener = tokio::net::UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    info!(socket = %path.display(), "control socket ready");
+    let me = rustix::process::geteuid().as_raw();
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    warn!(error = %e, "control socket: accept failed");
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let peer = stream.peer_cred().map(|c| c.uid()).ok();
+        if !matches!(peer, Some(uid) if uid == me || uid == 0) {
+            warn!(peer_uid = ?peer, "control socket: connection from another user refused");
+            continue;
+        }
+        let (p, h) = (Arc::clone(&pipeline), Arc::clone(&handler));
+        tokio::spawn(async move {
+            if let Err(e) = answer(stream, p, h).await {
+                warn!(error = %e, "control socket: request failed");
+            }
+        });
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+async fn answer(
+    stream: tokio::net::UnixStream,
+    pipeline: Arc<Pipeline>,
+    handler: Handler,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = tokio::io::BufReader::new(read).take(MAX_REQUEST as u64);
+    let mut line = String::new();
+    reader.read_line(&mut line).await?;
+    let response = match serde_json::from_str::<Request>(&line) {
+        Ok(request) => {
+            info!(command = %request.argv.first().map(String::as_str).unwrap_or("-"), actor = %request.actor, "control request");
+            tokio::task::spawn_blocking(move || handler(&pipeline, request))
+                .await
+                .unwrap_or_else(|e| Response {
+                    stderr: format!("disclosured: the command failed in the daemon: {e}\n"),
+                    code: 1,
+                    ..Response::default()
+                })
+        }
+        Err(e) => Response {
+            stderr: format!("disclosured: bad control request: {e}\n"),
+            code: 2,
+            ..Response::default()
+        },
+    };
+    let mut out = serde_json::to_vec(&response)?;
+    out.push(b'\n');
+    write.write_all(&out).await?;
+    write.shutdown().await
+}

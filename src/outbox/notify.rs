@@ -1,0 +1,343 @@
+//! What maintainers receive: the full report when it arrives, a reporter's follow-up,
+//! an escalation when a deadline passes, and the digest. Always signed by the gateway
+//! and encrypted to the one maintainer it is addressed to; the outer subject carries
+//! the report ID (and "CRITICAL" when it is), never the report's title.
+
+use chrono::{DateTime, Utc};
+
+use super::compose::{self, Envelope, Extra, Rendered};
+use super::{Context, OutboxError};
+use crate::config::Policy;
+use crate::crypto::SignatureStatus;
+use crate::extract::{FieldName, Severity};
+use crate::store::{Correspondence, Direction, Job, JobKind, Report};
+
+/// The report as text, for maintainers: what `reports show` prints and what the
+/// new-report notification says.
+pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> String {
+    let d = &report.data;
+    let mut out = String::new();
+    let mut line = |label: &str, value: &str| {
+        out.push_str(&format!("{label:<14}{value}\n"));
+    };
+    line(
+        "Report:",
+        &format!("{}  ({})", report.id, report.status.as_str()),
+    );
+    if let Some(reason) = &report.triage.reject_reason {
+        line("Rejected:", &reason.to_string());
+    }
+    line("Received:", &d.received_at.to_rfc3339());
+    line(
+        "From:",
+        &match &d.from.name {
+            Some(name) => format!("{name} <{}>", d.from.address),
+            None => d.from.address.clone(),
+        },
+    );
+    if let Some(rt) = &d.reply_to {
+        line("Reply-To:", &rt.address);
+    }
+    line("Message-ID:", d.message_id.as_deref().unwrap_or("-"));
+    line("Encrypted:", if d.encrypted { "yes" } else { "no" });
+    line("Signature:", &signature_text(report));
+    line(
+        "Severity:",
+        &match (report.severity(), report.cvss()) {
+            (Some(s), Some(c)) => format!("{s} (CVSS {} {:.1})", c.vector, c.score),
+            (Some(s), None) => s.to_string(),
+            (None, _) => "unrated".into(),
+        },
+    );
+    line(
+        "Assignee:",
+        report.triage.assignee.as_deref().unwrap_or("(none)"),
+    );
+    let mut text = out;
+    text.push_str("\nDeadlines:\n");
+    for (name, st) in report.deadline_status(now) {
+        text.push_str(&format!(
+            "  {:<20} {}  {}{}\n",
+            name.as_str(),
+            st.at.to_rfc3339(),
+            st.state.as_str(),
+            st.met_at
+                .map(|m| format!(" at {}", m.to_rfc3339()))
+                .unwrap_or_default()
+        ));
+    }
+    if report.data.deadlines.fix.is_none() {
+        text.push_str("  fix                  none until the report has a severity\n");
+    }
+    if !d.hints.is_empty() {
+        text.push_str("\nHints (the gateway flags, maintainers decide):\n");
+        for h in &d.hints {
+            text.push_str(&format!("  - {h}: {}\n", h.explain(policy)));
+        }
+    }
+    text.push('\n');
+    for f in FieldName::ALL {
+        if let Some(v) = d.fields.get(f) {
+            text.push_str(&format!("{}:\n  {}\n", f.label(), v.replace('\n', "\n  ")));
+        }
+    }
+    if !d.missing.is_empty() {
+        let names: Vec<_> = d.missing.iter().map(|f| f.label()).collect();
+        text.push_str(&format!("\nMissing: {}\n", names.join(", ")));
+    }
+    for a in &d.attachments {
+        text.push_str(&format!(
+            "Attachment:   {} ({}, {} bytes, sha256 {})\n",
+            a.name.as_deref().unwrap_or("(unnamed)"),
+            a.content_type,
+            a.size,
+            a.sha256
+        ));
+    }
+    text.push_str("\nReport text:\n");
+    for l in d.body.lines() {
+        text.push_str(&format!("  | {l}\n"));
+    }
+    if !report.correspondence.is_empty() {
+        text.push_str("\nCorrespondence:\n");
+        for c in &report.correspondence {
+            text.push_str(&correspondence_text(c));
+        }
+    }
+    text.push_str("\nEvents:\n");
+    for e in &report.events {
+        text.push_str(&format!(
+            "  {}  {:<26} {}{}\n",
+            e.at.to_rfc3339(),
+            e.action,
+            e.actor,
+            e.note
+                .as_deref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default()
+        ));
+    }
+    text
+}
+
+fn signature_text(report: &Report) -> String {
+    let d = &report.data;
+    format!(
+        "{}{}{}{}",
+        d.signature.as_str(),
+        d.signer_fingerprint
+            .as_deref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default(),
+        if d.signature == SignatureStatus::Good && !d.signature_covers_all {
+            "; covers only part of the message"
+        } else {
+            ""
+        },
+        if d.signer_fingerprint.is_some() && !d.signer_matches_from {
+            "; the key has no user ID for the sender's address"
+        } else {
+            ""
+        }
+    )
+}
+
+/// One message of the correspondence, quoted.
+pub fn correspondence_text(c: &Correspondence) -> String {
+    let mut text = format!(
+        "  --- {} {}  {} -> {}  {}{}\n",
+        c.at.to_rfc3339(),
+        match c.direction {
+            Direction::In => "from the reporter",
+            Direction::Out => "to the reporter",
+        },
+        c.from,
+        c.to,
+        if c.encrypted {
+            "encrypted"
+        } else {
+            "not encrypted"
+        },
+        match c.direction {
+            Direction::In => format!(", signature {}", c.signature.as_str()),
+            Direction::Out => c
+                .actor
+                .as_deref()
+                .map(|a| format!(", by {a}"))
+                .unwrap_or_default(),
+        }
+    );
+    if let Some(m) = &c.message_id {
+        text.push_str(&format!("      Message-ID: {m}\n"));
+    }
+    for l in c.body.lines() {
+        text.push_str(&format!("  | {l}\n"));
+    }
+    text
+}
+
+fn critical(report: &Report) -> bool {
+    report.severity() == Some(Severity::Critical)
+}
+
+/// A notification about one report, to the maintainer the job is addressed to.
+pub fn render(
+    ctx: &Context<'_>,
+    report: &Report,
+    job: &Job,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, OutboxError> {
+    let member = ctx.team.member(&job.to).ok_or_else(|| {
+        OutboxError::BadRecipient(format!(
+            "{} is no longer a maintainer in the configuration",
+            job.to
+        ))
+    })?;
+    let policy = &ctx.settings.policy;
+    let crit = if critical(report) { "CRITICAL " } else { "" };
+    let title = report
+        .data
+        .fields
+        .title
+        .as_deref()
+        .map(|t| compose::sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
+        .unwrap_or_else(|| "(no title)".into());
+    let show = format!("disclosured reports show {}", report.id);
+    let mut files = Vec::new();
+    let (outer, inner, body, in_reply_to) = match &job.kind {
+        JobKind::NewReport => {
+            for a in &report.data.attachments {
+                if let Some(data) = ctx.store.attachment(&a.sha256)? {
+                    files.push((a, data));
+                }
+            }
+            (
+                format!("[{}] {crit}New report", report.id),
+                format!("[{}] {crit}New report: {title}", report.id),
+                format!(
+                    "A new vulnerability report has been stored as {}.\n\n{}\n-- \n{show}\n",
+                    report.id,
+                    report_text(report, policy, now)
+                ),
+                None,
+            )
+        }
+        JobKind::FollowUp { message_id: mid } => {
+            let entry = report
+                .correspondence
+                .iter()
+                .find(|c| c.message_id.as_deref() == Some(mid.as_str()))
+                .ok_or_else(|| OutboxError::Compose(format!("follow-up {mid} is not recorded")))?;
+            (
+                format!("[{}] {crit}Reporter follow-up", report.id),
+                format!("[{}] {crit}Reporter follow-up: {title}", report.id),
+                format!(
+                    "The reporter of {} ({}, status {}) wrote again:\n\n{}\n-- \nAnswer with: disclosured reports reply {} --file MESSAGE\n",
+                    report.id,
+                    title,
+                    report.status.as_str(),
+                    correspondence_text(entry),
+                    report.id
+                ),
+                None,
+            )
+        }
+        JobKind::Escalation { deadline } => {
+            let st = report.deadline_status(now);
+            let due = st
+                .get(deadline)
+                .map(|s| s.at.to_rfc3339())
+                .unwrap_or_else(|| "-".into());
+            (
+                format!("[{}] {crit}OVERDUE: {}", report.id, deadline.as_str()),
+                format!(
+                    "[{}] {crit}OVERDUE: {} for {title}",
+                    report.id,
+                    deadline.as_str()
+                ),
+                format!(
+                    "The {} deadline of {} passed at {due} without the {}.\n\n\
+                     Report:    {} ({title})\nStatus:    {}\nSeverity:  {}\nAssignee:  {}\nReceived:  {}\n\n\
+                     This is the only mail about this deadline; it also stays in the digest's \
+                     overdue list until met.\n-- \n{show}\n",
+                    deadline.as_str(),
+                    report.id,
+                    deadline.milestone(),
+                    report.id,
+                    report.status.as_str(),
+                    report.severity().map_or("unrated", Severity::as_str),
+                    report.triage.assignee.as_deref().unwrap_or("(none)"),
+                    report.data.received_at.to_rfc3339(),
+                ),
+                None::<&str>,
+            )
+        }
+        other => {
+            return Err(OutboxError::Compose(format!(
+                "{} is not a notification",
+                super::kind_name(other)
+            )));
+        }
+    };
+    let extras: Vec<Extra<'_>> = files
+        .iter()
+        .map(|(meta, data)| Extra::File {
+            name: meta.name.as_deref().unwrap_or("attachment"),
+            content_type: &meta.content_type,
+            data,
+        })
+        .collect();
+    let refs: Vec<String> = Vec::new();
+    compose::seal_message(
+        ctx.settings,
+        ctx.keyring,
+        &Envelope {
+            to: &member.address,
+            subject: outer,
+            in_reply_to,
+            references: &refs,
+            message_id,
+            date: now,
+            auto_submitted: Some("auto-generated"),
+        },
+        &body,
+        &extras,
+        Some(&member.cert),
+        &inner,
+    )
+}
+
+/// The digest (text rendered when it was queued), to one maintainer.
+pub fn render_digest(
+    ctx: &Context<'_>,
+    job: &Job,
+    text: &str,
+    subject: &str,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, OutboxError> {
+    let member = ctx.team.member(&job.to).ok_or_else(|| {
+        OutboxError::BadRecipient(format!(
+            "{} is no longer a maintainer in the configuration",
+            job.to
+        ))
+    })?;
+    compose::seal_message(
+        ctx.settings,
+        ctx.keyring,
+        &Envelope {
+            to: &member.address,
+            subject: subject.to_string(),
+            in_reply_to: None,
+            references: &[],
+            message_id,
+            date: now,
+            auto_submitted: Some("auto-generated"),
+        },
+        text,
+        &[],
+        Some(&member.cert),
+        subject,
+    )
+}
