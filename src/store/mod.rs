@@ -301,22 +301,6 @@ impl Store {
         }
     }
 
-    fn update_report(&self, id: &ReportId, f: impl Fn(&mut Report)) -> Result<(), StoreError> {
-        let (year, seq) = ReportId::parse_numbers(id.as_str())
-            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
-        let key = report_key(year, seq);
-        let old = self
-            .reports
-            .get(key)?
-            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
-        let mut report: Report = decode(&old)?;
-        f(&mut report);
-        self.reports
-            .compare_and_swap(key, Some(old), Some(encode(&report)?))?
-            .map_err(|_| StoreError::Decode(format!("report {id} changed concurrently")))?;
-        Ok(())
-    }
-
     /// Messages that did not become reports, oldest first.
     pub fn intake_records(&self) -> Result<Vec<IntakeRecord>, StoreError> {
         self.intake.iter().values().map(|v| decode(&v?)).collect()
@@ -368,27 +352,49 @@ impl Store {
     }
 
     /// Saves a job's new state; when an acknowledgement was sent, the report moves to
-    /// `acknowledged` in the same step. Not flushed: the caller flushes once per
-    /// delivery round.
+    /// `acknowledged` in the same transaction: two separate writes could be cut apart
+    /// by a crash, leaving a sent acknowledgement and a report `new` for ever. Not
+    /// flushed: the caller decides when the state must be durable.
     pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.outbox.insert(job.id.to_be_bytes(), encode(job)?)?;
-        if job.state == JobState::Sent
-            && let (JobKind::Ack, Some(OutcomeRef::Report(id))) = (&job.kind, &job.outcome)
-        {
-            let at = job.sent_at.unwrap_or_else(Utc::now);
-            self.update_report(id, |r| {
-                if r.status == Status::New {
-                    r.status = Status::Acknowledged;
-                    r.events.push(Event {
+        let value = encode(job)?;
+        let key = job.id.to_be_bytes();
+        let acknowledged = match (&job.state, &job.kind, &job.outcome) {
+            (JobState::Sent, JobKind::Ack, Some(OutcomeRef::Report(id))) => Some(id),
+            _ => None,
+        };
+        let Some(id) = acknowledged else {
+            self.outbox.insert(key, value)?;
+            return Ok(());
+        };
+        let (year, seq) = ReportId::parse_numbers(id.as_str())
+            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+        let report_key = report_key(year, seq);
+        let at = job.sent_at.unwrap_or_else(Utc::now);
+        let found = (&self.outbox, &self.reports)
+            .transaction(|(outbox, reports)| {
+                let Some(old) = reports.get(report_key)? else {
+                    return Ok(false);
+                };
+                outbox.insert(&key, value.clone())?;
+                let mut report: Report = decode(&old).map_err(abort)?;
+                if report.status == Status::New {
+                    report.status = Status::Acknowledged;
+                    report.events.push(Event {
                         at,
                         actor: "system".into(),
                         kind: "acknowledged".into(),
                         note: Some(format!("acknowledgement sent to {}", job.to)),
                     });
+                    reports.insert(&report_key, encode(&report).map_err(abort)?)?;
                 }
-            })?;
+                Ok(true)
+            })
+            .map_err(tx_error)?;
+        if found {
+            Ok(())
+        } else {
+            Err(StoreError::NoSuchReport(id.to_string()))
         }
-        Ok(())
     }
 
     /// Keeps a key a message offered (attached or Autocrypt) without trusting it:
