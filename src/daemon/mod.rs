@@ -158,21 +158,23 @@ async fn maildir_loop(
     }
 }
 
-/// Sends queued mail as soon as it is queued, and retries when they come due.
+/// Sends queued mail as soon as it is queued, and retries when they come due. The
+/// first round runs at once: mail queued before a crash or a restart must not wait
+/// for a tick (a daemon restarted more often than the tick would never send it).
 async fn delivery_loop(
     pipeline: Arc<Pipeline>,
     mut shutdown: watch::Receiver<bool>,
     wake: Arc<Notify>,
 ) {
     loop {
+        let p = Arc::clone(&pipeline);
+        if let Err(e) = blocking(move || p.deliver()).await {
+            error!(error = %e, "delivery round failed; retrying");
+        }
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(DELIVERY_TICK) => {}
             _ = shutdown.changed() => return,
-        }
-        let p = Arc::clone(&pipeline);
-        if let Err(e) = blocking(move || p.deliver()).await {
-            error!(error = %e, "delivery round failed; retrying");
         }
     }
 }
