@@ -39,6 +39,12 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    #[error("store {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store: {0}")]
     Db(#[from] sled::Error),
     #[error("store: a record does not decode ({0}); was it written by a newer version?")]
@@ -125,8 +131,50 @@ fn u64_from(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Removes the snapshot files sled 0.34 left unfinished.
+///
+/// At open, sled recovers from its newest snapshot plus the log, and writes the
+/// advanced snapshot as `snap.<lsn>.generating`, renamed to `snap.<lsn>` once synced.
+/// But it picks the newest `snap.*` file whatever its suffix: a process killed while
+/// writing one leaves a store that never opens again ("empty/corrupt snapshot file
+/// found"; spacejam/sled#1527, #1533; the crash test hit it within 100 kills). An
+/// unfinished snapshot holds nothing the log does not, and the snapshot before it is
+/// only removed after the rename: without it sled recovers as after any crash.
+///
+/// Done only while holding the lock sled itself takes (`flock` on `db`), so a
+/// snapshot another process is writing is never touched; when the store is in use,
+/// nothing is removed and sled reports the lock.
+fn remove_unfinished_snapshots(path: &std::path::Path) -> Result<(), StoreError> {
+    let io = |p: &std::path::Path| {
+        let path = p.display().to_string();
+        move |source| StoreError::Io { path, source }
+    };
+    let db_file = path.join("db");
+    let db = match std::fs::File::open(&db_file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(&db_file)(e)),
+    };
+    if db.try_lock().is_err() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path).map_err(io(path))? {
+        let entry = entry.map_err(io(path))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let file = entry.path();
+            tracing::warn!(file = %file.display(), "removing an unfinished store snapshot left by a crash");
+            std::fs::remove_file(&file).map_err(io(&file))?;
+        }
+    }
+    // The lock goes with `db`; sled takes its own at once.
+    Ok(())
+}
+
 impl Store {
     pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        remove_unfinished_snapshots(path)?;
         let db = sled::Config::new()
             .path(path)
             .open()
