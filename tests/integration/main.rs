@@ -7,6 +7,7 @@
 //! - [`hostile`]: a thousand malformed and adversarial messages in one run.
 //! - [`review`]: regression tests for the first code review's findings.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
+//! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 
@@ -17,6 +18,7 @@
     clippy::indexing_slicing
 )]
 
+mod crash;
 mod daemon;
 mod hostile;
 mod network;
