@@ -165,6 +165,10 @@ pub fn deliver_due(
     if jobs.is_empty() {
         return Ok(Delivered::default());
     }
+    // A job is visible as soon as its transaction is applied, possibly before the
+    // flush that makes its report durable: persist first, answer last, or a crash
+    // could leave a reporter holding a report ID the store never kept.
+    store.flush()?;
     let send_turn = Mutex::new(());
     // Sealing is the expensive part and jobs are independent: it runs on every core.
     // Sending takes turns (see `deliver_one`).

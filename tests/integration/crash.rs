@@ -7,7 +7,7 @@
 //!
 //! The kill moments come from a seeded generator; the seed is printed, and
 //! `CRASH_SEED=<seed>` replays the same delays. `CRASH_REPORTS` and `CRASH_KILLS`
-//! change the size (defaults 200 and 50).
+//! change the size (defaults 200 and 100).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -155,7 +155,7 @@ fn outbox_files(gw: &Gateway) -> (Vec<Sent>, Vec<String>) {
 #[test]
 fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let reports = usize::try_from(env_number("CRASH_REPORTS", 200)).unwrap();
-    let kills = usize::try_from(env_number("CRASH_KILLS", 50)).unwrap();
+    let kills = usize::try_from(env_number("CRASH_KILLS", 100)).unwrap();
     let seed = env_number(
         "CRASH_SEED",
         std::time::SystemTime::now()
