@@ -170,7 +170,9 @@ async fn maildir_loop(
     }
 }
 
-/// Sends queued mail as soon as it is queued, and retries when they come due.
+/// Sends queued mail as soon as it is queued, and retries when they come due. The
+/// first round runs at once: mail queued before a crash or a restart must not wait
+/// for a tick (a daemon restarted more often than the tick would never send it).
 async fn delivery_loop(
     pipeline: Arc<Pipeline>,
     mut shutdown: watch::Receiver<bool>,
@@ -183,20 +185,18 @@ async fn delivery_loop(
         if tokio::time::Instant::now() >= next_schedule {
             next_schedule += SCHEDULE_TICK;
             let p = Arc::clone(&pipeline);
-            match blocking(move || p.scheduled(chrono::Utc::now())).await {
-                Ok(done) if done.escalated > 0 || done.digest => wake.notify_one(),
-                Ok(_) => {}
-                Err(e) => error!(error = %e, "deadline and digest check failed; retrying"),
+            if let Err(e) = blocking(move || p.scheduled(chrono::Utc::now())).await {
+                error!(error = %e, "deadline and digest check failed; retrying");
             }
+        }
+        let p = Arc::clone(&pipeline);
+        if let Err(e) = blocking(move || p.deliver()).await {
+            error!(error = %e, "delivery round failed; retrying");
         }
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(DELIVERY_TICK) => {}
             _ = shutdown.changed() => return,
-        }
-        let p = Arc::clone(&pipeline);
-        if let Err(e) = blocking(move || p.deliver()).await {
-            error!(error = %e, "delivery round failed; retrying");
         }
     }
 }

@@ -6,10 +6,17 @@
 //! bytes and Message-ID are saved with it, so a retry sends the same message), its try
 //! is counted before the attempt, and it is marked sent only after the transport
 //! accepted it.
+//!
+//! Delivery is at least once: a crash after the transport accepted a message and
+//! before the store recorded it sends it again. Sends are therefore one at a time,
+//! each made durable before the next starts, so a crash repeats at most one message.
 
 pub mod compose;
 pub mod digest;
+pub mod file;
 pub mod notify;
+
+use std::sync::Mutex;
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use lettre::Transport as _;
@@ -57,7 +64,7 @@ impl OutboxError {
 
 /// How queued mail leaves the gateway.
 pub enum Transport {
-    File(lettre::FileTransport),
+    File(file::FileOutbox),
     Smtp(Box<lettre::SmtpTransport>),
     Sendmail(lettre::SendmailTransport),
 }
@@ -67,11 +74,9 @@ impl Transport {
     /// missing or unsafe password file stops the start-up with a clear message.
     pub fn from_settings(settings: &OutboxSettings) -> Result<Transport, OutboxError> {
         match settings {
-            OutboxSettings::File { path } => {
-                std::fs::create_dir_all(path)
-                    .map_err(|e| OutboxError::Setup(format!("{}: {e}", path.display())))?;
-                Ok(Transport::File(lettre::FileTransport::new(path)))
-            }
+            OutboxSettings::File { path } => file::FileOutbox::open(path)
+                .map(Transport::File)
+                .map_err(|e| OutboxError::Setup(e.to_string())),
             OutboxSettings::Smtp(smtp) => {
                 smtp_transport(smtp).map(|t| Transport::Smtp(Box::new(t)))
             }
@@ -91,8 +96,9 @@ impl Transport {
         let envelope = lettre::address::Envelope::new(Some(from), vec![to])
             .map_err(|e| OutboxError::Compose(e.to_string()))?;
         match self {
+            // The file transport has no envelope: the headers say who it is for.
             Transport::File(t) => t
-                .send_raw(&envelope, bytes)
+                .send(bytes)
                 .map(|_| ())
                 .map_err(|e| OutboxError::Transport(e.to_string())),
             Transport::Smtp(t) => t.send_raw(&envelope, bytes).map(|_| ()).map_err(|e| {
@@ -165,12 +171,18 @@ pub fn deliver_due(ctx: &Context<'_>, now: DateTime<Utc>) -> Result<Delivered, S
     if jobs.is_empty() {
         return Ok(Delivered::default());
     }
-    // Sealing is the expensive part and jobs are independent.
-    let stats = crate::workers::each(
+    // A job is visible as soon as its transaction is applied, possibly before the
+    // flush that makes its report durable: persist first, answer last, or a crash
+    // could leave a reporter holding a report ID the store never kept.
+    store.flush()?;
+    let send_turn = Mutex::new(());
+    // Sealing is the expensive part and jobs are independent: it runs on every core.
+    // Sending takes turns (see `deliver_one`).
+    crate::workers::each(
         &jobs,
         None,
         Ok(Delivered::default()),
-        |job| deliver_one(ctx, job.clone(), now),
+        |job| deliver_one(ctx, &send_turn, job.clone(), now),
         |stats: &mut Result<Delivered, StoreError>, _, result| match (result, &mut *stats) {
             (Ok(state), Ok(s)) => {
                 match state {
@@ -186,16 +198,18 @@ pub fn deliver_due(ctx: &Context<'_>, now: DateTime<Utc>) -> Result<Delivered, S
             }
             (Ok(_), Err(_)) => true,
         },
-    );
-    // One flush for the round: a crash before it resends at most this round's
-    // messages, each with the same Message-ID.
-    store.flush()?;
-    stats
+    )
 }
 
 /// One attempt at one job; returns the job's new state.
+///
+/// The send and the durable record of its result happen under `send_turn`, one job
+/// at a time: a crash between the transport accepting a message and the flush then
+/// repeats that one message only. Flushing once per round instead let one crash
+/// resend a whole round (dozens of acknowledgements in the crash test).
 fn deliver_one(
     ctx: &Context<'_>,
+    send_turn: &Mutex<()>,
     mut job: Job,
     now: DateTime<Utc>,
 ) -> Result<JobState, StoreError> {
@@ -203,7 +217,11 @@ fn deliver_one(
     let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
     let _enter = span.enter();
     job.tries += 1;
-    let result = render_if_needed(ctx, &mut job, now).and_then(|()| {
+    let rendered = render_if_needed(ctx, &mut job, now);
+    let _turn = send_turn
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let result = rendered.and_then(|()| {
         // The rendered bytes and the counted try are saved before the attempt, so a
         // retry sends the very same message.
         store.save_job(&job)?;
@@ -236,6 +254,7 @@ fn deliver_one(
         }
     }
     store.save_job(&job)?;
+    store.flush()?;
     Ok(job.state)
 }
 

@@ -45,6 +45,12 @@ pub enum StoreError {
         #[source]
         source: sled::Error,
     },
+    #[error("store {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store: {0}")]
     Db(#[from] sled::Error),
     #[error("store: a record does not decode ({0}); was it written by a newer version?")]
@@ -217,8 +223,50 @@ fn u64_from(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// Removes the snapshot files sled 0.34 left unfinished.
+///
+/// At open, sled recovers from its newest snapshot plus the log, and writes the
+/// advanced snapshot as `snap.<lsn>.generating`, renamed to `snap.<lsn>` once synced.
+/// But it picks the newest `snap.*` file whatever its suffix: a process killed while
+/// writing one leaves a store that never opens again ("empty/corrupt snapshot file
+/// found"; spacejam/sled#1527, #1533; the crash test hit it within 100 kills). An
+/// unfinished snapshot holds nothing the log does not, and the snapshot before it is
+/// only removed after the rename: without it sled recovers as after any crash.
+///
+/// Done only while holding the lock sled itself takes (`flock` on `db`), so a
+/// snapshot another process is writing is never touched; when the store is in use,
+/// nothing is removed and sled reports the lock.
+fn remove_unfinished_snapshots(path: &std::path::Path) -> Result<(), StoreError> {
+    let io = |p: &std::path::Path| {
+        let path = p.display().to_string();
+        move |source| StoreError::Io { path, source }
+    };
+    let db_file = path.join("db");
+    let db = match std::fs::File::open(&db_file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(&db_file)(e)),
+    };
+    if db.try_lock().is_err() {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(path).map_err(io(path))? {
+        let entry = entry.map_err(io(path))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let file = entry.path();
+            tracing::warn!(file = %file.display(), "removing an unfinished store snapshot left by a crash");
+            std::fs::remove_file(&file).map_err(io(&file))?;
+        }
+    }
+    // The lock goes with `db`; sled takes its own at once.
+    Ok(())
+}
+
 impl Store {
     pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        remove_unfinished_snapshots(path)?;
         let db = sled::Config::new()
             .path(path)
             .open()
@@ -611,36 +659,57 @@ impl Store {
     }
 
     /// Saves a job's new state; when an acknowledgement was sent, the report moves to
-    /// `acknowledged` in the same step. Not flushed: the caller flushes once per
-    /// delivery round.
+    /// `acknowledged` in the same transaction: two separate writes could be cut apart
+    /// by a crash, leaving a sent acknowledgement and a report `new` for ever. Not
+    /// flushed: the caller decides when the state must be durable.
     pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
-        self.outbox.insert(job.id.to_be_bytes(), encode(job)?)?;
-        if let (JobKind::Ack, Some(OutcomeRef::Report(id)), Some(mid)) =
-            (&job.kind, &job.outcome, &job.message_id)
-        {
-            // A reporter's answer to the acknowledgement joins the report.
-            self.threads
-                .insert(mid.as_bytes(), id.as_str().as_bytes())?;
-        }
-        if job.state == JobState::Sent
-            && let (JobKind::Ack, Some(OutcomeRef::Report(id))) = (&job.kind, &job.outcome)
-        {
-            let at = job.sent_at.unwrap_or_else(Utc::now);
-            self.modify_report(id.as_str(), |r| {
-                r.milestones.entry(DeadlineName::Acknowledge).or_insert(at);
-                if r.status == Status::New {
-                    r.status = Status::Acknowledged;
-                    r.events.push(Event::new(
+        let value = encode(job)?;
+        let key = job.id.to_be_bytes();
+        let Some(id) = (match (&job.kind, &job.outcome) {
+            (JobKind::Ack, Some(OutcomeRef::Report(id))) => Some(id),
+            _ => None,
+        }) else {
+            self.outbox.insert(key, value)?;
+            return Ok(());
+        };
+        let (year, seq) = ReportId::parse_numbers(id.as_str())
+            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+        let rkey = report_key(year, seq);
+        let at = job.sent_at.unwrap_or_else(Utc::now);
+        let sent = job.state == JobState::Sent;
+        (&self.outbox, &self.reports, &self.deadlines, &self.threads)
+            .transaction(|(outbox, reports, deadlines, threads)| {
+                outbox.insert(&key, value.clone())?;
+                // A reporter's answer to the acknowledgement joins the report.
+                if let Some(mid) = &job.message_id {
+                    threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
+                }
+                let Some(old) = reports.get(rkey)? else {
+                    return Ok(());
+                };
+                if !sent {
+                    return Ok(());
+                }
+                let old: Report = decode(&old).map_err(abort)?;
+                let mut report = old.clone();
+                report
+                    .milestones
+                    .entry(DeadlineName::Acknowledge)
+                    .or_insert(at);
+                if report.status == Status::New {
+                    report.status = Status::Acknowledged;
+                    report.events.push(Event::new(
                         at,
                         "system",
                         "acknowledged",
                         Some(format!("acknowledgement sent to {}", job.to)),
                     ));
                 }
-                Ok(Vec::new())
-            })?;
-        }
-        Ok(())
+                reports.insert(&rkey, encode(&report).map_err(abort)?)?;
+                sync_deadlines(deadlines, Some(&old), &report)?;
+                Ok(())
+            })
+            .map_err(modify_error)
     }
 
     /// Keeps a key a message offered (attached or Autocrypt) without trusting it:

@@ -167,3 +167,51 @@ fn report_id_numbers() {
     assert_eq!(ReportId::parse_numbers("2026-0001"), None);
     assert_eq!(ReportId::parse_numbers("VR-x-1"), None);
 }
+
+/// A kill while sled writes its recovery snapshot leaves `snap.<lsn>.generating`,
+/// which sled 0.34 then takes for the newest snapshot and refuses to open.
+#[test]
+fn opens_after_a_kill_left_an_unfinished_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit_report("VR", new_report(Some("a@x"), "h1"), ack("r@example.net"))
+            .unwrap();
+    }
+    // The second open recovers from the log and writes a snapshot.
+    drop(Store::open(dir.path()).unwrap());
+    let snapshot = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("snap.")
+        })
+        .unwrap(); // sled wrote one
+    // Torn copies: empty, and half of a real one, with a newer LSN.
+    let bytes = std::fs::read(&snapshot).unwrap();
+    std::fs::write(dir.path().join("snap.7FFFFFFFFFFFFFFF.generating"), b"").unwrap();
+    std::fs::write(
+        dir.path().join("snap.7FFFFFFFFFFFFFFE.generating"),
+        &bytes[..bytes.len() / 2],
+    )
+    .unwrap();
+
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.reports().unwrap().len(), 1);
+    assert!(store.seen(Some("a@x"), "h1").unwrap().is_some());
+}
+
+#[test]
+fn unfinished_snapshots_of_a_store_in_use_are_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let torn = dir.path().join("snap.7FFFFFFFFFFFFFFF.generating");
+    std::fs::write(&torn, b"").unwrap();
+    assert!(Store::open(dir.path()).is_err(), "sled's lock holds");
+    assert!(torn.exists());
+    drop(store);
+}

@@ -9,6 +9,7 @@
 //! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
+//! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 
@@ -19,6 +20,7 @@
     clippy::indexing_slicing
 )]
 
+mod crash;
 mod daemon;
 mod hostile;
 mod lifecycle;

@@ -1,0 +1,111 @@
+//! The file transport: one `.eml` file per message in a directory, the local analogue
+//! of handing the message to a relay.
+//!
+//! lettre's `FileTransport` creates the final file and then writes into it, so a
+//! process killed in between leaves an empty or partial `.eml` that looks like a sent
+//! message. Here a message is written under a hidden temporary name, synced, and
+//! renamed: a reader of the directory sees whole messages or nothing, as a relay
+//! either accepts a message or sees the connection drop. A temporary file left by a
+//! kill is removed when the transport is next set up; its message was never marked
+//! sent, so it is sent again.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Prefix of the temporary files; hidden, so that no reader takes them for mail.
+const TMP_PREFIX: &str = ".tmp-";
+
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {source}")]
+pub struct FileError {
+    path: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
+    move |source| FileError {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A directory that receives one `<random>.eml` file per message.
+#[derive(Debug, Clone)]
+pub struct FileOutbox {
+    dir: PathBuf,
+}
+
+impl FileOutbox {
+    /// Creates the directory when missing and removes temporary files a killed
+    /// process left behind. Only the process holding the store runs this (the store
+    /// is opened first), so no live write is removed.
+    pub fn open(dir: &Path) -> Result<FileOutbox, FileError> {
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        for entry in fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+        Ok(FileOutbox {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Writes one message; returns its path once the file is complete and durable.
+    /// Every call makes a new file, even for the same bytes: like a relay, the
+    /// directory receives what it is given, duplicates included.
+    pub fn send(&self, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        let unique = format!("{:032x}", rand::random::<u128>());
+        // Not `.eml`: readers that pick messages by extension must skip it too.
+        let tmp = self.dir.join(format!("{TMP_PREFIX}{unique}"));
+        let dest = self.dir.join(format!("{unique}.eml"));
+        let write = || -> std::io::Result<()> {
+            let mut file = fs::File::create_new(&tmp)?;
+            file.write_all(bytes)?;
+            // A relay answers 250 only once the message is on disk; so does this.
+            file.sync_all()
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
+        fs::rename(&tmp, &dest).map_err(io(&tmp))?;
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))?;
+        Ok(dest)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_whole_files_and_removes_leftover_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(".tmp-0123"), b"half a mess").unwrap();
+        fs::write(dir.path().join("kept.eml"), b"sent before").unwrap();
+        let outbox = FileOutbox::open(dir.path()).unwrap();
+        let a = outbox.send(b"Subject: a\r\n\r\nbody\r\n").unwrap();
+        let b = outbox.send(b"Subject: a\r\n\r\nbody\r\n").unwrap();
+        assert_ne!(a, b, "each message gets its own file");
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(
+            names
+                .iter()
+                .all(|n| n.ends_with(".eml") && !n.starts_with('.'))
+        );
+        assert_eq!(fs::read(a).unwrap(), b"Subject: a\r\n\r\nbody\r\n");
+    }
+}
