@@ -7,6 +7,8 @@
 //! - [`hostile`]: a thousand malformed and adversarial messages in one run.
 //! - [`review`]: regression tests for the first code review's findings.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
+//! - [`keys`]: a GnuPG-made passphrase-protected key through `keys import`, start-up
+//!   errors when it cannot be unlocked, `keys rotate`, and the journald log format.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 
@@ -19,6 +21,7 @@
 
 mod daemon;
 mod hostile;
+mod keys;
 mod network;
 mod pipeline;
 mod refusals;
