@@ -1088,6 +1088,38 @@ mod tests {
     }
 
     #[test]
+    fn systemd_example_is_valid_and_names_credentials() {
+        let s = Settings::parse_toml(include_str!("../config/systemd.toml")).unwrap();
+        assert_eq!(s.store.path, Path::new("/var/lib/disclosured/state"));
+        assert_eq!(s.keys.dir, Path::new("/var/lib/disclosured/keys"));
+        assert_eq!(
+            s.keys.reporters_dir,
+            Path::new("/var/lib/disclosured/keys/reporters")
+        );
+        let Inbox::Imap(imap) = &s.inbox else {
+            panic!("the systemd example reads IMAP");
+        };
+        assert_eq!(imap.password, Secret::Credential("imap-password".into()));
+        let Outbox::Smtp(smtp) = &s.outbox else {
+            panic!("the systemd example sends through SMTP");
+        };
+        assert_eq!(
+            smtp.auth.as_ref().map(|(_, p)| p),
+            Some(&Secret::Credential("smtp-password".into()))
+        );
+        // The unit loads exactly the credentials the configuration can name.
+        let unit = include_str!("../systemd/disclosured.service");
+        for name in ["imap-password", "smtp-password", "key-passphrase"] {
+            assert!(
+                unit.contains(&format!(
+                    "LoadCredential={name}:/etc/disclosured/credentials/{name}"
+                )),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn durations() {
         for (text, secs) in [("48h", 172_800), ("7d", 604_800), ("1h 30m", 5400)] {
             assert_eq!(duration("k", text).unwrap(), Duration::from_secs(secs));
