@@ -133,6 +133,44 @@ fn gnupg_passphrase_protected_key_decrypts_reports_and_signs_acknowledgements() 
         text.contains("Title: SQL injection in login form"),
         "{text}"
     );
+
+    // The same passphrase as a systemd credential (LoadCredential=key-passphrase:...).
+    let text = std::fs::read_to_string(&gw.config).unwrap();
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("passphrase_file"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&gw.config, without).unwrap();
+    let credentials = gw.path("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    std::fs::copy(&s.passphrase_file, credentials.join("key-passphrase")).unwrap();
+    let with_credential = |cmd: &str| {
+        gw.command()
+            .arg(cmd)
+            .env("DISCLOSURED__KEYS__PASSPHRASE_CREDENTIAL", "key-passphrase")
+            .env("CREDENTIALS_DIRECTORY", &credentials)
+            .output()
+            .unwrap()
+    };
+    gw.deliver(&s.encrypted_report("<credential@example.net>", REPORT));
+    let out = with_credential("run-once");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(gw.reports().len(), 2);
+    s.assert_ack_from_gateway(&gw.outbox()[1]);
+    // The unit's default for a credential whose file is missing: a lone newline.
+    std::fs::write(credentials.join("key-passphrase"), "\n").unwrap();
+    let out = with_credential("check-config");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("credential \"key-passphrase\" is empty"),
+        "{err}"
+    );
 }
 
 #[test]
