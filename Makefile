@@ -9,7 +9,7 @@ BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
 # Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1.
 TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd openssl
 
-.PHONY: all build run test bench fuzz check fmt clippy deps test-deps clean
+.PHONY: all build run test bench fuzz check fmt clippy deps test-deps clean install uninstall
 
 all: build
 
@@ -23,6 +23,46 @@ run: build
 
 test: deps test-deps
 	$(CARGO) test --locked
+
+# Installation for systemd (README.md, "Install"). PREFIX and DESTDIR are honoured;
+# the unit's paths are rewritten to match. The configuration goes to
+# $(SYSCONFDIR)/disclosured/disclosured.toml only when there is none, so an upgrade
+# never overwrites it.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+DOCDIR      ?= $(PREFIX)/share/doc/disclosured
+SYSCONFDIR  ?= /etc
+CONFDIR     := $(SYSCONFDIR)/disclosured
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/disclosured
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \
+	    -e 's|/usr/local/share/doc/disclosured|$(DOCDIR)|g' \
+	    -e 's|/etc/disclosured|$(CONFDIR)|g' \
+	    systemd/disclosured.service > $(DESTDIR)$(UNITDIR)/disclosured.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/disclosured.service
+	install -D -m 0644 systemd/sysusers.d/disclosured.conf $(DESTDIR)$(SYSUSERSDIR)/disclosured.conf
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 config/disclosured.toml config/systemd.toml $(DESTDIR)$(DOCDIR)/
+	install -d -m 0755 $(DESTDIR)$(CONFDIR)
+	install -d -m 0700 $(DESTDIR)$(CONFDIR)/credentials
+	@if [ -e $(DESTDIR)$(CONFDIR)/disclosured.toml ]; then \
+	  echo "kept the existing $(DESTDIR)$(CONFDIR)/disclosured.toml (the example is $(DOCDIR)/systemd.toml)"; \
+	else \
+	  echo "install -m 0644 config/systemd.toml $(DESTDIR)$(CONFDIR)/disclosured.toml"; \
+	  install -m 0644 config/systemd.toml $(DESTDIR)$(CONFDIR)/disclosured.toml; \
+	fi
+	@echo "Next: edit $(CONFDIR)/disclosured.toml, put passwords in $(CONFDIR)/credentials/,"
+	@echo "then: systemd-sysusers && systemctl daemon-reload && systemctl enable --now disclosured"
+
+# Leaves the configuration, the credentials and the state (keys, reports) in place.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/disclosured $(DESTDIR)$(UNITDIR)/disclosured.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/disclosured.conf
+	rm -rf $(DESTDIR)$(DOCDIR)
 
 # Benchmarks (not part of `make test`); figures go to BENCHMARKS.md.
 bench: deps test-deps

@@ -150,6 +150,7 @@ fn main() {
         dir: root.join("keys"),
         reporters_dir: root.join("keys/reporters"),
         maintainers_dir: root.join("keys/maintainers"),
+        passphrase: None,
     })
     .unwrap();
     let reporter = keyring.reporters()[0].clone();

@@ -132,6 +132,8 @@ struct RawKeys {
     dir: PathBuf,
     reporters_dir: Option<PathBuf>,
     maintainers_dir: Option<PathBuf>,
+    passphrase_file: Option<PathBuf>,
+    passphrase_credential: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,12 +418,29 @@ pub struct StoreSettings {
 
 #[derive(Debug, Clone)]
 pub struct KeySettings {
-    /// Gateway secret keys (all decrypt; the newest signs).
+    /// Gateway secret keys (all decrypt; the one named in `signing-key`, else the
+    /// newest, signs).
     pub dir: PathBuf,
     /// Pre-loaded public keys of known researchers.
     pub reporters_dir: PathBuf,
     /// Maintainers' public keys.
     pub maintainers_dir: PathBuf,
+    /// Unlocks gateway keys whose secret key material is passphrase-protected, so a
+    /// copy of `dir` (a backup, a stolen disk) is useless without it. `None`: keys
+    /// must be stored unprotected.
+    pub passphrase: Option<Secret>,
+}
+
+impl KeySettings {
+    /// Keys in `dir` with the default sub-directories and no passphrase (tests, tools).
+    pub fn in_dir(dir: &Path) -> KeySettings {
+        KeySettings {
+            dir: dir.to_path_buf(),
+            reporters_dir: dir.join("reporters"),
+            maintainers_dir: dir.join("maintainers"),
+            passphrase: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -721,7 +740,7 @@ impl Settings {
                 let host = required("inbox.host", i.host.as_deref(), &mut problems);
                 let username = required("inbox.username", i.username.as_deref(), &mut problems);
                 let password = secret(
-                    "inbox",
+                    "inbox.password",
                     i.password_file.as_deref().map(abs),
                     i.password_credential.as_deref(),
                     &mut problems,
@@ -774,7 +793,7 @@ impl Settings {
                 let host = required("outbox.host", o.host.as_deref(), &mut problems);
                 let auth = match &o.username {
                     Some(user) => secret(
-                        "outbox",
+                        "outbox.password",
                         o.password_file.as_deref().map(abs),
                         o.password_credential.as_deref(),
                         &mut problems,
@@ -831,7 +850,14 @@ impl Settings {
         };
 
         let keys_dir = abs(&raw.keys.dir);
+        let passphrase = optional_secret(
+            "keys.passphrase",
+            raw.keys.passphrase_file.as_deref().map(abs),
+            raw.keys.passphrase_credential.as_deref(),
+            &mut problems,
+        );
         let keys = KeySettings {
+            passphrase,
             reporters_dir: raw
                 .keys
                 .reporters_dir
@@ -1070,8 +1096,27 @@ fn tls_mode(key: &str, value: Option<&str>, problems: &mut Vec<String>) -> Tls {
     }
 }
 
+/// A required secret named by `<key>_file` or `<key>_credential` (`key` is for example
+/// `inbox.password`).
 fn secret(
-    section: &str,
+    key: &str,
+    file: Option<PathBuf>,
+    credential: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    let missing = file.is_none() && credential.is_none();
+    let found = optional_secret(key, file, credential, problems);
+    if missing {
+        problems.push(format!(
+            "{key}_file (or {key}_credential): required; secrets are never written in the configuration"
+        ));
+    }
+    found
+}
+
+/// A secret that may be absent: `<key>_file`, `<key>_credential`, or neither.
+fn optional_secret(
+    key: &str,
     file: Option<PathBuf>,
     credential: Option<&str>,
     problems: &mut Vec<String>,
@@ -1080,23 +1125,16 @@ fn secret(
         (Some(f), None) => Some(Secret::File(f)),
         (None, Some(c)) if !c.is_empty() && !c.contains('/') => Some(Secret::Credential(c.into())),
         (None, Some(c)) => {
-            problems.push(format!(
-                "{section}.password_credential: {c:?} is not a credential name"
-            ));
+            problems.push(format!("{key}_credential: {c:?} is not a credential name"));
             None
         }
         (Some(_), Some(_)) => {
             problems.push(format!(
-                "{section}: set password_file or password_credential, not both"
+                "{key}_file, {key}_credential: set one of them, not both"
             ));
             None
         }
-        (None, None) => {
-            problems.push(format!(
-                "{section}.password_file (or {section}.password_credential): required; passwords are never written in the configuration"
-            ));
-            None
-        }
+        (None, None) => None,
     }
 }
 
@@ -1123,6 +1161,10 @@ pub enum SecretError {
     NoCredentialsDirectory(String),
     #[error("{path}: the file is empty")]
     Empty { path: PathBuf },
+    #[error(
+        "credential {0:?} is empty: is the file its LoadCredential= line names missing or empty?"
+    )]
+    EmptyCredential(String),
 }
 
 /// Refuses a secret file that group or others may read, or that someone else owns,
@@ -1151,11 +1193,16 @@ impl Secret {
     /// Reads the secret (without its trailing newline). systemd credentials are
     /// already protected by systemd, so only plain files get the permission check.
     pub fn read(&self) -> Result<String, SecretError> {
+        self.read_with(std::env::var_os("CREDENTIALS_DIRECTORY"))
+    }
+
+    /// As [`Secret::read`], with `$CREDENTIALS_DIRECTORY` passed in.
+    fn read_with(&self, credentials: Option<std::ffi::OsString>) -> Result<String, SecretError> {
         let (path, check) = match self {
             Secret::File(p) => (p.clone(), true),
             Secret::Credential(name) => {
-                let dir = std::env::var_os("CREDENTIALS_DIRECTORY")
-                    .ok_or_else(|| SecretError::NoCredentialsDirectory(name.clone()))?;
+                let dir =
+                    credentials.ok_or_else(|| SecretError::NoCredentialsDirectory(name.clone()))?;
                 (PathBuf::from(dir).join(name), false)
             }
         };
@@ -1170,9 +1217,25 @@ impl Secret {
         let text = std::fs::read_to_string(&path).map_err(io)?;
         let secret = text.trim_end_matches(['\r', '\n']).to_string();
         if secret.is_empty() {
-            return Err(SecretError::Empty { path });
+            return Err(match self {
+                // The shipped unit gives every credential an empty default
+                // (SetCredential=), so that a missing source file is our error, with
+                // this hint, rather than a unit that does not start at all.
+                Secret::Credential(name) => SecretError::EmptyCredential(name.clone()),
+                Secret::File(_) => SecretError::Empty { path },
+            });
         }
         Ok(secret)
+    }
+}
+
+/// Where the secret comes from, for messages (never the secret itself).
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::File(path) => write!(f, "file {}", path.display()),
+            Secret::Credential(name) => write!(f, "credential {name:?}"),
+        }
     }
 }
 
@@ -1278,6 +1341,89 @@ mod tests {
             "colour",
         ] {
             assert!(err.contains(needle), "{needle} missing from {err}");
+        }
+    }
+
+    #[test]
+    fn key_passphrase_is_optional_and_named_one_way() {
+        let s = load("", &[]).unwrap();
+        assert_eq!(s.keys.passphrase, None);
+        let s = load("[keys]\npassphrase_credential = \"key-passphrase\"\n", &[]).unwrap();
+        assert_eq!(
+            s.keys.passphrase,
+            Some(Secret::Credential("key-passphrase".into()))
+        );
+        let s = load("[keys]\npassphrase_file = \"/etc/d/pp\"\n", &[]).unwrap();
+        assert_eq!(s.keys.passphrase, Some(Secret::File("/etc/d/pp".into())));
+        let err = load(
+            "[keys]\npassphrase_file = \"/etc/d/pp\"\npassphrase_credential = \"pp\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("keys.passphrase_file, keys.passphrase_credential"),
+            "{err}"
+        );
+        let err = load("[keys]\npassphrase_credential = \"../x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keys.passphrase_credential"), "{err}");
+        // A password stays required where it is needed, and the message names both keys.
+        let err = load(
+            "[inbox]\nkind = \"imap\"\nhost = \"h\"\nusername = \"u\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("inbox.password_file (or inbox.password_credential): required"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn empty_credential_names_the_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("imap-password"), "").unwrap();
+        let secret = Secret::Credential("imap-password".into());
+        let err = secret
+            .read_with(Some(dir.path().into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"imap-password\" is empty"), "{err}");
+        assert!(err.contains("LoadCredential="), "{err}");
+    }
+
+    #[test]
+    fn systemd_example_is_valid_and_names_credentials() {
+        let s = Settings::parse_toml(include_str!("../config/systemd.toml")).unwrap();
+        assert_eq!(s.store.path, Path::new("/var/lib/disclosured/state"));
+        assert_eq!(s.keys.dir, Path::new("/var/lib/disclosured/keys"));
+        assert_eq!(
+            s.keys.reporters_dir,
+            Path::new("/var/lib/disclosured/keys/reporters")
+        );
+        let Inbox::Imap(imap) = &s.inbox else {
+            panic!("the systemd example reads IMAP");
+        };
+        assert_eq!(imap.password, Secret::Credential("imap-password".into()));
+        let Outbox::Smtp(smtp) = &s.outbox else {
+            panic!("the systemd example sends through SMTP");
+        };
+        assert_eq!(
+            smtp.auth.as_ref().map(|(_, p)| p),
+            Some(&Secret::Credential("smtp-password".into()))
+        );
+        // The unit loads exactly the credentials the configuration can name.
+        let unit = include_str!("../systemd/disclosured.service");
+        for name in ["imap-password", "smtp-password", "key-passphrase"] {
+            assert!(
+                unit.contains(&format!(
+                    "LoadCredential={name}:/etc/disclosured/credentials/{name}"
+                )),
+                "{name}"
+            );
         }
     }
 

@@ -23,7 +23,8 @@
 //!   the queued mail through the configured transport.
 //! - [`pipeline`]: one message from raw bytes to a recorded outcome.
 //! - [`daemon`]: the long-running service loop, shutdown and readiness.
-//! - [`cli`]: the command-line interface (definitions apart from implementations).
+//! - [`cli`]: the command-line interface (definitions apart from implementations) and
+//!   the log output (journald-friendly under systemd).
 //! - [`workers`]: independent items on one thread per core (used by pipeline and outbox).
 
 pub mod cli;

@@ -5,7 +5,7 @@ fn main() -> std::process::ExitCode {
     match disclosured::cli::main() {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("disclosured: error: {err:#}");
+            disclosured::cli::report_error(&err);
             std::process::ExitCode::from(2)
         }
     }

@@ -139,6 +139,18 @@ impl Pipeline {
     /// the command line uses when no daemon is running.
     pub fn open(settings: Settings) -> Result<Pipeline, PipelineError> {
         let keyring = Keyring::load(&settings.keys)?;
+        Self::with_keyring(settings, keyring)
+    }
+
+    /// As [`Pipeline::open`], with the secret keys left locked: for commands that only
+    /// read and queue (the daemon signs when it sends), run by an operator who may not
+    /// be able to read the key passphrase (a systemd credential).
+    pub fn open_locked(settings: Settings) -> Result<Pipeline, PipelineError> {
+        let keyring = Keyring::load_locked(&settings.keys)?;
+        Self::with_keyring(settings, keyring)
+    }
+
+    fn with_keyring(settings: Settings, keyring: Keyring) -> Result<Pipeline, PipelineError> {
         let team = Team::load(&settings.maintainers)?;
         let store = Store::open(&settings.store.path)?;
         let transport = Transport::from_settings(&settings.outbox)?;

@@ -17,6 +17,7 @@ fn keyring() -> &'static Keyring {
             dir: dir.path().to_path_buf(),
             reporters_dir: dir.path().join("r"),
             maintainers_dir: dir.path().join("m"),
+            passphrase: None,
         })
         .expect("keyring");
         (dir, ring)

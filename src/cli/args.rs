@@ -178,6 +178,20 @@ pub enum OutboxCommand {
 pub enum KeysCommand {
     /// Generate a new gateway key; it becomes the signing key, older keys keep decrypting.
     Generate,
+    /// Replace the signing key: generate a new key that signs and is published from
+    /// now on; older keys keep decrypting. Prints the old and new fingerprints.
+    Rotate,
+    /// Add a secret gateway key from an OpenPGP file (armored or binary), written to
+    /// keys.dir with mode 0600. It must be able to decrypt; a passphrase-protected key
+    /// must open with keys.passphrase_file or keys.passphrase_credential.
+    Import {
+        /// The key file, or - for standard input.
+        file: PathBuf,
+        /// Make it the signing and published key (it must be able to sign). Without
+        /// this the current signing key keeps signing; a first key always signs.
+        #[arg(long)]
+        sign: bool,
+    },
     /// Show the gateway keys and how many reporter and maintainer keys are loaded.
     Show,
     /// Print the current public key (the one to publish), armored.

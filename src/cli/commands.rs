@@ -14,7 +14,7 @@ use crate::store::Store;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
-    init_logging(if daemon_like { "info" } else { "warn" });
+    super::logging::init(if daemon_like { "info" } else { "warn" });
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
@@ -32,9 +32,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
             daemon::announce_generated(&g);
         }
+        Command::Keys(KeysCommand::Rotate) => keys_rotate(&settings)?,
+        Command::Keys(KeysCommand::Import { file, sign }) => keys_import(&settings, &file, sign)?,
         Command::Keys(KeysCommand::Show) => keys_show(&settings)?,
         Command::Keys(KeysCommand::Export) => {
-            let ring = Keyring::load(&settings.keys)?;
+            let ring = Keyring::load_locked(&settings.keys)?;
             let key = ring
                 .public_key_armored()
                 .context("no gateway key yet: run `disclosured keys generate`")?;
@@ -73,7 +75,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     {
         Some(r) => r,
         None => {
-            let pipeline = Pipeline::open(settings).context(
+            let pipeline = Pipeline::open_locked(settings).context(
                 "is `disclosured serve` running without its control socket? The store can be opened by one process at a time",
             )?;
             super::reports::execute(&pipeline, command, &request)
@@ -117,17 +119,6 @@ fn handle_request(pipeline: &Pipeline, request: control::Request) -> control::Re
             ..Default::default()
         },
     }
-}
-
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
 }
 
 fn run_once(settings: Settings) -> anyhow::Result<()> {
@@ -221,8 +212,97 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+fn keys_rotate(settings: &Settings) -> anyhow::Result<()> {
+    let r = Keyring::rotate(
+        &settings.keys,
+        &settings.gateway.name,
+        &settings.gateway.address,
+    )?;
+    match &r.previous {
+        Some(old) => println!("Old signing key: {old} (keeps decrypting)"),
+        None => println!("Old signing key: none"),
+    }
+    println!("New signing key: {}", r.new.fingerprint);
+    println!(
+        "  secret key (mode 0600, keep it safe): {}",
+        r.new.secret_path.display()
+    );
+    println!(
+        "  public key to publish:                {}",
+        r.new.public_path.display()
+    );
+    println!("A running daemon signs with the new key once restarted; publish the new public key.");
+    Ok(())
+}
+
+fn keys_import(settings: &Settings, file: &std::path::Path, sign: bool) -> anyhow::Result<()> {
+    use std::io::Read;
+    let bytes = if file.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read the key from standard input")?;
+        buf
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?
+    };
+    let shown = if file.as_os_str() == "-" {
+        std::path::Path::new("(standard input)")
+    } else {
+        file
+    };
+    let i = Keyring::import(
+        &settings.keys,
+        shown,
+        &bytes,
+        &settings.gateway.address,
+        sign,
+    )?;
+    println!(
+        "Imported gateway key {}{}",
+        i.fingerprint,
+        if i.protected {
+            " (passphrase-protected)"
+        } else {
+            ""
+        }
+    );
+    println!("  secret key (mode 0600): {}", i.secret_path.display());
+    println!("  public key:             {}", i.public_path.display());
+    if i.signing.as_deref() == Some(i.fingerprint.as_str()) {
+        println!("It signs and decrypts: publish its public key.");
+    } else {
+        println!("It decrypts.");
+        match &i.signing {
+            Some(f) => println!(
+                "The signing key is still {f}{}",
+                if i.can_sign {
+                    " (import with --sign to make this one sign)"
+                } else {
+                    ""
+                }
+            ),
+            None => println!(
+                "It cannot sign and there is no signing key: run `disclosured keys rotate`."
+            ),
+        }
+    }
+    if i.protected && !i.passphrase_checked {
+        println!(
+            "The passphrase is a systemd credential, not readable here: the daemon tries it at start."
+        );
+    }
+    if i.address_missing {
+        println!(
+            "Note: none of its user IDs is {}; reporters' software may not find it by address.",
+            settings.gateway.address
+        );
+    }
+    Ok(())
+}
+
 fn keys_show(settings: &Settings) -> anyhow::Result<()> {
-    let ring = Keyring::load(&settings.keys)?;
+    let ring = Keyring::load_locked(&settings.keys)?;
     let signing = ring.signing_cert().map(|c| c.fingerprint());
     if ring.is_empty() {
         println!(
@@ -239,10 +319,15 @@ fn keys_show(settings: &Settings) -> anyhow::Result<()> {
             "decrypts"
         };
         println!(
-            "{}  created {}  {}",
+            "{}  created {}  {}{}",
             g.cert.fingerprint(),
             created.format("%Y-%m-%d"),
-            role
+            role,
+            if g.protected {
+                "  passphrase-protected"
+            } else {
+                ""
+            }
         );
         println!("    {}", g.path.display());
     }

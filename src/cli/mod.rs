@@ -1,8 +1,10 @@
 //! The command-line interface: clap definitions in [`args`], their implementations in
-//! [`commands`]. `anyhow` is used here and in `main.rs` only.
+//! [`commands`], log output in [`logging`]. `anyhow` is used here and in `main.rs`
+//! only.
 
 pub mod args;
 pub mod commands;
+pub mod logging;
 pub mod reports;
 
 use std::process::ExitCode;
@@ -13,4 +15,10 @@ use clap::Parser;
 pub fn main() -> anyhow::Result<ExitCode> {
     let cli = args::Cli::parse();
     commands::run(cli)
+}
+
+/// Prints the error a command ended with on stderr. Under systemd each line carries
+/// the error priority, so the reason a start failed shows in `journalctl -p err`.
+pub fn report_error(err: &anyhow::Error) {
+    logging::print_error(&format!("disclosured: error: {err:#}"));
 }

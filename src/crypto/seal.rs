@@ -122,6 +122,7 @@ mod tests {
             dir: dir.to_path_buf(),
             reporters_dir: dir.join("r"),
             maintainers_dir: dir.join("m"),
+            passphrase: None,
         })
         .unwrap()
     }

@@ -10,6 +10,8 @@
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
 //! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
+//! - [`keys`]: a GnuPG-made passphrase-protected key through `keys import`, start-up
+//!   errors when it cannot be unlocked, `keys rotate`, and the journald log format.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 
@@ -23,6 +25,7 @@
 mod crash;
 mod daemon;
 mod hostile;
+mod keys;
 mod lifecycle;
 mod network;
 mod pipeline;

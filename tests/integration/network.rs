@@ -107,7 +107,7 @@ fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
-/// Stops `serve` with SIGTERM and returns its log.
+/// Stops `serve` with SIGTERM and returns its log (when stderr is a pipe).
 fn stop(mut child: Child) -> String {
     use std::io::Read;
     let _ = std::process::Command::new("kill")
@@ -125,12 +125,10 @@ fn stop(mut child: Child) -> String {
         std::thread::sleep(Duration::from_millis(50));
     };
     let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    // Empty when stderr went to a file.
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr.read_to_string(&mut log).unwrap();
+    }
     assert!(status.success(), "serve failed: {log}");
     log
 }
@@ -298,9 +296,118 @@ fn stored_but_not_moved_is_replayed_without_a_second_report_or_ack() {
     assert!(log.contains("outcome=\"duplicate\""), "{log}");
 }
 
+/// Canaries: the IMAP and SMTP passwords (the password files' contents), the gateway
+/// key's passphrase, and text from report bodies (decrypted and HTML) must never reach
+/// stdout or stderr, through `run-once` and `serve`, at DEBUG and TRACE too: at those
+/// levels dependencies would log protocol lines (async-imap: LOGIN with the password)
+/// and message text (html5ever: every token).
 #[test]
-fn wrong_imap_password_names_the_account_not_the_password() {
+fn no_password_passphrase_or_report_text_in_the_output_even_at_debug() {
     let net = Net::new();
+    let passphrase = "PassphraseCanary-4e9b";
+    let s = crate::keys::ProtectedScene::new(&net.gw, passphrase);
+    let imap_password = net.imap.password().to_string();
+    let smtp_password = net.smtp.password().to_string();
+    let canaries = |round: &str| {
+        vec![
+            passphrase.to_string(),
+            imap_password.clone(),
+            smtp_password.clone(),
+            format!("EncryptedBodyCanary-{round}"),
+            format!("HtmlBodyCanary-{round}"),
+            "Sup3rS3cretCanary".to_string(),
+        ]
+    };
+    let reports = |round: &str| {
+        let encrypted = s.encrypted_report(
+            &format!("<enc-{round}@example.net>"),
+            &format!("{REPORT}\nSecret detail: EncryptedBodyCanary-{round}\n"),
+        );
+        let html = message(
+            &[
+                ("From", "Bob <bob@example.net>"),
+                ("To", GATEWAY),
+                ("Subject", "XSS report"),
+                ("Message-ID", &format!("<html-{round}@example.net>")),
+                ("Content-Type", "text/html; charset=utf-8"),
+            ],
+            &format!(
+                "<html><body><h1>Title: XSS in search</h1><p>Description: HtmlBodyCanary-{round}</p></body></html>"
+            ),
+        );
+        [encrypted, html]
+    };
+    let assert_clean = |what: &str, round: &str, output: &str| {
+        for canary in canaries(round) {
+            assert!(
+                !output.contains(&canary),
+                "{what} printed the canary {canary}:\n{output}"
+            );
+        }
+    };
+
+    // run-once at DEBUG.
+    for raw in reports("once") {
+        net.imap.append("INBOX", &raw);
+    }
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{output}");
+    assert_eq!(net.acks(), 2, "{output}");
+    assert_clean("run-once", "once", &output);
+
+    // serve at TRACE.
+    let log_path = net.gw.path("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = net
+        .gw
+        .command()
+        .arg("serve")
+        .env("RUST_LOG", "trace")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    for raw in reports("serve") {
+        net.imap.append("INBOX", &raw);
+    }
+    wait_for("the acknowledgements", Duration::from_secs(60), || {
+        net.acks() == 4
+    });
+    stop(child);
+    let output = std::fs::read_to_string(&log_path).unwrap();
+    assert!(output.contains("IMAP connected"), "{output}");
+    assert_clean("serve", "serve", &output);
+
+    // The scenario did run: reports stored, acknowledgements signed by the
+    // protected key (and encrypted to Alice, whose key the gateway has).
+    assert_eq!(net.gw.reports().len(), 4);
+    let acks = net.smtp.messages();
+    let mut encrypted = 0;
+    for (_, ack) in &acks {
+        let ct = header(ack, "Content-Type").unwrap();
+        if ct.starts_with("multipart/encrypted") {
+            let text = s.assert_ack_from_gateway(ack);
+            assert!(text.contains("Title: SQL injection"), "{text}");
+            encrypted += 1;
+        } else {
+            assert_signed_by(&s.gpg, ack, &s.gateway_fpr);
+        }
+    }
+    assert_eq!(encrypted, 2);
+
+    // A wrong IMAP password: the error names the account, not the password.
     let bad = net.gw.path("bad-password");
     std::fs::write(&bad, "Sup3rS3cretCanary\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
@@ -310,6 +417,7 @@ fn wrong_imap_password_names_the_account_not_the_password() {
         .command()
         .arg("run-once")
         .env("DISCLOSURED__INBOX__PASSWORD_FILE", &bad)
+        .env("RUST_LOG", "debug")
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -318,7 +426,7 @@ fn wrong_imap_password_names_the_account_not_the_password() {
         err.contains(&format!("IMAP login as {} refused", net.imap.user())),
         "{err}"
     );
-    assert!(!err.contains("Sup3rS3cretCanary"), "{err}");
+    assert_clean("run-once with a wrong password", "none", &err);
 
     // A password file others can read is refused before any connection.
     std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -35,6 +35,25 @@ impl Gpg {
     }
 
     pub fn try_run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.try_run_with(&["--passphrase", ""], args, stdin)
+    }
+
+    /// Runs gpg with the passphrase of its keys read from `passphrase_file`.
+    pub fn run_with_passphrase_file(&self, passphrase_file: &Path, args: &[&str]) -> Vec<u8> {
+        let out = self.try_run_with(
+            &["--passphrase-file", passphrase_file.to_str().unwrap()],
+            args,
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "gpg {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    fn try_run_with(&self, passphrase: &[&str], args: &[&str], stdin: &[u8]) -> Output {
         let mut child = Command::new("gpg")
             .arg("--homedir")
             .arg(self.home.path())
@@ -44,11 +63,10 @@ impl Gpg {
                 "--no-tty",
                 "--pinentry-mode",
                 "loopback",
-                "--passphrase",
-                "",
                 "--trust-model",
                 "always",
             ])
+            .args(passphrase)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -73,6 +91,24 @@ impl Gpg {
         let fpr = self.fingerprint(uid);
         self.run(&["--quick-add-key", &fpr, "cv25519", "encr", "never"], b"");
         fpr
+    }
+
+    /// Makes an Ed25519/Cv25519 key for `uid` whose secret key material is protected
+    /// by the passphrase in `passphrase_file`; returns its fingerprint and the secret
+    /// key as `gpg --export-secret-keys` gives it (still protected).
+    pub fn gen_protected_key(&self, uid: &str, passphrase_file: &Path) -> (String, Vec<u8>) {
+        self.run_with_passphrase_file(
+            passphrase_file,
+            &["--quick-gen-key", uid, "ed25519", "sign", "never"],
+        );
+        let fpr = self.fingerprint(uid);
+        self.run_with_passphrase_file(
+            passphrase_file,
+            &["--quick-add-key", &fpr, "cv25519", "encr", "never"],
+        );
+        let secret = self
+            .run_with_passphrase_file(passphrase_file, &["--armor", "--export-secret-keys", &fpr]);
+        (fpr, secret)
     }
 
     pub fn fingerprint(&self, who: &str) -> String {
@@ -316,6 +352,25 @@ dir = "{root}/keys"
             .map(|p| std::fs::read(p).unwrap())
             .collect()
     }
+}
+
+/// Writes a file readable by its owner only (a password or passphrase file).
+pub fn write_private(path: &Path, contents: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Adds `line` to the `[keys]` section, which is the last one of the test
+/// configuration.
+pub fn add_keys_setting(gw: &Gateway, line: &str) {
+    let mut text = std::fs::read_to_string(&gw.config).unwrap();
+    let at = text
+        .rfind("[keys]")
+        .expect("the test configuration has [keys]");
+    assert!(!text[at..].contains("\n["), "[keys] is the last section");
+    text.push_str(&format!("{line}\n"));
+    std::fs::write(&gw.config, text).unwrap();
 }
 
 /// Builds an RFC 5322 message with CRLF line ends.
