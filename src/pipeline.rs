@@ -8,7 +8,7 @@
 //! the stages.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use chrono::Utc;
 use sequoia_openpgp::{Cert, KeyHandle};
@@ -99,8 +99,45 @@ pub struct Pass {
 /// A newly generated gateway key, reported to the operator once.
 pub use crate::crypto::keys::Generated;
 
+/// Signs of life from the inbox side: when it last got anywhere (a message handled,
+/// a pass finished, a wait for mail returned) and how many messages it handled. The
+/// systemd watchdog is fed only while these move.
+#[derive(Debug, Default)]
+pub struct Progress {
+    last_ms: AtomicI64,
+    handled: AtomicU64,
+}
+
+impl Progress {
+    pub fn beat(&self) {
+        self.last_ms
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Time since the last beat; `None` before the first.
+    pub fn since_last(&self) -> Option<std::time::Duration> {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        (last > 0).then(|| {
+            let ms = Utc::now().timestamp_millis().saturating_sub(last).max(0);
+            std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+        })
+    }
+
+    /// When the inbox side last made progress.
+    pub fn last(&self) -> Option<chrono::DateTime<Utc>> {
+        chrono::DateTime::from_timestamp_millis(self.last_ms.load(Ordering::Relaxed))
+            .filter(|t| t.timestamp_millis() > 0)
+    }
+
+    pub fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
+    }
+}
+
 /// Everything a message needs, built once at start.
 pub struct Pipeline {
+    /// The inbox side's signs of life (see [`Progress`]).
+    pub progress: Progress,
     pub settings: Settings,
     pub keyring: Keyring,
     /// The maintainers' keys.
@@ -155,6 +192,7 @@ impl Pipeline {
         let store = Store::open(&settings.store.path)?;
         let transport = Transport::from_settings(&settings.outbox)?;
         Ok(Pipeline {
+            progress: Progress::default(),
             settings,
             keyring,
             team,
@@ -301,6 +339,8 @@ impl Pipeline {
 
         // A bug in a parser must cost one message, not the daemon.
         let decided = std::panic::catch_unwind(AssertUnwindSafe(|| self.decide(raw, origin)));
+        self.progress.handled.fetch_add(1, Ordering::Relaxed);
+        self.progress.beat();
         let outcome = match decided {
             Ok(result) => result?,
             Err(_) => {

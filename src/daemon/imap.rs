@@ -33,6 +33,9 @@ pub async fn run(
         if *shutdown.borrow() {
             return;
         }
+        // Trying to connect is progress: an unreachable server is not a hang, and a
+        // restart would not bring it back.
+        pipeline.progress.beat();
         let result = session(
             &pipeline,
             &inbox,
@@ -70,7 +73,9 @@ async fn session(
     *backoff = BACKOFF_FIRST;
     loop {
         handle_all(pipeline, inbox, &mut mailbox, stop, wake_delivery).await?;
+        pipeline.progress.beat();
         let (m, woke) = mailbox.wait(shutdown).await?;
+        pipeline.progress.beat();
         mailbox = m;
         if woke == Woke::Shutdown {
             mailbox.logout().await;

@@ -70,6 +70,13 @@ pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), 
     let stop = Arc::new(AtomicBool::new(false));
     let wake_delivery = Arc::new(Notify::new());
 
+    let stall_limit = match &inbox {
+        // A pass beats per message; a wait beats every poll.
+        Inbox::Maildir { poll_interval, .. } => (*poll_interval * 4).max(Duration::from_secs(120)),
+        // IDLE returns at least every IDLE_REFRESH; commands have their own timeouts.
+        Inbox::Imap(_) => crate::source::imap::IDLE_REFRESH + Duration::from_secs(120),
+    };
+    pipeline.progress.beat();
     let inbox_task = match inbox {
         Inbox::Maildir { poll_interval, .. } => {
             let maildir = pipeline
@@ -118,13 +125,18 @@ pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), 
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("watching the inbox"),
     ]);
+    let watchdog_task = tokio::spawn(watchdog(
+        Arc::clone(&pipeline),
+        stall_limit,
+        shutdown_rx.clone(),
+    ));
 
     shutdown_signal().await;
     info!("shutting down after the message in hand");
     notify(&[sd_notify::NotifyState::Stopping]);
     stop.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
-    for task in [inbox_task, delivery_task, control_task] {
+    for task in [inbox_task, delivery_task, control_task, watchdog_task] {
         if let Err(e) = task.await {
             error!(error = %e, "a task ended abnormally");
         }
@@ -151,6 +163,7 @@ async fn maildir_loop(
         );
         match blocking(move || p.maildir_pass(&m, &s)).await {
             Ok(pass) => {
+                pipeline.progress.beat();
                 if pass.reports + pass.quarantined + pass.skipped > 0 {
                     wake_delivery.notify_one();
                 }
@@ -198,6 +211,74 @@ async fn delivery_loop(
             _ = tokio::time::sleep(DELIVERY_TICK) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// Feeds systemd's watchdog (when `WatchdogSec=` is set) at half its interval, but
+/// only while the inbox side makes progress: a hung IMAP command or a stuck pass stops
+/// the pings, and systemd restarts the service. Also keeps `STATUS=` current.
+async fn watchdog(
+    pipeline: Arc<Pipeline>,
+    stall_limit: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let interval = watchdog_interval().map(|d| d / 2);
+    if let Some(i) = interval {
+        info!(
+            ping_every_ms = i.as_millis() as u64,
+            stall_limit_s = stall_limit.as_secs(),
+            "systemd watchdog enabled"
+        );
+    }
+    let tick = interval.unwrap_or(Duration::from_secs(30));
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = shutdown.changed() => return,
+        }
+        let since = pipeline.progress.since_last().unwrap_or(Duration::MAX);
+        let healthy = since <= stall_limit;
+        let status = format!(
+            "{}; {} messages handled since start; last inbox activity {}s ago",
+            if healthy {
+                "watching the inbox"
+            } else {
+                "INBOX STALLED"
+            },
+            pipeline.progress.handled(),
+            since.as_secs()
+        );
+        if healthy {
+            warned = false;
+            if interval.is_some() {
+                notify(&[
+                    sd_notify::NotifyState::Watchdog,
+                    sd_notify::NotifyState::Status(&status),
+                ]);
+            } else {
+                notify(&[sd_notify::NotifyState::Status(&status)]);
+            }
+        } else {
+            if !warned {
+                error!(
+                    stalled_s = since.as_secs(),
+                    "the inbox loop made no progress: withholding the watchdog ping"
+                );
+                warned = true;
+            }
+            notify(&[sd_notify::NotifyState::Status(&status)]);
+        }
+    }
+}
+
+/// The watchdog interval systemd asks for: `WATCHDOG_USEC`, for this process when
+/// `WATCHDOG_PID` names one (as libsystemd reads them).
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    match std::env::var("WATCHDOG_PID") {
+        Ok(pid) if pid.trim().parse::<u32>().ok() != Some(std::process::id()) => None,
+        _ => (usec > 0).then(|| Duration::from_micros(usec)),
     }
 }
 

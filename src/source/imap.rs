@@ -22,7 +22,7 @@ use crate::config::{ImapSettings, SecretError, Tls};
 
 /// How long one IDLE may last before we re-issue it: servers drop IDLE after 30
 /// minutes (RFC 2177) and NAT boxes forget quiet connections sooner.
-const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
+pub const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {

@@ -157,3 +157,58 @@ fn command_line_works_beside_the_daemon(gw: &Gateway) {
         gw.outbox().len() >= 2
     });
 }
+
+/// Under systemd (`Type=notify`, `WatchdogSec=`): READY=1 once started, WATCHDOG=1
+/// pings at half the interval while the inbox loop makes progress, a STATUS= line,
+/// and STOPPING=1 on SIGTERM. A datagram socket stands in for systemd's.
+#[test]
+fn serve_speaks_the_systemd_notify_protocol_and_feeds_the_watchdog() {
+    let gw = Gateway::new();
+    let sock_path = gw.path("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut child = gw
+        .command()
+        .arg("serve")
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let start = Instant::now();
+    // READY, then at least three pings (every 0.5 s).
+    while seen
+        .iter()
+        .filter(|m: &&String| m.contains("WATCHDOG=1"))
+        .count()
+        < 3
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "{seen:?}");
+        let n = sock.recv(&mut buf).unwrap();
+        seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    let ready = seen.iter().position(|m| m.contains("READY=1")).unwrap();
+    let first_ping = seen.iter().position(|m| m.contains("WATCHDOG=1")).unwrap();
+    assert!(ready < first_ping, "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|m| m.contains("STATUS=watching the inbox; 0 messages handled")),
+        "{seen:?}"
+    );
+    signal(&child, "TERM");
+    let mut stopping = false;
+    while let Ok(n) = sock.recv(&mut buf) {
+        if String::from_utf8_lossy(&buf[..n]).contains("STOPPING=1") {
+            stopping = true;
+            break;
+        }
+    }
+    assert!(stopping, "no STOPPING=1");
+    let out = wait_with_timeout(&mut child, Duration::from_secs(10));
+    assert!(out.0.success(), "{}", out.2);
+    assert!(out.2.contains("systemd watchdog enabled"), "{}", out.2);
+}
