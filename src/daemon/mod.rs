@@ -59,7 +59,78 @@ pub async fn blocking<T: Send + 'static>(
 
 /// Runs the daemon until SIGINT or SIGTERM; `handler` runs the command line's requests
 /// that arrive on the control socket.
+///
+/// SIGHUP reloads the configuration file: a new configuration that does not validate
+/// is refused with a log line and the daemon carries on unchanged; a valid one is
+/// applied by finishing the message in hand and starting over with it (keys, policy,
+/// maintainers, limits, inbox and outbox all follow). Only `store.path` cannot change
+/// while running: it is kept, with a log line.
 pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), DaemonError> {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    if hup.is_none() {
+        warn!("cannot listen for SIGHUP; reloading needs a restart");
+    }
+    let mut settings = settings;
+    loop {
+        let source = settings.source.clone();
+        let store_path = settings.store.path.clone();
+        match generation(settings, Arc::clone(&handler), hup.as_mut()).await? {
+            Next::Stop => return Ok(()),
+            Next::Reload(mut new) => {
+                if new.store.path != store_path {
+                    warn!(
+                        kept = %store_path.display(),
+                        asked = %new.store.path.display(),
+                        "store.path cannot change while running; restart the service to move the store"
+                    );
+                    new.store.path = store_path;
+                }
+                info!(config = %source.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()), "configuration reloaded");
+                settings = *new;
+            }
+        }
+    }
+}
+
+/// What ended a generation of the daemon.
+enum Next {
+    Stop,
+    /// SIGHUP with a configuration that validated.
+    Reload(Box<Settings>),
+}
+
+/// Waits for SIGHUP and a configuration that validates; an invalid one is logged and
+/// the wait goes on.
+async fn reload_request(
+    hup: Option<&mut tokio::signal::unix::Signal>,
+    source: Option<std::path::PathBuf>,
+) -> Settings {
+    let Some(hup) = hup else {
+        return std::future::pending().await;
+    };
+    loop {
+        if hup.recv().await.is_none() {
+            return std::future::pending().await;
+        }
+        info!("SIGHUP: reloading the configuration");
+        let path = source.clone();
+        match tokio::task::spawn_blocking(move || Settings::load(path.as_deref())).await {
+            Ok(Ok(s)) => return s,
+            Ok(Err(e)) => {
+                error!(error = %e, "new configuration refused; carrying on with the old one")
+            }
+            Err(e) => error!(error = %e, "cannot reload the configuration"),
+        }
+    }
+}
+
+/// Runs the daemon with one configuration until a stop signal or a reload.
+async fn generation(
+    settings: Settings,
+    handler: control::Handler,
+    hup: Option<&mut tokio::signal::unix::Signal>,
+) -> Result<Next, DaemonError> {
+    let source = settings.source.clone();
     let inbox = settings.inbox.clone();
     let (pipeline, generated) = blocking(move || Pipeline::start(settings)).await?;
     if let Some(g) = &generated {
@@ -131,9 +202,20 @@ pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), 
         shutdown_rx.clone(),
     ));
 
-    shutdown_signal().await;
-    info!("shutting down after the message in hand");
-    notify(&[sd_notify::NotifyState::Stopping]);
+    let next = tokio::select! {
+        _ = shutdown_signal() => Next::Stop,
+        new = reload_request(hup, source) => Next::Reload(Box::new(new)),
+    };
+    match next {
+        Next::Stop => {
+            info!("shutting down after the message in hand");
+            notify(&[sd_notify::NotifyState::Stopping]);
+        }
+        Next::Reload(_) => {
+            info!("applying the new configuration after the message in hand");
+            notify(&[sd_notify::NotifyState::Reloading]);
+        }
+    }
     stop.store(true, Ordering::Relaxed);
     let _ = shutdown_tx.send(true);
     for task in [inbox_task, delivery_task, control_task, watchdog_task] {
@@ -142,8 +224,24 @@ pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), 
         }
     }
     pipeline.store.flush().map_err(PipelineError::from)?;
-    info!("stopped");
-    Ok(())
+    // The store is opened again by the next generation: every handle must be gone.
+    let mut pipeline = pipeline;
+    for _ in 0..100 {
+        match Arc::try_unwrap(pipeline) {
+            Ok(p) => {
+                drop(p);
+                break;
+            }
+            Err(p) => {
+                pipeline = p;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    if matches!(next, Next::Stop) {
+        info!("stopped");
+    }
+    Ok(next)
 }
 
 async fn maildir_loop(

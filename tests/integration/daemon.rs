@@ -212,3 +212,95 @@ fn serve_speaks_the_systemd_notify_protocol_and_feeds_the_watchdog() {
     assert!(out.0.success(), "{}", out.2);
     assert!(out.2.contains("systemd watchdog enabled"), "{}", out.2);
 }
+
+/// SIGHUP: a valid new configuration is applied (here a new report ID prefix), an
+/// invalid one is refused with a log line and the daemon carries on unchanged, and
+/// `store.path` is never moved under a running daemon.
+#[test]
+fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
+    let gw = Gateway::new();
+    let mut child = gw
+        .command()
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let report = |n: u32| {
+        message(
+            &[
+                ("From", "Alice <alice@example.net>"),
+                ("Subject", "Report"),
+                ("Message-ID", &format!("<hup{n}@example.net>")),
+            ],
+            REPORT,
+        )
+    };
+    gw.deliver(&report(1));
+    wait_for("the first report", Duration::from_secs(30), || {
+        gw.outbox().len() == 1
+    });
+    let original = std::fs::read_to_string(&gw.config).unwrap();
+
+    // A broken file: refused, nothing changes.
+    std::fs::write(
+        &gw.config,
+        format!("{original}\n[frobnicate]\nx = 1\n"),
+    )
+    .unwrap();
+    signal(&child, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    gw.deliver(&report(2));
+    wait_for("the second report", Duration::from_secs(30), || {
+        gw.outbox().len() == 2
+    });
+
+    // A valid change, plus a store move that must be refused.
+    let changed = original
+        .replace("report_id_prefix = \"VR\"", "report_id_prefix = \"SEC\"")
+        .replace("/state\"", "/elsewhere\"");
+    assert_ne!(changed, original);
+    std::fs::write(&gw.config, &changed).unwrap();
+    signal(&child, "HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    gw.deliver(&report(3));
+    wait_for("the third report", Duration::from_secs(30), || {
+        gw.outbox().len() == 3
+    });
+
+    signal(&child, "TERM");
+    let out = wait_with_timeout(&mut child, Duration::from_secs(10));
+    assert!(out.0.success(), "{}", out.2);
+    assert!(out.2.contains("new configuration refused"), "{}", out.2);
+    assert!(out.2.contains("frobnicate"), "{}", out.2);
+    assert!(
+        out.2.contains("store.path cannot change while running"),
+        "{}",
+        out.2
+    );
+    assert!(out.2.contains("configuration reloaded"), "{}", out.2);
+    assert!(!gw.path("elsewhere").exists());
+    // The store is still where it was, with all three reports; the third has the new
+    // prefix. (The CLI reads the store through the config, so restore its path.)
+    std::fs::write(
+        &gw.config,
+        original.replace("report_id_prefix = \"VR\"", "report_id_prefix = \"SEC\""),
+    )
+    .unwrap();
+    let ids: Vec<String> = gw
+        .reports()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(
+        ids.iter().filter(|i| i.starts_with("VR-")).count(),
+        2,
+        "{ids:?}"
+    );
+    assert_eq!(
+        ids.iter().filter(|i| i.starts_with("SEC-")).count(),
+        1,
+        "{ids:?}"
+    );
+}
