@@ -534,17 +534,7 @@ impl Pipeline {
         let fields = extract::extract(subject.as_deref(), &text);
         let missing = fields.missing(&self.settings.policy.required_fields);
 
-        let mut attachments = Vec::new();
-        for a in &opened.attachments {
-            let sha256 = intake::sha256_hex(&a.data);
-            self.store.put_attachment(&sha256, &a.data)?;
-            attachments.push(AttachmentMeta {
-                name: a.name.as_deref().map(intake::cap),
-                content_type: intake::cap(&a.content_type),
-                size: a.data.len() as u64,
-                sha256,
-            });
-        }
+        let attachments = self.keep_attachments(&opened)?;
 
         let reporter_key = self.reporter_key(&sender.address, &offered)?;
         let policy = &self.settings.policy;
@@ -745,6 +735,22 @@ impl Pipeline {
 }
 
 impl Pipeline {
+    /// Stores a message's files by content hash; returns what the report records.
+    fn keep_attachments(&self, opened: &crypto::Opened) -> Result<Vec<AttachmentMeta>, StoreError> {
+        let mut attachments = Vec::new();
+        for a in &opened.attachments {
+            let sha256 = intake::sha256_hex(&a.data);
+            self.store.put_attachment(&sha256, &a.data)?;
+            attachments.push(AttachmentMeta {
+                name: a.name.as_deref().map(intake::cap),
+                content_type: intake::cap(&a.content_type),
+                size: a.data.len() as u64,
+                sha256,
+            });
+        }
+        Ok(attachments)
+    }
+
     /// One job of `kind` per maintainer.
     fn to_maintainers(&self, kind: JobKind, now: chrono::DateTime<Utc>) -> Vec<NewJob> {
         self.team
@@ -814,17 +820,7 @@ impl Pipeline {
         text: String,
         now: chrono::DateTime<Utc>,
     ) -> Result<Outcome, PipelineError> {
-        let mut attachments = Vec::new();
-        for a in &opened.attachments {
-            let sha256 = intake::sha256_hex(&a.data);
-            self.store.put_attachment(&sha256, &a.data)?;
-            attachments.push(AttachmentMeta {
-                name: a.name.as_deref().map(intake::cap),
-                content_type: intake::cap(&a.content_type),
-                size: a.data.len() as u64,
-                sha256,
-            });
-        }
+        let attachments = self.keep_attachments(opened)?;
         // A follow-up without a Message-ID still needs one to be referenced by.
         let message_id = env
             .message_id

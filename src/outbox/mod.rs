@@ -450,13 +450,7 @@ pub fn render_ack(
 ) -> Result<Rendered, OutboxError> {
     let r = &report.data;
     let may_quote = recipient.is_some() || !r.encrypted;
-    let title = r
-        .fields
-        .title
-        .as_deref()
-        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "your report".to_string());
+    let title = subject_title(report, "your report");
     let real_subject = format!("[{}] Received: {}", report.id, title);
     let outer_subject = if may_quote && !r.encrypted {
         real_subject.clone()
@@ -611,14 +605,7 @@ fn render_reply(
             report.id
         )));
     }
-    let title = report
-        .data
-        .fields
-        .title
-        .as_deref()
-        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "your report".to_string());
+    let title = subject_title(report, "your report");
     let real_subject = entry
         .subject
         .clone()
@@ -655,6 +642,18 @@ fn render_reply(
         cert.as_ref(),
         &real_subject,
     )
+}
+
+/// The report's title, made safe for a Subject header, or `fallback`.
+pub fn subject_title(report: &Report, fallback: &str) -> String {
+    report
+        .data
+        .fields
+        .title
+        .as_deref()
+        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 fn unreadable_body(settings: &Settings, reason: &str) -> String {

@@ -176,6 +176,20 @@ pub fn correspondence_text(c: &Correspondence) -> String {
     text
 }
 
+/// The maintainer a job is for; one removed from the configuration since is a
+/// permanent failure.
+fn addressee<'a>(
+    ctx: &'a Context<'_>,
+    job: &Job,
+) -> Result<&'a crate::crypto::Member, OutboxError> {
+    ctx.team.member(&job.to).ok_or_else(|| {
+        OutboxError::BadRecipient(format!(
+            "{} is no longer a maintainer in the configuration",
+            job.to
+        ))
+    })
+}
+
 fn critical(report: &Report) -> bool {
     report.severity() == Some(Severity::Critical)
 }
@@ -188,21 +202,10 @@ pub fn render(
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
-    let member = ctx.team.member(&job.to).ok_or_else(|| {
-        OutboxError::BadRecipient(format!(
-            "{} is no longer a maintainer in the configuration",
-            job.to
-        ))
-    })?;
+    let member = addressee(ctx, job)?;
     let policy = &ctx.settings.policy;
     let crit = if critical(report) { "CRITICAL " } else { "" };
-    let title = report
-        .data
-        .fields
-        .title
-        .as_deref()
-        .map(|t| compose::sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
-        .unwrap_or_else(|| "(no title)".into());
+    let title = super::subject_title(report, "(no title)");
     let show = format!("disclosured reports show {}", report.id);
     let mut files = Vec::new();
     let (outer, inner, body, in_reply_to) = match &job.kind {
@@ -317,12 +320,7 @@ pub fn render_digest(
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
-    let member = ctx.team.member(&job.to).ok_or_else(|| {
-        OutboxError::BadRecipient(format!(
-            "{} is no longer a maintainer in the configuration",
-            job.to
-        ))
-    })?;
+    let member = addressee(ctx, job)?;
     compose::seal_message(
         ctx.settings,
         ctx.keyring,

@@ -243,11 +243,7 @@ fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     let original = std::fs::read_to_string(&gw.config).unwrap();
 
     // A broken file: refused, nothing changes.
-    std::fs::write(
-        &gw.config,
-        format!("{original}\n[frobnicate]\nx = 1\n"),
-    )
-    .unwrap();
+    std::fs::write(&gw.config, format!("{original}\n[frobnicate]\nx = 1\n")).unwrap();
     signal(&child, "HUP");
     std::thread::sleep(Duration::from_millis(500));
     gw.deliver(&report(2));
