@@ -179,3 +179,102 @@ impl Report {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::store::records::{NewReport, ReportId};
+
+    fn report() -> Report {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let now = Utc::now();
+        let data: NewReport = serde_json::from_value(serde_json::json!({
+            "received_at": now,
+            "from": {"name": null, "address": "r@example.net"},
+            "reply_to": null, "subject": null, "message_id": null,
+            "content_sha256": "x", "form": "plain", "encrypted": false,
+            "decrypted_with": null, "signature": "none", "signer_fingerprint": null,
+            "signer_key_source": null, "reporter_key": null, "fields": {},
+            "missing": [], "attachments": [], "body": "", "source_file": null,
+            "deadlines": Deadlines::compute(&policy, now, None),
+        }))
+        .unwrap();
+        data.into_report(ReportId::new("VR", 2026, 1))
+    }
+
+    fn to(status: Status) -> Change {
+        Change {
+            status: Some(status),
+            ..Change::default()
+        }
+    }
+
+    #[test]
+    fn every_transition_follows_the_state_machine() {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let now = Utc::now();
+        for from in Status::ALL {
+            for target in Status::ALL {
+                let mut r = report();
+                r.status = from;
+                let mut change = to(target);
+                if target == Status::Rejected {
+                    change.reason = Some(RejectReason::Spam);
+                }
+                let before = r.clone();
+                let result = r.apply(&change, "cli:test", now, &policy);
+                let allowed = from.next().contains(&target);
+                assert_eq!(
+                    result.is_ok(),
+                    allowed,
+                    "{from:?} -> {target:?}: {result:?}"
+                );
+                if allowed {
+                    assert_eq!(r.status, target);
+                    assert_eq!(r.events.len(), before.events.len() + 1);
+                } else {
+                    assert_eq!(r, before, "a refused change changes nothing");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn milestones_and_severity_move_the_deadlines() {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let now = Utc::now();
+        let mut r = report();
+        assert_eq!(r.data.deadlines.fix, None);
+        let sev = Change {
+            severity: Some(Severity::High),
+            ..Change::default()
+        };
+        r.apply(&sev, "cli:test", now, &policy).unwrap();
+        assert_eq!(
+            r.data.deadlines.fix,
+            Some(r.data.received_at + chrono::Duration::days(7))
+        );
+        r.escalated.push(DeadlineName::Fix);
+        let crit = Change {
+            severity: Some(Severity::Critical),
+            ..Change::default()
+        };
+        r.apply(&crit, "cli:test", now, &policy).unwrap();
+        assert!(
+            !r.escalated.contains(&DeadlineName::Fix),
+            "a new deadline, a new escalation"
+        );
+        r.apply(&to(Status::Triaged), "cli:test", now, &policy)
+            .unwrap();
+        assert_eq!(
+            r.milestones.get(&DeadlineName::InitialAssessment),
+            Some(&now)
+        );
+        assert!(
+            r.apply(&Change::default(), "cli:test", now, &policy)
+                .is_err()
+        );
+    }
+}
