@@ -526,6 +526,27 @@ impl Pipeline {
             .clone()
             .or_else(|| env.subject.clone())
             .filter(|s| !s.trim().is_empty() && s.trim() != "...");
+        // A maintainer answering a notification or digest from their mail client
+        // writes to the gateway: that is neither a report nor a reporter's follow-up.
+        if self.team.member(&from.address).is_some()
+            && let Some(id) = self
+                .referenced_reports(&env, subject.as_deref())?
+                .into_iter()
+                .next()
+        {
+            return self.record(
+                now,
+                IntakeKind::Skipped,
+                format!(
+                    "mail from maintainer {} about {id}: not relayed; answer the reporter with `disclosured reports reply {id}`",
+                    from.address
+                ),
+                &seen_file,
+                Some(&env),
+                &env.content_sha256,
+                None,
+            );
+        }
         if let Some(report) =
             self.thread_target(&env, &from.address, &opened, subject.as_deref())?
         {
@@ -772,6 +793,31 @@ impl Pipeline {
         opened: &crypto::Opened,
         subject: Option<&str>,
     ) -> Result<Option<Report>, StoreError> {
+        for id in self.referenced_reports(env, subject)? {
+            let Some(report) = self.store.report(id.as_str())? else {
+                continue;
+            };
+            let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
+                || from.eq_ignore_ascii_case(report.reporter_address());
+            let same_key = opened.signature == crypto::SignatureStatus::Good
+                && opened.signature_covers_all
+                && opened.signer_fingerprint.is_some()
+                && opened.signer_fingerprint == report.data.signer_fingerprint;
+            if same_address || same_key {
+                return Ok(Some(report));
+            }
+            info!(of = %report.id, "message refers to a report of another sender: handled as a new report");
+        }
+        Ok(None)
+    }
+
+    /// The reports a message refers to: by the Message-IDs it answers, then by the
+    /// `[ID]` tags in its subjects (protected, then outer).
+    fn referenced_reports(
+        &self,
+        env: &Envelope,
+        subject: Option<&str>,
+    ) -> Result<Vec<ReportId>, StoreError> {
         let mut candidates: Vec<ReportId> = Vec::new();
         for mid in env.in_reply_to.iter().chain(env.references.iter().rev()) {
             if let Some(id) = self.store.thread_of(mid)?
@@ -790,22 +836,7 @@ impl Pipeline {
                 }
             }
         }
-        for id in candidates {
-            let Some(report) = self.store.report(id.as_str())? else {
-                continue;
-            };
-            let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
-                || from.eq_ignore_ascii_case(report.reporter_address());
-            let same_key = opened.signature == crypto::SignatureStatus::Good
-                && opened.signature_covers_all
-                && opened.signer_fingerprint.is_some()
-                && opened.signer_fingerprint == report.data.signer_fingerprint;
-            if same_address || same_key {
-                return Ok(Some(report));
-            }
-            info!(of = %report.id, "message refers to a report of another sender: handled as a new report");
-        }
-        Ok(None)
+        Ok(candidates)
     }
 
     /// Adds a reporter's follow-up to its report and tells the maintainers.

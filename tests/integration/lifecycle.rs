@@ -714,3 +714,42 @@ fn the_digest_follows_its_schedule_and_is_skipped_when_there_is_nothing_to_say()
         );
     }
 }
+
+#[test]
+fn a_maintainer_answering_a_notification_by_mail_is_not_a_new_report() {
+    let t = Team::new("");
+    let id = format!("VR-{}-0001", year());
+    t.s.gw.deliver(&t.report("<m-orig@example.net>", REPORT));
+    t.s.gw.run_once();
+    let before = t.s.gw.outbox().len();
+    // Bob hits "reply" on the notification in his mail client.
+    t.s.gw.deliver(&message(
+        &[
+            ("From", "Bob Maintainer <bob@example.org>"),
+            ("To", GATEWAY),
+            ("Subject", &format!("Re: [{id}] CRITICAL New report")),
+            ("Message-ID", "<bob-reply@example.org>"),
+        ],
+        "Looks real, I will take it.\n",
+    ));
+    t.s.gw.run_once();
+    assert_eq!(
+        t.s.gw.reports().len(),
+        1,
+        "no report from a maintainer's answer"
+    );
+    assert_eq!(
+        t.s.gw.outbox().len(),
+        before,
+        "nothing sent: no acknowledgement to Bob"
+    );
+    let skipped = t.s.gw.quarantine();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["kind"], "skipped");
+    let reason = skipped[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("maintainer bob@example.org") && reason.contains("reports reply"),
+        "{reason}"
+    );
+    assert!(t.show(&id)["correspondence"].as_array().unwrap().is_empty());
+}
