@@ -8,7 +8,7 @@
 //! the stages.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use chrono::Utc;
 use sequoia_openpgp::{Cert, KeyHandle};
@@ -107,6 +107,44 @@ pub struct Pipeline {
     pub team: Team,
     pub store: Store,
     pub transport: Transport,
+    /// What the daemon's inbox loop last did, for `status`: only the running process
+    /// knows, nothing of it is stored.
+    pub inbox_activity: InboxActivity,
+}
+
+/// When the daemon last finished a pass over its inbox.
+#[derive(Debug, Default)]
+pub struct InboxActivity {
+    /// Set by `serve`: a command run in its own process has no inbox loop to report.
+    serving: AtomicBool,
+    /// Unix milliseconds of the last completed pass; 0: none yet.
+    last_pass_ms: AtomicI64,
+}
+
+impl InboxActivity {
+    /// Called by `serve` once its inbox loop starts.
+    pub fn mark_serving(&self) {
+        self.serving.store(true, Ordering::Relaxed);
+    }
+
+    /// Called by the inbox loop after each completed pass (or IMAP wait).
+    pub fn mark_pass(&self) {
+        self.last_pass_ms
+            .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
+
+    /// Whether this process runs the inbox loop.
+    pub fn serving(&self) -> bool {
+        self.serving.load(Ordering::Relaxed)
+    }
+
+    /// When the last pass completed, if one did in this process.
+    pub fn last_pass(&self) -> Option<chrono::DateTime<Utc>> {
+        match self.last_pass_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => chrono::DateTime::from_timestamp_millis(ms),
+        }
+    }
 }
 
 /// Where a message came from and where it will be put, for the records and logs.
@@ -160,6 +198,7 @@ impl Pipeline {
             team,
             store,
             transport,
+            inbox_activity: InboxActivity::default(),
         })
     }
 

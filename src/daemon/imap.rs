@@ -70,7 +70,10 @@ async fn session(
     *backoff = BACKOFF_FIRST;
     loop {
         handle_all(pipeline, inbox, &mut mailbox, stop, wake_delivery).await?;
+        pipeline.inbox_activity.mark_pass();
         let (m, woke) = mailbox.wait(shutdown).await?;
+        // A wait that ended without error is a look at the folder too (IDLE or a poll).
+        pipeline.inbox_activity.mark_pass();
         mailbox = m;
         if woke == Woke::Shutdown {
             mailbox.logout().await;

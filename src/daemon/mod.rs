@@ -66,6 +66,7 @@ pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), 
         announce_generated(g);
     }
     let pipeline = Arc::new(pipeline);
+    pipeline.inbox_activity.mark_serving();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stop = Arc::new(AtomicBool::new(false));
     let wake_delivery = Arc::new(Notify::new());
@@ -151,6 +152,7 @@ async fn maildir_loop(
         );
         match blocking(move || p.maildir_pass(&m, &s)).await {
             Ok(pass) => {
+                pipeline.inbox_activity.mark_pass();
                 if pass.reports + pass.quarantined + pass.skipped > 0 {
                     wake_delivery.notify_one();
                 }

@@ -184,10 +184,14 @@ impl Store {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
-    fn dump(store: &Store) -> Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+    /// Every tree's name and entries.
+    type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+    fn dump(store: &Store) -> Dump {
         let mut names = store.db.tree_names();
         names.sort();
         names
