@@ -50,6 +50,31 @@ pub enum Command {
     Keys(KeysCommand),
     /// Validate the configuration, open the store and load the keys, then exit.
     CheckConfig,
+    /// Counts by state and severity, overdue reports, the outgoing queue, quarantine,
+    /// and the daemon's last look at the inbox.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the installation: configuration, key files and their permissions, the
+    /// maintainers' keys, the store, the IMAP login, the SMTP server, the outbox
+    /// directory. One line per check; exits 1 if any failed. Works beside a running
+    /// daemon.
+    Doctor,
+    /// Write a consistent copy of the whole store to FILE (mode 0600). While the daemon
+    /// runs, the daemon writes FILE (as its own user, so it must be allowed to write
+    /// there) and the store's writes wait until the copy is complete.
+    Backup {
+        /// The backup file; replaced atomically when it exists.
+        file: PathBuf,
+    },
+    /// Create the store (store.path) from a backup. Refused while the daemon runs and
+    /// when store.path holds anything: move the old store away first.
+    Restore {
+        /// A file written by `disclosured backup`.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,15 +15,26 @@ use crate::store::Store;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
     super::logging::init(if daemon_like { "info" } else { "warn" });
+    if let Command::Doctor = cli.command {
+        // Before loading the configuration: a configuration that fails is a finding.
+        return super::ops::doctor(cli.config.as_deref());
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
             runtime()?.block_on(daemon::serve(settings, std::sync::Arc::new(handle_request)))?;
         }
         Command::RunOnce => run_once(settings)?,
-        Command::Reports(_) | Command::Digest(_) | Command::Quarantine(_) | Command::Outbox(_) => {
+        Command::Reports(_)
+        | Command::Digest(_)
+        | Command::Quarantine(_)
+        | Command::Outbox(_)
+        | Command::Status { .. }
+        | Command::Backup { .. } => {
             return store_command(settings, &cli.command);
         }
+        Command::Restore { file } => return super::ops::restore(&settings, &file),
+        Command::Doctor => return super::ops::doctor(cli.config.as_deref()),
         Command::Keys(KeysCommand::Generate) => {
             let g = Keyring::generate(
                 &settings.keys.dir,
@@ -64,8 +75,18 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         Command::Reports(ReportsCommand::Reply { file, .. }) => Some(read_message(file)?),
         _ => None,
     };
+    let argv = match command {
+        // The daemon writes the file, from its own working directory: it gets an
+        // absolute path, resolved here.
+        Command::Backup { file } => {
+            let file = std::path::absolute(file)
+                .with_context(|| format!("cannot resolve {}", file.display()))?;
+            vec!["backup".into(), file.to_string_lossy().into_owned()]
+        }
+        _ => std::env::args().skip(1).collect(),
+    };
     let request = control::Request {
-        argv: std::env::args().skip(1).collect(),
+        argv,
         actor: actor(),
         file,
     };
@@ -106,7 +127,9 @@ fn handle_request(pipeline: &Pipeline, request: control::Request) -> control::Re
             Command::Reports(_)
             | Command::Digest(_)
             | Command::Quarantine(_)
-            | Command::Outbox(_) => super::reports::execute(pipeline, &cli.command, &request),
+            | Command::Outbox(_)
+            | Command::Status { .. }
+            | Command::Backup { .. } => super::reports::execute(pipeline, &cli.command, &request),
             _ => control::Response {
                 stderr: "disclosured: only store commands run through the daemon\n".into(),
                 code: 2,
@@ -205,7 +228,7 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

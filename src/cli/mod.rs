@@ -1,10 +1,12 @@
 //! The command-line interface: clap definitions in [`args`], their implementations in
-//! [`commands`], log output in [`logging`]. `anyhow` is used here and in `main.rs`
+//! [`commands`] (store commands in [`reports`], operator tooling in [`ops`]), log
+//! output in [`logging`]. `anyhow` is used here and in `main.rs`
 //! only.
 
 pub mod args;
 pub mod commands;
 pub mod logging;
+pub mod ops;
 pub mod reports;
 
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
-//! The commands that work on the store (reports, digest, quarantine, outbox). They
+//! The commands that work on the store (reports, digest, quarantine, outbox; status
+//! and backup in [`super::ops`]). They
 //! run in this process when no daemon is running, or inside the daemon through the
 //! control socket when one is: either way they get a [`Pipeline`] and write their
 //! output into an [`Out`], never straight to the terminal.
@@ -76,6 +77,12 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
         Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(p, *json, out),
         Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(p, *json, *sent, out),
         Command::Outbox(OutboxCommand::Retry { id, all }) => outbox_retry(p, *id, *all, now, out),
+        Command::Status { json } => super::ops::status(p, *json, out),
+        Command::Backup { file } => {
+            // A local run gets the path as typed; the daemon gets it absolute.
+            let file = std::path::absolute(file)?;
+            super::ops::backup(p, &file, out)
+        }
         _ => bail!("not a command on the store"),
     }
 }

@@ -73,9 +73,10 @@ async fn session(
     *backoff = BACKOFF_FIRST;
     loop {
         handle_all(pipeline, inbox, &mut mailbox, stop, wake_delivery).await?;
-        pipeline.progress.beat();
+        pipeline.progress.mark_pass();
         let (m, woke) = mailbox.wait(shutdown).await?;
-        pipeline.progress.beat();
+        // A wait that ended without error is a look at the folder too (IDLE or a poll).
+        pipeline.progress.mark_pass();
         mailbox = m;
         if woke == Woke::Shutdown {
             mailbox.logout().await;

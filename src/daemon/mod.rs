@@ -137,6 +137,7 @@ async fn generation(
         announce_generated(g);
     }
     let pipeline = Arc::new(pipeline);
+    pipeline.progress.mark_serving();
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let stop = Arc::new(AtomicBool::new(false));
     let wake_delivery = Arc::new(Notify::new());
@@ -261,7 +262,7 @@ async fn maildir_loop(
         );
         match blocking(move || p.maildir_pass(&m, &s)).await {
             Ok(pass) => {
-                pipeline.progress.beat();
+                pipeline.progress.mark_pass();
                 if pass.reports + pass.quarantined + pass.skipped > 0 {
                     wake_delivery.notify_one();
                 }

@@ -8,12 +8,14 @@
 //! moved out of the inbox: a crash at any point replays the message, and dedupe makes
 //! the replay harmless.
 
+mod backup;
 mod lifecycle;
 mod records;
 
 use chrono::{DateTime, Datelike, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+pub use backup::{BACKUP_HEADER, Exported};
 pub use lifecycle::Change;
 pub use records::*;
 
@@ -97,6 +99,10 @@ pub struct Store {
     deadlines: sled::Tree,
     /// Serialises the read-modify-write of rate-limit counters between workers.
     rate_lock: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Every write holds this shared; a backup holds it exclusively, so that the
+    /// export is one consistent state across trees (sled has no snapshot of several
+    /// trees): writers wait for the backup, readers do not.
+    writes: std::sync::Arc<std::sync::RwLock<()>>,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -291,8 +297,17 @@ impl Store {
             threads: tree(TREE_THREADS)?,
             deadlines: tree(TREE_DEADLINES)?,
             rate_lock: Default::default(),
+            writes: Default::default(),
             db,
         })
+    }
+
+    /// Held shared by every write, so that [`Store::export`] can pause them. A
+    /// poisoned lock guards nothing (the unit value), so it is taken anyway.
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.writes
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Makes everything written so far durable.
@@ -327,6 +342,7 @@ impl Store {
         report: NewReport,
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
+        let _writing = self.writing();
         let year = u16::try_from(report.received_at.year()).unwrap_or(0);
         let ids = self.job_ids(jobs.len())?;
         let result = (
@@ -378,6 +394,7 @@ impl Store {
         record: IntakeRecord,
         notice: Option<NewJob>,
     ) -> Result<Commit, StoreError> {
+        let _writing = self.writing();
         let seq = self.db.generate_id()?;
         let job_id = self.db.generate_id()?;
         let result = (&self.intake, &self.msgids, &self.hashes, &self.outbox)
@@ -416,6 +433,7 @@ impl Store {
     /// Keeps an attachment's bytes, addressed by their SHA-256 (so the same PoC sent
     /// twice is stored once).
     pub fn put_attachment(&self, sha256: &str, data: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         if !self.attachments.contains_key(sha256.as_bytes())? {
             self.attachments.insert(sha256.as_bytes(), data)?;
         }
@@ -456,6 +474,7 @@ impl Store {
         id: &str,
         f: impl Fn(&mut Report) -> Result<Vec<NewJob>, String>,
     ) -> Result<Report, StoreError> {
+        let _writing = self.writing();
         let (year, seq) =
             ReportId::parse_numbers(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let key = report_key(year, seq);
@@ -504,6 +523,7 @@ impl Store {
         content_sha256: &str,
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
+        let _writing = self.writing();
         let (year, seq) = ReportId::parse_numbers(id.as_str())
             .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let key = report_key(year, seq);
@@ -597,6 +617,7 @@ impl Store {
 
     /// Queues a digest's mail and records when, in one step.
     pub fn commit_digest(&self, at: DateTime<Utc>, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let ids = self.job_ids(jobs.len())?;
         (&self.meta, &self.outbox, &self.threads)
             .transaction(|(meta, outbox, threads)| {
@@ -634,6 +655,7 @@ impl Store {
 
     /// Makes a pending or failed job due now; returns false for a sent or unknown one.
     pub fn retry_job(&self, id: u64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let Some(mut job) = self.job(id)? else {
             return Ok(false);
         };
@@ -644,7 +666,7 @@ impl Store {
         job.next_attempt = now;
         // A parked job starts its expiry afresh, or it would expire at once again.
         job.created_at = now;
-        self.save_job(&job)?;
+        self.save_job_unpaused(&job)?;
         self.flush()?;
         Ok(true)
     }
@@ -663,6 +685,12 @@ impl Store {
     /// by a crash, leaving a sent acknowledgement and a report `new` for ever. Not
     /// flushed: the caller decides when the state must be durable.
     pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        self.save_job_unpaused(job)
+    }
+
+    /// [`Store::save_job`] for a caller that already holds the write guard.
+    fn save_job_unpaused(&self, job: &Job) -> Result<(), StoreError> {
         let value = encode(job)?;
         let key = job.id.to_be_bytes();
         let Some(id) = (match (&job.kind, &job.outcome) {
@@ -715,6 +743,7 @@ impl Store {
     /// Keeps a key a message offered (attached or Autocrypt) without trusting it:
     /// used only to encrypt the answer to that message.
     pub fn put_offered_key(&self, fingerprint: &str, cert: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
         self.offered.insert(fingerprint.as_bytes(), cert)?;
         Ok(())
     }
@@ -734,6 +763,7 @@ impl Store {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let key = address.to_ascii_lowercase();
         let stamp = now.timestamp().to_be_bytes();
         loop {
@@ -762,6 +792,7 @@ impl Store {
         now: DateTime<Utc>,
         limits: &crate::config::RateLimits,
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let _guard = self
             .rate_lock
             .lock()
@@ -802,6 +833,7 @@ impl Store {
     /// Records a message that was a duplicate of an earlier one, so that every
     /// message has its outcome on record; touches no dedupe index.
     pub fn record_duplicate(&self, record: IntakeRecord) -> Result<(), StoreError> {
+        let _writing = self.writing();
         let seq = self.db.generate_id()?;
         self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
         self.flush()
@@ -818,6 +850,7 @@ impl Store {
         key_ids: &[String],
         cert: &[u8],
     ) -> Result<bool, StoreError> {
+        let _writing = self.writing();
         let new = !self.keys.contains_key(fingerprint.as_bytes())?;
         self.keys.insert(fingerprint.as_bytes(), cert)?;
         for id in key_ids {

@@ -215,3 +215,33 @@ fn unfinished_snapshots_of_a_store_in_use_are_left_alone() {
     assert!(torn.exists());
     drop(store);
 }
+
+/// A store with something in every kind of tree: reports with their acknowledgements,
+/// a quarantined message with its notice, a learnt key.
+pub(super) fn fill(store: &Store) {
+    store
+        .commit_report("VR", new_report(Some("a@x"), "h1"), ack("r@example.net"))
+        .unwrap();
+    store
+        .commit_report("VR", new_report(None, "h2"), ack("r@example.net"))
+        .unwrap();
+    let rec = IntakeRecord {
+        at: Utc::now(),
+        kind: IntakeKind::Quarantined,
+        reason: "no key".into(),
+        file: None,
+        message_id: Some("q@x".into()),
+        from: Some("q@example.net".into()),
+        content_sha256: "h3".into(),
+    };
+    store
+        .record_intake(
+            rec,
+            Some(NewJob::new(JobKind::Ack, "q@example.net", Utc::now())),
+        )
+        .unwrap();
+    store
+        .learn_key("r@example.net", "FPR", &["KEYID".into()], b"cert")
+        .unwrap();
+    store.flush().unwrap();
+}

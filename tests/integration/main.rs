@@ -14,6 +14,8 @@
 //!   errors when it cannot be unlocked, `keys rotate`, and the journald log format.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
+//! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
+//!   server), `backup` and `restore`, beside a running daemon and without one.
 
 #![allow(
     clippy::unwrap_used,
@@ -28,6 +30,7 @@ mod hostile;
 mod keys;
 mod lifecycle;
 mod network;
+mod ops;
 mod pipeline;
 mod refusals;
 mod review;

@@ -9,14 +9,14 @@ use crate::servers::{Dovecot, SmtpMode, SmtpServer};
 use crate::util::*;
 
 /// A gateway reading from Dovecot and sending through the SMTP server.
-struct Net {
-    gw: Gateway,
-    imap: Dovecot,
-    smtp: SmtpServer,
+pub struct Net {
+    pub gw: Gateway,
+    pub imap: Dovecot,
+    pub smtp: SmtpServer,
 }
 
 impl Net {
-    fn new() -> Net {
+    pub fn new() -> Net {
         Net::with_imap(Dovecot::start())
     }
 

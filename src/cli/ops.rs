@@ -1,0 +1,583 @@
+//! Operator tooling: `status` and `backup` (store commands: they run wherever the
+//! store is open, the daemon or this process), `doctor` and `restore` (run here only:
+//! `doctor` must work beside a running daemon, `restore` must not run beside one).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::reports::Out;
+use crate::config::{Inbox, Outbox, Secret, Settings};
+use crate::crypto::{Keyring, Team};
+use crate::daemon::control;
+use crate::extract::Severity;
+use crate::outbox::Transport;
+use crate::pipeline::Pipeline;
+use crate::policy::DeadlineState;
+use crate::store::{IntakeKind, JobState, Store};
+
+/// How long `doctor` waits for the IMAP server (connect, TLS, login, select).
+const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Serialize)]
+struct Status {
+    reports: usize,
+    by_state: BTreeMap<&'static str, usize>,
+    by_severity: BTreeMap<&'static str, usize>,
+    /// Deadlines passed unmet, oldest first.
+    overdue: Vec<Overdue>,
+    outbox: OutboxDepth,
+    quarantined: usize,
+    skipped: usize,
+    inbox: InboxActivity,
+}
+
+#[derive(Serialize)]
+struct Overdue {
+    id: String,
+    deadline: &'static str,
+    due: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct OutboxDepth {
+    pending: usize,
+    failed: usize,
+}
+
+#[derive(Serialize)]
+struct InboxActivity {
+    /// Whether this answer comes from the running daemon.
+    daemon: bool,
+    /// When the daemon last finished looking at the inbox.
+    last_pass: Option<DateTime<Utc>>,
+    /// The newest message stored (report or intake record), from the store.
+    last_message: Option<DateTime<Utc>>,
+}
+
+/// `status`: what the gateway holds and whether its inbox loop is alive.
+pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8> {
+    let now = Utc::now();
+    let reports = p.store.reports()?;
+    let mut s = Status {
+        reports: reports.len(),
+        by_state: BTreeMap::new(),
+        by_severity: BTreeMap::new(),
+        overdue: Vec::new(),
+        outbox: OutboxDepth {
+            pending: 0,
+            failed: 0,
+        },
+        quarantined: 0,
+        skipped: 0,
+        inbox: InboxActivity {
+            daemon: p.progress.serving(),
+            last_pass: p.progress.last_pass(),
+            last_message: None,
+        },
+    };
+    for r in &reports {
+        *s.by_state.entry(r.status.as_str()).or_default() += 1;
+        *s.by_severity
+            .entry(r.severity().map_or("unrated", Severity::as_str))
+            .or_default() += 1;
+        for (name, d) in r.deadline_status(now) {
+            if d.state == DeadlineState::Overdue {
+                s.overdue.push(Overdue {
+                    id: r.id.as_str().to_string(),
+                    deadline: name.as_str(),
+                    due: d.at,
+                });
+            }
+        }
+        s.inbox.last_message = s.inbox.last_message.max(Some(r.data.received_at));
+    }
+    s.overdue
+        .sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
+    for job in p.store.jobs()? {
+        match job.state {
+            JobState::Pending => s.outbox.pending += 1,
+            JobState::Failed => s.outbox.failed += 1,
+            JobState::Sent => {}
+        }
+    }
+    for rec in p.store.intake_records()? {
+        match rec.kind {
+            IntakeKind::Quarantined => s.quarantined += 1,
+            IntakeKind::Skipped => s.skipped += 1,
+        }
+        s.inbox.last_message = s.inbox.last_message.max(Some(rec.at));
+    }
+    if json {
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&s)?)?;
+        return Ok(0);
+    }
+    let list = |m: &BTreeMap<&str, usize>| {
+        if m.is_empty() {
+            "-".to_string()
+        } else {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let o = &mut out.stdout;
+    writeln!(o, "Reports:      {}", s.reports)?;
+    writeln!(o, "  by state:    {}", list(&s.by_state))?;
+    writeln!(o, "  by severity: {}", list(&s.by_severity))?;
+    writeln!(o, "Overdue:      {}", s.overdue.len())?;
+    for d in &s.overdue {
+        writeln!(
+            o,
+            "  {:<16} {:<19} due {}",
+            d.id,
+            d.deadline,
+            d.due.format("%Y-%m-%d %H:%M UTC")
+        )?;
+    }
+    writeln!(
+        o,
+        "Outbox:       {} pending, {} failed",
+        s.outbox.pending, s.outbox.failed
+    )?;
+    writeln!(
+        o,
+        "Quarantine:   {} quarantined, {} skipped",
+        s.quarantined, s.skipped
+    )?;
+    let when = |t: Option<DateTime<Utc>>| {
+        t.map_or("never".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
+    };
+    if s.inbox.daemon {
+        writeln!(o, "Inbox:        last pass {}", when(s.inbox.last_pass))?;
+    } else {
+        writeln!(o, "Inbox:        no daemon running")?;
+    }
+    writeln!(o, "  last message stored: {}", when(s.inbox.last_message))?;
+    Ok(0)
+}
+
+/// `backup FILE`: the store's export, written to `FILE.tmp`, synced, then renamed, so
+/// FILE is always a complete backup. In the daemon, FILE arrives absolute (the client
+/// resolved it against its own directory).
+pub(super) fn backup(p: &Pipeline, file: &Path, out: &mut Out) -> anyhow::Result<u8> {
+    if !file.is_absolute() {
+        bail!(
+            "{}: the backup file must be an absolute path",
+            file.display()
+        );
+    }
+    let mut tmp = file.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = write_backup(p, file, &tmp);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    let done = result?;
+    writeln!(
+        out.stdout,
+        "Backup written to {}: {} reports, {} entries in {} trees",
+        file.display(),
+        done.reports,
+        done.entries,
+        done.trees
+    )?;
+    Ok(0)
+}
+
+fn write_backup(p: &Pipeline, file: &Path, tmp: &Path) -> anyhow::Result<crate::store::Exported> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // An old .tmp may have another mode; a new file gets 0600 (reports are secret).
+    match std::fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| tmp.display().to_string()),
+    }
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut w = std::io::BufWriter::new(f);
+    let done = p.store.export(&mut w)?;
+    let f = w
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| tmp.display().to_string())?;
+    f.sync_all().with_context(|| tmp.display().to_string())?;
+    std::fs::rename(tmp, file).with_context(|| format!("cannot rename to {}", file.display()))?;
+    if let Some(dir) = file.parent() {
+        // The rename is durable once the directory is.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| dir.display().to_string())?;
+    }
+    Ok(done)
+}
+
+/// Asks a running daemon for its status: `Ok(None)` when none listens.
+fn daemon_status(settings: &Settings) -> std::io::Result<Option<control::Response>> {
+    let request = control::Request {
+        argv: vec!["status".into(), "--json".into()],
+        actor: "cli:doctor".into(),
+        file: None,
+    };
+    control::send(&control::socket_path(&settings.store.path), &request)
+}
+
+/// `restore FILE`: a new store at store.path from a backup, when no daemon runs.
+pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<ExitCode> {
+    let socket = control::socket_path(&settings.store.path);
+    match daemon_status(settings) {
+        Ok(None) => {}
+        Ok(Some(_)) => bail!(
+            "the daemon is running (its control socket {} answers): stop it, move its store away, then restore",
+            socket.display()
+        ),
+        Err(e) => bail!(
+            "cannot tell whether a daemon runs ({}: {e}): refusing to restore",
+            socket.display()
+        ),
+    }
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let path = &settings.store.path;
+    let (store, done) = Store::import(path, &mut std::io::BufReader::new(f))
+        .with_context(|| format!("restoring {} into {}", file.display(), path.display()))?;
+    // Every report must decode, and all of them must be there.
+    let reports = store
+        .reports()
+        .with_context(|| format!("the restored store {} does not read back", path.display()))?
+        .len();
+    if reports as u64 != done.reports {
+        bail!(
+            "the restored store {} holds {reports} reports, the backup {}",
+            path.display(),
+            done.reports
+        );
+    }
+    println!(
+        "Restored {} into {}: {reports} reports, {} entries in {} trees",
+        file.display(),
+        path.display(),
+        done.entries,
+        done.trees
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Ok,
+    /// Worth knowing, not a failure (e.g. no key yet: `serve` generates one).
+    Warn,
+    Fail,
+}
+
+struct Check {
+    verdict: Verdict,
+    name: &'static str,
+    detail: String,
+    /// What to do, on a warning or failure.
+    fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+        Check {
+            verdict: Verdict::Ok,
+            name,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn fail(name: &'static str, detail: impl std::fmt::Display, fix: impl Into<String>) -> Check {
+        Check {
+            verdict: Verdict::Fail,
+            name,
+            detail: detail.to_string(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// `doctor`: every check that can be made without disturbing a running daemon. Errors
+/// are shown as the library words them; no secret is ever read into a message.
+pub(super) fn doctor(config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let mut checks = Vec::new();
+    match Settings::load(config) {
+        Ok(settings) => {
+            checks.push(Check::ok(
+                "config",
+                settings.source.as_ref().map_or_else(
+                    || "built-in defaults".to_string(),
+                    |p| format!("{} loads", p.display()),
+                ),
+            ));
+            doctor_checks(&settings, &mut checks);
+        }
+        Err(e) => checks.push(Check::fail(
+            "config",
+            format!("{e:#}"),
+            "fix the configuration file (see README, Configuration)",
+        )),
+    }
+    let mut failed = false;
+    let mut stdout = std::io::stdout().lock();
+    for c in &checks {
+        let tag = match c.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        failed |= c.verdict == Verdict::Fail;
+        let fix = c
+            .fix
+            .as_deref()
+            .map_or(String::new(), |f| format!(" -> {f}"));
+        writeln!(stdout, "{tag} {:<12} {}{fix}", c.name, c.detail)?;
+    }
+    if failed {
+        writeln!(stdout, "Some checks failed.")?;
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn doctor_checks(settings: &Settings, checks: &mut Vec<Check>) {
+    // Keys: the permission check on secret key files is part of loading them.
+    let keys_dir = settings.keys.dir.display();
+    match Keyring::load_locked(&settings.keys) {
+        Ok(ring) => {
+            checks.push(Check::ok(
+                "keys",
+                format!(
+                    "{} gateway key(s) in {keys_dir}, {} reporter key(s)",
+                    ring.gateway_keys().len(),
+                    ring.reporters().len()
+                ),
+            ));
+            match ring.signing_cert() {
+                Some(c) => checks.push(Check::ok("signing key", c.fingerprint().to_string())),
+                None if ring.is_empty() => checks.push(Check {
+                    verdict: Verdict::Warn,
+                    name: "signing key",
+                    detail: format!("no gateway key in {keys_dir}"),
+                    fix: Some(
+                        "`disclosured serve` generates one at first start, or run `disclosured keys generate`"
+                            .into(),
+                    ),
+                }),
+                None => checks.push(Check::fail(
+                    "signing key",
+                    format!("no gateway key in {keys_dir} can sign"),
+                    "run `disclosured keys rotate`",
+                )),
+            }
+        }
+        Err(e) => checks.push(Check::fail(
+            "keys",
+            e,
+            "fix the key file named (secret keys: mode 0600, owned by the daemon's user)",
+        )),
+    }
+    if let Some(secret) = &settings.keys.passphrase {
+        checks.push(secret_check("passphrase", secret, || {
+            // Readable: try it on the keys too.
+            Keyring::load(&settings.keys).map(|_| ())
+        }));
+    }
+    match Team::load(&settings.maintainers) {
+        Ok(team) => checks.push(Check::ok(
+            "maintainers",
+            format!("{} maintainer key(s) load", team.members().len()),
+        )),
+        Err(e) => checks.push(Check::fail(
+            "maintainers",
+            e,
+            "fix the maintainer's key file named",
+        )),
+    }
+    checks.push(store_check(settings));
+    match &settings.inbox {
+        Inbox::Maildir {
+            path,
+            quarantine_folder,
+            ..
+        } => checks.push(
+            match crate::source::Maildir::open(path, quarantine_folder) {
+                Ok(_) => Check::ok("inbox", format!("Maildir {}", path.display())),
+                Err(e) => Check::fail("inbox", e, "create the Maildir, owned by the daemon's user"),
+            },
+        ),
+        Inbox::Imap(imap) => checks.push(imap_check(imap)),
+    }
+    checks.push(outbox_check(settings));
+}
+
+/// A secret file or credential: present and private, without showing it.
+fn secret_check<E: std::fmt::Display>(
+    name: &'static str,
+    secret: &Secret,
+    then: impl FnOnce() -> Result<(), E>,
+) -> Check {
+    if let Secret::Credential(_) = secret
+        && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+    {
+        return Check {
+            verdict: Verdict::Warn,
+            name,
+            detail: format!("{secret}: only the service can read it; not checked here"),
+            fix: None,
+        };
+    }
+    match secret.read() {
+        Ok(_) => match then() {
+            Ok(()) => Check::ok(name, format!("{secret} is readable and works")),
+            Err(e) => Check::fail(name, e, format!("check the secret in {secret}")),
+        },
+        Err(e) => Check::fail(name, e, format!("fix {secret}")),
+    }
+}
+
+fn store_check(settings: &Settings) -> Check {
+    let path = settings.store.path.display();
+    match daemon_status(settings) {
+        Ok(Some(r)) if r.code == 0 => {
+            let n = serde_json::from_str::<serde_json::Value>(&r.stdout)
+                .ok()
+                .and_then(|v| v.get("reports").and_then(serde_json::Value::as_u64));
+            return Check::ok(
+                "store",
+                format!(
+                    "{path} is in use by the running daemon ({} reports)",
+                    n.map_or("?".into(), |n| n.to_string())
+                ),
+            );
+        }
+        Ok(Some(r)) => {
+            return Check::fail(
+                "store",
+                format!("the daemon answered: {}", r.stderr.trim()),
+                "look at the daemon's log (journalctl -u disclosured)",
+            );
+        }
+        Ok(None) => {}
+        Err(e) => {
+            return Check::fail(
+                "store",
+                format!("control socket: {e}"),
+                "run doctor as the daemon's user",
+            );
+        }
+    }
+    match Store::open(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
+        Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
+        Err(e) => Check::fail(
+            "store",
+            e,
+            "is another disclosured process using it? Otherwise restore from a backup",
+        ),
+    }
+}
+
+fn imap_check(imap: &crate::config::ImapSettings) -> Check {
+    let name = "imap";
+    let at = format!("{}@{}:{}", imap.username, imap.host, imap.port);
+    let inbox = match crate::source::imap::ImapInbox::new(imap.clone()) {
+        Ok(i) => i,
+        Err(e) => return Check::fail(name, e, format!("fix the password {}", imap.password)),
+    };
+    let rt = match super::commands::runtime() {
+        Ok(rt) => rt,
+        Err(e) => return Check::fail(name, format!("{e:#}"), "retry"),
+    };
+    // Creates the processed and quarantine folders when missing, as the daemon would.
+    let result = rt.block_on(async {
+        match tokio::time::timeout(IMAP_TIMEOUT, inbox.connect()).await {
+            Ok(Ok(mailbox)) => {
+                mailbox.logout().await;
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {}s", IMAP_TIMEOUT.as_secs())),
+        }
+    });
+    match result {
+        Ok(()) => Check::ok(
+            name,
+            format!("{at}: logged in, folder {:?} selected", imap.folder),
+        ),
+        Err(e) => Check::fail(
+            name,
+            format!("{at}: {e}"),
+            "check host, port, tls, username, password and folder in [inbox]",
+        ),
+    }
+}
+
+fn outbox_check(settings: &Settings) -> Check {
+    let name = "outbox";
+    match &settings.outbox {
+        Outbox::File { path } => {
+            let probe = path.join(format!(".doctor-{}", std::process::id()));
+            let written = std::fs::create_dir_all(path)
+                .and_then(|()| std::fs::write(&probe, b""))
+                .and_then(|()| std::fs::remove_file(&probe));
+            match written {
+                Ok(()) => Check::ok(name, format!("{} is writable", path.display())),
+                Err(e) => Check::fail(
+                    name,
+                    format!("{}: {e}", path.display()),
+                    "make the directory writable by the daemon's user",
+                ),
+            }
+        }
+        Outbox::Smtp(smtp) => {
+            let at = format!("{}:{}", smtp.host, smtp.port);
+            match Transport::from_settings(&settings.outbox) {
+                Ok(Transport::Smtp(t)) => match t.test_connection() {
+                    Ok(true) => {
+                        Check::ok(name, format!("SMTP {at}: connected ({:?} TLS)", smtp.tls))
+                    }
+                    Ok(false) => Check::fail(
+                        name,
+                        format!("SMTP {at}: the server did not answer NOOP"),
+                        "check the server",
+                    ),
+                    Err(e) => Check::fail(
+                        name,
+                        format!("SMTP {at}: {e}"),
+                        "check host, port, tls, ca_file and credentials in [outbox]",
+                    ),
+                },
+                Ok(_) => Check::ok(name, format!("SMTP {at}")),
+                Err(e) => Check::fail(name, e, "fix [outbox]"),
+            }
+        }
+        Outbox::Sendmail { command } => {
+            // A bare name is looked up in PATH when mail is sent.
+            if command.components().count() == 1 || command.exists() {
+                Check::ok(name, format!("sendmail {}", command.display()))
+            } else {
+                Check::fail(
+                    name,
+                    format!("{} does not exist", command.display()),
+                    "install a sendmail-compatible program or fix [outbox] command",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Backup and restore of the whole store as one file: every tree's keys and values,
+//! byte for byte, so a restored store is the same database whatever the records'
+//! schema.
+//!
+//! The file opens with the line [`BACKUP_HEADER`], then binary records:
+//! `T` + name (a tree starts), `E` + key + value (one entry of that tree), `I` + u64
+//! (the next free ID of sled's generator), `Z` + u64 (the number of entries: the end,
+//! so a truncated file is refused). Lengths are u32 and numbers u64, big-endian.
+//!
+//! sled has no snapshot across trees, so [`Store::export`] pauses every write of this
+//! store while it runs (see `Store::writing`): the file is one consistent state, and
+//! messages arriving meanwhile wait, they are not lost.
+
+use std::io::{BufRead, Read, Write};
+use std::path::Path;
+
+use super::{Store, StoreError};
+
+/// The first line of a backup file; the number is the format's version.
+pub const BACKUP_HEADER: &str = "disclosured-backup 1";
+
+const TAG_TREE: u8 = b'T';
+const TAG_ENTRY: u8 = b'E';
+const TAG_NEXT_ID: u8 = b'I';
+const TAG_END: u8 = b'Z';
+
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Exported {
+    pub trees: usize,
+    /// Keys and values over all trees.
+    pub entries: u64,
+    /// Entries of the reports tree, for the operator to compare.
+    pub reports: u64,
+}
+
+fn io(source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: "backup file".into(),
+        source,
+    }
+}
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Decode(format!("not a complete disclosured backup: {what}"))
+}
+
+fn write_bytes(out: &mut dyn Write, bytes: &[u8]) -> Result<(), StoreError> {
+    let len = u32::try_from(bytes.len()).map_err(|_| bad("a value over 4 GiB"))?;
+    out.write_all(&len.to_be_bytes()).map_err(io)?;
+    out.write_all(bytes).map_err(io)
+}
+
+fn read_u64(input: &mut dyn BufRead) -> Result<u64, StoreError> {
+    let mut b = [0u8; 8];
+    input.read_exact(&mut b).map_err(|_| bad("cut short"))?;
+    Ok(u64::from_be_bytes(b))
+}
+
+fn read_bytes(input: &mut dyn BufRead) -> Result<Vec<u8>, StoreError> {
+    let mut b = [0u8; 4];
+    input.read_exact(&mut b).map_err(|_| bad("cut short"))?;
+    let len = u64::from(u32::from_be_bytes(b));
+    // Read through `take`, so a corrupt length cannot make us allocate 4 GiB at once.
+    let mut out = Vec::new();
+    input.take(len).read_to_end(&mut out).map_err(io)?;
+    if out.len() as u64 != len {
+        return Err(bad("cut short"));
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Writes every tree of the store to `out` (not flushed to disk: the caller owns
+    /// the file). Writes wait until it returns.
+    pub fn export(&self, out: &mut dyn Write) -> Result<Exported, StoreError> {
+        let _paused = self
+            .writes
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.db.flush()?;
+        writeln!(out, "{BACKUP_HEADER}").map_err(io)?;
+        let mut names = self.db.tree_names();
+        names.sort();
+        let mut done = Exported::default();
+        for name in names {
+            let tree = self.db.open_tree(&name)?;
+            out.write_all(&[TAG_TREE]).map_err(io)?;
+            write_bytes(out, &name)?;
+            done.trees += 1;
+            for item in tree.iter() {
+                let (k, v) = item?;
+                out.write_all(&[TAG_ENTRY]).map_err(io)?;
+                write_bytes(out, &k)?;
+                write_bytes(out, &v)?;
+                done.entries += 1;
+                if &*name == super::TREE_REPORTS.as_bytes() {
+                    done.reports += 1;
+                }
+            }
+        }
+        // Outbox and intake keys come from sled's ID generator, which a new database
+        // starts again from zero: the restored one must not hand out used IDs.
+        let next_id = self.db.generate_id()?;
+        out.write_all(&[TAG_NEXT_ID]).map_err(io)?;
+        out.write_all(&next_id.to_be_bytes()).map_err(io)?;
+        out.write_all(&[TAG_END]).map_err(io)?;
+        out.write_all(&done.entries.to_be_bytes()).map_err(io)?;
+        out.flush().map_err(io)?;
+        Ok(done)
+    }
+
+    /// Creates a store at `path` from a backup and flushes it. `path` must not exist
+    /// or be an empty directory: a restore never merges into or overwrites a store.
+    /// On error the partial store is left at `path` for the operator to remove.
+    pub fn import(path: &Path, input: &mut dyn BufRead) -> Result<(Store, Exported), StoreError> {
+        match std::fs::read_dir(path) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(StoreError::Refused(format!(
+                        "{} is not empty: a restore never overwrites a store; move it away first",
+                        path.display()
+                    )));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        }
+        let mut header = String::new();
+        input
+            .take(BACKUP_HEADER.len() as u64 + 1)
+            .read_line(&mut header)
+            .map_err(io)?;
+        if header.trim_end() != BACKUP_HEADER {
+            return Err(bad(&format!(
+                "the first line is not {BACKUP_HEADER:?} (a newer version's backup, or another file?)"
+            )));
+        }
+        let store = Store::open(path)?;
+        let mut done = Exported::default();
+        let mut tree: Option<(sled::Tree, bool)> = None;
+        loop {
+            let mut tag = [0u8; 1];
+            input.read_exact(&mut tag).map_err(|_| bad("cut short"))?;
+            match tag {
+                [TAG_TREE] => {
+                    let name = read_bytes(input)?;
+                    let is_reports = name == super::TREE_REPORTS.as_bytes();
+                    tree = Some((store.db.open_tree(name)?, is_reports));
+                    done.trees += 1;
+                }
+                [TAG_ENTRY] => {
+                    let Some((t, is_reports)) = &tree else {
+                        return Err(bad("an entry before any tree"));
+                    };
+                    let (k, v) = (read_bytes(input)?, read_bytes(input)?);
+                    t.insert(k, v)?;
+                    done.entries += 1;
+                    if *is_reports {
+                        done.reports += 1;
+                    }
+                }
+                [TAG_NEXT_ID] => {
+                    let next = read_u64(input)?;
+                    while store.db.generate_id()? < next {}
+                }
+                [TAG_END] => {
+                    if read_u64(input)? != done.entries {
+                        return Err(bad("the entry count does not match"));
+                    }
+                    break;
+                }
+                _ => return Err(bad("unknown record")),
+            }
+        }
+        store.flush()?;
+        Ok((store, done))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// Every tree's name and entries.
+    type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+    fn dump(store: &Store) -> Dump {
+        let mut names = store.db.tree_names();
+        names.sort();
+        names
+            .into_iter()
+            .map(|n| {
+                let t = store.db.open_tree(&n).unwrap();
+                let entries = t
+                    .iter()
+                    .map(|e| {
+                        let (k, v) = e.unwrap();
+                        (k.to_vec(), v.to_vec())
+                    })
+                    .collect();
+                (n.to_vec(), entries)
+            })
+            .collect()
+    }
+
+    fn filled() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("old")).unwrap();
+        super::super::tests::fill(&store);
+        (dir, store)
+    }
+
+    #[test]
+    fn export_import_round_trip_keeps_every_tree() {
+        let (dir, store) = filled();
+        let mut file = Vec::new();
+        let exported = store.export(&mut file).unwrap();
+        assert!(file.starts_with(format!("{BACKUP_HEADER}\n").as_bytes()));
+        assert_eq!(exported.reports, 2);
+        let new = dir.path().join("new");
+        let (restored, imported) = Store::import(&new, &mut file.as_slice()).unwrap();
+        assert_eq!(exported, imported);
+        let before = dump(&store);
+        assert_eq!(before, dump(&restored));
+        for tree in [
+            super::super::TREE_REPORTS,
+            super::super::TREE_OUTBOX,
+            super::super::TREE_INTAKE,
+            super::super::TREE_KEYS,
+        ] {
+            let (_, entries) = before
+                .iter()
+                .find(|(n, _)| n.as_slice() == tree.as_bytes())
+                .unwrap();
+            assert!(!entries.is_empty(), "tree {tree} is empty in the test data");
+        }
+        // IDs drawn after the restore are past every ID in the backup.
+        let used = store.jobs().unwrap().iter().map(|j| j.id).max().unwrap();
+        assert!(restored.db.generate_id().unwrap() > used);
+    }
+
+    #[test]
+    fn import_refuses_a_used_path_a_truncated_file_and_a_foreign_file() {
+        let (dir, store) = filled();
+        let mut file = Vec::new();
+        store.export(&mut file).unwrap();
+        let used = dir.path().join("old");
+        let err = Store::import(&used, &mut file.as_slice()).err().unwrap();
+        assert!(err.to_string().contains("move it away"), "{err}");
+        let cut = &file[..file.len() - 5];
+        let err = Store::import(&dir.path().join("cut"), &mut &cut[..])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("cut short"), "{err}");
+        let err = Store::import(&dir.path().join("foreign"), &mut &b"hello\n"[..])
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("first line"), "{err}");
+    }
+}
