@@ -73,28 +73,22 @@ fn fingerprint(home: &Path, who: &str) -> String {
         .to_string()
 }
 
+/// A signing primary key with an encryption subkey: ed25519 + cv25519, or RSA-4096
+/// for both (GnuPG's `--quick-gen-key ... rsa4096 default` makes no encryption key).
 fn gen_key(home: &Path, uid: &str, algo: &str) -> String {
-    if algo == "rsa4096" {
-        gpg(
-            home,
-            &["--quick-gen-key", uid, "rsa4096", "default", "never"],
-            b"",
-        );
-        fingerprint(home, uid)
+    let (primary, sub) = if algo == "rsa4096" {
+        ("rsa4096", "rsa4096")
     } else {
-        gpg(
-            home,
-            &["--quick-gen-key", uid, "ed25519", "sign", "never"],
-            b"",
-        );
-        let fpr = fingerprint(home, uid);
-        gpg(
-            home,
-            &["--quick-add-key", &fpr, "cv25519", "encr", "never"],
-            b"",
-        );
-        fpr
-    }
+        ("ed25519", "cv25519")
+    };
+    gpg(
+        home,
+        &["--quick-gen-key", uid, primary, "sign", "never"],
+        b"",
+    );
+    let fpr = fingerprint(home, uid);
+    gpg(home, &["--quick-add-key", &fpr, sub, "encr", "never"], b"");
+    fpr
 }
 
 fn main() {
