@@ -96,6 +96,9 @@ pub struct Pass {
     pub deferred: usize,
 }
 
+/// What the first digest calls new: reports received in the week before it.
+pub const FIRST_DIGEST_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
 /// A newly generated gateway key, reported to the operator once.
 pub use crate::crypto::keys::Generated;
 
@@ -991,14 +994,19 @@ impl Pipeline {
         Ok(count)
     }
 
-    /// The digest as it would be sent now.
+    /// The digest as it would be sent now. "New" means since the last digest; before
+    /// the first one, the last [`FIRST_DIGEST_WINDOW`] (a store that has run for years
+    /// without digests would otherwise list every report it ever received).
     pub fn digest(
         &self,
         now: chrono::DateTime<Utc>,
     ) -> Result<outbox::digest::Digest, PipelineError> {
-        let since = self.store.last_digest()?;
-        let reports = self.store.reports()?;
-        Ok(outbox::digest::Digest::build(&reports, since, now))
+        let since = self
+            .store
+            .last_digest()?
+            .unwrap_or(now - FIRST_DIGEST_WINDOW);
+        let reports = self.store.report_heads()?;
+        Ok(outbox::digest::Digest::build(&reports, Some(since), now))
     }
 
     /// Queues the digest to every maintainer, unless it has nothing to say and the

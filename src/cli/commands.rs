@@ -378,7 +378,7 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
         crate::source::imap::ImapInbox::new(imap.clone())?;
     }
     crate::outbox::Transport::from_settings(&settings.outbox)?;
-    let reports = store.reports()?.len();
+    let reports = store.report_count();
     println!(
         "configuration OK{}",
         settings

@@ -65,7 +65,7 @@ struct InboxActivity {
 /// `status`: what the gateway holds and whether its inbox loop is alive.
 pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8> {
     let now = Utc::now();
-    let reports = p.store.reports()?;
+    let reports = p.store.report_heads()?;
     let mut s = Status {
         reports: reports.len(),
         by_state: BTreeMap::new(),
@@ -101,7 +101,7 @@ pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<
     }
     s.overdue
         .sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
-    for job in p.store.jobs()? {
+    for job in p.store.open_jobs()? {
         match job.state {
             JobState::Pending => s.outbox.pending += 1,
             JobState::Failed => s.outbox.failed += 1,
@@ -483,7 +483,7 @@ fn store_check(settings: &Settings) -> Check {
             );
         }
     }
-    match Store::open(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
+    match Store::open(&settings.store.path).and_then(|s| s.report_heads().map(|r| r.len())) {
         Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
         Err(e) => Check::fail(
             "store",

@@ -182,7 +182,7 @@ fn reports_list(
         Some(s) if s.eq_ignore_ascii_case("unrated") => Some(None),
         Some(s) => Some(Some(s.parse::<Severity>().map_err(|e| anyhow!(e))?)),
     };
-    let reports = p.store.reports()?;
+    let reports = p.store.report_heads()?;
     let rows: Vec<(&Report, ReportSummary<'_>)> = reports
         .iter()
         .filter(|r| status.is_none_or(|s| r.status == s))
@@ -652,10 +652,13 @@ struct OutboxRow<'a> {
 }
 
 fn outbox_list(p: &Pipeline, json: bool, include_sent: bool, out: &mut Out) -> anyhow::Result<u8> {
-    let jobs = p.store.jobs()?;
+    let jobs = if include_sent {
+        p.store.jobs()?
+    } else {
+        p.store.open_jobs()?
+    };
     let rows: Vec<OutboxRow<'_>> = jobs
         .iter()
-        .filter(|j| include_sent || j.state != JobState::Sent)
         .map(|j| OutboxRow {
             id: j.id,
             kind: outbox::kind_name(&j.kind),
@@ -707,13 +710,7 @@ fn outbox_retry(
 ) -> anyhow::Result<u8> {
     let ids: Vec<u64> = match id {
         Some(id) => vec![id],
-        None => p
-            .store
-            .jobs()?
-            .into_iter()
-            .filter(|j| j.state != JobState::Sent)
-            .map(|j| j.id)
-            .collect(),
+        None => p.store.open_jobs()?.into_iter().map(|j| j.id).collect(),
     };
     let mut changed = 0;
     for id in &ids {

@@ -178,7 +178,8 @@ impl Store {
                 _ => return Err(bad("unknown record")),
             }
         }
-        store.flush()?;
+        // A backup from before a derived tree existed restores without it.
+        store.rebuild_indexes()?;
         Ok((store, done))
     }
 }

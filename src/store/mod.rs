@@ -21,6 +21,18 @@ pub use records::*;
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";
+/// Report key → the report without its texts (body, long fields, correspondence
+/// bodies, events): what listings and digests read, a fraction of the full record.
+/// Written in the same transactions as `reports`.
+const TREE_HEADS: &str = "report_heads";
+/// Job ID → state and next attempt of every job not yet sent (pending or failed):
+/// the delivery loop's look-up every second must not read every mail ever sent.
+/// Written with the job, in the same transaction.
+const TREE_OUTBOX_OPEN: &str = "outbox_open";
+/// `meta` key: the version of the derived trees (heads, outbox_open) the store holds;
+/// missing or older, they are rebuilt from `reports` and `outbox` at open.
+const META_INDEXES: &[u8] = b"indexes";
+const INDEXES_VERSION: u8 = 1;
 const TREE_MSGIDS: &str = "msgids";
 const TREE_HASHES: &str = "hashes";
 const TREE_INTAKE: &str = "intake";
@@ -85,10 +97,12 @@ pub struct Store {
     db: sled::Db,
     meta: sled::Tree,
     reports: sled::Tree,
+    heads: sled::Tree,
     msgids: sled::Tree,
     hashes: sled::Tree,
     intake: sled::Tree,
     outbox: sled::Tree,
+    outbox_open: sled::Tree,
     attachments: sled::Tree,
     keys: sled::Tree,
     key_ids: sled::Tree,
@@ -195,7 +209,10 @@ const MORE_IDS: &str = "more job ids needed";
 /// at once.
 fn queue_jobs(
     ids: &[u64],
-    outbox: &sled::transaction::TransactionalTree,
+    (outbox, open): (
+        &sled::transaction::TransactionalTree,
+        &sled::transaction::TransactionalTree,
+    ),
     threads: &sled::transaction::TransactionalTree,
     jobs: &[NewJob],
     outcome: Option<&OutcomeRef>,
@@ -208,8 +225,68 @@ fn queue_jobs(
             threads.insert(mid.as_bytes(), report.as_str().as_bytes())?;
         }
         let job = job.clone().into_job(id, outcome.cloned());
-        outbox.insert(&id.to_be_bytes(), encode(&job).map_err(abort)?)?;
+        put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
     }
+    Ok(())
+}
+
+/// The `outbox_open` entry of a job: state (0 pending, 1 failed) and next attempt in
+/// Unix milliseconds; none once sent.
+fn open_entry(job: &Job) -> Option<[u8; 9]> {
+    let state = match job.state {
+        JobState::Pending => 0,
+        JobState::Failed => 1,
+        JobState::Sent => return None,
+    };
+    let mut v = [0u8; 9];
+    let (s, at) = v.split_at_mut(1);
+    s.copy_from_slice(&[state]);
+    at.copy_from_slice(&job.next_attempt.timestamp_millis().to_be_bytes());
+    Some(v)
+}
+
+/// Writes a job (already encoded as `value`) and its `outbox_open` entry.
+fn put_job(
+    outbox: &sled::transaction::TransactionalTree,
+    open: &sled::transaction::TransactionalTree,
+    job: &Job,
+    value: Vec<u8>,
+) -> Result<(), ConflictableTransactionError<String>> {
+    let key = job.id.to_be_bytes();
+    outbox.insert(&key, value)?;
+    match open_entry(job) {
+        Some(e) => open.insert(&key, &e)?,
+        None => open.remove(&key)?,
+    };
+    Ok(())
+}
+
+/// A report without what only `reports show` needs; see [`TREE_HEADS`].
+fn head_of(report: &Report) -> Report {
+    let mut head = report.clone();
+    head.data.body = String::new();
+    let f = &mut head.data.fields;
+    f.description = None;
+    f.steps_to_reproduce = None;
+    f.proof_of_concept = None;
+    f.impact = None;
+    f.suggested_fix = None;
+    for c in &mut head.correspondence {
+        c.body = String::new();
+    }
+    head.events = Vec::new();
+    head
+}
+
+/// Writes a report and its head in a transaction.
+fn put_report(
+    reports: &sled::transaction::TransactionalTree,
+    heads: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    report: &Report,
+) -> Result<(), ConflictableTransactionError<String>> {
+    reports.insert(key, encode(report).map_err(abort)?)?;
+    heads.insert(key, encode(&head_of(report)).map_err(abort)?)?;
     Ok(())
 }
 
@@ -281,13 +358,15 @@ impl Store {
                 source,
             })?;
         let tree = |name: &str| db.open_tree(name);
-        Ok(Store {
+        let store = Store {
             meta: tree(TREE_META)?,
             reports: tree(TREE_REPORTS)?,
+            heads: tree(TREE_HEADS)?,
             msgids: tree(TREE_MSGIDS)?,
             hashes: tree(TREE_HASHES)?,
             intake: tree(TREE_INTAKE)?,
             outbox: tree(TREE_OUTBOX)?,
+            outbox_open: tree(TREE_OUTBOX_OPEN)?,
             attachments: tree(TREE_ATTACHMENTS)?,
             keys: tree(TREE_KEYS)?,
             key_ids: tree(TREE_KEY_IDS)?,
@@ -299,7 +378,36 @@ impl Store {
             rate_lock: Default::default(),
             writes: Default::default(),
             db,
-        })
+        };
+        store.build_indexes()?;
+        Ok(store)
+    }
+
+    /// Builds the derived trees (report heads, open jobs) of a store that predates
+    /// them, once; see [`META_INDEXES`].
+    fn build_indexes(&self) -> Result<(), StoreError> {
+        if self.meta.get(META_INDEXES)?.as_deref() == Some(&[INDEXES_VERSION][..]) {
+            return Ok(());
+        }
+        self.rebuild_indexes()
+    }
+
+    /// Rewrites the derived trees from `reports` and `outbox`.
+    pub(crate) fn rebuild_indexes(&self) -> Result<(), StoreError> {
+        self.heads.clear()?;
+        for item in self.reports.iter() {
+            let (k, v) = item?;
+            self.heads.insert(k, encode(&head_of(&decode(&v)?))?)?;
+        }
+        self.outbox_open.clear()?;
+        for item in self.outbox.iter() {
+            let (k, v) = item?;
+            if let Some(e) = open_entry(&decode(&v)?) {
+                self.outbox_open.insert(k, &e)?;
+            }
+        }
+        self.meta.insert(META_INDEXES, &[INDEXES_VERSION])?;
+        self.flush()
     }
 
     /// Held shared by every write, so that [`Store::export`] can pause them. A
@@ -348,14 +456,16 @@ impl Store {
         let result = (
             &self.meta,
             &self.reports,
+            &self.heads,
             &self.msgids,
             &self.hashes,
             &self.outbox,
+            &self.outbox_open,
             &self.threads,
             &self.deadlines,
         )
             .transaction(
-                |(meta, reports, msgids, hashes, outbox, threads, deadlines)| {
+                |(meta, reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
                     if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
                         return Ok(Commit::Duplicate(prev));
                     }
@@ -369,7 +479,7 @@ impl Store {
                     meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
                     let id = ReportId::new(prefix, year, seq32);
                     let stored = report.clone().into_report(id.clone());
-                    reports.insert(&report_key(year, seq32), encode(&stored).map_err(abort)?)?;
+                    put_report(reports, heads, &report_key(year, seq32), &stored)?;
                     sync_deadlines(deadlines, None, &stored)?;
                     let outcome = OutcomeRef::Report(id.clone());
                     let value = encode(&outcome).map_err(abort)?;
@@ -378,7 +488,7 @@ impl Store {
                         threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
                     }
                     hashes.insert(report.content_sha256.as_bytes(), value)?;
-                    queue_jobs(&ids, outbox, threads, &jobs, Some(&outcome))?;
+                    queue_jobs(&ids, (outbox, open), threads, &jobs, Some(&outcome))?;
                     Ok(Commit::Stored(outcome))
                 },
             )
@@ -397,8 +507,14 @@ impl Store {
         let _writing = self.writing();
         let seq = self.db.generate_id()?;
         let job_id = self.db.generate_id()?;
-        let result = (&self.intake, &self.msgids, &self.hashes, &self.outbox)
-            .transaction(|(intake, msgids, hashes, outbox)| {
+        let result = (
+            &self.intake,
+            &self.msgids,
+            &self.hashes,
+            &self.outbox,
+            &self.outbox_open,
+        )
+            .transaction(|(intake, msgids, hashes, outbox, open)| {
                 if let Some(mid) = &record.message_id
                     && let Some(v) = msgids.get(mid.as_bytes())?
                 {
@@ -421,7 +537,7 @@ impl Store {
                 hashes.insert(record.content_sha256.as_bytes(), value)?;
                 if let Some(job) = &notice {
                     let job = job.clone().into_job(job_id, Some(outcome.clone()));
-                    outbox.insert(&job_id.to_be_bytes(), encode(&job).map_err(abort)?)?;
+                    put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
                 }
                 Ok(Commit::Stored(outcome))
             })
@@ -447,6 +563,17 @@ impl Store {
     /// All reports, oldest first.
     pub fn reports(&self) -> Result<Vec<Report>, StoreError> {
         self.reports.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    /// All reports without their texts (no body, long fields, correspondence bodies
+    /// or events), oldest first: for listings and digests, which need none of them.
+    pub fn report_heads(&self) -> Result<Vec<Report>, StoreError> {
+        self.heads.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    /// How many reports the store holds (counted on the heads, the smaller tree).
+    pub fn report_count(&self) -> usize {
+        self.heads.len()
     }
 
     pub fn report(&self, id: &str) -> Result<Option<Report>, StoreError> {
@@ -486,21 +613,27 @@ impl Store {
         let mut wanted = f(&mut current.clone()).map(|j| j.len()).unwrap_or(0);
         loop {
             let ids = self.job_ids(wanted)?;
-            let result = (&self.reports, &self.deadlines, &self.outbox, &self.threads).transaction(
-                |(reports, deadlines, outbox, threads)| {
-                    let old: Report = match reports.get(key)? {
-                        Some(v) => decode(&v).map_err(abort)?,
-                        None => return Err(refuse(format!("no report {id}"))),
-                    };
-                    let mut report = old.clone();
-                    let jobs = f(&mut report).map_err(refuse)?;
-                    reports.insert(&key, encode(&report).map_err(abort)?)?;
-                    sync_deadlines(deadlines, Some(&old), &report)?;
-                    let outcome = OutcomeRef::Report(report.id.clone());
-                    queue_jobs(&ids, outbox, threads, &jobs, Some(&outcome))?;
-                    Ok(report)
-                },
+            let trees = (
+                &self.reports,
+                &self.heads,
+                &self.deadlines,
+                &self.outbox,
+                &self.outbox_open,
+                &self.threads,
             );
+            let result = trees.transaction(|(reports, heads, deadlines, outbox, open, threads)| {
+                let old: Report = match reports.get(key)? {
+                    Some(v) => decode(&v).map_err(abort)?,
+                    None => return Err(refuse(format!("no report {id}"))),
+                };
+                let mut report = old.clone();
+                let jobs = f(&mut report).map_err(refuse)?;
+                put_report(reports, heads, &key, &report)?;
+                sync_deadlines(deadlines, Some(&old), &report)?;
+                let outcome = OutcomeRef::Report(report.id.clone());
+                queue_jobs(&ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                Ok(report)
+            });
             match result {
                 Err(TransactionError::Abort(m)) if m == MORE_IDS => wanted = wanted * 2 + 4,
                 other => return other.map_err(modify_error),
@@ -530,46 +663,50 @@ impl Store {
         let ids = self.job_ids(jobs.len())?;
         let result = (
             &self.reports,
+            &self.heads,
             &self.msgids,
             &self.hashes,
             &self.outbox,
+            &self.outbox_open,
             &self.threads,
             &self.deadlines,
         )
-            .transaction(|(reports, msgids, hashes, outbox, threads, deadlines)| {
-                let mid = entry.message_id.as_deref();
-                if let Some(m) = mid
-                    && let Some(v) = msgids.get(m.as_bytes())?
-                {
-                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
-                }
-                if let Some(v) = hashes.get(content_sha256.as_bytes())? {
-                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
-                }
-                let old: Report = match reports.get(key)? {
-                    Some(v) => decode(&v).map_err(abort)?,
-                    None => return Err(refuse(format!("no report {id}"))),
-                };
-                let mut report = old.clone();
-                report.events.push(Event::new(
-                    entry.at,
-                    &entry.from,
-                    "correspondence_received",
-                    entry.message_id.clone().map(|m| format!("Message-ID {m}")),
-                ));
-                report.correspondence.push(entry.clone());
-                reports.insert(&key, encode(&report).map_err(abort)?)?;
-                sync_deadlines(deadlines, Some(&old), &report)?;
-                let outcome = OutcomeRef::Report(id.clone());
-                let value = encode(&outcome).map_err(abort)?;
-                if let Some(m) = mid {
-                    msgids.insert(m.as_bytes(), value.clone())?;
-                    threads.insert(m.as_bytes(), id.as_str().as_bytes())?;
-                }
-                hashes.insert(content_sha256.as_bytes(), value)?;
-                queue_jobs(&ids, outbox, threads, &jobs, Some(&outcome))?;
-                Ok(Commit::Stored(outcome))
-            })
+            .transaction(
+                |(reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
+                    let mid = entry.message_id.as_deref();
+                    if let Some(m) = mid
+                        && let Some(v) = msgids.get(m.as_bytes())?
+                    {
+                        return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                    }
+                    if let Some(v) = hashes.get(content_sha256.as_bytes())? {
+                        return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                    }
+                    let old: Report = match reports.get(key)? {
+                        Some(v) => decode(&v).map_err(abort)?,
+                        None => return Err(refuse(format!("no report {id}"))),
+                    };
+                    let mut report = old.clone();
+                    report.events.push(Event::new(
+                        entry.at,
+                        &entry.from,
+                        "correspondence_received",
+                        entry.message_id.clone().map(|m| format!("Message-ID {m}")),
+                    ));
+                    report.correspondence.push(entry.clone());
+                    put_report(reports, heads, &key, &report)?;
+                    sync_deadlines(deadlines, Some(&old), &report)?;
+                    let outcome = OutcomeRef::Report(id.clone());
+                    let value = encode(&outcome).map_err(abort)?;
+                    if let Some(m) = mid {
+                        msgids.insert(m.as_bytes(), value.clone())?;
+                        threads.insert(m.as_bytes(), id.as_str().as_bytes())?;
+                    }
+                    hashes.insert(content_sha256.as_bytes(), value)?;
+                    queue_jobs(&ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    Ok(Commit::Stored(outcome))
+                },
+            )
             .map_err(modify_error)?;
         self.flush()?;
         Ok(result)
@@ -619,10 +756,10 @@ impl Store {
     pub fn commit_digest(&self, at: DateTime<Utc>, jobs: Vec<NewJob>) -> Result<(), StoreError> {
         let _writing = self.writing();
         let ids = self.job_ids(jobs.len())?;
-        (&self.meta, &self.outbox, &self.threads)
-            .transaction(|(meta, outbox, threads)| {
+        (&self.meta, &self.outbox, &self.outbox_open, &self.threads)
+            .transaction(|(meta, outbox, open, threads)| {
                 meta.insert(b"last_digest", &at.timestamp().to_be_bytes())?;
-                queue_jobs(&ids, outbox, threads, &jobs, None)?;
+                queue_jobs(&ids, (outbox, open), threads, &jobs, None)?;
                 Ok(())
             })
             .map_err(tx_error)?;
@@ -673,11 +810,37 @@ impl Store {
 
     /// Jobs waiting to be sent whose next attempt is due.
     pub fn due_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
-        Ok(self
-            .jobs()?
-            .into_iter()
-            .filter(|j| j.state == JobState::Pending && j.next_attempt <= now)
-            .collect())
+        let now = now.timestamp_millis();
+        let mut due = Vec::new();
+        for item in self.outbox_open.iter() {
+            let (k, v) = item?;
+            let Ok([state, at @ ..]) = <[u8; 9]>::try_from(v.as_ref()) else {
+                continue;
+            };
+            if state != 0 || i64::from_be_bytes(at) > now {
+                continue;
+            }
+            if let Some(v) = self.outbox.get(k)? {
+                let job: Job = decode(&v)?;
+                // The entry and the job are written together; the job is the truth.
+                if job.state == JobState::Pending {
+                    due.push(job);
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Every job not yet sent (pending or failed), oldest first.
+    pub fn open_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for item in self.outbox_open.iter() {
+            let (k, _) = item?;
+            if let Some(v) = self.outbox.get(k)? {
+                jobs.push(decode(&v)?);
+            }
+        }
+        Ok(jobs)
     }
 
     /// Saves a job's new state; when an acknowledgement was sent, the report moves to
@@ -692,22 +855,29 @@ impl Store {
     /// [`Store::save_job`] for a caller that already holds the write guard.
     fn save_job_unpaused(&self, job: &Job) -> Result<(), StoreError> {
         let value = encode(job)?;
-        let key = job.id.to_be_bytes();
         let Some(id) = (match (&job.kind, &job.outcome) {
             (JobKind::Ack, Some(OutcomeRef::Report(id))) => Some(id),
             _ => None,
         }) else {
-            self.outbox.insert(key, value)?;
-            return Ok(());
+            return (&self.outbox, &self.outbox_open)
+                .transaction(|(outbox, open)| put_job(outbox, open, job, value.clone()))
+                .map_err(tx_error);
         };
         let (year, seq) = ReportId::parse_numbers(id.as_str())
             .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let rkey = report_key(year, seq);
         let at = job.sent_at.unwrap_or_else(Utc::now);
         let sent = job.state == JobState::Sent;
-        (&self.outbox, &self.reports, &self.deadlines, &self.threads)
-            .transaction(|(outbox, reports, deadlines, threads)| {
-                outbox.insert(&key, value.clone())?;
+        (
+            &self.outbox,
+            &self.outbox_open,
+            &self.reports,
+            &self.heads,
+            &self.deadlines,
+            &self.threads,
+        )
+            .transaction(|(outbox, open, reports, heads, deadlines, threads)| {
+                put_job(outbox, open, job, value.clone())?;
                 // A reporter's answer to the acknowledgement joins the report.
                 if let Some(mid) = &job.message_id {
                     threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
@@ -733,7 +903,7 @@ impl Store {
                         Some(format!("acknowledgement sent to {}", job.to)),
                     ));
                 }
-                reports.insert(&rkey, encode(&report).map_err(abort)?)?;
+                put_report(reports, heads, &rkey, &report)?;
                 sync_deadlines(deadlines, Some(&old), &report)?;
                 Ok(())
             })

@@ -245,3 +245,74 @@ pub(super) fn fill(store: &Store) {
         .unwrap();
     store.flush().unwrap();
 }
+
+#[test]
+fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let now = Utc::now();
+    let mut report = new_report(Some("a@x"), "h1");
+    report.body = "the whole report text".into();
+    report.fields.title = Some("Title".into());
+    report.fields.description = Some("long description".into());
+    store
+        .commit_report("VR", report, ack("r@example.net"))
+        .unwrap();
+    store
+        .commit_report("VR", new_report(Some("b@x"), "h2"), ack("s@example.net"))
+        .unwrap();
+    let due = store.due_jobs(now + chrono::Duration::seconds(1)).unwrap();
+    assert_eq!(due.len(), 2);
+    // Not yet due.
+    assert!(
+        store
+            .due_jobs(now - chrono::Duration::hours(1))
+            .unwrap()
+            .is_empty()
+    );
+
+    let (mut sent, mut failed) = (due[0].clone(), due[1].clone());
+    sent.state = JobState::Sent;
+    sent.sent_at = Some(now);
+    store.save_job(&sent).unwrap();
+    failed.state = JobState::Failed;
+    store.save_job(&failed).unwrap();
+    let later = now + chrono::Duration::hours(1);
+    assert!(store.due_jobs(later).unwrap().is_empty());
+    let open: Vec<u64> = store.open_jobs().unwrap().iter().map(|j| j.id).collect();
+    assert_eq!(open, vec![failed.id]);
+    // The sent acknowledgement moved its report on, in the heads too.
+    let heads = store.report_heads().unwrap();
+    assert_eq!(heads.len(), 2);
+    assert_eq!(store.report_count(), 2);
+    assert_eq!(heads[0].status, Status::Acknowledged);
+    assert_eq!(heads[0].data.fields.title.as_deref(), Some("Title"));
+    assert!(heads[0].data.body.is_empty() && heads[0].data.fields.description.is_none());
+    assert_eq!(
+        store
+            .report(heads[0].id.as_str())
+            .unwrap()
+            .unwrap()
+            .data
+            .body,
+        "the whole report text"
+    );
+    assert!(store.retry_job(failed.id, later).unwrap());
+    assert_eq!(store.due_jobs(later).unwrap().len(), 1);
+
+    // A store written before the derived trees existed gets them at open.
+    store.heads.clear().unwrap();
+    store.outbox_open.clear().unwrap();
+    store.meta.remove(META_INDEXES).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.report_heads().unwrap().len(), 2);
+    let due: Vec<u64> = store
+        .due_jobs(later)
+        .unwrap()
+        .iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(due, vec![failed.id]);
+}

@@ -78,6 +78,37 @@ fn status_counts_reports_outbox_and_quarantine() {
 }
 
 #[test]
+fn status_lists_overdue_deadlines() {
+    let gw = Gateway::new();
+    gw.deliver(&report("<late@example.net>"));
+    // Deadlines are computed when a report arrives: a one-second assessment window.
+    let out = gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__POLICY__INITIAL_ASSESSMENT", "1s")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    let id = gw.reports()[0]["id"].as_str().unwrap().to_string();
+    let mut s = gw.json(&["status", "--json"]);
+    wait_for("the assessment deadline to pass", || {
+        s = gw.json(&["status", "--json"]);
+        !s["overdue"].as_array().unwrap().is_empty()
+    });
+    let overdue = s["overdue"].as_array().unwrap();
+    assert_eq!(overdue.len(), 1, "{s:#}");
+    assert_eq!(overdue[0]["id"], id.as_str(), "{s:#}");
+    assert_eq!(overdue[0]["deadline"], "initial_assessment", "{s:#}");
+    let (out, _) = text(&gw.cli(&["status"]));
+    assert!(out.contains("Overdue:      1"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&id) && l.contains("initial_assessment")),
+        "{out}"
+    );
+}
+
+#[test]
 fn doctor_passes_on_a_good_setup_and_names_a_loose_key_file() {
     use std::os::unix::fs::PermissionsExt;
     let gw = Gateway::new();
