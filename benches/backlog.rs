@@ -204,8 +204,20 @@ fn main() {
         ),
     )
     .unwrap();
+    // BACKLOG_WRAP runs run-once under another program, e.g.
+    // BACKLOG_WRAP="perf record -g -o /tmp/backlog.perf --".
+    let wrap = std::env::var("BACKLOG_WRAP").unwrap_or_default();
+    let mut wrap = wrap.split_whitespace();
+    let mut cmd = match wrap.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(wrap).arg(env!("CARGO_BIN_EXE_disclosured"));
+            c
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_disclosured")),
+    };
     let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_disclosured"))
+    let out = cmd
         .args(["--config", config.to_str().unwrap(), "run-once"])
         .env("RUST_LOG", "warn,disclosured=info")
         .output()

@@ -5,13 +5,16 @@
 //! does, then `modify_report` to move most reports on), not timed. Reports are spread
 //! over five years, oldest first; the newest 1% are still open (new, acknowledged,
 //! triaged, accepted), the rest fixed, disclosed or rejected. Each has a body of about
-//! 3 KB, the extracted fields, a CVSS vector, one attachment and its events. Then the
+//! 3 KB, the extracted fields, a CVSS vector, one attachment and its events, and its
+//! acknowledgement in the outbox, sent except for the new reports. Then the
 //! release binary, with no daemon running (so each command opens the store itself):
 //! `reports list --json`, `reports show` (text and `--json`), `digest --dry-run`, and
-//! `serve` until its control socket appears. Finally `serve` on an empty store and
+//! `serve` until its control socket appears; then the same commands through a
+//! running `serve`'s control socket. Finally `serve` on an empty store and
 //! Maildir: VmRSS after 5 s.
 //!
-//! `cargo bench --bench store_scale -- 100000 5` (reports, runs per command).
+//! `cargo bench --bench store_scale -- 100000 5` (reports, runs per command);
+//! `STORE_SCALE_DIR=DIR` keeps the filled store in DIR for the next run.
 
 #![allow(
     clippy::unwrap_used,
@@ -178,6 +181,30 @@ fn fill(path: &Path, n: usize) {
             });
         }
     });
+    // The acknowledgements of all but the new reports went out long ago (a sent job
+    // keeps its Message-ID, not its rendered message).
+    let jobs = store.open_jobs().unwrap();
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (store, jobs) = (store.clone(), &jobs);
+            scope.spawn(move || {
+                for job in jobs.iter().skip(t).step_by(threads) {
+                    let Some(disclosured::store::OutcomeRef::Report(id)) = &job.outcome else {
+                        continue;
+                    };
+                    if store.report(id.as_str()).unwrap().unwrap().status == Status::New {
+                        continue;
+                    }
+                    let mut job = job.clone();
+                    job.state = disclosured::store::JobState::Sent;
+                    job.tries = 1;
+                    job.sent_at = Some(job.created_at + chrono::Duration::minutes(1));
+                    job.message_id = Some(format!("<ack{}@example.org>", job.id));
+                    store.save_job(&job).unwrap();
+                }
+            });
+        }
+    });
     store.flush().unwrap();
 }
 
@@ -292,7 +319,13 @@ fn vm_rss_kib(pid: u32) -> u64 {
 }
 
 fn write_config(root: &Path) -> std::path::PathBuf {
-    for d in ["inbox/new", "inbox/cur", "inbox/tmp", "keys/reporters"] {
+    for d in [
+        "inbox/new",
+        "inbox/cur",
+        "inbox/tmp",
+        "keys/reporters",
+        "state",
+    ] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     let config = root.join("disclosured.toml");
@@ -314,26 +347,45 @@ fn main() {
 
     // 6. Idle RSS: an empty store and Maildir (the gateway key is generated at the
     //    first start, which also makes the key for the store runs below).
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let config = write_config(root);
-    let store = root.join("state");
-    let socket = disclosured::daemon::control::socket_path(&store);
+    // Idle RSS and start-up on an empty store and Maildir (the gateway key is
+    // generated at the first start).
+    let empty = tempfile::tempdir().unwrap();
+    let empty_config = write_config(empty.path());
+    let empty_socket = disclosured::daemon::control::socket_path(&empty.path().join("state"));
     let mut idle = Vec::new();
     for _ in 0..runs.min(3) {
-        let child = serve(&config);
+        let child = serve(&empty_config);
         std::thread::sleep(Duration::from_secs(5));
         idle.push(vm_rss_kib(child.id()) as f64 / 1024.0);
         stop(child);
     }
     idle.sort_by(f64::total_cmp);
-    let empty_startup = time_startup(&config, &socket, runs);
+    let empty_startup = time_startup(&empty_config, &empty_socket, runs);
 
-    // The store (not timed beyond the report of it).
-    std::fs::remove_dir_all(&store).unwrap();
-    let t = Instant::now();
-    fill(&store, n);
-    let fill_s = t.elapsed().as_secs_f64();
+    // The store (not timed beyond the report of it). STORE_SCALE_DIR keeps it there
+    // and reuses it on the next run with the same N.
+    let keep = std::env::var_os("STORE_SCALE_DIR").map(std::path::PathBuf::from);
+    let dir = tempfile::tempdir().unwrap();
+    let root = keep.as_deref().unwrap_or(dir.path());
+    let filled = root.join("filled");
+    let config = write_config(root);
+    let store = root.join("state");
+    let socket = disclosured::daemon::control::socket_path(&store);
+    let mut fill_s = 0.0;
+    if std::fs::read_to_string(&filled).ok() != Some(format!("{n} v3")) {
+        std::fs::remove_dir_all(&store).unwrap();
+        for key in std::fs::read_dir(root.join("keys")).unwrap() {
+            let key = key.unwrap().path();
+            if key.is_file() {
+                std::fs::remove_file(key).unwrap();
+            }
+        }
+        let (_, _) = time_cli(&config, &["keys", "generate"], 1);
+        let t = Instant::now();
+        fill(&store, n);
+        fill_s = t.elapsed().as_secs_f64();
+        std::fs::write(&filled, format!("{n} v3")).unwrap();
+    }
     let (apparent, allocated) = disk_usage(&store);
 
     let last = format!("VR-{}-0001", Utc::now().format("%Y"));
@@ -349,12 +401,24 @@ fn main() {
     let (show_old, _) = time_cli(&config, &["reports", "show", "--json", &old], runs);
     let (digest, digest_bytes) = time_cli(&config, &["digest", "--dry-run"], runs);
     let startup = time_startup(&config, &socket, runs);
+    // The same commands beside a running daemon: they go through its control socket
+    // to the store it holds open, as they do in a real deployment.
     let child = serve(&config);
+    let t = Instant::now();
+    while !socket.exists() {
+        assert!(t.elapsed() < Duration::from_secs(120), "no control socket");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     std::thread::sleep(Duration::from_secs(5));
     let loaded_rss = vm_rss_kib(child.id()) as f64 / 1024.0;
+    let (d_show, _) = time_cli(&config, &["reports", "show", &last], runs);
+    let (d_show_old, _) = time_cli(&config, &["reports", "show", "--json", &old], runs);
+    let (d_list, _) = time_cli(&config, &["reports", "list", "--json"], runs);
+    let (d_digest, _) = time_cli(&config, &["digest", "--dry-run"], runs);
+    let after_rss = vm_rss_kib(child.id()) as f64 / 1024.0;
     stop(child);
 
-    println!("store_scale: {n} reports, filled in {fill_s:.0} s through the library");
+    println!("store_scale: {n} reports, filled in {fill_s:.0} s through the library (0: reused)");
     println!(
         "  store on disk: {:.0} MiB apparent, {:.0} MiB allocated",
         apparent as f64 / 1048576.0,
@@ -375,6 +439,12 @@ fn main() {
     );
     println!("  serve start-up to control socket: {}", stats(startup));
     println!("  serve RSS after 5 s on this store: {loaded_rss:.1} MiB");
+    println!("  through the running daemon's control socket:");
+    println!("    reports show {last}: {}", stats(d_show));
+    println!("    reports show --json {old}: {}", stats(d_show_old));
+    println!("    reports list --json: {}", stats(d_list));
+    println!("    digest --dry-run: {}", stats(d_digest));
+    println!("    serve RSS after these commands: {after_rss:.1} MiB");
     println!("empty store and Maildir:");
     println!(
         "  serve start-up to control socket: {}",

@@ -55,6 +55,35 @@ where
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// `f` applied to every item, on up to one thread per core (contiguous slices, one
+/// per thread), in the items' order.
+pub fn map<T, R>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Below a few hundred items a thread costs more than it saves.
+    if workers < 2 || items.len() < 512 {
+        return items.iter().map(f).collect();
+    }
+    let size = items.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let parts: Vec<_> = items
+            .chunks(size)
+            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| match p.join() {
+                Ok(v) => v,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +129,14 @@ mod tests {
             ),
             0
         );
+    }
+
+    #[test]
+    fn map_keeps_the_order_of_many_items() {
+        let items: Vec<u64> = (0..5000).collect();
+        let doubled = map(&items, |i| i * 2);
+        assert_eq!(doubled.len(), 5000);
+        assert!(doubled.iter().enumerate().all(|(i, d)| *d == 2 * i as u64));
+        assert_eq!(map(&[0u64, 1, 2], |i| i + 1), vec![1, 2, 3]);
     }
 }

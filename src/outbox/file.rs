@@ -35,30 +35,50 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
 #[derive(Debug, Clone)]
 pub struct FileOutbox {
     dir: PathBuf,
+    /// Whether this process has removed the temporary files a killed one left
+    /// behind; done before its first message, not at open, so that commands that
+    /// never send (`reports show`) do not list a directory that may hold every
+    /// message ever sent.
+    swept: std::sync::Arc<std::sync::Mutex<bool>>,
 }
 
 impl FileOutbox {
-    /// Creates the directory when missing and removes temporary files a killed
-    /// process left behind. Only the process holding the store runs this (the store
-    /// is opened first), so no live write is removed.
+    /// Creates the directory when missing.
     pub fn open(dir: &Path) -> Result<FileOutbox, FileError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
-        for entry in fs::read_dir(dir).map_err(io(dir))? {
-            let entry = entry.map_err(io(dir))?;
+        Ok(FileOutbox {
+            dir: dir.to_path_buf(),
+            swept: Default::default(),
+        })
+    }
+
+    /// Removes the temporary files of killed writers, once per process. Only the
+    /// process holding the store sends, so no live write is removed; this process's
+    /// own writes wait for the sweep on the lock.
+    fn sweep(&self) -> Result<(), FileError> {
+        let mut swept = self
+            .swept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *swept {
+            return Ok(());
+        }
+        for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))? {
+            let entry = entry.map_err(io(&self.dir))?;
             if entry.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
                 let path = entry.path();
                 fs::remove_file(&path).map_err(io(&path))?;
             }
         }
-        Ok(FileOutbox {
-            dir: dir.to_path_buf(),
-        })
+        *swept = true;
+        Ok(())
     }
 
     /// Writes one message; returns its path once the file is complete and durable.
     /// Every call makes a new file, even for the same bytes: like a relay, the
     /// directory receives what it is given, duplicates included.
     pub fn send(&self, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        self.sweep()?;
         let unique = format!("{:032x}", rand::random::<u128>());
         // Not `.eml`: readers that pick messages by extension must skip it too.
         let tmp = self.dir.join(format!("{TMP_PREFIX}{unique}"));

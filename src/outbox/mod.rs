@@ -233,6 +233,8 @@ fn deliver_one(
             job.state = JobState::Sent;
             job.sent_at = Some(Utc::now());
             job.last_error = None;
+            // Kept only so that a retry sends the same bytes; the Message-ID stays.
+            job.message = None;
             tracing::info!(tries = job.tries, "message sent");
         }
         Err(OutboxError::Store(e)) => return Err(e),

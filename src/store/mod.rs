@@ -261,6 +261,17 @@ fn put_job(
     Ok(())
 }
 
+/// Every value of a tree, decoded on every core: decoding dominates a listing of a
+/// large store.
+fn decode_all<T: serde::de::DeserializeOwned + Send>(
+    tree: &sled::Tree,
+) -> Result<Vec<T>, StoreError> {
+    let raw = tree.iter().values().collect::<Result<Vec<_>, _>>()?;
+    crate::workers::map(&raw, |v| decode(v))
+        .into_iter()
+        .collect()
+}
+
 /// A report without what only `reports show` needs; see [`TREE_HEADS`].
 fn head_of(report: &Report) -> Report {
     let mut head = report.clone();
@@ -562,13 +573,13 @@ impl Store {
 
     /// All reports, oldest first.
     pub fn reports(&self) -> Result<Vec<Report>, StoreError> {
-        self.reports.iter().values().map(|v| decode(&v?)).collect()
+        decode_all(&self.reports)
     }
 
     /// All reports without their texts (no body, long fields, correspondence bodies
     /// or events), oldest first: for listings and digests, which need none of them.
     pub fn report_heads(&self) -> Result<Vec<Report>, StoreError> {
-        self.heads.iter().values().map(|v| decode(&v?)).collect()
+        decode_all(&self.heads)
     }
 
     /// How many reports the store holds (counted on the heads, the smaller tree).

@@ -549,7 +549,8 @@ pub struct Job {
     pub last_error: Option<String>,
     /// Message-ID of the rendered message (stable across retries).
     pub message_id: Option<String>,
-    /// The rendered message, kept so every retry sends the same bytes.
+    /// The rendered message, kept so every retry sends the same bytes; dropped once
+    /// sent.
     pub message: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
 }
