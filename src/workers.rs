@@ -56,15 +56,17 @@ where
 }
 
 /// `f` applied to every item, on up to one thread per core (contiguous slices, one
-/// per thread), in the items' order.
-pub fn map<T, R>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
+/// per thread), in the items' order; in this thread alone when there are fewer than
+/// `min_parallel` items (for cheap work a thread costs more than it saves).
+pub fn map<T, R>(items: &[T], min_parallel: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R>
 where
     T: Sync,
     R: Send,
 {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Below a few hundred items a thread costs more than it saves.
-    if workers < 2 || items.len() < 512 {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if workers < 2 || items.len() < min_parallel {
         return items.iter().map(f).collect();
     }
     let size = items.len().div_ceil(workers);
@@ -134,9 +136,10 @@ mod tests {
     #[test]
     fn map_keeps_the_order_of_many_items() {
         let items: Vec<u64> = (0..5000).collect();
-        let doubled = map(&items, |i| i * 2);
+        let doubled = map(&items, 2, |i| i * 2);
         assert_eq!(doubled.len(), 5000);
         assert!(doubled.iter().enumerate().all(|(i, d)| *d == 2 * i as u64));
-        assert_eq!(map(&[0u64, 1, 2], |i| i + 1), vec![1, 2, 3]);
+        assert_eq!(map(&[0u64, 1, 2], 2, |i| i + 1), vec![1, 2, 3]);
+        assert_eq!(map(&[0u64, 1, 2], 512, |i| i + 1), vec![1, 2, 3]);
     }
 }

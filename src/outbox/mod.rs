@@ -16,8 +16,6 @@ pub mod digest;
 pub mod file;
 pub mod notify;
 
-use std::sync::Mutex;
-
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use lettre::Transport as _;
 use sequoia_openpgp::Cert;
@@ -175,59 +173,81 @@ pub fn deliver_due(ctx: &Context<'_>, now: DateTime<Utc>) -> Result<Delivered, S
     // flush that makes its report durable: persist first, answer last, or a crash
     // could leave a reporter holding a report ID the store never kept.
     store.flush()?;
-    let send_turn = Mutex::new(());
-    // Sealing is the expensive part and jobs are independent: it runs on every core.
-    // Sending takes turns (see `deliver_one`).
-    crate::workers::each(
-        &jobs,
-        None,
-        Ok(Delivered::default()),
-        |job| deliver_one(ctx, &send_turn, job.clone(), now),
-        |stats: &mut Result<Delivered, StoreError>, _, result| match (result, &mut *stats) {
-            (Ok(state), Ok(s)) => {
-                match state {
-                    JobState::Sent => s.sent += 1,
-                    JobState::Pending => s.deferred += 1,
-                    JobState::Failed => s.failed += 1,
-                }
-                false
-            }
-            (Err(e), slot) => {
-                *slot = Err(e);
-                true
-            }
-            (Ok(_), Err(_)) => true,
-        },
-    )
+    let mut done = Delivered::default();
+    for batch in jobs.chunks(DURABLE_BATCH) {
+        deliver_batch(ctx, batch, now, &mut done)?;
+    }
+    Ok(done)
 }
 
-/// One attempt at one job; returns the job's new state.
-///
-/// The send and the durable record of its result happen under `send_turn`, one job
-/// at a time: a crash between the transport accepting a message and the flush then
-/// repeats that one message only. Flushing once per round instead let one crash
-/// resend a whole round (dozens of acknowledgements in the crash test).
-fn deliver_one(
+/// How many messages are sent between two store flushes. A crash after the transport
+/// accepted a message and before the flush that records it sends that message again
+/// (the same bytes, the same Message-ID): at most this many per crash, and no message
+/// more than once per crash. One flush per message made the flushes and file syncs,
+/// taken in turn, the gateway's bottleneck (backlog bench: delivery of 1,000
+/// acknowledgements 2.8 s; 1.9 s with batches of 16, 2.1 s with 8); the crash test
+/// shows the price (duplicates per 100 kills: 10-28 one at a time, 199 with 8, 264
+/// with 16, in the debug build where a batch takes long enough to be cut often).
+pub const DURABLE_BATCH: usize = 8;
+
+/// One batch: render (sign and encrypt) on every core, save the renderings and the
+/// counted tries, flush; send on every core; save the outcomes, flush.
+fn deliver_batch(
     ctx: &Context<'_>,
-    send_turn: &Mutex<()>,
-    mut job: Job,
+    batch: &[Job],
     now: DateTime<Utc>,
-) -> Result<JobState, StoreError> {
-    let (store, settings, transport) = (ctx.store, ctx.settings, ctx.transport);
-    let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
-    let _enter = span.enter();
-    job.tries += 1;
-    let rendered = render_if_needed(ctx, &mut job, now);
-    let _turn = send_turn
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let result = rendered.and_then(|()| {
-        // The rendered bytes and the counted try are saved before the attempt, so a
-        // retry sends the very same message.
-        store.save_job(&job)?;
-        let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
-        transport.send(&settings.gateway.address, &job.to, bytes)
+    done: &mut Delivered,
+) -> Result<(), StoreError> {
+    let store = ctx.store;
+    let rendered = crate::workers::map(batch, 2, |job| {
+        let mut job = job.clone();
+        let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
+        let _enter = span.enter();
+        job.tries += 1;
+        match render_if_needed(ctx, &mut job, now) {
+            Ok(()) => Ok((job, true)),
+            Err(OutboxError::Store(e)) => Err(e),
+            Err(e) => {
+                settle(ctx, &mut job, Err(e), now);
+                Ok((job, false))
+            }
+        }
+    })
+    .into_iter()
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    // The rendered bytes and the counted try are durable before any attempt, so a
+    // retry, even after a crash, sends the very same message.
+    for (job, _) in &rendered {
+        store.save_job(job)?;
+    }
+    store.flush()?;
+    let attempted = crate::workers::map(&rendered, 2, |(job, ready)| {
+        let mut job = job.clone();
+        if *ready {
+            let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
+            let _enter = span.enter();
+            let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
+            let sent = ctx
+                .transport
+                .send(&ctx.settings.gateway.address, &job.to, bytes);
+            settle(ctx, &mut job, sent, now);
+        }
+        job
     });
+    for job in &attempted {
+        store.save_job(job)?;
+        match job.state {
+            JobState::Sent => done.sent += 1,
+            JobState::Pending => done.deferred += 1,
+            JobState::Failed => done.failed += 1,
+        }
+    }
+    store.flush()
+}
+
+/// Records the outcome of one attempt on its job.
+fn settle(ctx: &Context<'_>, job: &mut Job, result: Result<(), OutboxError>, now: DateTime<Utc>) {
+    let settings = ctx.settings;
     match result {
         Ok(()) => {
             job.state = JobState::Sent;
@@ -237,7 +257,6 @@ fn deliver_one(
             job.message = None;
             tracing::info!(tries = job.tries, "message sent");
         }
-        Err(OutboxError::Store(e)) => return Err(e),
         Err(e) => {
             job.last_error = Some(e.to_string());
             let expired = now >= job.created_at + to_chrono(settings.retry.expire_after);
@@ -255,9 +274,6 @@ fn deliver_one(
             }
         }
     }
-    store.save_job(&job)?;
-    store.flush()?;
-    Ok(job.state)
 }
 
 fn to_chrono(d: std::time::Duration) -> ChronoDuration {

@@ -267,7 +267,7 @@ fn decode_all<T: serde::de::DeserializeOwned + Send>(
     tree: &sled::Tree,
 ) -> Result<Vec<T>, StoreError> {
     let raw = tree.iter().values().collect::<Result<Vec<_>, _>>()?;
-    crate::workers::map(&raw, |v| decode(v))
+    crate::workers::map(&raw, 512, |v| decode(v))
         .into_iter()
         .collect()
 }
