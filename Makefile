@@ -69,6 +69,8 @@ bench: deps test-deps
 	$(CARGO) bench --locked --bench imap_latency -- 200
 	$(CARGO) bench --locked --bench backlog -- 1000 cv25519
 	$(CARGO) bench --locked --bench backlog -- 1000 rsa4096
+	$(CARGO) bench --locked --bench large_message -- 25 3
+	$(CARGO) bench --locked --bench store_scale -- 100000 5
 
 # Fuzzing with cargo-fuzz (libFuzzer): each target runs FUZZ_SECONDS, starting from
 # the seeds in fuzz/seeds/ plus what earlier runs found (fuzz/corpus/, not committed).

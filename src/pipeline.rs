@@ -149,12 +149,6 @@ impl Progress {
         })
     }
 
-    /// When the inbox side last made progress.
-    pub fn last(&self) -> Option<chrono::DateTime<Utc>> {
-        chrono::DateTime::from_timestamp_millis(self.last_ms.load(Ordering::Relaxed))
-            .filter(|t| t.timestamp_millis() > 0)
-    }
-
     /// When the last pass completed, if one did in this process.
     pub fn last_pass(&self) -> Option<chrono::DateTime<Utc>> {
         match self.last_pass_ms.load(Ordering::Relaxed) {

@@ -483,7 +483,7 @@ fn store_check(settings: &Settings) -> Check {
             );
         }
     }
-    match Store::open(&settings.store.path).and_then(|s| s.report_heads().map(|r| r.len())) {
+    match Store::open(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
         Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
         Err(e) => Check::fail(
             "store",

@@ -148,7 +148,7 @@ impl Digest {
             &self.awaiting_assessment,
             self.at,
         );
-        section(&mut t, "New since the last digest", &self.new, self.at);
+        section(&mut t, "New reports", &self.new, self.at);
         t.push_str("\nReports by state:\n");
         if self.by_state.is_empty() {
             t.push_str("  (no reports)\n");

@@ -6,7 +6,7 @@
 //! message. Here a message is written under a hidden temporary name, synced, and
 //! renamed: a reader of the directory sees whole messages or nothing, as a relay
 //! either accepts a message or sees the connection drop. A temporary file left by a
-//! kill is removed when the transport is next set up; its message was never marked
+//! kill is removed before the next process's first send; its message was never marked
 //! sent, so it is sent again.
 
 use std::fs;

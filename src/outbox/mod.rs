@@ -8,8 +8,9 @@
 //! accepted it.
 //!
 //! Delivery is at least once: a crash after the transport accepted a message and
-//! before the store recorded it sends it again. Sends are therefore one at a time,
-//! each made durable before the next starts, so a crash repeats at most one message.
+//! before the store recorded it sends it again. Sends go in batches of
+//! [`DURABLE_BATCH`], each recorded durably before the next starts, so a crash repeats
+//! at most one batch, and no message more than once.
 
 pub mod compose;
 pub mod digest;
@@ -152,8 +153,6 @@ pub struct Delivered {
     pub failed: usize,
 }
 
-/// Sends every job that is due. One job's failure is recorded on that job and the round
-/// goes on; only a store failure ends it.
 /// What rendering and sending need besides the job.
 pub struct Context<'a> {
     pub store: &'a Store,
@@ -163,6 +162,8 @@ pub struct Context<'a> {
     pub transport: &'a Transport,
 }
 
+/// Sends every job that is due. One job's failure is recorded on that job and the round
+/// goes on; only a store failure ends it.
 pub fn deliver_due(ctx: &Context<'_>, now: DateTime<Utc>) -> Result<Delivered, StoreError> {
     let store = ctx.store;
     let jobs = store.due_jobs(now)?;
@@ -217,32 +218,44 @@ fn deliver_batch(
     .collect::<Result<Vec<_>, StoreError>>()?;
     // The rendered bytes and the counted try are durable before any attempt, so a
     // retry, even after a crash, sends the very same message.
-    for (job, _) in &rendered {
+    for (job, ready) in &rendered {
         store.save_job(job)?;
+        if !ready {
+            count(done, job.state);
+        }
     }
     store.flush()?;
-    let attempted = crate::workers::map(&rendered, 2, |(job, ready)| {
-        let mut job = job.clone();
-        if *ready {
-            let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
-            let _enter = span.enter();
-            let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
-            let sent = ctx
-                .transport
-                .send(&ctx.settings.gateway.address, &job.to, bytes);
-            settle(ctx, &mut job, sent, now);
-        }
+    // Jobs that could not be rendered were settled and saved above.
+    let ready: Vec<&Job> = rendered
+        .iter()
+        .filter_map(|(job, ready)| ready.then_some(job))
+        .collect();
+    let attempted = crate::workers::map(&ready, 2, |job| {
+        let mut job = (*job).clone();
+        let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
+        let _enter = span.enter();
+        let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
+        let sent = ctx
+            .transport
+            .send(&ctx.settings.gateway.address, &job.to, bytes);
+        settle(ctx, &mut job, sent, now);
         job
     });
+    // A store error here ends the round with the rest of the batch unrecorded: those
+    // messages go again (same bytes), within the bound above.
     for job in &attempted {
         store.save_job(job)?;
-        match job.state {
-            JobState::Sent => done.sent += 1,
-            JobState::Pending => done.deferred += 1,
-            JobState::Failed => done.failed += 1,
-        }
+        count(done, job.state);
     }
     store.flush()
+}
+
+fn count(done: &mut Delivered, state: JobState) {
+    match state {
+        JobState::Sent => done.sent += 1,
+        JobState::Pending => done.deferred += 1,
+        JobState::Failed => done.failed += 1,
+    }
 }
 
 /// Records the outcome of one attempt on its job.

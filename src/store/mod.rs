@@ -397,10 +397,27 @@ impl Store {
     /// Builds the derived trees (report heads, open jobs) of a store that predates
     /// them, once; see [`META_INDEXES`].
     fn build_indexes(&self) -> Result<(), StoreError> {
-        if self.meta.get(META_INDEXES)?.as_deref() == Some(&[INDEXES_VERSION][..]) {
+        if self.meta.get(META_INDEXES)?.as_deref() == Some(&[INDEXES_VERSION][..])
+            && !self.newest_unindexed()?
+        {
             return Ok(());
         }
         self.rebuild_indexes()
+    }
+
+    /// Whether the newest report or job lacks its derived entry: what an older
+    /// version, run on this store in between, leaves behind.
+    fn newest_unindexed(&self) -> Result<bool, StoreError> {
+        if let Some((k, _)) = self.reports.last()?
+            && !self.heads.contains_key(&k)?
+        {
+            return Ok(true);
+        }
+        if let Some((k, v)) = self.outbox.last()? {
+            let job: Job = decode(&v)?;
+            return Ok(job.state != JobState::Sent && !self.outbox_open.contains_key(&k)?);
+        }
+        Ok(false)
     }
 
     /// Rewrites the derived trees from `reports` and `outbox`.
@@ -825,16 +842,16 @@ impl Store {
         let mut due = Vec::new();
         for item in self.outbox_open.iter() {
             let (k, v) = item?;
-            let Ok([state, at @ ..]) = <[u8; 9]>::try_from(v.as_ref()) else {
-                continue;
-            };
-            if state != 0 || i64::from_be_bytes(at) > now {
+            // A malformed entry cannot rule its job out: the job decides.
+            if let Ok([state, at @ ..]) = <[u8; 9]>::try_from(v.as_ref())
+                && (state != 0 || i64::from_be_bytes(at) > now)
+            {
                 continue;
             }
             if let Some(v) = self.outbox.get(k)? {
                 let job: Job = decode(&v)?;
                 // The entry and the job are written together; the job is the truth.
-                if job.state == JobState::Pending {
+                if job.state == JobState::Pending && job.next_attempt.timestamp_millis() <= now {
                     due.push(job);
                 }
             }

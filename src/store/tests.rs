@@ -315,4 +315,15 @@ fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
         .map(|j| j.id)
         .collect();
     assert_eq!(due, vec![failed.id]);
+
+    // An older version run in between wrote a job and no index entry for it.
+    let (k, _) = store.outbox_open.last().unwrap().unwrap();
+    store.outbox_open.remove(&k).unwrap();
+    let (k, _) = store.heads.last().unwrap().unwrap();
+    store.heads.remove(&k).unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.report_heads().unwrap().len(), 2);
+    assert_eq!(store.due_jobs(later).unwrap().len(), 1);
 }
