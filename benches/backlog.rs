@@ -19,10 +19,9 @@
     clippy::indexing_slicing
 )]
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use disclosured::config::{KeySettings, Limits};
@@ -30,37 +29,9 @@ use disclosured::crypto::{KeySource, Keyring, open, seal};
 
 const REPORT: &str = "Title: SQL injection in login form\nVulnerability type: SQL injection\nAffected component: auth/login.php\nAffected versions: 2.0 to 2.3.1\nCVSS: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n\nSteps to reproduce:\n1. Open /login\n2. Enter a quote\n\nImpact: the whole user table.\n";
 
-fn gpg(home: &Path, args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("gpg")
-        .arg("--homedir")
-        .arg(home)
-        .args([
-            "--batch",
-            "--yes",
-            "--no-tty",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-            "--trust-model",
-            "always",
-        ])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    feeder.join().unwrap();
-    assert!(out.status.success(), "gpg {args:?}");
-    out.stdout
-}
+#[path = "support/gpg.rs"]
+mod gpg_support;
+use gpg_support::gpg;
 
 fn fingerprint(home: &Path, who: &str) -> String {
     let out = String::from_utf8(gpg(home, &["--with-colons", "--list-keys", who], b"")).unwrap();
