@@ -64,7 +64,34 @@ impl Outcome {
     }
 }
 
+/// Messages of one intake batch with what became of them, in the order decided.
+type Decided<'e> = Vec<(&'e MaildirEntry, Result<Outcome, PipelineError>)>;
+
+/// How many Maildir messages share one store flush and one folder sync. A crash
+/// loses none of them (each moves only after its outcome is durable); it makes at
+/// most this many be handled again, as duplicates. One flush and one sync per
+/// message made those the backlog's bottleneck.
+pub const INTAKE_BATCH: usize = 32;
+
+/// The result of a batch's commit thread; a panic there (a bug) leaves the batch in
+/// the inbox, counted as deferred.
+fn join_commit<'e>(handle: std::thread::ScopedJoinHandle<'_, Decided<'e>>) -> Decided<'e> {
+    handle.join().unwrap_or_else(|_| {
+        warn!("a batch commit failed; its messages wait for a later pass");
+        Vec::new()
+    })
+}
+
 impl Pass {
+    /// Counts a batch's results; true when the pass should stop (see [`Pass::count`]).
+    fn count_all(&mut self, decided: Decided<'_>) -> bool {
+        let mut halt = false;
+        for (entry, result) in decided {
+            halt |= self.count(result, &entry.unique);
+        }
+        halt
+    }
+
     /// Counts one message's result; returns true when the pass should stop because
     /// the store itself failed.
     pub fn count(&mut self, result: Result<Outcome, PipelineError>, name: &str) -> bool {
@@ -242,24 +269,121 @@ impl Pipeline {
     }
 
     /// Handles everything waiting in a Maildir. Stops between messages when `stop`
-    /// is set. Delivery is separate ([`Pipeline::deliver`]).
+    /// is set. Delivery is separate ([`Pipeline::deliver`]); `committed` is called
+    /// each time a batch of outcomes became durable (its mail may go now).
+    ///
+    /// Messages are decided on every core, [`INTAKE_BATCH`] at a time; then one
+    /// store flush makes the batch's outcomes durable, the files move, and one sync
+    /// per folder makes the moves durable. That commit runs while the next batch is
+    /// decided. The order per message is unchanged: stored, flushed, then moved.
     pub fn maildir_pass(
         &self,
         maildir: &Maildir,
         stop: &AtomicBool,
+        committed: &(dyn Fn() + Sync),
     ) -> Result<Pass, PipelineError> {
         let entries = maildir.pending()?;
-        if entries.is_empty() {
-            return Ok(Pass::default());
+        let mut pass = Pass::default();
+        std::thread::scope(|scope| {
+            let mut commit: Option<std::thread::ScopedJoinHandle<'_, Decided<'_>>> = None;
+            let mut halted = false;
+            for chunk in entries.chunks(INTAKE_BATCH) {
+                if halted || stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let decided = crate::workers::each(
+                    crate::workers::cores(),
+                    chunk,
+                    Some(stop),
+                    Vec::with_capacity(chunk.len()),
+                    |entry| self.decide_entry(maildir, entry),
+                    // A store failure halts the pass: the next messages would fail
+                    // the same way.
+                    |done, entry, result| {
+                        let halt = matches!(result, Err(PipelineError::Store(_)));
+                        done.push((entry, result));
+                        halt
+                    },
+                );
+                halted = decided
+                    .iter()
+                    .any(|(_, r)| matches!(r, Err(PipelineError::Store(_))));
+                if let Some(previous) = commit.take() {
+                    halted |= pass.count_all(join_commit(previous));
+                }
+                commit = Some(scope.spawn(move || {
+                    let done = self.commit_moves(maildir, decided);
+                    committed();
+                    done
+                }));
+            }
+            if let Some(last) = commit.take() {
+                pass.count_all(join_commit(last));
+            }
+        });
+        Ok(pass)
+    }
+
+    /// Reads and decides one Maildir message; moves nothing and flushes nothing.
+    fn decide_entry(
+        &self,
+        maildir: &Maildir,
+        entry: &MaildirEntry,
+    ) -> Result<Outcome, PipelineError> {
+        let origin = Origin {
+            name: entry.unique.clone(),
+            handled_at: maildir.seen_path(entry).display().to_string(),
+            quarantine_at: maildir.quarantine_path(entry).display().to_string(),
+        };
+        match maildir.read(entry, self.settings.limits.max_message_bytes) {
+            Ok(raw) => self.process(&raw, &origin),
+            Err(SourceError::TooLarge { size, limit, .. }) => {
+                self.record_oversized(&origin, size, limit)
+            }
+            Err(e) => Err(e.into()),
         }
-        Ok(crate::workers::each(
-            &entries,
-            Some(stop),
-            Pass::default(),
-            |entry| self.handle_entry(maildir, entry),
-            // A store failure halts the pass: the next messages would fail the same way.
-            |pass, entry, result| pass.count(result, &entry.unique),
-        ))
+    }
+
+    /// Makes a batch of decided messages durable and moves them: one store flush,
+    /// then the moves, then one sync per folder. A message whose move failed stays
+    /// in the inbox and is handled again (a duplicate of its stored outcome).
+    fn commit_moves<'e>(&self, maildir: &Maildir, decided: Decided<'e>) -> Decided<'e> {
+        if decided.iter().any(|(_, r)| r.is_ok())
+            && let Err(e) = self.store.flush()
+        {
+            // Nothing of the batch may move: its outcomes are not durable.
+            warn!(error = %e, "store flush failed; the batch stays in the inbox");
+            return decided
+                .into_iter()
+                .map(|(entry, r)| match r {
+                    Ok(_) => (entry, Err(PipelineError::Store(StoreError::FlushFailed))),
+                    Err(e) => (entry, Err(e)),
+                })
+                .collect();
+        }
+        let (mut seen, mut quarantined) = (false, false);
+        let moved: Decided<'e> = decided
+            .into_iter()
+            .map(|(entry, result)| {
+                let result = result.and_then(|outcome| {
+                    let quarantine = self.belongs_in_quarantine(&outcome)?;
+                    maildir.move_unsynced(entry, quarantine)?;
+                    if quarantine {
+                        quarantined = true;
+                    } else {
+                        seen = true;
+                    }
+                    Ok(outcome)
+                });
+                (entry, result)
+            })
+            .collect();
+        if let Err(e) = maildir.sync_moves(seen, quarantined) {
+            // The moves may not survive a power cut; if they do not, the messages
+            // are handled again, as duplicates of their stored outcomes.
+            warn!(error = %e, "could not sync the Maildir after moving a batch");
+        }
+        moved
     }
 
     /// Sends the queued mail that is due.
@@ -278,7 +402,7 @@ impl Pipeline {
         }
     }
 
-    /// One Maildir message: decide its outcome, record it, then move the file.
+    /// One Maildir message: decide its outcome, record it, flush, then move the file.
     pub fn handle_entry(
         &self,
         maildir: &Maildir,
@@ -296,6 +420,7 @@ impl Pipeline {
             }
             Err(e) => return Err(e.into()),
         };
+        self.store.flush()?;
         if self.belongs_in_quarantine(&outcome)? {
             maildir.quarantine(entry)?;
         } else {
@@ -352,7 +477,8 @@ impl Pipeline {
     }
 
     /// Decides and records the outcome of one raw message, whatever its source.
-    /// Moves nothing: the caller moves the message once this returned.
+    /// Moves nothing and flushes nothing: the caller calls [`Store::flush`] (once for
+    /// several messages if it likes), and only then moves the message.
     pub fn process(&self, raw: &[u8], origin: &Origin) -> Result<Outcome, PipelineError> {
         // Fields are filled in as they become known; none of them is report content.
         let span = tracing::info_span!(
@@ -1143,7 +1269,9 @@ mod tests {
                 b"From: b@example.net\r\nSubject: r\r\n\r\nTitle: fine\r\n",
             )
             .unwrap();
-        let pass = p.maildir_pass(&maildir, &AtomicBool::new(false)).unwrap();
+        let pass = p
+            .maildir_pass(&maildir, &AtomicBool::new(false), &|| ())
+            .unwrap();
         assert_eq!((pass.quarantined, pass.reports), (1, 1));
         let records = p.store.intake_records().unwrap();
         assert_eq!(records.len(), 1);

@@ -7,24 +7,22 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Runs `work` on each item, on up to one thread per core, taking items in order.
+/// Runs `work` on each item, on up to `threads` threads, taking items in order.
 /// Each result is folded into `acc` under a lock; `fold` returns true to halt the run
 /// (no further item is started), as does `stop` being set. Returns the accumulator.
-pub fn each<T, R, A>(
-    items: &[T],
+pub fn each<'a, T, R, A>(
+    threads: usize,
+    items: &'a [T],
     stop: Option<&AtomicBool>,
     acc: A,
-    work: impl Fn(&T) -> R + Sync,
-    fold: impl Fn(&mut A, &T, R) -> bool + Sync,
+    work: impl Fn(&'a T) -> R + Sync,
+    fold: impl Fn(&mut A, &'a T, R) -> bool + Sync,
 ) -> A
 where
     T: Sync,
     A: Send,
 {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len())
-        .max(1);
+    let workers = threads.min(items.len()).max(1);
     let next = AtomicUsize::new(0);
     let halt = AtomicBool::new(false);
     let acc = Mutex::new(acc);
@@ -63,9 +61,27 @@ where
     T: Sync,
     R: Send,
 {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
+    map_on(cores(), items, min_parallel, f)
+}
+
+/// The number of cores this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// [`map`] on up to `threads` threads: more than the cores for work that also waits
+/// (a disk sync, a relay's answer), so that a core has other work meanwhile.
+pub fn map_on<T, R>(
+    threads: usize,
+    items: &[T],
+    min_parallel: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+{
+    let workers = threads.min(items.len());
     if workers < 2 || items.len() < min_parallel {
         return items.iter().map(f).collect();
     }
@@ -94,6 +110,7 @@ mod tests {
     fn every_item_once_and_halting_stops_new_work() {
         let items: Vec<u32> = (1..=100).collect();
         let sum = each(
+            cores(),
             &items,
             None,
             0u32,
@@ -106,6 +123,7 @@ mod tests {
         assert_eq!(sum, 5050);
         let started = AtomicUsize::new(0);
         let seen = each(
+            cores(),
             &items,
             None,
             0usize,
@@ -116,10 +134,11 @@ mod tests {
             },
         );
         // Each worker finishes the item it took, then stops.
-        assert!(seen <= std::thread::available_parallelism().map_or(1, |n| n.get()));
+        assert!(seen <= cores());
         let stop = AtomicBool::new(true);
         assert_eq!(
             each(
+                cores(),
                 &items,
                 Some(&stop),
                 0,

@@ -151,27 +151,66 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
     }
     let pipeline = std::sync::Arc::new(pipeline);
     let started = std::time::Instant::now();
-    let pass = match &pipeline.settings.inbox {
-        crate::config::Inbox::Maildir { .. } => {
-            let maildir = pipeline
-                .open_maildir()?
-                .context("maildir inbox not configured")?;
-            pipeline.maildir_pass(&maildir, &AtomicBool::new(false))?
+    // Delivery runs beside intake, as in `serve`: a round each time a batch of
+    // outcomes is durable, and a last one once the inbox is done. It fills the
+    // cores while intake waits for its syncs, and intake fills them while it waits.
+    let (wake, woken) = std::sync::mpsc::channel::<()>();
+    let (pass, intake_ms, delivered) = std::thread::scope(|scope| -> anyhow::Result<_> {
+        let pipeline = &pipeline;
+        let deliverer = scope.spawn(
+            move || -> Result<crate::outbox::Delivered, crate::pipeline::PipelineError> {
+                let mut total = crate::outbox::Delivered::default();
+                loop {
+                    let more = woken.recv().is_ok();
+                    while woken.try_recv().is_ok() {}
+                    let round = pipeline.deliver()?;
+                    total.sent += round.sent;
+                    total.deferred += round.deferred;
+                    total.failed += round.failed;
+                    if !more {
+                        return Ok(total);
+                    }
+                }
+            },
+        );
+        let intake = || -> anyhow::Result<crate::pipeline::Pass> {
+            Ok(match &pipeline.settings.inbox {
+                crate::config::Inbox::Maildir { .. } => {
+                    let maildir = pipeline
+                        .open_maildir()?
+                        .context("maildir inbox not configured")?;
+                    let wake = &wake;
+                    pipeline.maildir_pass(&maildir, &AtomicBool::new(false), &|| {
+                        let _ = wake.send(());
+                    })?
+                }
+                crate::config::Inbox::Imap(imap) => {
+                    let inbox = crate::source::imap::ImapInbox::new(imap.clone())?;
+                    runtime()?.block_on(daemon::imap::pass_once(
+                        std::sync::Arc::clone(pipeline),
+                        &inbox,
+                    ))?
+                }
+            })
+        };
+        let pass = intake();
+        let intake_ms = started.elapsed().as_millis();
+        let scheduled = pass.is_ok().then(|| pipeline.scheduled(chrono::Utc::now()));
+        // The last round: everything committed and scheduled so far.
+        drop(wake);
+        let delivered = match deliverer.join() {
+            Ok(result) => result?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let pass = pass?;
+        if let Some(scheduled) = scheduled {
+            let scheduled = scheduled?;
+            if scheduled.escalated > 0 {
+                tracing::info!(escalated = scheduled.escalated, "deadlines escalated");
+            }
         }
-        crate::config::Inbox::Imap(imap) => {
-            let inbox = crate::source::imap::ImapInbox::new(imap.clone())?;
-            runtime()?.block_on(daemon::imap::pass_once(
-                std::sync::Arc::clone(&pipeline),
-                &inbox,
-            ))?
-        }
-    };
-    let intake_ms = started.elapsed().as_millis();
-    let scheduled = pipeline.scheduled(chrono::Utc::now())?;
-    if scheduled.escalated > 0 {
-        tracing::info!(escalated = scheduled.escalated, "deadlines escalated");
-    }
-    let delivered = pipeline.deliver()?;
+        Ok((pass, intake_ms, delivered))
+    })?;
     let deliver_ms = started.elapsed().as_millis() - intake_ms;
     log_pass(&pass, &delivered);
     tracing::info!(intake_ms, deliver_ms, "pass timing");

@@ -255,17 +255,16 @@ async fn maildir_loop(
 ) {
     let maildir = Arc::new(maildir);
     loop {
-        let (p, m, s) = (
+        let (p, m, s, w) = (
             Arc::clone(&pipeline),
             Arc::clone(&maildir),
             Arc::clone(&stop),
+            Arc::clone(&wake_delivery),
         );
-        match blocking(move || p.maildir_pass(&m, &s)).await {
+        // Delivery starts with the first committed batch, not after the whole pass.
+        match blocking(move || p.maildir_pass(&m, &s, &|| w.notify_one())).await {
             Ok(pass) => {
                 pipeline.progress.mark_pass();
-                if pass.reports + pass.quarantined + pass.skipped > 0 {
-                    wake_delivery.notify_one();
-                }
                 if pass.deferred > 0 {
                     warn!(
                         deferred = pass.deferred,

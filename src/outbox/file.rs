@@ -78,6 +78,22 @@ impl FileOutbox {
     /// Every call makes a new file, even for the same bytes: like a relay, the
     /// directory receives what it is given, duplicates included.
     pub fn send(&self, bytes: &[u8]) -> Result<PathBuf, FileError> {
+        let dest = self.send_unsynced(bytes)?;
+        self.sync()?;
+        Ok(dest)
+    }
+
+    /// Makes the names of the messages written so far durable: one directory sync
+    /// for a batch of [`FileOutbox::send_unsynced`].
+    pub fn sync(&self) -> Result<(), FileError> {
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))
+    }
+
+    /// Writes one message, whole and synced, under its final name; the name itself is
+    /// durable only after the next [`FileOutbox::sync`].
+    pub fn send_unsynced(&self, bytes: &[u8]) -> Result<PathBuf, FileError> {
         self.sweep()?;
         let unique = format!("{:032x}", rand::random::<u128>());
         // Not `.eml`: readers that pick messages by extension must skip it too.
@@ -94,9 +110,6 @@ impl FileOutbox {
             return Err(io(&tmp)(e));
         }
         fs::rename(&tmp, &dest).map_err(io(&tmp))?;
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))?;
         Ok(dest)
     }
 }

@@ -143,6 +143,41 @@ impl Maildir {
         Ok(dest)
     }
 
+    /// Moves a message to `cur/` (`quarantine` false) or to the quarantine folder
+    /// without syncing the folder: for a batch of moves, made durable together by one
+    /// [`Maildir::sync_moves`]. Until then a power cut may undo the move, and the
+    /// message is handled again (a duplicate of its stored outcome).
+    pub fn move_unsynced(
+        &self,
+        entry: &MaildirEntry,
+        quarantine: bool,
+    ) -> Result<PathBuf, SourceError> {
+        let dest = if quarantine {
+            self.quarantine_path(entry)
+        } else {
+            self.seen_path(entry)
+        };
+        if entry.path != dest {
+            fs::rename(&entry.path, &dest).map_err(io(&entry.path))?;
+        }
+        Ok(dest)
+    }
+
+    /// Makes the moves made so far survive a power cut: syncs `cur/` and, when
+    /// `quarantine`, the quarantine folder's `new/`.
+    pub fn sync_moves(&self, seen: bool, quarantine: bool) -> Result<(), SourceError> {
+        let folders = [
+            (seen, self.root.join("cur")),
+            (quarantine, self.quarantine.join("new")),
+        ];
+        for (_, dir) in folders.iter().filter(|(wanted, _)| *wanted) {
+            fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(dir))?;
+        }
+        Ok(())
+    }
+
     fn rename(&self, from: &Path, to: &Path) -> Result<(), SourceError> {
         if from == to {
             return Ok(());

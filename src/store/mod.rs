@@ -71,6 +71,9 @@ pub enum StoreError {
     Decode(String),
     #[error("store: no report {0}")]
     NoSuchReport(String),
+    /// The flush of a batch failed (its own error is logged once, for the batch).
+    #[error("store: the flush of this message's batch failed")]
+    FlushFailed,
     /// A change a maintainer asked for that the report's state does not allow.
     #[error("{0}")]
     Refused(String),
@@ -79,7 +82,7 @@ pub enum StoreError {
 impl StoreError {
     /// Store failures are never the message's fault: retry later or stop.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Db(_))
+        matches!(self, StoreError::Db(_) | StoreError::FlushFailed)
     }
 }
 
@@ -472,6 +475,11 @@ impl Store {
 
     /// Stores a new report, its dedupe entries and the acknowledgement job in one
     /// transaction, assigning the next report ID of the year it was received in.
+    ///
+    /// Not flushed: the caller calls [`Store::flush`] before it moves the message out
+    /// of the inbox, once for a whole batch of messages (one flush per message made
+    /// the flushes the backlog's bottleneck). The same holds for every intake record
+    /// (`record_intake`, `commit_followup`, `record_duplicate`).
     pub fn commit_report(
         &self,
         prefix: &str,
@@ -521,12 +529,12 @@ impl Store {
                 },
             )
             .map_err(tx_error)?;
-        self.flush()?;
         Ok(result)
     }
 
     /// Records a message that did not become a report (quarantined or skipped), with
-    /// its optional notice to the sender, in one transaction.
+    /// its optional notice to the sender, in one transaction. Like every intake
+    /// record, not flushed here: see [`Store::commit_report`].
     pub fn record_intake(
         &self,
         record: IntakeRecord,
@@ -570,7 +578,6 @@ impl Store {
                 Ok(Commit::Stored(outcome))
             })
             .map_err(tx_error)?;
-        self.flush()?;
         Ok(result)
     }
 
@@ -736,7 +743,6 @@ impl Store {
                 },
             )
             .map_err(modify_error)?;
-        self.flush()?;
         Ok(result)
     }
 
@@ -876,26 +882,37 @@ impl Store {
     /// by a crash, leaving a sent acknowledgement and a report `new` for ever. Not
     /// flushed: the caller decides when the state must be durable.
     pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.save_jobs(std::slice::from_ref(job))
+    }
+
+    /// Saves several jobs in one transaction. sled writes and syncs its log at every
+    /// transaction, so a delivery batch saves its jobs together.
+    pub fn save_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
         let _writing = self.writing();
-        self.save_job_unpaused(job)
+        self.save_jobs_unpaused(jobs)
     }
 
     /// [`Store::save_job`] for a caller that already holds the write guard.
     fn save_job_unpaused(&self, job: &Job) -> Result<(), StoreError> {
-        let value = encode(job)?;
-        let Some(id) = (match (&job.kind, &job.outcome) {
-            (JobKind::Ack, Some(OutcomeRef::Report(id))) => Some(id),
-            _ => None,
-        }) else {
-            return (&self.outbox, &self.outbox_open)
-                .transaction(|(outbox, open)| put_job(outbox, open, job, value.clone()))
-                .map_err(tx_error);
-        };
-        let (year, seq) = ReportId::parse_numbers(id.as_str())
-            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
-        let rkey = report_key(year, seq);
-        let at = job.sent_at.unwrap_or_else(Utc::now);
-        let sent = job.state == JobState::Sent;
+        self.save_jobs_unpaused(std::slice::from_ref(job))
+    }
+
+    fn save_jobs_unpaused(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        // Each job with its encoding and, for an acknowledgement, its report's key.
+        let jobs = jobs
+            .iter()
+            .map(|job| {
+                let report = match (&job.kind, &job.outcome) {
+                    (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
+                        let (year, seq) = ReportId::parse_numbers(id.as_str())
+                            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+                        Some((report_key(year, seq), id.as_str()))
+                    }
+                    _ => None,
+                };
+                Ok((job, encode(job)?, report))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         (
             &self.outbox,
             &self.outbox_open,
@@ -905,34 +922,40 @@ impl Store {
             &self.threads,
         )
             .transaction(|(outbox, open, reports, heads, deadlines, threads)| {
-                put_job(outbox, open, job, value.clone())?;
-                // A reporter's answer to the acknowledgement joins the report.
-                if let Some(mid) = &job.message_id {
-                    threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
+                for (job, value, report) in &jobs {
+                    put_job(outbox, open, job, value.clone())?;
+                    let Some((rkey, id)) = report else {
+                        continue;
+                    };
+                    // A reporter's answer to the acknowledgement joins the report.
+                    if let Some(mid) = &job.message_id {
+                        threads.insert(mid.as_bytes(), id.as_bytes())?;
+                    }
+                    if job.state != JobState::Sent {
+                        continue;
+                    }
+                    let Some(old) = reports.get(rkey)? else {
+                        continue;
+                    };
+                    let at = job.sent_at.unwrap_or_else(Utc::now);
+                    let old: Report = decode(&old).map_err(abort)?;
+                    let mut report = old.clone();
+                    report
+                        .milestones
+                        .entry(DeadlineName::Acknowledge)
+                        .or_insert(at);
+                    if report.status == Status::New {
+                        report.status = Status::Acknowledged;
+                        report.events.push(Event::new(
+                            at,
+                            "system",
+                            "acknowledged",
+                            Some(format!("acknowledgement sent to {}", job.to)),
+                        ));
+                    }
+                    put_report(reports, heads, rkey, &report)?;
+                    sync_deadlines(deadlines, Some(&old), &report)?;
                 }
-                let Some(old) = reports.get(rkey)? else {
-                    return Ok(());
-                };
-                if !sent {
-                    return Ok(());
-                }
-                let old: Report = decode(&old).map_err(abort)?;
-                let mut report = old.clone();
-                report
-                    .milestones
-                    .entry(DeadlineName::Acknowledge)
-                    .or_insert(at);
-                if report.status == Status::New {
-                    report.status = Status::Acknowledged;
-                    report.events.push(Event::new(
-                        at,
-                        "system",
-                        "acknowledged",
-                        Some(format!("acknowledgement sent to {}", job.to)),
-                    ));
-                }
-                put_report(reports, heads, &rkey, &report)?;
-                sync_deadlines(deadlines, Some(&old), &report)?;
                 Ok(())
             })
             .map_err(modify_error)
@@ -1034,7 +1057,7 @@ impl Store {
         let _writing = self.writing();
         let seq = self.db.generate_id()?;
         self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
-        self.flush()
+        Ok(())
     }
 
     /// Remembers a key for `address`. `cert` replaces the stored copy, so callers

@@ -684,7 +684,7 @@ fn the_digest_follows_its_schedule_and_is_skipped_when_there_is_nothing_to_say()
     t.s.gw.deliver(&t.report("<sched@example.net>", REPORT));
     let maildir = p.open_maildir().unwrap().unwrap();
     let pass = p
-        .maildir_pass(&maildir, &std::sync::atomic::AtomicBool::new(false))
+        .maildir_pass(&maildir, &std::sync::atomic::AtomicBool::new(false), &|| ())
         .unwrap();
     assert_eq!(pass.reports, 1);
     let second = next_digest(schedule, tz, first).unwrap();
