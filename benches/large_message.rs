@@ -135,8 +135,19 @@ fn main() {
             ),
         )
         .unwrap();
+        // LARGE_WRAP runs run-once under another program, e.g. "heaptrack -o F".
+        let wrap = std::env::var("LARGE_WRAP").unwrap_or_default();
+        let mut wrap = wrap.split_whitespace();
+        let mut cmd = match wrap.next() {
+            Some(program) => {
+                let mut c = Command::new(program);
+                c.args(wrap).arg(env!("CARGO_BIN_EXE_disclosured"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_disclosured")),
+        };
         let t = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_disclosured"))
+        let out = cmd
             .args(["--config", config.to_str().unwrap(), "run-once"])
             .env("RUST_LOG", "warn,disclosured=info")
             .output()

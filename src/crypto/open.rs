@@ -175,7 +175,7 @@ impl Ctx<'_> {
     fn entity(&mut self, bytes: &[u8], depth: usize) -> Result<(), OpenError> {
         self.limits
             .check("max_openpgp_layers", "nested layers", depth as u64)?;
-        let Some(msg) = MessageParser::default().parse(bytes) else {
+        let Some(mut msg) = MessageParser::default().parse(bytes) else {
             self.push_text(&String::from_utf8_lossy(bytes));
             return Ok(());
         };
@@ -216,7 +216,7 @@ impl Ctx<'_> {
                 // Decrypted content with no MIME headers at all is plain text.
                 self.text_part(bytes, None, depth)
             }
-            _ => self.collect(&msg, depth),
+            _ => self.collect(&mut msg, depth),
         }
     }
 
@@ -234,9 +234,9 @@ impl Ctx<'_> {
             .ok_or_else(|| {
                 OpenError::Malformed("multipart/encrypted without an encrypted part".into())
             })?;
-        let ciphertext = contents_of(payload).to_vec();
+        let ciphertext = contents_of(payload);
         self.out.form = Form::PgpMime;
-        let (plaintext, status) = self.decrypt_verified(&ciphertext)?;
+        let (plaintext, status) = self.decrypt_verified(ciphertext)?;
         self.under(status, |ctx| ctx.entity(&plaintext, depth + 1))
     }
 
@@ -278,7 +278,7 @@ impl Ctx<'_> {
 
     /// An ordinary message: its text, HTML, attachments, keys, and any inline
     /// OpenPGP blocks in the text.
-    fn collect(&mut self, msg: &Message<'_>, depth: usize) -> Result<(), OpenError> {
+    fn collect(&mut self, msg: &mut Message<'_>, depth: usize) -> Result<(), OpenError> {
         let mut texts = Vec::new();
         for id in &msg.text_body {
             if let Some(part) = msg.part(*id) {
@@ -312,18 +312,17 @@ impl Ctx<'_> {
                 self.push_text(&text);
             }
         }
-        for part in msg.attachments() {
-            self.attachment(msg, part, depth)?;
+        // Each attachment's bytes are moved out of the parsed message, not copied: a
+        // large one is held once.
+        for id in msg.attachments.clone() {
+            if let Some(part) = msg.parts.get_mut(id as usize) {
+                self.attachment(part, depth)?;
+            }
         }
         Ok(())
     }
 
-    fn attachment(
-        &mut self,
-        _msg: &Message<'_>,
-        part: &MessagePart<'_>,
-        depth: usize,
-    ) -> Result<(), OpenError> {
+    fn attachment(&mut self, part: &mut MessagePart<'_>, depth: usize) -> Result<(), OpenError> {
         let content_type = part
             .content_type()
             .map(|c| match c.subtype() {
@@ -369,10 +368,17 @@ impl Ctx<'_> {
             "attachment bytes",
             self.attachment_bytes,
         )?;
+        let name = part.attachment_name().map(str::to_string);
+        let data = match std::mem::replace(&mut part.body, PartType::Multipart(Vec::new())) {
+            PartType::Text(t) | PartType::Html(t) => t.into_owned().into_bytes(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.into_owned(),
+            PartType::Message(m) => m.raw_message.into_owned(),
+            PartType::Multipart(_) => Vec::new(),
+        };
         self.out.attachments.push(Attachment {
-            name: part.attachment_name().map(str::to_string),
+            name,
             content_type,
-            data: data.to_vec(),
+            data,
         });
         Ok(())
     }
@@ -565,12 +571,20 @@ impl Ctx<'_> {
         let budget = self.budget;
         let state = Rc::new(RefCell::new(HelperState::default()));
         let result = (|| -> openpgp::Result<Vec<u8>> {
-            let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)?.with_policy(
-                &POLICY,
-                None,
-                self.helper(&state),
-            )?;
-            let mut out = Vec::new();
+            // sequoia holds back up to 25 MiB of plaintext until the signatures are
+            // checked, so that a streaming reader never acts on unverified data.
+            // This one reads everything first and looks at the verdict (and at a
+            // failed integrity check, which is a read error) only after the end, so
+            // that holding back is a third copy of a large report for nothing.
+            let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)?
+                .buffer_size(64 * 1024)
+                .with_policy(&POLICY, None, self.helper(&state))?;
+            // Sized up front: grown by doubling, a 30 MB plaintext would hold 64 MiB
+            // and, while it moves, 96. The plaintext is rarely larger than the
+            // (armored) ciphertext; capacity never touched costs no memory.
+            let expected = u64::try_from(ciphertext.len()).unwrap_or(u64::MAX);
+            let mut out =
+                Vec::with_capacity(usize::try_from(expected.min(budget + 1)).unwrap_or(0));
             (&mut decryptor).take(budget + 1).read_to_end(&mut out)?;
             Ok(out)
         })();

@@ -249,6 +249,46 @@ fn open_entry(job: &Job) -> Option<[u8; 9]> {
 }
 
 /// Writes a job (already encoded as `value`) and its `outbox_open` entry.
+/// Automatic messages sent to one address (or to everyone) recently, counted in
+/// buckets of a sixtieth of the rate window: (bucket start, count), oldest first. The
+/// record stays small however high the limit (a list of every timestamp grew with
+/// the limit and was rewritten whole at every message), at the price of a window
+/// that is exact to within a sixtieth of its length.
+struct SendCounts(Vec<(i64, u64)>);
+
+impl SendCounts {
+    /// Reads a stored record; the older form, a list of timestamps, becomes one
+    /// bucket per timestamp. Anything unreadable counts as no sends: rate state is
+    /// a safeguard, never a reason to stop.
+    fn decode(bytes: Option<&[u8]>) -> SendCounts {
+        let Some(bytes) = bytes else {
+            return SendCounts(Vec::new());
+        };
+        if let Ok(counts) = decode::<Vec<(i64, u64)>>(bytes) {
+            return SendCounts(counts);
+        }
+        let times: Vec<i64> = decode(bytes).unwrap_or_default();
+        SendCounts(times.into_iter().map(|t| (t, 1)).collect())
+    }
+
+    fn forget_before(&mut self, start: i64) {
+        self.0.retain(|(at, _)| *at > start);
+    }
+
+    fn total(&self) -> u64 {
+        self.0.iter().map(|(_, n)| n).sum()
+    }
+
+    fn add(&mut self, now: i64, window: i64) {
+        let width = (window / 60).max(1);
+        let bucket = now - now.rem_euclid(width);
+        match self.0.last_mut() {
+            Some((at, n)) if *at == bucket => *n += 1,
+            _ => self.0.push((bucket, 1)),
+        }
+    }
+}
+
 fn put_job(
     outbox: &sled::transaction::TransactionalTree,
     open: &sled::transaction::TransactionalTree,
@@ -1006,7 +1046,8 @@ impl Store {
     }
 
     /// Whether one more automatic message may go to `address` under the rate limits;
-    /// takes the slot when it may. Timestamps older than the window are forgotten.
+    /// takes the slot when it may. Sends older than the window are forgotten (see
+    /// [`SendCounts`]).
     pub fn take_send_slot(
         &self,
         address: &str,
@@ -1029,24 +1070,19 @@ impl Store {
             ),
             (global_key, limits.global, window(limits.global_window)),
         ];
+        let now = now.timestamp();
         let mut recent = Vec::new();
         for (key, max, window) in &checks {
-            let times: Vec<i64> = match self.notices.get(key.as_bytes())? {
-                Some(v) => decode(&v).unwrap_or_default(),
-                None => Vec::new(),
-            };
-            let kept: Vec<i64> = times
-                .into_iter()
-                .filter(|t| now.timestamp().saturating_sub(*t) < *window)
-                .collect();
-            if kept.len() as u64 >= *max {
+            let mut counts = SendCounts::decode(self.notices.get(key.as_bytes())?.as_deref());
+            counts.forget_before(now.saturating_sub(*window));
+            if counts.total() >= *max {
                 return Ok(false);
             }
-            recent.push(kept);
+            recent.push((counts, *window));
         }
-        for ((key, _, _), mut kept) in checks.iter().zip(recent) {
-            kept.push(now.timestamp());
-            self.notices.insert(key.as_bytes(), encode(&kept)?)?;
+        for ((key, _, _), (mut counts, window)) in checks.iter().zip(recent) {
+            counts.add(now, window);
+            self.notices.insert(key.as_bytes(), encode(&counts.0)?)?;
         }
         Ok(true)
     }

@@ -327,3 +327,35 @@ fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
     assert_eq!(store.report_heads().unwrap().len(), 2);
     assert_eq!(store.due_jobs(later).unwrap().len(), 1);
 }
+
+#[test]
+fn send_counts_stay_small_and_read_the_older_form() {
+    // A window of an hour counts in buckets of a minute.
+    let mut counts = SendCounts(Vec::new());
+    for t in 0..600 {
+        counts.add(10_000 + t, 3600);
+    }
+    assert_eq!(counts.total(), 600);
+    assert!(counts.0.len() <= 11, "{} buckets", counts.0.len());
+    // Buckets wholly before the window are forgotten; the rest still count.
+    counts.forget_before(10_000 + 300);
+    assert!(
+        counts.total() < 600 && counts.total() >= 240,
+        "{}",
+        counts.total()
+    );
+    counts.forget_before(20_000);
+    assert_eq!(counts.total(), 0);
+
+    // The older record, one timestamp per send, still counts each send.
+    let old = encode(&vec![5i64, 6, 7]).unwrap();
+    let mut counts = SendCounts::decode(Some(&old));
+    assert_eq!(counts.total(), 3);
+    counts.forget_before(5);
+    assert_eq!(counts.total(), 2);
+    assert_eq!(SendCounts::decode(Some(b"not json")).total(), 0);
+    // What is stored reads back.
+    let stored = encode(&SendCounts::decode(Some(&old)).0).unwrap();
+    assert_eq!(SendCounts::decode(Some(&stored)).total(), 3);
+    assert_eq!(SendCounts::decode(None).total(), 0);
+}
