@@ -53,6 +53,11 @@ ca_file = "{}"
 path = "{root}/state"
 [keys]
 dir = "{root}/keys"
+# Every report comes from one sender: the default limit (10 an hour) would leave
+# all but ten unanswered.
+[rate_limits]
+per_sender = 1000000
+global = 1000000
 "#,
             imap.imaps_port(),
             imap.user(),

@@ -73,12 +73,21 @@ type Decided<'e> = Vec<(&'e MaildirEntry, Result<Outcome, PipelineError>)>;
 /// message made those the backlog's bottleneck.
 pub const INTAKE_BATCH: usize = 32;
 
+/// A batch being committed on its own thread, with the messages it holds.
+type Committing<'s, 'e> = (
+    std::thread::ScopedJoinHandle<'s, Decided<'e>>,
+    Vec<&'e MaildirEntry>,
+);
+
 /// The result of a batch's commit thread; a panic there (a bug) leaves the batch in
-/// the inbox, counted as deferred.
-fn join_commit<'e>(handle: std::thread::ScopedJoinHandle<'_, Decided<'e>>) -> Decided<'e> {
+/// the inbox, each message counted as deferred, and halts the pass.
+fn join_commit<'e>((handle, entries): Committing<'_, 'e>) -> Decided<'e> {
     handle.join().unwrap_or_else(|_| {
         warn!("a batch commit failed; its messages wait for a later pass");
-        Vec::new()
+        entries
+            .into_iter()
+            .map(|entry| (entry, Err(PipelineError::Store(StoreError::BatchFailed))))
+            .collect()
     })
 }
 
@@ -285,7 +294,7 @@ impl Pipeline {
         let entries = maildir.pending()?;
         let mut pass = Pass::default();
         std::thread::scope(|scope| {
-            let mut commit: Option<std::thread::ScopedJoinHandle<'_, Decided<'_>>> = None;
+            let mut commit: Option<Committing<'_, '_>> = None;
             let mut halted = false;
             for chunk in entries.chunks(INTAKE_BATCH) {
                 if halted || stop.load(Ordering::Relaxed) {
@@ -311,11 +320,13 @@ impl Pipeline {
                 if let Some(previous) = commit.take() {
                     halted |= pass.count_all(join_commit(previous));
                 }
-                commit = Some(scope.spawn(move || {
+                let entries = decided.iter().map(|(entry, _)| *entry).collect();
+                let handle = scope.spawn(move || {
                     let done = self.commit_moves(maildir, decided);
                     committed();
                     done
-                }));
+                });
+                commit = Some((handle, entries));
             }
             if let Some(last) = commit.take() {
                 pass.count_all(join_commit(last));
@@ -356,7 +367,7 @@ impl Pipeline {
             return decided
                 .into_iter()
                 .map(|(entry, r)| match r {
-                    Ok(_) => (entry, Err(PipelineError::Store(StoreError::FlushFailed))),
+                    Ok(_) => (entry, Err(PipelineError::Store(StoreError::BatchFailed))),
                     Err(e) => (entry, Err(e)),
                 })
                 .collect();

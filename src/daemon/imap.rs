@@ -117,7 +117,13 @@ pub async fn handle_all(
         };
         let p = Arc::clone(pipeline);
         let o = outcome.clone();
-        let quarantine = blocking(move || p.belongs_in_quarantine(&o)).await?;
+        // The outcome is durable before the message leaves the inbox: a crash after
+        // the MOVE must not lose it (the store functions do not flush themselves).
+        let quarantine = blocking(move || {
+            p.store.flush()?;
+            p.belongs_in_quarantine(&o)
+        })
+        .await?;
         let folder = if quarantine {
             &settings.quarantine_folder
         } else {

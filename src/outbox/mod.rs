@@ -219,7 +219,7 @@ fn deliver_batch(
     // Two threads per core: each message waits for its sync (or the relay's answer)
     // after its cryptography, and the other thread uses the core meanwhile.
     let threads = 2 * crate::workers::cores();
-    let mut attempted = crate::workers::map_on(threads, batch, 2, |job| {
+    let results = crate::workers::map_on(threads, batch, 2, |job| {
         let mut job = job.clone();
         let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
         let _enter = span.enter();
@@ -230,14 +230,22 @@ fn deliver_batch(
                 ctx.transport
                     .send(&ctx.settings.gateway.address, &job.to, bytes)
             }
-            Err(OutboxError::Store(e)) => return Err(e),
+            // The store failed under this job: it is left as it was (not tried);
+            // the batch's other jobs may have been sent and are recorded all the same.
+            Err(OutboxError::Store(e)) => return (None, Some(e)),
             Err(e) => Err(e),
         };
         settle(ctx, &mut job, result, now);
-        Ok(job)
-    })
-    .into_iter()
-    .collect::<Result<Vec<_>, StoreError>>()?;
+        (Some(job), None)
+    });
+    let mut failure = None;
+    let mut attempted = Vec::with_capacity(results.len());
+    for (job, error) in results {
+        attempted.extend(job);
+        if failure.is_none() {
+            failure = error;
+        }
+    }
     if let Err(e) = ctx.transport.sync() {
         // What was written may not survive a power cut: not sent yet, as far as the
         // store knows; sent again later (the same Message-ID).
@@ -253,7 +261,11 @@ fn deliver_batch(
     for job in &attempted {
         count(done, job.state);
     }
-    store.flush()
+    store.flush()?;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 fn count(done: &mut Delivered, state: JobState) {

@@ -71,9 +71,10 @@ pub enum StoreError {
     Decode(String),
     #[error("store: no report {0}")]
     NoSuchReport(String),
-    /// The flush of a batch failed (its own error is logged once, for the batch).
-    #[error("store: the flush of this message's batch failed")]
-    FlushFailed,
+    /// A batch of messages could not be committed (the cause is logged once, for
+    /// the batch); its messages stay in the inbox.
+    #[error("store: this message's batch was not committed")]
+    BatchFailed,
     /// A change a maintainer asked for that the report's state does not allow.
     #[error("{0}")]
     Refused(String),
@@ -82,7 +83,7 @@ pub enum StoreError {
 impl StoreError {
     /// Store failures are never the message's fault: retry later or stop.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Db(_) | StoreError::FlushFailed)
+        matches!(self, StoreError::Db(_) | StoreError::BatchFailed)
     }
 }
 
@@ -248,12 +249,11 @@ fn open_entry(job: &Job) -> Option<[u8; 9]> {
     Some(v)
 }
 
-/// Writes a job (already encoded as `value`) and its `outbox_open` entry.
 /// Automatic messages sent to one address (or to everyone) recently, counted in
 /// buckets of a sixtieth of the rate window: (bucket start, count), oldest first. The
 /// record stays small however high the limit (a list of every timestamp grew with
 /// the limit and was rewritten whole at every message), at the price of a window
-/// that is exact to within a sixtieth of its length.
+/// that is exact to within a sixtieth of its length (on the strict side).
 struct SendCounts(Vec<(i64, u64)>);
 
 impl SendCounts {
@@ -271,8 +271,15 @@ impl SendCounts {
         SendCounts(times.into_iter().map(|t| (t, 1)).collect())
     }
 
-    fn forget_before(&mut self, start: i64) {
-        self.0.retain(|(at, _)| *at > start);
+    /// Forgets the buckets wholly before `start`; a bucket that straddles it still
+    /// counts in full (the limit errs on the strict side).
+    fn forget_before(&mut self, start: i64, window: i64) {
+        let width = Self::width(window);
+        self.0.retain(|(at, _)| at.saturating_add(width) > start);
+    }
+
+    fn width(window: i64) -> i64 {
+        (window / 60).max(1)
     }
 
     fn total(&self) -> u64 {
@@ -280,7 +287,7 @@ impl SendCounts {
     }
 
     fn add(&mut self, now: i64, window: i64) {
-        let width = (window / 60).max(1);
+        let width = Self::width(window);
         let bucket = now - now.rem_euclid(width);
         match self.0.last_mut() {
             Some((at, n)) if *at == bucket => *n += 1,
@@ -289,6 +296,7 @@ impl SendCounts {
     }
 }
 
+/// Writes a job (already encoded as `value`) and its `outbox_open` entry.
 fn put_job(
     outbox: &sled::transaction::TransactionalTree,
     open: &sled::transaction::TransactionalTree,
@@ -925,8 +933,9 @@ impl Store {
         self.save_jobs(std::slice::from_ref(job))
     }
 
-    /// Saves several jobs in one transaction. sled writes and syncs its log at every
-    /// transaction, so a delivery batch saves its jobs together.
+    /// Saves several jobs in one transaction. sled writes out its log buffer and waits
+    /// for the disk (`sync_file_range`) at every transaction, so a delivery batch
+    /// saves its jobs together.
     pub fn save_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
         let _writing = self.writing();
         self.save_jobs_unpaused(jobs)
@@ -939,14 +948,15 @@ impl Store {
 
     fn save_jobs_unpaused(&self, jobs: &[Job]) -> Result<(), StoreError> {
         // Each job with its encoding and, for an acknowledgement, its report's key.
+        // A job whose report cannot be found is saved all the same: the batch's other
+        // jobs were sent and must be recorded.
         let jobs = jobs
             .iter()
             .map(|job| {
                 let report = match (&job.kind, &job.outcome) {
                     (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
-                        let (year, seq) = ReportId::parse_numbers(id.as_str())
-                            .ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
-                        Some((report_key(year, seq), id.as_str()))
+                        ReportId::parse_numbers(id.as_str())
+                            .map(|(year, seq)| (report_key(year, seq), id.as_str()))
                     }
                     _ => None,
                 };
@@ -978,7 +988,10 @@ impl Store {
                         continue;
                     };
                     let at = job.sent_at.unwrap_or_else(Utc::now);
-                    let old: Report = decode(&old).map_err(abort)?;
+                    let Ok(old) = decode::<Report>(&old) else {
+                        // Unreadable (a newer version's record): its job is saved.
+                        continue;
+                    };
                     let mut report = old.clone();
                     report
                         .milestones
@@ -1074,7 +1087,7 @@ impl Store {
         let mut recent = Vec::new();
         for (key, max, window) in &checks {
             let mut counts = SendCounts::decode(self.notices.get(key.as_bytes())?.as_deref());
-            counts.forget_before(now.saturating_sub(*window));
+            counts.forget_before(now.saturating_sub(*window), *window);
             if counts.total() >= *max {
                 return Ok(false);
             }

@@ -337,21 +337,23 @@ fn send_counts_stay_small_and_read_the_older_form() {
     }
     assert_eq!(counts.total(), 600);
     assert!(counts.0.len() <= 11, "{} buckets", counts.0.len());
-    // Buckets wholly before the window are forgotten; the rest still count.
-    counts.forget_before(10_000 + 300);
+    // Buckets wholly before the window are forgotten; the one that straddles its
+    // start still counts, so no send inside the window is forgotten.
+    counts.forget_before(10_000 + 300, 3600);
     assert!(
-        counts.total() < 600 && counts.total() >= 240,
+        counts.total() < 600 && counts.total() >= 300,
         "{}",
         counts.total()
     );
-    counts.forget_before(20_000);
+    counts.forget_before(20_000, 3600);
     assert_eq!(counts.total(), 0);
 
     // The older record, one timestamp per send, still counts each send.
     let old = encode(&vec![5i64, 6, 7]).unwrap();
     let mut counts = SendCounts::decode(Some(&old));
     assert_eq!(counts.total(), 3);
-    counts.forget_before(5);
+    // Read back as buckets starting at each send, of the window's width.
+    counts.forget_before(5 + 60, 3600);
     assert_eq!(counts.total(), 2);
     assert_eq!(SendCounts::decode(Some(b"not json")).total(), 0);
     // What is stored reads back.
