@@ -31,6 +31,8 @@ const REPORT: &str = "Title: SQL injection in login form\nVulnerability type: SQ
 
 #[path = "support/gpg.rs"]
 mod gpg_support;
+#[path = "support/wrap.rs"]
+mod wrap_support;
 use gpg_support::gpg;
 
 fn fingerprint(home: &Path, who: &str) -> String {
@@ -188,18 +190,8 @@ fn main() {
         ),
     )
     .unwrap();
-    // BACKLOG_WRAP runs run-once under another program, e.g.
-    // BACKLOG_WRAP="perf record -g -o /tmp/backlog.perf --".
-    let wrap = std::env::var("BACKLOG_WRAP").unwrap_or_default();
-    let mut wrap = wrap.split_whitespace();
-    let mut cmd = match wrap.next() {
-        Some(program) => {
-            let mut c = Command::new(program);
-            c.args(wrap).arg(env!("CARGO_BIN_EXE_disclosured"));
-            c
-        }
-        None => Command::new(env!("CARGO_BIN_EXE_disclosured")),
-    };
+    // BACKLOG_WRAP runs run-once under another program, e.g. BACKLOG_WRAP="perf record -g -o /tmp/backlog.perf --".
+    let mut cmd = wrap_support::wrapped("BACKLOG_WRAP", env!("CARGO_BIN_EXE_disclosured"));
     let t = Instant::now();
     let out = cmd
         .args(["--config", config.to_str().unwrap(), "run-once"])

@@ -28,6 +28,8 @@ use base64::Engine as _;
 
 #[path = "support/gpg.rs"]
 mod gpg_support;
+#[path = "support/wrap.rs"]
+mod wrap_support;
 use gpg_support::gpg;
 
 fn gen_key(home: &Path, uid: &str) -> String {
@@ -135,17 +137,8 @@ fn main() {
             ),
         )
         .unwrap();
-        // LARGE_WRAP runs run-once under another program, e.g. "heaptrack -o F".
-        let wrap = std::env::var("LARGE_WRAP").unwrap_or_default();
-        let mut wrap = wrap.split_whitespace();
-        let mut cmd = match wrap.next() {
-            Some(program) => {
-                let mut c = Command::new(program);
-                c.args(wrap).arg(env!("CARGO_BIN_EXE_disclosured"));
-                c
-            }
-            None => Command::new(env!("CARGO_BIN_EXE_disclosured")),
-        };
+        // LARGE_WRAP runs run-once under another program, e.g. LARGE_WRAP="heaptrack -o /tmp/ht".
+        let mut cmd = wrap_support::wrapped("LARGE_WRAP", env!("CARGO_BIN_EXE_disclosured"));
         let t = Instant::now();
         let out = cmd
             .args(["--config", config.to_str().unwrap(), "run-once"])

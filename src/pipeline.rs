@@ -413,33 +413,6 @@ impl Pipeline {
         }
     }
 
-    /// One Maildir message: decide its outcome, record it, flush, then move the file.
-    pub fn handle_entry(
-        &self,
-        maildir: &Maildir,
-        entry: &MaildirEntry,
-    ) -> Result<Outcome, PipelineError> {
-        let origin = Origin {
-            name: entry.unique.clone(),
-            handled_at: maildir.seen_path(entry).display().to_string(),
-            quarantine_at: maildir.quarantine_path(entry).display().to_string(),
-        };
-        let outcome = match maildir.read(entry, self.settings.limits.max_message_bytes) {
-            Ok(raw) => self.process(&raw, &origin)?,
-            Err(SourceError::TooLarge { size, limit, .. }) => {
-                self.record_oversized(&origin, size, limit)?
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.store.flush()?;
-        if self.belongs_in_quarantine(&outcome)? {
-            maildir.quarantine(entry)?;
-        } else {
-            maildir.mark_seen(entry)?;
-        }
-        Ok(outcome)
-    }
-
     /// Records a message too large to read; it is quarantined unread.
     pub fn record_oversized(
         &self,

@@ -115,7 +115,7 @@ impl Maildir {
         Ok(buf)
     }
 
-    /// Where [`Maildir::mark_seen`] will put the entry.
+    /// Where a handled message goes: `cur/`, with the seen flag.
     pub fn seen_path(&self, entry: &MaildirEntry) -> PathBuf {
         self.root.join("cur").join(format!(
             "{}:2,{}",
@@ -124,23 +124,9 @@ impl Maildir {
         ))
     }
 
-    /// Where [`Maildir::quarantine`] will put the entry.
+    /// Where a message that could not be handled goes: the quarantine folder.
     pub fn quarantine_path(&self, entry: &MaildirEntry) -> PathBuf {
         self.quarantine.join("new").join(&entry.unique)
-    }
-
-    /// Moves a handled message to `cur/` with the seen flag.
-    pub fn mark_seen(&self, entry: &MaildirEntry) -> Result<PathBuf, SourceError> {
-        let dest = self.seen_path(entry);
-        self.rename(&entry.path, &dest)?;
-        Ok(dest)
-    }
-
-    /// Moves a message that could not be handled to the quarantine folder.
-    pub fn quarantine(&self, entry: &MaildirEntry) -> Result<PathBuf, SourceError> {
-        let dest = self.quarantine_path(entry);
-        self.rename(&entry.path, &dest)?;
-        Ok(dest)
     }
 
     /// Moves a message to `cur/` (`quarantine` false) or to the quarantine folder
@@ -174,20 +160,6 @@ impl Maildir {
             fs::File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io(dir))?;
-        }
-        Ok(())
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> Result<(), SourceError> {
-        if from == to {
-            return Ok(());
-        }
-        fs::rename(from, to).map_err(io(from))?;
-        // The rename is what records "done"; make it survive a power cut.
-        if let Some(parent) = to.parent() {
-            fs::File::open(parent)
-                .and_then(|d| d.sync_all())
-                .map_err(io(parent))?;
         }
         Ok(())
     }
@@ -246,9 +218,10 @@ mod tests {
         let uniques: Vec<_> = pending.iter().map(|e| e.unique.as_str()).collect();
         assert_eq!(uniques, ["3.c.host", "1.a.host", "2.b.host"]);
 
-        let seen = md.mark_seen(&pending[0]).unwrap();
+        let seen = md.move_unsynced(&pending[0], false).unwrap();
         assert!(seen.ends_with("cur/3.c.host:2,FS"));
-        let q = md.quarantine(&pending[1]).unwrap();
+        let q = md.move_unsynced(&pending[1], true).unwrap();
+        md.sync_moves(true, true).unwrap();
         assert_eq!(fs::read(q).unwrap(), b"one");
         assert_eq!(md.pending().unwrap().len(), 1);
         assert!(dir.path().join(".Quarantine/new/1.a.host").exists());
