@@ -326,6 +326,24 @@ fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.report_heads().unwrap().len(), 2);
     assert_eq!(store.due_jobs(later).unwrap().len(), 1);
+
+    // Heads in the first layout (whole reports, version 1) are rewritten at open.
+    for item in store.reports.iter() {
+        let (k, v) = item.unwrap();
+        store.heads.insert(k, v).unwrap();
+    }
+    store.meta.insert(META_INDEXES, &[1u8]).unwrap();
+    store.flush().unwrap();
+    assert!(
+        store.report_heads().is_err(),
+        "the old layout does not read as heads"
+    );
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let heads = store.report_heads().unwrap();
+    assert_eq!(heads.len(), 2);
+    assert_eq!(heads[0].data.fields.title.as_deref(), Some("Title"));
+    assert!(heads[0].data.body.is_empty());
 }
 
 #[test]
