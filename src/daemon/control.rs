@@ -4,9 +4,12 @@
 //! `reports list` or `reports set` are sent to it over a Unix socket beside the store
 //! (`<store.path>.sock`, mode 0600) and run there, against the daemon's own store.
 //! Only the daemon's user (and root) may connect: the peer's uid is checked on every
-//! connection. One JSON request line, one JSON response line.
+//! connection. One JSON request line; the answer is one JSON line (exit code,
+//! standard error and the length of standard output) followed by standard output's
+//! bytes as they are: a listing of 100,000 reports is 74 MiB, which escaped inside
+//! JSON and parsed again cost a quarter of its time.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,6 +41,19 @@ pub struct Response {
     pub stdout: String,
     pub stderr: String,
     pub code: u8,
+}
+
+/// The answer's first line. `stdout` is how a daemon of an earlier version sends
+/// standard output (inside the line); this version sends `stdout_bytes` and the bytes
+/// after the line.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Header {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stdout: Option<String>,
+    #[serde(default)]
+    stdout_bytes: Option<u64>,
+    stderr: String,
+    code: u8,
 }
 
 /// Runs a request against the daemon's pipeline; supplied by the command line.
@@ -72,9 +88,28 @@ pub fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response
     let mut reader = BufReader::new(&stream);
     let mut answer = String::new();
     reader.read_line(&mut answer)?;
-    serde_json::from_str(&answer)
-        .map(Some)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let header: Header = serde_json::from_str(&answer).map_err(|e| invalid(e.to_string()))?;
+    let stdout = match (header.stdout, header.stdout_bytes) {
+        (Some(text), _) => text,
+        (None, Some(n)) => {
+            let mut bytes = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+            std::io::Read::take(&mut reader, n).read_to_end(&mut bytes)?;
+            if bytes.len() as u64 != n {
+                return Err(invalid(format!(
+                    "the daemon's answer ended after {} of {n} bytes",
+                    bytes.len()
+                )));
+            }
+            String::from_utf8(bytes).map_err(|e| invalid(e.to_string()))?
+        }
+        (None, None) => String::new(),
+    };
+    Ok(Some(Response {
+        stdout,
+        stderr: header.stderr,
+        code: header.code,
+    }))
 }
 
 /// Listens on the control socket until shutdown.
@@ -151,8 +186,79 @@ async fn answer(
             ..Response::default()
         },
     };
-    let mut out = serde_json::to_vec(&response)?;
-    out.push(b'\n');
-    write.write_all(&out).await?;
+    let header = Header {
+        stdout: None,
+        stdout_bytes: Some(response.stdout.len() as u64),
+        stderr: response.stderr,
+        code: response.code,
+    };
+    let mut line = serde_json::to_vec(&header)?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    write.write_all(response.stdout.as_bytes()).await?;
     write.shutdown().await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A daemon stand-in that reads one request line and answers with `answer`.
+    fn answering(answer: Vec<u8>) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<()>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).unwrap();
+            (&stream).write_all(&answer).unwrap();
+        });
+        (dir, path, server)
+    }
+
+    fn request() -> Request {
+        Request {
+            argv: vec!["reports".into(), "list".into()],
+            actor: "cli:test".into(),
+            file: None,
+        }
+    }
+
+    #[test]
+    fn reads_output_after_the_header_line_and_from_an_older_daemon() {
+        // This version: the header, then standard output as it is (quotes, newlines,
+        // non-ASCII text included).
+        let stdout = "{\"id\": \"VR-2026-0001\"}\nZürich \"quoted\"\n".repeat(1000);
+        let mut answer = serde_json::to_vec(&Header {
+            stdout: None,
+            stdout_bytes: Some(stdout.len() as u64),
+            stderr: "warning\n".into(),
+            code: 3,
+        })
+        .unwrap();
+        answer.push(b'\n');
+        answer.extend_from_slice(stdout.as_bytes());
+        let (_dir, path, server) = answering(answer);
+        let response = send(&path, &request()).unwrap().unwrap();
+        server.join().unwrap();
+        assert_eq!(response.stdout, stdout);
+        assert_eq!((response.stderr.as_str(), response.code), ("warning\n", 3));
+
+        // A daemon started before an upgrade answers in one line.
+        let old = b"{\"stdout\":\"listing\\n\",\"stderr\":\"\",\"code\":0}\n".to_vec();
+        let (_dir, path, server) = answering(old);
+        let response = send(&path, &request()).unwrap().unwrap();
+        server.join().unwrap();
+        assert_eq!((response.stdout.as_str(), response.code), ("listing\n", 0));
+
+        // An answer cut short is an error, not a short listing.
+        let mut cut = b"{\"stdout_bytes\":100,\"stderr\":\"\",\"code\":0}\n".to_vec();
+        cut.extend_from_slice(b"only this");
+        let (_dir, path, server) = answering(cut);
+        let err = send(&path, &request()).unwrap_err();
+        server.join().unwrap();
+        assert!(err.to_string().contains("after 9 of 100 bytes"), "{err}");
+    }
 }
