@@ -31,8 +31,8 @@ const REPORT: &str = "Title: SQL injection in login form\nVulnerability type: SQ
 
 #[path = "support/gpg.rs"]
 mod gpg_support;
-#[path = "support/wrap.rs"]
-mod wrap_support;
+#[path = "support/run_once.rs"]
+mod run_support;
 use gpg_support::gpg;
 
 fn fingerprint(home: &Path, who: &str) -> String {
@@ -190,25 +190,11 @@ fn main() {
         ),
     )
     .unwrap();
-    // BACKLOG_WRAP runs run-once under another program, e.g. BACKLOG_WRAP="perf record -g -o /tmp/backlog.perf --".
-    let mut cmd = wrap_support::wrapped("BACKLOG_WRAP", env!("CARGO_BIN_EXE_disclosured"));
-    let t = Instant::now();
-    let out = cmd
-        .args(["--config", config.to_str().unwrap(), "run-once"])
-        .env("RUST_LOG", "warn,disclosured=info")
-        .output()
-        .unwrap();
-    let wall = t.elapsed().as_secs_f64();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
-    let field = |name: &str| -> f64 {
-        log.lines()
-            .rev()
-            .find_map(|l| l.split(&format!("{name}=")).nth(1))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN)
-    };
+    // BACKLOG_WRAP runs run-once under another program, e.g.
+    // BACKLOG_WRAP="perf record -g -o /tmp/backlog.perf --".
+    let run = run_support::run_once("BACKLOG_WRAP", &config);
+    let (wall, log) = (run.wall, &run.log);
+    let field = |name: &str| run.field(name);
     assert_eq!(field("reports") as usize, n, "{log}");
     assert_eq!(field("sent") as usize, n, "{log}");
 

@@ -28,8 +28,8 @@ use base64::Engine as _;
 
 #[path = "support/gpg.rs"]
 mod gpg_support;
-#[path = "support/wrap.rs"]
-mod wrap_support;
+#[path = "support/run_once.rs"]
+mod run_support;
 use gpg_support::gpg;
 
 fn gen_key(home: &Path, uid: &str) -> String {
@@ -137,25 +137,11 @@ fn main() {
             ),
         )
         .unwrap();
-        // LARGE_WRAP runs run-once under another program, e.g. LARGE_WRAP="heaptrack -o /tmp/ht".
-        let mut cmd = wrap_support::wrapped("LARGE_WRAP", env!("CARGO_BIN_EXE_disclosured"));
-        let t = Instant::now();
-        let out = cmd
-            .args(["--config", config.to_str().unwrap(), "run-once"])
-            .env("RUST_LOG", "warn,disclosured=info")
-            .output()
-            .unwrap();
-        let wall = t.elapsed().as_secs_f64();
-        let log = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{log}");
-        let field = |name: &str| -> f64 {
-            log.lines()
-                .rev()
-                .find_map(|l| l.split(&format!("{name}=")).nth(1))
-                .and_then(|v| v.split_whitespace().next())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN)
-        };
+        // LARGE_WRAP runs run-once under another program, e.g.
+        // LARGE_WRAP="heaptrack -o /tmp/ht".
+        let run = run_support::run_once("LARGE_WRAP", &config);
+        let (wall, log) = (run.wall, &run.log);
+        let field = |name: &str| run.field(name);
         assert_eq!(field("reports") as usize, 1, "not accepted: {log}");
         walls.push(wall);
         rss.push(field("peak_rss_kib") / 1024.0);

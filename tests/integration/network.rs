@@ -71,16 +71,7 @@ expire_after = "1h"
     }
 
     fn report(&self, msgid: &str) -> Vec<u8> {
-        message(
-            &[
-                ("From", "Alice <alice@example.net>"),
-                ("To", GATEWAY),
-                ("Subject", "Report"),
-                ("Message-ID", msgid),
-                ("Content-Type", "text/plain"),
-            ],
-            REPORT,
-        )
+        plain_report(msgid)
     }
 
     fn serve(&self) -> Child {

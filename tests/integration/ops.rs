@@ -5,21 +5,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::network::Net;
-use crate::pipeline::REPORT;
 use crate::util::*;
-
-fn report(msgid: &str) -> Vec<u8> {
-    message(
-        &[
-            ("From", "Alice <alice@example.net>"),
-            ("To", GATEWAY),
-            ("Subject", "Report"),
-            ("Message-ID", msgid),
-            ("Content-Type", "text/plain"),
-        ],
-        REPORT,
-    )
-}
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -58,8 +44,8 @@ fn stop(mut child: Child) {
 #[test]
 fn status_counts_reports_outbox_and_quarantine() {
     let gw = Gateway::new();
-    gw.deliver(&report("<s1@example.net>"));
-    gw.deliver(&report("<s2@example.net>"));
+    gw.deliver(&plain_report("<s1@example.net>"));
+    gw.deliver(&plain_report("<s2@example.net>"));
     gw.deliver(b"From: x@example.net\r\nSubject: garbage\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\r\n\r\n--b\r\n\r\nnot openpgp\r\n--b--\r\n");
     gw.run_once();
     let s = gw.json(&["status", "--json"]);
@@ -80,7 +66,7 @@ fn status_counts_reports_outbox_and_quarantine() {
 #[test]
 fn status_lists_overdue_deadlines() {
     let gw = Gateway::new();
-    gw.deliver(&report("<late@example.net>"));
+    gw.deliver(&plain_report("<late@example.net>"));
     // Deadlines are computed when a report arrives: a one-second assessment window.
     let out = gw
         .command()
@@ -164,8 +150,8 @@ fn doctor_logs_in_to_imap_and_smtp_and_never_shows_the_password() {
 #[test]
 fn backup_and_restore_into_a_new_store_lists_the_same_reports() {
     let gw = Gateway::new();
-    gw.deliver(&report("<b1@example.net>"));
-    gw.deliver(&report("<b2@example.net>"));
+    gw.deliver(&plain_report("<b1@example.net>"));
+    gw.deliver(&plain_report("<b2@example.net>"));
     gw.run_once();
     let before = gw.json(&["reports", "list", "--json"]);
     assert_eq!(before.as_array().unwrap().len(), 2);
@@ -214,7 +200,7 @@ fn status_and_backup_go_through_the_running_daemon_and_restore_is_refused() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    gw.deliver(&report("<d1@example.net>"));
+    gw.deliver(&plain_report("<d1@example.net>"));
     wait_for("the acknowledgement", || !gw.outbox().is_empty());
     wait_for("the control socket", || gw.path("state.sock").exists());
     let s = gw.json(&["status", "--json"]);

@@ -491,3 +491,17 @@ pub fn assert_signed_by(gpg: &Gpg, raw: &[u8], gateway_fpr: &str) -> String {
     );
     qp_decode(&parts[0])
 }
+
+/// A plain-text report from Alice with the given Message-ID.
+pub fn plain_report(msgid: &str) -> Vec<u8> {
+    message(
+        &[
+            ("From", "Alice <alice@example.net>"),
+            ("To", GATEWAY),
+            ("Subject", "Report"),
+            ("Message-ID", msgid),
+            ("Content-Type", "text/plain"),
+        ],
+        crate::pipeline::REPORT,
+    )
+}
