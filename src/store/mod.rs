@@ -454,6 +454,18 @@ fn remove_unfinished_snapshots(path: &std::path::Path) -> Result<(), StoreError>
     Ok(())
 }
 
+impl Drop for Store {
+    /// Writes out what is still buffered before the handle goes: intake records are
+    /// flushed by their callers in batches, and sled finishes a pending log write on
+    /// a thread of its own, holding the store's lock until it is done. Waiting here
+    /// releases the lock when the store is dropped, for whoever opens it next.
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::warn!(error = %e, "store flush at close failed");
+        }
+    }
+}
+
 impl Store {
     pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
         remove_unfinished_snapshots(path)?;
