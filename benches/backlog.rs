@@ -140,6 +140,8 @@ fn main() {
             .key_handle(h.clone())
             .next()
             .map(|_| (reporter.clone(), KeySource::ReportersDir))
+            .into_iter()
+            .collect()
     };
     let ack = vec![b'a'; 1500];
     let t = Instant::now();
@@ -185,7 +187,7 @@ fn main() {
     std::fs::write(
         &config,
         format!(
-            "[gateway]\naddress = \"security@example.org\"\n[inbox]\npath = \"{r}/inbox\"\n[outbox]\npath = \"{r}/outbox\"\n[store]\npath = \"{r}/state\"\n[keys]\ndir = \"{r}/keys\"\n[rate_limits]\nper_sender = 1000000\nglobal = 1000000\n",
+            "[gateway]\naddress = \"security@example.org\"\n[inbox]\npath = \"{r}/inbox\"\n[outbox]\npath = \"{r}/outbox\"\n[store]\npath = \"{r}/state\"\n[keys]\ndir = \"{r}/keys\"\n[rate_limits]\nper_sender = 1000000\nper_domain = 1000000\nglobal = 1000000\n",
             r = root.display()
         ),
     )

@@ -57,6 +57,7 @@ dir = "{root}/keys"
 # all but ten unanswered.
 [rate_limits]
 per_sender = 1000000
+per_domain = 1000000
 global = 1000000
 "#,
             imap.imaps_port(),

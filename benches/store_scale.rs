@@ -80,6 +80,9 @@ fn new_report(i: usize, n: usize) -> NewReport {
         signer_fingerprint: Some(format!("{:040X}", i % 977)),
         signer_key_source: Some(disclosured::crypto::KeySource::ReportersDir),
         reporter_key: Some(format!("{:040X}", i % 977)),
+        proven_key: Some(format!("{:040X}", i % 977)),
+        proof_checked: true,
+        unverified_followup_of: None,
         fields: disclosured::extract::Fields {
             title: Some(format!("SQL injection in the account export (#{i})")),
             vulnerability_type: Some("SQL injection".into()),

@@ -69,6 +69,8 @@ struct RawLimits {
 struct RawRateLimits {
     per_sender: u64,
     per_sender_window: String,
+    per_domain: u64,
+    per_domain_window: String,
     global: u64,
     global_window: String,
     notice_window: String,
@@ -304,8 +306,12 @@ impl Limits {
 /// cannot turn it into a source of backscatter. Excess is recorded, not sent.
 #[derive(Debug, Clone)]
 pub struct RateLimits {
+    /// Per mailbox: case-folded, with any `+tag` removed.
     pub per_sender: u64,
     pub per_sender_window: Duration,
+    /// All mailboxes of one domain together.
+    pub per_domain: u64,
+    pub per_domain_window: Duration,
     pub global: u64,
     pub global_window: Duration,
     /// At most one "could not read" notice per address in this window.
@@ -1030,6 +1036,8 @@ impl Settings {
         let rate_limits = RateLimits {
             per_sender: r.per_sender,
             per_sender_window: window("rate_limits.per_sender_window", &r.per_sender_window),
+            per_domain: r.per_domain,
+            per_domain_window: window("rate_limits.per_domain_window", &r.per_domain_window),
             global: r.global,
             global_window: window("rate_limits.global_window", &r.global_window),
             notice_window: window("rate_limits.notice_window", &r.notice_window),

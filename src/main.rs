@@ -2,6 +2,10 @@
 //! error a command ends with.
 
 fn main() -> std::process::ExitCode {
+    // Everything the gateway writes (store, keys, outgoing mail, backups) holds
+    // report text or secrets: private to its user, whatever the umask it was
+    // started with.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     match disclosured::cli::main() {
         Ok(code) => code,
         Err(err) => {

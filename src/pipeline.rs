@@ -637,17 +637,27 @@ impl Pipeline {
             }
         };
 
+        // A copy of the gateway's own mail (a notification or an answer someone
+        // captured and sent back) is never a report: it would be opened and quoted.
+        if opened.gateway_signed {
+            return self.record(
+                now,
+                IntakeKind::Quarantined,
+                "signed by this gateway's own key: a copy of mail the gateway sent, not a report"
+                    .into(),
+                &quarantine_file,
+                Some(&env),
+                &env.content_sha256,
+                None,
+            );
+        }
+
         let from = env.from.clone().unwrap_or_else(|| sender.clone());
         let signer_matches_from = opened
             .signer_cert
             .as_ref()
             .is_some_and(|c| crypto::cert_has_address(c, &from.address));
-        self.learn_keys(&from.address, &opened, signer_matches_from)?;
-        let offered: Vec<&Cert> = opened
-            .keys
-            .iter()
-            .chain(autocrypt.iter().map(|(c, _)| c))
-            .collect();
+        self.learn_proven(&from.address, opened.proven.as_ref(), now)?;
 
         let text = if opened.text.trim().is_empty() {
             opened
@@ -685,17 +695,34 @@ impl Pipeline {
                 None,
             );
         }
-        if let Some(report) =
-            self.thread_target(&env, &from.address, &opened, subject.as_deref())?
-        {
-            return self.record_followup(&report, &env, &from.address, &opened, subject, text, now);
-        }
+        let unverified_followup_of =
+            match self.thread_target(&env, &from.address, &opened, subject.as_deref())? {
+                Thread::Join(report) => {
+                    return self.record_followup(
+                        &report,
+                        &env,
+                        &from.address,
+                        &opened,
+                        subject,
+                        text,
+                        now,
+                    );
+                }
+                Thread::Unverified(id) => Some(id),
+                Thread::New => None,
+            };
         let fields = extract::extract(subject.as_deref(), &text);
         let missing = fields.missing(&self.settings.policy.required_fields);
 
         let attachments = self.keep_attachments(&opened)?;
 
-        let reporter_key = self.reporter_key(&sender.address, &offered)?;
+        // Answer with the key that signed the question, and with no other.
+        let proven_key = opened.proven.as_ref().map(|p| p.fingerprint.clone());
+        let reporter_key = opened
+            .proven
+            .as_ref()
+            .filter(|p| crypto::can_encrypt_to(&p.cert))
+            .map(|p| p.fingerprint.clone());
         let policy = &self.settings.policy;
         let hints = policy::hints(policy, &fields, &text, attachments.len());
         let deadlines = Deadlines::compute(policy, now, fields.severity());
@@ -715,6 +742,9 @@ impl Pipeline {
             signer_fingerprint: opened.signer_fingerprint.clone(),
             signer_key_source: opened.signer_key_source,
             reporter_key,
+            proven_key,
+            proof_checked: true,
+            unverified_followup_of,
             fields,
             missing,
             attachments,
@@ -803,93 +833,71 @@ impl Pipeline {
         })
     }
 
-    /// Keys from the Autocrypt header, if it is for the sender's own address.
+    /// Keys from the Autocrypt header, if it is for the sender's own address, within
+    /// the same limits as keys a message attaches (`limits.max_key_bytes`, `max_keys`).
     fn autocrypt_keys(&self, env: &Envelope) -> Vec<(Cert, KeySource)> {
         let (Some(ac), Some(from)) = (&env.autocrypt, &env.from) else {
             return Vec::new();
         };
-        if ac.addr != from.address {
+        let limits = &self.settings.limits;
+        if !ac.addr.eq_ignore_ascii_case(&from.address)
+            || ac.keydata.len() as u64 > limits.max_key_bytes
+        {
             return Vec::new();
         }
         crypto::parse_certs(&ac.keydata)
             .0
             .into_iter()
+            .take(usize::try_from(limits.max_keys).unwrap_or(usize::MAX))
             .map(|c| (c.strip_secret_key_material(), KeySource::Autocrypt))
             .collect()
     }
 
-    /// Learns the key that signed this message, when the signature is good, covers
-    /// the whole message, and the key carries the sender's address: only then does
-    /// the message prove the sender holds that key. Keys merely attached are not
-    /// trusted for later messages. The stored copy is merged, never replaced.
-    fn learn_keys(
+    /// Keeps the certificate this message proved (a bounded copy, merged with what
+    /// is kept under its fingerprint) so that later signatures by it verify and
+    /// answers to this report can be encrypted to it, and notes that the sender's
+    /// address used it. Nothing here changes the key any other report is answered
+    /// with: reports name their own proven key.
+    fn learn_proven(
         &self,
         address: &str,
-        opened: &crypto::Opened,
-        signer_matches_from: bool,
+        proven: Option<&crypto::Proven>,
+        now: chrono::DateTime<Utc>,
     ) -> Result<(), StoreError> {
         use sequoia_openpgp::serialize::SerializeInto;
-        let (Some(cert), true, true) = (
-            opened.signer_cert.as_ref(),
-            opened.signature_covers_all,
-            signer_matches_from,
-        ) else {
+        let Some(proven) = proven else {
             return Ok(());
         };
+        self.store
+            .note_address_key(address, &proven.fingerprint, now)?;
         // Pre-loaded keys are the sysadmin's to manage.
-        if opened.signer_key_source == Some(KeySource::ReportersDir) {
+        if proven.source == KeySource::ReportersDir {
             return Ok(());
         }
-        let fpr = cert.fingerprint().to_hex();
-        let merged = match self.store.learnt_key(&fpr)? {
-            Some(bytes) => match crypto::parse_certs(&bytes).0.into_iter().next() {
-                Some(stored) => stored
-                    .merge_public(cert.clone())
-                    .unwrap_or_else(|_| cert.clone()),
-                None => cert.clone(),
-            },
-            None => cert.clone(),
+        let before = self.store.learnt_cert(&proven.fingerprint)?;
+        let stored = before.as_deref().and_then(|bytes| {
+            crypto::parse_certs(bytes)
+                .0
+                .into_iter()
+                .find(|c| c.fingerprint() == proven.cert.fingerprint())
+        });
+        let Some(merged) = crypto::certs::merge_bounded(stored, &proven.cert, address) else {
+            return Ok(());
         };
         let Ok(bytes) = merged.to_vec() else {
             return Ok(());
         };
-        let mut ids = Vec::new();
-        for ka in merged.keys() {
-            ids.push(ka.key().keyid().to_hex());
-            ids.push(ka.key().fingerprint().to_hex());
+        if before.as_deref() == Some(bytes.as_slice()) {
+            return Ok(());
         }
-        if self.store.learn_key(address, &fpr, &ids, &bytes)? {
-            info!(fingerprint = %fpr, "learnt a reporter key");
+        let handles = crypto::certs::signing_handles(&merged);
+        if self
+            .store
+            .learn_key(&proven.fingerprint, &handles, &bytes)?
+        {
+            info!(fingerprint = %proven.fingerprint, "learnt a reporter key");
         }
         Ok(())
-    }
-
-    /// The key to encrypt the answer to `address` with: a pre-loaded one, a learnt
-    /// one, or one this message offered for that address (kept for this answer only).
-    fn reporter_key(&self, address: &str, offered: &[&Cert]) -> Result<Option<String>, StoreError> {
-        use sequoia_openpgp::serialize::SerializeInto;
-        if let Some(c) = self.keyring.reporter_for(address)
-            && crypto::can_encrypt_to(c)
-        {
-            return Ok(Some(c.fingerprint().to_hex()));
-        }
-        if let Some(bytes) = self.store.learnt_key_for(address)?
-            && let Some(cert) = crypto::parse_certs(&bytes).0.into_iter().next()
-            && crypto::can_encrypt_to(&cert)
-        {
-            return Ok(Some(cert.fingerprint().to_hex()));
-        }
-        for cert in offered {
-            if crypto::cert_has_address(cert, address)
-                && crypto::can_encrypt_to(cert)
-                && let Ok(bytes) = cert.to_vec()
-            {
-                let fpr = cert.fingerprint().to_hex();
-                self.store.put_offered_key(&fpr, &bytes)?;
-                return Ok(Some(fpr));
-            }
-        }
-        Ok(None)
     }
 }
 
@@ -921,32 +929,41 @@ impl Pipeline {
 
     /// The report this message continues, if it references one (In-Reply-To or
     /// References naming a message of its thread, or its `[ID]` tag in the subject) and
-    /// comes from that report's reporter: the same address, or a good signature by
-    /// the key that signed the report. Anyone else quoting a tag gets a new report,
-    /// never access to the old one.
+    /// proves to come from that report's reporter. A report that proved a key takes
+    /// follow-ups proved by the same key only, whatever their From says; a report
+    /// that proved none, follow-ups from its address. A message from that address
+    /// that fails the test is an unverified follow-up, kept as a report of its own;
+    /// anyone else quoting a tag gets a new report, never access to the old one.
     fn thread_target(
         &self,
         env: &Envelope,
         from: &str,
         opened: &crypto::Opened,
         subject: Option<&str>,
-    ) -> Result<Option<Report>, StoreError> {
+    ) -> Result<Thread, StoreError> {
+        let proven = opened.proven.as_ref().map(|p| p.fingerprint.as_str());
+        let mut unverified = None;
         for id in self.referenced_reports(env, subject)? {
             let Some(report) = self.store.report(id.as_str())? else {
                 continue;
             };
             let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
                 || from.eq_ignore_ascii_case(report.reporter_address());
-            let same_key = opened.signature == crypto::SignatureStatus::Good
-                && opened.signature_covers_all
-                && opened.signer_fingerprint.is_some()
-                && opened.signer_fingerprint == report.data.signer_fingerprint;
-            if same_address || same_key {
-                return Ok(Some(report));
+            let joins = match report.proven_key() {
+                Some(key) => proven == Some(key),
+                None => same_address,
+            };
+            if joins {
+                return Ok(Thread::Join(Box::new(report)));
             }
-            info!(of = %report.id, "message refers to a report of another sender: handled as a new report");
+            if same_address && unverified.is_none() {
+                warn!(of = %report.id, "follow-up not signed by the key its report proved: kept as a report of its own");
+                unverified = Some(report.id);
+            } else {
+                info!(of = %report.id, "message refers to a report of another sender: handled as a new report");
+            }
         }
-        Ok(None)
+        Ok(unverified.map_or(Thread::New, Thread::Unverified))
     }
 
     /// The reports a message refers to: by the Message-IDs it answers, then by the
@@ -1149,6 +1166,16 @@ impl Pipeline {
     }
 }
 
+/// Where a message that refers to reports belongs.
+enum Thread {
+    /// A report of its own.
+    New,
+    /// A follow-up of this report, proved to come from its reporter.
+    Join(Box<Report>),
+    /// A report of its own that claims to continue this one without the proof.
+    Unverified(ReportId),
+}
+
 /// What one round of time-driven work did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Scheduled {
@@ -1190,18 +1217,35 @@ struct StoreLookup<'a> {
 }
 
 impl CertLookup for StoreLookup<'_> {
-    fn lookup(&self, handle: &KeyHandle) -> Option<(Cert, KeySource)> {
-        if let Some(c) = self
+    /// Every certificate that may have made a signature by `handle`: pre-loaded ones
+    /// and learnt ones that hold it as a bound signing key.
+    fn lookup(&self, handle: &KeyHandle) -> Vec<(Cert, KeySource)> {
+        let mut found: Vec<(Cert, KeySource)> = self
             .keyring
             .reporters()
             .iter()
-            .find(|c| c.keys().key_handle(handle.clone()).next().is_some())
-        {
-            return Some((c.clone(), KeySource::ReportersDir));
+            .filter(|c| crypto::certs::signs_with(c, handle))
+            .map(|c| (c.clone(), KeySource::ReportersDir))
+            .collect();
+        match self.store.learnt_signers(&handle.to_hex()) {
+            Ok(certs) => {
+                for bytes in certs {
+                    for cert in crypto::parse_certs(&bytes).0 {
+                        if crypto::certs::signs_with(&cert, handle)
+                            && !found
+                                .iter()
+                                .any(|(c, _)| c.fingerprint() == cert.fingerprint())
+                        {
+                            found.push((cert, KeySource::Learnt));
+                        }
+                    }
+                }
+            }
+            // The signature is then judged as by an unknown key: the report is kept
+            // and says so; the store's trouble shows in the log and at the commit.
+            Err(e) => warn!(error = %e, "could not read the learnt keys"),
         }
-        let bytes = self.store.learnt_key(&handle.to_hex()).ok().flatten()?;
-        let cert = crypto::parse_certs(&bytes).0.into_iter().next()?;
-        Some((cert, KeySource::Learnt))
+        found
     }
 }
 

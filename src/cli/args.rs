@@ -222,3 +222,18 @@ pub enum KeysCommand {
     /// Print the current public key (the one to publish), armored.
     Export,
 }
+
+impl Command {
+    /// Whether the command prints JSON (exact, for scripts) rather than text for a
+    /// terminal (made safe to display: see `reports::terminal_safe`).
+    pub fn prints_json(&self) -> bool {
+        match self {
+            Command::Reports(ReportsCommand::List { json, .. })
+            | Command::Reports(ReportsCommand::Show { json, .. })
+            | Command::Quarantine(QuarantineCommand::List { json })
+            | Command::Outbox(OutboxCommand::List { json, .. })
+            | Command::Status { json } => *json,
+            _ => false,
+        }
+    }
+}

@@ -40,11 +40,32 @@ pub fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
             1
         }
     };
+    // Report text reaches the terminal here: a forged report must not be able to
+    // move the cursor or repaint what the maintainer reads ("Signature: good").
+    let stdout = if command.prints_json() {
+        out.stdout
+    } else {
+        terminal_safe(&out.stdout)
+    };
     Response {
-        stdout: out.stdout,
-        stderr: out.stderr,
+        stdout,
+        stderr: terminal_safe(&out.stderr),
         code,
     }
+}
+
+/// Text made safe for a terminal: every control character a terminal acts on (C0
+/// but tab and newline, DEL, C1, and so ESC and CSI) and the bidirectional overrides
+/// that reorder what is shown become U+FFFD. JSON output is left exact: it escapes
+/// C0 itself, and scripts need the stored bytes.
+pub fn terminal_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let control = (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+            if control { '\u{FFFD}' } else { c }
+        })
+        .collect()
 }
 
 fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow::Result<u8> {
@@ -262,6 +283,14 @@ struct ReportView<'a> {
     signer_key_source: Option<crate::crypto::KeySource>,
     signer_matches_from: bool,
     reporter_key: Option<&'a str>,
+    /// The key this report proved (answers are encrypted to it, follow-ups must be
+    /// signed by it); none: answers say nothing of the report.
+    proven_key: Option<&'a str>,
+    /// The report this one claims to continue without being signed by its key.
+    unverified_followup_of: Option<&'a str>,
+    /// Every key the sender's address has proved, oldest first: more than one means
+    /// the address changed keys, or someone else made a key for it.
+    address_keys: Vec<crate::store::AddressKey>,
     /// Where the raw message was kept.
     source_file: Option<&'a str>,
     suppressed_ack: bool,
@@ -307,7 +336,12 @@ struct EventView<'a> {
 }
 
 impl<'a> ReportView<'a> {
-    fn of(r: &'a Report, policy: &crate::config::Policy, now: DateTime<Utc>) -> Self {
+    fn of(
+        r: &'a Report,
+        address_keys: Vec<crate::store::AddressKey>,
+        policy: &crate::config::Policy,
+        now: DateTime<Utc>,
+    ) -> Self {
         let d = &r.data;
         ReportView {
             id: r.id.as_str(),
@@ -329,7 +363,10 @@ impl<'a> ReportView<'a> {
             signer_fingerprint: d.signer_fingerprint.as_deref(),
             signer_key_source: d.signer_key_source,
             signer_matches_from: d.signer_matches_from,
-            reporter_key: d.reporter_key.as_deref(),
+            reporter_key: r.answer_key(),
+            proven_key: r.proven_key(),
+            unverified_followup_of: d.unverified_followup_of.as_ref().map(|id| id.as_str()),
+            address_keys,
             source_file: d.source_file.as_deref(),
             suppressed_ack: d.suppressed_ack,
             fields: &d.fields,
@@ -395,14 +432,46 @@ fn reports_show(
     out: &mut Out,
 ) -> anyhow::Result<u8> {
     let r = find_report(p, id)?;
+    let address_keys = p.store.address_keys(&r.data.from.address)?;
     if json {
-        let view = ReportView::of(&r, &p.settings.policy, now);
+        let view = ReportView::of(&r, address_keys, &p.settings.policy, now);
         writeln!(out.stdout, "{}", serde_json::to_string_pretty(&view)?)?;
     } else {
         out.stdout
             .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
+        out.stdout.push_str(&address_keys_text(&r, &address_keys));
     }
     Ok(0)
+}
+
+/// What `reports show` says of the keys the sender's address has proved, when there
+/// is something to say: more than one key is worth a maintainer's look.
+fn address_keys_text(r: &Report, keys: &[crate::store::AddressKey]) -> String {
+    if keys.len() < 2 {
+        return String::new();
+    }
+    let mut text = format!(
+        "\nWARNING: {} has proved {} different keys (a changed key, or a key someone else made for this address):\n",
+        r.data.from.address,
+        keys.len()
+    );
+    for k in keys {
+        let mark = if Some(k.fingerprint.as_str()) == r.proven_key() {
+            "  (this report)"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            text,
+            "  {}  first seen {}{mark}",
+            k.fingerprint,
+            k.first_seen.map_or_else(
+                || "before this was recorded".to_string(),
+                |t| t.to_rfc3339()
+            )
+        );
+    }
+    text
 }
 
 fn reports_set(
@@ -487,17 +556,15 @@ fn reports_reply(
         bail!("the message is over {MAX_REPLY} bytes");
     }
     let report = find_report(p, id)?;
-    let key = report
-        .data
-        .reporter_key
-        .as_deref()
-        .and_then(|fpr| outbox::reporter_cert(&p.store, &p.keyring, fpr));
+    let key = outbox::answer_cert(&p.store, &p.keyring, &report)?;
     if key.is_none() && report.data.encrypted && !allow_plaintext {
         writeln!(
             out.stderr,
-            "disclosured: {} came encrypted but the reporter's key is unknown, so the reply \
-             would go out in clear text. Ask for their key, add it to the reporters' keys, or \
-             pass --allow-plaintext.",
+            "disclosured: {} came encrypted but did not prove a key that can receive \
+             encrypted mail (it was not signed inside the encryption by a key we could \
+             check), so the reply would go out in clear text to an address anyone can \
+             claim. Ask the reporter to send a signed follow-up with their public key \
+             attached, or pass --allow-plaintext.",
             report.id
         )?;
         return Ok(1);

@@ -6,6 +6,7 @@
 //! algorithms and keys are acceptable, everywhere. Plaintext is untrusted: a bad
 //! signature is recorded, never silently upgraded, and nothing decrypted is logged.
 
+pub mod certs;
 pub mod keys;
 pub mod open;
 pub mod seal;
@@ -14,7 +15,7 @@ pub mod team;
 use sequoia_openpgp as openpgp;
 
 pub use keys::{KeyError, Keyring};
-pub use open::{Attachment, OpenError, Opened, open};
+pub use open::{Attachment, OpenError, Opened, Proven, open};
 pub use team::{Member, Team, TeamError};
 
 /// The one policy every key and signature check goes through.
@@ -99,13 +100,9 @@ pub fn cert_has_address(cert: &openpgp::Cert, address: &str) -> bool {
     let Ok(valid) = cert.with_policy(&POLICY, None) else {
         return false;
     };
-    valid.userids().any(|ua| {
-        ua.userid()
-            .email_normalized()
-            .ok()
-            .flatten()
-            .is_some_and(|e| e.eq_ignore_ascii_case(address))
-    })
+    valid
+        .userids()
+        .any(|ua| certs::userid_is_for(ua.userid(), address))
 }
 
 /// Whether `cert` can receive encrypted mail now.

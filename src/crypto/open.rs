@@ -20,6 +20,7 @@ use openpgp::parse::stream::{
 };
 use openpgp::{Cert, KeyHandle};
 
+use super::certs::signs_with;
 use super::{KeySource, Keyring, POLICY, SignatureStatus};
 use crate::config::{LimitExceeded, Limits};
 
@@ -90,15 +91,36 @@ pub struct Opened {
     pub attachments: Vec<Attachment>,
     /// Keys the message carried (attachments and pasted key blocks), with the source.
     pub keys: Vec<Cert>,
+    /// The certificate this message proves its sender holds (see [`Proven`]).
+    pub proven: Option<Proven>,
+    /// A good signature by one of the gateway's own keys: a copy of mail the gateway
+    /// sent, never a report.
+    pub gateway_signed: bool,
 }
 
-/// Looks up reporters' keys by the issuer named in a signature.
+/// The one certificate whose key made a good signature over everything the message
+/// says, inside the encryption when the message was encrypted. Only such a
+/// certificate is ever answered to: a signature outside the encryption can be put
+/// around anyone's ciphertext, and one over part of a message says nothing of the
+/// rest.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    /// Primary fingerprint, upper-case hex.
+    pub fingerprint: String,
+    pub cert: Cert,
+    /// Where the certificate was found.
+    pub source: KeySource,
+}
+
+/// Looks up reporters' certificates by the issuer named in a signature: every
+/// certificate that holds that issuer as a validly bound signing key
+/// ([`super::certs::signs_with`]), never one that merely contains the key.
 pub trait CertLookup {
-    fn lookup(&self, handle: &KeyHandle) -> Option<(Cert, KeySource)>;
+    fn lookup(&self, handle: &KeyHandle) -> Vec<(Cert, KeySource)>;
 }
 
-impl<F: Fn(&KeyHandle) -> Option<(Cert, KeySource)>> CertLookup for F {
-    fn lookup(&self, handle: &KeyHandle) -> Option<(Cert, KeySource)> {
+impl<F: Fn(&KeyHandle) -> Vec<(Cert, KeySource)>> CertLookup for F {
+    fn lookup(&self, handle: &KeyHandle) -> Vec<(Cert, KeySource)> {
         self(handle)
     }
 }
@@ -132,16 +154,23 @@ pub fn open(
             html: None,
             attachments: Vec::new(),
             keys: Vec::new(),
+            proven: None,
+            gateway_signed: false,
         },
         signed_depth: 0,
         attachment_bytes: 0,
         unsigned_content: false,
+        encrypted_depth: 0,
+        proven_depth: 0,
+        unproven_content: false,
+        proof_signers: Vec::new(),
         budget: limits.max_decompressed_bytes,
         blocks: 0,
     };
     ctx.entity(raw, 0)?;
-    ctx.out.signature_covers_all =
-        ctx.out.signature == SignatureStatus::Good && !ctx.unsigned_content;
+    let good = ctx.out.signature == SignatureStatus::Good;
+    ctx.out.signature_covers_all = good && !ctx.unsigned_content;
+    ctx.out.proven = ctx.proof();
     Ok(ctx.out)
 }
 
@@ -157,10 +186,27 @@ struct Ctx<'a> {
     signed_depth: usize,
     /// Whether any text or file was read outside every good signature.
     unsigned_content: bool,
+    /// How many decrypted layers the content being read now is inside.
+    encrypted_depth: usize,
+    /// How many good signatures made inside the encryption it is under.
+    proven_depth: usize,
+    /// Whether any text or file was read outside every such signature.
+    unproven_content: bool,
+    /// The signers of the good signatures made inside the encryption (or, for a
+    /// message that was not encrypted, of every good signature).
+    proof_signers: Vec<GoodSigner>,
     /// Plaintext bytes the remaining decryptions may still produce.
     budget: u64,
     /// OpenPGP blocks handled so far.
     blocks: usize,
+}
+
+/// The signer of a good signature, and whether it was made inside the encryption.
+struct GoodSigner {
+    fingerprint: String,
+    source: Option<KeySource>,
+    cert: Option<Cert>,
+    inside: bool,
 }
 
 /// The verdict of one signature layer.
@@ -168,6 +214,8 @@ struct Ctx<'a> {
 struct Verdict {
     status: SignatureStatus,
     signer: Option<(String, Option<KeySource>, Option<Cert>)>,
+    /// A good signature was made by one of the gateway's own keys.
+    gateway: bool,
 }
 
 impl Ctx<'_> {
@@ -236,8 +284,8 @@ impl Ctx<'_> {
             })?;
         let ciphertext = contents_of(payload);
         self.out.form = Form::PgpMime;
-        let (plaintext, status) = self.decrypt_verified(ciphertext)?;
-        self.under(status, |ctx| ctx.entity(&plaintext, depth + 1))
+        let (plaintext, status, decrypted) = self.decrypt_verified(ciphertext)?;
+        self.opened_layer(status, decrypted, |ctx| ctx.entity(&plaintext, depth + 1))
     }
 
     /// RFC 3156 section 5: the first part is signed as it stands on the wire, with
@@ -255,7 +303,7 @@ impl Ctx<'_> {
             .ok_or_else(|| OpenError::Malformed("multipart/signed part out of range".into()))?;
         let verdict = self.verify_detached(&canonical_crlf(signed_bytes), contents_of(sig))?;
         let status = verdict.status;
-        self.apply(verdict);
+        self.apply(verdict, self.encrypted_depth > 0);
         if self.out.form == Form::Plain {
             self.out.form = Form::PgpMime;
         }
@@ -263,29 +311,83 @@ impl Ctx<'_> {
     }
 
     /// Runs `f` with the content it reads counted as covered by a signature when
-    /// `status` is good.
+    /// `status` is good (and as proven when that signature is inside the encryption).
     fn under<T>(&mut self, status: SignatureStatus, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.opened_layer(status, false, f)
+    }
+
+    /// As [`Ctx::under`], for the content of an OpenPGP message: `decrypted` when one
+    /// of our keys decrypted it, and then a good signature in it was made inside the
+    /// encryption.
+    fn opened_layer<T>(
+        &mut self,
+        status: SignatureStatus,
+        decrypted: bool,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
         let covered = status == SignatureStatus::Good;
-        if covered {
-            self.signed_depth += 1;
-        }
+        let inside = decrypted || self.encrypted_depth > 0;
+        let proven = covered && inside;
+        self.signed_depth += usize::from(covered);
+        self.proven_depth += usize::from(proven);
+        self.encrypted_depth += usize::from(decrypted);
         let r = f(self);
-        if covered {
-            self.signed_depth -= 1;
-        }
+        self.signed_depth -= usize::from(covered);
+        self.proven_depth -= usize::from(proven);
+        self.encrypted_depth -= usize::from(decrypted);
         r
+    }
+
+    /// Notes that text or a file was read: content outside the signatures (or
+    /// outside those made inside the encryption) that nobody vouched for.
+    fn content_read(&mut self) {
+        if self.signed_depth == 0 {
+            self.unsigned_content = true;
+        }
+        if self.proven_depth == 0 {
+            self.unproven_content = true;
+        }
+    }
+
+    /// The certificate the message proves its sender holds: one signer for all
+    /// the good signatures that count, and nothing read outside them. For an
+    /// encrypted message only signatures made inside the encryption count.
+    fn proof(&self) -> Option<Proven> {
+        if self.out.signature != SignatureStatus::Good {
+            return None;
+        }
+        let encrypted = self.out.encrypted;
+        let unvouched = if encrypted {
+            self.unproven_content
+        } else {
+            self.unsigned_content
+        };
+        if unvouched {
+            return None;
+        }
+        let mut signers = self.proof_signers.iter().filter(|s| s.inside || !encrypted);
+        let first = signers.next()?;
+        if signers.any(|s| s.fingerprint != first.fingerprint) {
+            return None;
+        }
+        Some(Proven {
+            fingerprint: first.fingerprint.clone(),
+            cert: first.cert.clone()?,
+            source: first.source?,
+        })
     }
 
     /// An ordinary message: its text, HTML, attachments, keys, and any inline
     /// OpenPGP blocks in the text.
     fn collect(&mut self, msg: &mut Message<'_>, depth: usize) -> Result<(), OpenError> {
         let mut texts = Vec::new();
+        let mut html = Vec::new();
         for id in &msg.text_body {
             if let Some(part) = msg.part(*id) {
                 match &part.body {
                     PartType::Text(t) => texts.push((part, t.to_string())),
-                    PartType::Html(h) if self.out.html.is_none() => {
-                        self.out.html = Some(h.to_string());
+                    PartType::Html(h) => {
+                        html.push(h.to_string());
                     }
                     _ => {}
                 }
@@ -293,11 +395,20 @@ impl Ctx<'_> {
         }
         if texts.is_empty() {
             for id in &msg.html_body {
-                if let Some(PartType::Html(h)) = msg.part(*id).map(|p| &p.body)
-                    && self.out.html.is_none()
-                {
-                    self.out.html = Some(h.to_string());
+                if let Some(PartType::Html(h)) = msg.part(*id).map(|p| &p.body) {
+                    html.push(h.to_string());
                 }
+            }
+        }
+        // An HTML part is content like any other: outside the signature, it means
+        // the signature does not cover all.
+        for h in html {
+            if h.trim().is_empty() {
+                continue;
+            }
+            self.content_read();
+            if self.out.html.is_none() {
+                self.out.html = Some(h);
             }
         }
         for (part, text) in texts {
@@ -333,30 +444,26 @@ impl Ctx<'_> {
             .to_ascii_lowercase();
         let data = contents_of(part);
         if content_type == "application/pgp-keys" {
+            // A key outside the signed part is a part like any other.
+            self.content_read();
             let certs = self.offered_keys(data);
             self.add_keys(certs, KeySource::Attached);
             return Ok(());
         }
-        if let PartType::Message(inner) = &part.body {
-            // A forwarded message: keep it as a file, do not open it as ours.
-            self.out.attachments.push(Attachment {
-                name: part.attachment_name().map(str::to_string),
-                content_type,
-                data: inner.raw_message().to_vec(),
-            });
-            return Ok(());
-        }
         // Some mailers attach the inline-PGP message as a file (`encrypted.asc`).
         if content_type != "application/pgp-signature"
+            && !matches!(part.body, PartType::Message(_))
             && data.len() < 64 * 1024 * 1024
             && find(data, BEGIN_MESSAGE.as_bytes()).is_some()
             && !self.out.encrypted
         {
             return self.text_part(data, None, depth);
         }
-        if self.signed_depth == 0 {
-            self.unsigned_content = true;
-        }
+        // Every other part, a forwarded message (`message/rfc822`) included, is
+        // content: outside the signature it means the signature does not cover all,
+        // and it counts against the attachment limits. A forwarded message is kept
+        // as a file, never opened as ours.
+        self.content_read();
         self.attachment_bytes += data.len() as u64;
         self.limits.check(
             "max_attachments",
@@ -409,9 +516,11 @@ impl Ctx<'_> {
                     if self.out.form == Form::Plain {
                         self.out.form = Form::Inline;
                     }
-                    let (plaintext, status) = self.decrypt_verified(block)?;
+                    let (plaintext, status, decrypted) = self.decrypt_verified(block)?;
                     // What was encrypted inline is text, possibly clearsigned again.
-                    self.under(status, |ctx| ctx.text_part(&plaintext, None, depth + 1))?;
+                    self.opened_layer(status, decrypted, |ctx| {
+                        ctx.text_part(&plaintext, None, depth + 1)
+                    })?;
                     rest = after;
                 }
                 (_, Some(s)) => {
@@ -427,7 +536,7 @@ impl Ctx<'_> {
                     }
                     let (verdict, text) = self.verify_inline(block)?;
                     let status = verdict.status;
-                    self.apply(verdict);
+                    self.apply(verdict, self.encrypted_depth > 0);
                     self.under(status, |ctx| ctx.push_decoded(&text, charset));
                     rest = after;
                 }
@@ -457,9 +566,7 @@ impl Ctx<'_> {
         if trimmed.trim().is_empty() {
             return;
         }
-        if self.signed_depth == 0 {
-            self.unsigned_content = true;
-        }
+        self.content_read();
         if !self.out.text.is_empty() {
             self.out.text.push_str("\n\n");
         }
@@ -500,7 +607,20 @@ impl Ctx<'_> {
         }
     }
 
-    fn apply(&mut self, v: Verdict) {
+    /// Records a signature layer's verdict; `inside` when it was made inside the
+    /// encryption.
+    fn apply(&mut self, v: Verdict, inside: bool) {
+        self.out.gateway_signed |= v.gateway;
+        if v.status == SignatureStatus::Good
+            && let Some((fpr, source, cert)) = &v.signer
+        {
+            self.proof_signers.push(GoodSigner {
+                fingerprint: fpr.clone(),
+                source: *source,
+                cert: cert.clone(),
+                inside,
+            });
+        }
         let before = self.out.signature;
         self.out.signature = before.merge(v.status);
         // The fingerprint shown is the one behind the status that won.
@@ -528,12 +648,14 @@ impl Ctx<'_> {
     /// Decrypts, and when the signature inside was by a key we lacked but the plaintext
     /// carries keys, checks it again with them (signed-and-encrypted messages are
     /// verified while decrypting, before their attachments can be seen).
+    /// Returns the plaintext, the signature verdict and whether one of our keys
+    /// decrypted it (a signed-only OpenPGP message opens here too).
     fn decrypt_verified(
         &mut self,
         ciphertext: &[u8],
-    ) -> Result<(Vec<u8>, SignatureStatus), OpenError> {
+    ) -> Result<(Vec<u8>, SignatureStatus, bool), OpenError> {
         let known = self.extra.len();
-        let (plaintext, mut status) = self.decrypt(ciphertext)?;
+        let (plaintext, mut status, decrypted) = self.decrypt(ciphertext)?;
         if status == SignatureStatus::UnknownKey {
             if let Some(inner) = MessageParser::default().parse(&plaintext) {
                 self.prescan_keys(&inner);
@@ -545,7 +667,7 @@ impl Ctx<'_> {
                 status = self.decrypt(ciphertext)?.1;
             }
         }
-        Ok((plaintext, status))
+        Ok((plaintext, status, decrypted))
     }
 
     fn count_block(&mut self) -> Result<(), OpenError> {
@@ -566,7 +688,10 @@ impl Ctx<'_> {
         self.add_keys(found, KeySource::Attached);
     }
 
-    fn decrypt(&mut self, ciphertext: &[u8]) -> Result<(Vec<u8>, SignatureStatus), OpenError> {
+    fn decrypt(
+        &mut self,
+        ciphertext: &[u8],
+    ) -> Result<(Vec<u8>, SignatureStatus, bool), OpenError> {
         self.count_block()?;
         let budget = self.budget;
         let state = Rc::new(RefCell::new(HelperState::default()));
@@ -601,15 +726,18 @@ impl Ctx<'_> {
                 self.budget -= out.len() as u64;
                 // A signed-only OpenPGP message opens here too; it is not encrypted
                 // unless one of our keys decrypted it.
-                if state.decrypted_with.is_some() {
+                let decrypted = state.decrypted_with.is_some();
+                if decrypted {
                     self.out.encrypted = true;
                     if self.out.decrypted_with.is_none() {
                         self.out.decrypted_with = state.decrypted_with;
                     }
                 }
                 let status = state.verdict.status;
-                self.apply(state.verdict);
-                Ok((out, status))
+                // A signature in the same OpenPGP message as the encryption was
+                // made inside it.
+                self.apply(state.verdict, decrypted || self.encrypted_depth > 0);
+                Ok((out, status, decrypted))
             }
             Err(e) => Err(classify_decrypt_error(&state, &e)),
         }
@@ -657,6 +785,7 @@ fn bad_unverifiable() -> Verdict {
     Verdict {
         status: SignatureStatus::Bad,
         signer: None,
+        gateway: false,
     }
 }
 
@@ -671,6 +800,8 @@ struct HelperState {
     sources: HashMap<openpgp::Fingerprint, KeySource>,
     /// The certificates handed to the verifier.
     certs: Vec<Cert>,
+    /// Fingerprints of the gateway's own certificates among them.
+    gateway: Vec<openpgp::Fingerprint>,
 }
 
 struct Helper<'a> {
@@ -685,23 +816,45 @@ impl VerificationHelper for Helper<'_> {
     fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
         let mut certs: Vec<Cert> = Vec::new();
         for id in ids {
-            let stored = self.lookup.lookup(id);
-            let offered = self
-                .extra
-                .iter()
-                .find(|(c, _)| c.keys().key_handle(id.clone()).next().is_some())
-                .cloned();
-            let found = match (stored, offered) {
-                // The copy we hold may carry a revocation the offered copy left out;
-                // merging keeps both, so a stripped copy cannot undo a revocation.
-                (Some((s, source)), Some((o, _))) if s.fingerprint() == o.fingerprint() => {
-                    let merged = s.clone().merge_public(o).unwrap_or(s);
-                    Some((merged, source))
+            // Every certificate that holds the issuer as a bound signing key: a
+            // certificate that only contains the key (bound as an encryption subkey,
+            // which needs no back-signature) is not a candidate.
+            let mut found: Vec<(Cert, KeySource)> = self
+                .lookup
+                .lookup(id)
+                .into_iter()
+                .filter(|(c, _)| signs_with(c, id))
+                .collect();
+            for (offered, source) in self.extra.iter().filter(|(c, _)| signs_with(c, id)) {
+                match found
+                    .iter_mut()
+                    .find(|(c, _)| c.fingerprint() == offered.fingerprint())
+                {
+                    // The copy we hold may carry a revocation the offered copy left
+                    // out; merging keeps both, so a stripped copy cannot undo it.
+                    Some((stored, _)) => {
+                        *stored = stored
+                            .clone()
+                            .merge_public(offered.clone())
+                            .unwrap_or_else(|_| stored.clone());
+                    }
+                    None => found.push((offered.clone(), *source)),
                 }
-                (Some(s), _) => Some(s),
-                (None, o) => o,
-            };
-            if let Some((cert, source)) = found {
+            }
+            // The gateway's own keys, so that a copy of its own mail is recognised.
+            for gateway in self.keyring.gateway_keys() {
+                if signs_with(&gateway.cert, id) {
+                    self.state
+                        .borrow_mut()
+                        .gateway
+                        .push(gateway.cert.fingerprint());
+                    found.push((
+                        gateway.cert.clone().strip_secret_key_material(),
+                        KeySource::ReportersDir,
+                    ));
+                }
+            }
+            for (cert, source) in found {
                 let mut state = self.state.borrow_mut();
                 state.sources.entry(cert.fingerprint()).or_insert(source);
                 if !certs.iter().any(|c| c.fingerprint() == cert.fingerprint()) {
@@ -720,7 +873,14 @@ impl VerificationHelper for Helper<'_> {
             };
             for result in results {
                 let (status, cert) = match result {
-                    Ok(good) => (SignatureStatus::Good, Some(good.ka.cert().fingerprint())),
+                    Ok(good) => {
+                        let fpr = good.ka.cert().fingerprint();
+                        let mut state = self.state.borrow_mut();
+                        if state.gateway.contains(&fpr) {
+                            state.verdict.gateway = true;
+                        }
+                        (SignatureStatus::Good, Some(fpr))
+                    }
                     Err(VerificationError::MissingKey { .. })
                     | Err(VerificationError::UnknownSignature { .. }) => {
                         (SignatureStatus::UnknownKey, None)
@@ -936,7 +1096,7 @@ mod tests {
     #[test]
     fn plain_message_opens_as_text() {
         let ring = Keyring::default();
-        let none = |_: &KeyHandle| None;
+        let none = |_: &KeyHandle| Vec::new();
         let raw = b"From: a@example.net\r\nSubject: hi\r\n\r\nTitle: XSS in search\r\n";
         let o = open(raw, &ring, &none, &[], &Limits::default()).unwrap();
         assert_eq!(o.form, Form::Plain);
@@ -949,7 +1109,7 @@ mod tests {
     #[test]
     fn undecryptable_armor_is_an_error_not_a_panic() {
         let ring = Keyring::default();
-        let none = |_: &KeyHandle| None;
+        let none = |_: &KeyHandle| Vec::new();
         let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n";
         assert!(open(raw, &ring, &none, &[], &Limits::default()).is_err());
         let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nno end";

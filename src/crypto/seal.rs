@@ -63,8 +63,11 @@ pub fn sign_detached(keyring: &Keyring, data: &[u8]) -> Result<Vec<u8>, SealErro
     Ok(sink)
 }
 
-/// `data` signed by the gateway and encrypted to `recipients` and to the gateway itself
-/// (so the gateway can read what it sent), armored.
+/// `data` signed by the gateway and encrypted to `recipients` only, armored.
+///
+/// Never to the gateway's own key as well: the store keeps what was sent, and a copy
+/// the gateway could decrypt would let anyone who captured it send it back and have
+/// it opened (and, as a "report", quoted back to them).
 pub fn sign_and_encrypt(
     keyring: &Keyring,
     recipients: &[&Cert],
@@ -72,7 +75,7 @@ pub fn sign_and_encrypt(
 ) -> Result<Vec<u8>, SealError> {
     let keypair = signer_keypair(keyring)?;
     let mut keys = Vec::new();
-    for cert in recipients.iter().copied().chain(keyring.signing_cert()) {
+    for cert in recipients {
         let before = keys.len();
         keys.extend(
             cert.keys()
@@ -148,12 +151,18 @@ mod tests {
         ]
         .concat();
         let known = |h: &openpgp::KeyHandle| {
-            reporter_cert.keys().key_handle(h.clone()).next().map(|_| {
-                (
-                    reporter_cert.clone().strip_secret_key_material(),
-                    KeySource::ReportersDir,
-                )
-            })
+            reporter_cert
+                .keys()
+                .key_handle(h.clone())
+                .next()
+                .map(|_| {
+                    (
+                        reporter_cert.clone().strip_secret_key_material(),
+                        KeySource::ReportersDir,
+                    )
+                })
+                .into_iter()
+                .collect()
         };
         let opened = open(&raw, &gateway, &known, &[], &Default::default()).unwrap();
         assert!(opened.encrypted);
@@ -164,21 +173,27 @@ mod tests {
         );
         assert_eq!(opened.signer_key_source, Some(KeySource::ReportersDir));
         assert!(opened.text.contains("Title: hello"));
+        // Signed inside the encryption over everything: the signer is proven.
+        assert_eq!(
+            opened.proven.as_ref().map(|p| p.fingerprint.as_str()),
+            Some(reporter_cert.fingerprint().to_hex().as_str())
+        );
 
         // Without the reporter's key the signature is from an unknown key.
-        let unknown = |_: &openpgp::KeyHandle| None;
+        let unknown = |_: &openpgp::KeyHandle| Vec::new();
         let opened = open(&raw, &gateway, &unknown, &[], &Default::default()).unwrap();
         assert_eq!(opened.signature, SignatureStatus::UnknownKey);
+        assert!(opened.proven.is_none());
 
-        // A third keyring cannot open it: encrypted to someone else. (The sender can:
-        // sealing also encrypts to the sender's own key.)
-        let stranger_dir = tempfile::tempdir().unwrap();
-        let stranger = ring(stranger_dir.path());
-        let err = open(&raw, &stranger, &unknown, &[], &Default::default()).unwrap_err();
-        assert!(
-            matches!(err, crate::crypto::OpenError::NoKey { .. }),
-            "{err}"
-        );
+        // A third keyring cannot open it: encrypted to someone else. Nor can the
+        // sender: what the gateway seals is not encrypted to its own key.
+        for other in [ring(tempfile::tempdir().unwrap().path()), reporter] {
+            let err = open(&raw, &other, &unknown, &[], &Default::default()).unwrap_err();
+            assert!(
+                matches!(err, crate::crypto::OpenError::NoKey { .. }),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -52,6 +52,25 @@ pub struct Envelope {
     pub content_sha256: String,
 }
 
+/// The mailbox an address delivers to, for counting what is sent to it: case-folded,
+/// with a sub-address (`+tag`) removed, so that `Victim+1@Example.NET` and
+/// `victim@example.net` share one allowance. Case-folding the local part is not what
+/// RFC 5321 promises, but it is what mail providers do, and counting two spellings as
+/// one only errs on the side of sending less.
+pub fn normalised_address(address: &str) -> String {
+    let lower = address.trim().to_lowercase();
+    match lower.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = match local.split_once('+') {
+                Some((base, _)) if !base.is_empty() => base,
+                _ => local,
+            };
+            format!("{local}@{}", domain.trim_end_matches('.'))
+        }
+        None => lower,
+    }
+}
+
 impl Envelope {
     /// The address an answer goes to: Reply-To, else From.
     pub fn reply_address(&self) -> Option<&Mailbox> {
@@ -334,6 +353,19 @@ fn one_line(value: &str) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+
+    #[test]
+    fn addresses_are_counted_per_mailbox() {
+        for (given, want) in [
+            ("victim@example.net", "victim@example.net"),
+            ("Victim+1@Example.NET", "victim@example.net"),
+            ("victim+a+b@example.net.", "victim@example.net"),
+            ("+only@example.net", "+only@example.net"),
+            ("no-at-sign", "no-at-sign"),
+        ] {
+            assert_eq!(super::normalised_address(given), want, "{given}");
+        }
+    }
     use super::*;
 
     fn check(headers: &str) -> Option<SkipReason> {

@@ -45,7 +45,10 @@ pub struct FileOutbox {
 impl FileOutbox {
     /// Creates the directory when missing.
     pub fn open(dir: &Path) -> Result<FileOutbox, FileError> {
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        // Outgoing mail may be signed but not encrypted: private, whatever the umask.
+        std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+            .create(dir)
+            .map_err(io(dir))?;
         Ok(FileOutbox {
             dir: dir.to_path_buf(),
             swept: Default::default(),

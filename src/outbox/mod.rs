@@ -398,11 +398,7 @@ fn render_if_needed(
             let report = store
                 .report(id.as_str())?
                 .ok_or_else(|| OutboxError::Compose(format!("report {id} is not in the store")))?;
-            let cert = report
-                .data
-                .reporter_key
-                .as_deref()
-                .and_then(|fpr| reporter_cert(store, keyring, fpr));
+            let cert = answer_cert(store, keyring, &report)?;
             render_ack(
                 settings,
                 keyring,
@@ -461,20 +457,34 @@ fn render_if_needed(
     Ok(())
 }
 
-/// The reporter's key by fingerprint: pre-loaded ones first, then learnt ones.
-pub fn reporter_cert(store: &Store, keyring: &Keyring, fingerprint: &str) -> Option<Cert> {
-    if let Some(c) = keyring
-        .reporters()
-        .iter()
-        .find(|c| c.fingerprint().to_hex() == fingerprint)
-    {
-        return Some(c.clone());
-    }
-    let bytes = match store.learnt_key(fingerprint).ok().flatten() {
-        Some(b) => b,
-        None => store.offered_key(fingerprint).ok().flatten()?,
+/// The certificate an answer to `report` is encrypted to: the one the report proved
+/// ([`Report::answer_key`]), found by its primary fingerprint among the pre-loaded
+/// keys, then the learnt ones (and the keys earlier versions kept for one answer).
+/// Never chosen by address or by key ID. `Ok(None)`: answer without encryption,
+/// saying nothing of the report.
+pub fn answer_cert(
+    store: &Store,
+    keyring: &Keyring,
+    report: &Report,
+) -> Result<Option<Cert>, StoreError> {
+    let Some(fingerprint) = report.answer_key() else {
+        return Ok(None);
     };
-    crate::crypto::parse_certs(&bytes).0.into_iter().next()
+    let is_it = |c: &Cert| c.fingerprint().to_hex() == fingerprint;
+    if let Some(c) = keyring.reporters().iter().find(|c| is_it(c)) {
+        return Ok(Some(c.clone()));
+    }
+    let bytes = match store.learnt_cert(fingerprint)? {
+        Some(b) => b,
+        None => match store.offered_key(fingerprint)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+    };
+    Ok(crate::crypto::parse_certs(&bytes)
+        .0
+        .into_iter()
+        .find(|c| is_it(c) && crate::crypto::can_encrypt_to(c)))
 }
 
 fn fmt_time(t: DateTime<Utc>) -> String {
@@ -485,9 +495,14 @@ fn fmt_duration(d: std::time::Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
-/// Renders the acknowledgement of `report`. When the acknowledgement cannot be
-/// encrypted but the report was, nothing of the report's content is repeated: a signed
-/// but readable reply must not undo the reporter's encryption.
+/// Renders the acknowledgement of `report`.
+///
+/// It repeats what was understood of the report only when the report proved its
+/// sender's key ([`Report::proven_key`]) and the answer is encrypted to that key (or
+/// the report came unencrypted). Otherwise it is content-free: the report ID, when it
+/// came and what happens next, and nothing from inside the report: no title, no
+/// fields, no signature details, no fingerprint. Whoever sent the message may not be
+/// whoever wrote it (a captured ciphertext can be sent by anyone, from any address).
 pub fn render_ack(
     settings: &Settings,
     keyring: &Keyring,
@@ -498,13 +513,20 @@ pub fn render_ack(
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
     let r = &report.data;
-    let may_quote = recipient.is_some() || !r.encrypted;
+    let proven = report.proven_key().is_some();
+    let may_quote = proven && (recipient.is_some() || !r.encrypted);
     let title = subject_title(report, "your report");
-    let real_subject = format!("[{}] Received: {}", report.id, title);
+    let real_subject = if may_quote {
+        format!("[{}] Received: {}", report.id, title)
+    } else {
+        format!("[{}] Received: your report", report.id)
+    };
     let outer_subject = if may_quote && !r.encrypted {
         real_subject.clone()
-    } else {
+    } else if r.encrypted {
         format!("[{}] Received: encrypted report", report.id)
+    } else {
+        format!("[{}] Received: your report", report.id)
     };
 
     let mut body = String::new();
@@ -518,85 +540,37 @@ pub fn render_ack(
         "Encrypted:   {}\n",
         if r.encrypted { "yes" } else { "no" }
     ));
-    let signature = match r.signature {
-        SignatureStatus::Good if r.signature_covers_all => format!(
-            "good, by key {}",
-            r.signer_fingerprint.as_deref().unwrap_or("?")
-        ),
-        SignatureStatus::Good => format!(
-            "good, by key {}, but it covers only part of your message",
-            r.signer_fingerprint.as_deref().unwrap_or("?")
-        ),
-        SignatureStatus::Bad => {
-            "BAD: the signature does not match (was the message altered?)".into()
-        }
-        SignatureStatus::UnknownKey => {
-            "signed by a key we do not have; attach your public key to verify".into()
-        }
-        SignatureStatus::None => "not signed".into(),
-    };
-    body.push_str(&format!("Signature:   {signature}\n"));
+    if may_quote {
+        body.push_str(&format!("Signature:   {}\n", signature_line(report)));
+    }
     body.push_str(&format!(
         "Next step:   initial assessment by {} (within {} of receipt)\n\n",
         fmt_time(r.deadlines.initial_assessment),
         fmt_duration(settings.policy.initial_assessment)
     ));
-
-    let present: Vec<FieldName> = FieldName::ALL
-        .iter()
-        .copied()
-        .filter(|f| r.fields.get(*f).is_some())
-        .collect();
-    if present.is_empty() {
-        body.push_str("We could not recognise any of the fields our policy asks for.\n");
-    } else if may_quote {
-        body.push_str("What we understood:\n");
-        for f in &present {
-            let value = r.fields.get(*f).unwrap_or_default();
-            body.push_str(&format!("  {}: {}\n", f.label(), one_line(&value, 100)));
-        }
+    if may_quote {
+        body.push_str(&understood(settings, report));
     } else {
-        body.push_str("Fields we recognised (contents not repeated in this unencrypted reply):\n");
-        for f in &present {
-            body.push_str(&format!("  - {}\n", f.label()));
-        }
-    }
-    if !r.attachments.is_empty() {
-        body.push_str(&format!(
-            "Attachments: {} file(s) kept\n",
-            r.attachments.len()
-        ));
-    }
-    body.push('\n');
-    let requests: Vec<String> = r
-        .hints
-        .iter()
-        .filter_map(|h| h.request(&settings.policy))
-        .filter(|req| {
-            // "Steps to reproduce" may already be listed as a missing field.
-            !(req.starts_with("Steps to reproduce")
-                && r.missing.contains(&FieldName::StepsToReproduce))
-        })
-        .collect();
-    if r.missing.is_empty() && requests.is_empty() {
-        body.push_str("Your report has every field our policy asks for.\n");
-    } else {
-        body.push_str("What we still need (please reply with these if you can):\n");
-        for f in &r.missing {
-            body.push_str(&format!("  - {}\n", f.label()));
-        }
-        for req in &requests {
-            body.push_str(&format!("  - {req}\n"));
-        }
+        body.push_str(if !proven {
+            "This reply repeats nothing of your report: it was not signed, over all of \
+             its content (and inside the encryption, when encrypted), by a key we could \
+             check, so we cannot tell that it comes from you. Maintainers will read it \
+             all the same. To receive an encrypted acknowledgement that lists what we \
+             understood, sign your report with your key and attach your public key (or \
+             send an Autocrypt header).\n"
+        } else {
+            "This reply repeats nothing of your report: the key that signed it cannot \
+             receive encrypted mail. Add an encryption subkey to your key and attach it \
+             to your next message to receive encrypted replies.\n"
+        });
     }
     body.push_str(&format!(
         "\nPlease keep [{}] in the subject of any follow-up so it joins this report.\n",
         report.id
     ));
-    if recipient.is_none() {
+    if proven && r.encrypted {
         body.push_str(
-            "This reply is signed but not encrypted: we do not have your public key. Attach it \
-             (or send an Autocrypt header) to receive encrypted replies.\n",
+            "Follow-ups join this report only when signed by the same key as the report.\n",
         );
     }
     let footer = settings.ack.footer.trim();
@@ -627,6 +601,78 @@ pub fn render_ack(
     )
 }
 
+/// The signature as an acknowledgement that may quote the report states it.
+fn signature_line(report: &Report) -> String {
+    let r = &report.data;
+    match r.signature {
+        SignatureStatus::Good if r.signature_covers_all => format!(
+            "good, by key {}",
+            r.signer_fingerprint.as_deref().unwrap_or("?")
+        ),
+        SignatureStatus::Good => format!(
+            "good, by key {}, but it covers only part of your message",
+            r.signer_fingerprint.as_deref().unwrap_or("?")
+        ),
+        SignatureStatus::Bad => {
+            "BAD: the signature does not match (was the message altered?)".into()
+        }
+        SignatureStatus::UnknownKey => {
+            "signed by a key we do not have; attach your public key to verify".into()
+        }
+        SignatureStatus::None => "not signed".into(),
+    }
+}
+
+/// What an acknowledgement that may quote the report says of it: the fields
+/// understood, and what is still needed.
+fn understood(settings: &Settings, report: &Report) -> String {
+    let r = &report.data;
+    let mut body = String::new();
+    let present: Vec<FieldName> = FieldName::ALL
+        .iter()
+        .copied()
+        .filter(|f| r.fields.get(*f).is_some())
+        .collect();
+    if present.is_empty() {
+        body.push_str("We could not recognise any of the fields our policy asks for.\n");
+    } else {
+        body.push_str("What we understood:\n");
+        for f in &present {
+            let value = r.fields.get(*f).unwrap_or_default();
+            body.push_str(&format!("  {}: {}\n", f.label(), one_line(&value, 100)));
+        }
+    }
+    if !r.attachments.is_empty() {
+        body.push_str(&format!(
+            "Attachments: {} file(s) kept\n",
+            r.attachments.len()
+        ));
+    }
+    body.push('\n');
+    let requests: Vec<String> = r
+        .hints
+        .iter()
+        .filter_map(|h| h.request(&settings.policy))
+        .filter(|req| {
+            // "Steps to reproduce" may already be listed as a missing field.
+            !(req.starts_with("Steps to reproduce")
+                && r.missing.contains(&FieldName::StepsToReproduce))
+        })
+        .collect();
+    if r.missing.is_empty() && requests.is_empty() {
+        body.push_str("Your report has every field our policy asks for.\n");
+    } else {
+        body.push_str("What we still need (please reply with these if you can):\n");
+        for f in &r.missing {
+            body.push_str(&format!("  - {}\n", f.label()));
+        }
+        for req in &requests {
+            body.push_str(&format!("  - {req}\n"));
+        }
+    }
+    body
+}
+
 /// A maintainer's message to the reporter (its text is the outgoing correspondence
 /// entry with this Message-ID), threaded into the report's conversation.
 fn render_reply(
@@ -641,11 +687,7 @@ fn render_reply(
         .iter()
         .find(|c| c.direction == Direction::Out && c.message_id.as_deref() == Some(message_id))
         .ok_or_else(|| OutboxError::Compose(format!("reply {message_id} is not recorded")))?;
-    let cert = report
-        .data
-        .reporter_key
-        .as_deref()
-        .and_then(|fpr| reporter_cert(ctx.store, ctx.keyring, fpr));
+    let cert = answer_cert(ctx.store, ctx.keyring, report)?;
     // Whether to encrypt was decided when the reply was queued; a key that has gone
     // since must not turn it into plain text.
     if cert.is_none() && entry.encrypted {

@@ -42,6 +42,22 @@ pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> Stri
     line("Encrypted:", if d.encrypted { "yes" } else { "no" });
     line("Signature:", &signature_text(report));
     line(
+        "Proven key:",
+        &match (report.proven_key(), report.answer_key()) {
+            (Some(k), Some(_)) => format!("{k} (answers are encrypted to it)"),
+            (Some(k), None) => format!("{k} (cannot receive encrypted mail: answers say nothing of the report)"),
+            (None, _) => "none: not signed over all of it inside the encryption; answers say nothing of the report".into(),
+        },
+    );
+    if let Some(of) = &d.unverified_followup_of {
+        line(
+            "UNVERIFIED:",
+            &format!(
+                "claims to continue {of} from its address but is not signed by the key {of} proved"
+            ),
+        );
+    }
+    line(
         "Severity:",
         &match (report.severity(), report.cvss()) {
             (Some(s), Some(c)) => format!("{s} (CVSS {} {:.1})", c.vector, c.score),

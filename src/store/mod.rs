@@ -9,13 +9,16 @@
 //! the replay harmless.
 
 mod backup;
+mod keys;
 mod lifecycle;
+mod permissions;
 mod records;
 
 use chrono::{DateTime, Datelike, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 pub use backup::{BACKUP_HEADER, Exported};
+pub use keys::AddressKey;
 pub use lifecycle::Change;
 pub use records::*;
 
@@ -39,9 +42,22 @@ const TREE_HASHES: &str = "hashes";
 const TREE_INTAKE: &str = "intake";
 const TREE_OUTBOX: &str = "outbox";
 const TREE_ATTACHMENTS: &str = "attachments";
+/// Primary fingerprint → a reporter's certificate (a bounded copy) that proved a
+/// message; see [`keys`].
 const TREE_KEYS: &str = "learnt_keys";
-const TREE_KEY_IDS: &str = "learnt_key_ids";
-const TREE_KEY_ADDRS: &str = "learnt_key_addrs";
+/// `HANDLE \0 PRIMARY` (key ID or fingerprint of a validly bound signing key, and
+/// the primary fingerprint of its certificate) → nothing: who may have made a
+/// signature. Several certificates may claim one handle; all are candidates.
+const TREE_KEY_IDS: &str = "signing_key_index";
+/// `ADDRESS \0 PRIMARY` → when that address first proved that key (Unix seconds,
+/// big-endian): which keys each address has used, for maintainers.
+const TREE_KEY_ADDRS: &str = "address_keys";
+/// The trees the two above replace (handle → one fingerprint, last writer wins;
+/// address → first fingerprint): read once at open and removed.
+const LEGACY_KEY_IDS: &str = "learnt_key_ids";
+const LEGACY_KEY_ADDRS: &str = "learnt_key_addrs";
+/// Fingerprint → a key a message offered, written by earlier versions; read only
+/// to answer the reports that recorded it.
 const TREE_OFFERED: &str = "offered_keys";
 const TREE_NOTICES: &str = "notice_times";
 /// Message-ID of any message of a report's thread → the report's ID.
@@ -79,6 +95,11 @@ pub enum StoreError {
     /// A change a maintainer asked for that the report's state does not allow.
     #[error("{0}")]
     Refused(String),
+    /// The store holds decrypted reports; other users must not reach it.
+    #[error(
+        "store: {path} can be read by other users (mode {mode:04o}); fix it with: chmod -R go-rwx {path}"
+    )]
+    Exposed { path: String, mode: u32 },
 }
 
 impl StoreError {
@@ -468,6 +489,7 @@ impl Drop for Store {
 
 impl Store {
     pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
+        permissions::prepare(path)?;
         remove_unfinished_snapshots(path)?;
         let db = sled::Config::new()
             .path(path)
@@ -476,6 +498,7 @@ impl Store {
                 path: path.display().to_string(),
                 source,
             })?;
+        permissions::tighten(path)?;
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
             meta: tree(TREE_META)?,
@@ -499,6 +522,7 @@ impl Store {
             db,
         };
         store.build_indexes()?;
+        store.migrate_key_trees()?;
         Ok(store)
     }
 
@@ -1078,21 +1102,6 @@ impl Store {
             .map_err(modify_error)
     }
 
-    /// Keeps a key a message offered (attached or Autocrypt) without trusting it:
-    /// used only to encrypt the answer to that message.
-    pub fn put_offered_key(&self, fingerprint: &str, cert: &[u8]) -> Result<(), StoreError> {
-        let _writing = self.writing();
-        self.offered.insert(fingerprint.as_bytes(), cert)?;
-        Ok(())
-    }
-
-    pub fn offered_key(&self, fingerprint: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .offered
-            .get(fingerprint.as_bytes())?
-            .map(|v| v.to_vec()))
-    }
-
     /// Whether an automatic notice may go to `address` now (at most one per
     /// `window`, RFC 3834 section 2); takes the slot when it may.
     pub fn take_notice_slot(
@@ -1102,7 +1111,8 @@ impl Store {
         window: chrono::Duration,
     ) -> Result<bool, StoreError> {
         let _writing = self.writing();
-        let key = address.to_ascii_lowercase();
+        // Per mailbox, not per spelling of it: `Victim+1@` is `victim@`.
+        let key = crate::intake::normalised_address(address);
         let stamp = now.timestamp().to_be_bytes();
         loop {
             let old = self.notices.get(key.as_bytes())?;
@@ -1136,7 +1146,13 @@ impl Store {
             .rate_lock
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let sender_key = format!("rate:{}", address.to_ascii_lowercase());
+        // Counted per mailbox (case-folded, `+tag` removed: every sub-address of
+        // one person is one allowance) and per domain, so that neither sub-addresses
+        // nor many mailboxes of one domain multiply what can be reflected at it.
+        let mailbox = crate::intake::normalised_address(address);
+        let domain = mailbox.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+        let sender_key = format!("rate:{mailbox}");
+        let domain_key = format!("rate:@{domain}");
         let global_key = "rate:*".to_string();
         let window = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         let checks = [
@@ -1144,6 +1160,11 @@ impl Store {
                 sender_key,
                 limits.per_sender,
                 window(limits.per_sender_window),
+            ),
+            (
+                domain_key,
+                limits.per_domain,
+                window(limits.per_domain_window),
             ),
             (global_key, limits.global, window(limits.global_window)),
         ];
@@ -1171,50 +1192,6 @@ impl Store {
         let seq = self.db.generate_id()?;
         self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
         Ok(())
-    }
-
-    /// Remembers a key for `address`. `cert` replaces the stored copy, so callers
-    /// pass the stored copy merged with the new one (a revocation is never lost). The
-    /// first key learnt for an address stays its key (trust on first use); later ones
-    /// are kept by fingerprint for verifying, but do not replace it for encryption.
-    pub fn learn_key(
-        &self,
-        address: &str,
-        fingerprint: &str,
-        key_ids: &[String],
-        cert: &[u8],
-    ) -> Result<bool, StoreError> {
-        let _writing = self.writing();
-        let new = !self.keys.contains_key(fingerprint.as_bytes())?;
-        self.keys.insert(fingerprint.as_bytes(), cert)?;
-        for id in key_ids {
-            self.key_ids.insert(id.as_bytes(), fingerprint.as_bytes())?;
-        }
-        let addr = address.to_ascii_lowercase();
-        let _ = self.key_addrs.compare_and_swap(
-            addr.as_bytes(),
-            None as Option<&[u8]>,
-            Some(fingerprint.as_bytes()),
-        )?;
-        Ok(new)
-    }
-
-    /// A learnt key by (sub)key ID or fingerprint, hex upper-case.
-    pub fn learnt_key(&self, handle_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let fpr = match self.key_ids.get(handle_hex.as_bytes())? {
-            Some(f) => f.to_vec(),
-            None => handle_hex.as_bytes().to_vec(),
-        };
-        Ok(self.keys.get(fpr)?.map(|v| v.to_vec()))
-    }
-
-    /// The key first learnt for an address.
-    pub fn learnt_key_for(&self, address: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let addr = address.to_ascii_lowercase();
-        match self.key_addrs.get(addr.as_bytes())? {
-            Some(fpr) => Ok(self.keys.get(fpr)?.map(|v| v.to_vec())),
-            None => Ok(None),
-        }
     }
 }
 

@@ -282,8 +282,25 @@ pub struct NewReport {
     /// Whether the signing key has a user ID with the sender's address.
     #[serde(default)]
     pub signer_matches_from: bool,
-    /// The key acknowledgements are encrypted to, when we know one.
+    /// The key answers are encrypted to: the [`NewReport::proven_key`] when that
+    /// certificate can receive encrypted mail. (Earlier versions chose it by the From
+    /// address; [`Report::answer_key`] ignores such a choice.)
     pub reporter_key: Option<String>,
+    /// Primary fingerprint of the certificate this report proved: its key made a
+    /// good signature over all of the report, inside the encryption when it was
+    /// encrypted. Answers go to this certificate or to nobody's key; follow-ups must
+    /// be signed by it.
+    #[serde(default)]
+    pub proven_key: Option<String>,
+    /// Written by a version that decides [`NewReport::proven_key`]; false in older
+    /// records, for which [`Report::proven_key`] falls back on the signature.
+    #[serde(default)]
+    pub proof_checked: bool,
+    /// This report's message claimed to continue that report (its thread or its tag,
+    /// from that report's address) but was not signed by the key that report proved:
+    /// kept apart, for maintainers to judge.
+    #[serde(default)]
+    pub unverified_followup_of: Option<ReportId>,
     pub fields: Fields,
     pub missing: Vec<FieldName>,
     pub attachments: Vec<AttachmentMeta>,
@@ -331,6 +348,27 @@ impl Report {
 
     pub fn cvss(&self) -> Option<&Cvss> {
         self.triage.cvss.as_ref().or(self.data.fields.cvss.as_ref())
+    }
+
+    /// The certificate this report proved, by primary fingerprint; also for records
+    /// written before that was recorded, whose good signature covering everything is
+    /// taken as the proof (their encryption layer was not told apart then).
+    pub fn proven_key(&self) -> Option<&str> {
+        let d = &self.data;
+        if d.proof_checked {
+            return d.proven_key.as_deref();
+        }
+        (d.signature == SignatureStatus::Good && d.signature_covers_all)
+            .then_some(d.signer_fingerprint.as_deref())
+            .flatten()
+    }
+
+    /// The only key an answer to this report may be encrypted to: the proven one,
+    /// when it is the one recorded for answers. A key an earlier version picked by
+    /// the From address alone is not used.
+    pub fn answer_key(&self) -> Option<&str> {
+        let proven = self.proven_key()?;
+        self.data.reporter_key.as_deref().filter(|k| *k == proven)
     }
 
     /// The address answers go to.
@@ -399,6 +437,16 @@ impl NewReport {
         if !self.hints.is_empty() {
             let hints: Vec<String> = self.hints.iter().map(|h| h.to_string()).collect();
             events.push(Event::new(at, "system", "hints", Some(hints.join("; "))));
+        }
+        if let Some(of) = &self.unverified_followup_of {
+            events.push(Event::new(
+                at,
+                "system",
+                "unverified_follow_up",
+                Some(format!(
+                    "claims to continue {of} from its address, but is not signed by the key {of} proved: kept as a report of its own"
+                )),
+            ));
         }
         if self.suppressed_ack {
             events.push(Event::new(

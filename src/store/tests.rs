@@ -22,6 +22,9 @@ fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
         signer_fingerprint: None,
         signer_key_source: None,
         reporter_key: None,
+        proven_key: None,
+        proof_checked: true,
+        unverified_followup_of: None,
         fields: Default::default(),
         missing: vec![],
         attachments: vec![],
@@ -138,23 +141,131 @@ fn quarantined_message_id_does_not_block_a_readable_resend() {
 }
 
 #[test]
-fn learnt_keys_first_wins_for_address() {
+fn learnt_keys_by_fingerprint_and_every_claimant_of_a_handle() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert!(
         store
-            .learn_key("A@x", "F1", &["K1".into()], b"one")
+            .learn_key("F1", &["K1".into(), "S".into()], b"one")
             .unwrap()
     );
     assert!(
         store
-            .learn_key("a@x", "F2", &["K2".into()], b"two")
+            .learn_key("F2", &["K2".into(), "S".into()], b"two")
             .unwrap()
     );
-    assert_eq!(store.learnt_key_for("a@x").unwrap().unwrap(), b"one");
-    assert_eq!(store.learnt_key("K2").unwrap().unwrap(), b"two");
-    assert_eq!(store.learnt_key("F1").unwrap().unwrap(), b"one");
-    assert!(store.learnt_key("K3").unwrap().is_none());
+    assert!(
+        !store
+            .learn_key("F1", &["K1".into()], b"one, merged")
+            .unwrap()
+    );
+    assert_eq!(store.learnt_cert("F1").unwrap().unwrap(), b"one, merged");
+    // Never by a subkey's handle.
+    assert!(store.learnt_cert("K2").unwrap().is_none());
+    assert_eq!(store.learnt_signers("K2").unwrap(), vec![b"two".to_vec()]);
+    // Two certificates claiming one handle are both candidates: neither overwrites.
+    let mut both = store.learnt_signers("S").unwrap();
+    both.sort();
+    assert_eq!(both, vec![b"one, merged".to_vec(), b"two".to_vec()]);
+    assert!(store.learnt_signers("K3").unwrap().is_empty());
+    assert!(
+        store.learnt_signers("K").unwrap().is_empty(),
+        "exact handles only"
+    );
+}
+
+#[test]
+fn address_keys_keep_the_first_time_each_key_was_seen() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t0 = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let t1 = DateTime::from_timestamp(1_700_000_500, 0).unwrap();
+    store.note_address_key("A@x", "F2", t1).unwrap();
+    store.note_address_key("a@x", "F1", t0).unwrap();
+    store
+        .note_address_key("a@x", "F2", t0 + chrono::TimeDelta::days(9))
+        .unwrap();
+    let keys = store.address_keys("a@X").unwrap();
+    assert_eq!(
+        keys,
+        vec![
+            AddressKey {
+                fingerprint: "F1".into(),
+                first_seen: Some(t0)
+            },
+            AddressKey {
+                fingerprint: "F2".into(),
+                first_seen: Some(t1)
+            },
+        ]
+    );
+    assert!(store.address_keys("b@x").unwrap().is_empty());
+}
+
+#[test]
+fn key_trees_of_an_earlier_version_are_migrated_once() {
+    use crate::crypto::certs::signing_handles;
+    use sequoia_openpgp::serialize::SerializeInto;
+    let dir = tempfile::tempdir().unwrap();
+    let cert = sequoia_openpgp::cert::CertBuilder::general_purpose(Some("r@example.net"))
+        .generate()
+        .unwrap()
+        .0;
+    let fpr = cert.fingerprint().to_hex();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree(TREE_KEYS)
+            .unwrap()
+            .insert(fpr.as_bytes(), cert.to_vec().unwrap())
+            .unwrap();
+        let ids = db.open_tree(LEGACY_KEY_IDS).unwrap();
+        for ka in cert.keys() {
+            ids.insert(ka.key().keyid().to_hex().as_bytes(), fpr.as_bytes())
+                .unwrap();
+        }
+        db.open_tree(LEGACY_KEY_ADDRS)
+            .unwrap()
+            .insert(b"r@example.net", fpr.as_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    // Written as an earlier version would under the test's umask; the store refuses
+    // what others can read.
+    let chmod = std::process::Command::new("chmod")
+        .arg("-R")
+        .arg("go-rwx")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(chmod.success());
+    let store = Store::open(dir.path()).unwrap();
+    for handle in signing_handles(&cert) {
+        assert_eq!(store.learnt_signers(&handle).unwrap().len(), 1, "{handle}");
+    }
+    // The encryption subkey is no signer.
+    let enc = cert
+        .keys()
+        .with_policy(&crate::crypto::POLICY, None)
+        .for_transport_encryption()
+        .next()
+        .unwrap()
+        .key()
+        .keyid()
+        .to_hex();
+    assert!(store.learnt_signers(&enc).unwrap().is_empty());
+    assert_eq!(
+        store.address_keys("r@example.net").unwrap(),
+        vec![AddressKey {
+            fingerprint: fpr,
+            first_seen: None
+        }]
+    );
+    let names = store.db.tree_names();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.as_ref() == LEGACY_KEY_IDS.as_bytes())
+    );
 }
 
 #[test]
@@ -240,9 +351,7 @@ pub(super) fn fill(store: &Store) {
             Some(NewJob::new(JobKind::Ack, "q@example.net", Utc::now())),
         )
         .unwrap();
-    store
-        .learn_key("r@example.net", "FPR", &["KEYID".into()], b"cert")
-        .unwrap();
+    store.learn_key("FPR", &["KEYID".into()], b"cert").unwrap();
     store.flush().unwrap();
 }
 

@@ -173,7 +173,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let mut config = std::fs::read_to_string(&gw.config).unwrap();
     // Four senders and hundreds of reports: far over the default rate limits, which
     // would rightly store the reports unanswered.
-    config.push_str("[rate_limits]\nper_sender = 100000\nglobal = 100000\n");
+    config.push_str("[rate_limits]\nper_sender = 100000\nper_domain = 100000\nglobal = 100000\n");
     std::fs::write(&gw.config, config).unwrap();
     let gpg = Gpg::new();
     gpg.import(&gw.public_key_path());

@@ -467,13 +467,17 @@ fn a_follow_up_joins_its_report_and_a_reply_goes_back_threaded() {
     headers.push(("In-Reply-To", &ack_id));
     t.s.gw.deliver(&pgp_mime_encrypted(&headers, &armored));
     t.s.gw.run_once();
-    // And once more, by the tag in the subject only, in clear text.
+    // And once more, by the tag in the subject only, in clear text but signed: a
+    // signed report takes follow-ups signed by its key only.
+    let signed =
+        t.s.gpg
+            .clearsign(&t.s.alice, b"The bug also affects 2.4-beta.\n");
     t.s.gw.deliver(&message(
         &t.s.headers(
             "<tagged@example.net>",
             &format!("Re: [{id}] one more detail"),
         ),
-        "The bug also affects 2.4-beta.\n",
+        &String::from_utf8_lossy(&signed),
     ));
     let log = t.s.gw.run_once();
 
@@ -559,7 +563,9 @@ fn a_follow_up_joins_its_report_and_a_reply_goes_back_threaded() {
     let reply_id = header(reply, "Message-ID").unwrap();
     let mut headers = t.s.headers("<third@example.net>", "Re: your answer");
     headers.push(("In-Reply-To", &reply_id));
-    t.s.gw.deliver(&message(&headers, "Great, thanks.\n"));
+    let signed = t.s.gpg.clearsign(&t.s.alice, b"Great, thanks.\n");
+    t.s.gw
+        .deliver(&message(&headers, &String::from_utf8_lossy(&signed)));
     t.s.gw.run_once();
     assert_eq!(t.s.gw.reports().len(), 1);
     assert_eq!(t.show(&id)["correspondence"].as_array().unwrap().len(), 4);

@@ -14,6 +14,9 @@
 //!   errors when it cannot be unlocked, `keys rotate`, and the journald log format.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
+//! - [`trust`]: the trust model attacked: decryption oracles, key poisoning, key-ID
+//!   hijack, thread injection, reflection, file permissions, terminal escapes, key
+//!   growth, unsigned forwarded parts, and what a content-free answer may say.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 
@@ -35,4 +38,5 @@ mod pipeline;
 mod refusals;
 mod review;
 mod servers;
+mod trust;
 mod util;

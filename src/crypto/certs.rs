@@ -1,0 +1,235 @@
+//! Reporters' certificates as the gateway keeps them: which key may have made a
+//! signature, and the bounded copy that is stored.
+//!
+//! A certificate from a message is hostile input. Anyone can bind any public key as
+//! an *encryption* subkey of their own certificate (no back-signature is needed), and
+//! anyone can append user IDs, subkeys and signatures to a copy of a certificate. So a
+//! key is looked up only as a signing key with a valid binding under [`POLICY`]
+//! (which checks the back-signature), certificates are indexed by their primary
+//! fingerprint, and what is stored is a minimal copy with bounded parts.
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::packet::{Packet, UserID};
+use openpgp::{Cert, KeyHandle};
+
+use super::POLICY;
+
+/// User IDs kept in a stored certificate.
+pub const MAX_USERIDS: usize = 4;
+/// Subkeys kept in a stored certificate.
+pub const MAX_SUBKEYS: usize = 8;
+/// Revocations kept per component: one is enough to revoke; a few allow for a
+/// reason being restated.
+const MAX_REVOCATIONS: usize = 2;
+
+/// Whether `cert` holds `handle` as a key that may make signatures now: bound under
+/// the policy (a signing subkey's back-signature checked) and flagged for signing.
+/// A key merely present in the certificate, such as someone else's public key bound
+/// as an encryption subkey, does not count.
+pub fn signs_with(cert: &Cert, handle: &KeyHandle) -> bool {
+    cert.keys()
+        .with_policy(&POLICY, None)
+        .for_signing()
+        .key_handle(handle.clone())
+        .next()
+        .is_some()
+}
+
+/// The handles (key ID and fingerprint, upper-case hex) of every key of `cert` that
+/// [`signs_with`] accepts: what a signature's issuer is looked up by.
+pub fn signing_handles(cert: &Cert) -> Vec<String> {
+    let mut out = Vec::new();
+    for ka in cert.keys().with_policy(&POLICY, None).for_signing() {
+        out.push(ka.key().keyid().to_hex());
+        out.push(ka.key().fingerprint().to_hex());
+    }
+    out
+}
+
+/// A bounded copy of `cert` for keeping: the primary key, its current self-signature
+/// and revocations; at most [`MAX_USERIDS`] user IDs that `keep_userid` accepts (the
+/// primary user ID when none is accepted, because a GnuPG key's self-signature lives
+/// on its user ID), each with its current binding and revocations; at most
+/// [`MAX_SUBKEYS`] subkeys validly bound, with their binding and revocations. Third-party
+/// certifications and superseded self-signatures are dropped.
+///
+/// Merging two minimal copies and taking the minimal copy again stays within the same
+/// bounds, so repeated merges cannot grow a stored key. `None` when the certificate
+/// has no valid self-signature under the policy (nothing in it could be trusted).
+pub fn minimal(cert: &Cert, keep_userid: impl Fn(&UserID) -> bool) -> Option<Cert> {
+    let valid = cert.with_policy(&POLICY, None).ok()?;
+    let cert = cert.clone().strip_secret_key_material();
+    let primary = cert.primary_key();
+    let mut packets: Vec<Packet> = vec![primary.key().clone().into()];
+    if let Ok(sig) = valid.direct_key_signature() {
+        packets.push(sig.clone().into());
+    }
+    packets.extend(
+        primary
+            .self_revocations()
+            .take(MAX_REVOCATIONS)
+            .cloned()
+            .map(Packet::from),
+    );
+
+    let mut userids = 0;
+    for ua in valid.userids() {
+        if userids >= MAX_USERIDS {
+            break;
+        }
+        if !keep_userid(ua.userid()) {
+            continue;
+        }
+        userids += 1;
+        packets.push(ua.userid().clone().into());
+        packets.push(ua.binding_signature().clone().into());
+        packets.extend(
+            ua.self_revocations()
+                .take(MAX_REVOCATIONS)
+                .cloned()
+                .map(Packet::from),
+        );
+    }
+    if userids == 0
+        && let Ok(ua) = valid.primary_userid()
+    {
+        packets.push(ua.userid().clone().into());
+        packets.push(ua.binding_signature().clone().into());
+    }
+
+    for ka in valid.keys().subkeys().take(MAX_SUBKEYS) {
+        packets.push(ka.key().clone().into());
+        packets.push(ka.binding_signature().clone().into());
+        packets.extend(
+            ka.self_revocations()
+                .take(MAX_REVOCATIONS)
+                .cloned()
+                .map(Packet::from),
+        );
+    }
+    Cert::from_packets(packets.into_iter()).ok()
+}
+
+/// Whether a user ID is for `address` (case-insensitive).
+pub fn userid_is_for(userid: &UserID, address: &str) -> bool {
+    userid
+        .email_normalized()
+        .ok()
+        .flatten()
+        .is_some_and(|e| e.eq_ignore_ascii_case(address))
+}
+
+/// `stored` and `new` (copies of the same certificate) merged, then made minimal again:
+/// user IDs for `address` and those already kept. A merge that fails keeps `stored`.
+pub fn merge_bounded(stored: Option<Cert>, new: &Cert, address: &str) -> Option<Cert> {
+    let kept: Vec<UserID> = stored
+        .as_ref()
+        .map(|c| c.userids().map(|u| u.userid().clone()).collect())
+        .unwrap_or_default();
+    let merged = match stored {
+        Some(s) if s.fingerprint() == new.fingerprint() => {
+            match s.clone().merge_public(new.clone()) {
+                Ok(m) => m,
+                Err(_) => s,
+            }
+        }
+        _ => new.clone(),
+    };
+    minimal(&merged, |u| kept.contains(u) || userid_is_for(u, address))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use openpgp::cert::CertBuilder;
+    use openpgp::serialize::SerializeInto;
+
+    fn cert(uid: &str) -> Cert {
+        CertBuilder::general_purpose(Some(uid))
+            .generate()
+            .unwrap()
+            .0
+    }
+
+    /// `cert` with `n` more user IDs, each properly self-signed.
+    fn with_userids(cert: &Cert, n: usize) -> Cert {
+        let mut signer = cert
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let mut packets: Vec<Packet> = Vec::new();
+        for i in 0..n {
+            let uid = UserID::from(format!("Noise {i} <noise{i}@example.com>"));
+            let sig = uid
+                .bind(
+                    &mut signer,
+                    cert,
+                    openpgp::packet::signature::SignatureBuilder::new(
+                        openpgp::types::SignatureType::PositiveCertification,
+                    ),
+                )
+                .unwrap();
+            packets.push(uid.into());
+            packets.push(sig.into());
+        }
+        cert.clone().insert_packets(packets).unwrap().0
+    }
+
+    #[test]
+    fn minimal_copy_keeps_the_sender_and_drops_the_noise() {
+        let alice = cert("Alice <alice@example.net>");
+        let noisy = with_userids(&alice, 200);
+        assert_eq!(noisy.userids().count(), 201);
+        let small = minimal(&noisy, |u| userid_is_for(u, "alice@example.net")).unwrap();
+        assert_eq!(small.fingerprint(), alice.fingerprint());
+        assert_eq!(small.userids().count(), 1);
+        assert!(super::super::can_encrypt_to(&small));
+        assert!(small.to_vec().unwrap().len() < noisy.to_vec().unwrap().len() / 20);
+    }
+
+    #[test]
+    fn repeated_merges_stay_bounded() {
+        let alice = cert("Alice <alice@example.net>");
+        let mut stored = minimal(&alice, |_| true);
+        let first = stored.as_ref().unwrap().to_vec().unwrap().len();
+        for _ in 0..20 {
+            let noisy = with_userids(&alice, 50);
+            stored = merge_bounded(stored, &noisy, "alice@example.net");
+        }
+        let stored = stored.unwrap();
+        assert_eq!(stored.userids().count(), 1);
+        assert_eq!(stored.to_vec().unwrap().len(), first);
+    }
+
+    #[test]
+    fn only_signing_keys_with_a_valid_binding_are_signers() {
+        let alice = cert("Alice <alice@example.net>");
+        let signing = alice
+            .keys()
+            .with_policy(&POLICY, None)
+            .for_signing()
+            .next()
+            .unwrap()
+            .key()
+            .key_handle();
+        let encryption = alice
+            .keys()
+            .with_policy(&POLICY, None)
+            .for_transport_encryption()
+            .next()
+            .unwrap()
+            .key()
+            .key_handle();
+        assert!(signs_with(&alice, &signing));
+        assert!(!signs_with(&alice, &encryption));
+        let handles = signing_handles(&alice);
+        assert!(handles.contains(&signing.to_hex()));
+        assert!(!handles.contains(&encryption.to_hex()));
+    }
+}
