@@ -1119,3 +1119,8 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#[path = "open_tests.rs"]
+mod verdicts;
