@@ -123,6 +123,11 @@ struct ReportSummary<'a> {
     signature_covers_all: bool,
     signer_fingerprint: Option<&'a str>,
     signer_matches_from: bool,
+    /// The key the report proved (answers are encrypted to it); none: answers say
+    /// nothing of the report.
+    proven_key: Option<&'a str>,
+    /// The report this one claims to continue without being signed by its key.
+    unverified_followup_of: Option<&'a str>,
     cvss_vector: Option<&'a str>,
     cvss_score: Option<f64>,
     affected_versions: Option<&'a str>,
@@ -164,6 +169,8 @@ impl<'a> ReportSummary<'a> {
             signature_covers_all: d.signature_covers_all,
             signer_fingerprint: d.signer_fingerprint.as_deref(),
             signer_matches_from: d.signer_matches_from,
+            proven_key: r.proven_key(),
+            unverified_followup_of: d.unverified_followup_of.as_ref().map(|id| id.as_str()),
             cvss_vector: r.cvss().map(|c| c.vector.as_str()),
             cvss_score: r.cvss().map(|c| c.score),
             affected_versions: d.fields.affected_versions.as_deref(),
