@@ -111,6 +111,24 @@ pub fn minimal(cert: &Cert, keep_userid: impl Fn(&UserID) -> bool) -> Option<Cer
     Cert::from_packets(packets.into_iter()).ok()
 }
 
+/// For a certificate kept by an earlier version: the handles of its signing keys,
+/// and its bounded copy when that is smaller than `bytes`.
+pub fn reindex(bytes: &[u8]) -> (Vec<String>, Option<Vec<u8>>) {
+    use openpgp::serialize::SerializeInto;
+    let mut handles = Vec::new();
+    let mut smaller = None;
+    for cert in super::parse_certs(bytes).0 {
+        handles.extend(signing_handles(&cert));
+        if let Some(small) = minimal(&cert, |_| true)
+            && let Ok(small) = small.to_vec()
+            && small.len() < bytes.len()
+        {
+            smaller = Some(small);
+        }
+    }
+    (handles, smaller)
+}
+
 /// Whether a user ID is for `address` (case-insensitive).
 pub fn userid_is_for(userid: &UserID, address: &str) -> bool {
     userid

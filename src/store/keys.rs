@@ -142,11 +142,15 @@ impl Store {
             tracing::info!("rebuilding the index of reporters' signing keys");
             for item in self.keys.iter() {
                 let (fpr, bytes) = item?;
-                let fpr = String::from_utf8_lossy(&fpr).into_owned();
-                for cert in crate::crypto::parse_certs(&bytes).0 {
-                    for handle in crate::crypto::certs::signing_handles(&cert) {
-                        self.key_ids.insert(pair(&handle, &fpr), &[])?;
-                    }
+                let fpr_hex = String::from_utf8_lossy(&fpr).into_owned();
+                // Earlier versions merged every copy in without bound: keep the
+                // bounded copy from now on.
+                let (handles, small) = crate::crypto::certs::reindex(&bytes);
+                for handle in handles {
+                    self.key_ids.insert(pair(&handle, &fpr_hex), &[])?;
+                }
+                if let Some(small) = small {
+                    self.keys.insert(&fpr, small)?;
                 }
             }
             self.db.drop_tree(LEGACY_KEY_IDS)?;
