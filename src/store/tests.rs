@@ -207,10 +207,12 @@ fn key_trees_of_an_earlier_version_are_migrated_once() {
     use crate::crypto::certs::signing_handles;
     use sequoia_openpgp::serialize::SerializeInto;
     let dir = tempfile::tempdir().unwrap();
-    let cert = sequoia_openpgp::cert::CertBuilder::general_purpose(Some("r@example.net"))
-        .generate()
-        .unwrap()
-        .0;
+    // Ten user IDs: more than a bounded copy keeps.
+    let mut builder = sequoia_openpgp::cert::CertBuilder::general_purpose(Some("r@example.net"));
+    for i in 0..9 {
+        builder = builder.add_userid(format!("other{i}@example.net"));
+    }
+    let cert = builder.generate().unwrap().0;
     let fpr = cert.fingerprint().to_hex();
     {
         let db = sled::open(dir.path()).unwrap();
@@ -256,7 +258,7 @@ fn key_trees_of_an_earlier_version_are_migrated_once() {
     assert_eq!(
         store.address_keys("r@example.net").unwrap(),
         vec![AddressKey {
-            fingerprint: fpr,
+            fingerprint: fpr.clone(),
             first_seen: None
         }]
     );
@@ -266,6 +268,8 @@ fn key_trees_of_an_earlier_version_are_migrated_once() {
             .iter()
             .any(|n| n.as_ref() == LEGACY_KEY_IDS.as_bytes())
     );
+    let kept = crate::crypto::parse_certs(&store.learnt_cert(&fpr).unwrap().unwrap()).0;
+    assert_eq!(kept[0].userids().count(), crate::crypto::certs::MAX_USERIDS);
 }
 
 #[test]
