@@ -24,6 +24,18 @@ pub struct Cli {
     )]
     pub config: Option<PathBuf>,
 
+    /// Where systemd credentials (inbox.password_credential, ...) are read from when
+    /// not run by systemd. Default: `credentials/` beside the configuration file, else
+    /// /etc/disclosured/credentials, whichever is readable. Under systemd,
+    /// $CREDENTIALS_DIRECTORY is used.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "DISCLOSURED_CREDENTIALS"
+    )]
+    pub credentials: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }

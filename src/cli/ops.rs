@@ -411,20 +411,38 @@ fn doctor_checks(settings: &Settings, checks: &mut Vec<Check>) {
         )),
     }
     checks.push(store_check(settings));
+    checks.extend(socket_check(settings));
     match &settings.inbox {
-        Inbox::Maildir {
-            path,
-            quarantine_folder,
-            ..
-        } => checks.push(
-            match crate::source::Maildir::open(path, quarantine_folder) {
-                Ok(_) => Check::ok("inbox", format!("Maildir {}", path.display())),
-                Err(e) => Check::fail("inbox", e, "create the Maildir, owned by the daemon's user"),
-            },
-        ),
+        Inbox::Maildir { path, .. } => checks.push(maildir_check(path)),
         Inbox::Imap(imap) => checks.push(imap_check(imap)),
     }
     checks.push(outbox_check(settings));
+    checks.extend(delivery_check(settings));
+}
+
+/// The Maildir inbox, looked at and never created (the daemon creates it).
+fn maildir_check(path: &Path) -> Check {
+    let missing: Vec<&str> = ["new", "cur", "tmp"]
+        .into_iter()
+        .filter(|sub| !path.join(sub).is_dir())
+        .collect();
+    if missing.is_empty() {
+        Check::ok("inbox", format!("Maildir {}", path.display()))
+    } else {
+        Check {
+            verdict: Verdict::Warn,
+            name: "inbox",
+            detail: format!(
+                "Maildir {} has no {} yet",
+                path.display(),
+                missing.join("/, ") + "/"
+            ),
+            fix: Some(
+                "`disclosured serve` creates it; mail must be delivered there, by the daemon's user or readable by it"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// A secret file or credential: present and private, without showing it.
@@ -434,13 +452,16 @@ fn secret_check<E: std::fmt::Display>(
     then: impl FnOnce() -> Result<(), E>,
 ) -> Check {
     if let Secret::Credential(_) = secret
-        && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+        && crate::config::credentials_directory().is_none()
     {
         return Check {
             verdict: Verdict::Warn,
             name,
-            detail: format!("{secret}: only the service can read it; not checked here"),
-            fix: None,
+            detail: format!("{secret}: no credentials directory readable here; not checked"),
+            fix: Some(format!(
+                "run doctor as root, or give the directory with --credentials DIR (installed: {})",
+                crate::config::INSTALLED_CREDENTIALS
+            )),
         };
     }
     match secret.read() {
@@ -449,6 +470,42 @@ fn secret_check<E: std::fmt::Display>(
             Err(e) => Check::fail(name, e, format!("check the secret in {secret}")),
         },
         Err(e) => Check::fail(name, e, format!("fix {secret}")),
+    }
+}
+
+/// The running daemon's pid, from the store's lock, for messages: " (pid N)".
+fn daemon_pid(settings: &Settings) -> String {
+    match crate::store::holder(&settings.store.path) {
+        Some(crate::store::Holder::Process(pid)) => format!(" (pid {pid})"),
+        _ => String::new(),
+    }
+}
+
+/// `check-config`'s line about the store: asked through the daemon when it runs,
+/// opened here otherwise; never created.
+pub(super) fn store_summary(settings: &Settings) -> anyhow::Result<String> {
+    let path = settings.store.path.display();
+    if let Ok(Some(r)) = daemon_status(settings)
+        && r.code == 0
+    {
+        let n = serde_json::from_str::<serde_json::Value>(&r.stdout)
+            .ok()
+            .and_then(|v| v.get("reports").and_then(serde_json::Value::as_u64));
+        return Ok(format!(
+            "{path}: in use by the running daemon{}, {} reports (asked through its control socket)",
+            daemon_pid(settings),
+            n.map_or("?".into(), |n| n.to_string())
+        ));
+    }
+    match Store::open_existing(&settings.store.path) {
+        Ok(store) => Ok(format!("{path} ({} reports)", store.report_count())),
+        Err(crate::store::StoreError::Missing { path }) => Ok(format!(
+            "none yet at {path}: `disclosured serve` creates it at first start"
+        )),
+        Err(e) => Err(super::commands::explain_locked(
+            e.into(),
+            &control::socket_path(&settings.store.path),
+        )),
     }
 }
 
@@ -462,7 +519,8 @@ fn store_check(settings: &Settings) -> Check {
             return Check::ok(
                 "store",
                 format!(
-                    "{path} is in use by the running daemon ({} reports)",
+                    "{path} is in use by the running daemon{} ({} reports)",
+                    daemon_pid(settings),
                     n.map_or("?".into(), |n| n.to_string())
                 ),
             );
@@ -483,13 +541,53 @@ fn store_check(settings: &Settings) -> Check {
             );
         }
     }
-    match Store::open(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
+    // Opened, never created: a check must not make state (issue 18).
+    match Store::open_existing(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
         Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
-        Err(e) => Check::fail(
+        Err(crate::store::StoreError::Missing { path }) => Check {
+            verdict: Verdict::Warn,
+            name: "store",
+            detail: format!("no store at {path}"),
+            fix: Some(
+                "`disclosured serve` creates it at first start; if one exists, check store.path (relative paths resolve against the working directory)"
+                    .into(),
+            ),
+        },
+        Err(e @ crate::store::StoreError::Locked { .. }) => Check::fail(
             "store",
             e,
-            "is another disclosured process using it? Otherwise restore from a backup",
+            "the daemon holds the store but its control socket does not answer: look at its log (journalctl -u disclosured)",
         ),
+        Err(e) => Check::fail("store", e, "restore it from a backup"),
+    }
+}
+
+/// Where the control socket is, when its path needs a detour (issue 18: a long
+/// store.path locked out the store commands).
+fn socket_check(settings: &Settings) -> Option<Check> {
+    let socket = control::socket_path(&settings.store.path);
+    control::socket_detour(&socket).map(|why| Check {
+        verdict: Verdict::Ok,
+        name: "socket",
+        detail: format!("control socket {}: {why}", socket.display()),
+        fix: None,
+    })
+}
+
+/// A file outbox with an IMAP inbox is a production inbox whose answers go nowhere
+/// (issue 18): a warning, since a test setup may want exactly that.
+fn delivery_check(settings: &Settings) -> Option<Check> {
+    match (&settings.inbox, &settings.outbox) {
+        (Inbox::Imap(_), Outbox::File { path }) => Some(Check {
+            verdict: Verdict::Warn,
+            name: "delivery",
+            detail: format!(
+                "the inbox is IMAP but outgoing mail is only written to files in {}: no reporter gets an acknowledgement",
+                path.display()
+            ),
+            fix: Some("set [outbox] kind = \"smtp\" (or \"sendmail\") for production".into()),
+        }),
+        _ => None,
     }
 }
 
@@ -531,11 +629,15 @@ fn imap_check(imap: &crate::config::ImapSettings) -> Check {
 fn outbox_check(settings: &Settings) -> Check {
     let name = "outbox";
     match &settings.outbox {
+        Outbox::File { path } if !path.is_dir() => Check {
+            verdict: Verdict::Warn,
+            name,
+            detail: format!("{} does not exist yet", path.display()),
+            fix: Some("`disclosured serve` creates it at first start".into()),
+        },
         Outbox::File { path } => {
             let probe = path.join(format!(".doctor-{}", std::process::id()));
-            let written = std::fs::create_dir_all(path)
-                .and_then(|()| std::fs::write(&probe, b""))
-                .and_then(|()| std::fs::remove_file(&probe));
+            let written = std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe));
             match written {
                 Ok(()) => Check::ok(name, format!("{} is writable", path.display())),
                 Err(e) => Check::fail(

@@ -537,10 +537,17 @@ impl Store {
     /// the store: run from the wrong directory or with the wrong configuration, they
     /// must say which path they tried, not answer from a new, empty store.
     pub fn open_existing(path: &std::path::Path) -> Result<Store, StoreError> {
-        if !path.join("db").is_file() {
-            return Err(StoreError::Missing { path: shown(path) });
-        }
+        Store::check_exists(path)?;
         Store::open(path)
+    }
+
+    /// Refuses a store path that holds no store.
+    pub fn check_exists(path: &std::path::Path) -> Result<(), StoreError> {
+        if path.join("db").is_file() {
+            Ok(())
+        } else {
+            Err(StoreError::Missing { path: shown(path) })
+        }
     }
 
     /// Builds the derived trees (report heads, open jobs) of a store that predates

@@ -16,6 +16,9 @@
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
+//! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
+//!   credentials from a shell, a running daemon named by pid, a long store path, an
+//!   expired key.
 
 #![allow(
     clippy::unwrap_used,
@@ -35,4 +38,5 @@ mod pipeline;
 mod refusals;
 mod review;
 mod servers;
+mod sysadmin;
 mod util;

@@ -1,0 +1,326 @@
+//! Issue 18, "Operations that a sysadmin can trust": what an administrator met on a
+//! fresh install, one regression test per finding.
+
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Polls `f` (a state this test can see: a file, a command's answer) until it holds.
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `serve`, once its control socket answers. The socket file appears once the daemon
+/// holds the store; asking before that would open the store here, beside the
+/// starting daemon, and make its start fail.
+fn serve(gw: &Gateway, store: &std::path::Path) -> Child {
+    let socket = disclosured::daemon::control::socket_path(store);
+    let log = gw.path("serve.log");
+    let mut child = gw
+        .command()
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("the daemon's control socket", || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "serve ended with {status}: {}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+        }
+        if !socket.exists() {
+            return false;
+        }
+        let out = gw.cli(&["status", "--json"]);
+        out.status.success()
+            && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .is_ok_and(|s| s["inbox"]["daemon"] == true)
+    });
+    child
+}
+
+fn stop(mut child: Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve ended with {status}");
+}
+
+/// Items 3 and 6: checks and read-only commands create nothing; a missing store is
+/// reported with the path tried.
+#[test]
+fn issue_18_checks_and_store_commands_never_create_state() {
+    let gw = Gateway::new();
+    std::fs::remove_dir_all(gw.path("inbox")).unwrap();
+    let out = gw.cli(&["doctor"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let store_line = stdout.lines().find(|l| l.contains("store")).unwrap();
+    assert!(store_line.starts_with("warn"), "{stdout}");
+    assert!(
+        store_line.contains(gw.path("state").to_str().unwrap()),
+        "{stdout}"
+    );
+    let out = gw.cli(&["check-config"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("none yet at"), "{stdout}");
+    // A relative store.path, from another directory: refused, naming the path.
+    let elsewhere = tempfile::tempdir().unwrap();
+    for args in [
+        &["status"][..],
+        &["reports", "list"],
+        &["quarantine", "list"],
+        &["outbox", "list"],
+        &["backup", "b.backup"],
+    ] {
+        let out = gw
+            .command()
+            .current_dir(elsewhere.path())
+            .env("DISCLOSURED__STORE__PATH", "state")
+            .args(args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?}: {stdout}{stderr}");
+        let tried = elsewhere.path().canonicalize().unwrap().join("state");
+        assert!(
+            stderr.contains(&format!("no store at {}", tried.display())),
+            "{args:?}: {stderr}"
+        );
+    }
+    for dir in ["state", "outbox", "inbox"] {
+        assert!(!gw.path(dir).exists(), "{dir} was created");
+    }
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+}
+
+/// Item 7: a second daemon, `run-once` and `check-config` beside a running daemon
+/// say that it runs, with its pid.
+#[test]
+fn issue_18_a_second_daemon_and_check_config_name_the_running_daemon() {
+    let gw = Gateway::new();
+    let child = serve(&gw, &gw.path("state"));
+    let pid = child.id();
+    for args in [&["serve"][..], &["run-once"]] {
+        let out = gw.cli(args);
+        let (stdout, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!("the daemon is already running (pid {pid})")),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("WouldBlock"), "{stderr}");
+    }
+    let out = gw.cli(&["check-config"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("in use by the running daemon (pid {pid})")),
+        "{stdout}"
+    );
+    let out = gw.cli(&["doctor"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains(&format!("(pid {pid})")), "{stdout}");
+    // Without its socket (an older daemon, say) the lock still names it.
+    std::fs::rename(gw.path("state.sock"), gw.path("moved.sock")).unwrap();
+    let out = gw.cli(&["reports", "list"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("the daemon (pid {pid}) holds the store")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("in use by process {pid}")),
+        "{stderr}"
+    );
+    std::fs::rename(gw.path("moved.sock"), gw.path("state.sock")).unwrap();
+    stop(child);
+}
+
+/// Item 8: a store.path whose socket path is over 107 bytes: commands work without
+/// the daemon and through it, and `doctor` explains where the socket is.
+#[test]
+fn issue_18_a_long_store_path_keeps_the_control_socket_working() {
+    let gw = Gateway::new();
+    let deep = gw.path(&format!("{}/{}", "d".repeat(60), "e".repeat(60)));
+    std::fs::create_dir_all(&deep).unwrap();
+    let store = deep.join("state");
+    let config = std::fs::read_to_string(&gw.config).unwrap().replace(
+        &format!("path = \"{}\"", gw.path("state").display()),
+        &format!("path = \"{}\"", store.display()),
+    );
+    std::fs::write(&gw.config, config).unwrap();
+    gw.deliver(&plain_report("<long@example.net>"));
+    gw.run_once();
+    let out = gw.cli(&["status", "--json"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let child = serve(&gw, &store);
+    let s = gw.json(&["status", "--json"]);
+    assert_eq!(s["inbox"]["daemon"], true, "{s:#}");
+    assert_eq!(s["reports"], 1, "{s:#}");
+    let (stdout, _) = text(&gw.cli(&["doctor"]));
+    assert!(stdout.contains("/proc/self/fd"), "{stdout}");
+    assert!(stdout.contains("in use by the running daemon"), "{stdout}");
+    stop(child);
+}
+
+/// Item 9: a keys directory whose only key has expired: `check-config`, `serve` and
+/// `run-once` all refuse, with the same message.
+#[test]
+fn issue_18_an_expired_gateway_key_stops_serve_and_run_once_like_check_config() {
+    let gw = Gateway::without_key();
+    let gpg = Gpg::new();
+    // Made in 2020, valid for a year: expired now, without waiting for anything.
+    let then = "20200101T000000";
+    let uid = format!("Example Security <{GATEWAY}>");
+    gpg.run(
+        &[
+            "--faked-system-time",
+            then,
+            "--quick-gen-key",
+            &uid,
+            "ed25519",
+            "sign",
+            "1y",
+        ],
+        b"",
+    );
+    let fpr = gpg.fingerprint(&uid);
+    gpg.run(
+        &[
+            "--faked-system-time",
+            then,
+            "--quick-add-key",
+            &fpr,
+            "cv25519",
+            "encr",
+            "1y",
+        ],
+        b"",
+    );
+    let secret = gw.path("expired.sec.asc");
+    std::fs::write(
+        &secret,
+        gpg.run(&["--armor", "--export-secret-keys", &fpr], b""),
+    )
+    .unwrap();
+    let out = gw.cli(&["keys", "import", secret.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    gw.deliver(&plain_report("<expired@example.net>"));
+    let mut messages = Vec::new();
+    for args in [&["check-config"][..], &["run-once"], &["serve"]] {
+        let out = gw
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(!out.status.success(), "{args:?}: {stdout}{stderr}");
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("cannot sign"))
+            .unwrap_or_else(|| panic!("{args:?}: {stderr}"))
+            .to_string();
+        messages.push(line);
+    }
+    assert!(messages.iter().all(|m| m == &messages[0]), "{messages:#?}");
+    assert!(messages[0].contains("keys rotate"), "{}", messages[0]);
+    // Nothing was taken in.
+    assert_eq!(std::fs::read_dir(gw.path("inbox/new")).unwrap().count(), 1);
+    assert!(!gw.path("state").exists());
+}
+
+/// A gateway whose inbox is IMAP, its password a systemd credential, its outbox
+/// files (as a production configuration edited in a hurry).
+fn imap_gateway(gw: &Gateway) {
+    let config = std::fs::read_to_string(&gw.config).unwrap();
+    let maildir = format!(
+        "[inbox]\nkind = \"maildir\"\npath = \"{}\"\npoll_interval = \"100ms\"\n",
+        gw.path("inbox").display()
+    );
+    assert!(config.contains(&maildir), "{config}");
+    std::fs::write(
+        &gw.config,
+        config.replace(
+            &maildir,
+            "[inbox]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n\
+             username = \"security\"\npassword_credential = \"imap-password\"\n",
+        ),
+    )
+    .unwrap();
+}
+
+/// Items 2 and 10: credentials found beside the configuration (as installed) or
+/// given with --credentials, what is missing said exactly; a file outbox behind an
+/// IMAP inbox is a warning.
+#[test]
+fn issue_18_credentials_from_a_shell_and_a_file_outbox_behind_imap() {
+    let gw = Gateway::new();
+    imap_gateway(&gw);
+    let cli = |args: &[&str]| {
+        gw.command()
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("DISCLOSURED_CREDENTIALS")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // No credentials directory anywhere (the installed one is not on a test machine).
+    assert!(!std::path::Path::new("/etc/disclosured/credentials").exists());
+    let out = cli(&["check-config"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("\"imap-password\""), "{stderr}");
+    assert!(stderr.contains("--credentials DIR"), "{stderr}");
+    // Given, but the file is not there: named.
+    let creds = gw.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let out = cli(&["--credentials", creds.to_str().unwrap(), "check-config"]);
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&creds.join("imap-password").display().to_string()),
+        "{stderr}"
+    );
+    // Found beside the configuration file, without --credentials.
+    write_private(&creds.join("imap-password"), "secret-imap-7c1d");
+    let out = cli(&["check-config"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = cli(&["doctor"]);
+    let (stdout, stderr) = text(&out);
+    let delivery = stdout.lines().find(|l| l.contains("delivery")).unwrap();
+    assert!(delivery.starts_with("warn"), "{stdout}");
+    assert!(
+        delivery.contains("no reporter gets an acknowledgement"),
+        "{stdout}"
+    );
+    // The IMAP check got as far as the network (nothing listens on port 1).
+    let imap = stdout.lines().find(|l| l.contains(" imap ")).unwrap();
+    assert!(imap.contains("127.0.0.1:1"), "{imap}");
+    assert!(!imap.contains("credential"), "{imap}");
+    assert!(!stdout.contains("secret-imap-7c1d") && !stderr.contains("secret-imap-7c1d"));
+}
