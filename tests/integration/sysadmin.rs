@@ -324,3 +324,42 @@ fn issue_18_credentials_from_a_shell_and_a_file_outbox_behind_imap() {
     assert!(!imap.contains("credential"), "{imap}");
     assert!(!stdout.contains("secret-imap-7c1d") && !stderr.contains("secret-imap-7c1d"));
 }
+
+/// Item 1: `sudo make install` after `make build`: sudo's PATH has no cargo, and
+/// installing must not need it.
+#[test]
+fn issue_18_make_install_needs_no_cargo_once_built() {
+    let dest = tempfile::tempdir().unwrap();
+    let built = env!("CARGO_BIN_EXE_disclosured");
+    let make = |bin: &str| {
+        std::process::Command::new("make")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--no-print-directory", "install"])
+            .arg(format!("DESTDIR={}", dest.path().display()))
+            .arg(format!("BIN={bin}"))
+            // As under sudo: the toolchain is not on the PATH.
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env_remove("CARGO")
+            .output()
+            .unwrap()
+    };
+    let out = make(built);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let installed = dest.path().join("usr/local/bin/disclosured");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(built).unwrap()
+    );
+    for f in [
+        "usr/local/lib/systemd/system/disclosured.service",
+        "etc/disclosured/disclosured.toml",
+    ] {
+        assert!(dest.path().join(f).is_file(), "{f}");
+    }
+    assert!(dest.path().join("etc/disclosured/credentials").is_dir());
+    // Not built: says what to do instead of "cargo is missing".
+    let out = make("/nonexistent/disclosured");
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stdout.contains("run `make build` as your user first"), "{stdout}{stderr}");
+}
