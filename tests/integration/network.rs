@@ -511,3 +511,64 @@ fn check_config_and_serve_refuse_an_unsafe_password_file_at_start() {
         assert!(!err.contains(net.imap.password()), "{err}");
     }
 }
+
+/// Issue 18, item 11: a message that arrived while a pass was running waited for the
+/// IDLE refresh (minutes): the server announced it (EXISTS) in its answer to one of
+/// the pass's own commands, and then had nothing new to say once IDLE began. Driven
+/// step by step against Dovecot, with APPENDs put into that window.
+#[test]
+fn issue_18_mail_appended_during_a_pass_ends_the_next_idle_at_once() {
+    use disclosured::config::{Inbox, Settings};
+    use disclosured::source::imap::{ImapInbox, Mailbox, Woke};
+    let net = Net::new();
+    let settings = Settings::load(Some(&net.gw.config)).unwrap();
+    let Inbox::Imap(imap) = settings.inbox.clone() else {
+        panic!("not an IMAP inbox")
+    };
+    let inbox = ImapInbox::new(imap).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (_stop, mut shutdown) = tokio::sync::watch::channel(false);
+        // Longer than any answer takes here, far shorter than the IDLE refresh.
+        let limit = Duration::from_secs(30);
+        let mut wait = async |mailbox: Mailbox, what: &str| -> Mailbox {
+            let (mailbox, woke) = tokio::time::timeout(limit, mailbox.wait(&mut shutdown))
+                .await
+                .unwrap_or_else(|_| panic!("{what}: still waiting after {limit:?}"))
+                .unwrap();
+            assert_eq!(woke, Woke::NewData, "{what}");
+            mailbox
+        };
+        let mailbox = inbox.connect().await.unwrap();
+        assert!(mailbox.has_idle());
+        // Before IDLE: the server says so once IDLE starts.
+        net.imap.append("INBOX", &net.report("<w1@example.net>"));
+        let mut mailbox = wait(mailbox, "a message before IDLE").await;
+        // A pass lists the folder, a message arrives (the window), the pass handles
+        // what it listed: the server announces the new one in its answers.
+        let listed = mailbox.list().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        net.imap.append("INBOX", &net.report("<w2@example.net>"));
+        for (uid, _) in listed {
+            assert!(mailbox.fetch(uid).await.unwrap().is_some());
+            mailbox.move_to(uid, "Processed").await.unwrap();
+        }
+        let mut mailbox = wait(mailbox, "a message that came during a pass").await;
+        let listed = mailbox.list().await.unwrap();
+        assert_eq!(listed.len(), 1, "the second message is there to take");
+        for (uid, _) in listed {
+            mailbox.move_to(uid, "Processed").await.unwrap();
+        }
+        // Just before a pass lists the folder: announced with the search's answer,
+        // not in it.
+        net.imap.append("INBOX", &net.report("<w3@example.net>"));
+        let seen = mailbox.list().await.unwrap().len();
+        let mut mailbox = if seen == 0 {
+            wait(mailbox, "a message announced with the listing").await
+        } else {
+            mailbox
+        };
+        assert_eq!(mailbox.list().await.unwrap().len(), 1);
+        mailbox.logout().await;
+    });
+}

@@ -361,5 +361,8 @@ fn issue_18_make_install_needs_no_cargo_once_built() {
     let out = make("/nonexistent/disclosured");
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success());
-    assert!(stdout.contains("run `make build` as your user first"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("run `make build` as your user first"),
+        "{stdout}{stderr}"
+    );
 }
