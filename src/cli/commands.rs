@@ -109,15 +109,25 @@ fn actor() -> String {
 fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCode> {
     let file = match command {
         Command::Reports(ReportsCommand::Reply { file, .. }) => Some(read_message(file)?),
+        // The keys to encrypt to travel in the request: the daemon may not see them.
+        Command::Backup { to: Some(to), .. } => Some(super::backup::recipients_file(to)?),
         _ => None,
     };
     let argv = match command {
         // The daemon writes the file, from its own working directory: it gets an
-        // absolute path, resolved here.
-        Command::Backup { file } => {
-            let file = std::path::absolute(file)
-                .with_context(|| format!("cannot resolve {}", file.display()))?;
-            vec!["backup".into(), file.to_string_lossy().into_owned()]
+        // absolute path, resolved here; `-` comes back as the answer's output.
+        Command::Backup { file, to } => {
+            let file = if file.as_os_str() == "-" {
+                file.clone()
+            } else {
+                std::path::absolute(file)
+                    .with_context(|| format!("cannot resolve {}", file.display()))?
+            };
+            let mut argv = vec!["backup".to_string(), file.to_string_lossy().into_owned()];
+            if to.is_some() {
+                argv.extend(["--to".into(), "(in the request)".into()]);
+            }
+            argv
         }
         _ => std::env::args().skip(1).collect(),
     };

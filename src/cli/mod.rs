@@ -4,6 +4,7 @@
 //! only.
 
 pub mod args;
+mod backup;
 pub mod commands;
 pub mod logging;
 pub mod ops;

@@ -167,36 +167,53 @@ pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<
     Ok(0)
 }
 
-/// `backup FILE`: the store's export, written to `FILE.tmp`, synced, then renamed, so
-/// FILE is always a complete backup. In the daemon, FILE arrives absolute (the client
-/// resolved it against its own directory).
-pub(super) fn backup(p: &Pipeline, file: &Path, out: &mut Out) -> anyhow::Result<u8> {
-    if !file.is_absolute() {
-        bail!(
-            "{}: the backup file must be an absolute path",
-            file.display()
-        );
+/// `backup FILE|-`: the encrypted backup (see [`super::backup`]), written to
+/// `FILE.tmp`, synced, then renamed, so FILE is always a complete backup; `-` sends it
+/// to standard output. In the daemon, FILE arrives absolute (the client resolved it
+/// against its own directory).
+pub(super) fn backup(
+    p: &Pipeline,
+    file: &Path,
+    to: Option<&str>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    if file.as_os_str() == "-" {
+        let mut armored = Vec::new();
+        let done = super::backup::write(p, to, &mut armored)?;
+        out.stdout = String::from_utf8(armored).context("the armored backup is not text")?;
+        writeln!(out.stderr, "{}", backup_line("standard output", &done))?;
+        return Ok(0);
     }
+    let file = &std::path::absolute(file)?;
     let mut tmp = file.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let result = write_backup(p, file, &tmp);
+    let result = write_backup(p, to, file, &tmp);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     let done = result?;
     writeln!(
         out.stdout,
-        "Backup written to {}: {} reports, {} entries in {} trees",
-        file.display(),
-        done.reports,
-        done.entries,
-        done.trees
+        "{}",
+        backup_line(&file.display().to_string(), &done)
     )?;
     Ok(0)
 }
 
-fn write_backup(p: &Pipeline, file: &Path, tmp: &Path) -> anyhow::Result<crate::store::Exported> {
+fn backup_line(to: &str, done: &super::backup::Summary) -> String {
+    format!(
+        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted)",
+        done.store.reports, done.store.entries, done.store.trees, done.key_files
+    )
+}
+
+fn write_backup(
+    p: &Pipeline,
+    to: Option<&str>,
+    file: &Path,
+    tmp: &Path,
+) -> anyhow::Result<super::backup::Summary> {
     use std::os::unix::fs::OpenOptionsExt;
     // An old .tmp may have another mode; a new file gets 0600 (reports are secret).
     match std::fs::remove_file(tmp) {
@@ -211,7 +228,7 @@ fn write_backup(p: &Pipeline, file: &Path, tmp: &Path) -> anyhow::Result<crate::
         .open(tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(f);
-    let done = p.store.export(&mut w)?;
+    let done = super::backup::write(p, to, &mut w)?;
     let f = w
         .into_inner()
         .map_err(|e| e.into_error())
@@ -251,28 +268,29 @@ pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<ExitCo
             socket.display()
         ),
     }
-    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let input: Box<dyn std::io::Read + Send + Sync> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+        )
+    };
+    let shown = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
     let path = &settings.store.path;
-    let (store, done) = Store::import(path, &mut std::io::BufReader::new(f))
-        .with_context(|| format!("restoring {} into {}", file.display(), path.display()))?;
-    // Every report must decode, and all of them must be there.
-    let reports = store
-        .reports()
-        .with_context(|| format!("the restored store {} does not read back", path.display()))?
-        .len();
-    if reports as u64 != done.reports {
-        bail!(
-            "the restored store {} holds {reports} reports, the backup {}",
-            path.display(),
-            done.reports
-        );
-    }
+    let (done, keys) = super::backup::restore(settings, input)
+        .with_context(|| format!("restoring {shown} into {}", path.display()))?;
     println!(
-        "Restored {} into {}: {reports} reports, {} entries in {} trees",
-        file.display(),
+        "Restored {shown} into {}: {} reports, {} entries in {} trees; {} key files into {}",
         path.display(),
-        done.entries,
-        done.trees
+        done.store.reports,
+        done.store.entries,
+        done.store.trees,
+        done.key_files,
+        keys.display()
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -78,10 +78,11 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
         Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(p, *json, *sent, out),
         Command::Outbox(OutboxCommand::Retry { id, all }) => outbox_retry(p, *id, *all, now, out),
         Command::Status { json } => super::ops::status(p, *json, out),
-        Command::Backup { file } => {
-            // A local run gets the path as typed; the daemon gets it absolute.
-            let file = std::path::absolute(file)?;
-            super::ops::backup(p, &file, out)
+        Command::Backup { file, to } => {
+            // A local run gets the path as typed; the daemon gets it absolute. The
+            // keys of --to are in the request.
+            let to = to.as_ref().and(req.file.as_deref());
+            super::ops::backup(p, file, to, out)
         }
         _ => bail!("not a command on the store"),
     }

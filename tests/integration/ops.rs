@@ -169,7 +169,7 @@ fn backup_and_restore_into_a_new_store_lists_the_same_reports() {
     assert!(
         std::fs::read(&file)
             .unwrap()
-            .starts_with(b"disclosured-backup 1\n")
+            .starts_with(b"-----BEGIN PGP MESSAGE-----")
     );
     // Never over an existing store.
     let out = gw.cli(&["restore", file.to_str().unwrap()]);

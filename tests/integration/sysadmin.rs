@@ -366,3 +366,140 @@ fn issue_18_make_install_needs_no_cargo_once_built() {
         "{stdout}{stderr}"
     );
 }
+
+/// The gateway's secret key file (there is one in these tests).
+fn secret_key_file(keys: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(keys)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".sec.asc"))
+        .unwrap()
+}
+
+/// Item 4: a backup holds the gateway's keys, is encrypted (GnuPG decrypts it with the
+/// gateway's key, or with the key given with --to), streams to standard output, and
+/// restores on a new host with the same key; older plain backups still restore.
+#[test]
+fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
+    let gw = Gateway::new();
+    gw.deliver(&plain_report("<bk1@example.net>"));
+    gw.deliver(&plain_report("<bk2@example.net>"));
+    gw.run_once();
+    let before = gw.json(&["reports", "list", "--json"]);
+    let fpr = gw.signing_fingerprint();
+    let file = gw.path("state.backup");
+    let out = gw.cli(&["backup", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("key files (encrypted)"),
+        "{:?}",
+        text(&out)
+    );
+    let backup = std::fs::read(&file).unwrap();
+    assert!(backup.starts_with(b"-----BEGIN PGP MESSAGE-----"));
+    assert!(find(&backup, b"bk1@example.net").is_none());
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // GnuPG with the gateway's secret key reads it: the keys are inside.
+    let gpg = Gpg::new();
+    gpg.import(&secret_key_file(&gw.path("keys")));
+    let plain = gpg.run(&["--decrypt"], &backup);
+    assert!(plain.starts_with(b"disclosured-backup 2\n"));
+    let secret = std::fs::read(secret_key_file(&gw.path("keys"))).unwrap();
+    assert!(
+        find(&plain, &secret).is_some(),
+        "the secret key is in the backup"
+    );
+
+    // A new host: no key, no store. The gateway's key is not there to decrypt with,
+    // so the refusal says what to do; GnuPG's plaintext restores store and keys.
+    let new_host = |args: &[&str], stdin: &[u8]| {
+        use std::io::Write;
+        let mut child = gw
+            .command()
+            .env("DISCLOSURED__STORE__PATH", gw.path("new/state"))
+            .env("DISCLOSURED__KEYS__DIR", gw.path("new/keys"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = new_host(&["restore", file.to_str().unwrap()], b"");
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("gpg --decrypt"), "{:?}", text(&out));
+    assert!(!gw.path("new/state").exists());
+    let out = new_host(&["restore", "-"], &plain);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("2 reports"), "{:?}", text(&out));
+    let out = new_host(&["reports", "list", "--json"], b"");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        before
+    );
+    let out = new_host(&["keys", "show"], b"");
+    assert!(text(&out).0.contains(&fpr), "{:?}", text(&out));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let restored = secret_key_file(&gw.path("new/keys"));
+        let mode = std::fs::metadata(&restored).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{mode:o}");
+        assert_eq!(std::fs::read(restored).unwrap(), secret);
+    }
+
+    // Encrypted to the gateway's key, restored where that key is: no GnuPG needed.
+    let out = gw
+        .command()
+        .env("DISCLOSURED__STORE__PATH", gw.path("again"))
+        .args(["restore", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+
+    // To an administrator's key, on standard output, through the running daemon.
+    let admin = Gpg::new();
+    let admin_fpr = admin.gen_key("Admin <admin@example.org>");
+    let admin_pub = gw.path("admin.asc");
+    std::fs::write(&admin_pub, admin.export(&admin_fpr)).unwrap();
+    let child = serve(&gw, &gw.path("state"));
+    let out = gw.cli(&["backup", "--to", admin_pub.to_str().unwrap(), "-"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(out.stdout.starts_with(b"-----BEGIN PGP MESSAGE-----"));
+    let plain = admin.run(&["--decrypt"], &out.stdout);
+    assert!(plain.starts_with(b"disclosured-backup 2\n"));
+    // The gateway itself cannot read that one.
+    let to_admin = gw.path("admin.backup");
+    std::fs::write(&to_admin, &out.stdout).unwrap();
+    stop(child);
+    let out = gw
+        .command()
+        .env("DISCLOSURED__STORE__PATH", gw.path("third"))
+        .args(["restore", to_admin.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("does not hold"), "{:?}", text(&out));
+
+    // A plain backup of the earlier format still restores.
+    let old = gw.path("old.backup");
+    {
+        let store = disclosured::store::Store::open(&gw.path("state")).unwrap();
+        let mut f = std::fs::File::create(&old).unwrap();
+        store.export(&mut f).unwrap();
+    }
+    let out = gw
+        .command()
+        .env("DISCLOSURED__STORE__PATH", gw.path("fourth"))
+        .args(["restore", old.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("0 key files"), "{:?}", text(&out));
+}
