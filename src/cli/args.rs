@@ -191,11 +191,22 @@ pub struct DigestArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCommand {
-    /// List quarantined and skipped messages with their reasons.
+    /// List quarantined and skipped messages with their reasons (and IDs).
     List {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Hand a quarantined message back to the inbox, once its cause is fixed (a key
+    /// added, a limit raised): it is read again at the next pass and its new outcome
+    /// recorded (see `quarantine list`). Retrying a message twice changes nothing.
+    Retry {
+        /// The message's ID (from `quarantine list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<u64>,
+        /// Every quarantined message not retried yet.
+        #[arg(long)]
+        all: bool,
     },
 }
 

@@ -8,6 +8,7 @@ mod backup;
 pub mod commands;
 pub mod logging;
 pub mod ops;
+mod quarantine;
 pub mod reports;
 
 use std::process::ExitCode;

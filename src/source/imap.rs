@@ -475,6 +475,46 @@ impl Mailbox {
         ))
     }
 
+    /// Moves the message whose bytes hash to `sha256` (hex) from `from` back to
+    /// `to`, for `quarantine retry`; false when it is not in `from`. Leaves `from`
+    /// selected.
+    pub async fn put_back(
+        &mut self,
+        from: &str,
+        to: &str,
+        sha256: &str,
+    ) -> Result<bool, ImapError> {
+        use sha2::Digest;
+        self.session.select(from).await?;
+        let uids: Vec<u32> = self
+            .session
+            .uid_search("UNDELETED")
+            .await?
+            .into_iter()
+            .collect();
+        for uid in uids {
+            let Some(raw) = self.fetch(uid).await? else {
+                continue;
+            };
+            if hex::encode(sha2::Sha256::digest(&raw)) == sha256 {
+                let set = uid.to_string();
+                if self.can_move {
+                    self.session.uid_mv(&set, to).await?;
+                } else {
+                    self.session.uid_copy(&set, to).await?;
+                    self.add_flag(&set, "\\Deleted").await?;
+                    if self.uidplus {
+                        let done: Vec<_> =
+                            self.session.uid_expunge(&set).await?.try_collect().await?;
+                        drop(done);
+                    }
+                }
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Says goodbye; errors do not matter any more.
     pub async fn logout(mut self) {
         let _ = self.session.logout().await;

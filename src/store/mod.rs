@@ -12,6 +12,7 @@ mod backup;
 mod lifecycle;
 mod lock;
 mod records;
+mod retry;
 
 use chrono::{DateTime, Datelike, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -20,6 +21,7 @@ pub use backup::{BACKUP_HEADER, Exported};
 pub use lifecycle::Change;
 pub use lock::{CLOSE_WAIT, Holder, holder};
 pub use records::*;
+pub use retry::{Release, Retried};
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";

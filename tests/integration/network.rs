@@ -572,3 +572,42 @@ fn issue_18_mail_appended_during_a_pass_ends_the_next_idle_at_once() {
         mailbox.logout().await;
     });
 }
+
+/// Issue 18, item 5, over IMAP: `quarantine retry` moves the message from the
+/// quarantine folder back to the watched one, found by its content.
+#[test]
+fn issue_18_quarantine_retry_moves_the_message_back_on_the_imap_server() {
+    let net = Net::new();
+    net.imap.append("INBOX", b"From: x@example.net\r\nSubject: garbage\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\r\n\r\n--b\r\n\r\nnot openpgp\r\n--b--\r\n");
+    net.imap.append("INBOX", &net.report("<ok@example.net>"));
+    net.gw.run_once();
+    assert_eq!(net.imap.messages("Quarantine").len(), 1);
+    let q = net.gw.quarantine();
+    let id = q[0]["id"].as_u64().unwrap().to_string();
+    let out = net.gw.cli(&["quarantine", "retry", &id]);
+    assert!(out.status.success(), "{:?}", out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("back in the inbox"));
+    assert!(net.imap.messages("Quarantine").is_empty());
+    assert_eq!(net.imap.messages("INBOX").len(), 1);
+    let out = net.gw.cli(&["quarantine", "retry", &id]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already retried"),
+        "{out:?}"
+    );
+    assert_eq!(net.imap.messages("INBOX").len(), 1);
+    // Read again: still not a report, quarantined again, and the old record says so.
+    net.gw.run_once();
+    assert_eq!(net.imap.messages("Quarantine").len(), 1);
+    let q = net.gw.quarantine();
+    let row = q
+        .iter()
+        .find(|r| r["id"].as_u64().unwrap().to_string() == id)
+        .unwrap();
+    assert!(
+        row["retried"]["now"]
+            .as_str()
+            .unwrap()
+            .starts_with("quarantined again"),
+        "{row:#}"
+    );
+}

@@ -503,3 +503,96 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(text(&out).0.contains("0 key files"), "{:?}", text(&out));
 }
+
+/// Item 5: a quarantined message, its cause fixed, goes back through the inbox; a
+/// second retry changes nothing; what it became is recorded.
+#[test]
+fn issue_18_quarantine_retry_reads_a_message_again_once() {
+    let gw = Gateway::new();
+    gw.deliver(&plain_report("<big@example.net>"));
+    // Garbage stays garbage: retried, it is quarantined again.
+    gw.deliver(b"From: x@example.net\r\nSubject: garbage\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=b\r\n\r\n--b\r\n\r\nnot openpgp\r\n--b--\r\n");
+    let out = gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__LIMITS__MAX_MESSAGE_BYTES", "200")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(gw.reports().is_empty());
+    let q = gw.quarantine();
+    assert_eq!(q.len(), 2, "{q:#?}");
+    let id_of = |needle: &str| {
+        q.iter()
+            .find(|r| r["reason"].as_str().unwrap().contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {q:#?}"))["id"]
+            .as_u64()
+            .unwrap()
+            .to_string()
+    };
+    let (big, garbage) = (id_of("max_message_bytes"), id_of("OpenPGP"));
+    let out = gw.cli(&["quarantine", "retry", &big]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("back in the inbox"),
+        "{:?}",
+        text(&out)
+    );
+    let inbox = || std::fs::read_dir(gw.path("inbox/new")).unwrap().count();
+    assert_eq!(inbox(), 1);
+    // Again: nothing changes.
+    let out = gw.cli(&["quarantine", "retry", &big]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("already retried"), "{:?}", text(&out));
+    assert_eq!(inbox(), 1);
+    // The limit is back to its default: read, stored, answered.
+    gw.run_once();
+    let reports = gw.reports();
+    assert_eq!(reports.len(), 1);
+    let q = gw.quarantine();
+    let row = q
+        .iter()
+        .find(|r| r["id"].as_u64().unwrap().to_string() == big)
+        .unwrap();
+    let id = reports[0]["id"].as_str().unwrap();
+    assert_eq!(row["retried"]["now"], format!("report {id}"), "{row:#}");
+    assert!(row["retried"]["by"].as_str().unwrap().starts_with("cli:"));
+    // --all takes the garbage, once; it comes back quarantined again.
+    let out = gw.cli(&["quarantine", "retry", "--all"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .0
+            .contains(&format!("{garbage}: back in the inbox")),
+        "{:?}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).0.contains(&format!("{big}:")),
+        "{:?}",
+        text(&out)
+    );
+    gw.run_once();
+    let q = gw.quarantine();
+    assert_eq!(q.len(), 3, "{q:#?}");
+    let row = q
+        .iter()
+        .find(|r| r["id"].as_u64().unwrap().to_string() == garbage)
+        .unwrap();
+    assert!(
+        row["retried"]["now"]
+            .as_str()
+            .unwrap()
+            .starts_with("quarantined again as"),
+        "{row:#}"
+    );
+    assert_eq!(gw.reports().len(), 1);
+    // Not a quarantined message: refused, with a reason.
+    let out = gw.cli(&["quarantine", "retry", "999999"]);
+    assert_eq!(out.status.code(), Some(1), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("no quarantined message 999999"),
+        "{:?}",
+        text(&out)
+    );
+}
