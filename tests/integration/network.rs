@@ -88,6 +88,30 @@ expire_after = "1h"
     fn acks(&self) -> usize {
         self.smtp.messages().len()
     }
+
+    /// Waits until `serve` has finished a look at the inbox (IMAP connected, a pass
+    /// done, waiting in IDLE or polling). Asked through the control socket, and only
+    /// once it exists: before that, the command would open the store itself, beside
+    /// the starting daemon.
+    fn wait_until_watching(&self) {
+        wait_for("the daemon's first pass", Duration::from_secs(60), || {
+            if !self.gw.path("state.sock").exists() {
+                return false;
+            }
+            let out = self.gw.cli(&["status", "--json"]);
+            out.status.success()
+                && serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                    .is_ok_and(|s| s["inbox"]["last_pass"].is_string())
+        });
+    }
+
+    /// The one queued message's record, through the daemon when it runs.
+    fn only_job(&self) -> serde_json::Value {
+        let jobs = self.gw.json(&["outbox", "list", "--json", "--sent"]);
+        let jobs = jobs.as_array().unwrap();
+        assert_eq!(jobs.len(), 1, "{jobs:#?}");
+        jobs[0].clone()
+    }
 }
 
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
@@ -128,8 +152,8 @@ fn stop(mut child: Child) -> String {
 fn idle_delivery_acknowledged_over_smtp_with_starttls() {
     let net = Net::new();
     let child = net.serve();
-    // Let it connect and enter IDLE, then append: the report arrives during IDLE.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Once it watches the inbox, append: the report arrives during IDLE.
+    net.wait_until_watching();
     net.imap.append("INBOX", &net.report("<idle1@example.net>"));
     wait_for("the acknowledgement", Duration::from_secs(30), || {
         net.acks() == 1
@@ -176,7 +200,7 @@ fn unreadable_mail_goes_to_the_quarantine_folder() {
 fn polling_fallback_and_copy_expunge_without_idle_or_move() {
     let net = Net::with_imap(Dovecot::start_without_idle());
     let child = net.serve();
-    std::thread::sleep(Duration::from_millis(1000));
+    net.wait_until_watching();
     net.imap.append("INBOX", &net.report("<poll@example.net>"));
     wait_for("the acknowledgement", Duration::from_secs(30), || {
         net.acks() == 1
@@ -192,7 +216,7 @@ fn polling_fallback_and_copy_expunge_without_idle_or_move() {
 fn dovecot_restart_mid_run_reconnects_and_carries_on() {
     let mut net = Net::new();
     let child = net.serve();
-    std::thread::sleep(Duration::from_millis(1000));
+    net.wait_until_watching();
     net.imap.append("INBOX", &net.report("<r1@example.net>"));
     wait_for("the first acknowledgement", Duration::from_secs(30), || {
         net.acks() == 1
@@ -218,14 +242,18 @@ fn smtp_down_then_up_delivers_exactly_once() {
     wait_for("the report", Duration::from_secs(30), || {
         net.imap.messages("Processed").len() == 1
     });
-    // Let at least one attempt fail.
-    std::thread::sleep(Duration::from_millis(1500));
+    // At least one attempt failed (recorded), before the server comes back.
+    wait_for("a failed attempt", Duration::from_secs(30), || {
+        net.gw.path("state.sock").exists() && net.only_job()["tries"].as_u64().unwrap() >= 1
+    });
     net.smtp.restart();
     wait_for("the acknowledgement", Duration::from_secs(30), || {
         net.acks() == 1
     });
-    // Give a duplicate every chance to appear.
-    std::thread::sleep(Duration::from_millis(2500));
+    // Recorded as sent: from then on no round sends it again.
+    wait_for("the job marked sent", Duration::from_secs(30), || {
+        net.only_job()["state"] == "sent"
+    });
     let log = stop(child);
     assert_eq!(net.acks(), 1, "{log}");
     assert!(log.contains("message deferred"), "{log}");
@@ -280,7 +308,10 @@ fn stored_but_not_moved_is_replayed_without_a_second_report_or_ack() {
     wait_for("the acknowledgement", Duration::from_secs(30), || {
         net.acks() == 1
     });
-    std::thread::sleep(Duration::from_millis(2000));
+    // Recorded as sent: from then on no round sends it again.
+    wait_for("the job marked sent", Duration::from_secs(30), || {
+        net.only_job()["state"] == "sent"
+    });
     let log = stop(child);
     assert_eq!(net.gw.reports().len(), 1, "{log}");
     assert_eq!(net.acks(), 1, "{log}");
@@ -369,7 +400,7 @@ fn no_password_passphrase_or_report_text_in_the_output_even_at_debug() {
         .stderr(log)
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    net.wait_until_watching();
     for raw in reports("serve") {
         net.imap.append("INBOX", &raw);
     }
