@@ -145,9 +145,19 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
             // No daemon: this process opens the store, which must exist (a command
             // run from the wrong directory must not answer from a new, empty store).
             Store::check_exists(&settings.store.path)?;
-            let pipeline =
-                Pipeline::open_locked(settings).map_err(|e| explain_locked(e.into(), &socket))?;
-            super::reports::execute(&pipeline, command, &request)
+            match Pipeline::open_locked(settings) {
+                Ok(pipeline) => super::reports::execute(&pipeline, command, &request),
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    // A daemon that is starting holds the store before its socket
+                    // listens: give it a moment to answer.
+                    match locked_by(&e) {
+                        Some(crate::store::Holder::Process(_)) => daemon_answer(&socket, &request)
+                            .ok_or_else(|| explain_locked(e, &socket))?,
+                        _ => return Err(e),
+                    }
+                }
+            }
         }
     };
     print!("{}", response.stdout);
@@ -183,9 +193,34 @@ pub(super) fn explain_locked(err: anyhow::Error, socket: &std::path::Path) -> an
     }
 }
 
+/// How long `serve` and `run-once` wait at start for another process (a command run
+/// a moment before) to let go of the store.
+const START_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a command waits for a daemon that holds the store to answer on its
+/// socket: one that is starting takes the store before it listens.
+const SOCKET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The daemon's answer on `socket`, waited for up to [`SOCKET_WAIT`].
+fn daemon_answer(
+    socket: &std::path::Path,
+    request: &control::Request,
+) -> Option<control::Response> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < SOCKET_WAIT {
+        if let Ok(Some(r)) = control::send(socket, request) {
+            return Some(r);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
 /// `serve` and `run-once` beside a running daemon: say so, with its pid, rather than
-/// fail on the store's lock.
+/// fail on the store's lock. Otherwise the store may be held for a moment by a
+/// command: they wait for it (bounded).
 fn refuse_beside_a_daemon(settings: &Settings) -> anyhow::Result<()> {
+    crate::store::wait_for_others(START_LOCK_WAIT);
     let socket = control::socket_path(&settings.store.path);
     let request = control::Request {
         argv: vec!["status".into(), "--json".into()],

@@ -15,7 +15,9 @@
 //!   error that says so;
 //! - held by another process: refused at once, naming its pid (from `/proc/locks`),
 //!   which is how a second daemon or `check-config` beside a running daemon learns
-//!   who has the store.
+//!   who has the store. Except for the daemon's own start ([`wait_for_others`]): a
+//!   command that opened the store a moment before (`status` from a monitoring
+//!   script) made `serve` fail to start.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -55,6 +57,18 @@ impl std::fmt::Display for Holder {
             ),
         }
     }
+}
+
+/// How long [`acquire`] waits for another process to let go of a store; zero unless
+/// set with [`wait_for_others`].
+static OTHERS_WAIT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Makes every later open in this process wait up to `wait` for a store another
+/// process holds, before reporting it: for `serve` and `run-once`, which a command
+/// holding the store for a moment must not stop from starting.
+pub fn wait_for_others(wait: Duration) {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    OTHERS_WAIT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Stores open in this process, by canonical path, and every store this process
@@ -111,8 +125,25 @@ pub(super) fn acquire(path: &Path) -> Result<(), Holder> {
             None => return Ok(()),
             Some(h) => h,
         };
-        if holder != Holder::ThisProcessClosing || started.elapsed() >= CLOSE_WAIT {
+        let patience = match holder {
+            Holder::ThisProcessClosing => CLOSE_WAIT,
+            Holder::Process(_) | Holder::Unknown => {
+                Duration::from_millis(OTHERS_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed))
+            }
+            Holder::ThisProcess => Duration::ZERO,
+        };
+        if started.elapsed() >= patience {
             return Err(holder);
+        }
+        if pause == Duration::from_millis(1)
+            && let Holder::Process(pid) = holder
+        {
+            tracing::info!(
+                store = %path.display(),
+                pid,
+                wait_s = patience.as_secs(),
+                "the store is in use by another process; waiting for it"
+            );
         }
         // sled's thread pool gives no way to wait for it: poll, briefly.
         std::thread::sleep(pause);

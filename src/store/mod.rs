@@ -19,7 +19,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub use backup::{BACKUP_HEADER, Exported};
 pub use lifecycle::Change;
-pub use lock::{CLOSE_WAIT, Holder, holder};
+pub use lock::{CLOSE_WAIT, Holder, holder, wait_for_others};
 pub use records::*;
 pub use retry::{Release, Retried};
 

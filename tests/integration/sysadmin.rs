@@ -596,3 +596,37 @@ fn issue_18_quarantine_retry_reads_a_message_again_once() {
         text(&out)
     );
 }
+
+/// A command that holds the store the moment `serve` starts (a monitoring script's
+/// `status`) no longer makes the start fail: `serve` waits for it.
+#[test]
+fn issue_18_serve_waits_for_a_command_holding_the_store_at_start() {
+    let gw = Gateway::new();
+    gw.run_once();
+    // This test process plays the command: it holds the store.
+    let held = disclosured::store::Store::open(&gw.path("state")).unwrap();
+    let log = gw.path("serve.log");
+    let mut child = gw
+        .command()
+        .arg("serve")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for("serve to find the store in use", || {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("the store is in use by another process; waiting for it")
+    });
+    drop(held);
+    wait_for("the control socket", || gw.path("state.sock").exists());
+    let s = gw.json(&["status", "--json"]);
+    assert_eq!(s["inbox"]["daemon"], true, "{s:#}");
+    stop(child);
+}
