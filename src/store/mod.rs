@@ -496,18 +496,29 @@ impl Store {
             path: shown(path),
             holder,
         };
-        lock::acquire(path).map_err(locked)?;
-        remove_unfinished_snapshots(path)?;
-        let db = sled::Config::new().path(path).open().map_err(|source| {
-            // Taken by someone else between our look and sled's: say who.
-            match lock::holder(path) {
-                Some(holder) => locked(holder),
-                None => StoreError::Open {
-                    path: path.display().to_string(),
-                    source,
-                },
+        // Another process may take the lock between our look and sled's (a `doctor`
+        // looking at who holds it takes it for an instant): look again, a few times.
+        let mut attempts = 0;
+        let db = loop {
+            attempts += 1;
+            lock::acquire(path).map_err(locked)?;
+            remove_unfinished_snapshots(path)?;
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                // `acquire` decides again whether to wait for whoever has it.
+                Err(source)
+                    if attempts < 3 && source.to_string().contains("could not acquire lock") => {}
+                Err(source) => {
+                    return Err(match lock::holder(path) {
+                        Some(holder) => locked(holder),
+                        None => StoreError::Open {
+                            path: path.display().to_string(),
+                            source,
+                        },
+                    });
+                }
             }
-        })?;
+        };
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
             meta: tree(TREE_META)?,
