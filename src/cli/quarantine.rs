@@ -128,7 +128,18 @@ fn retry_one(p: &Pipeline, seq: u64, actor: &str, now: DateTime<Utc>) -> anyhow:
     };
     // Durable before the message moves.
     p.store.flush()?;
-    let moved = put_back(p, &record)?;
+    let moved = match put_back(p, &record)? {
+        Some(sha) => {
+            // Quarantined unread: only now is its content known (a crash before this
+            // only leaves `quarantine list` unable to say what it became).
+            if record.content_sha256.starts_with("unread:") {
+                p.store.note_retried_content(seq, &sha)?;
+                p.store.flush()?;
+            }
+            true
+        }
+        None => false,
+    };
     Ok(match (before, moved) {
         (None, true) => format!("back in the inbox (it was: {})", record.reason),
         (Some(mark), true) => format!(
@@ -147,17 +158,18 @@ fn retry_one(p: &Pipeline, seq: u64, actor: &str, now: DateTime<Utc>) -> anyhow:
     })
 }
 
-/// Moves the record's message from quarantine back into the inbox; false when it is
-/// not in quarantine (moved back before).
-fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<bool> {
+/// Moves the record's message from quarantine back into the inbox and returns its
+/// content hash; `None` when it is not in quarantine (moved back before).
+fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<Option<String>> {
     match &p.settings.inbox {
         Inbox::Maildir { path, .. } => {
             let Some(file) = record.file.as_deref().map(Path::new) else {
-                return Ok(false);
+                return Ok(None);
             };
             if !file.exists() {
-                return Ok(false);
+                return Ok(None);
             }
+            let sha = file_sha256(file)?;
             let name = file
                 .file_name()
                 .context("a quarantined file without a name")?;
@@ -167,7 +179,7 @@ fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<bool> {
             std::fs::File::open(path.join("new"))
                 .and_then(|d| d.sync_all())
                 .with_context(|| path.join("new").display().to_string())?;
-            Ok(true)
+            Ok(Some(sha))
         }
         Inbox::Imap(imap) => {
             let from = record
@@ -176,12 +188,20 @@ fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<bool> {
                 .and_then(|f| f.strip_prefix("imap:"))
                 .unwrap_or(&imap.quarantine_folder)
                 .to_string();
+            use crate::source::imap::Which;
+            let which = if record.content_sha256.starts_with("unread:") {
+                match unread_size(&record.reason) {
+                    Some(size) => Which::Size(size),
+                    None => bail!("quarantined unread, and its size is not in its record"),
+                }
+            } else {
+                Which::Sha256(record.content_sha256.clone())
+            };
             let inbox = crate::source::imap::ImapInbox::new(imap.clone())?;
-            let sha = record.content_sha256.clone();
             let to = imap.folder.clone();
             let work = async move {
                 let mut mailbox = inbox.connect().await?;
-                let moved = mailbox.put_back(&from, &to, &sha).await;
+                let moved = mailbox.put_back(&from, &to, &which).await;
                 mailbox.logout().await;
                 moved
             };
@@ -201,4 +221,28 @@ fn file_sha256(path: &Path) -> anyhow::Result<String> {
     let mut f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
     std::io::copy(&mut f, &mut hasher).with_context(|| path.display().to_string())?;
     Ok(hex::encode(hasher.finalize()))
+}
+
+/// The size of a message quarantined unread, from its reason (written by
+/// [`crate::config::LimitExceeded`]: "... (message bytes N)").
+fn unread_size(reason: &str) -> Option<u64> {
+    let (_, rest) = reason.rsplit_once("(message bytes ")?;
+    rest.strip_suffix(')')?.parse().ok()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn the_size_of_a_message_quarantined_unread_is_read_from_its_reason() {
+        let reason = crate::config::LimitExceeded {
+            key: "max_message_bytes",
+            limit: 200,
+            what: "message bytes",
+            actual: 556,
+        }
+        .to_string();
+        assert_eq!(super::unread_size(&reason), Some(556));
+        assert_eq!(super::unread_size("not OpenPGP"), None);
+    }
 }

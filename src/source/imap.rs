@@ -98,6 +98,14 @@ impl AsyncWrite for Conn {
 
 type Session = async_imap::Session<Conn>;
 
+/// A quarantined message to find again: by its content's SHA-256 (hex), or, for one
+/// quarantined unread, by its exact size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    Sha256(String),
+    Size(u64),
+}
+
 /// Why a wait for new mail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woke {
@@ -475,15 +483,15 @@ impl Mailbox {
         ))
     }
 
-    /// Moves the message whose bytes hash to `sha256` (hex) from `from` back to
-    /// `to`, for `quarantine retry`; false when it is not in `from`. Leaves `from`
-    /// selected.
+    /// Moves the message `which` from `from` back to `to`, for `quarantine retry`,
+    /// and returns its content's SHA-256 (hex); `None` when it is not in `from`.
+    /// Leaves `from` selected.
     pub async fn put_back(
         &mut self,
         from: &str,
         to: &str,
-        sha256: &str,
-    ) -> Result<bool, ImapError> {
+        which: &Which,
+    ) -> Result<Option<String>, ImapError> {
         use sha2::Digest;
         self.session.select(from).await?;
         let uids: Vec<u32> = self
@@ -492,11 +500,47 @@ impl Mailbox {
             .await?
             .into_iter()
             .collect();
+        let sizes: Vec<(u32, u64)> = if let (Which::Size(_), false) = (which, uids.is_empty()) {
+            let set = uids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let fetches: Vec<_> = self
+                .session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await?;
+            fetches
+                .iter()
+                .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for uid in uids {
+            let candidate = match which {
+                Which::Sha256(_) => true,
+                // Unread messages (too large) are known by size only: the one of that
+                // exact size, or none (a choice between two would be a guess).
+                Which::Size(size) => {
+                    let same: Vec<u32> = sizes
+                        .iter()
+                        .filter(|(_, s)| s == size)
+                        .map(|(u, _)| *u)
+                        .collect();
+                    same == [uid]
+                }
+            };
+            if !candidate {
+                continue;
+            }
             let Some(raw) = self.fetch(uid).await? else {
                 continue;
             };
-            if hex::encode(sha2::Sha256::digest(&raw)) == sha256 {
+            let sha256 = hex::encode(sha2::Sha256::digest(&raw));
+            if matches!(which, Which::Size(_)) || Which::Sha256(sha256.clone()) == *which {
                 let set = uid.to_string();
                 if self.can_move {
                     self.session.uid_mv(&set, to).await?;
@@ -509,10 +553,10 @@ impl Mailbox {
                         drop(done);
                     }
                 }
-                return Ok(true);
+                return Ok(Some(sha256));
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Says goodbye; errors do not matter any more.

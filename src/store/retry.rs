@@ -62,6 +62,21 @@ impl Store {
         self.seen(None, content_sha256)
     }
 
+    /// Records the content hash of a retried message quarantined unread, found only
+    /// when it was moved back (over IMAP): what its new outcome is found by.
+    pub fn note_retried_content(&self, seq: u64, content_sha256: &str) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        let tree = self.db.open_tree(TREE_RETRIED)?;
+        if let Some(v) = tree.get(seq.to_be_bytes())? {
+            let mut mark: Retried = decode(&v)?;
+            if mark.content_sha256.is_none() {
+                mark.content_sha256 = Some(content_sha256.to_string());
+                tree.insert(seq.to_be_bytes(), encode(&mark)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Marks quarantined record `seq` retried and drops its dedupe entry, in one
     /// transaction; not flushed (the caller flushes before moving the message).
     /// Refused for a record that does not exist or was not quarantined.

@@ -642,3 +642,34 @@ fn issue_18_quarantine_retry_moves_the_message_back_on_the_imap_server() {
         "{row:#}"
     );
 }
+
+/// Issue 18, item 5, the limit raised: a message too large to read was quarantined
+/// unread on the IMAP server; retried, it is found again (by its size) and read.
+#[test]
+fn issue_18_quarantine_retry_reads_an_oversized_imap_message_after_the_limit_is_raised() {
+    let net = Net::new();
+    net.imap.append("INBOX", &net.report("<large@example.net>"));
+    let out = net
+        .gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED__LIMITS__MAX_MESSAGE_BYTES", "200")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(net.imap.messages("Quarantine").len(), 1);
+    let id = net.gw.quarantine()[0]["id"].as_u64().unwrap().to_string();
+    let out = net.gw.cli(&["quarantine", "retry", &id]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("back in the inbox"),
+        "{out:?}"
+    );
+    net.gw.run_once();
+    let reports = net.gw.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(net.acks(), 1);
+    assert!(net.imap.messages("Quarantine").is_empty());
+    let row = net.gw.quarantine()[0].clone();
+    let report = reports[0]["id"].as_str().unwrap();
+    assert_eq!(row["retried"]["now"], format!("report {report}"), "{row:#}");
+}
