@@ -36,7 +36,17 @@ DOCDIR      ?= $(PREFIX)/share/doc/disclosured
 SYSCONFDIR  ?= /etc
 CONFDIR     := $(SYSCONFDIR)/disclosured
 
-install: build
+# Needs no cargo once the binary is built: `make build` as yourself, then
+# `sudo make install` (sudo's PATH has no cargo; issue 18). With no binary it builds one
+# when cargo is there, else says what to do.
+install:
+	@if [ ! -x $(BIN) ]; then \
+	  if command -v $(CARGO) >/dev/null 2>&1; then $(MAKE) --no-print-directory build || exit 1; \
+	  else echo "$(BIN) is not built and cargo is not in this PATH: run \`make build\` as your user first, then \`sudo make install\`"; exit 1; fi; \
+	fi
+	@if [ -n "$$(find src Cargo.toml Cargo.lock -newer $(BIN) 2>/dev/null | head -n 1)" ]; then \
+	  echo "warning: $(BIN) is older than the sources: run \`make build\` again to install the current version"; \
+	fi
 	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/disclosured
 	install -d -m 0755 $(DESTDIR)$(UNITDIR)
 	sed -e 's|/usr/local/bin/|$(BINDIR)/|g' \

@@ -1164,9 +1164,16 @@ pub enum SecretError {
     )]
     WrongOwner { path: PathBuf, owner: u32, me: u32 },
     #[error(
-        "credential {0:?} requested but $CREDENTIALS_DIRECTORY is not set (not started by systemd with LoadCredential=?)"
+        "credential {0:?} requested but there is no credentials directory: $CREDENTIALS_DIRECTORY is not set (only systemd sets it, with LoadCredential=) and no readable credentials directory was found; give it with --credentials DIR (the installed one is /etc/disclosured/credentials, readable by root)"
     )]
     NoCredentialsDirectory(String),
+    #[error("credential {name:?}: {path}: {source}")]
+    CredentialFile {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: the file is empty")]
     Empty { path: PathBuf },
     #[error(
@@ -1201,7 +1208,7 @@ impl Secret {
     /// Reads the secret (without its trailing newline). systemd credentials are
     /// already protected by systemd, so only plain files get the permission check.
     pub fn read(&self) -> Result<String, SecretError> {
-        self.read_with(std::env::var_os("CREDENTIALS_DIRECTORY"))
+        self.read_with(credentials_directory().map(PathBuf::into_os_string))
     }
 
     /// As [`Secret::read`], with `$CREDENTIALS_DIRECTORY` passed in.
@@ -1214,9 +1221,16 @@ impl Secret {
                 (PathBuf::from(dir).join(name), false)
             }
         };
-        let io = |source| SecretError::Io {
-            path: path.clone(),
-            source,
+        let io = |source| match self {
+            Secret::Credential(name) => SecretError::CredentialFile {
+                name: name.clone(),
+                path: path.clone(),
+                source,
+            },
+            Secret::File(_) => SecretError::Io {
+                path: path.clone(),
+                source,
+            },
         };
         if check {
             let meta = std::fs::metadata(&path).map_err(io)?;
@@ -1235,6 +1249,29 @@ impl Secret {
         }
         Ok(secret)
     }
+}
+
+/// The credentials directory given on the command line (`--credentials`), or found
+/// beside the configuration, for a command run from a shell; see
+/// [`credentials_directory`].
+static CLI_CREDENTIALS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The installed credentials directory (`make install`), the unit's `LoadCredential=`
+/// sources.
+pub const INSTALLED_CREDENTIALS: &str = "/etc/disclosured/credentials";
+
+/// Sets where credentials are read from when `$CREDENTIALS_DIRECTORY` is not set (a
+/// command run from a shell, not by systemd). The first call wins.
+pub fn set_cli_credentials(dir: PathBuf) {
+    let _ = CLI_CREDENTIALS.set(dir);
+}
+
+/// Where systemd credentials are read from: `$CREDENTIALS_DIRECTORY` under systemd,
+/// else the directory the command line set.
+pub fn credentials_directory() -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(PathBuf::from)
+        .or_else(|| CLI_CREDENTIALS.get().cloned())
 }
 
 /// Where the secret comes from, for messages (never the secret itself).

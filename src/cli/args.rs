@@ -24,6 +24,18 @@ pub struct Cli {
     )]
     pub config: Option<PathBuf>,
 
+    /// Where systemd credentials (inbox.password_credential, ...) are read from when
+    /// not run by systemd. Default: `credentials/` beside the configuration file, else
+    /// /etc/disclosured/credentials, whichever is readable. Under systemd,
+    /// $CREDENTIALS_DIRECTORY is used.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "DISCLOSURED_CREDENTIALS"
+    )]
+    pub credentials: Option<PathBuf>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -62,17 +74,27 @@ pub enum Command {
     /// directory. One line per check; exits 1 if any failed. Works beside a running
     /// daemon.
     Doctor,
-    /// Write a consistent copy of the whole store to FILE (mode 0600). While the daemon
-    /// runs, the daemon writes FILE (as its own user, so it must be allowed to write
-    /// there) and the store's writes wait until the copy is complete.
+    /// Write a consistent copy of the whole store and the gateway's keys (keys.dir)
+    /// to FILE, encrypted (OpenPGP, armored: `gpg --decrypt` reads it) to the gateway's
+    /// own key, or to the keys in --to. While the daemon runs, the daemon writes FILE
+    /// (as its own user, so it must be allowed to write there) and the store's writes
+    /// wait until the copy is complete.
     Backup {
-        /// The backup file; replaced atomically when it exists.
+        /// The backup file (mode 0600, replaced atomically when it exists), or - for
+        /// standard output.
         file: PathBuf,
+        /// Encrypt to the OpenPGP keys in this file instead of the gateway's key: to
+        /// restore on a new host, or to read the backup with your own key.
+        #[arg(long, value_name = "KEYFILE")]
+        to: Option<PathBuf>,
     },
-    /// Create the store (store.path) from a backup. Refused while the daemon runs and
-    /// when store.path holds anything: move the old store away first.
+    /// Create the store (store.path) and restore the gateway's keys (into keys.dir)
+    /// from a backup. Refused while the daemon runs, when store.path holds anything,
+    /// and when keys.dir holds a different file of the same name: move them away
+    /// first. Reads encrypted backups (with the gateway keys in keys.dir), decrypted
+    /// ones (`gpg --decrypt FILE | disclosured restore -`) and older plain ones.
     Restore {
-        /// A file written by `disclosured backup`.
+        /// A file written by `disclosured backup`, or - for standard input.
         file: PathBuf,
     },
 }
@@ -169,11 +191,22 @@ pub struct DigestArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum QuarantineCommand {
-    /// List quarantined and skipped messages with their reasons.
+    /// List quarantined and skipped messages with their reasons (and IDs).
     List {
         /// Print a JSON array instead of a table.
         #[arg(long)]
         json: bool,
+    },
+    /// Hand a quarantined message back to the inbox, once its cause is fixed (a key
+    /// added, a limit raised): it is read again at the next pass and its new outcome
+    /// recorded (see `quarantine list`). Retrying a message twice changes nothing.
+    Retry {
+        /// The message's ID (from `quarantine list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<u64>,
+        /// Every quarantined message not retried yet.
+        #[arg(long)]
+        all: bool,
     },
 }
 

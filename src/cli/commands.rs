@@ -15,6 +15,9 @@ use crate::store::Store;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
     super::logging::init(if daemon_like { "info" } else { "warn" });
+    if let Some(dir) = credentials_dir(cli.config.as_deref(), cli.credentials.as_deref()) {
+        crate::config::set_cli_credentials(dir);
+    }
     if let Command::Doctor = cli.command {
         // Before loading the configuration: a configuration that fails is a finding.
         return super::ops::doctor(cli.config.as_deref());
@@ -22,9 +25,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => {
+            refuse_beside_a_daemon(&settings)?;
+            require_signing_key(&settings, &Keyring::load_locked(&settings.keys)?)?;
             runtime()?.block_on(daemon::serve(settings, std::sync::Arc::new(handle_request)))?;
         }
-        Command::RunOnce => run_once(settings)?,
+        Command::RunOnce => {
+            refuse_beside_a_daemon(&settings)?;
+            require_signing_key(&settings, &Keyring::load_locked(&settings.keys)?)?;
+            run_once(settings)?
+        }
         Command::Reports(_)
         | Command::Digest(_)
         | Command::Quarantine(_)
@@ -58,6 +67,33 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The credentials directory for a command run from a shell (issue 18: with the
+/// shipped unit, secrets are systemd credentials, and `check-config`, `doctor` and
+/// the store commands could not read them). Under systemd, `$CREDENTIALS_DIRECTORY`
+/// wins; a directory given with `--credentials` is used as given (a missing file in it
+/// is then named); otherwise the first readable one of `credentials/` beside the
+/// configuration file and the installed directory.
+fn credentials_dir(
+    config: Option<&std::path::Path>,
+    given: Option<&std::path::Path>,
+) -> Option<std::path::PathBuf> {
+    if std::env::var_os("CREDENTIALS_DIRECTORY").is_some() {
+        return None;
+    }
+    if let Some(dir) = given {
+        return Some(dir.to_path_buf());
+    }
+    let beside = config
+        .and_then(|c| c.parent())
+        .map(|d| d.join("credentials"));
+    beside
+        .into_iter()
+        .chain(std::iter::once(std::path::PathBuf::from(
+            crate::config::INSTALLED_CREDENTIALS,
+        )))
+        .find(|d| std::fs::read_dir(d).is_ok())
+}
+
 /// Who runs this command, for the reports' history: `cli:<user>` (the user behind
 /// sudo when there is one).
 fn actor() -> String {
@@ -73,15 +109,25 @@ fn actor() -> String {
 fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCode> {
     let file = match command {
         Command::Reports(ReportsCommand::Reply { file, .. }) => Some(read_message(file)?),
+        // The keys to encrypt to travel in the request: the daemon may not see them.
+        Command::Backup { to: Some(to), .. } => Some(super::backup::recipients_file(to)?),
         _ => None,
     };
     let argv = match command {
         // The daemon writes the file, from its own working directory: it gets an
-        // absolute path, resolved here.
-        Command::Backup { file } => {
-            let file = std::path::absolute(file)
-                .with_context(|| format!("cannot resolve {}", file.display()))?;
-            vec!["backup".into(), file.to_string_lossy().into_owned()]
+        // absolute path, resolved here; `-` comes back as the answer's output.
+        Command::Backup { file, to } => {
+            let file = if file.as_os_str() == "-" {
+                file.clone()
+            } else {
+                std::path::absolute(file)
+                    .with_context(|| format!("cannot resolve {}", file.display()))?
+            };
+            let mut argv = vec!["backup".to_string(), file.to_string_lossy().into_owned()];
+            if to.is_some() {
+                argv.extend(["--to".into(), "(in the request)".into()]);
+            }
+            argv
         }
         _ => std::env::args().skip(1).collect(),
     };
@@ -96,15 +142,103 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     {
         Some(r) => r,
         None => {
-            let pipeline = Pipeline::open_locked(settings).context(
-                "is `disclosured serve` running without its control socket? The store can be opened by one process at a time",
-            )?;
-            super::reports::execute(&pipeline, command, &request)
+            // No daemon: this process opens the store, which must exist (a command
+            // run from the wrong directory must not answer from a new, empty store).
+            Store::check_exists(&settings.store.path)?;
+            match Pipeline::open_locked(settings) {
+                Ok(pipeline) => super::reports::execute(&pipeline, command, &request),
+                Err(e) => {
+                    let e = anyhow::Error::from(e);
+                    // A daemon that is starting holds the store before its socket
+                    // listens: give it a moment to answer.
+                    match locked_by(&e) {
+                        Some(crate::store::Holder::Process(_)) => daemon_answer(&socket, &request)
+                            .ok_or_else(|| explain_locked(e, &socket))?,
+                        _ => return Err(e),
+                    }
+                }
+            }
         }
     };
     print!("{}", response.stdout);
     eprint!("{}", response.stderr);
     Ok(ExitCode::from(response.code))
+}
+
+/// Who holds the store, when `err` says it is locked.
+pub(super) fn locked_by(err: &anyhow::Error) -> Option<crate::store::Holder> {
+    use crate::pipeline::PipelineError;
+    use crate::store::StoreError;
+    err.chain().find_map(|e| {
+        let store = match e.downcast_ref::<PipelineError>() {
+            Some(PipelineError::Store(s)) => Some(s),
+            _ => e.downcast_ref::<StoreError>(),
+        };
+        match store {
+            Some(StoreError::Locked { holder, .. }) => Some(*holder),
+            _ => None,
+        }
+    })
+}
+
+/// Says why a command could not go through the daemon that holds the store (issue
+/// 18: a raw lock error gave no hint that the daemon runs).
+pub(super) fn explain_locked(err: anyhow::Error, socket: &std::path::Path) -> anyhow::Error {
+    match locked_by(&err) {
+        Some(crate::store::Holder::Process(pid)) => err.context(format!(
+            "the daemon (pid {pid}) holds the store; while it runs, commands go through its control socket {}, which does not answer (is it an older version, still starting, or stopping?)",
+            socket.display()
+        )),
+        _ => err,
+    }
+}
+
+/// How long `serve` and `run-once` wait at start for another process (a command run
+/// a moment before) to let go of the store.
+const START_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a command waits for a daemon that holds the store to answer on its
+/// socket: one that is starting takes the store before it listens.
+const SOCKET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The daemon's answer on `socket`, waited for up to [`SOCKET_WAIT`].
+fn daemon_answer(
+    socket: &std::path::Path,
+    request: &control::Request,
+) -> Option<control::Response> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < SOCKET_WAIT {
+        if let Ok(Some(r)) = control::send(socket, request) {
+            return Some(r);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
+}
+
+/// `serve` and `run-once` beside a running daemon: say so, with its pid, rather than
+/// fail on the store's lock. Otherwise the store may be held for a moment by a
+/// command: they wait for it (bounded).
+fn refuse_beside_a_daemon(settings: &Settings) -> anyhow::Result<()> {
+    crate::store::wait_for_others(START_LOCK_WAIT);
+    let socket = control::socket_path(&settings.store.path);
+    let request = control::Request {
+        argv: vec!["status".into(), "--json".into()],
+        actor: actor(),
+        file: None,
+    };
+    if let Ok(Some(_)) = control::send(&socket, &request) {
+        let pid = match crate::store::holder(&settings.store.path) {
+            Some(crate::store::Holder::Process(pid)) => format!(" (pid {pid})"),
+            _ => String::new(),
+        };
+        bail!(
+            "the daemon is already running{pid} on the store {}: its control socket {} answers. Stop it first (systemctl stop disclosured); store commands go through it meanwhile",
+            settings.store.path.display(),
+            socket.display()
+        );
+    }
+    Ok(())
 }
 
 /// A message file for `reports reply`, or standard input for `-`.
@@ -409,15 +543,15 @@ fn keys_show(settings: &Settings) -> anyhow::Result<()> {
 fn check_config(settings: &Settings) -> anyhow::Result<()> {
     let ring = Keyring::load(&settings.keys)?;
     let team = crate::crypto::Team::load(&settings.maintainers)?;
-    let store = Store::open(&settings.store.path).with_context(
-        || "is `disclosured serve` running? The store can be opened by one process at a time",
-    )?;
-    // Password files and certificates are checked too; nothing is connected to.
+    // Password files and certificates are checked too; nothing is connected to, and
+    // nothing is created (issue 18): a missing store or outbox directory is reported.
     if let crate::config::Inbox::Imap(imap) = &settings.inbox {
         crate::source::imap::ImapInbox::new(imap.clone())?;
     }
-    crate::outbox::Transport::from_settings(&settings.outbox)?;
-    let reports = store.report_count();
+    if !matches!(settings.outbox, crate::config::Outbox::File { .. }) {
+        crate::outbox::Transport::from_settings(&settings.outbox)?;
+    }
+    let store = super::ops::store_summary(settings)?;
     println!(
         "configuration OK{}",
         settings
@@ -428,22 +562,25 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
     );
     println!("  gateway address: {}", settings.gateway.address);
     println!("  maintainers: {}", team.members().len());
-    println!(
-        "  store: {} ({reports} reports)",
-        settings.store.path.display()
-    );
+    println!("  store: {store}");
+    require_signing_key(settings, &ring)?;
     match ring.signing_cert() {
         Some(c) => println!("  signing key: {}", c.fingerprint()),
-        None => {
-            if ring.is_empty() {
-                println!("  no gateway key yet: one is generated at first start");
-            } else {
-                bail!(
-                    "the gateway keys in {} cannot sign",
-                    settings.keys.dir.display()
-                );
-            }
-        }
+        None => println!("  no gateway key yet: one is generated at first start"),
+    }
+    Ok(())
+}
+
+/// One rule for `check-config`, `serve` and `run-once`: gateway keys of which none can
+/// sign (all revoked or expired) stop the start. Before issue 18 `serve` started on
+/// them and left every acknowledgement pending. No key at all is fine: `serve`
+/// generates one.
+fn require_signing_key(settings: &Settings, ring: &Keyring) -> anyhow::Result<()> {
+    if !ring.is_empty() && ring.signing_cert().is_none() {
+        bail!(
+            "the gateway keys in {} cannot sign (revoked or expired): no acknowledgement could be sent. Run `disclosured keys rotate` for a new key, or `disclosured keys import --sign FILE`",
+            settings.keys.dir.display()
+        );
     }
     Ok(())
 }

@@ -1,12 +1,15 @@
 //! The command-line interface: clap definitions in [`args`], their implementations in
-//! [`commands`] (store commands in [`reports`], operator tooling in [`ops`]), log
-//! output in [`logging`]. `anyhow` is used here and in `main.rs`
+//! [`commands`] (store commands in [`reports`], operator tooling in [`ops`], the
+//! backup file in `backup`, `quarantine retry` in `quarantine`), log output in
+//! [`logging`]. `anyhow` is used here and in `main.rs`
 //! only.
 
 pub mod args;
+mod backup;
 pub mod commands;
 pub mod logging;
 pub mod ops;
+mod quarantine;
 pub mod reports;
 
 use std::process::ExitCode;

@@ -167,36 +167,53 @@ pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<
     Ok(0)
 }
 
-/// `backup FILE`: the store's export, written to `FILE.tmp`, synced, then renamed, so
-/// FILE is always a complete backup. In the daemon, FILE arrives absolute (the client
-/// resolved it against its own directory).
-pub(super) fn backup(p: &Pipeline, file: &Path, out: &mut Out) -> anyhow::Result<u8> {
-    if !file.is_absolute() {
-        bail!(
-            "{}: the backup file must be an absolute path",
-            file.display()
-        );
+/// `backup FILE|-`: the encrypted backup (see [`super::backup`]), written to
+/// `FILE.tmp`, synced, then renamed, so FILE is always a complete backup; `-` sends it
+/// to standard output. In the daemon, FILE arrives absolute (the client resolved it
+/// against its own directory).
+pub(super) fn backup(
+    p: &Pipeline,
+    file: &Path,
+    to: Option<&str>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    if file.as_os_str() == "-" {
+        let mut armored = Vec::new();
+        let done = super::backup::write(p, to, &mut armored)?;
+        out.stdout = String::from_utf8(armored).context("the armored backup is not text")?;
+        writeln!(out.stderr, "{}", backup_line("standard output", &done))?;
+        return Ok(0);
     }
+    let file = &std::path::absolute(file)?;
     let mut tmp = file.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let result = write_backup(p, file, &tmp);
+    let result = write_backup(p, to, file, &tmp);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     let done = result?;
     writeln!(
         out.stdout,
-        "Backup written to {}: {} reports, {} entries in {} trees",
-        file.display(),
-        done.reports,
-        done.entries,
-        done.trees
+        "{}",
+        backup_line(&file.display().to_string(), &done)
     )?;
     Ok(0)
 }
 
-fn write_backup(p: &Pipeline, file: &Path, tmp: &Path) -> anyhow::Result<crate::store::Exported> {
+fn backup_line(to: &str, done: &super::backup::Summary) -> String {
+    format!(
+        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted)",
+        done.store.reports, done.store.entries, done.store.trees, done.key_files
+    )
+}
+
+fn write_backup(
+    p: &Pipeline,
+    to: Option<&str>,
+    file: &Path,
+    tmp: &Path,
+) -> anyhow::Result<super::backup::Summary> {
     use std::os::unix::fs::OpenOptionsExt;
     // An old .tmp may have another mode; a new file gets 0600 (reports are secret).
     match std::fs::remove_file(tmp) {
@@ -211,7 +228,7 @@ fn write_backup(p: &Pipeline, file: &Path, tmp: &Path) -> anyhow::Result<crate::
         .open(tmp)
         .with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut w = std::io::BufWriter::new(f);
-    let done = p.store.export(&mut w)?;
+    let done = super::backup::write(p, to, &mut w)?;
     let f = w
         .into_inner()
         .map_err(|e| e.into_error())
@@ -251,28 +268,29 @@ pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<ExitCo
             socket.display()
         ),
     }
-    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let input: Box<dyn std::io::Read + Send + Sync> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+        )
+    };
+    let shown = if file.as_os_str() == "-" {
+        "standard input".to_string()
+    } else {
+        file.display().to_string()
+    };
     let path = &settings.store.path;
-    let (store, done) = Store::import(path, &mut std::io::BufReader::new(f))
-        .with_context(|| format!("restoring {} into {}", file.display(), path.display()))?;
-    // Every report must decode, and all of them must be there.
-    let reports = store
-        .reports()
-        .with_context(|| format!("the restored store {} does not read back", path.display()))?
-        .len();
-    if reports as u64 != done.reports {
-        bail!(
-            "the restored store {} holds {reports} reports, the backup {}",
-            path.display(),
-            done.reports
-        );
-    }
+    let (done, keys) = super::backup::restore(settings, input)
+        .with_context(|| format!("restoring {shown} into {}", path.display()))?;
     println!(
-        "Restored {} into {}: {reports} reports, {} entries in {} trees",
-        file.display(),
+        "Restored {shown} into {}: {} reports, {} entries in {} trees; {} key files into {}",
         path.display(),
-        done.entries,
-        done.trees
+        done.store.reports,
+        done.store.entries,
+        done.store.trees,
+        done.key_files,
+        keys.display()
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -411,20 +429,38 @@ fn doctor_checks(settings: &Settings, checks: &mut Vec<Check>) {
         )),
     }
     checks.push(store_check(settings));
+    checks.extend(socket_check(settings));
     match &settings.inbox {
-        Inbox::Maildir {
-            path,
-            quarantine_folder,
-            ..
-        } => checks.push(
-            match crate::source::Maildir::open(path, quarantine_folder) {
-                Ok(_) => Check::ok("inbox", format!("Maildir {}", path.display())),
-                Err(e) => Check::fail("inbox", e, "create the Maildir, owned by the daemon's user"),
-            },
-        ),
+        Inbox::Maildir { path, .. } => checks.push(maildir_check(path)),
         Inbox::Imap(imap) => checks.push(imap_check(imap)),
     }
     checks.push(outbox_check(settings));
+    checks.extend(delivery_check(settings));
+}
+
+/// The Maildir inbox, looked at and never created (the daemon creates it).
+fn maildir_check(path: &Path) -> Check {
+    let missing: Vec<&str> = ["new", "cur", "tmp"]
+        .into_iter()
+        .filter(|sub| !path.join(sub).is_dir())
+        .collect();
+    if missing.is_empty() {
+        Check::ok("inbox", format!("Maildir {}", path.display()))
+    } else {
+        Check {
+            verdict: Verdict::Warn,
+            name: "inbox",
+            detail: format!(
+                "Maildir {} has no {} yet",
+                path.display(),
+                missing.join("/, ") + "/"
+            ),
+            fix: Some(
+                "`disclosured serve` creates it; mail must be delivered there, by the daemon's user or readable by it"
+                    .into(),
+            ),
+        }
+    }
 }
 
 /// A secret file or credential: present and private, without showing it.
@@ -434,13 +470,16 @@ fn secret_check<E: std::fmt::Display>(
     then: impl FnOnce() -> Result<(), E>,
 ) -> Check {
     if let Secret::Credential(_) = secret
-        && std::env::var_os("CREDENTIALS_DIRECTORY").is_none()
+        && crate::config::credentials_directory().is_none()
     {
         return Check {
             verdict: Verdict::Warn,
             name,
-            detail: format!("{secret}: only the service can read it; not checked here"),
-            fix: None,
+            detail: format!("{secret}: no credentials directory readable here; not checked"),
+            fix: Some(format!(
+                "run doctor as root, or give the directory with --credentials DIR (installed: {})",
+                crate::config::INSTALLED_CREDENTIALS
+            )),
         };
     }
     match secret.read() {
@@ -449,6 +488,42 @@ fn secret_check<E: std::fmt::Display>(
             Err(e) => Check::fail(name, e, format!("check the secret in {secret}")),
         },
         Err(e) => Check::fail(name, e, format!("fix {secret}")),
+    }
+}
+
+/// The running daemon's pid, from the store's lock, for messages: " (pid N)".
+fn daemon_pid(settings: &Settings) -> String {
+    match crate::store::holder(&settings.store.path) {
+        Some(crate::store::Holder::Process(pid)) => format!(" (pid {pid})"),
+        _ => String::new(),
+    }
+}
+
+/// `check-config`'s line about the store: asked through the daemon when it runs,
+/// opened here otherwise; never created.
+pub(super) fn store_summary(settings: &Settings) -> anyhow::Result<String> {
+    let path = settings.store.path.display();
+    if let Ok(Some(r)) = daemon_status(settings)
+        && r.code == 0
+    {
+        let n = serde_json::from_str::<serde_json::Value>(&r.stdout)
+            .ok()
+            .and_then(|v| v.get("reports").and_then(serde_json::Value::as_u64));
+        return Ok(format!(
+            "{path}: in use by the running daemon{}, {} reports (asked through its control socket)",
+            daemon_pid(settings),
+            n.map_or("?".into(), |n| n.to_string())
+        ));
+    }
+    match Store::open_existing(&settings.store.path) {
+        Ok(store) => Ok(format!("{path} ({} reports)", store.report_count())),
+        Err(crate::store::StoreError::Missing { path }) => Ok(format!(
+            "none yet at {path}: `disclosured serve` creates it at first start"
+        )),
+        Err(e) => Err(super::commands::explain_locked(
+            e.into(),
+            &control::socket_path(&settings.store.path),
+        )),
     }
 }
 
@@ -462,7 +537,8 @@ fn store_check(settings: &Settings) -> Check {
             return Check::ok(
                 "store",
                 format!(
-                    "{path} is in use by the running daemon ({} reports)",
+                    "{path} is in use by the running daemon{} ({} reports)",
+                    daemon_pid(settings),
                     n.map_or("?".into(), |n| n.to_string())
                 ),
             );
@@ -483,13 +559,53 @@ fn store_check(settings: &Settings) -> Check {
             );
         }
     }
-    match Store::open(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
+    // Opened, never created: a check must not make state (issue 18).
+    match Store::open_existing(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
         Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
-        Err(e) => Check::fail(
+        Err(crate::store::StoreError::Missing { path }) => Check {
+            verdict: Verdict::Warn,
+            name: "store",
+            detail: format!("no store at {path}"),
+            fix: Some(
+                "`disclosured serve` creates it at first start; if one exists, check store.path (relative paths resolve against the working directory)"
+                    .into(),
+            ),
+        },
+        Err(e @ crate::store::StoreError::Locked { .. }) => Check::fail(
             "store",
             e,
-            "is another disclosured process using it? Otherwise restore from a backup",
+            "the daemon holds the store but its control socket does not answer: look at its log (journalctl -u disclosured)",
         ),
+        Err(e) => Check::fail("store", e, "restore it from a backup"),
+    }
+}
+
+/// Where the control socket is, when its path needs a detour (issue 18: a long
+/// store.path locked out the store commands).
+fn socket_check(settings: &Settings) -> Option<Check> {
+    let socket = control::socket_path(&settings.store.path);
+    control::socket_detour(&socket).map(|why| Check {
+        verdict: Verdict::Ok,
+        name: "socket",
+        detail: format!("control socket {}: {why}", socket.display()),
+        fix: None,
+    })
+}
+
+/// A file outbox with an IMAP inbox is a production inbox whose answers go nowhere
+/// (issue 18): a warning, since a test setup may want exactly that.
+fn delivery_check(settings: &Settings) -> Option<Check> {
+    match (&settings.inbox, &settings.outbox) {
+        (Inbox::Imap(_), Outbox::File { path }) => Some(Check {
+            verdict: Verdict::Warn,
+            name: "delivery",
+            detail: format!(
+                "the inbox is IMAP but outgoing mail is only written to files in {}: no reporter gets an acknowledgement",
+                path.display()
+            ),
+            fix: Some("set [outbox] kind = \"smtp\" (or \"sendmail\") for production".into()),
+        }),
+        _ => None,
     }
 }
 
@@ -531,11 +647,15 @@ fn imap_check(imap: &crate::config::ImapSettings) -> Check {
 fn outbox_check(settings: &Settings) -> Check {
     let name = "outbox";
     match &settings.outbox {
+        Outbox::File { path } if !path.is_dir() => Check {
+            verdict: Verdict::Warn,
+            name,
+            detail: format!("{} does not exist yet", path.display()),
+            fix: Some("`disclosured serve` creates it at first start".into()),
+        },
         Outbox::File { path } => {
             let probe = path.join(format!(".doctor-{}", std::process::id()));
-            let written = std::fs::create_dir_all(path)
-                .and_then(|()| std::fs::write(&probe, b""))
-                .and_then(|()| std::fs::remove_file(&probe));
+            let written = std::fs::write(&probe, b"").and_then(|()| std::fs::remove_file(&probe));
             match written {
                 Ok(()) => Check::ok(name, format!("{} is writable", path.display())),
                 Err(e) => Check::fail(

@@ -96,13 +96,17 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
         ),
         Command::Digest(args) => digest(p, args, now, out),
         Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(p, *json, out),
+        Command::Quarantine(QuarantineCommand::Retry { id, all }) => {
+            super::quarantine::retry(p, *id, *all, &req.actor, now, out)
+        }
         Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(p, *json, *sent, out),
         Command::Outbox(OutboxCommand::Retry { id, all }) => outbox_retry(p, *id, *all, now, out),
         Command::Status { json } => super::ops::status(p, *json, out),
-        Command::Backup { file } => {
-            // A local run gets the path as typed; the daemon gets it absolute.
-            let file = std::path::absolute(file)?;
-            super::ops::backup(p, &file, out)
+        Command::Backup { file, to } => {
+            // A local run gets the path as typed; the daemon gets it absolute. The
+            // keys of --to are in the request.
+            let to = to.as_ref().and(req.file.as_deref());
+            super::ops::backup(p, file, to, out)
         }
         _ => bail!("not a command on the store"),
     }
@@ -669,27 +673,35 @@ fn digest(
 
 #[derive(Serialize)]
 struct QuarantineRow<'a> {
+    /// What `quarantine retry` takes.
+    id: u64,
     kind: IntakeKind,
     reason: &'a str,
     file: Option<&'a str>,
     message_id: Option<&'a str>,
     from: Option<&'a str>,
     at: String,
+    /// After `quarantine retry`: when, by whom, and what the message became.
+    retried: Option<super::quarantine::RetryState>,
 }
 
 fn quarantine_list(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8> {
-    let records = p.store.intake_records()?;
+    let records = p.store.intake_entries()?;
     let rows: Vec<QuarantineRow<'_>> = records
         .iter()
-        .map(|r| QuarantineRow {
-            kind: r.kind,
-            reason: &r.reason,
-            file: r.file.as_deref(),
-            message_id: r.message_id.as_deref(),
-            from: r.from.as_deref(),
-            at: r.at.to_rfc3339(),
+        .map(|(id, r)| {
+            Ok(QuarantineRow {
+                id: *id,
+                retried: super::quarantine::state(p, *id, r)?,
+                kind: r.kind,
+                reason: &r.reason,
+                file: r.file.as_deref(),
+                message_id: r.message_id.as_deref(),
+                from: r.from.as_deref(),
+                at: r.at.to_rfc3339(),
+            })
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     if json {
         writeln!(out.stdout, "{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(0);
@@ -701,11 +713,16 @@ fn quarantine_list(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8
         };
         writeln!(
             out.stdout,
-            "{}  {:<11}  {}  {}",
+            "{:>4}  {}  {:<11}  {}  {}{}",
+            r.id,
             r.at,
             kind,
             r.file.or(r.message_id).unwrap_or("-"),
-            r.reason
+            r.reason,
+            r.retried.as_ref().map_or(String::new(), |s| format!(
+                "  [retried {}: {}]",
+                s.at, s.now
+            ))
         )?;
     }
     Ok(0)

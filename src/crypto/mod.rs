@@ -6,6 +6,7 @@
 //! algorithms and keys are acceptable, everywhere. Plaintext is untrusted: a bad
 //! signature is recorded, never silently upgraded, and nothing decrypted is logged.
 
+pub mod archive;
 pub mod certs;
 pub mod keys;
 pub mod open;

@@ -59,16 +59,69 @@ struct Header {
 /// Runs a request against the daemon's pipeline; supplied by the command line.
 pub type Handler = Arc<dyn Fn(&Pipeline, Request) -> Response + Send + Sync>;
 
-/// The socket's path for a store.
+/// The longest path a Unix socket address holds (`sun_path` is 108 bytes on Linux,
+/// with its terminating NUL).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// Longest socket file name used as is; a longer one (a store directory with a very
+/// long name) is replaced by a hash of it, so the short form below always fits.
+const MAX_SOCKET_NAME: usize = 64;
+
+/// The socket's path for a store: `<store.path>.sock`, beside the store.
 pub fn socket_path(store: &Path) -> PathBuf {
-    let mut p = store.as_os_str().to_owned();
-    p.push(".sock");
-    PathBuf::from(p)
+    let mut name = store.file_name().unwrap_or_default().to_owned();
+    name.push(".sock");
+    if name.len() > MAX_SOCKET_NAME {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(name.as_encoded_bytes());
+        name = format!(
+            ".disclosured-{}.sock",
+            hex::encode(digest.get(..8).unwrap_or_default())
+        )
+        .into();
+    }
+    store.with_file_name(name)
+}
+
+/// How a socket at `path` is reached, for `doctor`: `None` when the path fits in a
+/// socket address, else the reason it is reached through its directory instead.
+pub fn socket_detour(path: &Path) -> Option<String> {
+    (path.as_os_str().len() > MAX_SOCKET_PATH).then(|| {
+        format!(
+            "its path is {} bytes, over the {MAX_SOCKET_PATH} a socket address holds: reached through /proc/self/fd/<directory>/{}",
+            path.as_os_str().len(),
+            path.file_name().unwrap_or_default().to_string_lossy()
+        )
+    })
+}
+
+/// Runs `f` (a bind or a connect) on a path short enough for a socket address. A long
+/// `store.path` made the socket unreachable and locked out every store command (issue
+/// 18): a path over [`MAX_SOCKET_PATH`] bytes is reached as
+/// `/proc/self/fd/<its directory>/<name>`, the same file through a short path.
+fn with_short_path<T>(
+    path: &Path,
+    f: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    if path.as_os_str().len() <= MAX_SOCKET_PATH {
+        return f(path);
+    }
+    use std::os::fd::AsRawFd;
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return f(path);
+    };
+    let dir = std::fs::File::open(dir)?;
+    let short = Path::new("/proc/self/fd")
+        .join(dir.as_raw_fd().to_string())
+        .join(name);
+    let result = f(&short);
+    drop(dir);
+    result
 }
 
 /// Sends a request to a running daemon. `Ok(None)` when no daemon listens there.
 pub fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
-    let stream = match std::os::unix::net::UnixStream::connect(socket) {
+    let stream = match with_short_path(socket, |p| std::os::unix::net::UnixStream::connect(p)) {
         Ok(s) => s,
         Err(e)
             if matches!(
@@ -126,7 +179,7 @@ pub async fn serve(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let listener = tokio::net::UnixListener::bind(&path)?;
+    let listener = with_short_path(&path, |p| tokio::net::UnixListener::bind(p))?;
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
@@ -224,6 +277,54 @@ mod tests {
             actor: "cli:test".into(),
             file: None,
         }
+    }
+
+    /// Issue 18: a store path whose socket path is over 107 bytes locked out every
+    /// store command. The socket is bound and reached through its directory.
+    #[test]
+    fn a_socket_path_too_long_for_an_address_is_bound_and_reached() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("d".repeat(60)).join("e".repeat(60));
+        std::fs::create_dir_all(&deep).unwrap();
+        let socket = socket_path(&deep.join("state"));
+        assert!(
+            socket.as_os_str().len() > MAX_SOCKET_PATH,
+            "{}",
+            socket.display()
+        );
+        assert_eq!(socket.file_name().unwrap(), "state.sock");
+        assert!(socket_detour(&socket).unwrap().contains("/proc/self/fd"));
+        assert_eq!(send(&socket, &request()).unwrap().map(|r| r.code), None);
+        let listener =
+            with_short_path(&socket, |p| std::os::unix::net::UnixListener::bind(p)).unwrap();
+        assert!(socket.exists(), "the socket file is where it belongs");
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            BufReader::new(&stream).read_line(&mut line).unwrap();
+            (&stream)
+                .write_all(b"{\"stdout_bytes\":2,\"stderr\":\"\",\"code\":0}\nok")
+                .unwrap();
+        });
+        let response = send(&socket, &request()).unwrap().unwrap();
+        server.join().unwrap();
+        assert_eq!(response.stdout, "ok");
+        // A store directory with a very long name: a short, stable name beside it.
+        let long = dir.path().join("s".repeat(100));
+        let socket = socket_path(&long);
+        assert_eq!(socket, socket_path(&long));
+        assert!(
+            socket.file_name().unwrap().len() < 40,
+            "{}",
+            socket.display()
+        );
+        assert_eq!(socket.parent(), long.parent());
+        // Short paths are as before.
+        assert_eq!(
+            socket_path(Path::new("/var/lib/x/state")),
+            Path::new("/var/lib/x/state.sock")
+        );
+        assert!(socket_detour(Path::new("/var/lib/x/state.sock")).is_none());
     }
 
     #[test]

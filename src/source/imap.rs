@@ -98,6 +98,14 @@ impl AsyncWrite for Conn {
 
 type Session = async_imap::Session<Conn>;
 
+/// A quarantined message to find again: by its content's SHA-256 (hex), or, for one
+/// quarantined unread, by its exact size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Which {
+    Sha256(String),
+    Size(u64),
+}
+
 /// Why a wait for new mail ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woke {
@@ -188,7 +196,7 @@ impl ImapInbox {
         for folder in [&s.processed_folder, &s.quarantine_folder] {
             ensure_folder(&mut session, folder).await?;
         }
-        session.select(&s.folder).await?;
+        let selected = session.select(&s.folder).await?;
         Ok(Mailbox {
             session,
             idle,
@@ -196,6 +204,10 @@ impl ImapInbox {
             uidplus,
             poll_interval: s.poll_interval,
             batch: s.fetch_batch,
+            announced: Announced {
+                exists: selected.exists,
+                grown: false,
+            },
         })
     }
 
@@ -267,6 +279,40 @@ pub struct Mailbox {
     uidplus: bool,
     poll_interval: Duration,
     batch: u32,
+    /// What the server announced about the folder's size.
+    announced: Announced,
+}
+
+/// The folder's size as the server announces it beside its answers. A message that
+/// arrives while a pass runs (issue 18) is announced with an EXISTS in the answer to
+/// one of the pass's commands (a search's view of the folder is the one before that
+/// answer), which async-imap queues aside; the server has then told us, and says
+/// nothing more once IDLE starts: unless noticed here, the message waited for the IDLE
+/// refresh, minutes. The queue is bounded (100) and drops what does not fit, so it is
+/// drained at every step.
+#[derive(Debug, Clone, Copy, Default)]
+struct Announced {
+    /// The message count as last announced (EXISTS, less one per EXPUNGE).
+    exists: u32,
+    /// Whether the count grew since the last [`Mailbox::list`]: mail the pass did not
+    /// see.
+    grown: bool,
+}
+
+impl Announced {
+    fn absorb(&mut self, queue: impl Iterator<Item = async_imap::types::UnsolicitedResponse>) {
+        use async_imap::types::UnsolicitedResponse;
+        for response in queue {
+            match response {
+                UnsolicitedResponse::Exists(n) => {
+                    self.grown |= n > self.exists;
+                    self.exists = n;
+                }
+                UnsolicitedResponse::Expunge(_) => self.exists = self.exists.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
 }
 
 impl Mailbox {
@@ -277,6 +323,12 @@ impl Mailbox {
     /// UIDs and sizes of every message in the folder, oldest first, asked for in
     /// batches so a large mailbox is never one huge response.
     pub async fn list(&mut self) -> Result<Vec<(u32, u64)>, ImapError> {
+        // What was announced before the search is in its answer; what comes with the
+        // answer is not (the server adds it to the session's view only then).
+        let queue = self.session.unsolicited_responses.clone();
+        let pending = || std::iter::from_fn(|| queue.try_recv().ok());
+        self.announced.absorb(pending());
+        self.announced.grown = false;
         // Messages someone marked \Deleted are on their way out; not ours to handle.
         let mut uids: Vec<u32> = self
             .session
@@ -284,6 +336,7 @@ impl Mailbox {
             .await?
             .into_iter()
             .collect();
+        self.announced.absorb(pending());
         uids.sort_unstable();
         let mut out = Vec::with_capacity(uids.len());
         for chunk in uids.chunks(usize::try_from(self.batch).unwrap_or(100).max(1)) {
@@ -357,11 +410,18 @@ impl Mailbox {
     /// Waits for new mail: IDLE when the server has it, else the poll interval.
     /// Returns early when `shutdown` changes.
     pub async fn wait(
-        self,
+        mut self,
         shutdown: &mut tokio::sync::watch::Receiver<bool>,
     ) -> Result<(Mailbox, Woke), ImapError> {
         if *shutdown.borrow() {
             return Ok((self, Woke::Shutdown));
+        }
+        let queue = self.session.unsolicited_responses.clone();
+        let pending = || std::iter::from_fn(|| queue.try_recv().ok());
+        self.announced.absorb(pending());
+        if self.announced.grown {
+            // Mail came during the pass: another pass, now.
+            return Ok((self, Woke::NewData));
         }
         if !self.idle {
             let woke = tokio::select! {
@@ -377,14 +437,28 @@ impl Mailbox {
             uidplus,
             poll_interval,
             batch,
+            mut announced,
         } = self;
         let mut handle = session.idle();
         handle.init().await?;
-        let woke = {
+        // IDLE is accepted: whatever the server announced up to now is in the queue.
+        // Compare with what the pass saw before waiting on the server's next word.
+        announced.absorb(pending());
+        let woke = if announced.grown {
+            Woke::NewData
+        } else {
             let (wait, interrupt) = handle.wait_with_timeout(IDLE_REFRESH);
             tokio::select! {
                 r = wait => match r? {
-                    async_imap::extensions::idle::IdleResponse::NewData(_) => Woke::NewData,
+                    async_imap::extensions::idle::IdleResponse::NewData(response) => {
+                        if let async_imap::imap_proto::Response::MailboxData(
+                            async_imap::imap_proto::MailboxDatum::Exists(n),
+                        ) = response.parsed()
+                        {
+                            announced.exists = *n;
+                        }
+                        Woke::NewData
+                    }
                     async_imap::extensions::idle::IdleResponse::Timeout => Woke::Timeout,
                     async_imap::extensions::idle::IdleResponse::ManualInterrupt => Woke::Shutdown,
                 },
@@ -403,13 +477,113 @@ impl Mailbox {
                 uidplus,
                 poll_interval,
                 batch,
+                announced,
             },
             woke,
         ))
     }
 
+    /// Moves the message `which` from `from` back to `to`, for `quarantine retry`,
+    /// and returns its content's SHA-256 (hex); `None` when it is not in `from`.
+    /// Leaves `from` selected.
+    pub async fn put_back(
+        &mut self,
+        from: &str,
+        to: &str,
+        which: &Which,
+    ) -> Result<Option<String>, ImapError> {
+        use sha2::Digest;
+        self.session.select(from).await?;
+        let uids: Vec<u32> = self
+            .session
+            .uid_search("UNDELETED")
+            .await?
+            .into_iter()
+            .collect();
+        let sizes: Vec<(u32, u64)> = if let (Which::Size(_), false) = (which, uids.is_empty()) {
+            let set = uids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let fetches: Vec<_> = self
+                .session
+                .uid_fetch(&set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await?;
+            fetches
+                .iter()
+                .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for uid in uids {
+            let candidate = match which {
+                Which::Sha256(_) => true,
+                // Unread messages (too large) are known by size only: the one of that
+                // exact size, or none (a choice between two would be a guess).
+                Which::Size(size) => {
+                    let same: Vec<u32> = sizes
+                        .iter()
+                        .filter(|(_, s)| s == size)
+                        .map(|(u, _)| *u)
+                        .collect();
+                    same == [uid]
+                }
+            };
+            if !candidate {
+                continue;
+            }
+            let Some(raw) = self.fetch(uid).await? else {
+                continue;
+            };
+            let sha256 = hex::encode(sha2::Sha256::digest(&raw));
+            if matches!(which, Which::Size(_)) || Which::Sha256(sha256.clone()) == *which {
+                let set = uid.to_string();
+                if self.can_move {
+                    self.session.uid_mv(&set, to).await?;
+                } else {
+                    self.session.uid_copy(&set, to).await?;
+                    self.add_flag(&set, "\\Deleted").await?;
+                    if self.uidplus {
+                        let done: Vec<_> =
+                            self.session.uid_expunge(&set).await?.try_collect().await?;
+                        drop(done);
+                    }
+                }
+                return Ok(Some(sha256));
+            }
+        }
+        Ok(None)
+    }
+
     /// Says goodbye; errors do not matter any more.
     pub async fn logout(mut self) {
         let _ = self.session.logout().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_imap::types::UnsolicitedResponse::{Exists, Expunge, Recent};
+
+    #[test]
+    fn announced_growth_is_new_mail_and_our_own_moves_are_not() {
+        let mut a = Announced {
+            exists: 3,
+            grown: false,
+        };
+        // Our moves: three expunges, the server repeats the count.
+        a.absorb([Expunge(1), Expunge(1), Recent(0), Exists(1)].into_iter());
+        assert_eq!(a.exists, 1);
+        assert!(!a.grown);
+        a.absorb([Exists(1)].into_iter());
+        assert!(!a.grown, "the same count again is no news");
+        // A message arrived.
+        a.absorb([Exists(2)].into_iter());
+        assert!(a.grown && a.exists == 2);
     }
 }

@@ -11,8 +11,10 @@
 mod backup;
 mod keys;
 mod lifecycle;
+mod lock;
 mod permissions;
 mod records;
+mod retry;
 
 use chrono::{DateTime, Datelike, Utc};
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
@@ -20,7 +22,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 pub use backup::{BACKUP_HEADER, Exported};
 pub use keys::AddressKey;
 pub use lifecycle::Change;
+pub use lock::{CLOSE_WAIT, Holder, holder, wait_for_others};
 pub use records::*;
+pub use retry::{Release, Retried};
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";
@@ -82,6 +86,14 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The lock sled takes on the store is held (see [`lock`]).
+    #[error("store {path} is {holder}")]
+    Locked { path: String, holder: Holder },
+    /// A command that only reads was pointed at a store that does not exist.
+    #[error(
+        "no store at {path} (store.path): nothing is created by this command; check the configuration and the directory it is run from"
+    )]
+    Missing { path: String },
     #[error("store: {0}")]
     Db(#[from] sled::Error),
     #[error("store: a record does not decode ({0}); was it written by a newer version?")]
@@ -143,6 +155,9 @@ pub struct Store {
     /// export is one consistent state across trees (sled has no snapshot of several
     /// trees): writers wait for the backup, readers do not.
     writes: std::sync::Arc<std::sync::RwLock<()>>,
+    /// Marks the store open in this process until the last clone is gone; after
+    /// `db`, so it goes after sled's handle.
+    _open: std::sync::Arc<lock::Registration>,
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
@@ -434,6 +449,14 @@ fn u64_from(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(b)
 }
 
+/// A store path as the operator should see it: absolute, as it resolved here.
+fn shown(path: &std::path::Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
 /// Removes the snapshot files sled 0.34 left unfinished.
 ///
 /// At open, sled recovers from its newest snapshot plus the log, and writes the
@@ -488,16 +511,36 @@ impl Drop for Store {
 }
 
 impl Store {
+    /// Opens the store at `path`, creating it when there is none.
     pub fn open(path: &std::path::Path) -> Result<Store, StoreError> {
         permissions::prepare(path)?;
-        remove_unfinished_snapshots(path)?;
-        let db = sled::Config::new()
-            .path(path)
-            .open()
-            .map_err(|source| StoreError::Open {
-                path: path.display().to_string(),
-                source,
-            })?;
+        let locked = |holder| StoreError::Locked {
+            path: shown(path),
+            holder,
+        };
+        // Another process may take the lock between our look and sled's (a `doctor`
+        // looking at who holds it takes it for an instant): look again, a few times.
+        let mut attempts = 0;
+        let db = loop {
+            attempts += 1;
+            lock::acquire(path).map_err(locked)?;
+            remove_unfinished_snapshots(path)?;
+            match sled::Config::new().path(path).open() {
+                Ok(db) => break db,
+                // `acquire` decides again whether to wait for whoever has it.
+                Err(source)
+                    if attempts < 3 && source.to_string().contains("could not acquire lock") => {}
+                Err(source) => {
+                    return Err(match lock::holder(path) {
+                        Some(holder) => locked(holder),
+                        None => StoreError::Open {
+                            path: path.display().to_string(),
+                            source,
+                        },
+                    });
+                }
+            }
+        };
         permissions::tighten(path)?;
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
@@ -519,11 +562,29 @@ impl Store {
             deadlines: tree(TREE_DEADLINES)?,
             rate_lock: Default::default(),
             writes: Default::default(),
+            _open: std::sync::Arc::new(lock::Registration::new(path)),
             db,
         };
         store.build_indexes()?;
         store.migrate_key_trees()?;
         Ok(store)
+    }
+
+    /// Opens an existing store; refuses to create one. For commands that only look at
+    /// the store: run from the wrong directory or with the wrong configuration, they
+    /// must say which path they tried, not answer from a new, empty store.
+    pub fn open_existing(path: &std::path::Path) -> Result<Store, StoreError> {
+        Store::check_exists(path)?;
+        Store::open(path)
+    }
+
+    /// Refuses a store path that holds no store.
+    pub fn check_exists(path: &std::path::Path) -> Result<(), StoreError> {
+        if path.join("db").is_file() {
+            Ok(())
+        } else {
+            Err(StoreError::Missing { path: shown(path) })
+        }
     }
 
     /// Builds the derived trees (report heads, open jobs) of a store that predates

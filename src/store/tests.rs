@@ -80,18 +80,6 @@ fn ids_are_sequential_per_year_and_dedupe_holds() {
     assert!(store.report("garbage").unwrap().is_none());
 }
 
-/// sled releases its file lock when its background flusher lets go of the database,
-/// a moment after the last handle is dropped; another process never sees this.
-fn reopen(path: &std::path::Path) -> Store {
-    for _ in 0..100 {
-        if let Ok(store) = Store::open(path) {
-            return store;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    Store::open(path).unwrap()
-}
-
 #[test]
 fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -106,7 +94,7 @@ fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
         store.save_job(&job).unwrap();
         store.flush().unwrap();
     }
-    let store = reopen(dir.path());
+    let store = Store::open(dir.path()).unwrap();
     let r = store.reports().unwrap().remove(0);
     assert_eq!(r.status, Status::Acknowledged);
     assert_eq!(r.events.len(), 2);
@@ -326,9 +314,62 @@ fn unfinished_snapshots_of_a_store_in_use_are_left_alone() {
     let store = Store::open(dir.path()).unwrap();
     let torn = dir.path().join("snap.7FFFFFFFFFFFFFFF.generating");
     std::fs::write(&torn, b"").unwrap();
-    assert!(Store::open(dir.path()).is_err(), "sled's lock holds");
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::Locked {
+                holder: Holder::ThisProcess,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("already open in this process"),
+        "{err}"
+    );
     assert!(torn.exists());
     drop(store);
+}
+
+/// Issue 18: sled lets go of its lock a moment after the last handle is dropped, so
+/// reopening at once failed now and then. Every reopen must succeed, after a write.
+#[test]
+fn a_store_dropped_and_reopened_500_times_opens_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    for i in 0..500u32 {
+        let store = Store::open(dir.path())
+            .unwrap_or_else(|e| panic!("reopen {i} after {:?}: {e}", started.elapsed()));
+        store
+            .put_offered_key(&format!("{i:040X}"), b"cert")
+            .unwrap();
+        drop(store);
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert!(
+        store
+            .offered_key(&format!("{:040X}", 499))
+            .unwrap()
+            .is_some()
+    );
+    eprintln!("500 reopens in {:?}", started.elapsed());
+}
+
+#[test]
+fn a_read_only_open_refuses_to_create_a_store_and_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state");
+    let err = Store::open_existing(&path).err().unwrap();
+    assert!(matches!(err, StoreError::Missing { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert!(!path.exists(), "nothing was created");
+    drop(Store::open(&path).unwrap());
+    Store::open_existing(&path).unwrap();
 }
 
 /// A store with something in every kind of tree: reports with their acknowledgements,

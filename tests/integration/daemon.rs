@@ -113,6 +113,24 @@ fn wait_with_timeout(
     }
 }
 
+/// As [`wait_with_timeout`], for a child whose stderr goes to a file (returned empty).
+fn wait_with_timeout_log(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> (std::process::ExitStatus, String, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, String::new(), String::new());
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("serve did not stop within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// While `serve` holds the store, the command line goes through its control socket:
 /// listing, changing and answering a report all work, and the daemon sends the reply.
 fn command_line_works_beside_the_daemon(gw: &Gateway) {
@@ -219,13 +237,16 @@ fn serve_speaks_the_systemd_notify_protocol_and_feeds_the_watchdog() {
 #[test]
 fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     let gw = Gateway::new();
+    // The log goes to a file, so the test can wait for each reload's log line.
+    let log_path = gw.path("serve.log");
     let mut child = gw
         .command()
         .arg("serve")
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
         .spawn()
         .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let report = |n: u32| {
         message(
             &[
@@ -245,7 +266,9 @@ fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     // A broken file: refused, nothing changes.
     std::fs::write(&gw.config, format!("{original}\n[frobnicate]\nx = 1\n")).unwrap();
     signal(&child, "HUP");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for("the refusal", Duration::from_secs(30), || {
+        log().contains("new configuration refused")
+    });
     gw.deliver(&report(2));
     wait_for("the second report", Duration::from_secs(30), || {
         gw.outbox().len() == 2
@@ -258,14 +281,17 @@ fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     assert_ne!(changed, original);
     std::fs::write(&gw.config, &changed).unwrap();
     signal(&child, "HUP");
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for("the reload", Duration::from_secs(30), || {
+        log().contains("configuration reloaded")
+    });
     gw.deliver(&report(3));
     wait_for("the third report", Duration::from_secs(30), || {
         gw.outbox().len() == 3
     });
 
     signal(&child, "TERM");
-    let out = wait_with_timeout(&mut child, Duration::from_secs(10));
+    let mut out = wait_with_timeout_log(&mut child, Duration::from_secs(30));
+    out.2 = log();
     assert!(out.0.success(), "{}", out.2);
     assert!(out.2.contains("new configuration refused"), "{}", out.2);
     assert!(out.2.contains("frobnicate"), "{}", out.2);

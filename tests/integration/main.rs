@@ -19,6 +19,9 @@
 //!   growth, unsigned forwarded parts, and what a content-free answer may say.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
+//! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
+//!   credentials from a shell, a running daemon named by pid, a long store path, an
+//!   expired key.
 
 #![allow(
     clippy::unwrap_used,
@@ -38,5 +41,6 @@ mod pipeline;
 mod refusals;
 mod review;
 mod servers;
+mod sysadmin;
 mod trust;
 mod util;

@@ -291,15 +291,13 @@ dir = "{root}/keys"
         name
     }
 
-    /// The gateway's newest public key file.
+    /// The public key file of the gateway's signing key (the one it publishes).
     pub fn public_key_path(&self) -> PathBuf {
-        let mut keys: Vec<_> = std::fs::read_dir(self.path("keys"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.to_string_lossy().ends_with(".pub.asc"))
-            .collect();
-        keys.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
-        keys.pop().expect("gateway has a public key")
+        let path = self
+            .path("keys")
+            .join(format!("gateway-{}.pub.asc", self.signing_fingerprint()));
+        assert!(path.is_file(), "{} is missing", path.display());
+        path
     }
 
     pub fn signing_fingerprint(&self) -> String {
