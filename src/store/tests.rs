@@ -342,15 +342,13 @@ fn a_store_dropped_and_reopened_500_times_opens_every_time() {
     for i in 0..500u32 {
         let store = Store::open(dir.path())
             .unwrap_or_else(|e| panic!("reopen {i} after {:?}: {e}", started.elapsed()));
-        store
-            .put_offered_key(&format!("{i:040X}"), b"cert")
-            .unwrap();
+        store.learn_key(&format!("{i:040X}"), &[], b"cert").unwrap();
         drop(store);
     }
     let store = Store::open(dir.path()).unwrap();
     assert!(
         store
-            .offered_key(&format!("{:040X}", 499))
+            .learnt_cert(&format!("{:040X}", 499))
             .unwrap()
             .is_some()
     );
