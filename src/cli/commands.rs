@@ -1,7 +1,6 @@
 //! What each command does.
 
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 
@@ -283,122 +282,7 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
     if let Some(g) = &generated {
         daemon::announce_generated(g);
     }
-    let pipeline = std::sync::Arc::new(pipeline);
-    let started = std::time::Instant::now();
-    // Delivery runs beside intake, as in `serve`: a round each time a batch of
-    // outcomes is durable, and a last one once the inbox is done. It fills the
-    // cores while intake waits for its syncs, and intake fills them while it waits.
-    let (wake, woken) = std::sync::mpsc::channel::<()>();
-    let (pass, intake_ms, delivered) = std::thread::scope(|scope| -> anyhow::Result<_> {
-        let pipeline = &pipeline;
-        let deliverer = scope.spawn(
-            move || -> Result<crate::outbox::Delivered, crate::pipeline::PipelineError> {
-                let mut total = crate::outbox::Delivered::default();
-                loop {
-                    let more = woken.recv().is_ok();
-                    while woken.try_recv().is_ok() {}
-                    let round = pipeline.deliver()?;
-                    total.sent += round.sent;
-                    total.deferred += round.deferred;
-                    total.failed += round.failed;
-                    if !more {
-                        return Ok(total);
-                    }
-                }
-            },
-        );
-        let intake = || -> anyhow::Result<crate::pipeline::Pass> {
-            Ok(match &pipeline.settings.inbox {
-                crate::config::Inbox::Maildir { .. } => {
-                    let maildir = pipeline
-                        .open_maildir()?
-                        .context("maildir inbox not configured")?;
-                    let wake = &wake;
-                    pipeline.maildir_pass(&maildir, &AtomicBool::new(false), &|| {
-                        let _ = wake.send(());
-                    })?
-                }
-                crate::config::Inbox::Imap(imap) => {
-                    let inbox = crate::source::imap::ImapInbox::new(imap.clone())?;
-                    runtime()?.block_on(daemon::imap::pass_once(
-                        std::sync::Arc::clone(pipeline),
-                        &inbox,
-                    ))?
-                }
-            })
-        };
-        let pass = intake();
-        let intake_ms = started.elapsed().as_millis();
-        let scheduled = pass.is_ok().then(|| pipeline.scheduled(chrono::Utc::now()));
-        // The last round: everything committed and scheduled so far.
-        drop(wake);
-        let delivered = match deliverer.join() {
-            Ok(result) => result?,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        let pass = pass?;
-        if let Some(scheduled) = scheduled {
-            let scheduled = scheduled?;
-            if scheduled.escalated > 0 {
-                tracing::info!(escalated = scheduled.escalated, "deadlines escalated");
-            }
-        }
-        Ok((pass, intake_ms, delivered))
-    })?;
-    let deliver_ms = started.elapsed().as_millis() - intake_ms;
-    log_pass(&pass, &delivered);
-    tracing::info!(intake_ms, deliver_ms, "pass timing");
-    pipeline.store.flush()?;
-    Ok(())
-}
-
-fn log_pass(pass: &crate::pipeline::Pass, delivered: &crate::outbox::Delivered) {
-    tracing::info!(
-        reports = pass.reports,
-        duplicates = pass.duplicates,
-        skipped = pass.skipped,
-        quarantined = pass.quarantined,
-        deferred = pass.deferred,
-        sent = delivered.sent,
-        send_deferred = delivered.deferred,
-        send_failed = delivered.failed,
-        peak_rss_kib = peak_rss_kib(),
-        cpu_ms = cpu_ms(),
-        "pass complete"
-    );
-}
-
-/// CPU time used by the whole process so far (user + system, all threads), from
-/// /proc/self/stat, whose clock ticks are USER_HZ: 100 on Linux.
-fn cpu_ms() -> u64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0;
-    };
-    // The command name may contain spaces; fields are counted after its ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the name.
-    (ticks(11) + ticks(12)) * 10
-}
-
-/// The process's peak resident memory (VmHWM), for the record of a pass.
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+    Ok(daemon::run_once::run(std::sync::Arc::new(pipeline))?)
 }
 
 pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

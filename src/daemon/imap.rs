@@ -1,50 +1,50 @@
-//! The IMAP inbox loop: connect, handle every message in the folder, wait with IDLE,
-//! and reconnect with backoff, forever, after any network or server failure.
+//! The IMAP inbox loop: connect, handle every message in the folder through the
+//! driver, wait with IDLE, and reconnect with backoff, forever, after any network or
+//! server failure.
 //!
-//! A message is moved out of the watched folder only after its outcome is stored.
-//! There is no UID cursor to get wrong: every pass handles whatever is in the folder,
-//! so a UIDVALIDITY change or a crash between storing and moving at worst replays a
-//! message, and dedupe (Message-ID and content hash) makes the replay harmless.
+//! A message is moved out of the watched folder only after its outcome is durable
+//! (the driver's commit). There is no UID cursor to get wrong: every pass handles
+//! whatever is in the folder, so a UIDVALIDITY change or a crash between storing and
+//! moving at worst replays a message, and dedupe (Message-ID and content hash) makes
+//! the replay harmless.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tracing::{info, warn};
 
+use super::driver::{self, Destination, Pass};
+use super::shutdown::Shutdown;
 use super::{DaemonError, blocking};
-use crate::pipeline::{Origin, Pass, Pipeline};
+use crate::pipeline::{Origin, Pipeline};
 use crate::source::imap::{ImapInbox, Mailbox, Woke};
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
 
+/// The wait after a failed session that waited `backoff`: doubled, up to
+/// [`BACKOFF_MAX`].
+fn next_backoff(backoff: Duration) -> Duration {
+    (backoff * 2).min(BACKOFF_MAX)
+}
+
 /// Watches the folder until shutdown, reconnecting after failures.
 pub async fn run(
     pipeline: Arc<Pipeline>,
     inbox: ImapInbox,
-    stop: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
     wake_delivery: Arc<Notify>,
 ) {
     let mut backoff = BACKOFF_FIRST;
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_set() {
             return;
         }
         // Trying to connect is progress: an unreachable server is not a hang, and a
         // restart would not bring it back.
         pipeline.progress.beat();
-        let result = session(
-            &pipeline,
-            &inbox,
-            &stop,
-            &mut shutdown,
-            &wake_delivery,
-            &mut backoff,
-        )
-        .await;
+        let result = session(&pipeline, &inbox, &shutdown, &wake_delivery, &mut backoff).await;
         match result {
             Ok(()) => return,
             Err(e) => {
@@ -52,9 +52,9 @@ pub async fn run(
                 warn!(error = %e, retry_in_s = backoff.as_secs(), "IMAP session failed; reconnecting");
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.wait() => return,
                 }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
+                backoff = next_backoff(backoff);
             }
         }
     }
@@ -63,18 +63,18 @@ pub async fn run(
 async fn session(
     pipeline: &Arc<Pipeline>,
     inbox: &ImapInbox,
-    stop: &Arc<AtomicBool>,
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &Shutdown,
     wake_delivery: &Notify,
     backoff: &mut Duration,
 ) -> Result<(), DaemonError> {
     let mut mailbox = inbox.connect().await?;
     info!(idle = mailbox.has_idle(), "IMAP connected");
     *backoff = BACKOFF_FIRST;
+    let mut stop = shutdown.receiver();
     loop {
-        handle_all(pipeline, inbox, &mut mailbox, stop, wake_delivery).await?;
+        handle_all(pipeline, inbox, &mut mailbox, shutdown, wake_delivery).await?;
         pipeline.progress.mark_pass();
-        let (m, woke) = mailbox.wait(shutdown).await?;
+        let (m, woke) = mailbox.wait(&mut stop).await?;
         // A wait that ended without error is a look at the folder too (IDLE or a poll).
         pipeline.progress.mark_pass();
         mailbox = m;
@@ -85,18 +85,19 @@ async fn session(
     }
 }
 
-/// Handles every message now in the folder, oldest first.
+/// Handles every message now in the folder, oldest first, one at a time through
+/// the driver: decided, committed (flushed), then moved.
 pub async fn handle_all(
     pipeline: &Arc<Pipeline>,
     inbox: &ImapInbox,
     mailbox: &mut Mailbox,
-    stop: &AtomicBool,
+    shutdown: &Shutdown,
     wake_delivery: &Notify,
 ) -> Result<Pass, DaemonError> {
     let settings = inbox.settings();
     let mut pass = Pass::default();
     for (uid, size) in mailbox.list().await? {
-        if stop.load(Ordering::Relaxed) {
+        if shutdown.is_set() {
             break;
         }
         let origin = Origin {
@@ -106,31 +107,41 @@ pub async fn handle_all(
         };
         let p = Arc::clone(pipeline);
         let limit = pipeline.settings.limits.max_message_bytes;
-        let outcome = if size > limit {
-            blocking(move || p.record_oversized(&origin, size, limit)).await?
+        let raw = if size > limit {
+            None
         } else {
-            let Some(raw) = mailbox.fetch(uid).await? else {
+            match mailbox.fetch(uid).await? {
+                Some(raw) => Some(raw),
                 // Gone since we listed it (another client moved it): nothing to do.
-                continue;
-            };
-            blocking(move || p.process(&raw, &origin)).await?
+                None => continue,
+            }
         };
-        let p = Arc::clone(pipeline);
-        let o = outcome.clone();
-        // The outcome is durable before the message leaves the inbox: a crash after
-        // the MOVE must not lose it (the store functions do not flush themselves).
-        let quarantine = blocking(move || {
-            p.store.flush()?;
-            p.belongs_in_quarantine(&o)
+        let committed = blocking(move || {
+            let decided = match raw {
+                Some(raw) => p.process(&raw, &origin),
+                None => p.record_oversized(&origin, size, limit),
+            };
+            let committed = driver::commit(&p, vec![((), decided)]);
+            Ok::<_, DaemonError>(committed.into_iter().next().map(|(_, c)| c))
         })
         .await?;
-        let folder = if quarantine {
-            &settings.quarantine_folder
-        } else {
-            &settings.processed_folder
+        let Some(committed) = committed else {
+            continue;
         };
-        mailbox.move_to(uid, folder).await?;
-        pass.count(Ok(outcome), &uid.to_string());
+        let result = match committed {
+            Ok((outcome, to)) => {
+                let folder = match to {
+                    Destination::Quarantine => &settings.quarantine_folder,
+                    Destination::Handled => &settings.processed_folder,
+                };
+                mailbox.move_to(uid, folder).await?;
+                Ok(outcome)
+            }
+            Err(e) => Err(e),
+        };
+        if pass.count(result, &uid.to_string()) {
+            break;
+        }
         wake_delivery.notify_one();
     }
     Ok(pass)
@@ -143,10 +154,35 @@ pub async fn pass_once(pipeline: Arc<Pipeline>, inbox: &ImapInbox) -> Result<Pas
         &pipeline,
         inbox,
         &mut mailbox,
-        &AtomicBool::new(false),
+        &Shutdown::never(),
         &Notify::new(),
     )
     .await;
     mailbox.logout().await;
     pass
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backoff between reconnections, on a paused clock: 1 s, doubling, capped at
+    /// five minutes; reset by a session that connects (not modelled here).
+    #[tokio::test(start_paused = true)]
+    async fn backoff_doubles_up_to_five_minutes() {
+        let mut backoff = BACKOFF_FIRST;
+        let mut waited = Vec::new();
+        let start = tokio::time::Instant::now();
+        for _ in 0..12 {
+            let before = tokio::time::Instant::now();
+            tokio::time::sleep(backoff).await;
+            waited.push((tokio::time::Instant::now() - before).as_secs());
+            backoff = next_backoff(backoff);
+        }
+        assert_eq!(
+            waited,
+            vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
+        );
+        assert_eq!((tokio::time::Instant::now() - start).as_secs(), 1411);
+    }
 }

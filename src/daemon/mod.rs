@@ -1,33 +1,49 @@
-//! The long-running service: start-up, the inbox loop (Maildir polling or IMAP IDLE),
-//! the delivery loop, readiness and shutdown.
+//! The long-running service: start-up, the inbox drivers (Maildir polling or IMAP
+//! IDLE), the delivery loop, readiness, reload and shutdown; and `run-once`, which
+//! runs the same drivers once.
 //!
 //! OpenPGP and sled are synchronous, so each message is handled on a blocking thread;
 //! the async side waits for mail, timers and signals. Shutdown is honoured between
 //! messages, never in the middle of one, and the store is flushed before exit.
+//!
+//! - [`driver`]: decide, store, flush, then move: the contract every inbox follows.
+//! - [`maildir`], [`imap`]: the two inboxes over that driver.
+//! - [`delivery`]: the outgoing queue and the time-driven work.
+//! - [`run_once`]: one pass of intake and delivery, for cron and tests.
+//! - [`shutdown`]: the one stop signal.
+//! - [`control`]: the command line's socket into the running daemon.
 
 pub mod control;
+pub mod delivery;
+pub mod driver;
 pub mod imap;
+pub mod maildir;
+pub mod run_once;
+pub mod shutdown;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
 use crate::config::{Inbox, Settings};
-use crate::pipeline::{Generated, Pipeline, PipelineError};
+use crate::pipeline::{Generated, MessageError, Pipeline, PipelineError};
+use crate::source::SourceError;
 use crate::source::imap::{ImapError, ImapInbox};
-
-/// How often the delivery loop looks for retries that came due.
-const DELIVERY_TICK: Duration = Duration::from_secs(1);
-/// How often deadlines and the digest schedule are checked.
-const SCHEDULE_TICK: Duration = Duration::from_secs(30);
+use crate::store::StoreError;
+use shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Imap(#[from] ImapError),
     #[error("a worker thread failed: {0}")]
@@ -48,11 +64,11 @@ pub fn announce_generated(g: &Generated) {
 }
 
 /// Runs `f` on a blocking thread (OpenPGP and sled work).
-pub async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, PipelineError> + Send + 'static,
+pub async fn blocking<T: Send + 'static, E: Into<DaemonError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, DaemonError> {
     match tokio::task::spawn_blocking(f).await {
-        Ok(r) => Ok(r?),
+        Ok(r) => r.map_err(Into::into),
         Err(e) => Err(DaemonError::Worker(e.to_string())),
     }
 }
@@ -64,17 +80,22 @@ pub async fn blocking<T: Send + 'static>(
 /// is refused with a log line and the daemon carries on unchanged; a valid one is
 /// applied by finishing the message in hand and starting over with it (keys, policy,
 /// maintainers, limits, inbox and outbox all follow). Only `store.path` cannot change
-/// while running: it is kept, with a log line.
+/// while running: it is kept, with a log line, and the store stays open (its lock is
+/// never let go).
 pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), DaemonError> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     if hup.is_none() {
         warn!("cannot listen for SIGHUP; reloading needs a restart");
     }
-    let mut settings = settings;
+    let (mut pipeline, mut generated) = blocking(move || Pipeline::start(settings)).await?;
     loop {
-        let source = settings.source.clone();
-        let store_path = settings.store.path.clone();
-        match generation(settings, Arc::clone(&handler), hup.as_mut()).await? {
+        if let Some(g) = generated.take() {
+            announce_generated(&g);
+        }
+        let source = pipeline.settings.source.clone();
+        let store = pipeline.store.clone();
+        let store_path = pipeline.settings.store.path.clone();
+        match generation(pipeline, Arc::clone(&handler), hup.as_mut()).await? {
             Next::Stop => return Ok(()),
             Next::Reload(mut new) => {
                 if new.store.path != store_path {
@@ -85,8 +106,8 @@ pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), 
                     );
                     new.store.path = store_path;
                 }
+                (pipeline, generated) = blocking(move || Pipeline::reload(*new, store)).await?;
                 info!(config = %source.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()), "configuration reloaded");
-                settings = *new;
             }
         }
     }
@@ -126,20 +147,15 @@ async fn reload_request(
 
 /// Runs the daemon with one configuration until a stop signal or a reload.
 async fn generation(
-    settings: Settings,
+    pipeline: Pipeline,
     handler: control::Handler,
     hup: Option<&mut tokio::signal::unix::Signal>,
 ) -> Result<Next, DaemonError> {
-    let source = settings.source.clone();
-    let inbox = settings.inbox.clone();
-    let (pipeline, generated) = blocking(move || Pipeline::start(settings)).await?;
-    if let Some(g) = &generated {
-        announce_generated(g);
-    }
+    let source = pipeline.settings.source.clone();
+    let inbox = pipeline.settings.inbox.clone();
     let pipeline = Arc::new(pipeline);
     pipeline.progress.mark_serving();
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let stop = Arc::new(AtomicBool::new(false));
+    let (trigger, shutdown) = Shutdown::new();
     let wake_delivery = Arc::new(Notify::new());
 
     let stall_limit = match &inbox {
@@ -155,12 +171,11 @@ async fn generation(
                 .open_maildir()?
                 .ok_or_else(|| DaemonError::Worker("maildir inbox not configured".into()))?;
             info!(inbox = %maildir.root().display(), "watching Maildir");
-            tokio::spawn(maildir_loop(
+            tokio::spawn(maildir::watch(
                 Arc::clone(&pipeline),
                 maildir,
                 poll_interval,
-                Arc::clone(&stop),
-                shutdown_rx.clone(),
+                shutdown.clone(),
                 Arc::clone(&wake_delivery),
             ))
         }
@@ -170,19 +185,18 @@ async fn generation(
             tokio::spawn(imap::run(
                 Arc::clone(&pipeline),
                 inbox,
-                Arc::clone(&stop),
-                shutdown_rx.clone(),
+                shutdown.clone(),
                 Arc::clone(&wake_delivery),
             ))
         }
     };
-    let delivery_task = tokio::spawn(delivery_loop(
+    let delivery_task = tokio::spawn(delivery::run(
         Arc::clone(&pipeline),
-        shutdown_rx.clone(),
+        shutdown.clone(),
         Arc::clone(&wake_delivery),
     ));
     let control_task = {
-        let (p, rx) = (Arc::clone(&pipeline), shutdown_rx.clone());
+        let (p, rx) = (Arc::clone(&pipeline), shutdown.receiver());
         tokio::spawn(async move {
             if let Err(e) = control::serve(p, handler, rx).await {
                 error!(error = %e, "control socket unavailable: the command line cannot reach the daemon");
@@ -200,7 +214,7 @@ async fn generation(
     let watchdog_task = tokio::spawn(watchdog(
         Arc::clone(&pipeline),
         stall_limit,
-        shutdown_rx.clone(),
+        shutdown.clone(),
     ));
 
     let next = tokio::select! {
@@ -217,109 +231,23 @@ async fn generation(
             notify(&[sd_notify::NotifyState::Reloading]);
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    let _ = shutdown_tx.send(true);
+    trigger.trigger();
     for task in [inbox_task, delivery_task, control_task, watchdog_task] {
         if let Err(e) = task.await {
             error!(error = %e, "a task ended abnormally");
         }
     }
-    pipeline.store.flush().map_err(PipelineError::from)?;
-    // The store is opened again by the next generation: every handle must be gone.
-    let mut pipeline = pipeline;
-    for _ in 0..100 {
-        match Arc::try_unwrap(pipeline) {
-            Ok(p) => {
-                drop(p);
-                break;
-            }
-            Err(p) => {
-                pipeline = p;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    pipeline.store.flush()?;
     if matches!(next, Next::Stop) {
         info!("stopped");
     }
     Ok(next)
 }
 
-async fn maildir_loop(
-    pipeline: Arc<Pipeline>,
-    maildir: crate::source::Maildir,
-    poll_interval: Duration,
-    stop: Arc<AtomicBool>,
-    mut shutdown: watch::Receiver<bool>,
-    wake_delivery: Arc<Notify>,
-) {
-    let maildir = Arc::new(maildir);
-    loop {
-        let (p, m, s, w) = (
-            Arc::clone(&pipeline),
-            Arc::clone(&maildir),
-            Arc::clone(&stop),
-            Arc::clone(&wake_delivery),
-        );
-        // Delivery starts with the first committed batch, not after the whole pass.
-        match blocking(move || p.maildir_pass(&m, &s, &|| w.notify_one())).await {
-            Ok(pass) => {
-                pipeline.progress.mark_pass();
-                if pass.deferred > 0 {
-                    warn!(
-                        deferred = pass.deferred,
-                        "some messages wait for a later pass"
-                    );
-                }
-            }
-            Err(e) => error!(error = %e, "inbox pass failed; retrying at the next tick"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(poll_interval) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
-/// Sends queued mail as soon as it is queued, and retries when they come due. The
-/// first round runs at once: mail queued before a crash or a restart must not wait
-/// for a tick (a daemon restarted more often than the tick would never send it).
-async fn delivery_loop(
-    pipeline: Arc<Pipeline>,
-    mut shutdown: watch::Receiver<bool>,
-    wake: Arc<Notify>,
-) {
-    // The first check runs at once: deadlines that passed while the daemon was down
-    // are escalated at start.
-    let mut next_schedule = tokio::time::Instant::now();
-    loop {
-        if tokio::time::Instant::now() >= next_schedule {
-            next_schedule += SCHEDULE_TICK;
-            let p = Arc::clone(&pipeline);
-            if let Err(e) = blocking(move || p.scheduled(chrono::Utc::now())).await {
-                error!(error = %e, "deadline and digest check failed; retrying");
-            }
-        }
-        let p = Arc::clone(&pipeline);
-        if let Err(e) = blocking(move || p.deliver()).await {
-            error!(error = %e, "delivery round failed; retrying");
-        }
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(DELIVERY_TICK) => {}
-            _ = shutdown.changed() => return,
-        }
-    }
-}
-
 /// Feeds systemd's watchdog (when `WatchdogSec=` is set) at half its interval, but
 /// only while the inbox side makes progress: a hung IMAP command or a stuck pass stops
 /// the pings, and systemd restarts the service. Also keeps `STATUS=` current.
-async fn watchdog(
-    pipeline: Arc<Pipeline>,
-    stall_limit: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+async fn watchdog(pipeline: Arc<Pipeline>, stall_limit: Duration, mut shutdown: Shutdown) {
     let interval = watchdog_interval().map(|d| d / 2);
     if let Some(i) = interval {
         info!(
@@ -333,7 +261,7 @@ async fn watchdog(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.wait() => return,
         }
         let since = pipeline.progress.since_last().unwrap_or(Duration::MAX);
         let healthy = since <= stall_limit;

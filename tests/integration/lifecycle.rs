@@ -689,9 +689,13 @@ fn the_digest_follows_its_schedule_and_is_skipped_when_there_is_nothing_to_say()
 
     t.s.gw.deliver(&t.report("<sched@example.net>", REPORT));
     let maildir = p.open_maildir().unwrap().unwrap();
-    let pass = p
-        .maildir_pass(&maildir, &std::sync::atomic::AtomicBool::new(false), &|| ())
-        .unwrap();
+    let pass = disclosured::daemon::maildir::pass(
+        &p,
+        &maildir,
+        &disclosured::daemon::shutdown::Shutdown::never(),
+        &|| (),
+    )
+    .unwrap();
     assert_eq!(pass.reports, 1);
     let second = next_digest(schedule, tz, first).unwrap();
     assert_eq!(second - first, Duration::days(1));

@@ -1,0 +1,120 @@
+//! Reporters' keys: the ones a message offers in its Autocrypt header, the
+//! certificate a message proves (kept, bounded, under its fingerprint), and the
+//! look-up of signers for signature checks. Whom an answer is encrypted to is not
+//! decided here: each report names the key it proved (see `outbox::answer_cert`).
+
+use chrono::Utc;
+use sequoia_openpgp::{Cert, KeyHandle};
+use tracing::{info, warn};
+
+use super::Pipeline;
+use crate::crypto::{self, KeySource, Keyring, open::CertLookup};
+use crate::intake::Envelope;
+use crate::store::{Store, StoreError};
+
+impl Pipeline {
+    /// Keys from the Autocrypt header, if it is for the sender's own address, within
+    /// the same limits as keys a message attaches (`limits.max_key_bytes`, `max_keys`).
+    pub(super) fn autocrypt_keys(&self, env: &Envelope) -> Vec<(Cert, KeySource)> {
+        let (Some(ac), Some(from)) = (&env.autocrypt, &env.from) else {
+            return Vec::new();
+        };
+        let limits = &self.settings.limits;
+        if !ac.addr.eq_ignore_ascii_case(&from.address)
+            || ac.keydata.len() as u64 > limits.max_key_bytes
+        {
+            return Vec::new();
+        }
+        crypto::parse_certs(&ac.keydata)
+            .0
+            .into_iter()
+            .take(usize::try_from(limits.max_keys).unwrap_or(usize::MAX))
+            .map(|c| (c.strip_secret_key_material(), KeySource::Autocrypt))
+            .collect()
+    }
+
+    /// Keeps the certificate this message proved (a bounded copy, merged with what
+    /// is kept under its fingerprint) so that later signatures by it verify and
+    /// answers to this report can be encrypted to it, and notes that the sender's
+    /// address used it. Nothing here changes the key any other report is answered
+    /// with: reports name their own proven key.
+    pub(super) fn learn_proven(
+        &self,
+        address: &str,
+        proven: Option<&crypto::Proven>,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        use sequoia_openpgp::serialize::SerializeInto;
+        let Some(proven) = proven else {
+            return Ok(());
+        };
+        self.store
+            .note_address_key(address, &proven.fingerprint, now)?;
+        // Pre-loaded keys are the sysadmin's to manage.
+        if proven.source == KeySource::ReportersDir {
+            return Ok(());
+        }
+        let before = self.store.learnt_cert(&proven.fingerprint)?;
+        let stored = before.as_deref().and_then(|bytes| {
+            crypto::parse_certs(bytes)
+                .0
+                .into_iter()
+                .find(|c| c.fingerprint() == proven.cert.fingerprint())
+        });
+        let Some(merged) = crypto::certs::merge_bounded(stored, &proven.cert, address) else {
+            return Ok(());
+        };
+        let Ok(bytes) = merged.to_vec() else {
+            return Ok(());
+        };
+        if before.as_deref() == Some(bytes.as_slice()) {
+            return Ok(());
+        }
+        let handles = crypto::certs::signing_handles(&merged);
+        if self
+            .store
+            .learn_key(&proven.fingerprint, &handles, &bytes)?
+        {
+            info!(fingerprint = %proven.fingerprint, "learnt a reporter key");
+        }
+        Ok(())
+    }
+}
+
+/// Reporters' keys for signature checks: pre-loaded ones, then learnt ones.
+pub(super) struct StoreLookup<'a> {
+    pub(super) keyring: &'a Keyring,
+    pub(super) store: &'a Store,
+}
+impl CertLookup for StoreLookup<'_> {
+    /// Every certificate that may have made a signature by `handle`: pre-loaded ones
+    /// and learnt ones that hold it as a bound signing key.
+    fn lookup(&self, handle: &KeyHandle) -> Vec<(Cert, KeySource)> {
+        let mut found: Vec<(Cert, KeySource)> = self
+            .keyring
+            .reporters()
+            .iter()
+            .filter(|c| crypto::certs::signs_with(c, handle))
+            .map(|c| (c.clone(), KeySource::ReportersDir))
+            .collect();
+        match self.store.learnt_signers(&handle.to_hex()) {
+            Ok(certs) => {
+                for bytes in certs {
+                    for cert in crypto::parse_certs(&bytes).0 {
+                        if crypto::certs::signs_with(&cert, handle)
+                            && !found
+                                .iter()
+                                .any(|(c, _)| c.fingerprint() == cert.fingerprint())
+                        {
+                            found.push((cert, KeySource::Learnt));
+                        }
+                    }
+                }
+            }
+            // The signature is then judged as by an unknown key: the report is kept
+            // and says so; the store's trouble shows in the log and at the commit.
+            Err(e) => warn!(error = %e, "could not read the learnt keys"),
+        }
+        found
+    }
+}

@@ -1,0 +1,142 @@
+//! Time-driven work: escalations of missed deadlines and the maintainers' digest.
+//! `now` is always passed in, so tests run on a fixed clock.
+
+use chrono::Utc;
+use tracing::{info, warn};
+
+use super::{Pipeline, PipelineError};
+use crate::outbox;
+use crate::policy;
+use crate::store::{Event, JobKind, StoreError};
+
+/// What the first digest calls new: reports received in the week before it.
+pub const FIRST_DIGEST_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+/// What one round of time-driven work did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Scheduled {
+    pub escalated: usize,
+    pub digest: bool,
+}
+
+impl Pipeline {
+    /// Time-driven work: one escalation per missed deadline, and the digest when its
+    /// scheduled time has come. `now` is passed in so tests run on a fixed clock.
+    pub fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<Scheduled, PipelineError> {
+        let escalated = self.escalate(now)?;
+        let digest = match self.store.last_digest()? {
+            // The first digest is the first scheduled time after the gateway started.
+            None => {
+                self.store.commit_digest(now, Vec::new())?;
+                false
+            }
+            Some(last) => {
+                let d = &self.settings.digest;
+                match policy::next_digest(d.schedule, d.timezone, last) {
+                    Some(due) if due <= now => self.send_digest(now, false)?.is_some(),
+                    _ => false,
+                }
+            }
+        };
+        Ok(Scheduled { escalated, digest })
+    }
+
+    /// Marks every deadline that passed unmet as escalated and queues one mail per
+    /// maintainer about it. A deadline is escalated once, whatever the number of
+    /// checks; a moved fix deadline is a new one.
+    pub fn escalate(&self, now: chrono::DateTime<Utc>) -> Result<usize, PipelineError> {
+        let mut count = 0;
+        for (id, name) in self.store.due_deadlines(now)? {
+            let jobs = if self.settings.notify.escalations {
+                self.to_maintainers(JobKind::Escalation { deadline: name }, now)
+            } else {
+                Vec::new()
+            };
+            let before = self.store.report(id.as_str())?;
+            let after = self.store.modify_report(id.as_str(), |r| {
+                let due = r
+                    .open_deadlines()
+                    .into_iter()
+                    .any(|(n, at)| n == name && at <= now);
+                if !due {
+                    return Ok(Vec::new());
+                }
+                r.escalated.push(name);
+                r.events.push(Event::new(
+                    now,
+                    "system",
+                    "escalated",
+                    Some(format!(
+                        "{} deadline missed; {} maintainer(s) told",
+                        name.as_str(),
+                        jobs.len()
+                    )),
+                ));
+                Ok(jobs.clone())
+            });
+            match after {
+                Ok(r) if before.is_some_and(|b| b.escalated.len() < r.escalated.len()) => {
+                    warn!(report = %id, deadline = name.as_str(), "deadline missed: escalated");
+                    count += 1;
+                }
+                Ok(_) => {}
+                Err(StoreError::NoSuchReport(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if count > 0 {
+            self.store.flush()?;
+        }
+        Ok(count)
+    }
+
+    /// The digest as it would be sent now. "New" means since the last digest; before
+    /// the first one, the last [`FIRST_DIGEST_WINDOW`] (a store that has run for years
+    /// without digests would otherwise list every report it ever received).
+    pub fn digest(
+        &self,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<outbox::digest::Digest, PipelineError> {
+        let since = self
+            .store
+            .last_digest()?
+            .unwrap_or(now - FIRST_DIGEST_WINDOW);
+        let reports = self.store.report_heads()?;
+        Ok(outbox::digest::Digest::build(&reports, Some(since), now))
+    }
+
+    /// Queues the digest to every maintainer, unless it has nothing to say and the
+    /// configuration says to skip it then (`force` sends it all the same). Returns the
+    /// digest when it was queued.
+    pub fn send_digest(
+        &self,
+        now: chrono::DateTime<Utc>,
+        force: bool,
+    ) -> Result<Option<outbox::digest::Digest>, PipelineError> {
+        let digest = self.digest(now)?;
+        if digest.is_empty() && !self.settings.digest.send_when_empty && !force {
+            // Nothing to say: the next digest still covers from the last one sent.
+            info!("digest skipped: nothing to report");
+            let d = &self.settings.digest;
+            // Move the schedule on so this is not retried every tick.
+            let last = self.store.last_digest()?.unwrap_or(now);
+            if policy::next_digest(d.schedule, d.timezone, last).is_some_and(|due| due <= now) {
+                self.store.commit_digest(now, Vec::new())?;
+            }
+            return Ok(None);
+        }
+        let kind = JobKind::Digest {
+            text: digest.text(),
+            subject: digest.subject(),
+        };
+        let jobs = self.to_maintainers(kind, now);
+        info!(
+            maintainers = jobs.len(),
+            overdue = digest.overdue.len(),
+            new = digest.new.len(),
+            "digest queued"
+        );
+        self.store.commit_digest(now, jobs)?;
+        Ok(Some(digest))
+    }
+}

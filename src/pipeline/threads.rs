@@ -1,0 +1,154 @@
+//! Threading: which report a message continues, and recording a reporter's
+//! follow-up. Headers and tags only name candidates; the key a report proved
+//! decides who may continue it.
+
+use tracing::{info, warn};
+
+use super::decide::{Content, Message};
+use super::{MessageError, Outcome, Pipeline};
+use crate::intake::{self, Envelope};
+use crate::store::{Commit, Correspondence, Direction, JobKind, Report, ReportId, StoreError};
+
+/// Where a message that refers to reports belongs.
+pub(super) enum Thread {
+    /// A report of its own.
+    New,
+    /// A follow-up of this report, proved to come from its reporter.
+    Join(Box<Report>),
+    /// A report of its own that claims to continue this one without the proof.
+    Unverified(ReportId),
+}
+
+impl Pipeline {
+    /// The report this message continues, if it references one (In-Reply-To or
+    /// References naming a message of its thread, or its `[ID]` tag in the subject) and
+    /// proves to come from that report's reporter. A report that proved a key takes
+    /// follow-ups proved by the same key only, whatever their From says; a report
+    /// that proved none, follow-ups from its address. A message from that address
+    /// that fails the test is an unverified follow-up, kept as a report of its own;
+    /// anyone else quoting a tag gets a new report, never access to the old one.
+    pub(super) fn thread_target(&self, env: &Envelope, c: &Content) -> Result<Thread, StoreError> {
+        let proven = c.opened.proven.as_ref().map(|p| p.fingerprint.as_str());
+        let from = c.from.address.as_str();
+        let mut unverified = None;
+        for id in self.referenced_reports(env, c.subject.as_deref())? {
+            let Some(report) = self.store.report(id.as_str())? else {
+                continue;
+            };
+            let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
+                || from.eq_ignore_ascii_case(report.reporter_address());
+            let joins = match report.proven_key() {
+                Some(key) => proven == Some(key),
+                None => same_address,
+            };
+            if joins {
+                return Ok(Thread::Join(Box::new(report)));
+            }
+            if same_address && unverified.is_none() {
+                warn!(of = %report.id, "follow-up not signed by the key its report proved: kept as a report of its own");
+                unverified = Some(report.id);
+            } else {
+                info!(of = %report.id, "message refers to a report of another sender: handled as a new report");
+            }
+        }
+        Ok(unverified.map_or(Thread::New, Thread::Unverified))
+    }
+
+    /// The reports a message refers to: by the Message-IDs it answers, then by the
+    /// `[ID]` tags in its subjects (protected, then outer).
+    pub(super) fn referenced_reports(
+        &self,
+        env: &Envelope,
+        subject: Option<&str>,
+    ) -> Result<Vec<ReportId>, StoreError> {
+        let mut candidates: Vec<ReportId> = Vec::new();
+        for mid in env.in_reply_to.iter().chain(env.references.iter().rev()) {
+            if let Some(id) = self.store.thread_of(mid)?
+                && !candidates.contains(&id)
+            {
+                candidates.push(id);
+            }
+        }
+        let prefix = &self.settings.gateway.report_id_prefix;
+        for s in [subject, env.subject.as_deref()].into_iter().flatten() {
+            for tag in report_tags(s, prefix) {
+                if let Some(r) = self.store.report(&tag)?
+                    && !candidates.contains(&r.id)
+                {
+                    candidates.push(r.id);
+                }
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// Adds a reporter's follow-up to its report and tells the maintainers.
+    pub(super) fn record_followup(
+        &self,
+        report: &Report,
+        m: &Message<'_>,
+        c: Content,
+    ) -> Result<Outcome, MessageError> {
+        let (env, now, opened) = (&m.env, m.now, &c.opened);
+        let attachments = self.keep_attachments(opened)?;
+        // A follow-up without a Message-ID still needs one to be referenced by.
+        let message_id = env
+            .message_id
+            .clone()
+            .unwrap_or_else(|| format!("{}@no-message-id.invalid", env.content_sha256));
+        let entry = Correspondence {
+            direction: Direction::In,
+            at: now,
+            from: c.from.address.clone(),
+            to: self.settings.gateway.address.clone(),
+            message_id: Some(message_id.clone()),
+            subject: c.subject.as_deref().map(intake::cap),
+            body: c.text.clone(),
+            encrypted: opened.encrypted,
+            signature: opened.signature,
+            signer_fingerprint: opened.signer_fingerprint.clone(),
+            attachments,
+            actor: None,
+        };
+        let jobs = if self.settings.notify.correspondence {
+            self.to_maintainers(JobKind::FollowUp { message_id }, now)
+        } else {
+            Vec::new()
+        };
+        match self
+            .store
+            .commit_followup(&report.id, entry, &env.content_sha256, jobs)?
+        {
+            Commit::Stored(_) => {
+                let span = tracing::Span::current();
+                span.record("encrypted", opened.encrypted);
+                span.record("signature", opened.signature.as_str());
+                Ok(Outcome::FollowUp(report.id.clone()))
+            }
+            Commit::Duplicate(prev) => Ok(Outcome::Duplicate(prev)),
+        }
+    }
+}
+
+/// `[PREFIX-YYYY-NNNN]` tags in a subject.
+fn report_tags(subject: &str, prefix: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = subject;
+    while let Some(start) = rest.find('[') {
+        let after = rest.get(start + 1..).unwrap_or_default();
+        let Some(end) = after.find(']') else {
+            break;
+        };
+        let tag = after.get(..end).unwrap_or_default().trim();
+        if tag.len() <= 40
+            && tag
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && ReportId::parse_numbers(tag).is_some()
+        {
+            out.push(tag.to_string());
+        }
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
+    out
+}
