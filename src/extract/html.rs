@@ -8,8 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::prose::compile;
-use super::text::normalise;
+use super::text::{compile, normalise};
 
 /// Lines wrap only past this width, so labels are never split from their values by wrapping.
 const RENDER_WIDTH: usize = 1000;

@@ -1,6 +1,6 @@
 //! Section label vocabulary: which words, in which spellings, name which field.
 
-use super::FieldName;
+use super::fields::FieldName;
 
 /// Labels longer than this are prose, not labels; also bounds the work done per line.
 const MAX_LABEL_BYTES: usize = 64;

@@ -10,20 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::text::{Line, indent_width, prefix, suffix};
-use super::{Fields, Severity, sections};
-
-/// A pattern that fails to compile disables its heuristic instead of panicking; the unit tests
-/// make sure every pattern compiles.
-pub(crate) fn compile(pattern: &str) -> Option<Regex> {
-    Regex::new(pattern).ok()
-}
-
-macro_rules! pattern {
-    ($name:ident, $re:expr) => {
-        static $name: LazyLock<Option<Regex>> = LazyLock::new(|| compile($re));
-    };
-}
+use super::fields::{Fields, Severity};
+use super::text::{Line, compile, indent_width, pattern, prefix, suffix, trim_block};
 
 pattern!(
     REPLY_PREFIX,
@@ -351,7 +339,7 @@ pub(crate) fn steps_from_prose(lines: &[Line<'_>]) -> Option<String> {
             .iter()
             .map(|l| l.text)
             .collect();
-        let steps = sections::trim_block(&text.join("\n"));
+        let steps = trim_block(&text.join("\n"));
         return if steps.is_empty() { None } else { Some(steps) };
     }
     None
