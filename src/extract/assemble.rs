@@ -149,6 +149,27 @@ fn place(f: &mut Fields, left: &mut Leftovers, section: &Section<'_>) {
     }
 }
 
+/// Fields no line label gave, from "Label: value" inside prose; the first such value wins.
+pub(crate) fn fill_inline(f: &mut Fields, found: Vec<(FieldName, String)>) {
+    for (field, value) in found {
+        match field {
+            FieldName::Severity => {
+                if f.stated_severity.is_none() {
+                    f.stated_severity = prose::severity_from_value(&value);
+                }
+            }
+            FieldName::CvssVector => {}
+            field => {
+                if let Some(slot) = f.text_slot(field)
+                    && slot.is_none()
+                {
+                    *slot = non_empty(clean_short(&value));
+                }
+            }
+        }
+    }
+}
+
 /// With real sections present, only loose text (e.g. a preamble) can be the description;
 /// with none, the report is prose and everything that is not a short key is.
 fn loose_description(parsed: &Parsed<'_>, left: &Leftovers) -> Option<String> {

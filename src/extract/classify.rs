@@ -73,9 +73,9 @@ fn plausible_key(key: &str) -> bool {
         && k.len() <= 64
         && k.chars()
             .next()
-            .is_some_and(|c| c.is_alphanumeric() || "*_(".contains(c))
+            .is_some_and(|c| c.is_alphanumeric() || "*_(（【［[".contains(c))
         && k.chars()
-            .all(|c| c.is_alphanumeric() || " *_-/().'&#\t".contains(c))
+            .all(|c| c.is_alphanumeric() || " *_-/().'’&#\t（）【】［］[]\u{3000}".contains(c))
 }
 
 /// Splits a list marker ("1.", "2)", "(3)", "-", "*", "+", "•") off a line.
@@ -128,10 +128,119 @@ pub(crate) fn classify(line: &str) -> Kind<'_> {
     if let Some((rest, numbered)) = strip_list_marker(t) {
         return listed_kind(rest, numbered);
     }
+    if let Some(kind) = marked_heading(t) {
+        return kind;
+    }
     if let Some((field, inline)) = split_label(t) {
         return plain_label_kind(t, field, inline);
     }
+    if let Some((field, value)) = aligned_label(t) {
+        return Kind::Label {
+            field,
+            inline: Some(value),
+            heading: false,
+            listed: false,
+        };
+    }
     bold_heading(t).unwrap_or(Kind::Text)
+}
+
+/// Symbols researchers put before a heading, mostly in Japanese and Chinese reports.
+const HEADING_SYMBOLS: &[char] = &[
+    '■', '□', '●', '○', '◆', '◇', '▶', '►', '▷', '▪', '◼', '◎', '★', '☆', '❖', '◉',
+];
+
+/// Headings marked by a symbol ("■ 概要"), brackets ("【影响版本】2.0", "[Title] X") or
+/// equals signs ("== Impact =="): like an ATX heading, a label alone opens a section and
+/// a label with a value is a key line. Brackets must hold a label; "[1] https://..." is text.
+fn marked_heading(t: &str) -> Option<Kind<'_>> {
+    for (open, close) in [('【', '】'), ('[', ']'), ('［', '］'), ('〔', '〕')] {
+        if let Some(inner_and_rest) = t.strip_prefix(open)
+            && let Some((inner, rest)) = inner_and_rest.split_once(close)
+            && let Some(field) = labels::lookup(inner)
+        {
+            let value = rest.trim().trim_start_matches([':', '：', '-', '–']).trim();
+            return Some(Kind::Label {
+                field,
+                inline: (!value.is_empty()).then_some(value),
+                heading: value.is_empty(),
+                listed: false,
+            });
+        }
+    }
+    let symbol = t.trim_start_matches(HEADING_SYMBOLS);
+    let text = if symbol.len() != t.len() {
+        symbol.trim()
+    } else if t.starts_with("==") {
+        t.trim_matches('=').trim()
+    } else {
+        return None;
+    };
+    if text.is_empty() {
+        return None;
+    }
+    let text = labels::strip_numbering(text);
+    if let Some((field, inline)) = split_label(text) {
+        let inline = inline.filter(|v| !v.is_empty());
+        return Some(Kind::Label {
+            field,
+            inline,
+            heading: inline.is_none(),
+            listed: false,
+        });
+    }
+    heading_shaped(text).then_some(Kind::Unknown { text, level: 2 })
+}
+
+/// "Component ....... auth.php", "影响版本……2.0", "Versions        2.0 - 2.2" (columns),
+/// "Component\tauth.php" and "| Component | auth.php |": a label, a leader or a gap, a value.
+fn aligned_label(t: &str) -> Option<(FieldName, &str)> {
+    if let Some(row) = t.strip_prefix('|') {
+        let cells: Vec<&str> = row.trim_end().trim_end_matches('|').split('|').collect();
+        return match cells.as_slice() {
+            [key, value] if !value.trim().is_empty() => Some((labels::lookup(key)?, value.trim())),
+            _ => None,
+        };
+    }
+    let head = prefix(t, 96);
+    let (start, end) = leader(head)?;
+    let key = t.get(..start)?;
+    if !plausible_key(key) {
+        return None;
+    }
+    let field = labels::lookup(key)?;
+    let value = t.get(end..)?.trim().trim_start_matches([':', '：']).trim();
+    (!value.is_empty()).then_some((field, value))
+}
+
+/// Byte range of the first leader in `s`: three or more dots (".", "…", "·", "・", "‥", spaced
+/// or not), two or more spaces, or a tab.
+fn leader(s: &str) -> Option<(usize, usize)> {
+    let is_dot = |c: char| matches!(c, '.' | '…' | '·' | '・' | '‥');
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if !(is_dot(c) || c == ' ' || c == '\t') {
+            continue;
+        }
+        let mut end = i + c.len_utf8();
+        let mut dots = usize::from(is_dot(c)) * if c == '…' { 3 } else { 1 };
+        let mut spaces = usize::from(c == ' ');
+        let mut tab = c == '\t';
+        while let Some(&(j, d)) = chars.peek() {
+            if !(is_dot(d) || d == ' ' || d == '\t') {
+                break;
+            }
+            dots += usize::from(is_dot(d)) * if d == '…' { 3 } else { 1 };
+            spaces += usize::from(d == ' ');
+            tab |= d == '\t';
+            end = j + d.len_utf8();
+            chars.next();
+        }
+        if dots >= 3 || (dots == 0 && (spaces >= 2 || tab)) {
+            return Some((i, end));
+        }
+    }
+    None
 }
 
 /// "## Component: auth.php" behaves like a key line, "## Impact" like a heading.
@@ -186,12 +295,15 @@ fn plain_label_kind<'a>(t: &str, field: FieldName, inline: Option<&'a str>) -> K
         },
         // A bare label line ("Description") is only trusted for section-like fields or
         // multi-word labels; "Version" alone on a line is too likely to be prose.
-        None if bold || !is_short(field) || t.contains(' ') => Kind::Label {
-            field,
-            inline: None,
-            heading: true,
-            listed: false,
-        },
+        // CJK labels have no spaces to tell them from a word of prose; they are labels alone.
+        None if bold || !is_short(field) || t.contains(' ') || t.chars().any(labels::is_cjk) => {
+            Kind::Label {
+                field,
+                inline: None,
+                heading: true,
+                listed: false,
+            }
+        }
         None => Kind::Text,
     }
 }
@@ -293,7 +405,9 @@ mod tests {
                 "Vulnerability Type / CWE: CWE-89",
                 "vulnerability_type=CWE-89",
             ),
-            ("Titel：X", "text"),
+            // German labels are known since issue 16; an unknown word is still not a label.
+            ("Titel：X", "title=X"),
+            ("Notiz：X", "text"),
             ("Title：全角", "title=全角"),
         ];
         for (line, want) in cases {

@@ -188,6 +188,19 @@ pub struct Fields {
     pub stated_severity: Option<Severity>,
     pub credit_name: Option<String>,
     pub contact: Option<String>,
+    /// Which fields were read from running text rather than given under a label; stored
+    /// reports from before issue 16 have none.
+    #[serde(default)]
+    pub inferred: Inferred,
+}
+
+/// Fields whose value was inferred: `reports show --json` gives `"inferred":
+/// {"affected_versions": true}` for versions found in prose ("before 2.4.1", "foo-lib 0.9.2")
+/// rather than under an "Affected versions" label in any language.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Inferred {
+    #[serde(default)]
+    pub affected_versions: bool,
 }
 
 impl Fields {
@@ -242,6 +255,24 @@ impl Fields {
             FieldName::Contact => self.contact.as_ref(),
             FieldName::CvssVector | FieldName::Severity => None,
         }
+    }
+
+    /// The text slot of a field (`None` for the CVSS vector and severity, which are not text).
+    pub(crate) fn text_slot(&mut self, name: FieldName) -> Option<&mut Option<String>> {
+        Some(match name {
+            FieldName::Title => &mut self.title,
+            FieldName::VulnerabilityType => &mut self.vulnerability_type,
+            FieldName::AffectedComponent => &mut self.affected_component,
+            FieldName::AffectedVersions => &mut self.affected_versions,
+            FieldName::Description => &mut self.description,
+            FieldName::StepsToReproduce => &mut self.steps_to_reproduce,
+            FieldName::ProofOfConcept => &mut self.proof_of_concept,
+            FieldName::Impact => &mut self.impact,
+            FieldName::SuggestedFix => &mut self.suggested_fix,
+            FieldName::CreditName => &mut self.credit_name,
+            FieldName::Contact => &mut self.contact,
+            FieldName::CvssVector | FieldName::Severity => return None,
+        })
     }
 
     /// Fields in `required` that are missing, in the order given.

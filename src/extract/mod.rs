@@ -19,21 +19,26 @@
 //! - `classify`: what one line is (label, heading, text).
 //! - `sections`: one pass over the lines into labelled sections.
 //! - `assemble`: fields from the sections.
+//! - `inline`: "Label: value" inside running prose.
 //! - `prose`: fallbacks for fields no label gave (severity, versions, type, steps).
+//! - `versions`: affected versions inferred from running text.
 //! - `scoring`: CVSS vectors found and scored.
-//! - `html`: HTML bodies to text.
+//! - `html`: HTML bodies to text; `html_labels`: label tables and definition lists first.
 
 mod assemble;
 mod classify;
 mod fields;
 mod html;
+mod html_labels;
+mod inline;
 mod labels;
 mod prose;
 mod scoring;
 mod sections;
 mod text;
+mod versions;
 
-pub use fields::{Cvss, FIELD_CAP_BYTES, FieldName, Fields, Severity};
+pub use fields::{Cvss, FIELD_CAP_BYTES, FieldName, Fields, Inferred, Severity};
 pub use html::html_to_text;
 pub use scoring::find_cvss;
 
@@ -45,6 +50,7 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
     let lines = cleaned.lines();
     let parsed = sections::parse(&lines);
     let mut fields = assemble::assemble(&parsed, &lines);
+    assemble::fill_inline(&mut fields, inline::find(&lines));
     if fields.title.is_none() {
         fields.title = subject.and_then(prose::clean_subject);
     }

@@ -27,7 +27,7 @@ fn non_ascii_text() {
     let fields = check(&Case {
         name: "non-ascii",
         subject: Some("AW: [Sicherheit] Umgehung der Authentifizierung"),
-        text: "Titel: ignoriert\nTitle: Contournement d’authentification — ÉTÉ 🔓\n\n\
+        text: "Notiz: ignoriert\nTitle: Contournement d’authentification — ÉTÉ 🔓\n\n\
                Description:\nLe paramètre « admin » est accepté sans vérification. 日本語のテキスト。\n\n\
                Impact: 攻撃者は管理者になれます\n"
             .to_owned(),
