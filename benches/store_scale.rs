@@ -97,6 +97,7 @@ fn new_report(i: usize, n: usize) -> NewReport {
             stated_severity: None,
             credit_name: Some(format!("Researcher {i}")),
             contact: None,
+            inferred: Default::default(),
         },
         missing: vec![],
         attachments: vec![AttachmentMeta {

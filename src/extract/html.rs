@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::prose::compile;
-use super::text::normalise;
+use super::html_labels;
+use super::text::{compile, normalise};
 
 /// Lines wrap only past this width, so labels are never split from their values by wrapping.
 const RENDER_WIDTH: usize = 1000;
@@ -18,10 +18,12 @@ const MAX_RENDER_BYTES: usize = 4 * 1024 * 1024;
 /// html2text's cost grows quadratically with element nesting; deeper documents are stripped.
 const MAX_RENDER_DEPTH: usize = 256;
 
-/// Convert an HTML body to plain text for extraction. Headings come out as `# ...`, lists as
+/// Convert an HTML body to plain text for extraction. Label tables and definition lists become
+/// "label: value" lines first (see `html_labels`). Headings come out as `# ...`, lists as
 /// `* ...`/`1. ...`, quotes as `> ...`, links as `[text](url)`. Never fails: on any renderer
 /// error the tags are stripped instead.
 pub fn html_to_text(html: &str) -> String {
+    let html = &*html_labels::rewrite(html);
     if html.len() <= MAX_RENDER_BYTES
         && nesting_depth(html) <= MAX_RENDER_DEPTH
         && let Some(text) = render(html)
@@ -90,7 +92,7 @@ const VOID: &[&str] = &[
 ];
 
 /// Tag name (lowercased) and whether it is a closing tag, for a slice starting at `<`.
-fn tag_name(tag: &str) -> (String, bool) {
+pub(crate) fn tag_name(tag: &str) -> (String, bool) {
     let inner = tag.get(1..).unwrap_or("");
     let (closing, inner) = match inner.strip_prefix('/') {
         Some(rest) => (true, rest),
@@ -106,7 +108,7 @@ fn tag_name(tag: &str) -> (String, bool) {
 
 /// Byte length of the tag starting at `<` in `s`, through its `>`, honouring quoted attribute
 /// values; the rest of the input if unterminated.
-fn tag_len(s: &str) -> usize {
+pub(crate) fn tag_len(s: &str) -> usize {
     let mut quote: Option<char> = None;
     for (i, c) in s.char_indices() {
         match (quote, c) {

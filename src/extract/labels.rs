@@ -1,12 +1,161 @@
-//! Section label vocabulary: which words, in which spellings, name which field.
+//! Label vocabulary: which words, in which languages and spellings, name which field, which
+//! words state a severity level, which headings are document furniture, and the words that
+//! join versions into ranges ("bis", "至", "and later").
+//!
+//! The words are data, one table per language in `vocab/<language>.txt`, so that a new
+//! language is a new file (and a line in [`LANGUAGES`]). A table is lines of
+//! `key: word | word | ...`; `#` starts a comment. Keys are the field names of
+//! [`FieldName::as_str`], `severity.<level>` for the severity levels, `generic` for headings
+//! that are not a title, and `versions.range|before|later|earlier|all` for the version phrases
+//! of [`super::versions`]. Words are compared after the same normalisation as labels (lower
+//! case, no emphasis, numbering, brackets or trailing colon, `-` and `_` as spaces). When two
+//! tables give one spelling to different fields, the earlier table wins; a unit test makes sure
+//! none do.
 
-use super::FieldName;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use super::fields::{FieldName, Severity};
+
+/// The languages recognised, English first (its spellings win any collision).
+pub(crate) const LANGUAGES: &[(&str, &str)] = &[
+    ("en", include_str!("vocab/en.txt")),
+    ("de", include_str!("vocab/de.txt")),
+    ("fr", include_str!("vocab/fr.txt")),
+    ("es", include_str!("vocab/es.txt")),
+    ("it", include_str!("vocab/it.txt")),
+    ("pt", include_str!("vocab/pt.txt")),
+    ("nl", include_str!("vocab/nl.txt")),
+    ("ru", include_str!("vocab/ru.txt")),
+    ("uk", include_str!("vocab/uk.txt")),
+    ("pl", include_str!("vocab/pl.txt")),
+    ("zh-Hans", include_str!("vocab/zh-Hans.txt")),
+    ("zh-Hant", include_str!("vocab/zh-Hant.txt")),
+    ("ja", include_str!("vocab/ja.txt")),
+    ("ko", include_str!("vocab/ko.txt")),
+];
 
 /// Labels longer than this are prose, not labels; also bounds the work done per line.
 const MAX_LABEL_BYTES: usize = 64;
 
-/// Looks a candidate label up, forgiving case, Markdown emphasis, numbering, trailing colons,
-/// hyphenation and a trailing parenthetical such as "(PoC)" or "(optional)".
+/// Severity words longer than this (in characters) are not looked for inside a CJK run.
+const MAX_SEVERITY_CHARS: usize = 6;
+
+/// The words that make a version phrase, all languages together.
+#[derive(Debug, Default)]
+pub(crate) struct VersionWords {
+    /// Between two versions: "to", "bis", "至", "〜".
+    pub(crate) range: Vec<String>,
+    /// Before one version: "before", "prior to", "vor".
+    pub(crate) before: Vec<String>,
+    /// After one version: "and later", "und neuer", "以降".
+    pub(crate) later: Vec<String>,
+    /// After one version: "and earlier", "及之前", "以前".
+    pub(crate) earlier: Vec<String>,
+    /// Leading a "before" phrase: "all versions", "everything".
+    pub(crate) all: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+struct Vocabulary {
+    labels: HashMap<String, FieldName>,
+    severity: HashMap<String, Severity>,
+    generic: HashSet<String>,
+    versions: VersionWords,
+}
+
+/// What a vocabulary line gives words for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Entry {
+    Field(FieldName),
+    Severity(Severity),
+    Generic,
+    Range,
+    Before,
+    Later,
+    Earlier,
+    All,
+}
+
+fn entry(key: &str) -> Option<Entry> {
+    let entry = match key {
+        "severity.critical" => Entry::Severity(Severity::Critical),
+        "severity.high" => Entry::Severity(Severity::High),
+        "severity.medium" => Entry::Severity(Severity::Medium),
+        "severity.low" => Entry::Severity(Severity::Low),
+        "severity.none" => Entry::Severity(Severity::None),
+        "generic" => Entry::Generic,
+        "versions.range" => Entry::Range,
+        "versions.before" => Entry::Before,
+        "versions.later" => Entry::Later,
+        "versions.earlier" => Entry::Earlier,
+        "versions.all" => Entry::All,
+        field => Entry::Field(field.parse().ok()?),
+    };
+    Some(entry)
+}
+
+/// One line of a table: its entry and words; `None` for blank lines, comments and lines that do
+/// not parse (the unit tests make sure there are none of the last kind).
+pub(crate) fn parse_line(line: &str) -> Option<(Entry, Vec<&str>)> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let (key, words) = line.split_once(':')?;
+    let words = words
+        .split('|')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .collect();
+    Some((entry(key.trim())?, words))
+}
+
+impl Vocabulary {
+    fn load(languages: &[(&str, &str)]) -> Vocabulary {
+        let mut v = Vocabulary::default();
+        for (_, table) in languages {
+            for (entry, words) in table.lines().filter_map(parse_line) {
+                for word in words {
+                    v.add(entry, word);
+                }
+            }
+        }
+        v
+    }
+
+    fn add(&mut self, entry: Entry, word: &str) {
+        let key = normalise(word);
+        // Version words are matched as written (only lower-cased), inside running text.
+        let phrase = word.to_lowercase();
+        match entry {
+            Entry::Field(field) => {
+                self.labels.entry(key).or_insert(field);
+            }
+            Entry::Severity(level) => {
+                self.severity.entry(key).or_insert(level);
+            }
+            Entry::Generic => {
+                self.generic.insert(key);
+            }
+            Entry::Range => self.versions.range.push(phrase),
+            Entry::Before => self.versions.before.push(phrase),
+            Entry::Later => self.versions.later.push(phrase),
+            Entry::Earlier => self.versions.earlier.push(phrase),
+            Entry::All => self.versions.all.push(phrase),
+        }
+    }
+}
+
+static VOCABULARY: LazyLock<Vocabulary> = LazyLock::new(|| Vocabulary::load(LANGUAGES));
+
+/// The version phrase words of every language.
+pub(crate) fn version_words() -> &'static VersionWords {
+    &VOCABULARY.versions
+}
+
+/// Looks a candidate label up, forgiving case, Markdown emphasis, numbering, brackets, trailing
+/// colons, hyphenation and a trailing parenthetical such as "(PoC)" or "(optional)".
 pub(crate) fn lookup(raw: &str) -> Option<FieldName> {
     if raw.len() > MAX_LABEL_BYTES * 2 {
         return None;
@@ -27,23 +176,38 @@ pub(crate) fn lookup(raw: &str) -> Option<FieldName> {
 }
 
 fn normalise(raw: &str) -> String {
-    let marks: &[char] = &['*', '_', '`', '#', ':', '：', ' ', '\t', '[', ']'];
+    let marks: &[char] = &[
+        '*', '_', '`', '#', ':', '：', ' ', '\t', '[', ']', '【', '】', '［', '］', '〔', '〕',
+        '「', '」', '\u{3000}',
+    ];
     let mut s = raw.trim().trim_matches(marks);
     s = strip_numbering(s).trim_matches(marks);
-    let mut key = s.to_lowercase().replace(['-', '_', '\u{a0}'], " ");
-    // Trailing parenthetical: "Proof of Concept (PoC)", "Affected version(s)".
+    let mut key = s
+        .to_lowercase()
+        .replace(['-', '_', '\u{a0}', '\u{3000}'], " ")
+        .replace('’', "'");
+    // Trailing parenthetical: "Proof of Concept (PoC)", "Affected version(s)", "影响版本（必填）".
     if key.ends_with(')')
         && let Some(open) = key.rfind('(')
+    {
+        key.truncate(open);
+    }
+    if key.ends_with('）')
+        && let Some(open) = key.rfind('（')
     {
         key.truncate(open);
     }
     key.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Strips leading section numbering such as "1.", "2)", "(3)", "1.2", "IV." is not handled
-/// because Roman numerals collide with words ("I", "V").
+/// Strips leading section numbering: "1.", "2)", "(3)", "1.2", and the CJK forms "１．",
+/// "（1）", "一、", "①". "IV." is not handled because Roman numerals collide with words ("I",
+/// "V").
 pub(crate) fn strip_numbering(s: &str) -> &str {
     let t = s.trim_start();
+    if let Some(rest) = strip_cjk_numbering(t) {
+        return rest;
+    }
     let t2 = t.strip_prefix('(').unwrap_or(t);
     let digits = t2.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 || digits > 3 {
@@ -58,267 +222,123 @@ pub(crate) fn strip_numbering(s: &str) -> &str {
         }
         rest = r.get(d..).unwrap_or("");
     }
-    let rest = rest.strip_prefix(['.', ')', ':']).unwrap_or(rest);
-    if rest.starts_with([' ', '\t']) {
-        rest.trim_start()
-    } else {
-        s
+    match rest.strip_prefix(['.', ')', ':']) {
+        Some(r) if r.starts_with([' ', '\t']) => r.trim_start(),
+        // "1.概要": CJK text needs no space after the number.
+        Some(r) if r.chars().next().is_some_and(is_cjk) => r,
+        None if rest.starts_with([' ', '\t']) => rest.trim_start(),
+        _ => s,
     }
 }
 
+/// "１．", "（１）", "（1）", "一、", "第三、", "①" at the start of `t`.
+fn strip_cjk_numbering(t: &str) -> Option<&str> {
+    let mut chars = t.char_indices().peekable();
+    let (_, first) = *chars.peek()?;
+    if ('\u{2460}'..='\u{2473}').contains(&first) {
+        let rest = t.get(first.len_utf8()..)?;
+        return Some(rest.trim_start());
+    }
+    let paren = first == '（';
+    if paren {
+        chars.next();
+    }
+    let mut end = None;
+    let mut count = 0;
+    while let Some(&(i, c)) = chars.peek() {
+        if ('０'..='９').contains(&c) || c.is_ascii_digit() || "一二三四五六七八九十第".contains(c)
+        {
+            count += 1;
+            chars.next();
+            if count > 3 {
+                return None;
+            }
+            continue;
+        }
+        let closes = if paren {
+            c == '）'
+        } else {
+            "、．.)）".contains(c)
+        };
+        if count > 0 && closes {
+            end = Some(i + c.len_utf8());
+        }
+        break;
+    }
+    let rest = t.get(end?..)?;
+    // Only a CJK-style number counts here; "1. Title" is left to the ASCII rules above.
+    let cjk = t.chars().take(count + 2).any(|c| !c.is_ascii());
+    if !cjk || rest.trim().is_empty() {
+        return None;
+    }
+    Some(rest.trim_start())
+}
+
+/// Han, kana and Hangul: scripts written without spaces between words (Hangul has spaces but
+/// its labels are short words that need no space to be recognised either).
+pub(crate) fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30ff}'
+        | '\u{3400}'..='\u{4dbf}'
+        | '\u{4e00}'..='\u{9fff}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{ac00}'..='\u{d7af}'
+        | '\u{1100}'..='\u{11ff}'
+        | '\u{3130}'..='\u{318f}')
+}
+
 fn exact(key: &str) -> Option<FieldName> {
-    use FieldName::*;
     // "CVSS", "CVSS v3.1 vector", "CVSS 4.0 score"; but "CVSS:3.1/AV:N/..." is a vector.
     if key.starts_with("cvss")
         && key
             .chars()
             .all(|c| c.is_alphanumeric() || c == ' ' || c == '.')
     {
-        return Some(CvssVector);
+        return Some(FieldName::CvssVector);
     }
-    let field = match key {
-        "title"
-        | "subject"
-        | "report title"
-        | "vulnerability title"
-        | "issue title"
-        | "vulnerability name"
-        | "bug title"
-        | "finding"
-        | "finding title"
-        | "headline" => Title,
+    VOCABULARY.labels.get(key).copied()
+}
 
-        "vulnerability type"
-        | "type"
-        | "vuln type"
-        | "type of vulnerability"
-        | "type of issue"
-        | "vulnerability class"
-        | "vulnerability category"
-        | "category"
-        | "weakness"
-        | "weakness type"
-        | "cwe"
-        | "bug type"
-        | "issue type"
-        | "bug class"
-        | "class"
-        | "vulnerability kind"
-        | "kind of vulnerability"
-        | "attack type" => VulnerabilityType,
+/// The first severity word in `value` (a severity field's value), in any language: "High",
+/// "hoch", "élevée", "高危", "높음".
+pub(crate) fn severity_in(value: &str) -> Option<Severity> {
+    let words: Vec<&str> = value
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    for (i, word) in words.iter().enumerate() {
+        // Two-word levels first: "sehr hoch" is critical where "hoch" alone is high.
+        if let Some(next) = words.get(i + 1)
+            && let Some(level) = severity_word(&format!("{word} {next}"))
+        {
+            return Some(level);
+        }
+        if let Some(level) = severity_word(word) {
+            return Some(level);
+        }
+        if word.chars().next().is_some_and(is_cjk)
+            && let Some(level) = severity_prefix(word)
+        {
+            return Some(level);
+        }
+    }
+    None
+}
 
-        "affected component"
-        | "affected components"
-        | "component"
-        | "components"
-        | "vulnerable component"
-        | "product"
-        | "affected product"
-        | "affected products"
-        | "affected module"
-        | "module"
-        | "affected file"
-        | "affected files"
-        | "vulnerable file"
-        | "affected endpoint"
-        | "affected endpoints"
-        | "endpoint"
-        | "vulnerable endpoint"
-        | "affected url"
-        | "vulnerable url"
-        | "asset"
-        | "affected asset"
-        | "target"
-        | "affected software"
-        | "software"
-        | "package"
-        | "affected package"
-        | "project"
-        | "affected project"
-        | "affected service"
-        | "service"
-        | "application"
-        | "affected application"
-        | "affected system"
-        | "affected area"
-        | "affected feature"
-        | "affected parameter"
-        | "vulnerable parameter"
-        | "affected code" => AffectedComponent,
+fn severity_word(word: &str) -> Option<Severity> {
+    VOCABULARY.severity.get(&word.to_lowercase()).copied()
+}
 
-        "affected versions"
-        | "affected version"
-        | "versions"
-        | "version"
-        | "versions affected"
-        | "version affected"
-        | "affected releases"
-        | "affected release"
-        | "vulnerable versions"
-        | "vulnerable version"
-        | "tested version"
-        | "tested versions"
-        | "version tested"
-        | "affected builds"
-        | "affected range"
-        | "version range"
-        | "firmware"
-        | "firmware version"
-        | "software version"
-        | "product version"
-        | "affected firmware" => AffectedVersions,
-
-        "description"
-        | "summary"
-        | "details"
-        | "detail"
-        | "vulnerability description"
-        | "detailed description"
-        | "overview"
-        | "vulnerability details"
-        | "technical details"
-        | "issue description"
-        | "executive summary"
-        | "description of the vulnerability"
-        | "description of the issue"
-        | "problem"
-        | "problem description"
-        | "root cause"
-        | "root cause analysis"
-        | "vulnerability summary"
-        | "issue summary"
-        | "issue"
-        | "vulnerability"
-        | "the vulnerability"
-        | "technical description"
-        | "short description"
-        | "bug description"
-        | "analysis"
-        | "explanation"
-        | "tl;dr"
-        | "tldr" => Description,
-
-        "steps to reproduce"
-        | "steps"
-        | "reproduction steps"
-        | "reproduction"
-        | "how to reproduce"
-        | "steps to replicate"
-        | "reproduce"
-        | "to reproduce"
-        | "repro"
-        | "repro steps"
-        | "reproduction instructions"
-        | "steps to reproduce the issue"
-        | "steps to reproduce the vulnerability"
-        | "replication steps"
-        | "reproducing"
-        | "steps for reproduction"
-        | "instructions"
-        | "reproduction guide"
-        | "str"
-        | "how to replicate"
-        | "exploitation steps"
-        | "steps to exploit" => StepsToReproduce,
-
-        "proof of concept"
-        | "poc"
-        | "exploit"
-        | "poc code"
-        | "exploit code"
-        | "payload"
-        | "proof"
-        | "proof of concept code"
-        | "poc exploit"
-        | "exploit poc"
-        | "poc script"
-        | "exploit script"
-        | "demonstration" => ProofOfConcept,
-
-        "impact"
-        | "security impact"
-        | "potential impact"
-        | "business impact"
-        | "attack scenario"
-        | "attack scenarios"
-        | "risk"
-        | "consequences"
-        | "impact analysis"
-        | "exploitability"
-        | "what can an attacker do"
-        | "threat"
-        | "impact assessment" => Impact,
-
-        "suggested fix"
-        | "fix"
-        | "remediation"
-        | "mitigation"
-        | "mitigations"
-        | "recommendation"
-        | "recommendations"
-        | "recommended fix"
-        | "suggested remediation"
-        | "suggested mitigation"
-        | "proposed fix"
-        | "patch"
-        | "suggested patch"
-        | "solution"
-        | "workaround"
-        | "workarounds"
-        | "fix suggestion"
-        | "recommended remediation"
-        | "how to fix"
-        | "remediation advice"
-        | "remediation steps"
-        | "suggested solution"
-        | "proposed solution"
-        | "possible fix"
-        | "recommended mitigation"
-        | "countermeasures"
-        | "resolution"
-        | "fixes"
-        | "remediations"
-        | "patches"
-        | "fix recommendation" => SuggestedFix,
-
-        "severity"
-        | "risk level"
-        | "severity level"
-        | "criticality"
-        | "severity rating"
-        | "risk rating"
-        | "estimated severity"
-        | "suggested severity"
-        | "severity assessment"
-        | "rating"
-        | "priority"
-        | "impact rating"
-        | "overall severity" => Severity,
-
-        "credit" | "credit name" | "credits" | "reporter" | "reported by" | "researcher"
-        | "discovered by" | "found by" | "author" | "name" | "your name" | "reporter name"
-        | "researcher name" | "full name" | "credit as" | "acknowledgement" | "acknowledgment"
-        | "acknowledgements" | "acknowledgments" | "attribution" | "credit to" | "finder"
-        | "discoverer" | "handle" => CreditName,
-
-        "contact"
-        | "email"
-        | "e mail"
-        | "contact email"
-        | "contact info"
-        | "contact information"
-        | "contact details"
-        | "reporter email"
-        | "reporter contact"
-        | "your email"
-        | "mail"
-        | "email address"
-        | "contact address"
-        | "researcher email" => Contact,
-
-        _ => return None,
-    };
-    Some(field)
+/// CJK levels run on into the next word: "高危漏洞", "中等偏高". Longest prefix wins.
+fn severity_prefix(word: &str) -> Option<Severity> {
+    let ends: Vec<usize> = word
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take(MAX_SEVERITY_CHARS)
+        .collect();
+    ends.iter()
+        .rev()
+        .find_map(|end| word.get(..*end).and_then(severity_word))
 }
 
 /// Fields whose values are short one-liners; their key lines do not swallow following prose.
@@ -335,37 +355,7 @@ pub(crate) fn is_short(field: FieldName) -> bool {
 
 /// Level-one headings that are document furniture rather than a report title.
 pub(crate) fn is_generic_heading(text: &str) -> bool {
-    let key = normalise(text);
-    matches!(
-        key.as_str(),
-        "references"
-            | "timeline"
-            | "disclosure timeline"
-            | "notes"
-            | "note"
-            | "attachments"
-            | "appendix"
-            | "environment"
-            | "background"
-            | "introduction"
-            | "conclusion"
-            | "links"
-            | "resources"
-            | "about"
-            | "contents"
-            | "table of contents"
-            | "disclaimer"
-            | "report"
-            | "bug report"
-            | "security report"
-            | "vulnerability report"
-            | "security vulnerability report"
-            | "vulnerability disclosure"
-            | "security advisory"
-            | "advisory"
-            | "hello"
-            | "hi"
-    )
+    VOCABULARY.generic.contains(&normalise(text))
 }
 
 #[cfg(test)]
@@ -406,6 +396,161 @@ mod tests {
         for (raw, want) in cases {
             assert_eq!(lookup(raw), *want, "label {raw:?}");
         }
+    }
+
+    #[test]
+    fn every_table_parses_and_names_every_field_and_level() {
+        let levels = [
+            Severity::None,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ];
+        for (language, table) in LANGUAGES {
+            let mut entries = Vec::new();
+            for line in table.lines() {
+                let t = line.trim();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                let (entry, words) = parse_line(t)
+                    .unwrap_or_else(|| unreachable!("{language}: line does not parse: {t:?}"));
+                let matched_as_labels =
+                    matches!(entry, Entry::Field(_) | Entry::Severity(_) | Entry::Generic);
+                for word in &words {
+                    assert!(
+                        !matched_as_labels || !normalise(word).is_empty(),
+                        "{language}: empty word in {t:?}"
+                    );
+                }
+                entries.push((entry, words.len()));
+            }
+            let has = |e: Entry| entries.iter().any(|(x, n)| *x == e && *n > 0);
+            for field in FieldName::ALL {
+                assert!(
+                    has(Entry::Field(field)),
+                    "{language}: no labels for {field}"
+                );
+            }
+            for level in levels {
+                assert!(
+                    has(Entry::Severity(level)),
+                    "{language}: no words for {level}"
+                );
+            }
+            for e in [
+                Entry::Generic,
+                Entry::Range,
+                Entry::Later,
+                Entry::Earlier,
+                Entry::All,
+            ] {
+                assert!(has(e), "{language}: no words for {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_spelling_names_two_fields_or_two_levels() {
+        let mut fields: HashMap<String, (FieldName, &str)> = HashMap::new();
+        let mut levels: HashMap<String, (Severity, &str)> = HashMap::new();
+        for (language, table) in LANGUAGES {
+            for (entry, words) in table.lines().filter_map(parse_line) {
+                for word in words {
+                    let key = normalise(word);
+                    match entry {
+                        Entry::Field(f) => {
+                            let (seen, by) = *fields.entry(key.clone()).or_insert((f, language));
+                            assert_eq!(
+                                seen, f,
+                                "{word:?} ({language}) already names {seen} ({by})"
+                            );
+                            // A label that is also a generic heading would never be a title.
+                            assert!(!VOCABULARY.generic.contains(&key), "{word:?} is generic");
+                        }
+                        Entry::Severity(l) => {
+                            let (seen, by) = *levels.entry(key).or_insert((l, language));
+                            assert_eq!(
+                                seen, l,
+                                "{word:?} ({language}) already means {seen} ({by})"
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn labels_in_every_language() {
+        let cases: &[(&str, Option<FieldName>)] = &[
+            ("Betroffene Versionen", Some(FieldName::AffectedVersions)),
+            ("Schweregrad", Some(FieldName::Severity)),
+            ("Type de vulnérabilité", Some(FieldName::VulnerabilityType)),
+            ("Versiones afectadas", Some(FieldName::AffectedVersions)),
+            ("Passi per riprodurre", Some(FieldName::StepsToReproduce)),
+            ("Prova de conceito", Some(FieldName::ProofOfConcept)),
+            ("Getroffen versies", Some(FieldName::AffectedVersions)),
+            ("Уязвимые версии", Some(FieldName::AffectedVersions)),
+            ("Кроки відтворення", Some(FieldName::StepsToReproduce)),
+            ("Podatne wersje", Some(FieldName::AffectedVersions)),
+            ("【影响版本】", Some(FieldName::AffectedVersions)),
+            ("修復建議", Some(FieldName::SuggestedFix)),
+            ("１．概要", Some(FieldName::Description)),
+            ("一、漏洞描述", Some(FieldName::Description)),
+            ("① 再現手順", Some(FieldName::StepsToReproduce)),
+            ("（2）影響", Some(FieldName::Impact)),
+            ("영향받는 버전", Some(FieldName::AffectedVersions)),
+            ("Пом’якшення", Some(FieldName::SuggestedFix)),
+            ("Vecteur CVSS", Some(FieldName::CvssVector)),
+            ("CVSS-Vektor", Some(FieldName::CvssVector)),
+            ("影响版本（必填）", Some(FieldName::AffectedVersions)),
+            ("Referenzen", None),
+            ("Notiz", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(lookup(raw), *want, "label {raw:?}");
+        }
+    }
+
+    #[test]
+    fn severity_words_in_every_language() {
+        let cases: &[(&str, Option<Severity>)] = &[
+            ("High", Some(Severity::High)),
+            ("Hoch (CVSS 8.1)", Some(Severity::High)),
+            ("sehr hoch", Some(Severity::Critical)),
+            ("Élevée", Some(Severity::High)),
+            ("crítica", Some(Severity::Critical)),
+            ("media", Some(Severity::Medium)),
+            ("Baixa", Some(Severity::Low)),
+            ("laag", Some(Severity::Low)),
+            ("Высокая", Some(Severity::High)),
+            ("критична", Some(Severity::Critical)),
+            ("średnia", Some(Severity::Medium)),
+            ("高危", Some(Severity::High)),
+            ("高危漏洞", Some(Severity::High)),
+            ("严重（9.8）", Some(Severity::Critical)),
+            ("中風險", Some(Severity::Medium)),
+            ("緊急", Some(Severity::Critical)),
+            ("높음", Some(Severity::High)),
+            ("highway", None),
+            ("unknown", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(severity_in(value), *want, "value {value:?}");
+        }
+    }
+
+    #[test]
+    fn cjk_numbering() {
+        assert_eq!(strip_numbering("１．概要"), "概要");
+        assert_eq!(strip_numbering("1.概要"), "概要");
+        assert_eq!(strip_numbering("二、影响版本"), "影响版本");
+        assert_eq!(strip_numbering("③ 対策"), "対策");
+        assert_eq!(strip_numbering("3月10日"), "3月10日");
+        assert_eq!(strip_numbering("一"), "一");
     }
 
     #[test]

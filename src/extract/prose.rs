@@ -10,20 +10,9 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::text::{Line, indent_width, prefix, suffix};
-use super::{Fields, Severity, sections};
-
-/// A pattern that fails to compile disables its heuristic instead of panicking; the unit tests
-/// make sure every pattern compiles.
-pub(crate) fn compile(pattern: &str) -> Option<Regex> {
-    Regex::new(pattern).ok()
-}
-
-macro_rules! pattern {
-    ($name:ident, $re:expr) => {
-        static $name: LazyLock<Option<Regex>> = LazyLock::new(|| compile($re));
-    };
-}
+use super::fields::{Fields, Severity};
+use super::text::{Line, compile, indent_width, pattern, prefix, suffix, trim_block};
+use super::{labels, versions};
 
 pattern!(
     REPLY_PREFIX,
@@ -71,32 +60,13 @@ pub(crate) fn clean_title(title: &str) -> String {
     t
 }
 
-fn severity_word(word: &str) -> Option<Severity> {
-    match word.to_ascii_lowercase().as_str() {
-        "critical" | "crit" => Some(Severity::Critical),
-        "high" | "important" | "severe" => Some(Severity::High),
-        "medium" | "moderate" | "med" => Some(Severity::Medium),
-        "low" | "minor" => Some(Severity::Low),
-        "none" | "informational" | "info" => Some(Severity::None),
-        _ => None,
-    }
-}
-
-pattern!(
-    SEVERITY_VALUE_WORD,
-    r"(?i)(?-u:\b)(critical|crit|high|important|severe|medium|moderate|med|low|minor|none|informational|info)(?-u:\b)"
-);
 pattern!(SCORE_NUMBER, r"(?-u:\b)(10(?:\.0)?|[0-9]\.[0-9])(?-u:\b)");
 
-/// Severity from the value of a "Severity:" field: the first severity word, else a 0-10 score.
+/// Severity from the value of a "Severity:" field: the first severity word in any language,
+/// else a 0-10 score.
 pub(crate) fn severity_from_value(value: &str) -> Option<Severity> {
     let head = prefix(value, 4096);
-    SEVERITY_VALUE_WORD
-        .as_ref()
-        .and_then(|re| re.captures(head))
-        .and_then(|c| c.get(1))
-        .and_then(|m| severity_word(m.as_str()))
-        .or_else(|| severity_from_number(head))
+    labels::severity_in(head).or_else(|| severity_from_number(head))
 }
 
 /// Severity from a bare CVSS-style score ("8.1", "9.8/10") using the v3 bands. Numbers that are
@@ -142,45 +112,7 @@ pub(crate) fn severity_from_prose(text: &str) -> Option<Severity> {
     caps.iter()
         .skip(1)
         .flatten()
-        .find_map(|m| severity_word(m.as_str()))
-}
-
-pattern!(
-    VERSION_PROSE,
-    r"(?ix)
-      (?-u:\b)versions?\s+v?\d+(?:\.\d+)*(?:\.[x*])?[a-z0-9+-]*\s*(?:through|thru|to|until|up\s+to(?:\s+and\s+including)?|-|–|—)\s*v?\d+(?:\.\d+)*(?:\.[x*])?[a-z0-9+-]*
-    | (?-u:\b)versions?\s+(?:prior\s+to|before|up\s+to(?:\s+and\s+including)?|earlier\s+than|older\s+than|below|lower\s+than|<=?|≤)\s*v?\d+(?:\.\d+)+[a-z0-9+-]*
-    | (?-u:\b)versions?\s+v?\d+(?:\.\d+)*\s+(?:and|or)\s+(?:earlier|below|prior|older|lower|before|previous)(?:\s+versions?)?
-    | (?-u:\b)versions?\s+v?\d+(?:\.\d+)*\.[x*]
-    | (?-u:\b)affects?\s+(?:all\s+)?v?\d+(?:\.[0-9x*]+)+(?:\s+(?:and|or)\s+(?:earlier|below|prior|older|lower|before|later|above|newer))?
-    | (?:<=|>=|<|>|≤|≥)\s*v?\d+\.\d+(?:\.\d+)*[a-z0-9+-]*
-    "
-);
-pattern!(AFFECTS_LEAD, r"(?i)^affects?\s+(?:all\s+)?");
-
-/// Affected versions from phrases such as "versions 1.2.3 through 1.4.0", "version 2.x",
-/// "affects 3.0 and earlier" or "<= 4.1.2".
-pub(crate) fn versions_from_prose(text: &str) -> Option<String> {
-    let re = VERSION_PROSE.as_ref()?;
-    for m in re.find_iter(text) {
-        let before = text.get(..m.start()).unwrap_or("");
-        let ctx = suffix(before, 24).to_ascii_lowercase();
-        // "CVSS >= 7.0", "score < 4.0" are about scores, not versions.
-        if ["cvss", "score", "rating", "severity"]
-            .iter()
-            .any(|w| ctx.contains(w))
-        {
-            continue;
-        }
-        let mut found = m.as_str().trim().trim_end_matches(['.', '-', '+']);
-        if let Some(lead) = AFFECTS_LEAD.as_ref().and_then(|r| r.find(found)) {
-            found = found.get(lead.end()..).unwrap_or(found);
-        }
-        if !found.is_empty() {
-            return Some(found.to_owned());
-        }
-    }
-    None
+        .find_map(|m| labels::severity_in(m.as_str()))
 }
 
 /// Common vulnerability class names. Order matters only when two patterns match the same text.
@@ -351,7 +283,7 @@ pub(crate) fn steps_from_prose(lines: &[Line<'_>]) -> Option<String> {
             .iter()
             .map(|l| l.text)
             .collect();
-        let steps = sections::trim_block(&text.join("\n"));
+        let steps = trim_block(&text.join("\n"));
         return if steps.is_empty() { None } else { Some(steps) };
     }
     None
@@ -396,7 +328,8 @@ pub(crate) fn fill_fallbacks(fields: &mut Fields, lines: &[Line<'_>]) {
         fields.stated_severity = severity_from_prose(&prose);
     }
     if fields.affected_versions.is_none() {
-        fields.affected_versions = versions_from_prose(&prose);
+        fields.affected_versions = versions::infer(&prose, fields.affected_component.as_deref());
+        fields.inferred.affected_versions = fields.affected_versions.is_some();
     }
     if fields.vulnerability_type.is_none() {
         fields.vulnerability_type = [fields.title.as_deref(), fields.description.as_deref()]
@@ -421,11 +354,8 @@ mod tests {
             &REPLY_PREFIX,
             &BRACKET_TAG,
             &REPORT_PREFIX,
-            &SEVERITY_VALUE_WORD,
             &SCORE_NUMBER,
             &SEVERITY_PROSE,
-            &VERSION_PROSE,
-            &AFFECTS_LEAD,
             &STEPS_HINT,
             &LIST_ITEM,
             &VULN_ANY,
@@ -512,32 +442,6 @@ mod tests {
         ];
         for (text, want) in cases {
             assert_eq!(severity_from_prose(text), *want, "text {text:?}");
-        }
-    }
-
-    #[test]
-    fn versions_prose() {
-        let cases: &[(&str, Option<&str>)] = &[
-            (
-                "It affects versions 1.2.3 through 1.4.0 of the library.",
-                Some("versions 1.2.3 through 1.4.0"),
-            ),
-            ("Tested on version 2.x only", Some("version 2.x")),
-            ("The bug affects 3.0 and earlier.", Some("3.0 and earlier")),
-            ("Vulnerable: <= 4.1.2", Some("<= 4.1.2")),
-            (
-                "all versions prior to 2.3.1 are affected",
-                Some("versions prior to 2.3.1"),
-            ),
-            ("versions 2.0 - 2.3.1", Some("versions 2.0 - 2.3.1")),
-            ("version 5.1 and earlier", Some("version 5.1 and earlier")),
-            ("CVSS >= 7.0 so please hurry", None),
-            ("This affects 2 users", None),
-            ("I used CVSS version 3.1 here", None),
-            ("no versions mentioned", None),
-        ];
-        for (text, want) in cases {
-            assert_eq!(versions_from_prose(text).as_deref(), *want, "text {text:?}");
         }
     }
 

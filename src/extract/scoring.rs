@@ -7,8 +7,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::prose::compile;
-use super::{Cvss, Severity};
+use super::fields::{Cvss, Severity};
+use super::text::compile;
 
 /// Longest candidate handed to the parser; real vectors (v4 with every optional metric) are
 /// well under this, so anything longer is junk.

@@ -1,13 +1,17 @@
 //! Section parser: walks cleaned lines once, recognising labelled sections in whatever shape the
 //! reporter used (Key: value lines, Markdown ATX/setext/bold headings, numbered sections, bare
 //! label lines) and routing every other line to the current section or to the "loose" text.
+//!
+//! Lines are classified by [`super::classify`]; fields are assembled from the sections by
+//! [`super::assemble`].
 
+use super::classify::{
+    Kind, classify, heading_shaped, setext_level, split_label, strip_list_marker,
+};
+use super::fields::FieldName;
 use super::labels::{self, is_short};
-use super::text::{Line, indent_width, prefix};
-use super::{FieldName, Fields, prose, scoring};
-
-/// Lines longer than this are never a bare label; keeps label lookups cheap on huge lines.
-const HEAD_BYTES: usize = 256;
+use super::prose;
+use super::text::{Line, indent_width};
 
 /// How far a section's body extends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,211 +56,6 @@ pub(crate) struct Parsed<'a> {
 enum Target {
     Other(Bucket),
     Section(usize),
-}
-
-/// What a single line is, structurally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind<'a> {
-    Blank,
-    Text,
-    /// A recognised label. `inline` is `None` for heading-like lines (no colon), `Some` for key
-    /// lines (possibly empty). `listed` marks lines that carried a list/number marker.
-    Label {
-        field: FieldName,
-        inline: Option<&'a str>,
-        heading: bool,
-        listed: bool,
-    },
-    /// An unrecognised heading; `level` 1 is a title candidate.
-    Unknown {
-        text: &'a str,
-        level: usize,
-    },
-}
-
-/// Splits "Label: value" / "**Label:** value" / "**Label**: value" / "Label" / "Label:".
-/// Returns the field and `None` for a bare label, `Some(value)` when a colon was present.
-fn split_label(text: &str) -> Option<(FieldName, Option<&str>)> {
-    let t = text.trim();
-    if t.is_empty() {
-        return None;
-    }
-    let unbolded = t.trim_end_matches(['*', '_']).trim_end();
-    let colon_last = unbolded.ends_with(':') || unbolded.ends_with('：');
-    if t.len() <= 2 * HEAD_BYTES
-        && let Some(field) = labels::lookup(t)
-    {
-        return Some((field, if colon_last { Some("") } else { None }));
-    }
-    let head = prefix(t, 80);
-    let pos = head.find([':', '：'])?;
-    let key = t.get(..pos)?;
-    if !plausible_key(key) {
-        return None;
-    }
-    let field = labels::lookup(key)?;
-    let sep_len = t.get(pos..)?.chars().next()?.len_utf8();
-    let mut value = t.get(pos + sep_len..)?.trim();
-    let lead = key.trim_start();
-    if lead.starts_with("**") || lead.starts_with("__") {
-        value = value.trim_start_matches(['*', '_']).trim_start();
-        if let Some(v) = value
-            .strip_suffix("**")
-            .or_else(|| value.strip_suffix("__"))
-            && !key.trim_end().ends_with("**")
-            && !key.trim_end().ends_with("__")
-        {
-            value = v.trim_end();
-        }
-    }
-    Some((field, Some(value)))
-}
-
-/// Keys are short runs of words; anything with URL or code punctuation is content.
-fn plausible_key(key: &str) -> bool {
-    let k = key.trim();
-    !k.is_empty()
-        && k.len() <= 64
-        && k.chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() || "*_(".contains(c))
-        && k.chars()
-            .all(|c| c.is_alphanumeric() || " *_-/().'&#\t".contains(c))
-}
-
-/// Splits a list marker ("1.", "2)", "(3)", "-", "*", "+", "•") off a line.
-fn strip_list_marker(t: &str) -> Option<(&str, bool)> {
-    for bullet in ["- ", "* ", "+ ", "• "] {
-        if let Some(rest) = t.strip_prefix(bullet) {
-            return Some((rest.trim_start(), false));
-        }
-    }
-    let rest = labels::strip_numbering(t);
-    if rest.len() != t.len() {
-        return Some((rest, true));
-    }
-    None
-}
-
-fn heading_shaped(text: &str) -> bool {
-    let t = text.trim();
-    !t.is_empty()
-        && t.len() <= 400
-        && t.chars().count() <= 100
-        && !t.ends_with(['.', ',', ';', '!', '?'])
-        && !t.chars().next().is_some_and(char::is_lowercase)
-}
-
-fn atx(t: &str) -> Option<(usize, &str)> {
-    let level = t.bytes().take_while(|b| *b == b'#').count();
-    if !(1..=6).contains(&level) {
-        return None;
-    }
-    let rest = t.get(level..)?;
-    if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
-        return None;
-    }
-    let text = rest.trim().trim_end_matches('#').trim_end();
-    Some((level, text))
-}
-
-fn classify(line: &str) -> Kind<'_> {
-    if line.trim().is_empty() {
-        return Kind::Blank;
-    }
-    if indent_width(line) > 3 {
-        return Kind::Text;
-    }
-    let t = line.trim();
-
-    if let Some((level, text)) = atx(t) {
-        if text.is_empty() {
-            return Kind::Text;
-        }
-        let text = labels::strip_numbering(text);
-        if let Some((field, inline)) = split_label(text) {
-            // "## Component: auth.php" behaves like a key line, "## Impact" like a heading.
-            let inline = inline.filter(|v| !v.is_empty());
-            return Kind::Label {
-                field,
-                inline,
-                heading: inline.is_none(),
-                listed: false,
-            };
-        }
-        // "# run this as root" in an unfenced snippet is a shell comment, not a heading.
-        if text.chars().next().is_some_and(char::is_lowercase) {
-            return Kind::Text;
-        }
-        return Kind::Unknown { text, level };
-    }
-
-    if let Some((rest, numbered)) = strip_list_marker(t) {
-        return match split_label(rest) {
-            // A bare "- Impact" bullet is list content; "2) Description" is a section.
-            Some((field, None)) if numbered => Kind::Label {
-                field,
-                inline: None,
-                heading: true,
-                listed: true,
-            },
-            Some((field, Some(v))) => Kind::Label {
-                field,
-                inline: Some(v),
-                heading: false,
-                listed: true,
-            },
-            _ => Kind::Text,
-        };
-    }
-
-    if let Some((field, inline)) = split_label(t) {
-        let bold = t.starts_with("**") || t.starts_with("__");
-        return match inline {
-            Some(v) => Kind::Label {
-                field,
-                inline: Some(v),
-                heading: false,
-                listed: false,
-            },
-            // A bare label line ("Description") is only trusted for section-like fields or
-            // multi-word labels; "Version" alone on a line is too likely to be prose.
-            None if bold || !is_short(field) || t.contains(' ') => Kind::Label {
-                field,
-                inline: None,
-                heading: true,
-                listed: false,
-            },
-            None => Kind::Text,
-        };
-    }
-
-    // A standalone bold line ("**References**") is a heading when it looks like one.
-    for mark in ["**", "__"] {
-        if let Some(inner) = t.strip_prefix(mark).and_then(|r| r.strip_suffix(mark))
-            && !inner.contains(mark)
-            && inner.chars().count() <= 60
-            && heading_shaped(inner)
-        {
-            return Kind::Unknown {
-                text: inner.trim(),
-                level: 3,
-            };
-        }
-    }
-    Kind::Text
-}
-
-fn setext_level(line: &Line<'_>) -> Option<usize> {
-    if line.code || indent_width(line.text) > 3 {
-        return None;
-    }
-    let t = line.text.trim();
-    let first = t.chars().next()?;
-    if (first != '=' && first != '-') || t.len() < 3 || !t.chars().all(|c| c == first) {
-        return None;
-    }
-    Some(if first == '=' { 1 } else { 2 })
 }
 
 struct Parser<'a> {
@@ -394,6 +193,69 @@ impl<'a> Parser<'a> {
             self.push_other(line, Bucket::Unknown);
         }
     }
+
+    /// Setext headings: a one-line paragraph underlined with === or ---. True when `line`
+    /// opened one (the underline is then skipped).
+    fn setext(&mut self, line: &Line<'a>, next: Option<&Line<'_>>) -> bool {
+        let Some(level) = next.and_then(setext_level) else {
+            return false;
+        };
+        let t = line.text.trim();
+        if line.is_blank() || indent_width(line.text) > 3 || strip_list_marker(t).is_some() {
+            return false;
+        }
+        if let Some((field, inline)) = split_label(t) {
+            let inline = inline.filter(|v| !v.is_empty());
+            self.open(field, line.text, inline, inline.is_none());
+            return true;
+        }
+        if heading_shaped(t) {
+            self.unknown_heading(line.text, t, level);
+            return true;
+        }
+        false
+    }
+
+    /// Routes one non-code line; returns whether it was blank.
+    fn line(&mut self, line: &Line<'a>, prev_blank: bool) -> bool {
+        let in_steps = matches!(
+            self.current_field(),
+            Some(FieldName::StepsToReproduce | FieldName::ProofOfConcept)
+        );
+        match classify(line.text) {
+            Kind::Blank => {
+                self.content(line);
+                return true;
+            }
+            Kind::Text => self.content(line),
+            Kind::Label {
+                field,
+                inline,
+                heading,
+                listed,
+            } => {
+                let ctx = Context {
+                    in_steps,
+                    under_unknown: self.target == Target::Other(Bucket::Unknown),
+                    prev_blank,
+                };
+                if stays_content(&ctx, field, inline, heading, listed, line.text) {
+                    self.content(line);
+                } else {
+                    self.open(field, line.text, inline, heading);
+                }
+            }
+            Kind::Unknown { text, level } => {
+                // Bold-only lines mid-paragraph are emphasis, not headings.
+                if level == 3 && !prev_blank {
+                    self.content(line);
+                } else {
+                    self.unknown_heading(line.text, text, level);
+                }
+            }
+        }
+        false
+    }
 }
 
 /// One pass over the lines; never looks more than one line ahead or behind.
@@ -417,67 +279,11 @@ pub(crate) fn parse<'a>(lines: &[Line<'a>]) -> Parsed<'a> {
             prev_blank = false;
             continue;
         }
-        let in_steps = matches!(
-            p.current_field(),
-            Some(FieldName::StepsToReproduce | FieldName::ProofOfConcept)
-        );
-
-        // Setext headings: a one-line paragraph underlined with === or ---.
-        if prev_blank
-            && !line.is_blank()
-            && indent_width(line.text) <= 3
-            && let Some(level) = lines.get(i + 1).and_then(setext_level)
-        {
-            let t = line.text.trim();
-            if strip_list_marker(t).is_none() {
-                if let Some((field, inline)) = split_label(t) {
-                    skip_next = true;
-                    let inline = inline.filter(|v| !v.is_empty());
-                    p.open(field, line.text, inline, inline.is_none());
-                    continue;
-                }
-                if heading_shaped(t) {
-                    skip_next = true;
-                    p.unknown_heading(line.text, t, level);
-                    continue;
-                }
-            }
+        if prev_blank && p.setext(line, lines.get(i + 1)) {
+            skip_next = true;
+            continue;
         }
-
-        match classify(line.text) {
-            Kind::Blank => {
-                p.content(line);
-                prev_blank = true;
-                continue;
-            }
-            Kind::Text => p.content(line),
-            Kind::Label {
-                field,
-                inline,
-                heading,
-                listed,
-            } => {
-                let ctx = Context {
-                    in_steps,
-                    under_unknown: p.target == Target::Other(Bucket::Unknown),
-                    prev_blank,
-                };
-                if stays_content(&ctx, field, inline, heading, listed, line.text) {
-                    p.content(line);
-                } else {
-                    p.open(field, line.text, inline, heading);
-                }
-            }
-            Kind::Unknown { text, level } => {
-                // Bold-only lines mid-paragraph are emphasis, not headings.
-                if level == 3 && !prev_blank {
-                    p.content(line);
-                } else {
-                    p.unknown_heading(line.text, text, level);
-                }
-            }
-        }
-        prev_blank = false;
+        prev_blank = p.line(line, prev_blank);
     }
     p.out
 }
@@ -520,282 +326,4 @@ fn stays_content(
     // Bare label lines in running prose need a paragraph break before them, unless marked up.
     let marked = line.trim_start().starts_with(['*', '_', '#']);
     heading && !listed && inline.is_none() && !ctx.prev_blank && !marked
-}
-
-fn join_section(section: &Section<'_>) -> String {
-    let mut s = String::new();
-    if !section.inline.is_empty() {
-        s.push_str(section.inline);
-        s.push('\n');
-    }
-    for line in &section.body {
-        s.push_str(line);
-        s.push('\n');
-    }
-    trim_block(&s)
-}
-
-/// Drops leading and trailing blank lines and trailing whitespace but keeps the first line's
-/// indentation, which matters for code.
-pub(crate) fn trim_block(s: &str) -> String {
-    let all: Vec<&str> = s.lines().map(str::trim_end).collect();
-    let first = all
-        .iter()
-        .position(|l| !l.trim().is_empty())
-        .unwrap_or(all.len());
-    let lines = all.get(first..).unwrap_or_default();
-    // Collapse runs of blank lines so that removed quotes and armour leave no gaps.
-    let mut out = String::with_capacity(s.len());
-    let mut blank_run = 0;
-    for line in lines.iter().copied() {
-        if line.trim().is_empty() {
-            blank_run += 1;
-            if blank_run > 1 {
-                continue;
-            }
-        } else {
-            blank_run = 0;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.truncate(out.trim_end().len());
-    out
-}
-
-/// Short values lose wrapping Markdown emphasis: "**High**" and "`auth/login.php`".
-fn clean_short(s: &str) -> String {
-    let mut t = s.trim();
-    for mark in ["**", "__", "`", "*", "_"] {
-        if t.len() >= 2 * mark.len()
-            && let Some(inner) = t.strip_prefix(mark).and_then(|r| r.strip_suffix(mark))
-            && !inner.contains(mark)
-        {
-            t = inner.trim();
-        }
-    }
-    t.to_owned()
-}
-
-fn non_empty(s: String) -> Option<String> {
-    if s.trim().is_empty() { None } else { Some(s) }
-}
-
-/// First paragraph, joined into one line: titles wrap, but they are one sentence.
-fn first_paragraph(s: &str) -> (String, String) {
-    let mut title_lines = Vec::new();
-    let mut rest = Vec::new();
-    let mut in_title = true;
-    for line in s.lines() {
-        if in_title && line.trim().is_empty() && !title_lines.is_empty() {
-            in_title = false;
-        }
-        if in_title {
-            if !line.trim().is_empty() {
-                title_lines.push(line.trim());
-            }
-        } else {
-            rest.push(line);
-        }
-    }
-    (title_lines.join(" "), rest.join("\n"))
-}
-
-pub(crate) fn assemble(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Fields {
-    let mut f = Fields::default();
-    let mut extra_loose: Vec<String> = Vec::new();
-    let mut long_sections = false;
-    let mut cvss_text: Vec<String> = Vec::new();
-    let mut severity_text: Vec<String> = Vec::new();
-
-    for section in &parsed.sections {
-        let value = join_section(section);
-        match section.field {
-            FieldName::Title => {
-                // "Title: X" is exactly X; "## Title" is the first paragraph under it.
-                let (title, rest) = if section.inline.is_empty() {
-                    first_paragraph(&value)
-                } else {
-                    (section.inline.to_owned(), section.body.join("\n"))
-                };
-                let title = prose::clean_title(&clean_short(&title));
-                if f.title.is_none() {
-                    f.title = non_empty(title);
-                }
-                if !rest.trim().is_empty() {
-                    extra_loose.push(rest);
-                }
-            }
-            FieldName::CvssVector => {
-                cvss_text.push(format!("{}\n{}", section.opener, value));
-            }
-            FieldName::Severity => severity_text.push(value),
-            field if is_short(field) => {
-                let slot = match field {
-                    FieldName::VulnerabilityType => &mut f.vulnerability_type,
-                    FieldName::AffectedComponent => &mut f.affected_component,
-                    FieldName::AffectedVersions => &mut f.affected_versions,
-                    FieldName::CreditName => &mut f.credit_name,
-                    _ => &mut f.contact,
-                };
-                if slot.is_none() {
-                    *slot = non_empty(clean_short(&value));
-                }
-            }
-            field => {
-                long_sections = true;
-                let slot = match field {
-                    FieldName::Description => &mut f.description,
-                    FieldName::StepsToReproduce => &mut f.steps_to_reproduce,
-                    FieldName::ProofOfConcept => &mut f.proof_of_concept,
-                    FieldName::Impact => &mut f.impact,
-                    _ => &mut f.suggested_fix,
-                };
-                if value.trim().is_empty() {
-                    continue;
-                }
-                match slot {
-                    Some(existing) => {
-                        existing.push_str("\n\n");
-                        existing.push_str(&value);
-                    }
-                    None => *slot = Some(value),
-                }
-            }
-        }
-    }
-
-    if f.title.is_none()
-        && let Some(t) = &parsed.heading_title
-    {
-        f.title = non_empty(prose::clean_title(&clean_short(t)));
-    }
-
-    if f.description.is_none() {
-        // With real sections present, only loose text (e.g. a preamble) can be the description;
-        // with none, the report is prose and everything that is not a short key is.
-        let mut text = String::new();
-        for (line, bucket) in &parsed.other {
-            if *bucket == Bucket::Loose || !long_sections {
-                text.push_str(line);
-                text.push('\n');
-            }
-        }
-        for rest in &extra_loose {
-            text.push_str(rest);
-            text.push('\n');
-        }
-        f.description = non_empty(trim_block(&text));
-    }
-
-    f.cvss = cvss_text
-        .iter()
-        .find_map(|t| scoring::find_cvss(t))
-        .or_else(|| {
-            let all: Vec<&str> = lines.iter().map(|l| l.text).collect();
-            scoring::find_cvss(&all.join("\n"))
-        });
-
-    f.stated_severity = severity_text
-        .iter()
-        .find_map(|t| prose::severity_from_value(t))
-        .or_else(|| {
-            // "CVSS score: 8.1" without a usable vector still states a severity.
-            if f.cvss.is_some() {
-                return None;
-            }
-            cvss_text
-                .iter()
-                .find_map(|t| prose::severity_from_number(t))
-        });
-    f
-}
-
-/// Exposed for tests of the classifier.
-#[cfg(test)]
-fn kind_name(line: &str) -> String {
-    match classify(line) {
-        Kind::Blank => "blank".into(),
-        Kind::Text => "text".into(),
-        Kind::Label {
-            field,
-            inline,
-            heading,
-            ..
-        } => format!(
-            "{}{}{}",
-            field.as_str(),
-            if heading { "#" } else { "" },
-            inline.map(|v| format!("={v}")).unwrap_or_default()
-        ),
-        Kind::Unknown { text, level } => format!("unknown{level}:{text}"),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classify_table() {
-        let cases: &[(&str, &str)] = &[
-            ("", "blank"),
-            ("   ", "blank"),
-            ("Title: SQL injection", "title=SQL injection"),
-            ("Type: XSS", "vulnerability_type=XSS"),
-            ("**Severity:** High", "severity=High"),
-            ("**Severity**: High", "severity=High"),
-            ("**Title: SQLi in login**", "title=SQLi in login"),
-            ("Description:", "description="),
-            ("Description", "description#"),
-            ("Version", "text"),
-            ("Affected versions", "affected_versions#"),
-            ("## Steps to Reproduce", "steps_to_reproduce#"),
-            ("### 3. Impact", "impact#"),
-            ("# Title: XSS", "title=XSS"),
-            (
-                "# SQL injection in login",
-                "unknown1:SQL injection in login",
-            ),
-            ("## References", "unknown2:References"),
-            ("# run as root", "text"),
-            ("#hashtag", "text"),
-            ("**Impact**", "impact#"),
-            ("**References**", "unknown3:References"),
-            ("**Note: the server must run in debug mode.**", "text"),
-            ("1. Title: X", "title=X"),
-            ("2) Description", "description#"),
-            ("3. Steps to reproduce:", "steps_to_reproduce="),
-            ("1. Go to /login", "text"),
-            ("- Severity: High", "severity=High"),
-            ("- Impact", "text"),
-            ("Step 1: open the page", "text"),
-            ("http://example.org/x", "text"),
-            ("Host: example.org", "text"),
-            ("    Title: indented code", "text"),
-            ("CVSS:3.1/AV:N/AC:L", "cvss_vector=3.1/AV:N/AC:L"),
-            (
-                "Vulnerability Type / CWE: CWE-89",
-                "vulnerability_type=CWE-89",
-            ),
-            ("Titel：X", "text"),
-            ("Title：全角", "title=全角"),
-        ];
-        for (line, want) in cases {
-            assert_eq!(kind_name(line), *want, "line {line:?}");
-        }
-    }
-
-    #[test]
-    fn trim_block_keeps_first_indent_and_collapses_blanks() {
-        assert_eq!(trim_block("\n\n    code\n\n\n\nx  \n\n"), "    code\n\nx");
-    }
-
-    #[test]
-    fn clean_short_strips_wrapping_markup() {
-        assert_eq!(clean_short("**High**"), "High");
-        assert_eq!(clean_short("`auth/login.php`"), "auth/login.php");
-        assert_eq!(clean_short("a `b` c"), "a `b` c");
-    }
 }

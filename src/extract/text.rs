@@ -1,6 +1,10 @@
 //! Normalisation of raw report text into lines the section parser can trust: one newline
 //! convention, no quoted reply material, no signature, no PGP clear-sign armour, and every line
 //! tagged with whether it sits inside a fenced code block (code is never parsed for structure).
+//! Also the small helpers every other extraction module shares: bounded prefixes and suffixes,
+//! block trimming and pattern compilation.
+
+use regex::Regex;
 
 /// A report line after cleaning. `code` lines (including the fence markers themselves) are kept
 /// verbatim as content and never treated as headings, keys or quotes.
@@ -92,6 +96,49 @@ pub(crate) fn truncate_at_char_boundary(s: &mut String, max: usize) {
         let keep = prefix(s, max).len();
         s.truncate(keep);
     }
+}
+
+/// A pattern that fails to compile disables its heuristic instead of panicking; the unit tests
+/// make sure every pattern compiles.
+pub(crate) fn compile(pattern: &str) -> Option<Regex> {
+    Regex::new(pattern).ok()
+}
+
+/// A lazily compiled pattern, `None` if it does not compile (see [`compile`]).
+macro_rules! pattern {
+    ($name:ident, $re:expr) => {
+        static $name: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| $crate::extract::text::compile($re));
+    };
+}
+pub(crate) use pattern;
+
+/// Drops leading and trailing blank lines and trailing whitespace but keeps the first line's
+/// indentation, which matters for code.
+pub(crate) fn trim_block(s: &str) -> String {
+    let all: Vec<&str> = s.lines().map(str::trim_end).collect();
+    let first = all
+        .iter()
+        .position(|l| !l.trim().is_empty())
+        .unwrap_or(all.len());
+    let lines = all.get(first..).unwrap_or_default();
+    // Collapse runs of blank lines so that removed quotes and armour leave no gaps.
+    let mut out = String::with_capacity(s.len());
+    let mut blank_run = 0;
+    for line in lines.iter().copied() {
+        if line.trim().is_empty() {
+            blank_run += 1;
+            if blank_run > 1 {
+                continue;
+            }
+        } else {
+            blank_run = 0;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.truncate(out.trim_end().len());
+    out
 }
 
 /// Indentation width, counting a tab as four columns (the Markdown convention).
@@ -357,6 +404,11 @@ mod tests {
     fn texts(input: &str) -> Vec<String> {
         let c = clean(input);
         c.lines().iter().map(|l| l.text.to_owned()).collect()
+    }
+
+    #[test]
+    fn trim_block_keeps_first_indent_and_collapses_blanks() {
+        assert_eq!(trim_block("\n\n    code\n\n\n\nx  \n\n"), "    code\n\nx");
     }
 
     #[test]

@@ -17,6 +17,8 @@
 //! - [`trust`]: the trust model attacked: decryption oracles, key poisoning, key-ID
 //!   hijack, thread injection, reflection, file permissions, terminal escapes, key
 //!   growth, unsigned forwarded parts, and what a content-free answer may say.
+//! - [`extract_languages`]: field extraction in 14 languages and the layouts of issue 16,
+//!   one table of reports per language in `tests/fixtures/extract/`.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
@@ -32,6 +34,7 @@
 
 mod crash;
 mod daemon;
+mod extract_languages;
 mod hostile;
 mod keys;
 mod lifecycle;

@@ -1,0 +1,226 @@
+//! Fields from parsed sections: each section's text joined and cleaned, the first value of a
+//! field kept (long sections appended), and the loose text as the description when no
+//! section gives one.
+
+use super::fields::{FieldName, Fields};
+use super::labels::is_short;
+use super::sections::{Bucket, Parsed, Section};
+use super::text::{Line, trim_block};
+use super::{prose, scoring};
+
+fn join_section(section: &Section<'_>) -> String {
+    let mut s = String::new();
+    if !section.inline.is_empty() {
+        s.push_str(section.inline);
+        s.push('\n');
+    }
+    for line in &section.body {
+        s.push_str(line);
+        s.push('\n');
+    }
+    trim_block(&s)
+}
+
+/// Short values lose wrapping Markdown emphasis: "**High**" and "`auth/login.php`".
+fn clean_short(s: &str) -> String {
+    let mut t = s.trim();
+    for mark in ["**", "__", "`", "*", "_"] {
+        if t.len() >= 2 * mark.len()
+            && let Some(inner) = t.strip_prefix(mark).and_then(|r| r.strip_suffix(mark))
+            && !inner.contains(mark)
+        {
+            t = inner.trim();
+        }
+    }
+    t.to_owned()
+}
+
+fn non_empty(s: String) -> Option<String> {
+    if s.trim().is_empty() { None } else { Some(s) }
+}
+
+/// First paragraph, joined into one line: titles wrap, but they are one sentence.
+fn first_paragraph(s: &str) -> (String, String) {
+    let mut title_lines = Vec::new();
+    let mut rest = Vec::new();
+    let mut in_title = true;
+    for line in s.lines() {
+        if in_title && line.trim().is_empty() && !title_lines.is_empty() {
+            in_title = false;
+        }
+        if in_title {
+            if !line.trim().is_empty() {
+                title_lines.push(line.trim());
+            }
+        } else {
+            rest.push(line);
+        }
+    }
+    (title_lines.join(" "), rest.join("\n"))
+}
+
+/// Text collected while placing sections, for the decisions taken once all are seen.
+#[derive(Default)]
+struct Leftovers {
+    /// Text under a "## Title" heading after its first paragraph.
+    extra_loose: Vec<String>,
+    /// Whether any long (description-like) section was present.
+    long_sections: bool,
+    /// Each CVSS section's opener and text, where a vector or a score may be.
+    cvss_text: Vec<String>,
+    severity_text: Vec<String>,
+}
+
+pub(crate) fn assemble(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Fields {
+    let mut f = Fields::default();
+    let mut left = Leftovers::default();
+    for section in &parsed.sections {
+        place(&mut f, &mut left, section);
+    }
+    if f.title.is_none()
+        && let Some(t) = &parsed.heading_title
+    {
+        f.title = non_empty(prose::clean_title(&clean_short(t)));
+    }
+    if f.description.is_none() {
+        f.description = loose_description(parsed, &left);
+    }
+    score(&mut f, &left, lines);
+    f
+}
+
+/// Puts one section's value into its field: the first value wins for short fields, long
+/// sections of the same field are appended.
+fn place(f: &mut Fields, left: &mut Leftovers, section: &Section<'_>) {
+    let value = join_section(section);
+    match section.field {
+        FieldName::Title => {
+            // "Title: X" is exactly X; "## Title" is the first paragraph under it.
+            let (title, rest) = if section.inline.is_empty() {
+                first_paragraph(&value)
+            } else {
+                (section.inline.to_owned(), section.body.join("\n"))
+            };
+            let title = prose::clean_title(&clean_short(&title));
+            if f.title.is_none() {
+                f.title = non_empty(title);
+            }
+            if !rest.trim().is_empty() {
+                left.extra_loose.push(rest);
+            }
+        }
+        FieldName::CvssVector => {
+            left.cvss_text
+                .push(format!("{}\n{}", section.opener, value));
+        }
+        FieldName::Severity => left.severity_text.push(value),
+        field if is_short(field) => {
+            let slot = match field {
+                FieldName::VulnerabilityType => &mut f.vulnerability_type,
+                FieldName::AffectedComponent => &mut f.affected_component,
+                FieldName::AffectedVersions => &mut f.affected_versions,
+                FieldName::CreditName => &mut f.credit_name,
+                _ => &mut f.contact,
+            };
+            if slot.is_none() {
+                *slot = non_empty(clean_short(&value));
+            }
+        }
+        field => {
+            left.long_sections = true;
+            let slot = match field {
+                FieldName::Description => &mut f.description,
+                FieldName::StepsToReproduce => &mut f.steps_to_reproduce,
+                FieldName::ProofOfConcept => &mut f.proof_of_concept,
+                FieldName::Impact => &mut f.impact,
+                _ => &mut f.suggested_fix,
+            };
+            if value.trim().is_empty() {
+                return;
+            }
+            match slot {
+                Some(existing) => {
+                    existing.push_str("\n\n");
+                    existing.push_str(&value);
+                }
+                None => *slot = Some(value),
+            }
+        }
+    }
+}
+
+/// Fields no line label gave, from "Label: value" inside prose; the first such value wins.
+pub(crate) fn fill_inline(f: &mut Fields, found: Vec<(FieldName, String)>) {
+    for (field, value) in found {
+        match field {
+            FieldName::Severity => {
+                if f.stated_severity.is_none() {
+                    f.stated_severity = prose::severity_from_value(&value);
+                }
+            }
+            FieldName::CvssVector => {}
+            field => {
+                if let Some(slot) = f.text_slot(field)
+                    && slot.is_none()
+                {
+                    *slot = non_empty(clean_short(&value));
+                }
+            }
+        }
+    }
+}
+
+/// With real sections present, only loose text (e.g. a preamble) can be the description;
+/// with none, the report is prose and everything that is not a short key is.
+fn loose_description(parsed: &Parsed<'_>, left: &Leftovers) -> Option<String> {
+    let mut text = String::new();
+    for (line, bucket) in &parsed.other {
+        if *bucket == Bucket::Loose || !left.long_sections {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    for rest in &left.extra_loose {
+        text.push_str(rest);
+        text.push('\n');
+    }
+    non_empty(trim_block(&text))
+}
+
+/// The CVSS vector (from a CVSS section first, else anywhere) and the severity stated in words.
+fn score(f: &mut Fields, left: &Leftovers, lines: &[Line<'_>]) {
+    f.cvss = left
+        .cvss_text
+        .iter()
+        .find_map(|t| scoring::find_cvss(t))
+        .or_else(|| {
+            let all: Vec<&str> = lines.iter().map(|l| l.text).collect();
+            scoring::find_cvss(&all.join("\n"))
+        });
+    f.stated_severity = left
+        .severity_text
+        .iter()
+        .find_map(|t| prose::severity_from_value(t))
+        .or_else(|| {
+            // "CVSS score: 8.1" without a usable vector still states a severity.
+            if f.cvss.is_some() {
+                return None;
+            }
+            left.cvss_text
+                .iter()
+                .find_map(|t| prose::severity_from_number(t))
+        });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clean_short_strips_wrapping_markup() {
+        assert_eq!(clean_short("**High**"), "High");
+        assert_eq!(clean_short("`auth/login.php`"), "auth/login.php");
+        assert_eq!(clean_short("a `b` c"), "a `b` c");
+    }
+}
