@@ -257,6 +257,20 @@ pub enum KeysCommand {
 }
 
 impl Command {
+    /// The commands on the store: run inside the daemon through its control socket
+    /// while it runs (it holds the store), else in this process.
+    pub fn runs_in_daemon(&self) -> bool {
+        matches!(
+            self,
+            Command::Reports(_)
+                | Command::Digest(_)
+                | Command::Quarantine(_)
+                | Command::Outbox(_)
+                | Command::Status { .. }
+                | Command::Backup { .. }
+        )
+    }
+
     /// Whether the command prints JSON (exact, for scripts) rather than text for a
     /// terminal (made safe to display: see `reports::terminal_safe`).
     pub fn prints_json(&self) -> bool {

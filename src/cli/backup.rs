@@ -134,35 +134,11 @@ pub(super) fn restore(
         Box::new(input)
     };
     let header = read_line(&mut plain)?;
-    let mut files = Vec::new();
-    if header == HEADER {
-        loop {
-            let mut tag = [0u8; 1];
-            plain
-                .read_exact(&mut tag)
-                .context("the backup is cut short")?;
-            match tag {
-                [TAG_FILE] => {
-                    let rel = PathBuf::from(
-                        String::from_utf8(get(&mut plain)?)
-                            .context("a key file name is not UTF-8")?,
-                    );
-                    let mut mode = [0u8; 4];
-                    plain
-                        .read_exact(&mut mode)
-                        .context("the backup is cut short")?;
-                    let bytes = get(&mut plain)?;
-                    files.push((
-                        safe_relative(&rel)?,
-                        u32::from_be_bytes(mode) & 0o700,
-                        bytes,
-                    ));
-                }
-                [TAG_STORE] => break,
-                _ => bail!("not a disclosured backup: an unknown record"),
-            }
-        }
-    } else if header != BACKUP_HEADER {
+    let files = if header == HEADER {
+        read_key_files(&mut plain)?
+    } else if header == BACKUP_HEADER {
+        Vec::new()
+    } else {
         bail!(
             "not a disclosured backup: the first line is not {HEADER:?} or {BACKUP_HEADER:?}{}",
             if encrypted {
@@ -171,7 +147,7 @@ pub(super) fn restore(
                 " (and it is not OpenPGP-encrypted)"
             }
         );
-    }
+    };
     // Keys that would replace different ones are refused before anything is written.
     let keys = &settings.keys.dir;
     for (rel, _, bytes) in &files {
@@ -222,6 +198,36 @@ pub(super) fn restore(
         },
         keys.clone(),
     ))
+}
+
+/// The key files at the head of a version 2 backup, up to the store's record.
+fn read_key_files(plain: &mut dyn BufRead) -> anyhow::Result<Vec<(PathBuf, u32, Vec<u8>)>> {
+    let mut files = Vec::new();
+    loop {
+        let mut tag = [0u8; 1];
+        plain
+            .read_exact(&mut tag)
+            .context("the backup is cut short")?;
+        match tag {
+            [TAG_FILE] => {
+                let rel = PathBuf::from(
+                    String::from_utf8(get(plain)?).context("a key file name is not UTF-8")?,
+                );
+                let mut mode = [0u8; 4];
+                plain
+                    .read_exact(&mut mode)
+                    .context("the backup is cut short")?;
+                let bytes = get(plain)?;
+                files.push((
+                    safe_relative(&rel)?,
+                    u32::from_be_bytes(mode) & 0o700,
+                    bytes,
+                ));
+            }
+            [TAG_STORE] => return Ok(files),
+            _ => bail!("not a disclosured backup: an unknown record"),
+        }
+    }
 }
 
 fn read_line(input: &mut dyn BufRead) -> anyhow::Result<String> {

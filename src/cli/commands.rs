@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 
 use super::args::{Cli, Command, KeysCommand, ReportsCommand};
+use super::{explain_locked, locked_by, runtime};
 use crate::config::Settings;
 use crate::crypto::Keyring;
 use crate::daemon::{self, control};
@@ -22,6 +23,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return super::ops::doctor(cli.config.as_deref());
     }
     let settings = Settings::load(cli.config.as_deref())?;
+    if cli.command.runs_in_daemon() {
+        return store_command(settings, &cli.command);
+    }
     match cli.command {
         Command::Serve => {
             refuse_beside_a_daemon(&settings)?;
@@ -38,9 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Quarantine(_)
         | Command::Outbox(_)
         | Command::Status { .. }
-        | Command::Backup { .. } => {
-            return store_command(settings, &cli.command);
-        }
+        // Handed to `store_command` above (see `Command::runs_in_daemon`).
+        | Command::Backup { .. } => {}
         Command::Restore { file } => return super::ops::restore(&settings, &file),
         Command::Doctor => return super::ops::doctor(cli.config.as_deref()),
         Command::Keys(KeysCommand::Generate) => {
@@ -164,57 +167,6 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     Ok(ExitCode::from(response.code))
 }
 
-/// Who holds the store, when `err` says it is locked.
-pub(super) fn locked_by(err: &anyhow::Error) -> Option<crate::store::Holder> {
-    use crate::pipeline::PipelineError;
-    use crate::store::StoreError;
-    err.chain().find_map(|e| {
-        let store = match e.downcast_ref::<PipelineError>() {
-            Some(PipelineError::Store(s)) => Some(s),
-            _ => e.downcast_ref::<StoreError>(),
-        };
-        match store {
-            Some(StoreError::Locked { holder, .. }) => Some(*holder),
-            _ => None,
-        }
-    })
-}
-
-/// Says why a command could not go through the daemon that holds the store (issue
-/// 18: a raw lock error gave no hint that the daemon runs).
-pub(super) fn explain_locked(err: anyhow::Error, socket: &std::path::Path) -> anyhow::Error {
-    match locked_by(&err) {
-        Some(crate::store::Holder::Process(pid)) => err.context(format!(
-            "the daemon (pid {pid}) holds the store; while it runs, commands go through its control socket {}, which does not answer (is it an older version, still starting, or stopping?)",
-            socket.display()
-        )),
-        _ => err,
-    }
-}
-
-/// How long `serve` and `run-once` wait at start for another process (a command run
-/// a moment before) to let go of the store.
-const START_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// How long a command waits for a daemon that holds the store to answer on its
-/// socket: one that is starting takes the store before it listens.
-const SOCKET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// The daemon's answer on `socket`, waited for up to [`SOCKET_WAIT`].
-fn daemon_answer(
-    socket: &std::path::Path,
-    request: &control::Request,
-) -> Option<control::Response> {
-    let started = std::time::Instant::now();
-    while started.elapsed() < SOCKET_WAIT {
-        if let Ok(Some(r)) = control::send(socket, request) {
-            return Some(r);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    None
-}
-
 /// `serve` and `run-once` beside a running daemon: say so, with its pid, rather than
 /// fail on the store's lock. Otherwise the store may be held for a moment by a
 /// command: they wait for it (bounded).
@@ -257,12 +209,9 @@ fn handle_request(pipeline: &Pipeline, request: control::Request) -> control::Re
     let argv = std::iter::once("disclosured".to_string()).chain(request.argv.iter().cloned());
     match <Cli as clap::Parser>::try_parse_from(argv) {
         Ok(cli) => match &cli.command {
-            Command::Reports(_)
-            | Command::Digest(_)
-            | Command::Quarantine(_)
-            | Command::Outbox(_)
-            | Command::Status { .. }
-            | Command::Backup { .. } => super::reports::execute(pipeline, &cli.command, &request),
+            command if command.runs_in_daemon() => {
+                super::reports::execute(pipeline, command, &request)
+            }
             _ => control::Response {
                 stderr: "disclosured: only store commands run through the daemon\n".into(),
                 code: 2,
@@ -283,13 +232,6 @@ fn run_once(settings: Settings) -> anyhow::Result<()> {
         daemon::announce_generated(g);
     }
     Ok(daemon::run_once::run(std::sync::Arc::new(pipeline))?)
-}
-
-pub(super) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
 }
 
 fn keys_rotate(settings: &Settings) -> anyhow::Result<()> {
@@ -467,4 +409,27 @@ fn require_signing_key(settings: &Settings, ring: &Keyring) -> anyhow::Result<()
         );
     }
     Ok(())
+}
+
+/// How long `serve` and `run-once` wait at start for another process (a command run
+/// a moment before) to let go of the store.
+const START_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a command waits for a daemon that holds the store to answer on its
+/// socket: one that is starting takes the store before it listens.
+const SOCKET_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The daemon's answer on `socket`, waited for up to [`SOCKET_WAIT`].
+fn daemon_answer(
+    socket: &std::path::Path,
+    request: &control::Request,
+) -> Option<control::Response> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < SOCKET_WAIT {
+        if let Ok(Some(r)) = control::send(socket, request) {
+            return Some(r);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    None
 }

@@ -1,8 +1,11 @@
 //! The command-line interface: clap definitions in [`args`], their implementations in
 //! [`commands`] (store commands in [`reports`], operator tooling in [`ops`], the
 //! backup file in `backup`, `quarantine retry` in `quarantine`), log output in
-//! [`logging`]. `anyhow` is used here and in `main.rs`
-//! only.
+//! [`logging`]. `anyhow` is used here and in `main.rs` only.
+//!
+//! The modules depend one way: `commands` → `reports` → `ops` → `backup`, and
+//! `reports` → `quarantine`; what several of them share (the output buffer, the
+//! runtime, explaining a locked store) is here.
 
 pub mod args;
 mod backup;
@@ -11,10 +14,20 @@ pub mod logging;
 pub mod ops;
 mod quarantine;
 pub mod reports;
+mod status;
+mod views;
 
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::Parser;
+
+/// A command's output, as the terminal or the control socket will show it.
+#[derive(Debug, Default)]
+pub struct Out {
+    pub stdout: String,
+    pub stderr: String,
+}
 
 /// Parses the command line and runs the command.
 pub fn main() -> anyhow::Result<ExitCode> {
@@ -26,4 +39,40 @@ pub fn main() -> anyhow::Result<ExitCode> {
 /// the error priority, so the reason a start failed shows in `journalctl -p err`.
 pub fn report_error(err: &anyhow::Error) {
     logging::print_error(&format!("disclosured: error: {err:#}"));
+}
+
+/// Who holds the store, when `err` says it is locked.
+pub(crate) fn locked_by(err: &anyhow::Error) -> Option<crate::store::Holder> {
+    use crate::pipeline::PipelineError;
+    use crate::store::StoreError;
+    err.chain().find_map(|e| {
+        let store = match e.downcast_ref::<PipelineError>() {
+            Some(PipelineError::Store(s)) => Some(s),
+            _ => e.downcast_ref::<StoreError>(),
+        };
+        match store {
+            Some(StoreError::Locked { holder, .. }) => Some(*holder),
+            _ => None,
+        }
+    })
+}
+
+/// Says why a command could not go through the daemon that holds the store (issue
+/// 18: a raw lock error gave no hint that the daemon runs).
+pub(crate) fn explain_locked(err: anyhow::Error, socket: &std::path::Path) -> anyhow::Error {
+    match locked_by(&err) {
+        Some(crate::store::Holder::Process(pid)) => err.context(format!(
+            "the daemon (pid {pid}) holds the store; while it runs, commands go through its control socket {}, which does not answer (is it an older version, still starting, or stopping?)",
+            socket.display()
+        )),
+        _ => err,
+    }
+}
+
+/// A multi-threaded runtime for a command that needs async I/O.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -12,7 +12,7 @@ use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::reports::Out;
+use super::Out;
 use crate::config::Inbox;
 use crate::pipeline::Pipeline;
 use crate::store::{IntakeKind, IntakeRecord, OutcomeRef, Release, StoreError};
@@ -208,7 +208,7 @@ fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<Option<String
             // In the daemon this runs on one of its blocking threads.
             let moved = match tokio::runtime::Handle::try_current() {
                 Ok(handle) => handle.block_on(work),
-                Err(_) => super::commands::runtime()?.block_on(work),
+                Err(_) => super::runtime()?.block_on(work),
             };
             Ok(moved?)
         }

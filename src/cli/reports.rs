@@ -4,7 +4,6 @@
 //! control socket when one is: either way they get a [`Pipeline`] and write their
 //! output into an [`Out`], never straight to the terminal.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -14,21 +13,15 @@ use serde::Serialize;
 use super::args::{Command, DigestArgs, OutboxCommand, QuarantineCommand, ReportsCommand, SetArgs};
 use crate::crypto::SignatureStatus;
 use crate::daemon::control::{Request, Response};
-use crate::extract::{Cvss, Fields, Severity};
+use crate::extract::Severity;
 use crate::outbox;
 use crate::pipeline::Pipeline;
-use crate::policy::DeadlineState;
 use crate::store::{
-    AttachmentMeta, Change, Correspondence, Direction, Event, IntakeKind, JobKind, JobState,
-    NewJob, OutcomeRef, RejectReason, Report, Status,
+    Change, Correspondence, Direction, Event, IntakeKind, JobKind, JobState, NewJob, OutcomeRef,
+    RejectReason, Report, Status,
 };
 
-/// A command's output, as the terminal or the control socket will show it.
-#[derive(Debug, Default)]
-pub struct Out {
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use super::Out;
 
 /// Runs a store command; the exit code is 0, 1 (not found, refused) or 2 (bad use).
 pub fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
@@ -84,16 +77,14 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
             subject,
             allow_plaintext,
             ..
-        }) => reports_reply(
-            p,
-            id,
-            subject.as_deref(),
-            *allow_plaintext,
-            req.file.as_deref().unwrap_or_default(),
-            &req.actor,
-            now,
-            out,
-        ),
+        }) => {
+            let reply = Reply {
+                subject: subject.as_deref(),
+                text: req.file.as_deref().unwrap_or_default(),
+                allow_plaintext: *allow_plaintext,
+            };
+            reports_reply(p, id, &reply, &req.actor, now, out)
+        }
         Command::Digest(args) => digest(p, args, now, out),
         Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(p, *json, out),
         Command::Quarantine(QuarantineCommand::Retry { id, all }) => {
@@ -101,7 +92,7 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
         }
         Command::Outbox(OutboxCommand::List { json, sent }) => outbox_list(p, *json, *sent, out),
         Command::Outbox(OutboxCommand::Retry { id, all }) => outbox_retry(p, *id, *all, now, out),
-        Command::Status { json } => super::ops::status(p, *json, out),
+        Command::Status { json } => super::status::status(p, *json, out),
         Command::Backup { file, to } => {
             // A local run gets the path as typed; the daemon gets it absolute. The
             // keys of --to are in the request.
@@ -112,93 +103,7 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
     }
 }
 
-/// One row of `reports list --json`: the fields scripts rely on.
-#[derive(Serialize)]
-struct ReportSummary<'a> {
-    id: &'a str,
-    status: &'static str,
-    severity: &'static str,
-    received_at: String,
-    from: &'a str,
-    title: Option<&'a str>,
-    assignee: Option<&'a str>,
-    encrypted: bool,
-    signature: SignatureStatus,
-    signature_covers_all: bool,
-    signer_fingerprint: Option<&'a str>,
-    signer_matches_from: bool,
-    /// The key the report proved (answers are encrypted to it); none: answers say
-    /// nothing of the report.
-    proven_key: Option<&'a str>,
-    /// The report this one claims to continue without being signed by its key.
-    unverified_followup_of: Option<&'a str>,
-    cvss_vector: Option<&'a str>,
-    cvss_score: Option<f64>,
-    affected_versions: Option<&'a str>,
-    message_id: Option<&'a str>,
-    missing_fields: Vec<&'static str>,
-    hints: Vec<String>,
-    attachments: usize,
-    correspondence: usize,
-    /// Deadlines passed unmet.
-    overdue: Vec<&'static str>,
-    /// The nearest deadline still ahead.
-    next_deadline: Option<NextDeadline>,
-}
-
-#[derive(Serialize)]
-struct NextDeadline {
-    name: &'static str,
-    at: String,
-}
-
-fn severity_name(r: &Report) -> &'static str {
-    r.severity().map_or("unrated", Severity::as_str)
-}
-
-impl<'a> ReportSummary<'a> {
-    fn of(r: &'a Report, now: DateTime<Utc>) -> Self {
-        let d = &r.data;
-        let deadlines = r.deadline_status(now);
-        ReportSummary {
-            id: r.id.as_str(),
-            status: r.status.as_str(),
-            severity: severity_name(r),
-            received_at: d.received_at.to_rfc3339(),
-            from: &d.from.address,
-            title: d.fields.title.as_deref(),
-            assignee: r.triage.assignee.as_deref(),
-            encrypted: d.encrypted,
-            signature: d.signature,
-            signature_covers_all: d.signature_covers_all,
-            signer_fingerprint: d.signer_fingerprint.as_deref(),
-            signer_matches_from: d.signer_matches_from,
-            proven_key: r.proven_key(),
-            unverified_followup_of: d.unverified_followup_of.as_ref().map(|id| id.as_str()),
-            cvss_vector: r.cvss().map(|c| c.vector.as_str()),
-            cvss_score: r.cvss().map(|c| c.score),
-            affected_versions: d.fields.affected_versions.as_deref(),
-            message_id: d.message_id.as_deref(),
-            missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
-            hints: d.hints.iter().map(|h| h.to_string()).collect(),
-            attachments: d.attachments.len(),
-            correspondence: r.correspondence.len(),
-            overdue: deadlines
-                .iter()
-                .filter(|(_, s)| s.state == DeadlineState::Overdue)
-                .map(|(n, _)| n.as_str())
-                .collect(),
-            next_deadline: deadlines
-                .iter()
-                .filter(|(_, s)| s.state == DeadlineState::Due)
-                .min_by_key(|(_, s)| s.at)
-                .map(|(n, s)| NextDeadline {
-                    name: n.as_str(),
-                    at: s.at.to_rfc3339(),
-                }),
-        }
-    }
-}
+use super::views::{ReportSummary, ReportView, severity_name};
 
 fn reports_list(
     p: &Pipeline,
@@ -267,167 +172,6 @@ fn short_deadline(name: &str) -> &str {
         "initial_assessment" => "assess",
         "acknowledge" => "ack",
         other => other,
-    }
-}
-
-/// `reports show --json`: stable for scripts.
-#[derive(Serialize)]
-struct ReportView<'a> {
-    id: &'a str,
-    status: &'static str,
-    reject_reason: Option<&'a RejectReason>,
-    severity: &'static str,
-    cvss: Option<&'a Cvss>,
-    assignee: Option<&'a str>,
-    received_at: String,
-    from: &'a crate::intake::Mailbox,
-    reply_to: Option<&'a crate::intake::Mailbox>,
-    subject: Option<&'a str>,
-    message_id: Option<&'a str>,
-    /// How the report came: plain, inline or PGP/MIME.
-    form: crate::crypto::open::Form,
-    encrypted: bool,
-    decrypted_with: Option<&'a str>,
-    signature: SignatureStatus,
-    signature_covers_all: bool,
-    signer_fingerprint: Option<&'a str>,
-    signer_key_source: Option<crate::crypto::KeySource>,
-    signer_matches_from: bool,
-    reporter_key: Option<&'a str>,
-    /// The key this report proved (answers are encrypted to it, follow-ups must be
-    /// signed by it); none: answers say nothing of the report.
-    proven_key: Option<&'a str>,
-    /// The report this one claims to continue without being signed by its key.
-    unverified_followup_of: Option<&'a str>,
-    /// Every key the sender's address has proved, oldest first: more than one means
-    /// the address changed keys, or someone else made a key for it.
-    address_keys: Vec<crate::store::AddressKey>,
-    /// Where the raw message was kept.
-    source_file: Option<&'a str>,
-    suppressed_ack: bool,
-    fields: &'a Fields,
-    missing_fields: Vec<&'static str>,
-    hints: Vec<String>,
-    hint_details: Vec<String>,
-    deadlines: BTreeMap<&'static str, DeadlineView>,
-    attachments: &'a [AttachmentMeta],
-    body: &'a str,
-    correspondence: Vec<CorrespondenceView<'a>>,
-    events: Vec<EventView<'a>>,
-}
-
-#[derive(Serialize)]
-struct DeadlineView {
-    at: String,
-    state: &'static str,
-    met_at: Option<String>,
-}
-
-#[derive(Serialize)]
-struct CorrespondenceView<'a> {
-    direction: Direction,
-    time: String,
-    from: &'a str,
-    to: &'a str,
-    message_id: Option<&'a str>,
-    subject: Option<&'a str>,
-    encrypted: bool,
-    signature: SignatureStatus,
-    actor: Option<&'a str>,
-    attachments: &'a [AttachmentMeta],
-    body: &'a str,
-}
-
-#[derive(Serialize)]
-struct EventView<'a> {
-    time: String,
-    actor: &'a str,
-    action: &'a str,
-    note: Option<&'a str>,
-}
-
-impl<'a> ReportView<'a> {
-    fn of(
-        r: &'a Report,
-        address_keys: Vec<crate::store::AddressKey>,
-        policy: &crate::config::Policy,
-        now: DateTime<Utc>,
-    ) -> Self {
-        let d = &r.data;
-        ReportView {
-            id: r.id.as_str(),
-            status: r.status.as_str(),
-            reject_reason: r.triage.reject_reason.as_ref(),
-            severity: severity_name(r),
-            cvss: r.cvss(),
-            assignee: r.triage.assignee.as_deref(),
-            received_at: d.received_at.to_rfc3339(),
-            from: &d.from,
-            reply_to: d.reply_to.as_ref(),
-            subject: d.subject.as_deref(),
-            message_id: d.message_id.as_deref(),
-            form: d.form,
-            encrypted: d.encrypted,
-            decrypted_with: d.decrypted_with.as_deref(),
-            signature: d.signature,
-            signature_covers_all: d.signature_covers_all,
-            signer_fingerprint: d.signer_fingerprint.as_deref(),
-            signer_key_source: d.signer_key_source,
-            signer_matches_from: d.signer_matches_from,
-            reporter_key: r.answer_key(),
-            proven_key: r.proven_key(),
-            unverified_followup_of: d.unverified_followup_of.as_ref().map(|id| id.as_str()),
-            address_keys,
-            source_file: d.source_file.as_deref(),
-            suppressed_ack: d.suppressed_ack,
-            fields: &d.fields,
-            missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
-            hints: d.hints.iter().map(|h| h.to_string()).collect(),
-            hint_details: d.hints.iter().map(|h| h.explain(policy)).collect(),
-            deadlines: r
-                .deadline_status(now)
-                .into_iter()
-                .map(|(n, s)| {
-                    (
-                        n.as_str(),
-                        DeadlineView {
-                            at: s.at.to_rfc3339(),
-                            state: s.state.as_str(),
-                            met_at: s.met_at.map(|t| t.to_rfc3339()),
-                        },
-                    )
-                })
-                .collect(),
-            attachments: &d.attachments,
-            body: &d.body,
-            correspondence: r
-                .correspondence
-                .iter()
-                .map(|c| CorrespondenceView {
-                    direction: c.direction,
-                    time: c.at.to_rfc3339(),
-                    from: &c.from,
-                    to: &c.to,
-                    message_id: c.message_id.as_deref(),
-                    subject: c.subject.as_deref(),
-                    encrypted: c.encrypted,
-                    signature: c.signature,
-                    actor: c.actor.as_deref(),
-                    attachments: &c.attachments,
-                    body: &c.body,
-                })
-                .collect(),
-            events: r
-                .events
-                .iter()
-                .map(|e: &'a Event| EventView {
-                    time: e.at.to_rfc3339(),
-                    actor: &e.actor,
-                    action: &e.action,
-                    note: e.note.as_deref(),
-                })
-                .collect(),
-        }
     }
 }
 
@@ -548,18 +292,23 @@ fn reports_set(
     Ok(0)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A maintainer's message to a reporter, as `reports reply` was given it.
+struct Reply<'a> {
+    subject: Option<&'a str>,
+    text: &'a str,
+    allow_plaintext: bool,
+}
+
 fn reports_reply(
     p: &Pipeline,
     id: &str,
-    subject: Option<&str>,
-    allow_plaintext: bool,
-    text: &str,
+    reply: &Reply<'_>,
     actor: &str,
     now: DateTime<Utc>,
     out: &mut Out,
 ) -> anyhow::Result<u8> {
     const MAX_REPLY: usize = 1024 * 1024;
+    let text = reply.text;
     if text.trim().is_empty() {
         bail!("the message is empty");
     }
@@ -568,7 +317,7 @@ fn reports_reply(
     }
     let report = find_report(p, id)?;
     let key = outbox::answer_cert(&p.store, &p.keyring, &report)?;
-    if key.is_none() && report.data.encrypted && !allow_plaintext {
+    if key.is_none() && report.data.encrypted && !reply.allow_plaintext {
         writeln!(
             out.stderr,
             "disclosured: {} came encrypted but did not prove a key that can receive \
@@ -582,23 +331,7 @@ fn reports_reply(
     }
     let to = report.reporter_address().to_string();
     let message_id = outbox::new_message_id(&p.settings, "reply");
-    let subject = subject
-        .map(|s| outbox::compose::sanitize_header_text(s, 200))
-        .filter(|s| !s.is_empty());
-    let entry = Correspondence {
-        direction: Direction::Out,
-        at: now,
-        from: p.settings.gateway.address.clone(),
-        to: to.clone(),
-        message_id: Some(message_id.clone()),
-        subject,
-        body: text.replace("\r\n", "\n"),
-        encrypted: key.is_some(),
-        signature: SignatureStatus::Good,
-        signer_fingerprint: p.keyring.signing_cert().map(|c| c.fingerprint().to_hex()),
-        attachments: Vec::new(),
-        actor: Some(actor.to_string()),
-    };
+    let entry = reply_entry(p, &to, &message_id, reply, key.is_some(), actor, now);
     let job = NewJob {
         message_id: Some(message_id.clone()),
         ..NewJob::new(JobKind::Reply, &to, now)
@@ -633,6 +366,35 @@ fn reports_reply(
         }
     )?;
     Ok(0)
+}
+
+/// The outgoing correspondence entry a reply is rendered from.
+fn reply_entry(
+    p: &Pipeline,
+    to: &str,
+    message_id: &str,
+    reply: &Reply<'_>,
+    encrypted: bool,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Correspondence {
+    Correspondence {
+        direction: Direction::Out,
+        at: now,
+        from: p.settings.gateway.address.clone(),
+        to: to.to_string(),
+        message_id: Some(message_id.to_string()),
+        subject: reply
+            .subject
+            .map(|s| outbox::compose::sanitize_header_text(s, 200))
+            .filter(|s| !s.is_empty()),
+        body: reply.text.replace("\r\n", "\n"),
+        encrypted,
+        signature: SignatureStatus::Good,
+        signer_fingerprint: p.keyring.signing_cert().map(|c| c.fingerprint().to_hex()),
+        attachments: Vec::new(),
+        actor: Some(actor.to_string()),
+    }
 }
 
 fn digest(

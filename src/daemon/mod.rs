@@ -165,31 +165,7 @@ async fn generation(
         Inbox::Imap(_) => crate::source::imap::IDLE_REFRESH + Duration::from_secs(120),
     };
     pipeline.progress.beat();
-    let inbox_task = match inbox {
-        Inbox::Maildir { poll_interval, .. } => {
-            let maildir = pipeline
-                .open_maildir()?
-                .ok_or_else(|| DaemonError::Worker("maildir inbox not configured".into()))?;
-            info!(inbox = %maildir.root().display(), "watching Maildir");
-            tokio::spawn(maildir::watch(
-                Arc::clone(&pipeline),
-                maildir,
-                poll_interval,
-                shutdown.clone(),
-                Arc::clone(&wake_delivery),
-            ))
-        }
-        Inbox::Imap(settings) => {
-            let inbox = ImapInbox::new(settings)?;
-            info!(host = %inbox.settings().host, folder = %inbox.settings().folder, "watching IMAP folder");
-            tokio::spawn(imap::run(
-                Arc::clone(&pipeline),
-                inbox,
-                shutdown.clone(),
-                Arc::clone(&wake_delivery),
-            ))
-        }
-    };
+    let inbox_task = spawn_inbox(&pipeline, inbox, &shutdown, &wake_delivery)?;
     let delivery_task = tokio::spawn(delivery::run(
         Arc::clone(&pipeline),
         shutdown.clone(),
@@ -242,6 +218,40 @@ async fn generation(
         info!("stopped");
     }
     Ok(next)
+}
+
+/// Starts the configured inbox's driver.
+fn spawn_inbox(
+    pipeline: &Arc<Pipeline>,
+    inbox: Inbox,
+    shutdown: &Shutdown,
+    wake_delivery: &Arc<Notify>,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    Ok(match inbox {
+        Inbox::Maildir { poll_interval, .. } => {
+            let maildir = pipeline
+                .open_maildir()?
+                .ok_or_else(|| DaemonError::Worker("maildir inbox not configured".into()))?;
+            info!(inbox = %maildir.root().display(), "watching Maildir");
+            tokio::spawn(maildir::watch(
+                Arc::clone(pipeline),
+                maildir,
+                poll_interval,
+                shutdown.clone(),
+                Arc::clone(wake_delivery),
+            ))
+        }
+        Inbox::Imap(settings) => {
+            let inbox = ImapInbox::new(settings)?;
+            info!(host = %inbox.settings().host, folder = %inbox.settings().folder, "watching IMAP folder");
+            tokio::spawn(imap::run(
+                Arc::clone(pipeline),
+                inbox,
+                shutdown.clone(),
+                Arc::clone(wake_delivery),
+            ))
+        }
+    })
 }
 
 /// Feeds systemd's watchdog (when `WatchdogSec=` is set) at half its interval, but

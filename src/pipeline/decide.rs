@@ -206,17 +206,62 @@ impl Pipeline {
         c: Content,
         unverified_followup_of: Option<crate::store::ReportId>,
     ) -> Result<Outcome, MessageError> {
-        let (now, env, opened) = (m.now, &m.env, &c.opened);
+        let (now, env) = (m.now, &m.env);
         let fields = extract::extract(c.subject.as_deref(), &c.text);
-        let policy = &self.settings.policy;
-        let attachments = self.keep_attachments(opened)?;
+        let attachments = self.keep_attachments(&c.opened)?;
         let ack = self
             .store
             .take_send_slot(&sender.address, now, &self.settings.rate_limits)?;
         if !ack {
             warn!("acknowledgement not sent: rate limit");
         }
-        let report = NewReport {
+        let report = self.report_record(m, c, fields, attachments, unverified_followup_of, !ack);
+        let mut jobs: Vec<NewJob> = Vec::new();
+        if ack {
+            jobs.push(NewJob::new(JobKind::Ack, &sender.address, now));
+        }
+        if self.settings.notify.new_reports {
+            jobs.extend(self.to_maintainers(JobKind::NewReport, now));
+        }
+        let prefix = &self.settings.gateway.report_id_prefix;
+        let (encrypted, signature) = (report.encrypted, report.signature);
+        match self.store.commit_report(prefix, report, jobs)? {
+            Commit::Stored(OutcomeRef::Report(id)) => {
+                let span = tracing::Span::current();
+                span.record("encrypted", encrypted);
+                span.record("signature", signature.as_str());
+                Ok(Outcome::Report(id))
+            }
+            Commit::Stored(other) | Commit::Duplicate(other) => {
+                // Another worker stored the same message a moment ago.
+                self.store.record_duplicate(IntakeRecord {
+                    at: now,
+                    kind: IntakeKind::Skipped,
+                    reason: format!("duplicate of {other}"),
+                    file: Some(m.origin.handled_at.clone()),
+                    message_id: env.message_id.clone(),
+                    from: env.from.as_ref().map(|mb| mb.address.clone()),
+                    content_sha256: env.content_sha256.clone(),
+                })?;
+                Ok(Outcome::Duplicate(other))
+            }
+        }
+    }
+
+    /// The report as stored: what the message said, what it proved, what the policy
+    /// makes of it.
+    fn report_record(
+        &self,
+        m: &Message<'_>,
+        c: Content,
+        fields: extract::Fields,
+        attachments: Vec<crate::store::AttachmentMeta>,
+        unverified_followup_of: Option<crate::store::ReportId>,
+        suppressed_ack: bool,
+    ) -> NewReport {
+        let (now, env, opened) = (m.now, &m.env, &c.opened);
+        let policy = &self.settings.policy;
+        NewReport {
             received_at: now,
             reply_to: env.reply_to.clone(),
             message_id: env.message_id.clone(),
@@ -250,36 +295,7 @@ impl Pipeline {
             subject: c.subject,
             body: c.text,
             source_file: Some(m.origin.handled_at.clone()),
-            suppressed_ack: !ack,
-        };
-        let mut jobs: Vec<NewJob> = Vec::new();
-        if ack {
-            jobs.push(NewJob::new(JobKind::Ack, &sender.address, now));
-        }
-        if self.settings.notify.new_reports {
-            jobs.extend(self.to_maintainers(JobKind::NewReport, now));
-        }
-        let prefix = &self.settings.gateway.report_id_prefix;
-        match self.store.commit_report(prefix, report, jobs)? {
-            Commit::Stored(OutcomeRef::Report(id)) => {
-                let span = tracing::Span::current();
-                span.record("encrypted", c.opened.encrypted);
-                span.record("signature", c.opened.signature.as_str());
-                Ok(Outcome::Report(id))
-            }
-            Commit::Stored(other) | Commit::Duplicate(other) => {
-                // Another worker stored the same message a moment ago.
-                self.store.record_duplicate(IntakeRecord {
-                    at: now,
-                    kind: IntakeKind::Skipped,
-                    reason: format!("duplicate of {other}"),
-                    file: Some(m.origin.handled_at.clone()),
-                    message_id: env.message_id.clone(),
-                    from: env.from.as_ref().map(|mb| mb.address.clone()),
-                    content_sha256: env.content_sha256.clone(),
-                })?;
-                Ok(Outcome::Duplicate(other))
-            }
+            suppressed_ack,
         }
     }
 

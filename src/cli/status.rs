@@ -1,0 +1,164 @@
+//! `status`: counts by state and severity, overdue deadlines, the outgoing queue,
+//! quarantine, and the running daemon's last look at the inbox.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::Out;
+use crate::extract::Severity;
+use crate::pipeline::Pipeline;
+use crate::policy::DeadlineState;
+use crate::store::{IntakeKind, JobState};
+
+#[derive(Serialize)]
+struct Status {
+    reports: usize,
+    by_state: BTreeMap<&'static str, usize>,
+    by_severity: BTreeMap<&'static str, usize>,
+    /// Deadlines passed unmet, oldest first.
+    overdue: Vec<Overdue>,
+    outbox: OutboxDepth,
+    quarantined: usize,
+    skipped: usize,
+    inbox: InboxActivity,
+}
+
+#[derive(Serialize)]
+struct Overdue {
+    id: String,
+    deadline: &'static str,
+    due: DateTime<Utc>,
+}
+
+#[derive(Serialize)]
+struct OutboxDepth {
+    pending: usize,
+    failed: usize,
+}
+
+#[derive(Serialize)]
+struct InboxActivity {
+    /// Whether this answer comes from the running daemon.
+    daemon: bool,
+    /// When the daemon last finished looking at the inbox.
+    last_pass: Option<DateTime<Utc>>,
+    /// The newest message stored (report or intake record), from the store.
+    last_message: Option<DateTime<Utc>>,
+}
+
+/// `status`: what the gateway holds and whether its inbox loop is alive.
+pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8> {
+    let s = collect(p)?;
+    if json {
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&s)?)?;
+    } else {
+        print(&s, &mut out.stdout)?;
+    }
+    Ok(0)
+}
+
+/// The counts, from the report heads, the open jobs and the intake records.
+fn collect(p: &Pipeline) -> anyhow::Result<Status> {
+    let now = Utc::now();
+    let reports = p.store.report_heads()?;
+    let mut s = Status {
+        reports: reports.len(),
+        by_state: BTreeMap::new(),
+        by_severity: BTreeMap::new(),
+        overdue: Vec::new(),
+        outbox: OutboxDepth {
+            pending: 0,
+            failed: 0,
+        },
+        quarantined: 0,
+        skipped: 0,
+        inbox: InboxActivity {
+            daemon: p.progress.serving(),
+            last_pass: p.progress.last_pass(),
+            last_message: None,
+        },
+    };
+    for r in &reports {
+        *s.by_state.entry(r.status.as_str()).or_default() += 1;
+        *s.by_severity
+            .entry(r.severity().map_or("unrated", Severity::as_str))
+            .or_default() += 1;
+        for (name, d) in r.deadline_status(now) {
+            if d.state == DeadlineState::Overdue {
+                s.overdue.push(Overdue {
+                    id: r.id.as_str().to_string(),
+                    deadline: name.as_str(),
+                    due: d.at,
+                });
+            }
+        }
+        s.inbox.last_message = s.inbox.last_message.max(Some(r.data.received_at));
+    }
+    s.overdue
+        .sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
+    for job in p.store.open_jobs()? {
+        match job.state {
+            JobState::Pending => s.outbox.pending += 1,
+            JobState::Failed => s.outbox.failed += 1,
+            JobState::Sent => {}
+        }
+    }
+    for rec in p.store.intake_records()? {
+        match rec.kind {
+            IntakeKind::Quarantined => s.quarantined += 1,
+            IntakeKind::Skipped => s.skipped += 1,
+        }
+        s.inbox.last_message = s.inbox.last_message.max(Some(rec.at));
+    }
+    Ok(s)
+}
+
+fn print(s: &Status, o: &mut String) -> std::fmt::Result {
+    let list = |m: &BTreeMap<&str, usize>| {
+        if m.is_empty() {
+            "-".to_string()
+        } else {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    writeln!(o, "Reports:      {}", s.reports)?;
+    writeln!(o, "  by state:    {}", list(&s.by_state))?;
+    writeln!(o, "  by severity: {}", list(&s.by_severity))?;
+    writeln!(o, "Overdue:      {}", s.overdue.len())?;
+    for d in &s.overdue {
+        writeln!(
+            o,
+            "  {:<16} {:<19} due {}",
+            d.id,
+            d.deadline,
+            d.due.format("%Y-%m-%d %H:%M UTC")
+        )?;
+    }
+    writeln!(
+        o,
+        "Outbox:       {} pending, {} failed",
+        s.outbox.pending, s.outbox.failed
+    )?;
+    writeln!(
+        o,
+        "Quarantine:   {} quarantined, {} skipped",
+        s.quarantined, s.skipped
+    )?;
+    let when = |t: Option<DateTime<Utc>>| {
+        t.map_or("never".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        })
+    };
+    if s.inbox.daemon {
+        writeln!(o, "Inbox:        last pass {}", when(s.inbox.last_pass))?;
+    } else {
+        writeln!(o, "Inbox:        no daemon running")?;
+    }
+    writeln!(o, "  last message stored: {}", when(s.inbox.last_message))
+}
