@@ -421,7 +421,7 @@ impl Pipeline {
         limit: u64,
     ) -> Result<Outcome, PipelineError> {
         let reason = crate::config::LimitExceeded {
-            key: "max_message_bytes",
+            key: crate::config::Limit::MaxMessageBytes,
             limit,
             what: "message bytes",
             actual: size,
@@ -944,7 +944,7 @@ impl Pipeline {
         let proven = opened.proven.as_ref().map(|p| p.fingerprint.as_str());
         let mut unverified = None;
         for id in self.referenced_reports(env, subject)? {
-            let Some(report) = self.store.report(id.as_str())? else {
+            let Some(report) = self.store.report(&id)? else {
                 continue;
             };
             let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
@@ -984,7 +984,8 @@ impl Pipeline {
         let prefix = &self.settings.gateway.report_id_prefix;
         for s in [subject, env.subject.as_deref()].into_iter().flatten() {
             for tag in report_tags(s, prefix) {
-                if let Some(r) = self.store.report(&tag)?
+                if let Some(tag) = ReportId::parse(&tag)
+                    && let Some(r) = self.store.report(&tag)?
                     && !candidates.contains(&r.id)
                 {
                     candidates.push(r.id);
@@ -1077,8 +1078,8 @@ impl Pipeline {
             } else {
                 Vec::new()
             };
-            let before = self.store.report(id.as_str())?;
-            let after = self.store.modify_report(id.as_str(), |r| {
+            let before = self.store.report(&id)?;
+            let after = self.store.modify_report(&id, |r| {
                 let due = r
                     .open_deadlines()
                     .into_iter()

@@ -378,7 +378,7 @@ fn render_if_needed(
     let report_of = |job: &Job| -> Result<Report, OutboxError> {
         match &job.outcome {
             Some(OutcomeRef::Report(id)) => store
-                .report(id.as_str())?
+                .report(id)?
                 .ok_or_else(|| OutboxError::Compose(format!("report {id} is not in the store"))),
             _ => Err(OutboxError::Compose(format!(
                 "{} without a report",
@@ -396,7 +396,7 @@ fn render_if_needed(
         }
         (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
             let report = store
-                .report(id.as_str())?
+                .report(id)?
                 .ok_or_else(|| OutboxError::Compose(format!("report {id} is not in the store")))?;
             let cert = answer_cert(store, keyring, &report)?;
             render_ack(
