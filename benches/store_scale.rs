@@ -157,7 +157,7 @@ fn fill(path: &Path, n: usize) {
                         continue;
                     }
                     store
-                        .modify_report(id.as_str(), |r| {
+                        .modify_report(&id, |r| {
                             let ack = at + chrono::Duration::hours(3);
                             r.milestones.insert(DeadlineName::Acknowledge, ack);
                             r.events
@@ -196,7 +196,7 @@ fn fill(path: &Path, n: usize) {
                     let Some(disclosured::store::OutcomeRef::Report(id)) = &job.outcome else {
                         continue;
                     };
-                    if store.report(id.as_str()).unwrap().unwrap().status == Status::New {
+                    if store.report(id).unwrap().unwrap().status == Status::New {
                         continue;
                     }
                     let mut job = job.clone();

@@ -236,7 +236,7 @@ mod tests {
     #[test]
     fn the_size_of_a_message_quarantined_unread_is_read_from_its_reason() {
         let reason = crate::config::LimitExceeded {
-            key: "max_message_bytes",
+            key: crate::config::Limit::MaxMessageBytes,
             limit: 200,
             what: "message bytes",
             actual: 556,

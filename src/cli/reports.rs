@@ -18,7 +18,7 @@ use crate::outbox;
 use crate::pipeline::Pipeline;
 use crate::store::{
     Change, Correspondence, Direction, Event, IntakeKind, JobKind, JobState, NewJob, OutcomeRef,
-    RejectReason, Report, Status,
+    RejectReason, Report, ReportId, Status,
 };
 
 pub use super::Out;
@@ -176,7 +176,11 @@ fn short_deadline(name: &str) -> &str {
 }
 
 fn find_report(p: &Pipeline, id: &str) -> anyhow::Result<Report> {
-    p.store.report(id)?.ok_or_else(|| anyhow!("no report {id}"))
+    let found = match ReportId::parse(id) {
+        Some(parsed) => p.store.report(&parsed)?,
+        None => None,
+    };
+    found.ok_or_else(|| anyhow!("no report {id}"))
 }
 
 fn reports_show(
@@ -264,7 +268,10 @@ fn reports_set(
         note: args.note.clone(),
     };
     let policy = &p.settings.policy;
-    let report = match p.store.modify_report(&args.id, |r| {
+    let Some(id) = ReportId::parse(&args.id) else {
+        bail!("no report {}", args.id);
+    };
+    let report = match p.store.modify_report(&id, |r| {
         r.apply(&change, actor, now, policy).map(|()| Vec::new())
     }) {
         Ok(r) => r,
@@ -337,7 +344,7 @@ fn reports_reply(
         ..NewJob::new(JobKind::Reply, &to, now)
     };
     let encrypted = key.is_some();
-    p.store.modify_report(report.id.as_str(), |r| {
+    p.store.modify_report(&report.id, |r| {
         r.correspondence.push(entry.clone());
         r.events.push(Event::new(
             now,

@@ -221,8 +221,11 @@ struct Verdict {
 impl Ctx<'_> {
     /// Handles one MIME entity (a whole message, or decrypted/signed content).
     fn entity(&mut self, bytes: &[u8], depth: usize) -> Result<(), OpenError> {
-        self.limits
-            .check("max_openpgp_layers", "nested layers", depth as u64)?;
+        self.limits.check(
+            crate::config::Limit::MaxOpenpgpLayers,
+            "nested layers",
+            depth as u64,
+        )?;
         let Some(mut msg) = MessageParser::default().parse(bytes) else {
             self.push_text(&String::from_utf8_lossy(bytes));
             return Ok(());
@@ -466,12 +469,12 @@ impl Ctx<'_> {
         self.content_read();
         self.attachment_bytes += data.len() as u64;
         self.limits.check(
-            "max_attachments",
+            crate::config::Limit::MaxAttachments,
             "attachments",
             self.out.attachments.len() as u64 + 1,
         )?;
         self.limits.check(
-            "max_attachment_bytes",
+            crate::config::Limit::MaxAttachmentBytes,
             "attachment bytes",
             self.attachment_bytes,
         )?;
@@ -498,8 +501,11 @@ impl Ctx<'_> {
         charset: Option<&str>,
         depth: usize,
     ) -> Result<(), OpenError> {
-        self.limits
-            .check("max_openpgp_layers", "nested layers", depth as u64)?;
+        self.limits.check(
+            crate::config::Limit::MaxOpenpgpLayers,
+            "nested layers",
+            depth as u64,
+        )?;
         let mut rest = bytes;
         loop {
             let msg_at = find(rest, BEGIN_MESSAGE.as_bytes());
@@ -716,7 +722,7 @@ impl Ctx<'_> {
         let state = state.take();
         match result {
             Ok(out) if out.len() as u64 > budget => Err(LimitExceeded {
-                key: "max_decompressed_bytes",
+                key: crate::config::Limit::MaxDecompressedBytes,
                 limit: self.limits.max_decompressed_bytes,
                 what: "decrypted bytes, at least",
                 actual: self.limits.max_decompressed_bytes - budget + out.len() as u64,

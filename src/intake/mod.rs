@@ -7,7 +7,7 @@
 
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
-use crate::config::{LimitExceeded, Limits};
+use crate::config::{Limit, LimitExceeded, Limits};
 use sha2::{Digest, Sha256};
 
 /// Longest header value we keep (subjects, names); longer ones are cut.
@@ -106,14 +106,14 @@ pub fn check_raw(raw: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
     let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n");
     let lf = raw.windows(2).position(|w| w == b"\n\n");
     let header_end = crlf.into_iter().chain(lf).min().unwrap_or(raw.len());
-    limits.check("max_header_bytes", "header bytes", header_end as u64)?;
+    limits.check(Limit::MaxHeaderBytes, "header bytes", header_end as u64)?;
     let longest = raw
         .split(|&b| b == b'\n')
         .map(<[u8]>::len)
         .max()
         .unwrap_or(0);
     limits.check(
-        "max_line_bytes",
+        Limit::MaxLineBytes,
         "bytes in the longest line",
         longest as u64,
     )
@@ -123,8 +123,8 @@ pub fn check_raw(raw: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
 /// parts, and how deeply nested, counting messages attached inside it.
 pub fn check_structure(msg: &Message<'_>, limits: &Limits) -> Result<(), LimitExceeded> {
     let (parts, depth) = structure(msg, 0);
-    limits.check("max_parts", "parts", parts)?;
-    limits.check("max_mime_depth", "levels of nesting", depth)
+    limits.check(Limit::MaxParts, "parts", parts)?;
+    limits.check(Limit::MaxMimeDepth, "levels of nesting", depth)
 }
 
 fn structure(msg: &Message<'_>, base_depth: u64) -> (u64, u64) {
@@ -471,11 +471,11 @@ mod tests {
             format!("X: {}\r\n", "y".repeat(40)).repeat(3)
         );
         let e = check_raw(long_header.as_bytes(), &limits).unwrap_err();
-        assert_eq!(e.key, "max_header_bytes");
+        assert_eq!(e.key, Limit::MaxHeaderBytes);
         let long_line = format!("From: a@b.c\n\n{}\n", "z".repeat(60));
         assert_eq!(
             check_raw(long_line.as_bytes(), &limits).unwrap_err().key,
-            "max_line_bytes"
+            Limit::MaxLineBytes
         );
 
         let mut many =
@@ -485,7 +485,10 @@ mod tests {
         }
         many.push_str("--b--\r\n");
         let msg = parse(many.as_bytes()).unwrap();
-        assert_eq!(check_structure(&msg, &limits).unwrap_err().key, "max_parts");
+        assert_eq!(
+            check_structure(&msg, &limits).unwrap_err().key,
+            Limit::MaxParts
+        );
 
         let mut deep = String::from("From: a@b.c\r\n");
         for level in 0..4 {
@@ -497,7 +500,7 @@ mod tests {
         let msg = parse(deep.as_bytes()).unwrap();
         assert_eq!(
             check_structure(&msg, &limits).unwrap_err().key,
-            "max_mime_depth"
+            Limit::MaxMimeDepth
         );
     }
 

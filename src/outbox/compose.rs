@@ -162,8 +162,28 @@ pub fn seal_message(
     let gateway = keyring.signing_cert().ok_or(OutboxError::NoSigningKey)?;
     let fingerprint = gateway.fingerprint().to_hex();
     let protected = recipient.map(|_| protected_subject);
+    let inner = inner_part(keyring, &fingerprint, body, extras, protected)?;
+    let builder = headers(settings, env)?;
+    let outer = outer_part(keyring, inner, recipient)?;
+    let message = builder
+        .multipart(outer)
+        .map_err(|e| OutboxError::Compose(e.to_string()))?;
+    Ok(Rendered {
+        bytes: message.formatted(),
+        message_id: env.message_id.to_string(),
+    })
+}
+
+/// What is signed (and encrypted): the text, then any extras beside it.
+fn inner_part(
+    keyring: &Keyring,
+    fingerprint: &str,
+    body: &str,
+    extras: &[Extra<'_>],
+    protected: Option<&str>,
+) -> Result<Inner, OutboxError> {
     let text = text_part(body, protected)?;
-    let inner = if extras.is_empty() {
+    Ok(if extras.is_empty() {
         Inner::Single(text)
     } else {
         let mut mixed = MultiPart::mixed().singlepart(text);
@@ -173,7 +193,7 @@ pub fn seal_message(
                     let key = keyring
                         .public_key_armored()
                         .ok_or(OutboxError::NoSigningKey)?;
-                    key_part(&key, &fingerprint)?
+                    key_part(&key, fingerprint)?
                 }
                 Extra::File {
                     name,
@@ -183,8 +203,14 @@ pub fn seal_message(
             });
         }
         Inner::Multi(mixed)
-    };
+    })
+}
 
+/// The outer headers, from the envelope.
+fn headers(
+    settings: &Settings,
+    env: &Envelope<'_>,
+) -> Result<lettre::message::MessageBuilder, OutboxError> {
     let from = Mailbox::new(
         Some(settings.gateway.name.clone()),
         settings
@@ -219,8 +245,17 @@ pub fn seal_message(
     if !refs.is_empty() {
         builder = builder.references(refs.join(" "));
     }
+    Ok(builder)
+}
 
-    let outer = match recipient {
+/// The PGP/MIME structure around `inner`: signed (RFC 3156 section 5), or signed and
+/// encrypted to `recipient` (section 4).
+fn outer_part(
+    keyring: &Keyring,
+    inner: Inner,
+    recipient: Option<&Cert>,
+) -> Result<MultiPart, OutboxError> {
+    Ok(match recipient {
         None => {
             let data = signed_bytes(inner.formatted());
             let signature = seal::sign_detached(keyring, &data)?;
@@ -260,13 +295,6 @@ pub fn seal_message(
                         .body(String::from_utf8_lossy(&ciphertext).into_owned()),
                 )
         }
-    };
-    let message = builder
-        .multipart(outer)
-        .map_err(|e| OutboxError::Compose(e.to_string()))?;
-    Ok(Rendered {
-        bytes: message.formatted(),
-        message_id: env.message_id.to_string(),
     })
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::compose::sanitize_header_text;
 use crate::extract::Severity;
 use crate::policy::{DeadlineName, DeadlineState};
 use crate::store::{Report, Status};
@@ -63,7 +64,7 @@ impl Digest {
                     .fields
                     .title
                     .as_deref()
-                    .map(|t| one_line(t, 70))
+                    .map(|t| sanitize_header_text(t, 70))
                     .unwrap_or_else(|| "(no title)".into()),
                 status: r.status,
                 severity: r.severity(),
@@ -208,8 +209,4 @@ fn human(d: Duration) -> String {
         m if m < 48 * 60 => format!("{}h", m / 60),
         m => format!("{}d", m / (24 * 60)),
     }
-}
-
-fn one_line(s: &str, max: usize) -> String {
-    super::compose::sanitize_header_text(s, max)
 }

@@ -10,11 +10,19 @@ use super::{Context, OutboxError};
 use crate::config::Policy;
 use crate::crypto::SignatureStatus;
 use crate::extract::{FieldName, Severity};
-use crate::store::{Correspondence, Direction, Job, JobKind, Report};
+use crate::store::{Correspondence, DeadlineName, Direction, Job, JobKind, Report};
 
 /// The report as text, for maintainers: what `reports show` prints and what the
 /// new-report notification says.
 pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> String {
+    let mut text = summary_text(report);
+    deadlines_text(report, policy, now, &mut text);
+    contents_text(report, &mut text);
+    text
+}
+
+/// The report's facts, one labelled line each.
+fn summary_text(report: &Report) -> String {
     let d = &report.data;
     let mut out = String::new();
     let mut line = |label: &str, value: &str| {
@@ -69,7 +77,12 @@ pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> Stri
         "Assignee:",
         report.triage.assignee.as_deref().unwrap_or("(none)"),
     );
-    let mut text = out;
+    out
+}
+
+/// The report's deadlines and the gateway's hints.
+fn deadlines_text(report: &Report, policy: &Policy, now: DateTime<Utc>, text: &mut String) {
+    let d = &report.data;
     text.push_str("\nDeadlines:\n");
     for (name, st) in report.deadline_status(now) {
         text.push_str(&format!(
@@ -91,6 +104,11 @@ pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> Stri
             text.push_str(&format!("  - {h}: {}\n", h.explain(policy)));
         }
     }
+}
+
+/// What the report says, what came with it, and what happened to it since.
+fn contents_text(report: &Report, text: &mut String) {
+    let d = &report.data;
     text.push('\n');
     for f in FieldName::ALL {
         if let Some(v) = d.fields.get(f) {
@@ -133,7 +151,6 @@ pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> Stri
                 .unwrap_or_default()
         ));
     }
-    text
 }
 
 fn signature_text(report: &Report) -> String {
@@ -224,7 +241,7 @@ pub fn render(
     let title = super::subject_title(report, "(no title)");
     let show = format!("disclosured reports show {}", report.id);
     let mut files = Vec::new();
-    let (outer, inner, body, in_reply_to) = match &job.kind {
+    let (outer, inner, body) = match &job.kind {
         JobKind::NewReport => {
             for a in &report.data.attachments {
                 if let Some(data) = ctx.store.attachment(&a.sha256)? {
@@ -239,58 +256,11 @@ pub fn render(
                     report.id,
                     report_text(report, policy, now)
                 ),
-                None,
             )
         }
-        JobKind::FollowUp { message_id: mid } => {
-            let entry = report
-                .correspondence
-                .iter()
-                .find(|c| c.message_id.as_deref() == Some(mid.as_str()))
-                .ok_or_else(|| OutboxError::Compose(format!("follow-up {mid} is not recorded")))?;
-            (
-                format!("[{}] {crit}Reporter follow-up", report.id),
-                format!("[{}] {crit}Reporter follow-up: {title}", report.id),
-                format!(
-                    "The reporter of {} ({}, status {}) wrote again:\n\n{}\n-- \nAnswer with: disclosured reports reply {} --file MESSAGE\n",
-                    report.id,
-                    title,
-                    report.status.as_str(),
-                    correspondence_text(entry),
-                    report.id
-                ),
-                None,
-            )
-        }
+        JobKind::FollowUp { message_id: mid } => followup_texts(report, mid, crit, &title)?,
         JobKind::Escalation { deadline } => {
-            let st = report.deadline_status(now);
-            let due = st
-                .get(deadline)
-                .map(|s| s.at.to_rfc3339())
-                .unwrap_or_else(|| "-".into());
-            (
-                format!("[{}] {crit}OVERDUE: {}", report.id, deadline.as_str()),
-                format!(
-                    "[{}] {crit}OVERDUE: {} for {title}",
-                    report.id,
-                    deadline.as_str()
-                ),
-                format!(
-                    "The {} deadline of {} passed at {due} without the {}.\n\n\
-                     Report:    {} ({title})\nStatus:    {}\nSeverity:  {}\nAssignee:  {}\nReceived:  {}\n\n\
-                     This is the only mail about this deadline; it also stays in the digest's \
-                     overdue list until met.\n-- \n{show}\n",
-                    deadline.as_str(),
-                    report.id,
-                    deadline.milestone(),
-                    report.id,
-                    report.status.as_str(),
-                    report.severity().map_or("unrated", Severity::as_str),
-                    report.triage.assignee.as_deref().unwrap_or("(none)"),
-                    report.data.received_at.to_rfc3339(),
-                ),
-                None::<&str>,
-            )
+            escalation_texts(report, *deadline, crit, &title, &show, now)
         }
         other => {
             return Err(OutboxError::Compose(format!(
@@ -314,7 +284,7 @@ pub fn render(
         &Envelope {
             to: &member.address,
             subject: outer,
-            in_reply_to,
+            in_reply_to: None,
             references: &refs,
             message_id,
             date: now,
@@ -324,6 +294,70 @@ pub fn render(
         &extras,
         Some(&member.cert),
         &inner,
+    )
+}
+
+/// Subjects (outer, inner) and body of a reporter's follow-up notification.
+fn followup_texts(
+    report: &Report,
+    mid: &str,
+    crit: &str,
+    title: &str,
+) -> Result<(String, String, String), OutboxError> {
+    let entry = report
+        .correspondence
+        .iter()
+        .find(|c| c.message_id.as_deref() == Some(mid))
+        .ok_or_else(|| OutboxError::Compose(format!("follow-up {mid} is not recorded")))?;
+    Ok((
+        format!("[{}] {crit}Reporter follow-up", report.id),
+        format!("[{}] {crit}Reporter follow-up: {title}", report.id),
+        format!(
+            "The reporter of {} ({}, status {}) wrote again:\n\n{}\n-- \nAnswer with: disclosured reports reply {} --file MESSAGE\n",
+            report.id,
+            title,
+            report.status.as_str(),
+            correspondence_text(entry),
+            report.id
+        ),
+    ))
+}
+
+/// Subjects (outer, inner) and body of a missed deadline's escalation.
+fn escalation_texts(
+    report: &Report,
+    deadline: DeadlineName,
+    crit: &str,
+    title: &str,
+    show: &str,
+    now: DateTime<Utc>,
+) -> (String, String, String) {
+    let st = report.deadline_status(now);
+    let due = st
+        .get(&deadline)
+        .map(|s| s.at.to_rfc3339())
+        .unwrap_or_else(|| "-".into());
+    (
+        format!("[{}] {crit}OVERDUE: {}", report.id, deadline.as_str()),
+        format!(
+            "[{}] {crit}OVERDUE: {} for {title}",
+            report.id,
+            deadline.as_str()
+        ),
+        format!(
+            "The {} deadline of {} passed at {due} without the {}.\n\n\
+                 Report:    {} ({title})\nStatus:    {}\nSeverity:  {}\nAssignee:  {}\nReceived:  {}\n\n\
+                 This is the only mail about this deadline; it also stays in the digest's \
+                 overdue list until met.\n-- \n{show}\n",
+            deadline.as_str(),
+            report.id,
+            deadline.milestone(),
+            report.id,
+            report.status.as_str(),
+            report.severity().map_or("unrated", Severity::as_str),
+            report.triage.assignee.as_deref().unwrap_or("(none)"),
+            report.data.received_at.to_rfc3339(),
+        ),
     )
 }
 

@@ -194,7 +194,7 @@ impl Pipeline {
         limit: u64,
     ) -> Result<Outcome, MessageError> {
         let reason = crate::config::LimitExceeded {
-            key: "max_message_bytes",
+            key: crate::config::Limit::MaxMessageBytes,
             limit,
             what: "message bytes",
             actual: size,

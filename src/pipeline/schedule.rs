@@ -52,8 +52,8 @@ impl Pipeline {
             } else {
                 Vec::new()
             };
-            let before = self.store.report(id.as_str())?;
-            let after = self.store.modify_report(id.as_str(), |r| {
+            let before = self.store.report(&id)?;
+            let after = self.store.modify_report(&id, |r| {
                 let due = r
                     .open_deadlines()
                     .into_iter()

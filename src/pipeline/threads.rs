@@ -32,7 +32,7 @@ impl Pipeline {
         let from = c.from.address.as_str();
         let mut unverified = None;
         for id in self.referenced_reports(env, c.subject.as_deref())? {
-            let Some(report) = self.store.report(id.as_str())? else {
+            let Some(report) = self.store.report(&id)? else {
                 continue;
             };
             let same_address = from.eq_ignore_ascii_case(&report.data.from.address)
@@ -72,7 +72,8 @@ impl Pipeline {
         let prefix = &self.settings.gateway.report_id_prefix;
         for s in [subject, env.subject.as_deref()].into_iter().flatten() {
             for tag in report_tags(s, prefix) {
-                if let Some(r) = self.store.report(&tag)?
+                if let Some(tag) = ReportId::parse(&tag)
+                    && let Some(r) = self.store.report(&tag)?
                     && !candidates.contains(&r.id)
                 {
                     candidates.push(r.id);

@@ -47,50 +47,7 @@ impl Report {
         if let Some(to) = change.status {
             next.move_to(to, change.reason.clone(), actor, now)?;
         }
-        let before = next.severity();
-        if let Some(cvss) = &change.cvss {
-            next.triage.cvss = Some(cvss.clone());
-            next.events.push(Event::new(
-                now,
-                actor,
-                "cvss",
-                Some(format!(
-                    "{} (score {:.1}, {})",
-                    cvss.vector, cvss.score, cvss.severity
-                )),
-            ));
-        }
-        if let Some(severity) = change.severity {
-            next.triage.severity = Some(severity);
-        }
-        let after = next.severity();
-        if before != after || change.severity.is_some() {
-            next.events.push(Event::new(
-                now,
-                actor,
-                "severity",
-                Some(format!(
-                    "{} -> {}",
-                    before.map_or("unrated", Severity::as_str),
-                    after.map_or("unrated", Severity::as_str)
-                )),
-            ));
-            let fix = Deadlines::compute(policy, next.data.received_at, after).fix;
-            if fix != next.data.deadlines.fix {
-                next.data.deadlines.fix = fix;
-                // A new fix deadline gets its own escalation when it passes.
-                next.escalated.retain(|d| *d != DeadlineName::Fix);
-                next.events.push(Event::new(
-                    now,
-                    "system",
-                    "deadline",
-                    Some(match fix {
-                        Some(at) => format!("fix deadline now {}", at.to_rfc3339()),
-                        None => "no fix deadline (unrated)".to_string(),
-                    }),
-                ));
-            }
-        }
+        next.rate(change, actor, now, policy);
         if let Some(assignee) = &change.assignee {
             let value = assignee.trim();
             let new = (!value.is_empty()).then(|| value.to_string());
@@ -115,6 +72,55 @@ impl Report {
         }
         *self = next;
         Ok(())
+    }
+
+    /// The rating part of a change: a CVSS vector and a severity, and the fix
+    /// deadline that follows from them.
+    fn rate(&mut self, change: &Change, actor: &str, now: DateTime<Utc>, policy: &Policy) {
+        let before = self.severity();
+        if let Some(cvss) = &change.cvss {
+            self.triage.cvss = Some(cvss.clone());
+            self.events.push(Event::new(
+                now,
+                actor,
+                "cvss",
+                Some(format!(
+                    "{} (score {:.1}, {})",
+                    cvss.vector, cvss.score, cvss.severity
+                )),
+            ));
+        }
+        if let Some(severity) = change.severity {
+            self.triage.severity = Some(severity);
+        }
+        let after = self.severity();
+        if before != after || change.severity.is_some() {
+            self.events.push(Event::new(
+                now,
+                actor,
+                "severity",
+                Some(format!(
+                    "{} -> {}",
+                    before.map_or("unrated", Severity::as_str),
+                    after.map_or("unrated", Severity::as_str)
+                )),
+            ));
+            let fix = Deadlines::compute(policy, self.data.received_at, after).fix;
+            if fix != self.data.deadlines.fix {
+                self.data.deadlines.fix = fix;
+                // A new fix deadline gets its own escalation when it passes.
+                self.escalated.retain(|d| *d != DeadlineName::Fix);
+                self.events.push(Event::new(
+                    now,
+                    "system",
+                    "deadline",
+                    Some(match fix {
+                        Some(at) => format!("fix deadline now {}", at.to_rfc3339()),
+                        None => "no fix deadline (unrated)".to_string(),
+                    }),
+                ));
+            }
+        }
     }
 
     fn move_to(

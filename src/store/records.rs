@@ -22,6 +22,13 @@ impl ReportId {
         &self.0
     }
 
+    /// An ID as someone wrote it (a command's argument, a subject tag), kept as
+    /// written; `None` when it has no year and number. The store finds the report by
+    /// those numbers and still requires the whole ID to match, in any case.
+    pub fn parse(id: &str) -> Option<ReportId> {
+        ReportId::parse_numbers(id).map(|_| ReportId(id.to_string()))
+    }
+
     /// An ID as the store wrote it.
     pub(crate) fn from_stored(id: String) -> ReportId {
         ReportId(id)

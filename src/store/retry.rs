@@ -9,8 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sled::transaction::Transactional;
 
+use super::tx::{abort, refuse, tx_error};
 use super::{IntakeKind, IntakeRecord};
-use super::{OutcomeRef, Store, StoreError, abort, decode, encode, modify_error, refuse};
+use super::{OutcomeRef, Store, StoreError, decode, encode};
 
 /// Intake seq → [`Retried`].
 const TREE_RETRIED: &str = "intake_retried";
@@ -118,7 +119,7 @@ impl Store {
                 retried.insert(&key, encode(&mark).map_err(abort)?)?;
                 Ok(Release::Released(record))
             })
-            .map_err(modify_error)
+            .map_err(tx_error)
     }
 }
 

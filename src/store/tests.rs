@@ -1,3 +1,6 @@
+use chrono::{DateTime, Datelike, Utc};
+
+use super::rate::SendCounts;
 use super::*;
 use crate::intake::Mailbox;
 
@@ -75,9 +78,11 @@ fn ids_are_sequential_per_year_and_dedupe_holds() {
     assert_eq!(store.reports().unwrap().len(), 2);
     assert_eq!(store.jobs().unwrap().len(), 2, "no second acknowledgement");
     let id = format!("VR-{year}-0001");
-    assert_eq!(store.report(&id).unwrap().unwrap().id.as_str(), id);
-    assert!(store.report("XX-2026-0001").unwrap().is_none());
-    assert!(store.report("garbage").unwrap().is_none());
+    let found = store.report(&ReportId::parse(&id).unwrap()).unwrap();
+    assert_eq!(found.unwrap().id.as_str(), id);
+    let other = ReportId::parse("XX-2026-0001").unwrap();
+    assert!(store.report(&other).unwrap().is_none());
+    assert!(ReportId::parse("garbage").is_none());
 }
 
 #[test]
@@ -441,12 +446,7 @@ fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
     assert_eq!(heads[0].data.fields.title.as_deref(), Some("Title"));
     assert!(heads[0].data.body.is_empty() && heads[0].data.fields.description.is_none());
     assert_eq!(
-        store
-            .report(heads[0].id.as_str())
-            .unwrap()
-            .unwrap()
-            .data
-            .body,
+        store.report(&heads[0].id).unwrap().unwrap().data.body,
         "the whole report text"
     );
     assert!(store.retry_job(failed.id, later).unwrap());

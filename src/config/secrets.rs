@@ -1,0 +1,212 @@
+//! Secrets: never in the TOML. The configuration names a file, or a systemd
+//! credential read from `$CREDENTIALS_DIRECTORY`; they are read when needed, and a file
+//! others may read is refused.
+
+use std::path::{Path, PathBuf};
+
+/// Where a password comes from: never the TOML itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    File(PathBuf),
+    /// A systemd credential (`LoadCredential=`), read from `$CREDENTIALS_DIRECTORY`.
+    Credential(String),
+}
+
+/// A required secret named by `<key>_file` or `<key>_credential` (`key` is for example
+/// `inbox.password`).
+pub(super) fn secret(
+    key: &str,
+    file: Option<PathBuf>,
+    credential: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    let missing = file.is_none() && credential.is_none();
+    let found = optional_secret(key, file, credential, problems);
+    if missing {
+        problems.push(format!(
+            "{key}_file (or {key}_credential): required; secrets are never written in the configuration"
+        ));
+    }
+    found
+}
+
+/// A secret that may be absent: `<key>_file`, `<key>_credential`, or neither.
+pub(super) fn optional_secret(
+    key: &str,
+    file: Option<PathBuf>,
+    credential: Option<&str>,
+    problems: &mut Vec<String>,
+) -> Option<Secret> {
+    match (file, credential) {
+        (Some(f), None) => Some(Secret::File(f)),
+        (None, Some(c)) if !c.is_empty() && !c.contains('/') => Some(Secret::Credential(c.into())),
+        (None, Some(c)) => {
+            problems.push(format!("{key}_credential: {c:?} is not a credential name"));
+            None
+        }
+        (Some(_), Some(_)) => {
+            problems.push(format!(
+                "{key}_file, {key}_credential: set one of them, not both"
+            ));
+            None
+        }
+        (None, None) => None,
+    }
+}
+
+/// A file holding a secret: readable by its owner only, and owned by us.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "refusing secret file {path}: its mode {mode:04o} lets group or others read it; run `chmod 600 {path}`"
+    )]
+    LoosePermissions { path: PathBuf, mode: u32 },
+    #[error(
+        "refusing secret file {path}: it is owned by uid {owner}, not by the user running disclosured (uid {me}); run `chown {me} {path}`"
+    )]
+    WrongOwner { path: PathBuf, owner: u32, me: u32 },
+    #[error(
+        "credential {0:?} requested but there is no credentials directory: $CREDENTIALS_DIRECTORY is not set (only systemd sets it, with LoadCredential=) and no readable credentials directory was found; give it with --credentials DIR (the installed one is /etc/disclosured/credentials, readable by root)"
+    )]
+    NoCredentialsDirectory(String),
+    #[error("credential {name:?}: {path}: {source}")]
+    CredentialFile {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: the file is empty")]
+    Empty { path: PathBuf },
+    #[error(
+        "credential {0:?} is empty: is the file its LoadCredential= line names missing or empty?"
+    )]
+    EmptyCredential(String),
+}
+
+/// Refuses a secret file that group or others may read, or that someone else owns,
+/// as ssh does for private keys.
+pub fn check_private_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(SecretError::LoosePermissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(SecretError::WrongOwner {
+            path: path.to_path_buf(),
+            owner: meta.uid(),
+            me,
+        });
+    }
+    Ok(())
+}
+
+impl Secret {
+    /// Reads the secret (without its trailing newline). systemd credentials are
+    /// already protected by systemd, so only plain files get the permission check.
+    pub fn read(&self) -> Result<String, SecretError> {
+        self.read_with(credentials_directory().map(PathBuf::into_os_string))
+    }
+
+    /// As [`Secret::read`], with `$CREDENTIALS_DIRECTORY` passed in.
+    fn read_with(&self, credentials: Option<std::ffi::OsString>) -> Result<String, SecretError> {
+        let (path, check) = match self {
+            Secret::File(p) => (p.clone(), true),
+            Secret::Credential(name) => {
+                let dir =
+                    credentials.ok_or_else(|| SecretError::NoCredentialsDirectory(name.clone()))?;
+                (PathBuf::from(dir).join(name), false)
+            }
+        };
+        let io = |source| match self {
+            Secret::Credential(name) => SecretError::CredentialFile {
+                name: name.clone(),
+                path: path.clone(),
+                source,
+            },
+            Secret::File(_) => SecretError::Io {
+                path: path.clone(),
+                source,
+            },
+        };
+        if check {
+            let meta = std::fs::metadata(&path).map_err(io)?;
+            check_private_file(&path, &meta)?;
+        }
+        let text = std::fs::read_to_string(&path).map_err(io)?;
+        let secret = text.trim_end_matches(['\r', '\n']).to_string();
+        if secret.is_empty() {
+            return Err(match self {
+                // The shipped unit gives every credential an empty default
+                // (SetCredential=), so that a missing source file is our error, with
+                // this hint, rather than a unit that does not start at all.
+                Secret::Credential(name) => SecretError::EmptyCredential(name.clone()),
+                Secret::File(_) => SecretError::Empty { path },
+            });
+        }
+        Ok(secret)
+    }
+}
+
+/// The credentials directory given on the command line (`--credentials`), or found
+/// beside the configuration, for a command run from a shell; see
+/// [`credentials_directory`].
+static CLI_CREDENTIALS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// The installed credentials directory (`make install`), the unit's `LoadCredential=`
+/// sources.
+pub const INSTALLED_CREDENTIALS: &str = "/etc/disclosured/credentials";
+
+/// Sets where credentials are read from when `$CREDENTIALS_DIRECTORY` is not set (a
+/// command run from a shell, not by systemd). The first call wins.
+pub fn set_cli_credentials(dir: PathBuf) {
+    let _ = CLI_CREDENTIALS.set(dir);
+}
+
+/// Where systemd credentials are read from: `$CREDENTIALS_DIRECTORY` under systemd,
+/// else the directory the command line set.
+pub fn credentials_directory() -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY")
+        .map(PathBuf::from)
+        .or_else(|| CLI_CREDENTIALS.get().cloned())
+}
+
+/// Where the secret comes from, for messages (never the secret itself).
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Secret::File(path) => write!(f, "file {}", path.display()),
+            Secret::Credential(name) => write!(f, "credential {name:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_credential_names_the_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("imap-password"), "").unwrap();
+        let secret = Secret::Credential("imap-password".into());
+        let err = secret
+            .read_with(Some(dir.path().into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"imap-password\" is empty"), "{err}");
+        assert!(err.contains("LoadCredential="), "{err}");
+    }
+}

@@ -1,0 +1,226 @@
+//! Rendering a queued job into the message it sends: what each kind of job says, to
+//! whom, encrypted to which key. Acknowledgements are in `ack`, maintainers' mail in
+//! `notify`.
+
+use chrono::{DateTime, Utc};
+use sequoia_openpgp::Cert;
+
+use super::ack::render_ack;
+use super::compose::{self, Envelope, Extra, Rendered, sanitize_header_text};
+use super::{Context, OutboxError, gateway_domain, kind_name, notify};
+use crate::config::Settings;
+use crate::crypto::Keyring;
+use crate::store::{Direction, Job, JobKind, OutcomeRef, Report, Store, StoreError};
+
+pub(super) fn render_if_needed(
+    ctx: &Context<'_>,
+    job: &mut Job,
+    now: DateTime<Utc>,
+) -> Result<(), OutboxError> {
+    if job.message.is_some() {
+        return Ok(());
+    }
+    let message_id = job.message_id.clone().unwrap_or_else(|| {
+        format!(
+            "disclosured.{}.{}@{}",
+            job.id,
+            job.created_at.timestamp(),
+            gateway_domain(ctx.settings)
+        )
+    });
+    let Rendered { bytes, message_id } = render(ctx, job, &message_id, now)?;
+    // What we compose is 7-bit (quoted-printable, base64 and armor), so it is text.
+    job.message = Some(String::from_utf8_lossy(&bytes).into_owned());
+    job.message_id = Some(message_id);
+    Ok(())
+}
+
+/// The message `job` sends, under `message_id`.
+fn render(
+    ctx: &Context<'_>,
+    job: &Job,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, OutboxError> {
+    let report_of = |job: &Job| -> Result<Report, OutboxError> {
+        match &job.outcome {
+            Some(OutcomeRef::Report(id)) => ctx
+                .store
+                .report(id)?
+                .ok_or_else(|| OutboxError::Compose(format!("report {id} is not in the store"))),
+            _ => Err(OutboxError::Compose(format!(
+                "{} without a report",
+                kind_name(&job.kind)
+            ))),
+        }
+    };
+    match &job.kind {
+        JobKind::Reply => render_reply(ctx, &report_of(job)?, job, message_id, now),
+        JobKind::NewReport | JobKind::FollowUp { .. } | JobKind::Escalation { .. } => {
+            notify::render(ctx, &report_of(job)?, job, message_id, now)
+        }
+        JobKind::Digest { text, subject } => {
+            notify::render_digest(ctx, job, text, subject, message_id, now)
+        }
+        JobKind::Ack => {
+            let report = report_of(job)?;
+            let cert = answer_cert(ctx.store, ctx.keyring, &report)?;
+            render_ack(
+                ctx.settings,
+                ctx.keyring,
+                &report,
+                cert.as_ref(),
+                &job.to,
+                message_id,
+                now,
+            )
+        }
+        JobKind::Unreadable {
+            reason,
+            in_reply_to,
+            references,
+            ..
+        } => {
+            let body = unreadable_body(ctx.settings, reason);
+            // Nothing of the unreadable message is echoed back, not even its
+            // subject: the notice may go to a forged sender.
+            let subject = "Could not read your message".to_string();
+            let mut refs = references.clone();
+            if let Some(parent) = in_reply_to {
+                refs.push(parent.clone());
+            }
+            compose::seal_message(
+                ctx.settings,
+                ctx.keyring,
+                &Envelope {
+                    to: &job.to,
+                    subject,
+                    in_reply_to: in_reply_to.as_deref(),
+                    references: &refs,
+                    message_id,
+                    date: now,
+                    auto_submitted: Some("auto-replied"),
+                },
+                &body,
+                &[Extra::GatewayKey],
+                None,
+                "",
+            )
+        }
+    }
+}
+
+/// The certificate an answer to `report` is encrypted to: the one the report proved
+/// ([`Report::answer_key`]), found by its primary fingerprint among the pre-loaded
+/// keys, then the learnt ones (and the keys earlier versions kept for one answer).
+/// Never chosen by address or by key ID. `Ok(None)`: answer without encryption,
+/// saying nothing of the report.
+pub fn answer_cert(
+    store: &Store,
+    keyring: &Keyring,
+    report: &Report,
+) -> Result<Option<Cert>, StoreError> {
+    let Some(fingerprint) = report.answer_key() else {
+        return Ok(None);
+    };
+    let is_it = |c: &Cert| c.fingerprint().to_hex() == fingerprint;
+    if let Some(c) = keyring.reporters().iter().find(|c| is_it(c)) {
+        return Ok(Some(c.clone()));
+    }
+    let bytes = match store.learnt_cert(fingerprint)? {
+        Some(b) => b,
+        None => match store.offered_key(fingerprint)? {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+    };
+    Ok(crate::crypto::parse_certs(&bytes)
+        .0
+        .into_iter()
+        .find(|c| is_it(c) && crate::crypto::can_encrypt_to(c)))
+}
+
+/// A maintainer's message to the reporter (its text is the outgoing correspondence
+/// entry with this Message-ID), threaded into the report's conversation.
+fn render_reply(
+    ctx: &Context<'_>,
+    report: &Report,
+    job: &Job,
+    message_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Rendered, OutboxError> {
+    let entry = report
+        .correspondence
+        .iter()
+        .find(|c| c.direction == Direction::Out && c.message_id.as_deref() == Some(message_id))
+        .ok_or_else(|| OutboxError::Compose(format!("reply {message_id} is not recorded")))?;
+    let cert = answer_cert(ctx.store, ctx.keyring, report)?;
+    // Whether to encrypt was decided when the reply was queued; a key that has gone
+    // since must not turn it into plain text.
+    if cert.is_none() && entry.encrypted {
+        return Err(OutboxError::Compose(format!(
+            "the reporter's key for {} is no longer available; the reply cannot be encrypted",
+            report.id
+        )));
+    }
+    let title = subject_title(report, "your report");
+    let real_subject = entry
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("Re: [{}] {}", report.id, title));
+    let outer_subject = if cert.is_some() {
+        format!("[{}] Re: your report", report.id)
+    } else {
+        real_subject.clone()
+    };
+    // Answer the latest message we have from the reporter, and keep the whole thread.
+    let mut refs = report.thread_ids();
+    refs.retain(|m| m != message_id);
+    let parent = report
+        .correspondence
+        .iter()
+        .rev()
+        .filter(|c| c.direction == Direction::In)
+        .find_map(|c| c.message_id.clone())
+        .or_else(|| report.data.message_id.clone());
+    compose::seal_message(
+        ctx.settings,
+        ctx.keyring,
+        &Envelope {
+            to: &job.to,
+            subject: outer_subject,
+            in_reply_to: parent.as_deref(),
+            references: &refs,
+            message_id,
+            date: now,
+            auto_submitted: None,
+        },
+        &entry.body,
+        &[],
+        cert.as_ref(),
+        &real_subject,
+    )
+}
+
+/// The report's title, made safe for a Subject header, or `fallback`.
+pub fn subject_title(report: &Report, fallback: &str) -> String {
+    report
+        .data
+        .fields
+        .title
+        .as_deref()
+        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
+fn unreadable_body(settings: &Settings, reason: &str) -> String {
+    format!(
+        "We received a message from you at {address}, but we could not read it:\n\n  {reason}\n\n\
+         It has not been lost: it is kept, and a maintainer can look at it. If it was a \
+         vulnerability report, please send it again encrypted to our current public key, \
+         which is attached to this message (check its fingerprint against the one we \
+         publish), or send it unencrypted if it contains nothing sensitive.\n",
+        address = settings.gateway.address,
+    )
+}

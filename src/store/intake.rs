@@ -1,0 +1,263 @@
+//! What each message came to: the dedupe indexes (`msgids`, `hashes`), new reports
+//! and follow-ups committed with their mail, the intake log of messages that did not
+//! become reports (`intake`), and the attachments they carried.
+
+use chrono::Datelike;
+use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
+
+use super::jobs::{put_job, queue_jobs};
+use super::reports::{key_of, put_report, report_key, sync_deadlines};
+use super::tx::{abort, refuse, tx_error};
+use super::{Commit, Correspondence, Event, IntakeKind, IntakeRecord, NewJob, NewReport};
+use super::{OutcomeRef, Report, ReportId, Store, StoreError, decode, encode, u64_from};
+
+impl Store {
+    /// The earlier outcome of this message, if it was handled before: checked before
+    /// any expensive work, and again inside the commit.
+    pub fn seen(
+        &self,
+        message_id: Option<&str>,
+        sha256: &str,
+    ) -> Result<Option<OutcomeRef>, StoreError> {
+        if let Some(id) = message_id
+            && let Some(v) = self.msgids.get(id.as_bytes())?
+        {
+            return decode(&v).map(Some);
+        }
+        match self.hashes.get(sha256.as_bytes())? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a new report, its dedupe entries and the acknowledgement job in one
+    /// transaction, assigning the next report ID of the year it was received in.
+    ///
+    /// Not flushed: the caller calls [`Store::flush`] before it moves the message out
+    /// of the inbox, once for a whole batch of messages (one flush per message made
+    /// the flushes the backlog's bottleneck). The same holds for every intake record
+    /// (`record_intake`, `commit_followup`, `record_duplicate`).
+    pub fn commit_report(
+        &self,
+        prefix: &str,
+        report: NewReport,
+        jobs: Vec<NewJob>,
+    ) -> Result<Commit, StoreError> {
+        let _writing = self.writing();
+        let year = u16::try_from(report.received_at.year()).unwrap_or(0);
+        let trees = (
+            &self.meta,
+            &self.reports,
+            &self.heads,
+            &self.msgids,
+            &self.hashes,
+            &self.outbox,
+            &self.outbox_open,
+            &self.threads,
+            &self.deadlines,
+        );
+        self.with_job_ids(jobs.len(), |ids| {
+            trees.transaction(
+                |(meta, reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
+                    if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
+                        return Ok(Commit::Duplicate(prev));
+                    }
+                    let counter = format!("report_seq:{year}");
+                    let seq = meta
+                        .get(counter.as_bytes())?
+                        .map(|v| u64_from(&v))
+                        .unwrap_or(0)
+                        + 1;
+                    let seq32 = u32::try_from(seq)
+                        .map_err(|_| abort(StoreError::NumbersExhausted { year }))?;
+                    meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
+                    let id = ReportId::new(prefix, year, seq32);
+                    let stored = report.clone().into_report(id.clone());
+                    put_report(reports, heads, &report_key(year, seq32), &stored)?;
+                    sync_deadlines(deadlines, None, &stored)?;
+                    let outcome = OutcomeRef::Report(id.clone());
+                    let value = encode(&outcome).map_err(abort)?;
+                    if let Some(mid) = &report.message_id {
+                        msgids.insert(mid.as_bytes(), value.clone())?;
+                        threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
+                    }
+                    hashes.insert(report.content_sha256.as_bytes(), value)?;
+                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    Ok(Commit::Stored(outcome))
+                },
+            )
+        })
+    }
+
+    /// Records a message that did not become a report (quarantined or skipped), with
+    /// its optional notice to the sender, in one transaction. Like every intake
+    /// record, not flushed here: see [`Store::commit_report`].
+    pub fn record_intake(
+        &self,
+        record: IntakeRecord,
+        notice: Option<NewJob>,
+    ) -> Result<Commit, StoreError> {
+        let _writing = self.writing();
+        let seq = self.db.generate_id()?;
+        let job_id = self.db.generate_id()?;
+        let result = (
+            &self.intake,
+            &self.msgids,
+            &self.hashes,
+            &self.outbox,
+            &self.outbox_open,
+        )
+            .transaction(|(intake, msgids, hashes, outbox, open)| {
+                if let Some(mid) = &record.message_id
+                    && let Some(v) = msgids.get(mid.as_bytes())?
+                {
+                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                }
+                if let Some(v) = hashes.get(record.content_sha256.as_bytes())? {
+                    return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                }
+                let outcome = OutcomeRef::Intake(seq);
+                intake.insert(&seq.to_be_bytes(), encode(&record).map_err(abort)?)?;
+                let value = encode(&outcome).map_err(abort)?;
+                // Only a recorded outcome dedupes by Message-ID: a message that was
+                // quarantined for a reason the sender can fix (wrong key) may be
+                // re-sent with the same ID, and then it must be read.
+                if record.kind == IntakeKind::Skipped
+                    && let Some(mid) = &record.message_id
+                {
+                    msgids.insert(mid.as_bytes(), value.clone())?;
+                }
+                hashes.insert(record.content_sha256.as_bytes(), value)?;
+                if let Some(job) = &notice {
+                    let job = job.clone().into_job(job_id, Some(outcome.clone()));
+                    put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
+                }
+                Ok(Commit::Stored(outcome))
+            })
+            .map_err(tx_error)?;
+        Ok(result)
+    }
+
+    /// Adds a reporter's follow-up to its report, with its dedupe entries, its place in
+    /// the thread and the mail about it, in one transaction. A replay of the same
+    /// message is a duplicate.
+    pub fn commit_followup(
+        &self,
+        id: &ReportId,
+        entry: Correspondence,
+        content_sha256: &str,
+        jobs: Vec<NewJob>,
+    ) -> Result<Commit, StoreError> {
+        let _writing = self.writing();
+        let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
+        let trees = (
+            &self.reports,
+            &self.heads,
+            &self.msgids,
+            &self.hashes,
+            &self.outbox,
+            &self.outbox_open,
+            &self.threads,
+            &self.deadlines,
+        );
+        self.with_job_ids(jobs.len(), |ids| {
+            trees.transaction(
+                |(reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
+                    let mid = entry.message_id.as_deref();
+                    if let Some(m) = mid
+                        && let Some(v) = msgids.get(m.as_bytes())?
+                    {
+                        return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                    }
+                    if let Some(v) = hashes.get(content_sha256.as_bytes())? {
+                        return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                    }
+                    let old: Report = match reports.get(key)? {
+                        Some(v) => decode(&v).map_err(abort)?,
+                        None => return Err(refuse(format!("no report {id}"))),
+                    };
+                    let mut report = old.clone();
+                    report.events.push(Event::new(
+                        entry.at,
+                        &entry.from,
+                        "correspondence_received",
+                        entry.message_id.clone().map(|m| format!("Message-ID {m}")),
+                    ));
+                    report.correspondence.push(entry.clone());
+                    put_report(reports, heads, &key, &report)?;
+                    sync_deadlines(deadlines, Some(&old), &report)?;
+                    let outcome = OutcomeRef::Report(id.clone());
+                    let value = encode(&outcome).map_err(abort)?;
+                    if let Some(m) = mid {
+                        msgids.insert(m.as_bytes(), value.clone())?;
+                        threads.insert(m.as_bytes(), id.as_str().as_bytes())?;
+                    }
+                    hashes.insert(content_sha256.as_bytes(), value)?;
+                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    Ok(Commit::Stored(outcome))
+                },
+            )
+        })
+    }
+
+    /// Messages that did not become reports, oldest first.
+    pub fn intake_records(&self) -> Result<Vec<IntakeRecord>, StoreError> {
+        self.intake.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub fn intake_record(&self, seq: u64) -> Result<Option<IntakeRecord>, StoreError> {
+        match self.intake.get(seq.to_be_bytes())? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps an attachment's bytes, addressed by their SHA-256 (so the same PoC sent
+    /// twice is stored once).
+    pub fn put_attachment(&self, sha256: &str, data: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        if !self.attachments.contains_key(sha256.as_bytes())? {
+            self.attachments.insert(sha256.as_bytes(), data)?;
+        }
+        Ok(())
+    }
+
+    pub fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.attachments.get(sha256.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// Records a message that was a duplicate of an earlier one, so that every
+    /// message has its outcome on record; touches no dedupe index.
+    pub fn record_duplicate(&self, record: IntakeRecord) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        let seq = self.db.generate_id()?;
+        self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
+        Ok(())
+    }
+}
+
+/// The earlier report this message already became, by Message-ID or content; a
+/// quarantine is no such outcome.
+fn dedupe_hit<E: From<StoreError>>(
+    msgids: &TransactionalTree,
+    hashes: &TransactionalTree,
+    report: &NewReport,
+) -> Result<Option<OutcomeRef>, ConflictableTransactionError<E>> {
+    if let Some(mid) = &report.message_id
+        && let Some(v) = msgids.get(mid.as_bytes())?
+    {
+        let prev: OutcomeRef = decode(&v).map_err(abort)?;
+        // A message quarantined earlier may come back readable (re-sent with the
+        // same Message-ID after the sender fixed the key): that is not a duplicate.
+        if matches!(prev, OutcomeRef::Report(_)) {
+            return Ok(Some(prev));
+        }
+    }
+    if let Some(v) = hashes.get(report.content_sha256.as_bytes())? {
+        let prev: OutcomeRef = decode(&v).map_err(abort)?;
+        if matches!(prev, OutcomeRef::Report(_)) {
+            return Ok(Some(prev));
+        }
+    }
+    Ok(None)
+}

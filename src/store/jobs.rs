@@ -1,0 +1,243 @@
+//! The outgoing queue: every job (`outbox`, by job ID) and the index of the jobs not
+//! yet sent (`outbox_open`) that the delivery loop reads every second. A job is
+//! written with its index entry, in the same transaction, always.
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
+
+use super::reports::{key_of, put_report, sync_deadlines};
+use super::tx::{Abort, abort, tx_error};
+use super::{DeadlineName, Event, Job, JobKind, JobState, NewJob, OutcomeRef, Report, Status};
+use super::{Store, StoreError, decode, encode};
+
+/// Queues `jobs` about `outcome` inside a transaction, under `ids` drawn before it
+/// (see [`Store::with_job_ids`]); replies with a known Message-ID join the report's
+/// thread at once.
+pub(super) fn queue_jobs(
+    ids: &[u64],
+    (outbox, open): (&TransactionalTree, &TransactionalTree),
+    threads: &TransactionalTree,
+    jobs: &[NewJob],
+    outcome: Option<&OutcomeRef>,
+) -> Result<(), ConflictableTransactionError<Abort>> {
+    if jobs.len() > ids.len() {
+        return Err(ConflictableTransactionError::Abort(Abort::MoreJobIds));
+    }
+    for (job, &id) in jobs.iter().zip(ids) {
+        if let (Some(mid), Some(OutcomeRef::Report(report))) = (&job.message_id, outcome) {
+            threads.insert(mid.as_bytes(), report.as_str().as_bytes())?;
+        }
+        let job = job.clone().into_job(id, outcome.cloned());
+        put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
+    }
+    Ok(())
+}
+
+/// The `outbox_open` entry of a job: state (0 pending, 1 failed) and next attempt in
+/// Unix milliseconds; none once sent.
+pub(super) fn open_entry(job: &Job) -> Option<[u8; 9]> {
+    let state = match job.state {
+        JobState::Pending => 0,
+        JobState::Failed => 1,
+        JobState::Sent => return None,
+    };
+    let mut v = [0u8; 9];
+    let (s, at) = v.split_at_mut(1);
+    s.copy_from_slice(&[state]);
+    at.copy_from_slice(&job.next_attempt.timestamp_millis().to_be_bytes());
+    Some(v)
+}
+
+/// Writes a job (already encoded as `value`) and its `outbox_open` entry.
+pub(super) fn put_job<E>(
+    outbox: &TransactionalTree,
+    open: &TransactionalTree,
+    job: &Job,
+    value: Vec<u8>,
+) -> Result<(), ConflictableTransactionError<E>> {
+    let key = job.id.to_be_bytes();
+    outbox.insert(&key, value)?;
+    match open_entry(job) {
+        Some(e) => open.insert(&key, &e)?,
+        None => open.remove(&key)?,
+    };
+    Ok(())
+}
+
+impl Store {
+    /// When the last digest was queued.
+    pub fn last_digest(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta
+            .get(b"last_digest")?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
+    }
+
+    /// Queues a digest's mail and records when, in one step.
+    pub fn commit_digest(&self, at: DateTime<Utc>, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        let trees = (&self.meta, &self.outbox, &self.outbox_open, &self.threads);
+        self.with_job_ids(jobs.len(), |ids| {
+            trees.transaction(|(meta, outbox, open, threads)| {
+                meta.insert(b"last_digest", &at.timestamp().to_be_bytes())?;
+                queue_jobs(ids, (outbox, open), threads, &jobs, None)?;
+                Ok(())
+            })
+        })?;
+        self.flush()
+    }
+
+    /// Every queued job, oldest first.
+    pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        self.outbox.iter().values().map(|v| decode(&v?)).collect()
+    }
+
+    pub fn job(&self, id: u64) -> Result<Option<Job>, StoreError> {
+        match self.outbox.get(id.to_be_bytes())? {
+            Some(v) => decode(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes a pending or failed job due now; returns false for a sent or unknown one.
+    pub fn retry_job(&self, id: u64, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _writing = self.writing();
+        let Some(mut job) = self.job(id)? else {
+            return Ok(false);
+        };
+        if job.state == JobState::Sent {
+            return Ok(false);
+        }
+        job.state = JobState::Pending;
+        job.next_attempt = now;
+        // A parked job starts its expiry afresh, or it would expire at once again.
+        job.created_at = now;
+        self.save_job_unpaused(&job)?;
+        self.flush()?;
+        Ok(true)
+    }
+
+    /// Jobs waiting to be sent whose next attempt is due.
+    pub fn due_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
+        let now = now.timestamp_millis();
+        let mut due = Vec::new();
+        for item in self.outbox_open.iter() {
+            let (k, v) = item?;
+            // A malformed entry cannot rule its job out: the job decides.
+            if let Ok([state, at @ ..]) = <[u8; 9]>::try_from(v.as_ref())
+                && (state != 0 || i64::from_be_bytes(at) > now)
+            {
+                continue;
+            }
+            if let Some(v) = self.outbox.get(k)? {
+                let job: Job = decode(&v)?;
+                // The entry and the job are written together; the job is the truth.
+                if job.state == JobState::Pending && job.next_attempt.timestamp_millis() <= now {
+                    due.push(job);
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Every job not yet sent (pending or failed), oldest first.
+    pub fn open_jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let mut jobs = Vec::new();
+        for item in self.outbox_open.iter() {
+            let (k, _) = item?;
+            if let Some(v) = self.outbox.get(k)? {
+                jobs.push(decode(&v)?);
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Saves a job's new state; when an acknowledgement was sent, the report moves to
+    /// `acknowledged` in the same transaction: two separate writes could be cut apart
+    /// by a crash, leaving a sent acknowledgement and a report `new` for ever. Not
+    /// flushed: the caller decides when the state must be durable.
+    pub fn save_job(&self, job: &Job) -> Result<(), StoreError> {
+        self.save_jobs(std::slice::from_ref(job))
+    }
+
+    /// Saves several jobs in one transaction. sled writes out its log buffer and waits
+    /// for the disk (`sync_file_range`) at every transaction, so a delivery batch
+    /// saves its jobs together.
+    pub fn save_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        let _writing = self.writing();
+        self.save_jobs_unpaused(jobs)
+    }
+
+    /// [`Store::save_job`] for a caller that already holds the write guard.
+    fn save_job_unpaused(&self, job: &Job) -> Result<(), StoreError> {
+        self.save_jobs_unpaused(std::slice::from_ref(job))
+    }
+
+    fn save_jobs_unpaused(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        // Each job with its encoding and, for an acknowledgement, its report's key.
+        // A job whose report cannot be found is saved all the same: the batch's other
+        // jobs were sent and must be recorded.
+        let jobs = jobs
+            .iter()
+            .map(|job| {
+                let report = match (&job.kind, &job.outcome) {
+                    (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
+                        key_of(id).map(|key| (key, id.as_str()))
+                    }
+                    _ => None,
+                };
+                Ok((job, encode(job)?, report))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        (
+            &self.outbox,
+            &self.outbox_open,
+            &self.reports,
+            &self.heads,
+            &self.deadlines,
+            &self.threads,
+        )
+            .transaction(|(outbox, open, reports, heads, deadlines, threads)| {
+                for (job, value, report) in &jobs {
+                    put_job(outbox, open, job, value.clone())?;
+                    let Some((rkey, id)) = report else {
+                        continue;
+                    };
+                    // A reporter's answer to the acknowledgement joins the report.
+                    if let Some(mid) = &job.message_id {
+                        threads.insert(mid.as_bytes(), id.as_bytes())?;
+                    }
+                    if job.state != JobState::Sent {
+                        continue;
+                    }
+                    let Some(old) = reports.get(rkey)? else {
+                        continue;
+                    };
+                    let at = job.sent_at.unwrap_or_else(Utc::now);
+                    let Ok(old) = decode::<Report>(&old) else {
+                        // Unreadable (a newer version's record): its job is saved.
+                        continue;
+                    };
+                    let mut report = old.clone();
+                    report
+                        .milestones
+                        .entry(DeadlineName::Acknowledge)
+                        .or_insert(at);
+                    if report.status == Status::New {
+                        report.status = Status::Acknowledged;
+                        report.events.push(Event::new(
+                            at,
+                            "system",
+                            "acknowledged",
+                            Some(format!("acknowledgement sent to {}", job.to)),
+                        ));
+                    }
+                    put_report(reports, heads, rkey, &report)?;
+                    sync_deadlines(deadlines, Some(&old), &report)?;
+                }
+                Ok(())
+            })
+            .map_err(tx_error)
+    }
+}
