@@ -7,6 +7,7 @@
 //! signature is recorded, never silently upgraded, and nothing decrypted is logged.
 
 pub mod certs;
+mod key_files;
 pub mod keys;
 pub mod open;
 pub mod seal;
