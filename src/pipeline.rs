@@ -659,15 +659,8 @@ impl Pipeline {
             .is_some_and(|c| crypto::cert_has_address(c, &from.address));
         self.learn_proven(&from.address, opened.proven.as_ref(), now)?;
 
-        let text = if opened.text.trim().is_empty() {
-            opened
-                .html
-                .as_deref()
-                .map(extract::html_to_text)
-                .unwrap_or_default()
-        } else {
-            opened.text.clone()
-        };
+        // Every text and HTML part in order (HTML rendered by the extractor).
+        let text = opened.body_text(extract::html_to_text);
         // The protected Subject wins over an outer placeholder such as "...".
         let subject = opened
             .subject

@@ -17,6 +17,9 @@
 //! - [`trust`]: the trust model attacked: decryption oracles, key poisoning, key-ID
 //!   hijack, thread injection, reflection, file permissions, terminal escapes, key
 //!   growth, unsigned forwarded parts, and what a content-free answer may say.
+//! - [`layouts`]: issue 15, every layout clients and providers produce: encrypted and
+//!   signed parts anywhere in the tree, rewritten by Exchange, wrapped in S/MIME, in
+//!   HTML; S/MIME-encrypted and passphrase-only mail; two From headers.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 
@@ -31,6 +34,7 @@ mod crash;
 mod daemon;
 mod hostile;
 mod keys;
+mod layouts;
 mod lifecycle;
 mod network;
 mod ops;

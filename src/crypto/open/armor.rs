@@ -1,7 +1,7 @@
 //! Inline OpenPGP: armored messages and cleartext-signed blocks inside text.
 
 use super::mime::decode_charset;
-use super::{Ctx, Form, OpenError};
+use super::{Body, Ctx, Form, OpenError};
 use crate::crypto::KeySource;
 
 pub(super) const BEGIN_MESSAGE: &str = "-----BEGIN PGP MESSAGE-----";
@@ -39,9 +39,8 @@ impl Ctx<'_> {
                         self.out.form = Form::Inline;
                     }
                     let (plaintext, status, decrypted) = self.decrypt_verified(block)?;
-                    // What was encrypted inline is text, possibly clearsigned again.
                     self.opened_layer(status, decrypted, |ctx| {
-                        ctx.text_part(&plaintext, None, depth + 1)
+                        ctx.plaintext(&plaintext, depth + 1)
                     })?;
                     rest = after;
                 }
@@ -70,6 +69,17 @@ impl Ctx<'_> {
         }
     }
 
+    /// What an armored message decrypted to: a MIME entity when it starts with MIME
+    /// headers (the encrypted part of a PGP/MIME message a provider rewrote, or a
+    /// client that encrypts MIME inline), else text, possibly clearsigned again.
+    fn plaintext(&mut self, bytes: &[u8], depth: usize) -> Result<(), OpenError> {
+        if starts_with_mime_headers(bytes) {
+            self.entity(bytes, depth)
+        } else {
+            self.text_part(bytes, None, depth)
+        }
+    }
+
     pub(super) fn push_decoded(&mut self, bytes: &[u8], charset: Option<&str>) {
         let text = decode_charset(bytes, charset);
         self.push_text(&text);
@@ -89,10 +99,162 @@ impl Ctx<'_> {
             return;
         }
         self.content_read();
-        if !self.out.text.is_empty() {
-            self.out.text.push_str("\n\n");
+        match self.out.body.last_mut() {
+            Some(Body::Text(t)) => {
+                t.push_str("\n\n");
+                t.push_str(trimmed);
+            }
+            _ => self.out.body.push(Body::Text(trimmed.to_string())),
         }
-        self.out.text.push_str(trimmed);
+    }
+
+    /// An HTML body part, kept in order with the text (an HTML part is content like
+    /// any other: outside the signature, it means the signature does not cover all).
+    pub(super) fn push_html(&mut self, html: String) {
+        if html.trim().is_empty() {
+            return;
+        }
+        self.content_read();
+        self.out.body.push(Body::Html(html));
+    }
+}
+
+/// Whether decrypted bytes begin with a MIME header section that names a
+/// Content-Type: every line up to the first blank one is a header field (or the
+/// continuation of one). Report text such as "Title: XSS" has no Content-Type.
+fn starts_with_mime_headers(bytes: &[u8]) -> bool {
+    let head = bytes.get(..bytes.len().min(64 * 1024)).unwrap_or(bytes);
+    let mut content_type = false;
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return content_type;
+        }
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let name = line.get(..colon).unwrap_or_default();
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            return false;
+        }
+        content_type |= name.eq_ignore_ascii_case(b"content-type");
+    }
+    false
+}
+
+/// The text of an HTML part, for finding and opening the OpenPGP armor in it: tags
+/// that break lines (`<br>`, `<div>`, `<p>`...) end a line, other tags go, entities
+/// are decoded, `<style>`/`<script>`/`<head>` are dropped. Where the HTML has such
+/// tags, its own line breaks are spaces (as a browser shows them); where it has none
+/// (armor pasted into a bare `text/html` part), they stay line breaks. Linear, and
+/// never fails: the armor itself has no markup in it.
+pub(super) fn html_armor_text(html: &str) -> String {
+    const BREAKS: [&str; 12] = [
+        "br",
+        "div",
+        "p",
+        "pre",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "blockquote",
+        "table",
+        "body",
+    ];
+    const HIDDEN: [&str; 4] = ["style", "script", "head", "title"];
+    let lower = html.to_ascii_lowercase();
+    let tagged = BREAKS
+        .iter()
+        .any(|t| lower.contains(&format!("<{t}>")) || lower.contains(&format!("<{t} ")));
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        let after = rest.get(c.len_utf8()..).unwrap_or_default();
+        match c {
+            '<' => {
+                let end = after.find('>').map_or(after.len(), |e| e + 1);
+                let tag = after.get(..end.saturating_sub(1)).unwrap_or_default();
+                let name: String = tag
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                rest = after.get(end..).unwrap_or_default();
+                if HIDDEN.contains(&name.as_str()) && !tag.starts_with('/') {
+                    let close = format!("</{name}");
+                    let at = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
+                    rest = rest.get(at..).unwrap_or_default();
+                } else if BREAKS.contains(&name.as_str()) && (name == "br" || !out.ends_with('\n'))
+                {
+                    end_line(&mut out);
+                }
+                continue;
+            }
+            '&' => {
+                let end = after.find(';').filter(|e| *e <= 10);
+                let decoded = end.and_then(|e| after.get(..e)).and_then(entity);
+                if let (Some(e), Some(ch)) = (end, decoded) {
+                    push_html_char(&mut out, ch, tagged);
+                    rest = after.get(e + 1..).unwrap_or_default();
+                    continue;
+                }
+                push_html_char(&mut out, '&', tagged);
+            }
+            '\r' => {}
+            '\n' if !tagged => end_line(&mut out),
+            c => push_html_char(&mut out, c, tagged),
+        }
+        rest = after;
+    }
+    out
+}
+
+/// Ends a line, without the spaces that were before the break.
+fn end_line(out: &mut String) {
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    out.push('\n');
+}
+
+fn push_html_char(out: &mut String, c: char, tagged: bool) {
+    let c = if c == '\u{a0}' || (tagged && c.is_whitespace()) {
+        ' '
+    } else {
+        c
+    };
+    // A browser does not show spaces at the start of a line.
+    if c == ' ' && tagged && (out.is_empty() || out.ends_with('\n')) {
+        return;
+    }
+    out.push(c);
+}
+
+/// The character an HTML entity (without `&` and `;`) stands for.
+fn entity(name: &str) -> Option<char> {
+    let number = |digits: &str, radix| {
+        u32::from_str_radix(digits, radix)
+            .ok()
+            .and_then(char::from_u32)
+    };
+    match name {
+        "nbsp" => Some(' '),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => match name.strip_prefix('#') {
+            Some(hex) if hex.starts_with(['x', 'X']) => number(hex.get(1..)?, 16),
+            Some(dec) => number(dec, 10),
+            None => None,
+        },
     }
 }
 

@@ -36,6 +36,18 @@ pub enum OpenError {
     NoKey { recipients: String },
     #[error("the encrypted data is corrupt or truncated ({0})")]
     Corrupt(String),
+    /// S/MIME mail: the gateway reads OpenPGP only. The sender is told so, with the
+    /// gateway's OpenPGP key.
+    #[error(
+        "{0}: this gateway does not support S/MIME and reads OpenPGP only; please send it again encrypted to its OpenPGP key"
+    )]
+    Smime(&'static str),
+    /// Symmetric (passphrase) encryption only: there is nothing our keys can open,
+    /// and a gateway must not ask for or guess passphrases.
+    #[error(
+        "encrypted with a passphrase only, not to a public key: this gateway cannot read passphrase-encrypted mail; please send it again encrypted to its OpenPGP key"
+    )]
+    PassphraseOnly,
     #[error("malformed OpenPGP/MIME structure ({0})")]
     Malformed(String),
     #[error("more than {MAX_BLOCKS} OpenPGP blocks in one message")]
@@ -80,8 +92,8 @@ pub struct Opened {
     pub decrypted_with: Option<String>,
     /// Protected (inner) Subject; wins over an outer placeholder such as "...".
     pub subject: Option<String>,
-    pub text: String,
-    pub html: Option<String>,
+    /// The body as read, text and HTML parts in order.
+    pub body: Vec<Body>,
     pub attachments: Vec<Attachment>,
     /// Keys the message carried (attachments and pasted key blocks), with the source.
     pub keys: Vec<Cert>,
@@ -90,6 +102,51 @@ pub struct Opened {
     /// A good signature by one of the gateway's own keys: a copy of mail the gateway
     /// sent, never a report.
     pub gateway_signed: bool,
+}
+
+/// One piece of a message's body, in the order it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Text(String),
+    Html(String),
+}
+
+impl Opened {
+    /// The plain-text parts, joined.
+    pub fn text(&self) -> String {
+        self.pieces(|b| match b {
+            Body::Text(t) => Some(t.clone()),
+            Body::Html(_) => None,
+        })
+    }
+
+    /// The HTML parts, joined.
+    pub fn html(&self) -> Option<String> {
+        Some(self.pieces(|b| match b {
+            Body::Html(h) => Some(h.clone()),
+            Body::Text(_) => None,
+        }))
+        .filter(|h| !h.is_empty())
+    }
+
+    /// The whole body as text, every part in order, HTML rendered by `render`
+    /// (the extractor's renderer: crypto does not render HTML itself).
+    pub fn body_text(&self, render: impl Fn(&str) -> String) -> String {
+        self.pieces(|b| match b {
+            Body::Text(t) => Some(t.clone()),
+            Body::Html(h) => Some(render(h)),
+        })
+    }
+
+    fn pieces(&self, f: impl Fn(&Body) -> Option<String>) -> String {
+        let parts: Vec<String> = self
+            .body
+            .iter()
+            .filter_map(f)
+            .filter(|p| !p.trim().is_empty())
+            .collect();
+        parts.join("\n\n")
+    }
 }
 
 /// The one certificate whose key made a good signature over everything the message
@@ -144,8 +201,7 @@ pub fn open(
             signer_key_source: None,
             decrypted_with: None,
             subject: None,
-            text: String::new(),
-            html: None,
+            body: Vec::new(),
             attachments: Vec::new(),
             keys: Vec::new(),
             proven: None,
@@ -226,7 +282,7 @@ mod tests {
         assert_eq!(o.form, Form::Plain);
         assert!(!o.encrypted);
         assert_eq!(o.signature, SignatureStatus::None);
-        assert!(o.text.contains("XSS in search"));
+        assert!(o.text().contains("XSS in search"));
         assert_eq!(o.subject, None);
     }
 

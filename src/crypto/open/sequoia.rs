@@ -180,6 +180,8 @@ pub(super) struct HelperState {
     recipients: Vec<String>,
     /// Whether one of the recipients is a key we hold (then a failure is corruption).
     addressed_to_us: bool,
+    /// Encrypted to a passphrase (SKESK) and to no public key at all.
+    passphrase_only: bool,
     sources: HashMap<openpgp::Fingerprint, KeySource>,
     /// The certificates handed to the verifier.
     certs: Vec<Cert>,
@@ -297,7 +299,7 @@ impl DecryptionHelper for Helper<'_> {
     fn decrypt(
         &mut self,
         pkesks: &[openpgp::packet::PKESK],
-        _skesks: &[openpgp::packet::SKESK],
+        skesks: &[openpgp::packet::SKESK],
         sym_algo: Option<openpgp::types::SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(
             Option<openpgp::types::SymmetricAlgorithm>,
@@ -305,6 +307,9 @@ impl DecryptionHelper for Helper<'_> {
         ) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
         let keys = self.keyring.decryption_keys();
+        if pkesks.is_empty() && !skesks.is_empty() {
+            self.state.borrow_mut().passphrase_only = true;
+        }
         if pkesks.len() > self.max_recipients {
             self.state.borrow_mut().recipients.push(format!(
                 "only the first {} of {} tried (limits.max_recipients)",
@@ -346,6 +351,9 @@ impl DecryptionHelper for Helper<'_> {
 }
 
 pub(super) fn classify_decrypt_error(state: &HelperState, err: &anyhow::Error) -> OpenError {
+    if state.passphrase_only {
+        return OpenError::PassphraseOnly;
+    }
     if state.decrypted_with.is_none() && !state.addressed_to_us && !state.recipients.is_empty() {
         return OpenError::NoKey {
             recipients: state.recipients.join(", "),

@@ -4,7 +4,7 @@
 use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sequoia_openpgp::Cert;
 
-use super::armor::{BEGIN_MESSAGE, BEGIN_SIGNED, find};
+use super::armor::{BEGIN_MESSAGE, BEGIN_SIGNED, find, html_armor_text};
 use super::mime::{canonical_crlf, children, contents_of, is_type, transfer_decoded};
 use super::{Attachment, Ctx, Form, OpenError};
 use crate::crypto::KeySource;
@@ -22,7 +22,6 @@ impl Ctx<'_> {
             // Decrypted or signed content gets the same structure limits as mail.
             crate::intake::check_structure(&msg, self.limits)?;
         }
-        let root = msg.root_part();
         // Keys the message carries must be known before any signature is checked: a
         // first message often signs with the key it attaches.
         self.prescan_keys(&msg);
@@ -33,40 +32,51 @@ impl Ctx<'_> {
                 self.out.subject = Some(crate::intake::cap(s));
             }
         }
-        let ct = root.content_type();
-        let kind = ct.map(|c| {
-            (
-                c.ctype().to_ascii_lowercase(),
-                c.subtype().unwrap_or_default().to_ascii_lowercase(),
-                c.attribute("protocol")
-                    .unwrap_or_default()
-                    .to_ascii_lowercase(),
-            )
-        });
-        match kind
-            .as_ref()
-            .map(|(t, s, p)| (t.as_str(), s.as_str(), p.as_str()))
-        {
-            Some(("multipart", "encrypted", _)) => self.pgp_mime_encrypted(&msg, depth),
-            Some(("multipart", "signed", "application/pgp-signature")) => {
-                self.pgp_mime_signed(&msg, depth)
+        let root = msg.root_part();
+        if root.headers.is_empty() && !matches!(root.body, PartType::Multipart(_)) {
+            // Decrypted content with no MIME headers at all is plain text.
+            return self.text_part(bytes, None, depth);
+        }
+        self.part(&mut msg, 0, depth)
+    }
+
+    /// Handles one part of a parsed entity and, for a multipart, its children in
+    /// order: an encrypted or signed entity is opened wherever it sits in the tree
+    /// (providers and lists wrap it in `multipart/mixed`; an S/MIME signature may
+    /// wrap it), and everything else is text, HTML, a key or a file.
+    fn part(&mut self, msg: &mut Message<'_>, id: u32, depth: usize) -> Result<(), OpenError> {
+        let Some(part) = msg.parts.get(id as usize) else {
+            return Ok(());
+        };
+        match Layer::of(msg, part) {
+            Layer::Encrypted => self.pgp_mime_encrypted(msg, id, depth),
+            Layer::PgpSigned => self.pgp_mime_signed(msg, id, depth),
+            Layer::SmimeSigned(first) => {
+                // We cannot check an S/MIME signature, and it proves nothing about an
+                // OpenPGP key: read what it signs as if it were not there.
+                self.part(msg, first, depth)
             }
-            _ if root.headers.is_empty() => {
-                // Decrypted content with no MIME headers at all is plain text.
-                self.text_part(bytes, None, depth)
+            Layer::Smime(what) => Err(OpenError::Smime(what)),
+            Layer::Multipart(ids) => {
+                for child in ids {
+                    self.part(msg, child, depth)?;
+                }
+                Ok(())
             }
-            _ => self.collect(&mut msg, depth),
+            Layer::Leaf => self.leaf(msg, id, depth),
         }
     }
 
     /// RFC 3156 section 4: multipart/encrypted with a version part and the armored
     /// OpenPGP message.
-    pub(super) fn pgp_mime_encrypted(
+    fn pgp_mime_encrypted(
         &mut self,
         msg: &Message<'_>,
+        id: u32,
         depth: usize,
     ) -> Result<(), OpenError> {
-        let children = children(msg, msg.root_part());
+        let parent = msg.part(id);
+        let children = parent.map(|p| children(msg, p)).unwrap_or_default();
         let payload = children
             .iter()
             .filter(|p| !is_type(p, "application", "pgp-encrypted"))
@@ -85,12 +95,14 @@ impl Ctx<'_> {
 
     /// RFC 3156 section 5: the first part is signed as it stands on the wire, with
     /// CRLF line ends, up to but not including the CRLF before the boundary.
-    pub(super) fn pgp_mime_signed(
+    fn pgp_mime_signed(
         &mut self,
         msg: &Message<'_>,
+        id: u32,
         depth: usize,
     ) -> Result<(), OpenError> {
-        let children = children(msg, msg.root_part());
+        let parent = msg.part(id);
+        let children = parent.map(|p| children(msg, p)).unwrap_or_default();
         let (Some(signed), Some(sig)) = (children.first(), children.get(1)) else {
             return Err(OpenError::Malformed(
                 "multipart/signed without two parts".into(),
@@ -109,67 +121,64 @@ impl Ctx<'_> {
         self.under(status, |ctx| ctx.entity(signed_bytes, depth + 1))
     }
 
-    /// An ordinary message: its text, HTML, attachments, keys, and any inline
-    /// OpenPGP blocks in the text.
-    pub(super) fn collect(&mut self, msg: &mut Message<'_>, depth: usize) -> Result<(), OpenError> {
-        let mut texts = Vec::new();
-        let mut html = Vec::new();
-        for id in &msg.text_body {
-            if let Some(part) = msg.part(*id) {
-                match &part.body {
-                    PartType::Text(t) => texts.push((part, t.to_string())),
-                    PartType::Html(h) => {
-                        html.push(h.to_string());
-                    }
-                    _ => {}
+    /// A part that is not a multipart: body text, HTML, or a file. Which text and
+    /// HTML parts are the body is mail-parser's reading (an HTML alternative to a
+    /// plain-text part is not read, so it is not content either).
+    fn leaf(&mut self, msg: &mut Message<'_>, id: u32, depth: usize) -> Result<(), OpenError> {
+        let Some(part) = msg.parts.get(id as usize) else {
+            return Ok(());
+        };
+        let in_text = msg.text_body.contains(&id);
+        let html_only = || {
+            !msg.text_body
+                .iter()
+                .any(|t| matches!(msg.part(*t).map(|p| &p.body), Some(PartType::Text(_))))
+        };
+        match &part.body {
+            PartType::Text(text) if in_text => {
+                if text.contains(BEGIN_MESSAGE) || text.contains(BEGIN_SIGNED) {
+                    let bytes = transfer_decoded(msg, part);
+                    let charset = part.content_type().and_then(|c| c.attribute("charset"));
+                    self.text_part(&bytes, charset, depth)
+                } else {
+                    let text = text.to_string();
+                    self.push_text(&text);
+                    Ok(())
                 }
             }
-        }
-        if texts.is_empty() {
-            for id in &msg.html_body {
-                if let Some(PartType::Html(h)) = msg.part(*id).map(|p| &p.body) {
-                    html.push(h.to_string());
-                }
+            PartType::Html(html) if in_text || (msg.html_body.contains(&id) && html_only()) => {
+                let html = html.to_string();
+                self.html_part(html, depth)
             }
+            _ if msg.attachments.contains(&id) => self.attachment(msg, id, depth),
+            _ => Ok(()),
         }
-        // An HTML part is content like any other: outside the signature, it means
-        // the signature does not cover all.
-        for h in html {
-            if h.trim().is_empty() {
-                continue;
+    }
+
+    /// An HTML body part: inline OpenPGP in it is opened from its text (mailers put
+    /// armor in HTML line by line, in `<div>`s or `<br>`s); any other HTML is kept
+    /// as it is, every part of it in order.
+    fn html_part(&mut self, html: String, depth: usize) -> Result<(), OpenError> {
+        if html.contains(BEGIN_MESSAGE) || html.contains(BEGIN_SIGNED) {
+            let text = html_armor_text(&html);
+            if self.out.form == Form::Plain {
+                self.out.form = Form::Inline;
             }
-            self.content_read();
-            if self.out.html.is_none() {
-                self.out.html = Some(h);
-            }
+            return self.text_part(text.as_bytes(), None, depth);
         }
-        for (part, text) in texts {
-            if text.contains(BEGIN_MESSAGE) || text.contains(BEGIN_SIGNED) {
-                let bytes = transfer_decoded(msg, part);
-                self.text_part(
-                    &bytes,
-                    part.content_type().and_then(|c| c.attribute("charset")),
-                    depth,
-                )?;
-            } else {
-                self.push_text(&text);
-            }
-        }
-        // Each attachment's bytes are moved out of the parsed message, not copied: a
-        // large one is held once.
-        for id in msg.attachments.clone() {
-            if let Some(part) = msg.parts.get_mut(id as usize) {
-                self.attachment(part, depth)?;
-            }
-        }
+        self.push_html(html);
         Ok(())
     }
 
-    pub(super) fn attachment(
+    fn attachment(
         &mut self,
-        part: &mut MessagePart<'_>,
+        msg: &mut Message<'_>,
+        id: u32,
         depth: usize,
     ) -> Result<(), OpenError> {
+        let Some(part) = msg.parts.get(id as usize) else {
+            return Ok(());
+        };
         let content_type = part
             .content_type()
             .map(|c| match c.subtype() {
@@ -186,7 +195,17 @@ impl Ctx<'_> {
             self.add_keys(certs, KeySource::Attached);
             return Ok(());
         }
-        // Some mailers attach the inline-PGP message as a file (`encrypted.asc`).
+        if content_type == "application/pgp-encrypted" && is_version_part(data) {
+            // The RFC 3156 version part of a multipart/encrypted that a provider
+            // rewrote into multipart/mixed (Exchange, Google Workspace): it says
+            // nothing, and the encrypted part beside it is opened as PGP/MIME.
+            if self.out.form == Form::Plain {
+                self.out.form = Form::PgpMime;
+            }
+            return Ok(());
+        }
+        // The encrypted part of such a rewritten message, or an inline-PGP message
+        // attached as a file (`encrypted.asc`).
         if content_type != "application/pgp-signature"
             && !matches!(part.body, PartType::Message(_))
             && data.len() < 64 * 1024 * 1024
@@ -195,12 +214,25 @@ impl Ctx<'_> {
         {
             return self.text_part(data, None, depth);
         }
-        // Every other part, a forwarded message (`message/rfc822`) included, is
-        // content: outside the signature it means the signature does not cover all,
-        // and it counts against the attachment limits. A forwarded message is kept
-        // as a file, never opened as ours.
+        self.keep_file(msg, id, content_type)
+    }
+
+    /// Every other part, a forwarded message (`message/rfc822`) included, is content:
+    /// outside the signature it means the signature does not cover all, and it counts
+    /// against the attachment limits. A forwarded message is kept as a file, never
+    /// opened as ours. The bytes are moved out of the parsed message, not copied: a
+    /// large file is held once.
+    fn keep_file(
+        &mut self,
+        msg: &mut Message<'_>,
+        id: u32,
+        content_type: String,
+    ) -> Result<(), OpenError> {
+        let Some(part) = msg.parts.get_mut(id as usize) else {
+            return Ok(());
+        };
         self.content_read();
-        self.attachment_bytes += data.len() as u64;
+        self.attachment_bytes += contents_of(part).len() as u64;
         self.limits.check(
             "max_attachments",
             "attachments",
@@ -269,4 +301,86 @@ impl Ctx<'_> {
         }
         self.add_keys(found, KeySource::Attached);
     }
+}
+
+/// What a part is to the walk.
+enum Layer {
+    /// RFC 3156 multipart/encrypted.
+    Encrypted,
+    /// RFC 3156 multipart/signed.
+    PgpSigned,
+    /// An S/MIME multipart/signed: the id of the part it signs.
+    SmimeSigned(u32),
+    /// S/MIME content we cannot read (`application/pkcs7-mime`), and what it is.
+    Smime(&'static str),
+    /// Any other multipart: its children.
+    Multipart(Vec<u32>),
+    Leaf,
+}
+
+impl Layer {
+    fn of(msg: &Message<'_>, part: &MessagePart<'_>) -> Layer {
+        let ids = match &part.body {
+            PartType::Multipart(ids) => ids.clone(),
+            _ => return Layer::leaf(part),
+        };
+        let Some(ct) = part.content_type() else {
+            return Layer::Multipart(ids);
+        };
+        let subtype = ct.subtype().unwrap_or_default().to_ascii_lowercase();
+        let protocol = ct
+            .attribute("protocol")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let second = ids.get(1).and_then(|id| msg.part(*id));
+        let second_is = |t: &str| second.is_some_and(|p| is_type(p, "application", t));
+        match subtype.as_str() {
+            "encrypted" => Layer::Encrypted,
+            "signed" if protocol.ends_with("pgp-signature") || second_is("pgp-signature") => {
+                Layer::PgpSigned
+            }
+            "signed"
+                if protocol.ends_with("pkcs7-signature")
+                    || second_is("pkcs7-signature")
+                    || second_is("x-pkcs7-signature") =>
+            {
+                match ids.first() {
+                    Some(first) => Layer::SmimeSigned(*first),
+                    None => Layer::Multipart(ids),
+                }
+            }
+            _ => Layer::Multipart(ids),
+        }
+    }
+
+    fn leaf(part: &MessagePart<'_>) -> Layer {
+        let smime = is_type(part, "application", "pkcs7-mime")
+            || is_type(part, "application", "x-pkcs7-mime")
+            || part
+                .attachment_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case("smime.p7m"));
+        if !smime {
+            return Layer::Leaf;
+        }
+        let kind = part
+            .content_type()
+            .and_then(|c| c.attribute("smime-type"))
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        Layer::Smime(match kind.as_str() {
+            "signed-data" => "signed with S/MIME in a form only S/MIME can read (signed-data)",
+            "enveloped-data" | "authenveloped-data" => "encrypted with S/MIME",
+            _ => "S/MIME (application/pkcs7-mime)",
+        })
+    }
+}
+
+/// Whether a part is RFC 3156's "Version: 1" identification and nothing else.
+fn is_version_part(data: &[u8]) -> bool {
+    data.len() < 256
+        && String::from_utf8_lossy(data)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .all(|l| l.to_ascii_lowercase().starts_with("version:"))
 }
