@@ -187,8 +187,14 @@ pub(super) fn html_armor_text(html: &str) -> String {
                     .to_ascii_lowercase();
                 rest = after.get(end..).unwrap_or_default();
                 if HIDDEN.contains(&name.as_str()) && !tag.starts_with('/') {
+                    // Searched in the lower-cased copy (same byte offsets), from here
+                    // on only: the walk stays linear however many such tags there are.
+                    let here = html.len() - rest.len();
                     let close = format!("</{name}");
-                    let at = rest.to_ascii_lowercase().find(&close).unwrap_or(rest.len());
+                    let at = lower
+                        .get(here..)
+                        .and_then(|l| l.find(&close))
+                        .unwrap_or(rest.len());
                     rest = rest.get(at..).unwrap_or_default();
                 } else if BREAKS.contains(&name.as_str()) && (name == "br" || !out.ends_with('\n'))
                 {
@@ -197,7 +203,12 @@ pub(super) fn html_armor_text(html: &str) -> String {
                 continue;
             }
             '&' => {
-                let end = after.find(';').filter(|e| *e <= 10);
+                // Entities are short: look for the `;` only near, not to the end.
+                let end = after
+                    .char_indices()
+                    .take(12)
+                    .find(|(_, c)| *c == ';')
+                    .map(|(e, _)| e);
                 let decoded = end.and_then(|e| after.get(..e)).and_then(entity);
                 if let (Some(e), Some(ch)) = (end, decoded) {
                     push_html_char(&mut out, ch, tagged);
@@ -224,11 +235,13 @@ fn end_line(out: &mut String) {
 }
 
 fn push_html_char(out: &mut String, c: char, tagged: bool) {
-    let c = if c == '\u{a0}' || (tagged && c.is_whitespace()) {
-        ' '
-    } else {
-        c
-    };
+    // A no-break space is shown wherever it is, even alone on a line (Outlook writes
+    // the blank line after an armor header as `<div>&nbsp;</div>`).
+    if c == '\u{a0}' {
+        out.push(' ');
+        return;
+    }
+    let c = if tagged && c.is_whitespace() { ' ' } else { c };
     // A browser does not show spaces at the start of a line.
     if c == ' ' && tagged && (out.is_empty() || out.ends_with('\n')) {
         return;
@@ -244,7 +257,7 @@ fn entity(name: &str) -> Option<char> {
             .and_then(char::from_u32)
     };
     match name {
-        "nbsp" => Some(' '),
+        "nbsp" => Some('\u{a0}'),
         "lt" => Some('<'),
         "gt" => Some('>'),
         "amp" => Some('&'),
@@ -281,6 +294,70 @@ pub(super) fn split3(bytes: &[u8], start: usize, end: usize) -> (&[u8], &[u8], &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_to_armor_text() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "a <div> per line, &nbsp; lines, entities",
+                "<html><head><style>p { x: 1; }</style></head><body>\n<div>-----BEGIN</div>\n<div>&nbsp;</div>\n<div>ab&#43;c&#x2F;d</div>\n<div>-----END</div>\n</body></html>",
+                "\n-----BEGIN\n\nab+c/d\n-----END\n",
+            ),
+            (
+                "<br> line breaks, source newlines are spaces",
+                "line one<br>\nline\ntwo<BR/>",
+                "line one\nline two\n",
+            ),
+            (
+                "no tags: the part's own line breaks stay",
+                "-----BEGIN\r\n\r\nabc\r\n-----END\r\n",
+                "-----BEGIN\n\nabc\n-----END\n",
+            ),
+            (
+                "bogus entities and tags kept or dropped, never a panic",
+                "<p>&bogus; &amp &#xZZ; &#99999999; <unclosed",
+                "\n&bogus; &amp &#xZZ; &#99999999; ",
+            ),
+            (
+                "non-ASCII text",
+                "<p>caf\u{e9}\u{a0}ok</p>",
+                "\ncaf\u{e9} ok\n",
+            ),
+        ];
+        for (name, html, want) in cases {
+            assert_eq!(html_armor_text(html), *want, "{name}");
+        }
+        // Linear however hostile: many unclosed hidden tags and lone ampersands.
+        let hostile = format!("<p>{}{}", "<style>".repeat(20_000), "&".repeat(200_000));
+        let started = std::time::Instant::now();
+        let _ = html_armor_text(&hostile);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn mime_headers_or_report_text() {
+        for (bytes, want) in [
+            (
+                &b"Content-Type: text/plain\r\nSubject: x\r\n\r\nbody"[..],
+                true,
+            ),
+            (
+                b"Subject: x\n content-type continues\nCONTENT-TYPE: multipart/mixed; b=1\n\n",
+                true,
+            ),
+            (b"Title: XSS in search\nImpact: high\n\nDescription", false),
+            (b"Content-Type: text/plain", false),
+            (b"Hello,\nContent-Type: text/plain\n\n", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                starts_with_mime_headers(bytes),
+                want,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
 
     #[test]
     fn find_and_split() {
