@@ -13,12 +13,11 @@
 //! a log line or an error message.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use sequoia_openpgp as openpgp;
 
+use openpgp::Cert;
 use openpgp::cert::amalgamation::key::PrimaryKey;
 use openpgp::cert::{CertBuilder, CipherSuite};
 use openpgp::crypto::Password;
@@ -26,13 +25,12 @@ use openpgp::crypto::S2K;
 use openpgp::packet::key::{SecretKeyMaterial, SecretParts, UnspecifiedRole};
 use openpgp::packet::{Key, Packet};
 use openpgp::serialize::SerializeInto;
-use openpgp::{Cert, Fingerprint};
 
 use super::POLICY;
+use super::key_files::{
+    key_files, load_public_dir, prepare_dir, read_signing_choice, write_cert, write_signing_choice,
+};
 use crate::config::{KeySettings, SecretError};
-
-/// File name endings we read as OpenPGP keys.
-const KEY_EXTENSIONS: [&str; 5] = ["asc", "pgp", "gpg", "key", "sec"];
 
 /// The file in `keys.dir` naming the signing key by fingerprint.
 pub const SIGNING_KEY_FILE: &str = "signing-key";
@@ -87,7 +85,7 @@ pub enum KeyError {
     Generate(String),
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     move |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
@@ -179,79 +177,8 @@ impl Keyring {
             (Unlock::Yes, Some(source)) => Some((Password::from(source.read()?), source)),
             _ => None,
         };
-        let mut gateway: Vec<GatewayKey> = Vec::new();
-        for path in key_files(&settings.dir)? {
-            let bytes = fs::read(&path).map_err(io(&path))?;
-            let (certs, bad) = super::parse_certs(&bytes);
-            if certs.iter().any(Cert::is_tsk) {
-                // Like ssh: a secret key others can read may already be compromised,
-                // so refuse it rather than use it.
-                let meta = fs::metadata(&path).map_err(io(&path))?;
-                crate::config::check_private_file(&path, &meta)?;
-            }
-            if certs.is_empty() && bad > 0 {
-                return Err(KeyError::Unparsable {
-                    path,
-                    reason: "no OpenPGP certificate in it".into(),
-                });
-            }
-            for cert in certs {
-                if !cert.is_tsk() {
-                    // The exported public half lives beside the secret key.
-                    continue;
-                }
-                if gateway
-                    .iter()
-                    .any(|g| g.cert.fingerprint() == cert.fingerprint())
-                {
-                    continue;
-                }
-                let protected = is_protected(&cert);
-                let cert = match (unlock, protected) {
-                    (Unlock::Yes, true) => {
-                        let Some((password, source)) = &passphrase else {
-                            return Err(KeyError::NeedsPassphrase { path });
-                        };
-                        unlock_cert(cert, password).map_err(|()| KeyError::WrongPassphrase {
-                            path: path.clone(),
-                            from: source.to_string(),
-                        })?
-                    }
-                    _ => cert,
-                };
-                gateway.push(GatewayKey {
-                    cert,
-                    path: path.clone(),
-                    protected,
-                });
-            }
-        }
-        // Newest primary key first; the fingerprint breaks ties so the order is stable.
-        gateway.sort_by(|a, b| {
-            b.cert
-                .primary_key()
-                .key()
-                .creation_time()
-                .cmp(&a.cert.primary_key().key().creation_time())
-                .then_with(|| a.cert.fingerprint().cmp(&b.cert.fingerprint()))
-        });
-        if let Some(chosen) = read_signing_choice(&settings.dir)? {
-            let Some(at) = gateway.iter().position(|g| g.cert.fingerprint() == chosen) else {
-                return Err(KeyError::SigningKeyMissing {
-                    marker: settings.dir.join(SIGNING_KEY_FILE),
-                    fingerprint: chosen.to_hex(),
-                    dir: settings.dir.clone(),
-                });
-            };
-            let g = gateway.remove(at);
-            if signing_key_of(&g.cert, false).is_none() {
-                tracing::warn!(
-                    fingerprint = %g.cert.fingerprint(),
-                    "the chosen signing key cannot sign (expired or revoked?); the newest key that can signs instead: run `disclosured keys rotate`"
-                );
-            }
-            gateway.insert(0, g);
-        }
+        let mut gateway = read_gateway_keys(&settings.dir, unlock, passphrase.as_ref())?;
+        order_gateway_keys(&mut gateway, &settings.dir)?;
         let decryption = gateway
             .iter()
             .flat_map(|g| {
@@ -316,55 +243,10 @@ impl Keyring {
         address: &str,
         make_signing: bool,
     ) -> Result<Imported, KeyError> {
-        let unparsable = |reason: &str| KeyError::Unparsable {
-            path: source.to_path_buf(),
-            reason: reason.into(),
-        };
-        let (certs, _bad) = super::parse_certs(bytes);
-        if certs.is_empty() {
-            return Err(unparsable("no OpenPGP key in it"));
-        }
-        let mut secret: Vec<Cert> = certs.into_iter().filter(Cert::is_tsk).collect();
-        let cert = match secret.len() {
-            0 => {
-                return Err(KeyError::PublicOnly {
-                    path: source.to_path_buf(),
-                });
-            }
-            1 => secret.remove(0),
-            count => {
-                return Err(KeyError::Several {
-                    path: source.to_path_buf(),
-                    count,
-                });
-            }
-        };
+        let cert = single_secret_key(source, bytes)?;
         let fingerprint = cert.fingerprint().to_hex();
         let protected = is_protected(&cert);
-        let mut passphrase_checked = false;
-        let usable = if protected {
-            let Some(from) = &settings.passphrase else {
-                return Err(KeyError::NeedsPassphrase {
-                    path: source.to_path_buf(),
-                });
-            };
-            match from.read() {
-                Ok(password) => {
-                    passphrase_checked = true;
-                    unlock_cert(cert.clone(), &Password::from(password)).map_err(|()| {
-                        KeyError::WrongPassphrase {
-                            path: source.to_path_buf(),
-                            from: from.to_string(),
-                        }
-                    })?
-                }
-                // A credential exists only for the service: the daemon checks it.
-                Err(SecretError::NoCredentialsDirectory(_)) => cert.clone(),
-                Err(e) => return Err(e.into()),
-            }
-        } else {
-            cert.clone()
-        };
+        let (usable, passphrase_checked) = unlocked_for_import(settings, source, &cert)?;
         if !can_decrypt(&usable) {
             return Err(KeyError::CannotDecrypt {
                 path: source.to_path_buf(),
@@ -470,6 +352,150 @@ impl Keyring {
     }
 }
 
+/// Reads every secret gateway key in `dir`, unlocking protected ones when asked.
+fn read_gateway_keys(
+    dir: &Path,
+    unlock: Unlock,
+    passphrase: Option<&(Password, &crate::config::Secret)>,
+) -> Result<Vec<GatewayKey>, KeyError> {
+    let mut gateway: Vec<GatewayKey> = Vec::new();
+    for path in key_files(dir)? {
+        let bytes = fs::read(&path).map_err(io(&path))?;
+        let (certs, bad) = super::parse_certs(&bytes);
+        if certs.iter().any(Cert::is_tsk) {
+            // Like ssh: a secret key others can read may already be compromised,
+            // so refuse it rather than use it.
+            let meta = fs::metadata(&path).map_err(io(&path))?;
+            crate::config::check_private_file(&path, &meta)?;
+        }
+        if certs.is_empty() && bad > 0 {
+            return Err(KeyError::Unparsable {
+                path,
+                reason: "no OpenPGP certificate in it".into(),
+            });
+        }
+        for cert in certs {
+            if !cert.is_tsk() {
+                // The exported public half lives beside the secret key.
+                continue;
+            }
+            if gateway
+                .iter()
+                .any(|g| g.cert.fingerprint() == cert.fingerprint())
+            {
+                continue;
+            }
+            let protected = is_protected(&cert);
+            let cert = match (unlock, protected) {
+                (Unlock::Yes, true) => {
+                    let Some((password, source)) = passphrase else {
+                        return Err(KeyError::NeedsPassphrase { path });
+                    };
+                    unlock_cert(cert, password).map_err(|()| KeyError::WrongPassphrase {
+                        path: path.clone(),
+                        from: source.to_string(),
+                    })?
+                }
+                _ => cert,
+            };
+            gateway.push(GatewayKey {
+                cert,
+                path: path.clone(),
+                protected,
+            });
+        }
+    }
+    Ok(gateway)
+}
+
+/// Newest primary key first, and the chosen signing key (`keys.dir`'s marker) before
+/// all.
+fn order_gateway_keys(gateway: &mut Vec<GatewayKey>, dir: &Path) -> Result<(), KeyError> {
+    // Newest primary key first; the fingerprint breaks ties so the order is stable.
+    gateway.sort_by(|a, b| {
+        b.cert
+            .primary_key()
+            .key()
+            .creation_time()
+            .cmp(&a.cert.primary_key().key().creation_time())
+            .then_with(|| a.cert.fingerprint().cmp(&b.cert.fingerprint()))
+    });
+    if let Some(chosen) = read_signing_choice(dir)? {
+        let Some(at) = gateway.iter().position(|g| g.cert.fingerprint() == chosen) else {
+            return Err(KeyError::SigningKeyMissing {
+                marker: dir.join(SIGNING_KEY_FILE),
+                fingerprint: chosen.to_hex(),
+                dir: dir.to_path_buf(),
+            });
+        };
+        let g = gateway.remove(at);
+        if signing_key_of(&g.cert, false).is_none() {
+            tracing::warn!(
+                fingerprint = %g.cert.fingerprint(),
+                "the chosen signing key cannot sign (expired or revoked?); the newest key that can signs instead: run `disclosured keys rotate`"
+            );
+        }
+        gateway.insert(0, g);
+    }
+    Ok(())
+}
+
+/// The one secret key in a file given to `keys import`.
+fn single_secret_key(source: &Path, bytes: &[u8]) -> Result<Cert, KeyError> {
+    let unparsable = |reason: &str| KeyError::Unparsable {
+        path: source.to_path_buf(),
+        reason: reason.into(),
+    };
+    let (certs, _bad) = super::parse_certs(bytes);
+    if certs.is_empty() {
+        return Err(unparsable("no OpenPGP key in it"));
+    }
+    let mut secret: Vec<Cert> = certs.into_iter().filter(Cert::is_tsk).collect();
+    match secret.len() {
+        0 => Err(KeyError::PublicOnly {
+            path: source.to_path_buf(),
+        }),
+        1 => Ok(secret.remove(0)),
+        count => Err(KeyError::Several {
+            path: source.to_path_buf(),
+            count,
+        }),
+    }
+}
+
+/// `cert` ready to decrypt and sign for the checks of `keys import`, and whether the
+/// configured passphrase was tried on it.
+fn unlocked_for_import(
+    settings: &KeySettings,
+    source: &Path,
+    cert: &Cert,
+) -> Result<(Cert, bool), KeyError> {
+    if is_protected(cert) {
+        let Some(from) = &settings.passphrase else {
+            return Err(KeyError::NeedsPassphrase {
+                path: source.to_path_buf(),
+            });
+        };
+        match from.read() {
+            Ok(password) => {
+                let unlocked =
+                    unlock_cert(cert.clone(), &Password::from(password)).map_err(|()| {
+                        KeyError::WrongPassphrase {
+                            path: source.to_path_buf(),
+                            from: from.to_string(),
+                        }
+                    })?;
+                Ok((unlocked, true))
+            }
+            // A credential exists only for the service: the daemon checks it.
+            Err(SecretError::NoCredentialsDirectory(_)) => Ok((cert.clone(), false)),
+            Err(e) => Err(e.into()),
+        }
+    } else {
+        Ok((cert.clone(), false))
+    }
+}
+
 /// Whether this secret key material is real (not a GnuPG stub for a key kept
 /// elsewhere, such as an offline primary key or a smartcard, which uses a private
 /// S2K type and can never be unlocked here).
@@ -539,130 +565,6 @@ fn signing_key_of(cert: &Cert, unlocked: bool) -> Option<Key<SecretParts, Unspec
         .find(|k| has_material(k) && (!unlocked || k.has_unencrypted_secret()))
 }
 
-/// The fingerprint in `dir/signing-key`, if the file exists.
-fn read_signing_choice(dir: &Path) -> Result<Option<Fingerprint>, KeyError> {
-    let path = dir.join(SIGNING_KEY_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io(&path)(e)),
-    };
-    match Fingerprint::from_hex(text.trim()) {
-        Ok(f @ (Fingerprint::V4(_) | Fingerprint::V6(_))) => Ok(Some(f)),
-        _ => Err(KeyError::BadSigningKeyFile { path }),
-    }
-}
-
-/// Replaces `dir/signing-key` atomically: a crash leaves the old choice or the new.
-fn write_signing_choice(dir: &Path, fpr: &Fingerprint) -> Result<(), KeyError> {
-    let path = dir.join(SIGNING_KEY_FILE);
-    let tmp = dir.join(format!(".{SIGNING_KEY_FILE}.tmp"));
-    let _ = fs::remove_file(&tmp);
-    write_new(&tmp, format!("{}\n", fpr.to_hex()).as_bytes(), 0o644)?;
-    fs::rename(&tmp, &path).map_err(io(&path))?;
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
-}
-
-/// Writes `cert`'s secret key (mode 0600) and public key into `dir`.
-fn write_cert(dir: &Path, cert: &Cert) -> Result<(PathBuf, PathBuf), KeyError> {
-    let fpr = cert.fingerprint().to_hex();
-    let secret = cert
-        .as_tsk()
-        .armored()
-        .to_vec()
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let public = cert
-        .armored()
-        .to_vec()
-        .map_err(|e| KeyError::Generate(e.to_string()))?;
-    let secret_path = dir.join(format!("gateway-{fpr}.sec.asc"));
-    let public_path = dir.join(format!("gateway-{fpr}.pub.asc"));
-    write_new(&secret_path, &secret, 0o600)?;
-    write_new(&public_path, &public, 0o644)?;
-    Ok((secret_path, public_path))
-}
-
-fn key_files(dir: &Path) -> Result<Vec<PathBuf>, KeyError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(dir)(e)),
-    };
-    let mut out = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(io(dir))?;
-        let path = entry.path();
-        let is_file = entry.file_type().map_err(io(&path))?.is_file();
-        let wanted = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| KEY_EXTENSIONS.contains(&e));
-        if is_file && wanted {
-            out.push(path);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-fn load_public_dir(dir: &Path) -> Result<Vec<Cert>, KeyError> {
-    let mut certs = Vec::new();
-    for path in key_files(dir)? {
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read public key file; skipped");
-                continue;
-            }
-        };
-        let (found, bad) = super::parse_certs(&bytes);
-        if bad > 0 {
-            tracing::warn!(path = %path.display(), skipped = bad, "part of a public key file does not parse; skipped");
-        }
-        // A public directory must not hold secrets: keep only the public half in memory.
-        certs.extend(found.into_iter().map(|c| c.strip_secret_key_material()));
-    }
-    Ok(certs)
-}
-
-/// Creates `dir` (mode 0700) when missing, and refuses one that belongs to another
-/// user: files written there would belong to us, and the daemon refuses secret key
-/// files it does not own (`sudo disclosured keys import` as root is the usual slip).
-fn prepare_dir(dir: &Path) -> Result<(), KeyError> {
-    if !dir.is_dir() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io(dir))?;
-    }
-    let owner = fs::metadata(dir).map_err(io(dir))?.uid();
-    let me = rustix::process::geteuid().as_raw();
-    if owner != me {
-        return Err(KeyError::ForeignDirectory {
-            dir: dir.to_path_buf(),
-            owner,
-            me,
-        });
-    }
-    Ok(())
-}
-
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io(path))?;
-    f.write_all(bytes).map_err(io(path))?;
-    f.sync_all().map_err(io(path))?;
-    // The umask may have removed bits, never added them; set the mode exactly anyway.
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(io(path))
-}
-
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -670,346 +572,5 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
     clippy::panic,
     clippy::indexing_slicing
 )]
-mod tests {
-    use super::*;
-    use crate::config::Secret;
-
-    fn settings(dir: &Path) -> KeySettings {
-        KeySettings::in_dir(dir)
-    }
-
-    /// A secret key file for `dir`, protected by `password` when given, with an
-    /// explicit creation time (older than "now" by `age_secs`).
-    fn made_elsewhere(password: Option<&str>, age_secs: u64) -> (Cert, Vec<u8>) {
-        let created = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
-        let (cert, _) = CertBuilder::new()
-            .set_cipher_suite(CipherSuite::Cv25519)
-            .add_userid("Old Team <security@example.org>")
-            .add_signing_subkey()
-            .add_transport_encryption_subkey()
-            .set_creation_time(created)
-            .set_password(password.map(Password::from))
-            .generate()
-            .unwrap();
-        let bytes = cert.as_tsk().armored().to_vec().unwrap();
-        (cert, bytes)
-    }
-
-    fn private_file(path: &Path, text: &str) {
-        write_new(path, text.as_bytes(), 0o600).unwrap();
-    }
-
-    #[test]
-    fn generate_then_load_and_refuse_loose_permissions() {
-        let tmp = tempfile::tempdir().unwrap();
-        let keys = tmp.path().join("keys");
-        let g = Keyring::generate(&keys, "Sec Team", "security@example.org").unwrap();
-        let mode = fs::metadata(&g.secret_path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let ring = Keyring::load(&settings(&keys)).unwrap();
-        assert_eq!(ring.gateway_keys().len(), 1);
-        let signer = ring.signing_cert().unwrap();
-        assert_eq!(signer.fingerprint().to_hex(), g.fingerprint);
-        assert!(super::super::cert_has_address(
-            signer,
-            "security@example.org"
-        ));
-        assert!(!ring.decryption_keys().is_empty());
-
-        fs::set_permissions(&g.secret_path, fs::Permissions::from_mode(0o640)).unwrap();
-        let err = Keyring::load(&settings(&keys)).unwrap_err();
-        let msg = err.to_string();
-        assert!(
-            matches!(
-                err,
-                KeyError::Secret(crate::config::SecretError::LoosePermissions { .. })
-            ),
-            "{msg}"
-        );
-        assert!(msg.contains("chmod 600"), "{msg}");
-        // Nothing of the key itself appears in the message.
-        assert!(!msg.contains("BEGIN PGP"), "{msg}");
-    }
-
-    #[test]
-    fn newest_key_signs_and_all_decrypt() {
-        let tmp = tempfile::tempdir().unwrap();
-        let first = Keyring::generate(tmp.path(), "T", "s@example.org").unwrap();
-        // Creation times have one-second resolution.
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        let second = Keyring::generate(tmp.path(), "T", "s@example.org").unwrap();
-        // Without the signing-key file (keys from before it existed) the newest signs.
-        fs::remove_file(tmp.path().join(SIGNING_KEY_FILE)).unwrap();
-        let ring = Keyring::load(&settings(tmp.path())).unwrap();
-        assert_eq!(ring.gateway_keys().len(), 2);
-        assert_eq!(
-            ring.signing_cert().unwrap().fingerprint().to_hex(),
-            second.fingerprint
-        );
-        assert_ne!(first.fingerprint, second.fingerprint);
-        // Primary, signing and two encryption keys each.
-        assert_eq!(ring.decryption_keys().len(), 8);
-    }
-
-    #[test]
-    fn rotate_switches_the_signing_key_even_within_one_second() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s = settings(tmp.path());
-        let first = Keyring::generate(&s.dir, "T", "s@example.org").unwrap();
-        // No pause: both keys may have the same creation time; the choice is explicit.
-        let r = Keyring::rotate(&s, "T", "s@example.org").unwrap();
-        assert_eq!(r.previous.as_deref(), Some(first.fingerprint.as_str()));
-        let ring = Keyring::load(&s).unwrap();
-        let signer = ring.signing_cert().unwrap().fingerprint().to_hex();
-        assert_eq!(signer, r.new.fingerprint);
-        assert_eq!(ring.gateway_keys()[0].cert.fingerprint().to_hex(), signer);
-        // The old key still decrypts.
-        assert_eq!(ring.decryption_keys().len(), 8);
-        assert!(
-            ring.gateway_keys()
-                .iter()
-                .any(|g| g.cert.fingerprint().to_hex() == first.fingerprint)
-        );
-        // And again: the third replaces the second.
-        let r2 = Keyring::rotate(&s, "T", "s@example.org").unwrap();
-        assert_eq!(r2.previous.as_deref(), Some(r.new.fingerprint.as_str()));
-        let ring = Keyring::load(&s).unwrap();
-        assert_eq!(
-            ring.signing_cert().unwrap().fingerprint().to_hex(),
-            r2.new.fingerprint
-        );
-    }
-
-    #[test]
-    fn the_chosen_key_signs_even_when_older_and_a_missing_one_is_an_error() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s = settings(tmp.path());
-        Keyring::generate(&s.dir, "T", "security@example.org").unwrap();
-        let (old, bytes) = made_elsewhere(None, 86400);
-        let i = Keyring::import(
-            &s,
-            Path::new("old.asc"),
-            &bytes,
-            "security@example.org",
-            true,
-        )
-        .unwrap();
-        assert_eq!(
-            i.signing.as_deref(),
-            Some(old.fingerprint().to_hex().as_str())
-        );
-        let ring = Keyring::load(&s).unwrap();
-        assert_eq!(
-            ring.signing_cert().unwrap().fingerprint(),
-            old.fingerprint()
-        );
-
-        fs::remove_file(&i.secret_path).unwrap();
-        let err = Keyring::load(&s).unwrap_err();
-        assert!(matches!(err, KeyError::SigningKeyMissing { .. }), "{err}");
-        let msg = err.to_string();
-        assert!(
-            msg.contains(SIGNING_KEY_FILE) && msg.contains(&old.fingerprint().to_hex()),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn import_without_sign_keeps_the_current_signing_key() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s = settings(tmp.path());
-        let current = Keyring::generate(&s.dir, "T", "security@example.org").unwrap();
-        // Newer than the current key: creation time alone would make it sign.
-        let (newer, bytes) = made_elsewhere(None, 0);
-        std::thread::sleep(std::time::Duration::from_millis(1100));
-        let i = Keyring::import(
-            &s,
-            Path::new("k.asc"),
-            &bytes,
-            "security@example.org",
-            false,
-        )
-        .unwrap();
-        assert_eq!(i.signing.as_deref(), Some(current.fingerprint.as_str()));
-        assert!(i.can_sign && !i.protected && !i.address_missing);
-        let mode = fs::metadata(&i.secret_path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let ring = Keyring::load(&s).unwrap();
-        assert_eq!(
-            ring.signing_cert().unwrap().fingerprint().to_hex(),
-            current.fingerprint
-        );
-        assert!(ring.gateway_cert_of(&newer.fingerprint().into()).is_some());
-        // Twice is an error naming the file already there.
-        let err = Keyring::import(
-            &s,
-            Path::new("k.asc"),
-            &bytes,
-            "security@example.org",
-            false,
-        )
-        .unwrap_err();
-        assert!(matches!(err, KeyError::AlreadyPresent { .. }), "{err}");
-    }
-
-    #[test]
-    fn import_refuses_public_keys_garbage_and_several_keys() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s = settings(tmp.path());
-        let (cert, secret) = made_elsewhere(None, 0);
-        let public = cert.armored().to_vec().unwrap();
-        let err = Keyring::import(&s, Path::new("pub.asc"), &public, "a@b.c", false).unwrap_err();
-        assert!(matches!(err, KeyError::PublicOnly { .. }), "{err}");
-        let msg = err.to_string();
-        assert!(
-            msg.contains("pub.asc") && msg.contains("only a public key"),
-            "{msg}"
-        );
-        let err = Keyring::import(&s, Path::new("x.asc"), b"hello", "a@b.c", false).unwrap_err();
-        assert!(matches!(err, KeyError::Unparsable { .. }), "{err}");
-        let (_, other) = made_elsewhere(None, 0);
-        let both = [secret, other].concat();
-        let err = Keyring::import(&s, Path::new("two.asc"), &both, "a@b.c", false).unwrap_err();
-        assert!(matches!(err, KeyError::Several { count: 2, .. }), "{err}");
-        // Nothing was written.
-        assert!(key_files(&s.dir).unwrap().is_empty());
-    }
-
-    #[test]
-    fn import_refuses_a_key_that_cannot_decrypt() {
-        let tmp = tempfile::tempdir().unwrap();
-        let s = settings(tmp.path());
-        let (cert, _) = CertBuilder::new()
-            .add_userid("s@example.org")
-            .add_signing_subkey()
-            .generate()
-            .unwrap();
-        let bytes = cert.as_tsk().to_vec().unwrap();
-        let err = Keyring::import(
-            &s,
-            Path::new("sign-only.pgp"),
-            &bytes,
-            "s@example.org",
-            false,
-        )
-        .unwrap_err();
-        assert!(matches!(err, KeyError::CannotDecrypt { .. }), "{err}");
-    }
-
-    #[test]
-    fn protected_key_needs_the_right_passphrase() {
-        let tmp = tempfile::tempdir().unwrap();
-        let keys = tmp.path().join("keys");
-        fs::create_dir(&keys).unwrap();
-        let passphrase = "correct horse PassphraseCanary";
-        let (cert, bytes) = made_elsewhere(Some(passphrase), 0);
-        let key_path = keys.join("imported.sec.asc");
-        write_new(&key_path, &bytes, 0o600).unwrap();
-        let mut s = settings(&keys);
-
-        // None configured: the error names the key file and the settings.
-        let err = Keyring::load(&s).unwrap_err();
-        assert!(matches!(err, KeyError::NeedsPassphrase { .. }), "{err}");
-        let msg = err.to_string();
-        assert!(msg.contains(key_path.to_str().unwrap()), "{msg}");
-        assert!(msg.contains("keys.passphrase_file"), "{msg}");
-
-        // Without unlocking (keys show, keys export) it loads, and would sign.
-        let locked = Keyring::load_locked(&s).unwrap();
-        assert!(locked.gateway_keys()[0].protected);
-        assert_eq!(
-            locked.signing_cert().unwrap().fingerprint(),
-            cert.fingerprint()
-        );
-        assert!(locked.signing_key().is_none());
-        assert!(locked.decryption_keys().is_empty());
-
-        // A wrong one: named by where it came from, never by its value.
-        let wrong = tmp.path().join("wrong");
-        private_file(&wrong, "WrongPassphraseCanary\n");
-        s.passphrase = Some(Secret::File(wrong.clone()));
-        let msg = Keyring::load(&s).unwrap_err().to_string();
-        assert!(msg.contains(key_path.to_str().unwrap()), "{msg}");
-        assert!(msg.contains(wrong.to_str().unwrap()), "{msg}");
-        assert!(msg.contains("does not unlock"), "{msg}");
-        assert!(!msg.contains("WrongPassphraseCanary"), "{msg}");
-
-        // The right one, with a trailing newline as editors leave it.
-        let right = tmp.path().join("right");
-        private_file(&right, &format!("{passphrase}\n"));
-        s.passphrase = Some(Secret::File(right.clone()));
-        let ring = Keyring::load(&s).unwrap();
-        assert!(ring.signing_key().unwrap().has_unencrypted_secret());
-        assert_eq!(ring.decryption_keys().len(), 3);
-        assert!(
-            ring.decryption_keys()
-                .iter()
-                .all(|k| k.has_unencrypted_secret())
-        );
-        // The file on disk stays protected.
-        let (on_disk, _) = super::super::parse_certs(&fs::read(&key_path).unwrap());
-        assert!(is_protected(&on_disk[0]));
-
-        // A passphrase file others can read is refused, with the fix.
-        fs::set_permissions(&right, fs::Permissions::from_mode(0o644)).unwrap();
-        let msg = Keyring::load(&s).unwrap_err().to_string();
-        assert!(
-            msg.contains(right.to_str().unwrap()) && msg.contains("chmod 600"),
-            "{msg}"
-        );
-    }
-
-    #[test]
-    fn import_checks_a_protected_key_against_the_configured_passphrase() {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut s = settings(&tmp.path().join("keys"));
-        let (_, bytes) = made_elsewhere(Some("pw-one"), 0);
-        let err = Keyring::import(
-            &s,
-            Path::new("p.asc"),
-            &bytes,
-            "security@example.org",
-            false,
-        )
-        .unwrap_err();
-        assert!(matches!(err, KeyError::NeedsPassphrase { .. }), "{err}");
-        let wrong = tmp.path().join("wrong");
-        private_file(&wrong, "pw-two");
-        s.passphrase = Some(Secret::File(wrong));
-        let err = Keyring::import(
-            &s,
-            Path::new("p.asc"),
-            &bytes,
-            "security@example.org",
-            false,
-        )
-        .unwrap_err();
-        assert!(matches!(err, KeyError::WrongPassphrase { .. }), "{err}");
-        let right = tmp.path().join("right");
-        private_file(&right, "pw-one");
-        s.passphrase = Some(Secret::File(right));
-        let i = Keyring::import(
-            &s,
-            Path::new("p.asc"),
-            &bytes,
-            "security@example.org",
-            false,
-        )
-        .unwrap();
-        assert!(i.protected && i.passphrase_checked);
-        // The first key signs.
-        assert_eq!(i.signing.as_deref(), Some(i.fingerprint.as_str()));
-        assert!(Keyring::load(&s).unwrap().signing_key().is_some());
-    }
-
-    #[test]
-    fn garbage_secret_file_is_an_error_naming_it() {
-        let tmp = tempfile::tempdir().unwrap();
-        let path = tmp.path().join("broken.asc");
-        write_new(&path, b"not a key", 0o600).unwrap();
-        let err = Keyring::load(&settings(tmp.path()))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("broken.asc"), "{err}");
-    }
-}
+#[path = "keys_tests.rs"]
+mod tests;

@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod certs;
+mod key_files;
 pub mod keys;
 pub mod open;
 pub mod seal;

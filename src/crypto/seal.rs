@@ -172,7 +172,7 @@ mod tests {
             Some(reporter_cert.fingerprint().to_hex().as_str())
         );
         assert_eq!(opened.signer_key_source, Some(KeySource::ReportersDir));
-        assert!(opened.text.contains("Title: hello"));
+        assert!(opened.text().contains("Title: hello"));
         // Signed inside the encryption over everything: the signer is proven.
         assert_eq!(
             opened.proven.as_ref().map(|p| p.fingerprint.as_str()),

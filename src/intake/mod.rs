@@ -17,6 +17,13 @@ pub const MAX_HEADER_VALUE: usize = 998;
 pub enum IntakeError {
     #[error("not an email message: no header could be parsed")]
     NotAMessage,
+    /// RFC 5322 section 3.6 allows one From field. With two, which one is the sender
+    /// cannot be told (clients show one, filters and signatures may check the other),
+    /// so the message is refused rather than answered to either.
+    #[error(
+        "{0} From headers (RFC 5322 allows one): the sender is ambiguous, so it is not answered"
+    )]
+    SeveralFrom(usize),
     #[error(transparent)]
     Limit(#[from] LimitExceeded),
 }
@@ -169,6 +176,15 @@ pub fn parse(raw: &[u8]) -> Result<Message<'_>, IntakeError> {
         .any(|h| !matches!(h.name, mail_parser::HeaderName::Other(_)));
     if !known {
         return Err(IntakeError::NotAMessage);
+    }
+    let from = msg
+        .root_part()
+        .headers
+        .iter()
+        .filter(|h| h.name == mail_parser::HeaderName::From)
+        .count();
+    if from > 1 {
+        return Err(IntakeError::SeveralFrom(from));
     }
     Ok(msg)
 }
@@ -502,6 +518,18 @@ mod tests {
             check_structure(&msg, &limits).unwrap_err().key,
             Limit::MaxMimeDepth
         );
+    }
+
+    #[test]
+    fn two_from_headers_are_refused() {
+        let raw =
+            b"From: alice@example.net\r\nFrom: mallory@evil.example\r\nSubject: x\r\n\r\nhi\r\n";
+        let e = parse(raw).unwrap_err();
+        assert!(matches!(e, IntakeError::SeveralFrom(2)), "{e}");
+        assert!(e.to_string().contains("RFC 5322 allows one"), "{e}");
+        // A From inside an attached message is that message's, not a second one.
+        let forwarded = b"From: alice@example.net\r\nContent-Type: message/rfc822\r\n\r\nFrom: bob@example.net\r\n\r\nhi\r\n";
+        assert!(parse(forwarded).is_ok());
     }
 
     #[test]

@@ -218,7 +218,7 @@ fn unreadable_body(settings: &Settings, reason: &str) -> String {
     format!(
         "We received a message from you at {address}, but we could not read it:\n\n  {reason}\n\n\
          It has not been lost: it is kept, and a maintainer can look at it. If it was a \
-         vulnerability report, please send it again encrypted to our current public key, \
+         vulnerability report, please send it again encrypted to our current OpenPGP public key, \
          which is attached to this message (check its fingerprint against the one we \
          publish), or send it unencrypted if it contains nothing sensitive.\n",
         address = settings.gateway.address,

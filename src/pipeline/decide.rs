@@ -369,15 +369,8 @@ impl Pipeline {
 
 impl Content {
     fn of(opened: crypto::Opened, from: Mailbox, env: &Envelope) -> Content {
-        let text = if opened.text.trim().is_empty() {
-            opened
-                .html
-                .as_deref()
-                .map(extract::html_to_text)
-                .unwrap_or_default()
-        } else {
-            opened.text.clone()
-        };
+        // Every text and HTML part in order (HTML rendered by the extractor).
+        let text = opened.body_text(extract::html_to_text);
         // The protected Subject wins over an outer placeholder such as "...".
         let subject = opened
             .subject

@@ -19,6 +19,9 @@
 //!   growth, unsigned forwarded parts, and what a content-free answer may say.
 //! - [`extract_languages`]: field extraction in 14 languages and the layouts of issue 16,
 //!   one table of reports per language in `tests/fixtures/extract/`.
+//! - [`layouts`]: issue 15, every layout clients and providers produce: encrypted and
+//!   signed parts anywhere in the tree, rewritten by Exchange, wrapped in S/MIME, in
+//!   HTML; S/MIME-encrypted and passphrase-only mail; two From headers.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
@@ -37,6 +40,7 @@ mod daemon;
 mod extract_languages;
 mod hostile;
 mod keys;
+mod layouts;
 mod lifecycle;
 mod network;
 mod ops;

@@ -10,9 +10,10 @@ use openpgp::serialize::stream::{Message, Signer};
 
 use super::*;
 use crate::config::KeySettings;
+use crate::crypto::POLICY;
 use crate::crypto::seal;
 
-fn ring(dir: &std::path::Path, address: &str) -> Keyring {
+pub(super) fn ring(dir: &std::path::Path, address: &str) -> Keyring {
     Keyring::generate(dir, "T", address).unwrap();
     Keyring::load(&KeySettings {
         dir: dir.to_path_buf(),
@@ -24,7 +25,7 @@ fn ring(dir: &std::path::Path, address: &str) -> Keyring {
 }
 
 /// A cleartext-signed block of `text` by `ring`'s signing key.
-fn clearsign(ring: &Keyring, text: &str) -> String {
+pub(super) fn clearsign(ring: &Keyring, text: &str) -> String {
     let keypair = ring.signing_key().unwrap().into_keypair().unwrap();
     let mut sink = Vec::new();
     {
@@ -40,19 +41,19 @@ fn clearsign(ring: &Keyring, text: &str) -> String {
     String::from_utf8(sink).unwrap()
 }
 
-fn public(ring: &Keyring) -> Cert {
+pub(super) fn public(ring: &Keyring) -> Cert {
     ring.signing_cert()
         .unwrap()
         .clone()
         .strip_secret_key_material()
 }
 
-fn mail(headers: &str, body: &str) -> Vec<u8> {
+pub(super) fn mail(headers: &str, body: &str) -> Vec<u8> {
     format!("From: r@example.net\r\nSubject: s\r\n{headers}\r\n{body}").into_bytes()
 }
 
 /// The encrypted PGP/MIME form of `armored`.
-fn pgp_mime(armored: &[u8]) -> String {
+pub(super) fn pgp_mime(armored: &[u8]) -> String {
     format!(
         "--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--e\r\nContent-Type: application/octet-stream\r\n\r\n{}\r\n--e--\r\n",
         String::from_utf8_lossy(armored)
@@ -249,7 +250,7 @@ fn which_signatures_prove_the_sender() {
         assert_eq!(
             o.signature_covers_all, case.covers_all,
             "{}: {:?}",
-            case.name, o.text
+            case.name, o.body
         );
         assert_eq!(o.encrypted, case.encrypted, "{}", case.name);
         assert_eq!(
@@ -299,4 +300,97 @@ fn a_certificate_holding_someone_elses_key_is_no_candidate_signer() {
     assert!(!crate::crypto::certs::signs_with(&hijack, &handle));
     assert!(crate::crypto::certs::signs_with(&alice_pub, &handle));
     assert!(!crate::crypto::certs::signing_handles(&hijack).contains(&handle.to_hex()));
+}
+
+/// A PGP/MIME signed message over `entity`, with `signature` as its signature part.
+fn multipart_signed(entity: &str, signature: &[u8]) -> Vec<u8> {
+    mail(
+        "MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol=\"application/pgp-signature\"; micalg=pgp-sha512; boundary=\"s\"\r\n",
+        &format!(
+            "--s\r\n{entity}\r\n--s\r\nContent-Type: application/pgp-signature\r\n\r\n{}\r\n--s--\r\n",
+            String::from_utf8_lossy(signature)
+        ),
+    )
+}
+
+#[test]
+fn each_signature_state_has_its_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gateway = ring(&tmp.path().join("g"), "security@example.org");
+    let alice = ring(&tmp.path().join("a"), "alice@example.net");
+    let carol = ring(&tmp.path().join("c"), "carol@example.net");
+    let alice_pub = public(&alice);
+    let known = |h: &KeyHandle| -> Vec<(Cert, KeySource)> {
+        [&alice_pub]
+            .into_iter()
+            .filter(|c| crate::crypto::certs::signs_with(c, h))
+            .map(|c| (c.clone(), KeySource::ReportersDir))
+            .collect()
+    };
+    let clearsigned = clearsign(&alice, "Title: XSS in search\n");
+    let entity = "Content-Type: text/plain\r\n\r\nTitle: XSS in search\r\n";
+    let detached = seal::sign_detached(&alice, &canonical_crlf(entity.as_bytes())).unwrap();
+    let cases: Vec<(&str, Vec<u8>, SignatureStatus)> = vec![
+        (
+            "unsigned",
+            mail("", "Title: XSS\r\n"),
+            SignatureStatus::None,
+        ),
+        ("clearsigned", mail("", &clearsigned), SignatureStatus::Good),
+        (
+            "clearsigned, text altered",
+            mail("", &clearsigned.replace("XSS in search", "XSS in login")),
+            SignatureStatus::Bad,
+        ),
+        (
+            "clearsigned by a key nobody holds",
+            mail("", &clearsign(&carol, "Title: XSS\n")),
+            SignatureStatus::UnknownKey,
+        ),
+        (
+            "a good and an unknown signature",
+            mail(
+                "",
+                &format!("{clearsigned}\r\n{}", clearsign(&carol, "Impact: x\n")),
+            ),
+            SignatureStatus::Good,
+        ),
+        (
+            "a good and a bad signature",
+            mail(
+                "",
+                &format!(
+                    "{clearsigned}\r\n{}",
+                    clearsigned.replace("XSS in search", "XSS in login")
+                ),
+            ),
+            SignatureStatus::Bad,
+        ),
+        (
+            "PGP/MIME signed",
+            multipart_signed(entity, &detached),
+            SignatureStatus::Good,
+        ),
+        (
+            "PGP/MIME signed, body altered",
+            multipart_signed(&entity.replace("XSS", "CSRF"), &detached),
+            SignatureStatus::Bad,
+        ),
+        (
+            "PGP/MIME signed, garbage signature",
+            multipart_signed(
+                entity,
+                b"-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----",
+            ),
+            SignatureStatus::Bad,
+        ),
+    ];
+    for (name, raw, want) in cases {
+        let o = open(&raw, &gateway, &known, &[], &Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(o.signature, want, "{name}");
+        // Only a good signature by a known key with nothing outside it proves.
+        let proves = want == SignatureStatus::Good && o.signature_covers_all;
+        assert_eq!(o.proven.is_some(), proves, "{name}");
+    }
 }

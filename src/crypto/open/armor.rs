@@ -1,0 +1,373 @@
+//! Inline OpenPGP: armored messages and cleartext-signed blocks inside text.
+
+use super::mime::decode_charset;
+use super::{Body, Ctx, Form, OpenError};
+use crate::crypto::KeySource;
+
+pub(super) const BEGIN_MESSAGE: &str = "-----BEGIN PGP MESSAGE-----";
+pub(super) const END_MESSAGE: &str = "-----END PGP MESSAGE-----";
+pub(super) const BEGIN_SIGNED: &str = "-----BEGIN PGP SIGNED MESSAGE-----";
+pub(super) const END_SIGNATURE: &str = "-----END PGP SIGNATURE-----";
+pub(super) const BEGIN_PUBKEY: &str = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+pub(super) const END_PUBKEY: &str = "-----END PGP PUBLIC KEY BLOCK-----";
+
+impl Ctx<'_> {
+    /// A text body that may hold inline OpenPGP blocks, as transfer-decoded bytes in
+    /// the part's own charset (clearsigned text is signed in that charset).
+    pub(super) fn text_part(
+        &mut self,
+        bytes: &[u8],
+        charset: Option<&str>,
+        depth: usize,
+    ) -> Result<(), OpenError> {
+        self.limits.check(
+            crate::config::Limit::MaxOpenpgpLayers,
+            "nested layers",
+            depth as u64,
+        )?;
+        let mut rest = bytes;
+        loop {
+            let msg_at = find(rest, BEGIN_MESSAGE.as_bytes());
+            let signed_at = find(rest, BEGIN_SIGNED.as_bytes());
+            match (msg_at, signed_at) {
+                (Some(m), s) if s.is_none_or(|s| m < s) => {
+                    let block_end = find_from(rest, END_MESSAGE.as_bytes(), m)
+                        .map(|e| e + END_MESSAGE.len())
+                        .ok_or_else(|| {
+                            OpenError::Corrupt("armored message has no END line".into())
+                        })?;
+                    let (before, block, after) = split3(rest, m, block_end);
+                    self.push_decoded(before, charset);
+                    if self.out.form == Form::Plain {
+                        self.out.form = Form::Inline;
+                    }
+                    let (plaintext, status, decrypted) = self.decrypt_verified(block)?;
+                    self.opened_layer(status, decrypted, |ctx| {
+                        ctx.plaintext(&plaintext, depth + 1)
+                    })?;
+                    rest = after;
+                }
+                (_, Some(s)) => {
+                    let block_end = find_from(rest, END_SIGNATURE.as_bytes(), s)
+                        .map(|e| e + END_SIGNATURE.len())
+                        .ok_or_else(|| {
+                            OpenError::Malformed("clearsigned text has no signature".into())
+                        })?;
+                    let (before, block, after) = split3(rest, s, block_end);
+                    self.push_decoded(before, charset);
+                    if self.out.form == Form::Plain {
+                        self.out.form = Form::Inline;
+                    }
+                    let (verdict, text) = self.verify_inline(block)?;
+                    let status = verdict.status;
+                    self.apply(verdict, self.encrypted_depth > 0);
+                    self.under(status, |ctx| ctx.push_decoded(&text, charset));
+                    rest = after;
+                }
+                _ => {
+                    self.push_decoded(rest, charset);
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// What an armored message decrypted to: a MIME entity when it starts with MIME
+    /// headers (the encrypted part of a PGP/MIME message a provider rewrote, or a
+    /// client that encrypts MIME inline), else text, possibly clearsigned again.
+    fn plaintext(&mut self, bytes: &[u8], depth: usize) -> Result<(), OpenError> {
+        if starts_with_mime_headers(bytes) {
+            self.entity(bytes, depth)
+        } else {
+            self.text_part(bytes, None, depth)
+        }
+    }
+
+    pub(super) fn push_decoded(&mut self, bytes: &[u8], charset: Option<&str>) {
+        let text = decode_charset(bytes, charset);
+        self.push_text(&text);
+    }
+
+    pub(super) fn push_text(&mut self, text: &str) {
+        // A public key pasted into the body is the sender offering it.
+        if let Some(start) = text.find(BEGIN_PUBKEY)
+            && let Some(end) = text.get(start..).and_then(|t| t.find(END_PUBKEY))
+            && let Some(block) = text.get(start..start + end + END_PUBKEY.len())
+        {
+            let certs = self.offered_keys(block.as_bytes());
+            self.add_keys(certs, KeySource::Attached);
+        }
+        let trimmed = text.trim_matches(['\r', '\n']);
+        if trimmed.trim().is_empty() {
+            return;
+        }
+        self.content_read();
+        match self.out.body.last_mut() {
+            Some(Body::Text(t)) => {
+                t.push_str("\n\n");
+                t.push_str(trimmed);
+            }
+            _ => self.out.body.push(Body::Text(trimmed.to_string())),
+        }
+    }
+
+    /// An HTML body part, kept in order with the text (an HTML part is content like
+    /// any other: outside the signature, it means the signature does not cover all).
+    pub(super) fn push_html(&mut self, html: String) {
+        if html.trim().is_empty() {
+            return;
+        }
+        self.content_read();
+        self.out.body.push(Body::Html(html));
+    }
+}
+
+/// Whether decrypted bytes begin with a MIME header section that names a
+/// Content-Type: every line up to the first blank one is a header field (or the
+/// continuation of one). Report text such as "Title: XSS" has no Content-Type.
+fn starts_with_mime_headers(bytes: &[u8]) -> bool {
+    let head = bytes.get(..bytes.len().min(64 * 1024)).unwrap_or(bytes);
+    let mut content_type = false;
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return content_type;
+        }
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let name = line.get(..colon).unwrap_or_default();
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            return false;
+        }
+        content_type |= name.eq_ignore_ascii_case(b"content-type");
+    }
+    false
+}
+
+/// The text of an HTML part, for finding and opening the OpenPGP armor in it: tags
+/// that break lines (`<br>`, `<div>`, `<p>`...) end a line, other tags go, entities
+/// are decoded, `<style>`/`<script>`/`<head>` are dropped. Where the HTML has such
+/// tags, its own line breaks are spaces (as a browser shows them); where it has none
+/// (armor pasted into a bare `text/html` part), they stay line breaks. Linear, and
+/// never fails: the armor itself has no markup in it.
+pub(super) fn html_armor_text(html: &str) -> String {
+    const BREAKS: [&str; 12] = [
+        "br",
+        "div",
+        "p",
+        "pre",
+        "tr",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "blockquote",
+        "table",
+        "body",
+    ];
+    const HIDDEN: [&str; 4] = ["style", "script", "head", "title"];
+    let lower = html.to_ascii_lowercase();
+    let tagged = BREAKS
+        .iter()
+        .any(|t| lower.contains(&format!("<{t}>")) || lower.contains(&format!("<{t} ")));
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(c) = rest.chars().next() {
+        let after = rest.get(c.len_utf8()..).unwrap_or_default();
+        match c {
+            '<' => {
+                let end = after.find('>').map_or(after.len(), |e| e + 1);
+                let tag = after.get(..end.saturating_sub(1)).unwrap_or_default();
+                let name: String = tag
+                    .trim_start_matches('/')
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect::<String>()
+                    .to_ascii_lowercase();
+                rest = after.get(end..).unwrap_or_default();
+                if HIDDEN.contains(&name.as_str()) && !tag.starts_with('/') {
+                    // Searched in the lower-cased copy (same byte offsets), from here
+                    // on only: the walk stays linear however many such tags there are.
+                    let here = html.len() - rest.len();
+                    let close = format!("</{name}");
+                    let at = lower
+                        .get(here..)
+                        .and_then(|l| l.find(&close))
+                        .unwrap_or(rest.len());
+                    rest = rest.get(at..).unwrap_or_default();
+                } else if BREAKS.contains(&name.as_str()) && (name == "br" || !out.ends_with('\n'))
+                {
+                    end_line(&mut out);
+                }
+                continue;
+            }
+            '&' => {
+                // Entities are short: look for the `;` only near, not to the end.
+                let end = after
+                    .char_indices()
+                    .take(12)
+                    .find(|(_, c)| *c == ';')
+                    .map(|(e, _)| e);
+                let decoded = end.and_then(|e| after.get(..e)).and_then(entity);
+                if let (Some(e), Some(ch)) = (end, decoded) {
+                    push_html_char(&mut out, ch, tagged);
+                    rest = after.get(e + 1..).unwrap_or_default();
+                    continue;
+                }
+                push_html_char(&mut out, '&', tagged);
+            }
+            '\r' => {}
+            '\n' if !tagged => end_line(&mut out),
+            c => push_html_char(&mut out, c, tagged),
+        }
+        rest = after;
+    }
+    out
+}
+
+/// Ends a line, without the spaces that were before the break.
+fn end_line(out: &mut String) {
+    while out.ends_with(' ') {
+        out.pop();
+    }
+    out.push('\n');
+}
+
+fn push_html_char(out: &mut String, c: char, tagged: bool) {
+    // A no-break space is shown wherever it is, even alone on a line (Outlook writes
+    // the blank line after an armor header as `<div>&nbsp;</div>`).
+    if c == '\u{a0}' {
+        out.push(' ');
+        return;
+    }
+    let c = if tagged && c.is_whitespace() { ' ' } else { c };
+    // A browser does not show spaces at the start of a line.
+    if c == ' ' && tagged && (out.is_empty() || out.ends_with('\n')) {
+        return;
+    }
+    out.push(c);
+}
+
+/// The character an HTML entity (without `&` and `;`) stands for.
+fn entity(name: &str) -> Option<char> {
+    let number = |digits: &str, radix| {
+        u32::from_str_radix(digits, radix)
+            .ok()
+            .and_then(char::from_u32)
+    };
+    match name {
+        "nbsp" => Some('\u{a0}'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => match name.strip_prefix('#') {
+            Some(hex) if hex.starts_with(['x', 'X']) => number(hex.get(1..)?, 16),
+            Some(dec) => number(dec, 10),
+            None => None,
+        },
+    }
+}
+
+pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    find_from(hay, needle, 0)
+}
+
+pub(super) fn find_from(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+pub(super) fn split3(bytes: &[u8], start: usize, end: usize) -> (&[u8], &[u8], &[u8]) {
+    let (head, tail) = bytes.split_at(start.min(bytes.len()));
+    let (mid, rest) = tail.split_at(end.saturating_sub(start).min(tail.len()));
+    (head, mid, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_to_armor_text() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "a <div> per line, &nbsp; lines, entities",
+                "<html><head><style>p { x: 1; }</style></head><body>\n<div>-----BEGIN</div>\n<div>&nbsp;</div>\n<div>ab&#43;c&#x2F;d</div>\n<div>-----END</div>\n</body></html>",
+                "\n-----BEGIN\n\nab+c/d\n-----END\n",
+            ),
+            (
+                "<br> line breaks, source newlines are spaces",
+                "line one<br>\nline\ntwo<BR/>",
+                "line one\nline two\n",
+            ),
+            (
+                "no tags: the part's own line breaks stay",
+                "-----BEGIN\r\n\r\nabc\r\n-----END\r\n",
+                "-----BEGIN\n\nabc\n-----END\n",
+            ),
+            (
+                "bogus entities and tags kept or dropped, never a panic",
+                "<p>&bogus; &amp &#xZZ; &#99999999; <unclosed",
+                "\n&bogus; &amp &#xZZ; &#99999999; ",
+            ),
+            (
+                "non-ASCII text",
+                "<p>caf\u{e9}\u{a0}ok</p>",
+                "\ncaf\u{e9} ok\n",
+            ),
+        ];
+        for (name, html, want) in cases {
+            assert_eq!(html_armor_text(html), *want, "{name}");
+        }
+        // Linear however hostile: many unclosed hidden tags and lone ampersands.
+        let hostile = format!("<p>{}{}", "<style>".repeat(20_000), "&".repeat(200_000));
+        let started = std::time::Instant::now();
+        let _ = html_armor_text(&hostile);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn mime_headers_or_report_text() {
+        for (bytes, want) in [
+            (
+                &b"Content-Type: text/plain\r\nSubject: x\r\n\r\nbody"[..],
+                true,
+            ),
+            (
+                b"Subject: x\n content-type continues\nCONTENT-TYPE: multipart/mixed; b=1\n\n",
+                true,
+            ),
+            (b"Title: XSS in search\nImpact: high\n\nDescription", false),
+            (b"Content-Type: text/plain", false),
+            (b"Hello,\nContent-Type: text/plain\n\n", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                starts_with_mime_headers(bytes),
+                want,
+                "{}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn find_and_split() {
+        assert_eq!(find(b"xxabcxx", b"abc"), Some(2));
+        assert_eq!(find_from(b"abcabc", b"abc", 1), Some(3));
+        assert_eq!(find(b"ab", b"abc"), None);
+        let (a, b, c) = split3(b"0123456789", 2, 5);
+        assert_eq!((a, b, c), (&b"01"[..], &b"234"[..], &b"56789"[..]));
+    }
+}

@@ -1,0 +1,371 @@
+//! The sequoia side: the decryption and verification helper, and the one place
+//! signatures are judged ([`Helper::check`]).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
+use std::rc::Rc;
+
+use mail_parser::MessageParser;
+use sequoia_openpgp as openpgp;
+
+use openpgp::parse::Parse;
+use openpgp::parse::stream::{
+    DecryptionHelper, DecryptorBuilder, DetachedVerifierBuilder, MessageLayer, MessageStructure,
+    VerificationError, VerificationHelper, VerifierBuilder,
+};
+use openpgp::{Cert, KeyHandle};
+
+use super::{CertLookup, Ctx, MAX_BLOCKS, OpenError, Verdict};
+use crate::config::LimitExceeded;
+use crate::crypto::certs::signs_with;
+use crate::crypto::{KeySource, Keyring, POLICY, SignatureStatus};
+
+impl Ctx<'_> {
+    /// A verification/decryption helper sharing its findings through `state`, which
+    /// outlives the helper: sequoia drops the helper with a decryptor that fails.
+    pub(super) fn helper(&self, state: &Rc<RefCell<HelperState>>) -> Helper<'_> {
+        Helper {
+            keyring: self.keyring,
+            max_recipients: usize::try_from(self.limits.max_recipients).unwrap_or(usize::MAX),
+            lookup: self.lookup,
+            extra: &self.extra,
+            state: Rc::clone(state),
+        }
+    }
+
+    /// Decrypts, and when the signature inside was by a key we lacked but the plaintext
+    /// carries keys, checks it again with them (signed-and-encrypted messages are
+    /// verified while decrypting, before their attachments can be seen).
+    /// Returns the plaintext, the signature verdict and whether one of our keys
+    /// decrypted it (a signed-only OpenPGP message opens here too).
+    pub(super) fn decrypt_verified(
+        &mut self,
+        ciphertext: &[u8],
+    ) -> Result<(Vec<u8>, SignatureStatus, bool), OpenError> {
+        let known = self.extra.len();
+        let (plaintext, mut status, decrypted) = self.decrypt(ciphertext)?;
+        if status == SignatureStatus::UnknownKey {
+            if let Some(inner) = MessageParser::default().parse(&plaintext) {
+                self.prescan_keys(&inner);
+            }
+            if self.extra.len() > known {
+                // The second pass only re-checks the signature; its plaintext is
+                // the same and is not counted again.
+                self.budget = self.budget.saturating_add(plaintext.len() as u64);
+                status = self.decrypt(ciphertext)?.1;
+            }
+        }
+        Ok((plaintext, status, decrypted))
+    }
+
+    pub(super) fn count_block(&mut self) -> Result<(), OpenError> {
+        self.blocks += 1;
+        if self.blocks > MAX_BLOCKS {
+            return Err(OpenError::TooManyBlocks);
+        }
+        Ok(())
+    }
+
+    pub(super) fn decrypt(
+        &mut self,
+        ciphertext: &[u8],
+    ) -> Result<(Vec<u8>, SignatureStatus, bool), OpenError> {
+        self.count_block()?;
+        let budget = self.budget;
+        let state = Rc::new(RefCell::new(HelperState::default()));
+        let result = (|| -> openpgp::Result<Vec<u8>> {
+            // sequoia holds back up to 25 MiB of plaintext until the signatures are
+            // checked, so that a streaming reader never acts on unverified data.
+            // This one reads everything first and looks at the verdict (and at a
+            // failed integrity check, which is a read error) only after the end, so
+            // that holding back is a third copy of a large report for nothing.
+            let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)?
+                .buffer_size(64 * 1024)
+                .with_policy(&POLICY, None, self.helper(&state))?;
+            // Sized up front: grown by doubling, a 30 MB plaintext would hold 64 MiB
+            // and, while it moves, 96. The plaintext is rarely larger than the
+            // (armored) ciphertext; capacity never touched costs no memory.
+            let expected = u64::try_from(ciphertext.len()).unwrap_or(u64::MAX);
+            let mut out =
+                Vec::with_capacity(usize::try_from(expected.min(budget + 1)).unwrap_or(0));
+            (&mut decryptor).take(budget + 1).read_to_end(&mut out)?;
+            Ok(out)
+        })();
+        let state = state.take();
+        match result {
+            Ok(out) if out.len() as u64 > budget => Err(LimitExceeded {
+                key: crate::config::Limit::MaxDecompressedBytes,
+                limit: self.limits.max_decompressed_bytes,
+                what: "decrypted bytes, at least",
+                actual: self.limits.max_decompressed_bytes - budget + out.len() as u64,
+            }
+            .into()),
+            Ok(out) => {
+                self.budget -= out.len() as u64;
+                // A signed-only OpenPGP message opens here too; it is not encrypted
+                // unless one of our keys decrypted it.
+                let decrypted = state.decrypted_with.is_some();
+                if decrypted {
+                    self.out.encrypted = true;
+                    if self.out.decrypted_with.is_none() {
+                        self.out.decrypted_with = state.decrypted_with;
+                    }
+                }
+                let status = state.verdict.status;
+                // A signature in the same OpenPGP message as the encryption was
+                // made inside it.
+                self.apply(state.verdict, decrypted || self.encrypted_depth > 0);
+                Ok((out, status, decrypted))
+            }
+            Err(e) => Err(classify_decrypt_error(&state, &e)),
+        }
+    }
+
+    pub(super) fn verify_detached(
+        &mut self,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<Verdict, OpenError> {
+        self.count_block()?;
+        let state = Rc::new(RefCell::new(HelperState::default()));
+        let ok = DetachedVerifierBuilder::from_bytes(signature)
+            .and_then(|b| b.with_policy(&POLICY, None, self.helper(&state)))
+            .and_then(|mut v| v.verify_bytes(data));
+        Ok(match ok {
+            Ok(()) => state.take().verdict,
+            Err(_) => bad_unverifiable(),
+        })
+    }
+
+    /// Verifies a cleartext-signed block; returns the verdict and the signed text with
+    /// the dash-escaping removed.
+    pub(super) fn verify_inline(&mut self, block: &[u8]) -> Result<(Verdict, Vec<u8>), OpenError> {
+        self.count_block()?;
+        let budget = self.budget;
+        let state = Rc::new(RefCell::new(HelperState::default()));
+        let text = VerifierBuilder::from_bytes(block)
+            .and_then(|b| b.with_policy(&POLICY, None, self.helper(&state)))
+            .and_then(|mut v| {
+                let mut text = Vec::new();
+                (&mut v).take(budget).read_to_end(&mut text)?;
+                Ok(text)
+            });
+        Ok(match text {
+            Ok(text) => {
+                self.budget = self.budget.saturating_sub(text.len() as u64);
+                (state.take().verdict, text)
+            }
+            // Unverifiable: keep the text as it stands so nothing is lost.
+            Err(_) => (bad_unverifiable(), block.to_vec()),
+        })
+    }
+}
+
+/// A signature we could not even check (garbage in the signature part, or the signed
+/// data altered so the framing broke) is bad, not absent: the sender claimed one.
+pub(super) fn bad_unverifiable() -> Verdict {
+    Verdict {
+        status: SignatureStatus::Bad,
+        signer: None,
+        gateway: false,
+    }
+}
+
+#[derive(Default)]
+pub(super) struct HelperState {
+    verdict: Verdict,
+    decrypted_with: Option<String>,
+    /// Key IDs the message was encrypted to.
+    recipients: Vec<String>,
+    /// Whether one of the recipients is a key we hold (then a failure is corruption).
+    addressed_to_us: bool,
+    /// Encrypted to a passphrase (SKESK) and to no public key at all.
+    passphrase_only: bool,
+    sources: HashMap<openpgp::Fingerprint, KeySource>,
+    /// The certificates handed to the verifier.
+    certs: Vec<Cert>,
+    /// Fingerprints of the gateway's own certificates among them.
+    gateway: Vec<openpgp::Fingerprint>,
+}
+
+pub(super) struct Helper<'a> {
+    keyring: &'a Keyring,
+    max_recipients: usize,
+    lookup: &'a dyn CertLookup,
+    extra: &'a [(Cert, KeySource)],
+    state: Rc<RefCell<HelperState>>,
+}
+
+impl VerificationHelper for Helper<'_> {
+    fn get_certs(&mut self, ids: &[KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        let mut certs: Vec<Cert> = Vec::new();
+        for id in ids {
+            // Every certificate that holds the issuer as a bound signing key: a
+            // certificate that only contains the key (bound as an encryption subkey,
+            // which needs no back-signature) is not a candidate.
+            let mut found: Vec<(Cert, KeySource)> = self
+                .lookup
+                .lookup(id)
+                .into_iter()
+                .filter(|(c, _)| signs_with(c, id))
+                .collect();
+            for (offered, source) in self.extra.iter().filter(|(c, _)| signs_with(c, id)) {
+                match found
+                    .iter_mut()
+                    .find(|(c, _)| c.fingerprint() == offered.fingerprint())
+                {
+                    // The copy we hold may carry a revocation the offered copy left
+                    // out; merging keeps both, so a stripped copy cannot undo it.
+                    Some((stored, _)) => {
+                        *stored = stored
+                            .clone()
+                            .merge_public(offered.clone())
+                            .unwrap_or_else(|_| stored.clone());
+                    }
+                    None => found.push((offered.clone(), *source)),
+                }
+            }
+            // The gateway's own keys, so that a copy of its own mail is recognised.
+            for gateway in self.keyring.gateway_keys() {
+                if signs_with(&gateway.cert, id) {
+                    self.state
+                        .borrow_mut()
+                        .gateway
+                        .push(gateway.cert.fingerprint());
+                    found.push((
+                        gateway.cert.clone().strip_secret_key_material(),
+                        KeySource::ReportersDir,
+                    ));
+                }
+            }
+            for (cert, source) in found {
+                let mut state = self.state.borrow_mut();
+                state.sources.entry(cert.fingerprint()).or_insert(source);
+                if !certs.iter().any(|c| c.fingerprint() == cert.fingerprint()) {
+                    state.certs.push(cert.clone());
+                    certs.push(cert);
+                }
+            }
+        }
+        Ok(certs)
+    }
+
+    fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+        for layer in structure.iter() {
+            let MessageLayer::SignatureGroup { results } = layer else {
+                continue;
+            };
+            for result in results {
+                let (status, cert) = match result {
+                    Ok(good) => {
+                        let fpr = good.ka.cert().fingerprint();
+                        let mut state = self.state.borrow_mut();
+                        if state.gateway.contains(&fpr) {
+                            state.verdict.gateway = true;
+                        }
+                        (SignatureStatus::Good, Some(fpr))
+                    }
+                    Err(VerificationError::MissingKey { .. })
+                    | Err(VerificationError::UnknownSignature { .. }) => {
+                        (SignatureStatus::UnknownKey, None)
+                    }
+                    Err(VerificationError::BadKey { ka, .. })
+                    | Err(VerificationError::BadSignature { ka, .. }) => {
+                        (SignatureStatus::Bad, Some(ka.cert().fingerprint()))
+                    }
+                    Err(VerificationError::UnboundKey { cert, .. }) => {
+                        (SignatureStatus::Bad, Some(cert.fingerprint()))
+                    }
+                    Err(_) => (SignatureStatus::Bad, None),
+                };
+                let mut state = self.state.borrow_mut();
+                let merged = state.verdict.status.merge(status);
+                if (merged != state.verdict.status || state.verdict.signer.is_none())
+                    && let Some(fpr) = cert
+                {
+                    let source = state.sources.get(&fpr).copied();
+                    let signer = state.certs.iter().find(|c| c.fingerprint() == fpr).cloned();
+                    state.verdict.signer = Some((fpr.to_hex(), source, signer));
+                }
+                state.verdict.status = merged;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DecryptionHelper for Helper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[openpgp::packet::PKESK],
+        skesks: &[openpgp::packet::SKESK],
+        sym_algo: Option<openpgp::types::SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(
+            Option<openpgp::types::SymmetricAlgorithm>,
+            &openpgp::crypto::SessionKey,
+        ) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        let keys = self.keyring.decryption_keys();
+        if pkesks.is_empty() && !skesks.is_empty() {
+            self.state.borrow_mut().passphrase_only = true;
+        }
+        if pkesks.len() > self.max_recipients {
+            self.state.borrow_mut().recipients.push(format!(
+                "only the first {} of {} tried (limits.max_recipients)",
+                self.max_recipients,
+                pkesks.len()
+            ));
+        }
+        for pkesk in pkesks.iter().take(self.max_recipients) {
+            let recipient = pkesk.recipient();
+            self.state.borrow_mut().recipients.push(
+                recipient
+                    .as_ref()
+                    .map_or_else(|| "anonymous".to_string(), |r| r.to_hex()),
+            );
+            // An anonymous recipient (hidden key ID) may be any of our keys.
+            let candidates = keys.iter().filter(|k| match &recipient {
+                Some(r) => r.aliases(k.key_handle()),
+                None => true,
+            });
+            for key in candidates {
+                if recipient.is_some() {
+                    self.state.borrow_mut().addressed_to_us = true;
+                }
+                let Ok(mut pair) = key.clone().into_keypair() else {
+                    continue;
+                };
+                if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo)
+                    && decrypt(algo, &sk)
+                {
+                    let cert = self.keyring.gateway_cert_of(&key.key_handle()).cloned();
+                    self.state.borrow_mut().decrypted_with =
+                        cert.as_ref().map(|c| c.fingerprint().to_hex());
+                    return Ok(cert);
+                }
+            }
+        }
+        Err(anyhow::anyhow!("no gateway key decrypts this message"))
+    }
+}
+
+pub(super) fn classify_decrypt_error(state: &HelperState, err: &anyhow::Error) -> OpenError {
+    if state.passphrase_only {
+        return OpenError::PassphraseOnly;
+    }
+    if state.decrypted_with.is_none() && !state.addressed_to_us && !state.recipients.is_empty() {
+        return OpenError::NoKey {
+            recipients: state.recipients.join(", "),
+        };
+    }
+    // sequoia's messages name packets and checks, never plaintext or key material.
+    let mut why = err.to_string();
+    if let Some(cause) = err.chain().nth(1) {
+        why = format!("{why}: {cause}");
+    }
+    if state.addressed_to_us && state.decrypted_with.is_none() {
+        why = format!("addressed to our key, but the session key does not decrypt: {why}");
+    }
+    OpenError::Corrupt(crate::intake::cap(&why))
+}
