@@ -24,8 +24,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use disclosured::config::{KeySettings, Limits};
-use disclosured::crypto::{KeySource, Keyring, open, seal};
+use disclosured::testing::config::{KeySettings, Limits};
+use disclosured::testing::crypto::{KeySource, Keyring, open, seal};
 
 const REPORT: &str = "Title: SQL injection in login form\nVulnerability type: SQL injection\nAffected component: auth/login.php\nAffected versions: 2.0 to 2.3.1\nCVSS: CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n\nSteps to reproduce:\n1. Open /login\n2. Enter a quote\n\nImpact: the whole user table.\n";
 
@@ -147,7 +147,7 @@ fn main() {
     let t = Instant::now();
     for raw in &messages {
         let opened = open(raw, &keyring, &lookup, &[], &Limits::default()).unwrap();
-        assert_eq!(opened.signature, disclosured::crypto::SignatureStatus::Good);
+        assert_eq!(opened.signature, disclosured::testing::crypto::SignatureStatus::Good);
         seal::sign_and_encrypt(&keyring, &[&reporter], &ack).unwrap();
     }
     let floor = t.elapsed().as_secs_f64() / n as f64;

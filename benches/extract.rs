@@ -25,7 +25,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use disclosured::extract;
+use disclosured::testing::extract;
 
 /// One report as the pipeline would hand it over.
 struct Input {

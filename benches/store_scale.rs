@@ -29,9 +29,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use disclosured::intake::Mailbox;
-use disclosured::policy::{DeadlineName, Deadlines};
-use disclosured::store::{AttachmentMeta, Event, JobKind, NewJob, NewReport, Status, Store};
+use disclosured::testing::intake::Mailbox;
+use disclosured::testing::policy::{DeadlineName, Deadlines};
+use disclosured::testing::store::{AttachmentMeta, Event, JobKind, NewJob, NewReport, Status, Store};
 
 const BIN: &str = env!("CARGO_BIN_EXE_disclosured");
 
@@ -71,19 +71,19 @@ fn new_report(i: usize, n: usize) -> NewReport {
         subject: Some(format!("Security issue: SQL injection in export (#{i})")),
         message_id: Some(format!("<report{i}.{}@example.net>", at.timestamp())),
         content_sha256: sha.clone(),
-        form: disclosured::crypto::open::Form::Inline,
+        form: disclosured::testing::crypto::open::Form::Inline,
         encrypted: true,
         decrypted_with: Some("0123456789ABCDEF0123456789ABCDEF01234567".into()),
-        signature: disclosured::crypto::SignatureStatus::Good,
+        signature: disclosured::testing::crypto::SignatureStatus::Good,
         signature_covers_all: true,
         signer_matches_from: true,
         signer_fingerprint: Some(format!("{:040X}", i % 977)),
-        signer_key_source: Some(disclosured::crypto::KeySource::ReportersDir),
+        signer_key_source: Some(disclosured::testing::crypto::KeySource::ReportersDir),
         reporter_key: Some(format!("{:040X}", i % 977)),
         proven_key: Some(format!("{:040X}", i % 977)),
         proof_checked: true,
         unverified_followup_of: None,
-        fields: disclosured::extract::Fields {
+        fields: disclosured::testing::extract::Fields {
             title: Some(format!("SQL injection in the account export (#{i})")),
             vulnerability_type: Some("SQL injection".into()),
             affected_component: Some("web/account/export.php".into()),
@@ -93,7 +93,7 @@ fn new_report(i: usize, n: usize) -> NewReport {
             proof_of_concept: Some("see the attached script".into()),
             impact: Some("full read access to the database".into()),
             suggested_fix: Some("use a whitelist of formats and bind parameters".into()),
-            cvss: disclosured::extract::find_cvss("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N"),
+            cvss: disclosured::testing::extract::find_cvss("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N"),
             stated_severity: None,
             credit_name: Some(format!("Researcher {i}")),
             contact: None,
@@ -146,7 +146,7 @@ fn fill(path: &Path, n: usize) {
                     let commit = store
                         .commit_report("VR", report, vec![NewJob::new(JobKind::Ack, &to, at)])
                         .unwrap();
-                    let disclosured::store::Commit::Stored(disclosured::store::OutcomeRef::Report(
+                    let disclosured::testing::store::Commit::Stored(disclosured::testing::store::OutcomeRef::Report(
                         id,
                     )) = commit
                     else {
@@ -193,14 +193,14 @@ fn fill(path: &Path, n: usize) {
             let (store, jobs) = (store.clone(), &jobs);
             scope.spawn(move || {
                 for job in jobs.iter().skip(t).step_by(threads) {
-                    let Some(disclosured::store::OutcomeRef::Report(id)) = &job.outcome else {
+                    let Some(disclosured::testing::store::OutcomeRef::Report(id)) = &job.outcome else {
                         continue;
                     };
                     if store.report(id).unwrap().unwrap().status == Status::New {
                         continue;
                     }
                     let mut job = job.clone();
-                    job.state = disclosured::store::JobState::Sent;
+                    job.state = disclosured::testing::store::JobState::Sent;
                     job.tries = 1;
                     job.sent_at = Some(job.created_at + chrono::Duration::minutes(1));
                     job.message_id = Some(format!("<ack{}@example.org>", job.id));
@@ -355,7 +355,7 @@ fn main() {
     // generated at the first start).
     let empty = tempfile::tempdir().unwrap();
     let empty_config = write_config(empty.path());
-    let empty_socket = disclosured::daemon::control::socket_path(&empty.path().join("state"));
+    let empty_socket = disclosured::testing::daemon::control::socket_path(&empty.path().join("state"));
     let mut idle = Vec::new();
     for _ in 0..runs.min(3) {
         let child = serve(&empty_config);
@@ -374,7 +374,7 @@ fn main() {
     let filled = root.join("filled");
     let config = write_config(root);
     let store = root.join("state");
-    let socket = disclosured::daemon::control::socket_path(&store);
+    let socket = disclosured::testing::daemon::control::socket_path(&store);
     let mut fill_s = 0.0;
     if std::fs::read_to_string(&filled).ok() != Some(format!("{n} v3")) {
         std::fs::remove_dir_all(&store).unwrap();

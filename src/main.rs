@@ -6,10 +6,10 @@ fn main() -> std::process::ExitCode {
     // report text or secrets: private to its user, whatever the umask it was
     // started with.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    match disclosured::cli::main() {
+    match disclosured::main() {
         Ok(code) => code,
         Err(err) => {
-            disclosured::cli::report_error(&err);
+            disclosured::report_error(&err);
             std::process::ExitCode::from(2)
         }
     }

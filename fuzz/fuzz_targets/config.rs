@@ -1,7 +1,7 @@
 //! Configuration parsing: any TOML over the defaults gives settings or an error.
 #![no_main]
 
-use disclosured::config::Settings;
+use disclosured::testing::config::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

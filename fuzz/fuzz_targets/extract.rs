@@ -1,7 +1,7 @@
 //! Field and CVSS extraction from any text, and HTML conversion.
 #![no_main]
 
-use disclosured::extract;
+use disclosured::testing::extract;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

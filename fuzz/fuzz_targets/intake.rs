@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use disclosured::config::Settings;
-use disclosured::pipeline::{Origin, Pipeline};
+use disclosured::testing::config::Settings;
+use disclosured::testing::pipeline::{Origin, Pipeline};
 use libfuzzer_sys::fuzz_target;
 
 fn pipeline() -> &'static Pipeline {

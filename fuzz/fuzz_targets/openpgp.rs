@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use disclosured::config::{KeySettings, Limits};
-use disclosured::crypto::{Keyring, open};
+use disclosured::testing::config::{KeySettings, Limits};
+use disclosured::testing::crypto::{Keyring, open};
 use libfuzzer_sys::fuzz_target;
 
 fn keyring() -> &'static Keyring {

@@ -427,7 +427,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         total.as_secs_f64()
     );
     // A kill repeats at most the messages sent since the last flush: one batch.
-    let per_kill = disclosured::outbox::DURABLE_BATCH;
+    let per_kill = disclosured::testing::outbox::DURABLE_BATCH;
     assert!(
         dup_report <= kills * per_kill,
         "seed {seed}: {dup_report} duplicate acknowledgements after {kills} kills"

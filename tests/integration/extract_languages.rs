@@ -20,7 +20,7 @@
 
 use std::path::Path;
 
-use disclosured::extract::{self, FieldName, Fields};
+use disclosured::testing::extract::{self, FieldName, Fields};
 
 const LANGUAGES: &[&str] = &[
     "en", "de", "fr", "es", "it", "pt", "nl", "ru", "uk", "pl", "zh-Hans", "zh-Hant", "ja", "ko",

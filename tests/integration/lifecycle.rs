@@ -5,8 +5,8 @@
 //! through the library, never by sleeping.
 
 use chrono::{DateTime, Duration, Utc};
-use disclosured::config::Settings;
-use disclosured::pipeline::Pipeline;
+use disclosured::testing::config::Settings;
+use disclosured::testing::pipeline::Pipeline;
 
 use crate::pipeline::{REPORT, Scene, entity, pgp_mime_encrypted};
 use crate::util::*;
@@ -637,7 +637,7 @@ fn a_deadline_passing_is_escalated_once_and_the_digest_lists_it_first() {
         assert_eq!(p.escalate(received + Duration::days(8)).unwrap(), 1);
         assert_eq!(p.escalate(received + Duration::days(9)).unwrap(), 0);
         // The mail was queued at the injected times, so it is due at them.
-        disclosured::outbox::deliver_due(&p.outbox(), received + Duration::days(9)).unwrap();
+        disclosured::testing::outbox::deliver_due(&p.outbox(), received + Duration::days(9)).unwrap();
     }
     let out = t.s.gw.outbox();
     assert_eq!(
@@ -670,7 +670,7 @@ fn a_deadline_passing_is_escalated_once_and_the_digest_lists_it_first() {
 
 #[test]
 fn the_digest_follows_its_schedule_and_is_skipped_when_there_is_nothing_to_say() {
-    use disclosured::policy::next_digest;
+    use disclosured::testing::policy::next_digest;
     let t = Team::new("[digest]\nschedule = \"daily 08:00\"\ntimezone = \"Europe/Berlin\"\n");
     let p = t.pipeline();
     let (schedule, tz) = (p.settings.digest.schedule, p.settings.digest.timezone);
@@ -689,10 +689,10 @@ fn the_digest_follows_its_schedule_and_is_skipped_when_there_is_nothing_to_say()
 
     t.s.gw.deliver(&t.report("<sched@example.net>", REPORT));
     let maildir = p.open_maildir().unwrap().unwrap();
-    let pass = disclosured::daemon::maildir::pass(
+    let pass = disclosured::testing::daemon::maildir::pass(
         &p,
         &maildir,
-        &disclosured::daemon::shutdown::Shutdown::never(),
+        &disclosured::testing::daemon::shutdown::Shutdown::never(),
         &|| (),
     )
     .unwrap();
@@ -702,7 +702,7 @@ fn the_digest_follows_its_schedule_and_is_skipped_when_there_is_nothing_to_say()
     assert!(!p.scheduled(second - minute).unwrap().digest);
     assert!(p.scheduled(second).unwrap().digest, "due at its time");
     assert!(!p.scheduled(second + minute).unwrap().digest, "once");
-    disclosured::outbox::deliver_due(&p.outbox(), second + minute).unwrap();
+    disclosured::testing::outbox::deliver_due(&p.outbox(), second + minute).unwrap();
     drop(p);
     let id = format!("VR-{}-0001", year());
     for m in [&t.bob, &t.carol] {

@@ -549,8 +549,8 @@ fn check_config_and_serve_refuse_an_unsafe_password_file_at_start() {
 /// step by step against Dovecot, with APPENDs put into that window.
 #[test]
 fn issue_18_mail_appended_during_a_pass_ends_the_next_idle_at_once() {
-    use disclosured::config::{Inbox, Settings};
-    use disclosured::source::imap::{ImapInbox, Mailbox, Woke};
+    use disclosured::testing::config::{Inbox, Settings};
+    use disclosured::testing::source::imap::{ImapInbox, Mailbox, Woke};
     let net = Net::new();
     let settings = Settings::load(Some(&net.gw.config)).unwrap();
     let Inbox::Imap(imap) = settings.inbox.clone() else {

@@ -29,7 +29,7 @@ fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
 /// holds the store; asking before that would open the store here, beside the
 /// starting daemon, and make its start fail.
 fn serve(gw: &Gateway, store: &std::path::Path) -> Child {
-    let socket = disclosured::daemon::control::socket_path(store);
+    let socket = disclosured::testing::daemon::control::socket_path(store);
     let log = gw.path("serve.log");
     let mut child = gw
         .command()
@@ -490,7 +490,7 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     // A plain backup of the earlier format still restores.
     let old = gw.path("old.backup");
     {
-        let store = disclosured::store::Store::open(&gw.path("state")).unwrap();
+        let store = disclosured::testing::store::Store::open(&gw.path("state")).unwrap();
         let mut f = std::fs::File::create(&old).unwrap();
         store.export(&mut f).unwrap();
     }
@@ -604,7 +604,7 @@ fn issue_18_serve_waits_for_a_command_holding_the_store_at_start() {
     let gw = Gateway::new();
     gw.run_once();
     // This test process plays the command: it holds the store.
-    let held = disclosured::store::Store::open(&gw.path("state")).unwrap();
+    let held = disclosured::testing::store::Store::open(&gw.path("state")).unwrap();
     let log = gw.path("serve.log");
     let mut child = gw
         .command()
