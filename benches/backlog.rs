@@ -13,6 +13,7 @@
 //! `cargo bench --bench backlog -- 1000 cv25519` (or `rsa4096`); `make bench` runs both.
 
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -147,7 +148,10 @@ fn main() {
     let t = Instant::now();
     for raw in &messages {
         let opened = open(raw, &keyring, &lookup, &[], &Limits::default()).unwrap();
-        assert_eq!(opened.signature, disclosured::testing::crypto::SignatureStatus::Good);
+        assert_eq!(
+            opened.signature,
+            disclosured::testing::crypto::SignatureStatus::Good
+        );
         seal::sign_and_encrypt(&keyring, &[&reporter], &ack).unwrap();
     }
     let floor = t.elapsed().as_secs_f64() / n as f64;

@@ -16,6 +16,7 @@
 //! `cargo bench --bench extract -- 10000 5` (reports, runs).
 
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -5,6 +5,7 @@
 //! Run with `make bench` (or `cargo bench --bench imap_latency -- 200`).
 
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -13,6 +13,7 @@
 //! `cargo bench --bench large_message -- 25 3` (attachment MB, runs).
 
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

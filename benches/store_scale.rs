@@ -17,6 +17,7 @@
 //! `STORE_SCALE_DIR=DIR` keeps the filled store in DIR for the next run.
 
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -31,7 +32,9 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use disclosured::testing::intake::Mailbox;
 use disclosured::testing::policy::{DeadlineName, Deadlines};
-use disclosured::testing::store::{AttachmentMeta, Event, JobKind, NewJob, NewReport, Status, Store};
+use disclosured::testing::store::{
+    AttachmentMeta, Event, JobKind, NewJob, NewReport, Status, Store,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_disclosured");
 
@@ -93,7 +96,9 @@ fn new_report(i: usize, n: usize) -> NewReport {
             proof_of_concept: Some("see the attached script".into()),
             impact: Some("full read access to the database".into()),
             suggested_fix: Some("use a whitelist of formats and bind parameters".into()),
-            cvss: disclosured::testing::extract::find_cvss("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N"),
+            cvss: disclosured::testing::extract::find_cvss(
+                "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N",
+            ),
             stated_severity: None,
             credit_name: Some(format!("Researcher {i}")),
             contact: None,
@@ -146,9 +151,9 @@ fn fill(path: &Path, n: usize) {
                     let commit = store
                         .commit_report("VR", report, vec![NewJob::new(JobKind::Ack, &to, at)])
                         .unwrap();
-                    let disclosured::testing::store::Commit::Stored(disclosured::testing::store::OutcomeRef::Report(
-                        id,
-                    )) = commit
+                    let disclosured::testing::store::Commit::Stored(
+                        disclosured::testing::store::OutcomeRef::Report(id),
+                    ) = commit
                     else {
                         panic!("not stored: {commit:?}")
                     };
@@ -193,7 +198,8 @@ fn fill(path: &Path, n: usize) {
             let (store, jobs) = (store.clone(), &jobs);
             scope.spawn(move || {
                 for job in jobs.iter().skip(t).step_by(threads) {
-                    let Some(disclosured::testing::store::OutcomeRef::Report(id)) = &job.outcome else {
+                    let Some(disclosured::testing::store::OutcomeRef::Report(id)) = &job.outcome
+                    else {
                         continue;
                     };
                     if store.report(id).unwrap().unwrap().status == Status::New {
@@ -355,7 +361,8 @@ fn main() {
     // generated at the first start).
     let empty = tempfile::tempdir().unwrap();
     let empty_config = write_config(empty.path());
-    let empty_socket = disclosured::testing::daemon::control::socket_path(&empty.path().join("state"));
+    let empty_socket =
+        disclosured::testing::daemon::control::socket_path(&empty.path().join("state"));
     let mut idle = Vec::new();
     for _ in 0..runs.min(3) {
         let child = serve(&empty_config);

@@ -95,7 +95,10 @@ impl Deadlines {
 }
 
 /// The fix target for a severity; none for unrated reports and severity `none`.
-pub fn fix_target(policy: &Policy, severity: Option<Severity>) -> Option<std::time::Duration> {
+pub(crate) fn fix_target(
+    policy: &Policy,
+    severity: Option<Severity>,
+) -> Option<std::time::Duration> {
     match severity? {
         Severity::Critical => Some(policy.fix.critical),
         Severity::High => Some(policy.fix.high),
@@ -141,7 +144,7 @@ pub struct DeadlineStatus {
 
 /// Evaluates deadlines given when each milestone was reached (`met`) and whether the
 /// deadline still applies (`closed`).
-pub fn evaluate(
+pub(crate) fn evaluate(
     deadlines: &Deadlines,
     met: impl Fn(DeadlineName) -> Option<DateTime<Utc>>,
     closed: impl Fn(DeadlineName) -> bool,
@@ -224,7 +227,7 @@ impl Hint {
 }
 
 /// The hints for a report's fields and text.
-pub fn hints(policy: &Policy, fields: &Fields, text: &str, attachments: usize) -> Vec<Hint> {
+pub(crate) fn hints(policy: &Policy, fields: &Fields, text: &str, attachments: usize) -> Vec<Hint> {
     let mut out = Vec::new();
     if let Some(stated) = &fields.affected_versions
         && !policy.supported_versions.is_empty()
@@ -365,7 +368,7 @@ pub fn next_digest(
     None
 }
 
-pub fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
+pub(crate) fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 

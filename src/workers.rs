@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// Runs `work` on each item, on up to `threads` threads, taking items in order.
 /// Each result is folded into `acc` under a lock; `fold` returns true to halt the run
 /// (no further item is started), as does `stop` being set. Returns the accumulator.
-pub fn each<'a, T, R, A>(
+pub(crate) fn each<'a, T, R, A>(
     threads: usize,
     items: &'a [T],
     stop: Option<&AtomicBool>,
@@ -56,7 +56,7 @@ where
 /// `f` applied to every item, on up to one thread per core (contiguous slices, one
 /// per thread), in the items' order; in this thread alone when there are fewer than
 /// `min_parallel` items (for cheap work a thread costs more than it saves).
-pub fn map<T, R>(items: &[T], min_parallel: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R>
+pub(crate) fn map<T, R>(items: &[T], min_parallel: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R>
 where
     T: Sync,
     R: Send,
@@ -65,13 +65,13 @@ where
 }
 
 /// The number of cores this process may use.
-pub fn cores() -> usize {
+pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// [`map`] on up to `threads` threads: more than the cores for work that also waits
 /// (a disk sync, a relay's answer), so that a core has other work meanwhile.
-pub fn map_on<T, R>(
+pub(crate) fn map_on<T, R>(
     threads: usize,
     items: &[T],
     min_parallel: usize,

@@ -12,7 +12,7 @@ use crate::store::Status;
 /// answers each reporter with a signed acknowledgement.
 #[derive(Debug, Parser)]
 #[command(name = "disclosured", version)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Configuration file, read over the built-in defaults (config/disclosured.toml).
     /// Environment variables DISCLOSURED__SECTION__KEY override both.
     #[arg(
@@ -41,7 +41,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run the daemon: watch the inbox, store reports, send acknowledgements.
     Serve,
     /// Process everything waiting in the inbox, deliver queued mail, and exit.
@@ -100,7 +100,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ReportsCommand {
+pub(crate) enum ReportsCommand {
     /// List reports, oldest first.
     List {
         /// Only reports in this state (new, acknowledged, triaged, accepted, rejected,
@@ -147,7 +147,7 @@ pub enum ReportsCommand {
 
 #[derive(Debug, Args)]
 #[command(arg_required_else_help = true)]
-pub struct SetArgs {
+pub(crate) struct SetArgs {
     /// The report ID.
     pub id: String,
     /// New state: triaged, accepted, rejected (with --reason), fixed, disclosed.
@@ -176,7 +176,7 @@ pub struct SetArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct DigestArgs {
+pub(crate) struct DigestArgs {
     /// Print the digest as it would be sent now, and send nothing.
     #[arg(long, conflicts_with = "send", required_unless_present = "send")]
     pub dry_run: bool,
@@ -190,7 +190,7 @@ pub struct DigestArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum QuarantineCommand {
+pub(crate) enum QuarantineCommand {
     /// List quarantined and skipped messages with their reasons (and IDs).
     List {
         /// Print a JSON array instead of a table.
@@ -211,7 +211,7 @@ pub enum QuarantineCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum OutboxCommand {
+pub(crate) enum OutboxCommand {
     /// List queued mail: pending and failed messages (and sent ones with --sent).
     List {
         /// Print a JSON array instead of a table.
@@ -233,7 +233,7 @@ pub enum OutboxCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(crate) enum KeysCommand {
     /// Generate a new gateway key; it becomes the signing key, older keys keep decrypting.
     Generate,
     /// Replace the signing key: generate a new key that signs and is published from
@@ -259,7 +259,7 @@ pub enum KeysCommand {
 impl Command {
     /// The commands on the store: run inside the daemon through its control socket
     /// while it runs (it holds the store), else in this process.
-    pub fn runs_in_daemon(&self) -> bool {
+    pub(crate) fn runs_in_daemon(&self) -> bool {
         matches!(
             self,
             Command::Reports(_)
@@ -273,7 +273,7 @@ impl Command {
 
     /// Whether the command prints JSON (exact, for scripts) rather than text for a
     /// terminal (made safe to display: see `reports::terminal_safe`).
-    pub fn prints_json(&self) -> bool {
+    pub(crate) fn prints_json(&self) -> bool {
         match self {
             Command::Reports(ReportsCommand::List { json, .. })
             | Command::Reports(ReportsCommand::Show { json, .. })

@@ -12,7 +12,7 @@ use crate::daemon::{self, control};
 use crate::pipeline::Pipeline;
 use crate::store::Store;
 
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
     super::logging::init(if daemon_like { "info" } else { "warn" });
     if let Some(dir) = credentials_dir(cli.config.as_deref(), cli.credentials.as_deref()) {

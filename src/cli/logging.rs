@@ -29,7 +29,7 @@ use tracing_subscriber::{Layer, fmt};
 const OWN_TARGET: &str = "disclosured";
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `default`.
-pub fn init(default: &str) {
+pub(crate) fn init(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let cap = filter_fn(|meta| {
         *meta.level() <= Level::INFO
@@ -58,7 +58,7 @@ pub fn init(default: &str) {
 
 /// Prints `text` on stderr: as error-priority lines when stderr is the journal, as it
 /// is otherwise.
-pub fn print_error(text: &str) {
+pub(crate) fn print_error(text: &str) {
     if journal_stream() {
         let line = JournalLine {
             priority: priority(&Level::ERROR),

@@ -7,13 +7,13 @@
 //! `reports` → `quarantine`; what several of them share (the output buffer, the
 //! runtime, explaining a locked store) is here.
 
-pub mod args;
+pub(crate) mod args;
 mod backup;
-pub mod commands;
-pub mod logging;
-pub mod ops;
+pub(crate) mod commands;
+pub(crate) mod logging;
+pub(crate) mod ops;
 mod quarantine;
-pub mod reports;
+pub(crate) mod reports;
 mod status;
 mod views;
 
@@ -24,7 +24,7 @@ use clap::Parser;
 
 /// A command's output, as the terminal or the control socket will show it.
 #[derive(Debug, Default)]
-pub struct Out {
+pub(crate) struct Out {
     pub stdout: String,
     pub stderr: String,
 }

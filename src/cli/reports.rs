@@ -21,10 +21,10 @@ use crate::store::{
     RejectReason, Report, ReportId, Status,
 };
 
-pub use super::Out;
+pub(crate) use super::Out;
 
 /// Runs a store command; the exit code is 0, 1 (not found, refused) or 2 (bad use).
-pub fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
+pub(crate) fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
     let mut out = Out::default();
     let code = match run(p, command, request, &mut out) {
         Ok(code) => code,
@@ -51,7 +51,7 @@ pub fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
 /// but tab and newline, DEL, C1, and so ESC and CSI) and the bidirectional overrides
 /// that reorder what is shown become U+FFFD. JSON output is left exact: it escapes
 /// C0 itself, and scripts need the stored bytes.
-pub fn terminal_safe(text: &str) -> String {
+pub(crate) fn terminal_safe(text: &str) -> String {
     text.chars()
         .map(|c| {
             let control = (c.is_control() && c != '\n' && c != '\t')
@@ -591,7 +591,7 @@ fn outbox_retry(
     Ok(0)
 }
 
-pub fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_string()
     } else {

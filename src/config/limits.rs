@@ -54,6 +54,8 @@ impl Default for Limits {
 /// One of the [`Limits`], by name: a check names the limit it applies, and its
 /// message names the configuration key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// The variants mirror the TOML keys (`max_parts`, ...), which all begin with `max_`.
+#[allow(clippy::enum_variant_names)]
 pub enum Limit {
     MaxMessageBytes,
     MaxHeaderBytes,

@@ -21,18 +21,19 @@ use std::time::Duration;
 
 use crate::extract::FieldName;
 
-pub use limits::{Limit, LimitExceeded, Limits, RateLimits};
-pub use secrets::{
+pub use limits::Limits;
+pub(crate) use limits::{Limit, LimitExceeded, RateLimits};
+pub(crate) use secrets::{
     INSTALLED_CREDENTIALS, Secret, SecretError, check_private_file, credentials_directory,
     set_cli_credentials,
 };
 
 /// The example configuration shipped in `config/`, compiled in so that the daemon runs
 /// with no file at all (`make run`) and a site file only needs the keys it changes.
-pub const DEFAULT_TOML: &str = include_str!("../../config/disclosured.toml");
+pub(crate) const DEFAULT_TOML: &str = include_str!("../../config/disclosured.toml");
 
 /// Prefix of environment overrides: `DISCLOSURED__INBOX__PATH=/srv/mail` sets `inbox.path`.
-pub const ENV_PREFIX: &str = "DISCLOSURED";
+pub(crate) const ENV_PREFIX: &str = "DISCLOSURED";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -91,6 +92,8 @@ pub enum Inbox {
 
 /// How a connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+// `StartTls` is the protocol's own name (STARTTLS, RFC 3207).
+#[allow(clippy::enum_variant_names)]
 pub enum Tls {
     /// TLS from the first byte (IMAPS 993, SMTPS 465).
     Implicit,
@@ -227,7 +230,7 @@ pub struct ScopeCategory {
 
 /// Built-in out-of-scope categories and the phrases that suggest them. A policy names
 /// the ones it uses; others need their phrases in `policy.scope_keywords`.
-pub const BUILTIN_SCOPE_CATEGORIES: &[(&str, &[&str])] = &[
+pub(crate) const BUILTIN_SCOPE_CATEGORIES: &[(&str, &[&str])] = &[
     (
         "third_party_dependency",
         &[

@@ -92,7 +92,7 @@ pub enum SecretError {
 
 /// Refuses a secret file that group or others may read, or that someone else owns,
 /// as ssh does for private keys.
-pub fn check_private_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretError> {
+pub(crate) fn check_private_file(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
@@ -166,17 +166,17 @@ static CLI_CREDENTIALS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new(
 
 /// The installed credentials directory (`make install`), the unit's `LoadCredential=`
 /// sources.
-pub const INSTALLED_CREDENTIALS: &str = "/etc/disclosured/credentials";
+pub(crate) const INSTALLED_CREDENTIALS: &str = "/etc/disclosured/credentials";
 
 /// Sets where credentials are read from when `$CREDENTIALS_DIRECTORY` is not set (a
 /// command run from a shell, not by systemd). The first call wins.
-pub fn set_cli_credentials(dir: PathBuf) {
+pub(crate) fn set_cli_credentials(dir: PathBuf) {
     let _ = CLI_CREDENTIALS.set(dir);
 }
 
 /// Where systemd credentials are read from: `$CREDENTIALS_DIRECTORY` under systemd,
 /// else the directory the command line set.
-pub fn credentials_directory() -> Option<PathBuf> {
+pub(crate) fn credentials_directory() -> Option<PathBuf> {
     std::env::var_os("CREDENTIALS_DIRECTORY")
         .map(PathBuf::from)
         .or_else(|| CLI_CREDENTIALS.get().cloned())

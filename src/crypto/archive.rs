@@ -22,7 +22,7 @@ use openpgp::types::DataFormat;
 use super::{Keyring, POLICY};
 
 #[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
+pub(crate) enum ArchiveError {
     #[error("no usable encryption key in {0}")]
     NoRecipientKey(String),
     #[error(
@@ -39,7 +39,7 @@ fn pgp(e: impl std::fmt::Display) -> ArchiveError {
 
 /// The certificates in `bytes` (armored or binary), armored, or `None` when there is
 /// none: the `--to` keys, sent to the daemon as text.
-pub fn armored_certs(bytes: &[u8]) -> Result<Option<String>, ArchiveError> {
+pub(crate) fn armored_certs(bytes: &[u8]) -> Result<Option<String>, ArchiveError> {
     use openpgp::serialize::SerializeInto;
     let (certs, _) = super::parse_certs(bytes);
     if certs.is_empty() {
@@ -54,7 +54,7 @@ pub fn armored_certs(bytes: &[u8]) -> Result<Option<String>, ArchiveError> {
 
 /// Whether `start` (the first bytes of a file) looks like an OpenPGP message, armored
 /// or binary, rather than a plain backup.
-pub fn is_openpgp(start: &[u8]) -> bool {
+pub(crate) fn is_openpgp(start: &[u8]) -> bool {
     start.starts_with(b"-----BEGIN PGP MESSAGE-----")
         // A binary packet: the tag byte has its high bit set.
         || start.first().is_some_and(|b| b & 0x80 != 0)
@@ -62,7 +62,7 @@ pub fn is_openpgp(start: &[u8]) -> bool {
 
 /// An armored OpenPGP writer around `out`, encrypted to every usable encryption key of
 /// `recipients`. Write the backup into it, then [`finish`] it.
-pub fn encrypt_to<'a>(
+pub(crate) fn encrypt_to<'a>(
     out: &'a mut (dyn Write + Send + Sync),
     recipients: &[(&'a Cert, String)],
 ) -> Result<Message<'a>, ArchiveError> {
@@ -104,13 +104,13 @@ pub fn encrypt_to<'a>(
 }
 
 /// Completes a message begun with [`encrypt_to`].
-pub fn finish(message: Message<'_>) -> Result<(), ArchiveError> {
+pub(crate) fn finish(message: Message<'_>) -> Result<(), ArchiveError> {
     message.finalize().map_err(pgp)
 }
 
 /// The plaintext of an encrypted backup, read as it is decrypted with the gateway's
 /// keys. A read error at the end means the file was modified or cut.
-pub fn decrypt<'a, R: Read + Send + Sync + 'a>(
+pub(crate) fn decrypt<'a, R: Read + Send + Sync + 'a>(
     input: R,
     keyring: &'a Keyring,
 ) -> Result<impl Read + 'a, ArchiveError> {

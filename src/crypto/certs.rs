@@ -16,9 +16,9 @@ use openpgp::{Cert, KeyHandle};
 use super::POLICY;
 
 /// User IDs kept in a stored certificate.
-pub const MAX_USERIDS: usize = 4;
+pub(crate) const MAX_USERIDS: usize = 4;
 /// Subkeys kept in a stored certificate.
-pub const MAX_SUBKEYS: usize = 8;
+pub(crate) const MAX_SUBKEYS: usize = 8;
 /// Revocations kept per component: one is enough to revoke; a few allow for a
 /// reason being restated.
 const MAX_REVOCATIONS: usize = 2;
@@ -27,7 +27,7 @@ const MAX_REVOCATIONS: usize = 2;
 /// the policy (a signing subkey's back-signature checked) and flagged for signing.
 /// A key merely present in the certificate, such as someone else's public key bound
 /// as an encryption subkey, does not count.
-pub fn signs_with(cert: &Cert, handle: &KeyHandle) -> bool {
+pub(crate) fn signs_with(cert: &Cert, handle: &KeyHandle) -> bool {
     cert.keys()
         .with_policy(&POLICY, None)
         .for_signing()
@@ -38,7 +38,7 @@ pub fn signs_with(cert: &Cert, handle: &KeyHandle) -> bool {
 
 /// The handles (key ID and fingerprint, upper-case hex) of every key of `cert` that
 /// [`signs_with`] accepts: what a signature's issuer is looked up by.
-pub fn signing_handles(cert: &Cert) -> Vec<String> {
+pub(crate) fn signing_handles(cert: &Cert) -> Vec<String> {
     let mut out = Vec::new();
     for ka in cert.keys().with_policy(&POLICY, None).for_signing() {
         out.push(ka.key().keyid().to_hex());
@@ -57,7 +57,7 @@ pub fn signing_handles(cert: &Cert) -> Vec<String> {
 /// Merging two minimal copies and taking the minimal copy again stays within the same
 /// bounds, so repeated merges cannot grow a stored key. `None` when the certificate
 /// has no valid self-signature under the policy (nothing in it could be trusted).
-pub fn minimal(cert: &Cert, keep_userid: impl Fn(&UserID) -> bool) -> Option<Cert> {
+pub(crate) fn minimal(cert: &Cert, keep_userid: impl Fn(&UserID) -> bool) -> Option<Cert> {
     let valid = cert.with_policy(&POLICY, None).ok()?;
     let cert = cert.clone().strip_secret_key_material();
     let primary = cert.primary_key();
@@ -113,7 +113,7 @@ pub fn minimal(cert: &Cert, keep_userid: impl Fn(&UserID) -> bool) -> Option<Cer
 
 /// For a certificate kept by an earlier version: the handles of its signing keys,
 /// and its bounded copy when that is smaller than `bytes`.
-pub fn reindex(bytes: &[u8]) -> (Vec<String>, Option<Vec<u8>>) {
+pub(crate) fn reindex(bytes: &[u8]) -> (Vec<String>, Option<Vec<u8>>) {
     use openpgp::serialize::SerializeInto;
     let mut handles = Vec::new();
     let mut smaller = None;
@@ -130,7 +130,7 @@ pub fn reindex(bytes: &[u8]) -> (Vec<String>, Option<Vec<u8>>) {
 }
 
 /// Whether a user ID is for `address` (case-insensitive).
-pub fn userid_is_for(userid: &UserID, address: &str) -> bool {
+pub(crate) fn userid_is_for(userid: &UserID, address: &str) -> bool {
     userid
         .email_normalized()
         .ok()
@@ -140,7 +140,7 @@ pub fn userid_is_for(userid: &UserID, address: &str) -> bool {
 
 /// `stored` and `new` (copies of the same certificate) merged, then made minimal again:
 /// user IDs for `address` and those already kept. A merge that fails keeps `stored`.
-pub fn merge_bounded(stored: Option<Cert>, new: &Cert, address: &str) -> Option<Cert> {
+pub(crate) fn merge_bounded(stored: Option<Cert>, new: &Cert, address: &str) -> Option<Cert> {
     let kept: Vec<UserID> = stored
         .as_ref()
         .map(|c| c.userids().map(|u| u.userid().clone()).collect())

@@ -33,7 +33,7 @@ use super::key_files::{
 use crate::config::{KeySettings, SecretError};
 
 /// The file in `keys.dir` naming the signing key by fingerprint.
-pub const SIGNING_KEY_FILE: &str = "signing-key";
+pub(crate) const SIGNING_KEY_FILE: &str = "signing-key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {

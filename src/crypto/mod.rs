@@ -6,22 +6,24 @@
 //! algorithms and keys are acceptable, everywhere. Plaintext is untrusted: a bad
 //! signature is recorded, never silently upgraded, and nothing decrypted is logged.
 
-pub mod archive;
-pub mod certs;
+pub(crate) mod archive;
+pub(crate) mod certs;
 mod key_files;
-pub mod keys;
+pub(crate) mod keys;
 pub mod open;
 pub mod seal;
-pub mod team;
+pub(crate) mod team;
 
 use sequoia_openpgp as openpgp;
 
-pub use keys::{KeyError, Keyring};
-pub use open::{Attachment, OpenError, Opened, Proven, open};
-pub use team::{Member, Team, TeamError};
+pub(crate) use keys::KeyError;
+pub use keys::Keyring;
+pub use open::open;
+pub(crate) use open::{OpenError, Opened, Proven};
+pub(crate) use team::{Member, Team, TeamError};
 
 /// The one policy every key and signature check goes through.
-pub static POLICY: openpgp::policy::StandardPolicy<'static> =
+pub(crate) static POLICY: openpgp::policy::StandardPolicy<'static> =
     openpgp::policy::StandardPolicy::new();
 
 /// What we know about a message's signature, as shown to maintainers and scripts.
@@ -79,7 +81,7 @@ pub enum KeySource {
 
 /// Parses every certificate in `bytes` (armored or binary), skipping what does not
 /// parse; returns how many were skipped so callers can say so.
-pub fn parse_certs(bytes: &[u8]) -> (Vec<openpgp::Cert>, usize) {
+pub(crate) fn parse_certs(bytes: &[u8]) -> (Vec<openpgp::Cert>, usize) {
     use openpgp::parse::Parse;
     let mut certs = Vec::new();
     let mut bad = 0;
@@ -98,7 +100,7 @@ pub fn parse_certs(bytes: &[u8]) -> (Vec<openpgp::Cert>, usize) {
 }
 
 /// Whether `cert` has a valid user ID with this email address.
-pub fn cert_has_address(cert: &openpgp::Cert, address: &str) -> bool {
+pub(crate) fn cert_has_address(cert: &openpgp::Cert, address: &str) -> bool {
     let Ok(valid) = cert.with_policy(&POLICY, None) else {
         return false;
     };
@@ -108,7 +110,7 @@ pub fn cert_has_address(cert: &openpgp::Cert, address: &str) -> bool {
 }
 
 /// Whether `cert` can receive encrypted mail now.
-pub fn can_encrypt_to(cert: &openpgp::Cert) -> bool {
+pub(crate) fn can_encrypt_to(cert: &openpgp::Cert) -> bool {
     cert.keys()
         .with_policy(&POLICY, None)
         .supported()

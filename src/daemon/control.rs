@@ -25,7 +25,7 @@ const MAX_REQUEST: usize = 4 * 1024 * 1024;
 
 /// A command line to run in the daemon.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Request {
+pub(crate) struct Request {
     /// The arguments after the program name.
     pub argv: Vec<String>,
     /// Who asked, for the report's history: `cli:<user>`.
@@ -37,7 +37,7 @@ pub struct Request {
 
 /// What the command printed, and its exit code.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Response {
+pub(crate) struct Response {
     pub stdout: String,
     pub stderr: String,
     pub code: u8,
@@ -57,11 +57,11 @@ struct Header {
 }
 
 /// Runs a request against the daemon's pipeline; supplied by the command line.
-pub type Handler = Arc<dyn Fn(&Pipeline, Request) -> Response + Send + Sync>;
+pub(crate) type Handler = Arc<dyn Fn(&Pipeline, Request) -> Response + Send + Sync>;
 
 /// The longest path a Unix socket address holds (`sun_path` is 108 bytes on Linux,
 /// with its terminating NUL).
-pub const MAX_SOCKET_PATH: usize = 107;
+pub(crate) const MAX_SOCKET_PATH: usize = 107;
 
 /// Longest socket file name used as is; a longer one (a store directory with a very
 /// long name) is replaced by a hash of it, so the short form below always fits.
@@ -85,7 +85,7 @@ pub fn socket_path(store: &Path) -> PathBuf {
 
 /// How a socket at `path` is reached, for `doctor`: `None` when the path fits in a
 /// socket address, else the reason it is reached through its directory instead.
-pub fn socket_detour(path: &Path) -> Option<String> {
+pub(crate) fn socket_detour(path: &Path) -> Option<String> {
     (path.as_os_str().len() > MAX_SOCKET_PATH).then(|| {
         format!(
             "its path is {} bytes, over the {MAX_SOCKET_PATH} a socket address holds: reached through /proc/self/fd/<directory>/{}",
@@ -120,7 +120,7 @@ fn with_short_path<T>(
 }
 
 /// Sends a request to a running daemon. `Ok(None)` when no daemon listens there.
-pub fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
+pub(crate) fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
     let stream = match with_short_path(socket, |p| std::os::unix::net::UnixStream::connect(p)) {
         Ok(s) => s,
         Err(e)
@@ -166,7 +166,7 @@ pub fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response
 }
 
 /// Listens on the control socket until shutdown.
-pub async fn serve(
+pub(crate) async fn serve(
     pipeline: Arc<Pipeline>,
     handler: Handler,
     mut shutdown: watch::Receiver<bool>,

@@ -12,16 +12,16 @@ use super::shutdown::Shutdown;
 use crate::pipeline::Pipeline;
 
 /// How often the delivery loop looks for retries that came due.
-pub const DELIVERY_TICK: Duration = Duration::from_secs(1);
+pub(crate) const DELIVERY_TICK: Duration = Duration::from_secs(1);
 /// How often deadlines and the digest schedule are checked.
-pub const SCHEDULE_TICK: Duration = Duration::from_secs(30);
+pub(crate) const SCHEDULE_TICK: Duration = Duration::from_secs(30);
 
 /// Delivers until shutdown: a round when woken (a batch was committed), else every
 /// [`DELIVERY_TICK`]; the time-driven work every [`SCHEDULE_TICK`]. The first round
 /// and the first check run at once: mail queued before a crash or a restart must not
 /// wait for a tick (a daemon restarted more often than the tick would never send
 /// it), and deadlines that passed while the daemon was down are escalated at start.
-pub async fn run(pipeline: Arc<Pipeline>, shutdown: Shutdown, wake: Arc<Notify>) {
+pub(crate) async fn run(pipeline: Arc<Pipeline>, shutdown: Shutdown, wake: Arc<Notify>) {
     let p = Arc::clone(&pipeline);
     let round = move || {
         let p = Arc::clone(&p);

@@ -12,7 +12,7 @@ use crate::store::StoreError;
 
 /// Where a message goes once its outcome is durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Destination {
+pub(crate) enum Destination {
     /// With the handled mail (`cur/` with the seen flag, or the processed folder).
     Handled,
     /// The quarantine folder.
@@ -21,13 +21,13 @@ pub enum Destination {
 
 /// A message's result after [`commit`]: its outcome and destination, or why it stays
 /// in the inbox.
-pub type Committed = Result<(Outcome, Destination), MessageError>;
+pub(crate) type Committed = Result<(Outcome, Destination), MessageError>;
 
 /// Makes the outcomes of `decided` durable with one store flush, and says where each
 /// message goes. When the flush fails, nothing may move: every message stays in the
 /// inbox (its outcome is recorded but not durable; a later pass finds it a
 /// duplicate of itself, or records it again).
-pub fn commit<M>(
+pub(crate) fn commit<M>(
     pipeline: &Pipeline,
     decided: Vec<(M, Result<Outcome, MessageError>)>,
 ) -> Vec<(M, Committed)> {

@@ -30,7 +30,7 @@ fn next_backoff(backoff: Duration) -> Duration {
 }
 
 /// Watches the folder until shutdown, reconnecting after failures.
-pub async fn run(
+pub(crate) async fn run(
     pipeline: Arc<Pipeline>,
     inbox: ImapInbox,
     mut shutdown: Shutdown,
@@ -87,7 +87,7 @@ async fn session(
 
 /// Handles every message now in the folder, oldest first, one at a time through
 /// the driver: decided, committed (flushed), then moved.
-pub async fn handle_all(
+pub(crate) async fn handle_all(
     pipeline: &Arc<Pipeline>,
     inbox: &ImapInbox,
     mailbox: &mut Mailbox,
@@ -148,7 +148,10 @@ pub async fn handle_all(
 }
 
 /// One pass for `run-once`: connect, handle everything, log out.
-pub async fn pass_once(pipeline: Arc<Pipeline>, inbox: &ImapInbox) -> Result<Pass, DaemonError> {
+pub(crate) async fn pass_once(
+    pipeline: Arc<Pipeline>,
+    inbox: &ImapInbox,
+) -> Result<Pass, DaemonError> {
     let mut mailbox = inbox.connect().await?;
     let pass = handle_all(
         &pipeline,

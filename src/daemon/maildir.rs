@@ -24,7 +24,7 @@ use crate::store::StoreError;
 /// loses none of them (each moves only after its outcome is durable); it makes at
 /// most this many be handled again, as duplicates. One flush and one sync per
 /// message made those the backlog's bottleneck.
-pub const INTAKE_BATCH: usize = 32;
+pub(crate) const INTAKE_BATCH: usize = 32;
 
 /// Messages of one batch with what became of them, in the order decided.
 type Decided<'e> = Vec<(&'e MaildirEntry, Result<Outcome, MessageError>)>;
@@ -172,7 +172,7 @@ fn count_all(pass: &mut Pass, decided: Decided<'_>) -> bool {
 
 /// Runs a pass at every poll until shutdown. Delivery is woken by each committed
 /// batch, not after the whole pass.
-pub async fn watch(
+pub(crate) async fn watch(
     pipeline: Arc<Pipeline>,
     maildir: Maildir,
     poll_interval: Duration,

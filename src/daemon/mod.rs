@@ -13,13 +13,13 @@
 //! - [`shutdown`]: the one stop signal.
 //! - [`control`]: the command line's socket into the running daemon.
 
-pub mod control;
-pub mod delivery;
-pub mod driver;
-pub mod imap;
-pub mod maildir;
-pub mod run_once;
-pub mod shutdown;
+pub(crate) mod control;
+pub(crate) mod delivery;
+pub(crate) mod driver;
+pub(crate) mod imap;
+pub(crate) mod maildir;
+pub(crate) mod run_once;
+pub(crate) mod shutdown;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,7 @@ use crate::store::StoreError;
 use shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
+pub(crate) enum DaemonError {
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
@@ -51,7 +51,7 @@ pub enum DaemonError {
 }
 
 /// Prints what the operator must know about a key generated at start.
-pub fn announce_generated(g: &Generated) {
+pub(crate) fn announce_generated(g: &Generated) {
     println!("Generated a new gateway key {}", g.fingerprint);
     println!(
         "  secret key (mode 0600, keep it safe): {}",
@@ -64,7 +64,7 @@ pub fn announce_generated(g: &Generated) {
 }
 
 /// Runs `f` on a blocking thread (OpenPGP and sled work).
-pub async fn blocking<T: Send + 'static, E: Into<DaemonError> + Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static, E: Into<DaemonError> + Send + 'static>(
     f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, DaemonError> {
     match tokio::task::spawn_blocking(f).await {
@@ -82,7 +82,10 @@ pub async fn blocking<T: Send + 'static, E: Into<DaemonError> + Send + 'static>(
 /// maintainers, limits, inbox and outbox all follow). Only `store.path` cannot change
 /// while running: it is kept, with a log line, and the store stays open (its lock is
 /// never let go).
-pub async fn serve(settings: Settings, handler: control::Handler) -> Result<(), DaemonError> {
+pub(crate) async fn serve(
+    settings: Settings,
+    handler: control::Handler,
+) -> Result<(), DaemonError> {
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     if hup.is_none() {
         warn!("cannot listen for SIGHUP; reloading needs a restart");

@@ -14,7 +14,7 @@ use crate::pipeline::{Pipeline, PipelineError};
 /// each time a batch of outcomes is durable, and a last one once the inbox is done.
 /// Delivery fills the cores while intake waits for its syncs, and intake fills them
 /// while delivery waits. Then the time-driven work, and a last flush.
-pub fn run(pipeline: Arc<Pipeline>) -> Result<(), DaemonError> {
+pub(crate) fn run(pipeline: Arc<Pipeline>) -> Result<(), DaemonError> {
     let started = std::time::Instant::now();
     let (wake, woken) = std::sync::mpsc::channel::<()>();
     let (pass, intake_ms, delivered) = std::thread::scope(|scope| -> Result<_, DaemonError> {

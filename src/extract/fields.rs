@@ -6,7 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Upper bound for any single extracted field, in bytes.
-pub const FIELD_CAP_BYTES: usize = 64 * 1024;
+pub(crate) const FIELD_CAP_BYTES: usize = 64 * 1024;
 
 /// The fields a report can carry. Names double as the configuration vocabulary for
 /// `policy.required_fields`, so [`FieldName::as_str`] and serde must stay in agreement.

@@ -38,7 +38,8 @@ mod sections;
 mod text;
 mod versions;
 
-pub use fields::{Cvss, FIELD_CAP_BYTES, FieldName, Fields, Inferred, Severity};
+pub(crate) use fields::{Cvss, FIELD_CAP_BYTES, Severity};
+pub use fields::{FieldName, Fields};
 pub use html::html_to_text;
 pub use scoring::find_cvss;
 

@@ -11,10 +11,10 @@ use crate::config::{Limit, LimitExceeded, Limits};
 use sha2::{Digest, Sha256};
 
 /// Longest header value we keep (subjects, names); longer ones are cut.
-pub const MAX_HEADER_VALUE: usize = 998;
+pub(crate) const MAX_HEADER_VALUE: usize = 998;
 
 #[derive(Debug, thiserror::Error)]
-pub enum IntakeError {
+pub(crate) enum IntakeError {
     #[error("not an email message: no header could be parsed")]
     NotAMessage,
     /// RFC 5322 section 3.6 allows one From field. With two, which one is the sender
@@ -38,14 +38,14 @@ pub struct Mailbox {
 /// The Autocrypt header (<https://autocrypt.org/level1.html>): a sender's key, offered in
 /// every message they send.
 #[derive(Debug, Clone)]
-pub struct Autocrypt {
+pub(crate) struct Autocrypt {
     pub addr: String,
     pub keydata: Vec<u8>,
 }
 
 /// What intake learns from the outer headers.
 #[derive(Debug, Clone, Default)]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// Without angle brackets.
     pub message_id: Option<String>,
     pub from: Option<Mailbox>,
@@ -64,7 +64,7 @@ pub struct Envelope {
 /// `victim@example.net` share one allowance. Case-folding the local part is not what
 /// RFC 5321 promises, but it is what mail providers do, and counting two spellings as
 /// one only errs on the side of sending less.
-pub fn normalised_address(address: &str) -> String {
+pub(crate) fn normalised_address(address: &str) -> String {
     let lower = address.trim().to_lowercase();
     match lower.rsplit_once('@') {
         Some((local, domain)) => {
@@ -80,14 +80,14 @@ pub fn normalised_address(address: &str) -> String {
 
 impl Envelope {
     /// The address an answer goes to: Reply-To, else From.
-    pub fn reply_address(&self) -> Option<&Mailbox> {
+    pub(crate) fn reply_address(&self) -> Option<&Mailbox> {
         self.reply_to.as_ref().or(self.from.as_ref())
     }
 }
 
 /// Why a message is recorded but not answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SkipReason {
+pub(crate) enum SkipReason {
     AutoSubmitted(String),
     Precedence(String),
     Bounce(&'static str),
@@ -109,7 +109,7 @@ impl std::fmt::Display for SkipReason {
 
 /// Checks what can be checked on the raw bytes, before parsing: the size of the
 /// header section and the longest line.
-pub fn check_raw(raw: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
+pub(crate) fn check_raw(raw: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
     let crlf = raw.windows(4).position(|w| w == b"\r\n\r\n");
     let lf = raw.windows(2).position(|w| w == b"\n\n");
     let header_end = crlf.into_iter().chain(lf).min().unwrap_or(raw.len());
@@ -128,7 +128,7 @@ pub fn check_raw(raw: &[u8], limits: &Limits) -> Result<(), LimitExceeded> {
 
 /// Checks the MIME structure of a parsed message (or decrypted entity): how many
 /// parts, and how deeply nested, counting messages attached inside it.
-pub fn check_structure(msg: &Message<'_>, limits: &Limits) -> Result<(), LimitExceeded> {
+pub(crate) fn check_structure(msg: &Message<'_>, limits: &Limits) -> Result<(), LimitExceeded> {
     let (parts, depth) = structure(msg, 0);
     limits.check(Limit::MaxParts, "parts", parts)?;
     limits.check(Limit::MaxMimeDepth, "levels of nesting", depth)
@@ -163,7 +163,7 @@ fn structure(msg: &Message<'_>, base_depth: u64) -> (u64, u64) {
 
 /// Parses a raw message. Only bytes with no header at all are refused: everything else
 /// gets the parser's best reading, since a sloppy mailer is no reason to lose a report.
-pub fn parse(raw: &[u8]) -> Result<Message<'_>, IntakeError> {
+pub(crate) fn parse(raw: &[u8]) -> Result<Message<'_>, IntakeError> {
     let msg = MessageParser::default()
         .parse(raw)
         .ok_or(IntakeError::NotAMessage)?;
@@ -189,13 +189,13 @@ pub fn parse(raw: &[u8]) -> Result<Message<'_>, IntakeError> {
     Ok(msg)
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
 /// A short, stable, non-reversible tag for a Message-ID, for logs: the ID itself may
 /// carry the reporter's host names or be chosen to smuggle text into logs.
-pub fn log_tag(message_id: Option<&str>, content_sha256: &str) -> String {
+pub(crate) fn log_tag(message_id: Option<&str>, content_sha256: &str) -> String {
     match message_id {
         Some(id) => sha256_hex(id.as_bytes()).chars().take(12).collect(),
         None => format!(
@@ -206,7 +206,7 @@ pub fn log_tag(message_id: Option<&str>, content_sha256: &str) -> String {
 }
 
 /// Extracts the envelope facts from a parsed message.
-pub fn envelope(msg: &Message<'_>) -> Envelope {
+pub(crate) fn envelope(msg: &Message<'_>) -> Envelope {
     Envelope {
         message_id: msg.message_id().map(|s| cap(s.trim())),
         from: msg.from().and_then(first_mailbox),
@@ -248,7 +248,7 @@ fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
 }
 
 /// Cuts a header value at [`MAX_HEADER_VALUE`] bytes on a character boundary.
-pub fn cap(s: &str) -> String {
+pub(crate) fn cap(s: &str) -> String {
     if s.len() <= MAX_HEADER_VALUE {
         return s.to_string();
     }
@@ -288,7 +288,11 @@ fn autocrypt(msg: &Message<'_>) -> Option<Autocrypt> {
 /// RFC 3834 section 2 and common practice: never answer automatic mail, list mail,
 /// bounces or ourselves, or two gateways (or a gateway and a vacation responder) can
 /// mail each other forever.
-pub fn loop_check(msg: &Message<'_>, env: &Envelope, own_address: &str) -> Option<SkipReason> {
+pub(crate) fn loop_check(
+    msg: &Message<'_>,
+    env: &Envelope,
+    own_address: &str,
+) -> Option<SkipReason> {
     // Every Auto-Submitted header counts, not only the first; comments such as
     // "no (sent by a person)" are not part of the keyword.
     for (name, value) in msg.headers_raw() {

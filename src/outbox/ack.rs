@@ -62,6 +62,7 @@ pub(super) fn render_ack(
         keyring,
         &Envelope {
             to,
+            to_name: None,
             subject: outer_subject,
             in_reply_to: r.message_id.as_deref(),
             references: &refs,

@@ -16,18 +16,20 @@ use crate::config::Settings;
 use crate::crypto::{Keyring, seal};
 
 /// Longest subject text taken from a report.
-pub const MAX_SUBJECT_TEXT: usize = 120;
+pub(crate) const MAX_SUBJECT_TEXT: usize = 120;
 
 /// A message ready to hand to a transport.
 #[derive(Debug, Clone)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     pub bytes: Vec<u8>,
     pub message_id: String,
 }
 
 /// The parts of a message that do not depend on its content.
-pub struct Envelope<'a> {
+pub(crate) struct Envelope<'a> {
     pub to: &'a str,
+    /// The addressee's display name: a maintainer's configured `name`.
+    pub to_name: Option<&'a str>,
     pub subject: String,
     pub in_reply_to: Option<&'a str>,
     pub references: &'a [String],
@@ -39,7 +41,7 @@ pub struct Envelope<'a> {
 }
 
 /// What is attached beside the text, inside the signed (and encrypted) part.
-pub enum Extra<'a> {
+pub(crate) enum Extra<'a> {
     /// The gateway's current public key.
     GatewayKey,
     /// A file that came with a report.
@@ -52,7 +54,7 @@ pub enum Extra<'a> {
 
 /// Removes what must never reach a header from text that came from a report: line
 /// breaks (header injection), other control characters, and excess length.
-pub fn sanitize_header_text(text: &str, max_chars: usize) -> String {
+pub(crate) fn sanitize_header_text(text: &str, max_chars: usize) -> String {
     let cleaned: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -70,7 +72,7 @@ pub fn sanitize_header_text(text: &str, max_chars: usize) -> String {
 }
 
 /// A Message-ID from incoming mail, if it is safe to repeat in our headers.
-pub fn safe_msgid(id: &str) -> Option<String> {
+pub(crate) fn safe_msgid(id: &str) -> Option<String> {
     let id = id.trim().trim_start_matches('<').trim_end_matches('>');
     let ok = !id.is_empty()
         && id.len() <= 250
@@ -150,7 +152,7 @@ impl Inner {
 }
 
 /// Builds the final message: signed, or signed and encrypted to `recipient`.
-pub fn seal_message(
+pub(crate) fn seal_message(
     settings: &Settings,
     keyring: &Keyring,
     env: &Envelope<'_>,
@@ -226,7 +228,12 @@ fn headers(
 
     let mut builder = lettre::Message::builder()
         .from(from)
-        .to(Mailbox::new(None, to))
+        .to(Mailbox::new(
+            env.to_name
+                .map(|n| sanitize_header_text(n, 100))
+                .filter(|n| !n.is_empty()),
+            to,
+        ))
         .subject(env.subject.clone())
         .message_id(Some(format!("<{}>", env.message_id)))
         .date(env.date.into());

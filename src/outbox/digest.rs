@@ -13,7 +13,7 @@ use crate::policy::{DeadlineName, DeadlineState};
 use crate::store::{Report, Status};
 
 /// How far ahead "due soon" looks.
-pub const DUE_SOON: Duration = Duration::hours(48);
+pub(crate) const DUE_SOON: Duration = Duration::hours(48);
 
 /// One report's line in a section of the digest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,9 +32,10 @@ use crate::config::Settings;
 use crate::crypto::{Keyring, Team, seal::SealError};
 use crate::store::{JobKind, Store, StoreError};
 
-pub use delivery::{DURABLE_BATCH, Delivered, deliver_due};
-pub use render::{answer_cert, subject_title};
-pub use transport::Transport;
+pub(crate) use delivery::Delivered;
+pub use delivery::{DURABLE_BATCH, deliver_due};
+pub(crate) use render::{answer_cert, subject_title};
+pub(crate) use transport::Transport;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -79,7 +80,7 @@ pub struct Context<'a> {
     pub transport: &'a Transport,
 }
 
-pub fn kind_name(kind: &JobKind) -> &'static str {
+pub(crate) fn kind_name(kind: &JobKind) -> &'static str {
     match kind {
         JobKind::Ack => "acknowledgement",
         JobKind::Unreadable { .. } => "unreadable_notice",
@@ -92,7 +93,7 @@ pub fn kind_name(kind: &JobKind) -> &'static str {
 }
 
 /// A fresh Message-ID in the gateway's domain.
-pub fn new_message_id(settings: &Settings, tag: &str) -> String {
+pub(crate) fn new_message_id(settings: &Settings, tag: &str) -> String {
     format!(
         "disclosured.{tag}.{:016x}@{}",
         rand::random::<u64>(),

@@ -14,7 +14,7 @@ use crate::store::{Correspondence, DeadlineName, Direction, Job, JobKind, Report
 
 /// The report as text, for maintainers: what `reports show` prints and what the
 /// new-report notification says.
-pub fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> String {
+pub(crate) fn report_text(report: &Report, policy: &Policy, now: DateTime<Utc>) -> String {
     let mut text = summary_text(report);
     deadlines_text(report, policy, now, &mut text);
     contents_text(report, &mut text);
@@ -176,7 +176,7 @@ fn signature_text(report: &Report) -> String {
 }
 
 /// One message of the correspondence, quoted.
-pub fn correspondence_text(c: &Correspondence) -> String {
+pub(crate) fn correspondence_text(c: &Correspondence) -> String {
     let mut text = format!(
         "  --- {} {}  {} -> {}  {}{}\n",
         c.at.to_rfc3339(),
@@ -228,7 +228,7 @@ fn critical(report: &Report) -> bool {
 }
 
 /// A notification about one report, to the maintainer the job is addressed to.
-pub fn render(
+pub(crate) fn render(
     ctx: &Context<'_>,
     report: &Report,
     job: &Job,
@@ -283,6 +283,7 @@ pub fn render(
         ctx.keyring,
         &Envelope {
             to: &member.address,
+            to_name: Some(&member.name),
             subject: outer,
             in_reply_to: None,
             references: &refs,
@@ -362,7 +363,7 @@ fn escalation_texts(
 }
 
 /// The digest (text rendered when it was queued), to one maintainer.
-pub fn render_digest(
+pub(crate) fn render_digest(
     ctx: &Context<'_>,
     job: &Job,
     text: &str,
@@ -376,6 +377,7 @@ pub fn render_digest(
         ctx.keyring,
         &Envelope {
             to: &member.address,
+            to_name: Some(&member.name),
             subject: subject.to_string(),
             in_reply_to: None,
             references: &[],

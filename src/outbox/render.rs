@@ -94,6 +94,7 @@ fn render(
                 ctx.keyring,
                 &Envelope {
                     to: &job.to,
+                    to_name: None,
                     subject,
                     in_reply_to: in_reply_to.as_deref(),
                     references: &refs,
@@ -115,7 +116,7 @@ fn render(
 /// keys, then the learnt ones (and the keys earlier versions kept for one answer).
 /// Never chosen by address or by key ID. `Ok(None)`: answer without encryption,
 /// saying nothing of the report.
-pub fn answer_cert(
+pub(crate) fn answer_cert(
     store: &Store,
     keyring: &Keyring,
     report: &Report,
@@ -188,6 +189,7 @@ fn render_reply(
         ctx.keyring,
         &Envelope {
             to: &job.to,
+            to_name: None,
             subject: outer_subject,
             in_reply_to: parent.as_deref(),
             references: &refs,
@@ -203,7 +205,7 @@ fn render_reply(
 }
 
 /// The report's title, made safe for a Subject header, or `fallback`.
-pub fn subject_title(report: &Report, fallback: &str) -> String {
+pub(crate) fn subject_title(report: &Report, fallback: &str) -> String {
     report
         .data
         .fields

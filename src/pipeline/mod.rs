@@ -38,12 +38,11 @@ use crate::store::{
     StoreError,
 };
 
-pub use error::{MessageError, NextStep, PipelineError};
-pub use progress::Progress;
-pub use schedule::{FIRST_DIGEST_WINDOW, Scheduled};
+pub(crate) use error::{MessageError, NextStep, PipelineError};
+pub(crate) use progress::Progress;
 
 /// A newly generated gateway key, reported to the operator once.
-pub use crate::crypto::keys::Generated;
+pub(crate) use crate::crypto::keys::Generated;
 
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use crate::policy;
 use crate::store::{Event, JobKind, StoreError};
 
 /// What the first digest calls new: reports received in the week before it.
-pub const FIRST_DIGEST_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
+pub(crate) const FIRST_DIGEST_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 /// What one round of time-driven work did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

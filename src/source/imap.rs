@@ -22,7 +22,7 @@ use crate::config::{ImapSettings, SecretError, Tls};
 
 /// How long one IDLE may last before we re-issue it: servers drop IDLE after 30
 /// minutes (RFC 2177) and NAT boxes forget quiet connections sooner.
-pub const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
+pub(crate) const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
@@ -51,7 +51,7 @@ impl From<async_imap::error::Error> for ImapError {
 
 /// A TCP connection, with or without TLS.
 #[derive(Debug)]
-pub enum Conn {
+pub(crate) enum Conn {
     Plain(TcpStream),
     Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }

@@ -4,10 +4,10 @@
 //! never deletes one: a handled message is moved to `cur/` with the seen flag, a
 //! message that could not be handled to the quarantine folder.
 
-pub mod imap;
-pub mod maildir;
+pub(crate) mod imap;
+pub(crate) mod maildir;
 
-pub use maildir::{Maildir, MaildirEntry};
+pub(crate) use maildir::{Maildir, MaildirEntry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

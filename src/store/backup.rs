@@ -17,7 +17,7 @@ use std::path::Path;
 use super::{Store, StoreError};
 
 /// The first line of a backup file; the number is the format's version.
-pub const BACKUP_HEADER: &str = "disclosured-backup 1";
+pub(crate) const BACKUP_HEADER: &str = "disclosured-backup 1";
 
 const TAG_TREE: u8 = b'T';
 const TAG_ENTRY: u8 = b'E';

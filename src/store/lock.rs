@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// How long a store closed by this process may take to let go of its lock. sled's
 /// pending writes finish in milliseconds; the margin is for a loaded machine.
-pub const CLOSE_WAIT: Duration = Duration::from_secs(20);
+pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(20);
 
 /// Who holds a store's lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ static OTHERS_WAIT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 /// Makes every later open in this process wait up to `wait` for a store another
 /// process holds, before reporting it: for `serve` and `run-once`, which a command
 /// holding the store for a moment must not stop from starting.
-pub fn wait_for_others(wait: Duration) {
+pub(crate) fn wait_for_others(wait: Duration) {
     let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
     OTHERS_WAIT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
 }
@@ -154,7 +154,7 @@ pub(super) fn acquire(path: &Path) -> Result<(), Holder> {
 /// Who holds the store's lock now; `None` when it is free (or the store does not
 /// exist). A lock held by this process with no open handle is reported as
 /// [`Holder::ThisProcessClosing`].
-pub fn holder(path: &Path) -> Option<Holder> {
+pub(crate) fn holder(path: &Path) -> Option<Holder> {
     let db = path.join("db");
     let file = std::fs::File::open(&db).ok()?;
     match file.try_lock() {

@@ -33,12 +33,12 @@ mod reports;
 mod retry;
 mod tx;
 
-pub use backup::{BACKUP_HEADER, Exported};
-pub use keys::AddressKey;
-pub use lifecycle::Change;
-pub use lock::{CLOSE_WAIT, Holder, holder, wait_for_others};
+pub(crate) use backup::{BACKUP_HEADER, Exported};
+pub(crate) use keys::AddressKey;
+pub(crate) use lifecycle::Change;
+pub(crate) use lock::{Holder, holder, wait_for_others};
 pub use records::*;
-pub use retry::{Release, Retried};
+pub(crate) use retry::Release;
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";

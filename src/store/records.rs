@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::{KeySource, SignatureStatus, open::Form};
 use crate::extract::{Cvss, FieldName, Fields, Severity};
 use crate::intake::Mailbox;
-pub use crate::policy::{DeadlineName, Deadlines, Hint};
+pub(crate) use crate::policy::{DeadlineName, Deadlines, Hint};
 
 /// A report's human-friendly identifier, e.g. `VR-2026-0001`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

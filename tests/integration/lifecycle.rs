@@ -35,7 +35,7 @@ impl Maintainer {
     /// Decrypts a message to this maintainer; checks the gateway's signature inside;
     /// returns the decoded plaintext.
     fn open(&self, raw: &[u8], gateway_fpr: &str) -> String {
-        assert_eq!(header(raw, "To").unwrap(), self.address);
+        assert_eq!(to_address(raw).unwrap(), self.address);
         let ct = header(raw, "Content-Type").unwrap();
         assert!(ct.starts_with("multipart/encrypted"), "{ct}");
         let (status, plain, ok) = self.gpg.decrypt(&armored_block(raw));
@@ -106,7 +106,7 @@ impl Team {
             .gw
             .outbox()
             .into_iter()
-            .filter(|m| header(m, "To").as_deref() == Some(to))
+            .filter(|m| to_address(m).as_deref() == Some(to))
             .filter(|m| header(m, "Subject").unwrap_or_default().contains(needle))
             .collect()
     }
@@ -156,6 +156,12 @@ fn the_full_life_of_a_report_from_arrival_to_disclosed() {
         assert_eq!(
             header(&mail[0], "Auto-Submitted").unwrap(),
             "auto-generated"
+        );
+        // Addressed by the name `[[maintainers]]` gives.
+        let to = header(&mail[0], "To").unwrap();
+        assert!(
+            to.contains(" Maintainer") && to.ends_with(&format!("<{}>", m.address)),
+            "{to}"
         );
         let text = m.open(&mail[0], &t.s.gateway_fpr);
         assert!(text.contains("SQL injection in login form"), "{text}");
@@ -637,7 +643,8 @@ fn a_deadline_passing_is_escalated_once_and_the_digest_lists_it_first() {
         assert_eq!(p.escalate(received + Duration::days(8)).unwrap(), 1);
         assert_eq!(p.escalate(received + Duration::days(9)).unwrap(), 0);
         // The mail was queued at the injected times, so it is due at them.
-        disclosured::testing::outbox::deliver_due(&p.outbox(), received + Duration::days(9)).unwrap();
+        disclosured::testing::outbox::deliver_due(&p.outbox(), received + Duration::days(9))
+            .unwrap();
     }
     let out = t.s.gw.outbox();
     assert_eq!(

@@ -29,6 +29,7 @@
 //!   expired key.
 
 #![allow(
+    unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

@@ -84,7 +84,7 @@ fn headers<'a>(from: &'a str, msgid: &'a str, subject: &'a str) -> Vec<(&'a str,
 fn mail_to(gw: &Gateway, to: &str) -> Vec<Vec<u8>> {
     gw.outbox()
         .into_iter()
-        .filter(|m| header(m, "To").as_deref() == Some(to))
+        .filter(|m| to_address(m).as_deref() == Some(to))
         .collect()
 }
 

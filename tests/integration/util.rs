@@ -393,6 +393,15 @@ pub fn header(raw: &[u8], name: &str) -> Option<String> {
     })
 }
 
+/// The bare address of a raw message's To header (`Name <addr>` or `addr`).
+pub fn to_address(raw: &[u8]) -> Option<String> {
+    let to = header(raw, "To")?;
+    Some(match (to.rfind('<'), to.rfind('>')) {
+        (Some(a), Some(b)) if a < b => to[a + 1..b].to_string(),
+        _ => to,
+    })
+}
+
 /// The boundary parameter of the top-level Content-Type.
 pub fn boundary(raw: &[u8]) -> String {
     let ct = header(raw, "Content-Type").unwrap();

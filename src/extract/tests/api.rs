@@ -105,7 +105,7 @@ fn get_covers_every_field() {
         stated_severity: Some(Severity::Low),
         credit_name: Some("c".into()),
         contact: Some("m".into()),
-        inferred: Inferred::default(),
+        inferred: crate::extract::fields::Inferred::default(),
     };
     let got: Vec<String> = FieldName::ALL
         .iter()
