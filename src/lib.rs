@@ -21,11 +21,17 @@
 //! - [`outbox`]: composing what the gateway sends (acknowledgements, notices, replies,
 //!   maintainers' notifications, digests and escalations, all PGP/MIME) and delivering
 //!   the queued mail through the configured transport.
-//! - [`pipeline`]: one message from raw bytes to a recorded outcome.
-//! - [`daemon`]: the long-running service loop, shutdown and readiness.
+//! - [`pipeline`]: one message from raw bytes to a recorded outcome (the decision
+//!   steps, reporters' keys, threads), and the time-driven work (escalations, digest).
+//! - [`daemon`]: the inbox drivers over one decide-store-flush-move driver (Maildir,
+//!   IMAP, `run-once`), delivery, shutdown, reload, readiness, the control socket.
 //! - [`cli`]: the command-line interface (definitions apart from implementations) and
 //!   the log output (journald-friendly under systemd).
 //! - [`workers`]: independent items on one thread per core (used by pipeline and outbox).
+//!
+//! The modules are private: the binary calls [`main`], and the integration tests,
+//! benchmarks and fuzz targets reach what they need through the hidden [`testing`]
+//! module, so the compiler reports whatever nothing uses.
 
 mod cli;
 mod config;

@@ -200,7 +200,7 @@ impl Hint {
         match self {
             Hint::UnsupportedVersion { stated } => format!(
                 "affected versions \"{}\" name none of the supported versions ({})",
-                one_line(stated, 80),
+                crate::intake::one_line(stated, 80),
                 policy.supported_versions.join(", ")
             ),
             Hint::NoProofOfConcept => {
@@ -370,18 +370,6 @@ pub fn next_digest(
 
 pub(crate) fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
-
-fn one_line(s: &str, max: usize) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        flat.chars().take(max).collect::<String>() + "…"
-    }
 }
 
 #[cfg(test)]

@@ -158,10 +158,10 @@ fn reports_list(
             s.status,
             s.severity,
             r.data.received_at.format("%Y-%m-%d %H:%M"),
-            truncate(&next, 30),
-            truncate(s.assignee.unwrap_or("-"), 12),
-            truncate(s.from, 24),
-            truncate(s.title.unwrap_or("-"), 50)
+            crate::intake::one_line(&next, 30),
+            crate::intake::one_line(s.assignee.unwrap_or("-"), 12),
+            crate::intake::one_line(s.from, 24),
+            crate::intake::one_line(s.title.unwrap_or("-"), 50)
         )?;
     }
     Ok(0)
@@ -589,14 +589,4 @@ fn outbox_retry(
         "{changed} message(s) will be retried at the next delivery round"
     )?;
     Ok(0)
-}
-
-pub(crate) fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
 }

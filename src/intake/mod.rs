@@ -306,13 +306,13 @@ pub(crate) fn loop_check(
             .trim()
             .to_ascii_lowercase();
         if keyword != "no" {
-            return Some(SkipReason::AutoSubmitted(one_line(&keyword)));
+            return Some(SkipReason::AutoSubmitted(one_line(&keyword, 100)));
         }
     }
     if let Some(v) = msg.header_raw("Precedence") {
         let v = strip_comments(v).trim().to_ascii_lowercase();
         if matches!(v.as_str(), "bulk" | "list" | "junk") {
-            return Some(SkipReason::Precedence(one_line(&v)));
+            return Some(SkipReason::Precedence(one_line(&v, 100)));
         }
     }
     if msg.header_raw("List-Id").is_some() || msg.header_raw("List-Unsubscribe").is_some() {
@@ -360,14 +360,22 @@ fn strip_comments(value: &str) -> String {
     out
 }
 
-/// A value recorded as a reason and logged: one line, printable, short.
-fn one_line(value: &str) -> String {
-    let cleaned: String = value
+/// Text from a message made one printable line, for a reason, a log field, a header
+/// or a table cell: control characters (line breaks included, so no header can be
+/// injected) become spaces, runs of whitespace one space, and text over `max`
+/// characters is cut, ending in `…`. The one helper for this in the crate.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let cleaned: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(100)
         .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
+    if collapsed.chars().count() <= max {
+        return collapsed;
+    }
+    let mut cut: String = collapsed.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 #[cfg(test)]

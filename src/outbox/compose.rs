@@ -55,20 +55,7 @@ pub(crate) enum Extra<'a> {
 /// Removes what must never reach a header from text that came from a report: line
 /// breaks (header injection), other control characters, and excess length.
 pub(crate) fn sanitize_header_text(text: &str, max_chars: usize) -> String {
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let collapsed = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    if collapsed.chars().count() <= max_chars {
-        return collapsed;
-    }
-    let mut cut: String = collapsed
-        .chars()
-        .take(max_chars.saturating_sub(1))
-        .collect();
-    cut.push('…');
-    cut
+    crate::intake::one_line(text, max_chars)
 }
 
 /// A Message-ID from incoming mail, if it is safe to repeat in our headers.
