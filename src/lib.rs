@@ -33,6 +33,10 @@
 //! benchmarks and fuzz targets reach what they need through the hidden [`testing`]
 //! module, so the compiler reports whatever nothing uses.
 
+// The layout above links the private modules: the docs are for whoever works on the
+// crate (`cargo doc --document-private-items`).
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod cli;
 mod config;
 mod crypto;

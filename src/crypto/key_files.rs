@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sequoia_openpgp::serialize::SerializeInto;
 use sequoia_openpgp::{Cert, Fingerprint};
 
-use super::keys::{KeyError, SIGNING_KEY_FILE, io};
+use super::key_error::{KeyError, SIGNING_KEY_FILE, io};
 
 /// File name endings we read as OpenPGP keys.
 const KEY_EXTENSIONS: [&str; 5] = ["asc", "pgp", "gpg", "key", "sec"];

@@ -8,6 +8,7 @@
 
 pub(crate) mod archive;
 pub(crate) mod certs;
+mod key_error;
 mod key_files;
 pub(crate) mod keys;
 pub mod open;

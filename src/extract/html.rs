@@ -8,7 +8,6 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::html_labels;
 use super::text::{compile, normalise};
 
 /// Lines wrap only past this width, so labels are never split from their values by wrapping.
@@ -18,12 +17,11 @@ const MAX_RENDER_BYTES: usize = 4 * 1024 * 1024;
 /// html2text's cost grows quadratically with element nesting; deeper documents are stripped.
 const MAX_RENDER_DEPTH: usize = 256;
 
-/// Convert an HTML body to plain text for extraction. Label tables and definition lists become
-/// "label: value" lines first (see `html_labels`). Headings come out as `# ...`, lists as
-/// `* ...`/`1. ...`, quotes as `> ...`, links as `[text](url)`. Never fails: on any renderer
-/// error the tags are stripped instead.
-pub fn html_to_text(html: &str) -> String {
-    let html = &*html_labels::rewrite(html);
+/// An HTML body (its label tables already rewritten, see [`super::html_to_text`]) as
+/// plain text. Headings come out as `# ...`, lists as `* ...`/`1. ...`, quotes as
+/// `> ...`, links as `[text](url)`. Never fails: on any renderer error the tags are
+/// stripped instead.
+pub(crate) fn to_text(html: &str) -> String {
     if html.len() <= MAX_RENDER_BYTES
         && nesting_depth(html) <= MAX_RENDER_DEPTH
         && let Some(text) = render(html)
@@ -299,6 +297,7 @@ pub(crate) fn strip_tags(html: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::extract::html_to_text;
 
     #[test]
     fn renders_structure_and_inlines_links() {

@@ -40,8 +40,14 @@ mod versions;
 
 pub(crate) use fields::{Cvss, FIELD_CAP_BYTES, Severity};
 pub use fields::{FieldName, Fields};
-pub use html::html_to_text;
 pub use scoring::find_cvss;
+
+/// Converts an HTML body to plain text for extraction: label tables and definition
+/// lists become "label: value" lines first (`html_labels`), then the rest is rendered
+/// (`html`).
+pub fn html_to_text(html: &str) -> String {
+    html::to_text(&html_labels::rewrite(html))
+}
 
 /// Extract fields from a report's plain text. `subject` is the mail subject (already decoded),
 /// used as the title fallback after reply/forward markers, `[TAG]`s and "Vulnerability report:"

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sequoia_openpgp::Cert;
 
 use super::OutboxError;
+use super::compose::subject_title;
 use super::compose::{self, Envelope, Rendered, sanitize_header_text};
-use super::render::subject_title;
 use crate::config::Settings;
 use crate::crypto::{Keyring, SignatureStatus};
 use crate::extract::FieldName;

@@ -58,6 +58,18 @@ pub(crate) fn sanitize_header_text(text: &str, max_chars: usize) -> String {
     crate::intake::one_line(text, max_chars)
 }
 
+/// The report's title, made safe for a Subject header, or `fallback`.
+pub(crate) fn subject_title(report: &crate::store::Report, fallback: &str) -> String {
+    report
+        .data
+        .fields
+        .title
+        .as_deref()
+        .map(|t| sanitize_header_text(t, MAX_SUBJECT_TEXT))
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| fallback.to_string())
+}
+
 /// A Message-ID from incoming mail, if it is safe to repeat in our headers.
 pub(crate) fn safe_msgid(id: &str) -> Option<String> {
     let id = id.trim().trim_start_matches('<').trim_end_matches('>');

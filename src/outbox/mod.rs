@@ -32,9 +32,10 @@ use crate::config::Settings;
 use crate::crypto::{Keyring, Team, seal::SealError};
 use crate::store::{JobKind, Store, StoreError};
 
+pub(crate) use compose::subject_title;
 pub(crate) use delivery::Delivered;
 pub use delivery::{DURABLE_BATCH, deliver_due};
-pub(crate) use render::{answer_cert, subject_title};
+pub(crate) use render::answer_cert;
 pub(crate) use transport::Transport;
 
 #[derive(Debug, thiserror::Error)]

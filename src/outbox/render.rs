@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sequoia_openpgp::Cert;
 
 use super::ack::render_ack;
-use super::compose::{self, Envelope, Extra, Rendered, sanitize_header_text};
+use super::compose::{self, Envelope, Extra, Rendered, subject_title};
 use super::{Context, OutboxError, gateway_domain, kind_name, notify};
 use crate::config::Settings;
 use crate::crypto::Keyring;
@@ -202,18 +202,6 @@ fn render_reply(
         cert.as_ref(),
         &real_subject,
     )
-}
-
-/// The report's title, made safe for a Subject header, or `fallback`.
-pub(crate) fn subject_title(report: &Report, fallback: &str) -> String {
-    report
-        .data
-        .fields
-        .title
-        .as_deref()
-        .map(|t| sanitize_header_text(t, compose::MAX_SUBJECT_TEXT))
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| fallback.to_string())
 }
 
 fn unreadable_body(settings: &Settings, reason: &str) -> String {

@@ -6,32 +6,14 @@
 use chrono::{DateTime, Utc};
 use tracing::warn;
 
+use super::message::{Content, Message};
 use super::threads::Thread;
 use super::{MessageError, Origin, Outcome, Pipeline, keys::StoreLookup};
 use crate::crypto;
 use crate::extract;
-use crate::intake::{self, Envelope, Mailbox};
+use crate::intake::{self, Mailbox};
 use crate::policy::{self, Deadlines};
 use crate::store::{Commit, IntakeKind, IntakeRecord, JobKind, NewJob, NewReport, OutcomeRef};
-
-/// One message being decided: what is known of it so far.
-pub(super) struct Message<'a> {
-    pub(super) raw: &'a [u8],
-    pub(super) origin: &'a Origin,
-    pub(super) now: DateTime<Utc>,
-    pub(super) env: Envelope,
-}
-
-/// What a readable message says.
-pub(super) struct Content {
-    pub(super) opened: crypto::Opened,
-    /// From, else the reply address.
-    pub(super) from: Mailbox,
-    /// The protected Subject, else the outer one; none when empty or a placeholder.
-    pub(super) subject: Option<String>,
-    /// The text, or the HTML converted to text when there is no text.
-    pub(super) text: String,
-}
 
 impl Pipeline {
     /// Decides and records the outcome of one message; moves nothing.
@@ -364,24 +346,5 @@ impl Pipeline {
                 IntakeKind::Skipped => Outcome::Skipped(reason),
             },
         })
-    }
-}
-
-impl Content {
-    fn of(opened: crypto::Opened, from: Mailbox, env: &Envelope) -> Content {
-        // Every text and HTML part in order (HTML rendered by the extractor).
-        let text = opened.body_text(extract::html_to_text);
-        // The protected Subject wins over an outer placeholder such as "...".
-        let subject = opened
-            .subject
-            .clone()
-            .or_else(|| env.subject.clone())
-            .filter(|s| !s.trim().is_empty() && s.trim() != "...");
-        Content {
-            opened,
-            from,
-            subject,
-            text,
-        }
     }
 }

@@ -8,7 +8,7 @@
 //! (`daemon::driver`). A crash anywhere replays the message and dedupe makes the
 //! replay harmless. This is the only place, with `daemon`, that joins the stages.
 //!
-//! - [`decide`]: the steps of deciding one message, over one context.
+//! - [`decide`]: the steps of deciding one message, over one context ([`message`]).
 //! - [`keys`]: reporters' keys: Autocrypt, the proven certificate, signer look-ups.
 //! - [`threads`]: which report a message continues; follow-ups.
 //! - [`schedule`]: escalations and digests.
@@ -18,6 +18,7 @@
 mod decide;
 mod error;
 mod keys;
+mod message;
 mod progress;
 mod schedule;
 mod threads;

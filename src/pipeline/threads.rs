@@ -4,7 +4,7 @@
 
 use tracing::{info, warn};
 
-use super::decide::{Content, Message};
+use super::message::{Content, Message};
 use super::{MessageError, Outcome, Pipeline};
 use crate::intake::{self, Envelope};
 use crate::store::{Commit, Correspondence, Direction, JobKind, Report, ReportId, StoreError};

@@ -5,7 +5,7 @@
 use chrono::Datelike;
 use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
 
-use super::jobs::{put_job, queue_jobs};
+use super::queue::{put_job, queue_jobs};
 use super::reports::{key_of, put_report, report_key, sync_deadlines};
 use super::tx::{abort, refuse, tx_error};
 use super::{Commit, Correspondence, Event, IntakeKind, IntakeRecord, NewJob, NewReport};

@@ -27,6 +27,7 @@ mod lifecycle;
 mod lock;
 mod open;
 mod permissions;
+mod queue;
 mod rate;
 mod records;
 mod reports;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::jobs::open_entry;
+use super::queue::open_entry;
 use super::reports::head_of;
 use super::{INDEXES_VERSION, Job, JobState, META_INDEXES, Store, StoreError};
 use super::{TREE_ATTACHMENTS, TREE_DEADLINES, TREE_HASHES, TREE_HEADS, TREE_INTAKE};

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
 
-use super::jobs::queue_jobs;
+use super::queue::queue_jobs;
 use super::tx::{abort, refuse};
 use super::{Correspondence, DeadlineName, NewJob, NewReport, OutcomeRef, Report, ReportId};
 use super::{Status, Store, StoreError, Triage, decode, decode_all, encode};
