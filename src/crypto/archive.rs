@@ -183,17 +183,9 @@ impl DecryptionHelper for Helper<'_> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::config::KeySettings;
 
     fn ring(dir: &std::path::Path) -> Keyring {
-        Keyring::generate(dir, "T", "security@example.org").unwrap();
-        Keyring::load(&KeySettings {
-            dir: dir.to_path_buf(),
-            reporters_dir: dir.join("r"),
-            maintainers_dir: dir.join("m"),
-            passphrase: None,
-        })
-        .unwrap()
+        crate::crypto::test_keyring(dir, "security@example.org")
     }
 
     #[test]

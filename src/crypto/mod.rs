@@ -135,3 +135,17 @@ mod tests {
         assert_eq!(None.merge(None), None);
     }
 }
+
+/// A gateway keyring generated into `dir` for `address`: the unit tests' keys.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_keyring(dir: &std::path::Path, address: &str) -> Keyring {
+    Keyring::generate(dir, "T", address).unwrap();
+    Keyring::load(&crate::config::KeySettings {
+        dir: dir.to_path_buf(),
+        reporters_dir: dir.join("r"),
+        maintainers_dir: dir.join("m"),
+        passphrase: None,
+    })
+    .unwrap()
+}

@@ -9,20 +9,10 @@ use sequoia_openpgp as openpgp;
 use openpgp::serialize::stream::{Message, Signer};
 
 use super::*;
-use crate::config::KeySettings;
 use crate::crypto::POLICY;
 use crate::crypto::seal;
 
-pub(super) fn ring(dir: &std::path::Path, address: &str) -> Keyring {
-    Keyring::generate(dir, "T", address).unwrap();
-    Keyring::load(&KeySettings {
-        dir: dir.to_path_buf(),
-        reporters_dir: dir.join("r"),
-        maintainers_dir: dir.join("m"),
-        passphrase: None,
-    })
-    .unwrap()
-}
+pub(super) use crate::crypto::test_keyring as ring;
 
 /// A cleartext-signed block of `text` by `ring`'s signing key.
 pub(super) fn clearsign(ring: &Keyring, text: &str) -> String {
