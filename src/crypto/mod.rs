@@ -122,20 +122,6 @@ pub(crate) fn can_encrypt_to(cert: &openpgp::Cert) -> bool {
         .is_some()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::SignatureStatus::*;
-
-    #[test]
-    fn merge_prefers_bad_then_good() {
-        assert_eq!(None.merge(UnknownKey), UnknownKey);
-        assert_eq!(UnknownKey.merge(Bad), Bad);
-        assert_eq!(Bad.merge(Good), Bad);
-        assert_eq!(Good.merge(UnknownKey), Good);
-        assert_eq!(None.merge(None), None);
-    }
-}
-
 /// A gateway keyring generated into `dir` for `address`: the unit tests' keys.
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
@@ -148,4 +134,18 @@ pub(crate) fn test_keyring(dir: &std::path::Path, address: &str) -> Keyring {
         passphrase: None,
     })
     .unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SignatureStatus::*;
+
+    #[test]
+    fn merge_prefers_bad_then_good() {
+        assert_eq!(None.merge(UnknownKey), UnknownKey);
+        assert_eq!(UnknownKey.merge(Bad), Bad);
+        assert_eq!(Bad.merge(Good), Bad);
+        assert_eq!(Good.merge(UnknownKey), Good);
+        assert_eq!(None.merge(None), None);
+    }
 }
