@@ -89,6 +89,7 @@ pub(crate) fn kind_name(kind: &JobKind) -> &'static str {
         JobKind::FollowUp { .. } => "follow_up_notice",
         JobKind::Escalation { .. } => "escalation",
         JobKind::Digest { .. } => "digest",
+        JobKind::TeamNotice { .. } => "team_notice",
     }
 }
 

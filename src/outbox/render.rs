@@ -59,7 +59,7 @@ fn render(
         JobKind::NewReport | JobKind::FollowUp { .. } | JobKind::Escalation { .. } => {
             notify::render(ctx, &report_of(job)?, job, message_id, now)
         }
-        JobKind::Digest { text, subject } => {
+        JobKind::Digest { text, subject } | JobKind::TeamNotice { text, subject } => {
             notify::render_digest(ctx, job, text, subject, message_id, now)
         }
         JobKind::Ack => {
