@@ -110,10 +110,13 @@ impl Pipeline {
         {
             return Ok(None);
         }
+        // A bad signature is no proof of who made it (altered, or dated in the
+        // future, which sequoia does not take as good): nobody is answered.
         let why = format!(
             "from maintainer address {} about a report, but not signed inside the encryption \
-             by that maintainer's key: not taken as theirs",
-            c.from.address
+             by that maintainer's key (signature: {}): not taken as theirs",
+            c.from.address,
+            c.opened.signature.as_str()
         );
         self.refuse_team_mail(m, None, why).map(Some)
     }

@@ -344,3 +344,214 @@ fn forged_unencrypted_and_unknown_keyword_mail_changes_nothing_and_reaches_no_re
             .contains("not taken")
     }));
 }
+
+/// A time for gpg's `--faked-system-time`, `days` from now, clock frozen.
+fn gpg_time(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .format("%Y%m%dT%H%M%S!")
+        .to_string()
+}
+
+#[test]
+fn old_and_future_dated_signatures_are_refused() {
+    let t = Team::new("");
+    let id = reported(&t);
+    // Bob's configured key was made 30 days ago, so a signature 10 days old is good
+    // by it, and older than maintainers_mail.max_age (7d).
+    let made = gpg_time(-30);
+    let gpg = &t.bob.gpg;
+    gpg.run(
+        &[
+            "--faked-system-time",
+            &made,
+            "--quick-gen-key",
+            "Bob Old <bob@example.org>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+        b"",
+    );
+    let fpr = gpg.fingerprint("Bob Old");
+    gpg.run(
+        &[
+            "--faked-system-time",
+            &made,
+            "--quick-add-key",
+            &fpr,
+            "cv25519",
+            "encr",
+            "never",
+        ],
+        b"",
+    );
+    std::fs::write(t.s.gw.path("keys/maintainers/bob.asc"), gpg.export(&fpr)).unwrap();
+    let inner = entity(
+        Some(&format!("Re: [{id}]")),
+        "X-STATUS: triaged\n\nOn it.\n",
+        &[],
+    );
+    for (days, msgid) in [(-10, "<old@example.org>"), (2, "<future@example.org>")] {
+        let at = gpg_time(days);
+        let armored = gpg.run(
+            &[
+                "--faked-system-time",
+                &at,
+                "--ignore-time-conflict",
+                "--ignore-valid-from",
+                "--armor",
+                "--encrypt",
+                "--recipient",
+                &t.s.gateway_fpr,
+                "--sign",
+                "--local-user",
+                &fpr,
+            ],
+            &inner,
+        );
+        t.s.gw.deliver(&pgp_mime_encrypted(
+            &headers("Bob Maintainer <bob@example.org>", msgid),
+            &armored,
+        ));
+    }
+    t.s.gw.run_once();
+    assert_eq!(status(&t, &id), "acknowledged");
+    assert!(to_alice(&t).is_empty());
+    let q = t.s.gw.quarantine();
+    let reasons: Vec<&str> = q.iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert_eq!(q.len(), 2, "{reasons:?}");
+    assert!(q.iter().all(|e| e["kind"] == "quarantined"), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("longer ago than maintainers_mail.max_age")),
+        "{reasons:?}"
+    );
+    // Sequoia does not take a signature dated ahead of the clock as good: it is
+    // refused as not the maintainer's, and nobody is answered.
+    assert!(
+        reasons.iter().any(|r| r.contains("signature: bad")),
+        "{reasons:?}"
+    );
+    assert!(t.mail_to(t.bob.address, "not taken").len() == 1);
+}
+
+#[test]
+fn answers_to_reports_without_a_key_go_in_clear_only_when_the_report_did() {
+    let t = Team::new("");
+    // A report in clear, unsigned: the answer may go in clear.
+    t.s.gw.deliver(&plain_report("<clear-report@example.net>"));
+    // A report encrypted but unsigned: it proved no key, so no answer in clear.
+    let inner = entity(Some("report"), REPORT, &[]);
+    let unsigned = t.s.gpg.encrypt(&t.s.gateway_fpr, None, &inner);
+    t.s.gw.deliver(&pgp_mime_encrypted(
+        &t.s.headers("<enc-nokey@example.net>", "..."),
+        &unsigned,
+    ));
+    t.s.gw.run_once();
+    let ids: Vec<String> =
+        t.s.gw
+            .reports()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+    assert_eq!(ids.len(), 2);
+    let by_msgid = |m: &str| {
+        ids.iter()
+            .find(|id| t.show(id)["message_id"] == m)
+            .unwrap()
+            .clone()
+    };
+    let (clear, enc) = (
+        by_msgid("clear-report@example.net"),
+        by_msgid("enc-nokey@example.net"),
+    );
+    let before = t.s.gw.outbox().len();
+    for (id, msgid) in [
+        (&clear, "<to-clear@example.org>"),
+        (&enc, "<to-enc@example.org>"),
+    ] {
+        t.s.gw.deliver(&pgp_mime_encrypted(
+            &headers("Bob Maintainer <bob@example.org>", msgid),
+            &armored_of(&t, &t.bob, id, "Thanks, looking into it.\n"),
+        ));
+    }
+    // And an internal message about the encrypted one: kept within the team.
+    t.s.gw.deliver(&pgp_mime_encrypted(
+        &headers("Bob Maintainer <bob@example.org>", "<internal@example.org>"),
+        &armored_of(
+            &t,
+            &t.bob,
+            &enc,
+            "X-INTERNAL: yes\n\nThis looks like spam to me.\n",
+        ),
+    ));
+    t.s.gw.run_once();
+    let sent = &t.s.gw.outbox()[before..];
+    let to_reporters: Vec<&Vec<u8>> = sent
+        .iter()
+        .filter(|m| !to_address(m).unwrap().ends_with("@example.org"))
+        .collect();
+    assert_eq!(to_reporters.len(), 1, "only the clear report is answered");
+    let raw = String::from_utf8_lossy(to_reporters[0]);
+    assert!(raw.contains("Thanks, looking into it."), "{raw}");
+    assert!(!raw.contains("bob@example.org"), "{raw}");
+    assert_eq!(
+        t.show(&clear)["correspondence"].as_array().unwrap().len(),
+        1
+    );
+    assert!(
+        t.show(&enc)["correspondence"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let refused = t.mail_to(t.bob.address, "not taken");
+    assert_eq!(refused.len(), 1);
+    assert!(
+        t.bob
+            .open(&refused[0], &t.s.gateway_fpr)
+            .contains("came encrypted but proved no key")
+    );
+    let internal: Vec<String> = t
+        .mail_to(t.carol.address, "Maintainer answer")
+        .iter()
+        .map(|m| t.carol.open(m, &t.s.gateway_fpr))
+        .filter(|x| x.contains("looks like spam"))
+        .collect();
+    assert_eq!(internal.len(), 1, "the team gets the internal message");
+    assert!(internal[0].contains("Internal"), "{}", internal[0]);
+}
+
+#[test]
+fn the_researcher_is_told_of_a_rejection_set_from_the_command_line() {
+    let t = Team::new("");
+    let id = reported(&t);
+    let out = t.s.gw.cli(&[
+        "reports",
+        "set",
+        &id,
+        "--status",
+        "rejected",
+        "--reason",
+        "out_of_scope",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.s.gw.run_once();
+    let mail = to_alice(&t);
+    assert_eq!(mail.len(), 1);
+    let text = alice_reads(&t, &mail[0]);
+    assert!(
+        text.contains("is now: rejected (reason: out_of_scope)"),
+        "{text}"
+    );
+    // Triaged is not in notify.reporter_on by default: no mail.
+    let out = t.s.gw.cli(&["reports", "set", &id, "--status", "triaged"]);
+    assert!(out.status.success());
+    t.s.gw.run_once();
+    assert_eq!(to_alice(&t).len(), 1);
+}
