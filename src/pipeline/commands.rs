@@ -133,6 +133,36 @@ pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
     Ok(out)
 }
 
+/// What of a maintainer's text may go to the researcher: the text down to the
+/// maintainer's own signature block (`-- `), without quoted lines (`>`) and the
+/// "On …, … wrote:" line that introduces them. A reply to a notification quotes it,
+/// and a notification carries what the researcher must not see (hints, scope
+/// guesses, other maintainers' addresses); a signature block carries the
+/// maintainer's address.
+pub(super) fn relayable(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.trim_end_matches('\r') != "-- ")
+        .collect();
+    let quoted = |l: &&str| l.trim_start().starts_with('>');
+    let mut kept: Vec<&str> = Vec::new();
+    let mut iter = lines.iter().peekable();
+    while let Some(line) = iter.next() {
+        if quoted(line) {
+            continue;
+        }
+        let introduces_quote = line.trim_end().ends_with(':')
+            && line.to_ascii_lowercase().contains("wrote")
+            && iter
+                .peek()
+                .is_some_and(|next| quoted(next) || next.trim().is_empty());
+        if !introduces_quote {
+            kept.push(line);
+        }
+    }
+    kept.join("\n").trim().to_string()
+}
+
 /// `X-WORD: value`, the only shape of a command line: a name of letters, digits and
 /// dashes starting with `X-`, a colon, a value.
 fn command_shape(line: &str) -> Option<(&str, &str)> {
@@ -170,6 +200,20 @@ mod tests {
             assert_eq!(e.line, line, "{text:?}");
             assert!(e.why.contains(why), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn quotes_and_signature_blocks_are_not_relayed() {
+        let text = "Thanks, confirmed.\n\nOn Mon, Bob <bob@example.org> wrote:\n> A new report\n>   Hints: possibly_out_of_scope\n\nMore after the quote.\n-- \nBob, bob@example.org\n";
+        assert_eq!(
+            relayable(text),
+            "Thanks, confirmed.\n\n\nMore after the quote."
+        );
+        assert_eq!(relayable("> only a quote\n"), "");
+        assert_eq!(
+            relayable("Fixed in 2.3.2:\nsee the advisory."),
+            "Fixed in 2.3.2:\nsee the advisory."
+        );
     }
 
     #[test]

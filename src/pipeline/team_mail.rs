@@ -45,6 +45,8 @@ struct Plan {
     report: Report,
     change: Change,
     commands: Commands,
+    /// What of the text may go to the researcher ([`commands::relayable`]).
+    text: String,
     /// Relay the text, encrypted when the report proved a key.
     relay: Option<bool>,
 }
@@ -282,7 +284,8 @@ impl Pipeline {
                 .apply(&change, &actor(member), now, &self.settings.policy)
                 .map_err(|why| Refusal::Refused(format!("the commands were refused: {why}")))?;
         }
-        let relay = if commands.internal || commands.rest.is_empty() {
+        let text = commands::relayable(&commands.rest);
+        let relay = if commands.internal || text.is_empty() {
             None
         } else {
             let key = outbox::answer_cert(&self.store, &self.keyring, &report)?;
@@ -306,6 +309,7 @@ impl Pipeline {
             report,
             change,
             commands,
+            text,
             relay,
         })
     }
@@ -378,7 +382,7 @@ impl Pipeline {
             .map(|_| outbox::new_message_id(&self.settings, "reply"));
         let relay_entry = match (plan.relay, &relay_id) {
             (Some(encrypted), Some(mid)) => {
-                Some(self.relay_entry(member, &plan.commands.rest, &to, mid, encrypted, now))
+                Some(self.relay_entry(member, &plan.text, &to, mid, encrypted, now))
             }
             _ => None,
         };

@@ -71,7 +71,7 @@ fn a_maintainers_answer_is_applied_relayed_to_the_researcher_and_copied_to_the_t
         &t,
         &t.bob,
         Some(&format!("Re: [{id}] New report")),
-        "X-STATUS: triaged\nx-severity: high\nX-NOTE: zebra-internal-note\n\nThanks, we reproduced it; a fix is planned.\n",
+        "X-STATUS: triaged\nx-severity: high\nX-NOTE: zebra-internal-note\n\nThanks, we reproduced it; a fix is planned.\n\nOn Mon, Example Security <security@example.org> wrote:\n> A new vulnerability report has been stored.\n> Hints: quoted-hint-yak\n\n-- \nBob Maintainer, bob@example.org\n",
     );
     t.s.gw.deliver(&pgp_mime_encrypted(
         &headers("Bob Maintainer <bob@example.org>", "<bob-1@example.org>"),
