@@ -122,6 +122,17 @@ fn a_maintainers_answer_is_applied_relayed_to_the_researcher_and_copied_to_the_t
         assert!(copy.contains("X-STATUS: triaged"), "{copy}");
     }
 
+    // All of it threads under each maintainer's first notification of the report.
+    for m in [&t.carol, &t.bob] {
+        let first = t.mail_to(m.address, "New report");
+        assert_eq!(first.len(), 1);
+        let root = header(&first[0], "Message-ID").unwrap();
+        let copy = &t.mail_to(m.address, "Maintainer answer")[0];
+        assert_eq!(header(copy, "In-Reply-To").unwrap(), root, "{}", m.address);
+        assert!(header(copy, "References").unwrap().contains(&root));
+    }
+    let carol_root = header(&t.mail_to(t.carol.address, "New report")[0], "Message-ID").unwrap();
+
     // Alice answers the relayed mail: both maintainers get it.
     let relayed_id = header(&mail[0], "Message-ID").unwrap();
     let inner = entity(
@@ -142,6 +153,8 @@ fn a_maintainers_answer_is_applied_relayed_to_the_researcher_and_copied_to_the_t
                 .contains("2.3.1 is affected")
         );
     }
+    let note = &t.mail_to(t.carol.address, "follow-up")[0];
+    assert_eq!(header(note, "In-Reply-To").unwrap(), carol_root);
 
     // Bob's message sent again under a new Message-ID changes nothing and reaches
     // nobody but Bob, who is told why.
