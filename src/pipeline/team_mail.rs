@@ -133,6 +133,24 @@ impl Pipeline {
         why: String,
     ) -> Result<Outcome, MessageError> {
         warn!(reason = %why, "maintainer mail refused");
+        // Anyone who captured a maintainer's mail can send it again and again: the
+        // answers to its replays count against the same limits as all automatic mail.
+        let member = match member {
+            Some(mb)
+                if !self.store.take_send_slot(
+                    &mb.address,
+                    m.now,
+                    &self.settings.rate_limits,
+                )? =>
+            {
+                let reason = format!(
+                    "maintainer mail signed by {}: {why}; no answer sent (rate limit)",
+                    mb.address
+                );
+                return self.record(m, IntakeKind::Quarantined, reason, None);
+            }
+            other => other,
+        };
         let notice = member.map(|mb| {
             let text = format!(
                 "Your message to {gateway} was not taken: nothing in it was applied and \
@@ -154,7 +172,7 @@ impl Pipeline {
             Some(mb) => format!("maintainer mail signed by {}: {why}", mb.address),
             None => why,
         };
-        self.record_team(m, IntakeKind::Quarantined, reason, notice)
+        self.record(m, IntakeKind::Quarantined, reason, notice)
     }
 
     /// Checks and commits a maintainer's message; a refusal changes nothing.
@@ -430,7 +448,7 @@ impl Pipeline {
                     "maintainer mail by {} taken for {}",
                     member.address, report.id
                 );
-                self.record_team(m, IntakeKind::Skipped, reason, None)
+                self.record(m, IntakeKind::Skipped, reason, None)
                     .map_err(Refusal::Failed)
             }
             Err(StoreError::Refused(why)) => Err(Refusal::Refused(why)),
@@ -550,18 +568,6 @@ impl Pipeline {
             message_id: Some(message_id.to_string()),
             ..NewJob::new(JobKind::Reply, &to, now)
         })
-    }
-
-    /// Records a maintainer's message in the intake log (refused ones quarantined),
-    /// which also makes a copy of it a duplicate.
-    fn record_team(
-        &self,
-        m: &Message<'_>,
-        kind: IntakeKind,
-        reason: String,
-        notice: Option<NewJob>,
-    ) -> Result<Outcome, MessageError> {
-        self.record(m, kind, reason, notice)
     }
 }
 

@@ -568,3 +568,33 @@ fn the_researcher_is_told_of_a_rejection_set_from_the_command_line() {
     t.s.gw.run_once();
     assert_eq!(to_alice(&t).len(), 1);
 }
+
+#[test]
+fn replays_cannot_flood_a_maintainer_with_answers() {
+    let t = Team::new("[rate_limits]\nper_sender = 1\n");
+    let id = reported(&t);
+    let armored = armored_of(&t, &t.bob, &id, "X-STATUS: triaged\n\nOn it.\n");
+    for n in 0..4 {
+        let msgid = format!("<flood-{n}@example.org>");
+        t.s.gw.deliver(&pgp_mime_encrypted(
+            &headers("Bob Maintainer <bob@example.org>", &msgid),
+            &armored,
+        ));
+    }
+    t.s.gw.run_once();
+    assert_eq!(status(&t, &id), "triaged", "taken once");
+    assert_eq!(to_alice(&t).len(), 1, "relayed once");
+    // The first replay is answered; the others are recorded without an answer.
+    assert_eq!(t.mail_to(t.bob.address, "not taken").len(), 1);
+    let q = t.s.gw.quarantine();
+    let limited = q
+        .iter()
+        .filter(|e| {
+            e["reason"]
+                .as_str()
+                .unwrap()
+                .contains("no answer sent (rate limit)")
+        })
+        .count();
+    assert_eq!(limited, 2, "{q:?}");
+}
