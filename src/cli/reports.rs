@@ -271,8 +271,16 @@ fn reports_set(
     let Some(id) = ReportId::parse(&args.id) else {
         bail!("no report {}", args.id);
     };
+    // The researcher hears of the states in `notify.reporter_on`, whoever moved it.
+    let status_id = outbox::new_message_id(&p.settings, "status");
     let report = match p.store.modify_report(&id, |r| {
-        r.apply(&change, actor, now, policy).map(|()| Vec::new())
+        let before = r.status;
+        r.apply(&change, actor, now, policy)?;
+        Ok(if r.status == before {
+            Vec::new()
+        } else {
+            p.status_notice(r, &status_id, now).into_iter().collect()
+        })
     }) {
         Ok(r) => r,
         Err(crate::store::StoreError::Refused(why)) => {

@@ -60,6 +60,7 @@ pub struct Settings {
     /// encrypted to their own key.
     pub maintainers: Vec<Maintainer>,
     pub notify: NotifySettings,
+    pub maintainers_mail: MaintainersMail,
     pub digest: DigestSettings,
     pub ack: AckSettings,
     pub limits: Limits,
@@ -294,8 +295,23 @@ pub struct Maintainer {
     pub key: PathBuf,
 }
 
+/// How maintainers' signed mail is taken (see `pipeline::team_mail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintainersMail {
+    /// A signature made longer ago than this is refused: a captured message sent
+    /// again later must not act a second time, even under a new Message-ID.
+    pub max_age: Duration,
+    /// The last line of an answer relayed to the researcher; `{name}` and `{team}`
+    /// are replaced (the maintainer's configured name, the gateway's name).
+    pub signature: String,
+}
+
+/// The states a researcher is told about, as configured.
+pub(crate) const REPORTER_STATES: &[&str] =
+    &["triaged", "accepted", "rejected", "fixed", "disclosed"];
+
 /// Which mail maintainers get as things happen (digests are separate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotifySettings {
     /// The full report as soon as it is stored.
     pub new_reports: bool,
@@ -303,6 +319,8 @@ pub struct NotifySettings {
     pub correspondence: bool,
     /// One mail per missed deadline.
     pub escalations: bool,
+    /// The states (names as in `reports set --status`) the researcher is told of.
+    pub reporter_on: Vec<String>,
 }
 
 /// When the digest goes out.

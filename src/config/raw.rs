@@ -22,6 +22,7 @@ pub(super) struct Raw {
     #[serde(default)]
     pub(super) maintainers: Vec<RawMaintainer>,
     pub(super) notify: RawNotify,
+    pub(super) maintainers_mail: RawMaintainersMail,
     pub(super) digest: RawDigest,
     pub(super) ack: RawAck,
     pub(super) limits: Limits,
@@ -138,6 +139,14 @@ pub(super) struct RawNotify {
     pub(super) new_reports: bool,
     pub(super) correspondence: bool,
     pub(super) escalations: bool,
+    pub(super) reporter_on: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMaintainersMail {
+    pub(super) max_age: String,
+    pub(super) signature: String,
 }
 
 #[derive(Debug, Deserialize)]

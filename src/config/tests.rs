@@ -139,3 +139,29 @@ fn systemd_example_is_valid_and_names_credentials() {
         );
     }
 }
+
+#[test]
+fn maintainers_mail_and_reporter_states_are_checked() {
+    let s = Settings::load_with_env(None, Vec::new()).unwrap();
+    assert_eq!(s.maintainers_mail.max_age, Duration::from_secs(7 * 86400));
+    assert_eq!(s.maintainers_mail.signature, "{name}, {team}");
+    assert_eq!(
+        s.notify.reporter_on,
+        ["accepted", "fixed", "disclosed", "rejected"]
+    );
+    let err = load(
+        "[maintainers_mail]\nmax_age = \"0s\"\nsignature = \"a\\nb\"\n[notify]\nreporter_on = [\"Fixed\", \"closed\"]\n",
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    for expected in [
+        "maintainers_mail.max_age",
+        "maintainers_mail.signature: must be one line",
+        "notify.reporter_on: \"closed\"",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    let s = load("[notify]\nreporter_on = [\"Fixed\", \"fixed\"]\n", &[]).unwrap();
+    assert_eq!(s.notify.reporter_on, ["fixed"]);
+}

@@ -5,11 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::raw::RawMaintainersMail;
 use super::raw::{Raw, RawDigest, RawGateway, RawInbox, RawKeys, RawMaintainer, RawOutbox};
 use super::raw::{RawPolicy, RawRateLimits};
 use super::secrets::{optional_secret, secret};
 use super::{AckSettings, BUILTIN_SCOPE_CATEGORIES, ConfigError, DigestSettings, FixTargets};
 use super::{Gateway, ImapSettings, Inbox, KeySettings, Maintainer, NotifySettings, Outbox};
+use super::{MaintainersMail, REPORTER_STATES};
 use super::{Policy, RateLimits, Retry, Schedule, ScopeCategory, Settings, SmtpSettings};
 use super::{StoreSettings, Tls};
 use crate::extract::FieldName;
@@ -45,7 +47,9 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
         new_reports: raw.notify.new_reports,
         correspondence: raw.notify.correspondence,
         escalations: raw.notify.escalations,
+        reporter_on: reporter_on(&raw.notify.reporter_on, &mut problems),
     };
+    let maintainers_mail = maintainers_mail(&raw.maintainers_mail, &mut problems);
     let digest = digest(&raw.digest, &mut problems);
     policy.required_fields = required_fields(&raw.policy.required_fields, &mut problems);
     raw.limits.problems(&mut problems);
@@ -64,6 +68,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             policy,
             maintainers,
             notify,
+            maintainers_mail,
             digest,
             ack: AckSettings {
                 footer: raw.ack.footer,
@@ -457,6 +462,39 @@ fn tls_mode(key: &str, value: Option<&str>, problems: &mut Problems) -> Tls {
             Tls::StartTls
         }
     }
+}
+
+/// The states the researcher is told of; each must be one a maintainer can set.
+fn reporter_on(names: &[String], problems: &mut Problems) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in names {
+        let n = name.trim().to_ascii_lowercase();
+        if REPORTER_STATES.contains(&n.as_str()) {
+            if !out.contains(&n) {
+                out.push(n);
+            }
+        } else {
+            problems.push(format!(
+                "notify.reporter_on: {name:?} is not one of {}",
+                REPORTER_STATES.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+fn maintainers_mail(raw: &RawMaintainersMail, problems: &mut Problems) -> MaintainersMail {
+    let max_age = duration("maintainers_mail.max_age", &raw.max_age).unwrap_or_else(|e| {
+        problems.push(e);
+        Duration::from_secs(7 * 86400)
+    });
+    // One line: it ends a message body, and a newline would let it grow headers-like
+    // text the researcher could mistake for ours.
+    let signature = raw.signature.trim().to_string();
+    if signature.contains(['\r', '\n']) {
+        problems.push("maintainers_mail.signature: must be one line".into());
+    }
+    MaintainersMail { max_age, signature }
 }
 
 /// Parses durations such as `48h`, `7d`, `500ms` or `1h 30m`.

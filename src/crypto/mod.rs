@@ -78,6 +78,9 @@ pub enum KeySource {
     Attached,
     /// From this message's `Autocrypt:` header.
     Autocrypt,
+    /// A maintainer's key from `[[maintainers]]`: their signed mail is checked
+    /// against it whether or not they attach it.
+    Maintainers,
 }
 
 /// Parses every certificate in `bytes` (armored or binary), skipping what does not

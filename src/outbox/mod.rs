@@ -90,6 +90,7 @@ pub(crate) fn kind_name(kind: &JobKind) -> &'static str {
         JobKind::FollowUp { .. } => "follow_up_notice",
         JobKind::Escalation { .. } => "escalation",
         JobKind::Digest { .. } => "digest",
+        JobKind::TeamNotice { .. } => "team_notice",
     }
 }
 
@@ -98,6 +99,22 @@ pub(crate) fn new_message_id(settings: &Settings, tag: &str) -> String {
     format!(
         "disclosured.{tag}.{:016x}@{}",
         rand::random::<u64>(),
+        gateway_domain(settings)
+    )
+}
+
+/// The Message-ID of the new-report notification of `report` to one maintainer: all
+/// later mail to that maintainer about the report answers it, so their client
+/// threads the report's conversation under its first notification. Derived, not
+/// stored: a retried notification keeps it, and the address is hashed so the ID
+/// does not name the maintainer.
+pub(crate) fn thread_root(settings: &Settings, report: &str, maintainer: &str) -> String {
+    use sha2::Digest as _;
+    let who = sha2::Sha256::digest(maintainer.to_ascii_lowercase().as_bytes());
+    format!(
+        "disclosured.{}.{}@{}",
+        report.to_ascii_lowercase(),
+        hex::encode(who.get(..6).unwrap_or_default()),
         gateway_domain(settings)
     )
 }

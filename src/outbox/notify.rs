@@ -193,11 +193,14 @@ pub(crate) fn correspondence_text(c: &Correspondence) -> String {
         },
         match c.direction {
             Direction::In => format!(", signature {}", c.signature.as_str()),
-            Direction::Out => c
-                .actor
-                .as_deref()
-                .map(|a| format!(", by {a}"))
-                .unwrap_or_default(),
+            Direction::Out => match c.actor.as_deref() {
+                // Team mail is `mail:<address>` (see `pipeline::team_mail`).
+                Some(a) => match a.strip_prefix("mail:") {
+                    Some(who) => format!(", relayed from signed mail by {who}"),
+                    None => format!(", by {a}"),
+                },
+                None => String::new(),
+            },
         }
     );
     if let Some(m) = &c.message_id {
@@ -277,7 +280,15 @@ pub(crate) fn render(
             data,
         })
         .collect();
-    let refs: Vec<String> = Vec::new();
+    // Later mail about the report answers its first notification.
+    let refs: Vec<String> = match job.kind {
+        JobKind::NewReport => Vec::new(),
+        _ => vec![super::thread_root(
+            ctx.settings,
+            report.id.as_str(),
+            &member.address,
+        )],
+    };
     compose::seal_message(
         ctx.settings,
         ctx.keyring,
@@ -285,7 +296,7 @@ pub(crate) fn render(
             to: &member.address,
             to_name: Some(&member.name),
             subject: outer,
-            in_reply_to: None,
+            in_reply_to: refs.first().map(String::as_str),
             references: &refs,
             message_id,
             date: now,
@@ -372,6 +383,18 @@ pub(crate) fn render_digest(
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
     let member = addressee(ctx, job)?;
+    // A team notice about a report (a copy of a maintainer's answer) threads under
+    // the report's first notification; a digest is about no one report.
+    let refs: Vec<String> = match &job.outcome {
+        Some(crate::store::OutcomeRef::Report(id)) => {
+            vec![super::thread_root(
+                ctx.settings,
+                id.as_str(),
+                &member.address,
+            )]
+        }
+        _ => Vec::new(),
+    };
     compose::seal_message(
         ctx.settings,
         ctx.keyring,
@@ -379,8 +402,8 @@ pub(crate) fn render_digest(
             to: &member.address,
             to_name: Some(&member.name),
             subject: subject.to_string(),
-            in_reply_to: None,
-            references: &[],
+            in_reply_to: refs.first().map(String::as_str),
+            references: &refs,
             message_id,
             date: now,
             auto_submitted: Some("auto-generated"),

@@ -20,7 +20,13 @@ pub(super) fn render_if_needed(
     if job.message.is_some() {
         return Ok(());
     }
-    let message_id = job.message_id.clone().unwrap_or_else(|| {
+    let root = match (&job.kind, &job.outcome) {
+        (JobKind::NewReport, Some(OutcomeRef::Report(id))) => {
+            Some(super::thread_root(ctx.settings, id.as_str(), &job.to))
+        }
+        _ => None,
+    };
+    let message_id = job.message_id.clone().or(root).unwrap_or_else(|| {
         format!(
             "disclosured.{}.{}@{}",
             job.id,
@@ -59,7 +65,7 @@ fn render(
         JobKind::NewReport | JobKind::FollowUp { .. } | JobKind::Escalation { .. } => {
             notify::render(ctx, &report_of(job)?, job, message_id, now)
         }
-        JobKind::Digest { text, subject } => {
+        JobKind::Digest { text, subject } | JobKind::TeamNotice { text, subject } => {
             notify::render_digest(ctx, job, text, subject, message_id, now)
         }
         JobKind::Ack => {

@@ -1,7 +1,8 @@
 //! Deciding one message: a short sequence of named steps over one context. Each step
 //! either ends the message with a recorded outcome or hands it on:
 //! parse → earlier outcome (dedupe) → loop filter → sender → open (decrypt, verify)
-//! → the gateway's own mail → keys → content → maintainers' mail → thread → report.
+//! → the gateway's own mail → keys → content → maintainers' mail (`team_mail`) → thread
+//! → report.
 
 use chrono::{DateTime, Utc};
 use tracing::warn;
@@ -115,6 +116,7 @@ impl Pipeline {
         let lookup = StoreLookup {
             keyring: &self.keyring,
             store: &self.store,
+            team: &self.team,
         };
         crypto::open(m.raw, &self.keyring, &lookup, &autocrypt, limits)
     }
@@ -152,30 +154,6 @@ impl Pipeline {
             )
         });
         self.record(m, IntakeKind::Quarantined, reason, notice)
-    }
-
-    /// A maintainer answering a notification or digest from their mail client writes
-    /// to the gateway: that is neither a report nor a reporter's follow-up.
-    fn maintainer_mail(
-        &self,
-        m: &Message<'_>,
-        c: &Content,
-    ) -> Result<Option<Outcome>, MessageError> {
-        if self.team.member(&c.from.address).is_none() {
-            return Ok(None);
-        }
-        let Some(id) = self
-            .referenced_reports(&m.env, c.subject.as_deref())?
-            .into_iter()
-            .next()
-        else {
-            return Ok(None);
-        };
-        let reason = format!(
-            "mail from maintainer {} about {id}: not relayed; answer the reporter with `disclosured reports reply {id}`",
-            c.from.address
-        );
-        self.record(m, IntakeKind::Skipped, reason, None).map(Some)
     }
 
     /// Extracts, stores and answers a new report. Over the rate limits the report is
@@ -283,7 +261,7 @@ impl Pipeline {
 
     /// Records a message that is not a report: skipped (kept with the handled mail)
     /// or quarantined, with its reason and the notice to send, if any.
-    fn record(
+    pub(super) fn record(
         &self,
         m: &Message<'_>,
         kind: IntakeKind,

@@ -50,8 +50,11 @@ impl Pipeline {
         };
         self.store
             .note_address_key(address, &proven.fingerprint, now)?;
-        // Pre-loaded keys are the sysadmin's to manage.
-        if proven.source == KeySource::ReportersDir {
+        // Pre-loaded keys and maintainers' keys are the sysadmin's to manage.
+        if matches!(
+            proven.source,
+            KeySource::ReportersDir | KeySource::Maintainers
+        ) {
             return Ok(());
         }
         let before = self.store.learnt_cert(&proven.fingerprint)?;
@@ -81,22 +84,34 @@ impl Pipeline {
     }
 }
 
-/// Reporters' keys for signature checks: pre-loaded ones, then learnt ones.
+/// Keys for signature checks: maintainers' keys, pre-loaded reporters' keys, then
+/// learnt ones.
 pub(super) struct StoreLookup<'a> {
     pub(super) keyring: &'a Keyring,
     pub(super) store: &'a Store,
+    pub(super) team: &'a crypto::Team,
 }
 impl CertLookup for StoreLookup<'_> {
     /// Every certificate that may have made a signature by `handle`: pre-loaded ones
     /// and learnt ones that hold it as a bound signing key.
     fn lookup(&self, handle: &KeyHandle) -> Vec<(Cert, KeySource)> {
         let mut found: Vec<(Cert, KeySource)> = self
-            .keyring
-            .reporters()
+            .team
+            .members()
             .iter()
+            .map(|m| &m.cert)
             .filter(|c| crypto::certs::signs_with(c, handle))
-            .map(|c| (c.clone(), KeySource::ReportersDir))
+            .map(|c| (c.clone(), KeySource::Maintainers))
             .collect();
+        for c in self.keyring.reporters() {
+            if crypto::certs::signs_with(c, handle)
+                && !found
+                    .iter()
+                    .any(|(f, _)| f.fingerprint() == c.fingerprint())
+            {
+                found.push((c.clone(), KeySource::ReportersDir));
+            }
+        }
         match self.store.learnt_signers(&handle.to_hex()) {
             Ok(certs) => {
                 for bytes in certs {

@@ -11,16 +11,20 @@
 //! - [`decide`]: the steps of deciding one message, over one context ([`message`]).
 //! - [`keys`]: reporters' keys: Autocrypt, the proven certificate, signer look-ups.
 //! - [`threads`]: which report a message continues; follow-ups.
+//! - [`team_mail`]: maintainers' signed mail: commands, relayed answers, refusals.
+//! - [`commands`]: the command lines of a maintainer's mail, parsed.
 //! - [`schedule`]: escalations and digests.
 //! - [`error`]: what a failure means for the caller.
 //! - [`progress`]: signs of life for the watchdog and `status`.
 
+mod commands;
 mod decide;
 mod error;
 mod keys;
 mod message;
 mod progress;
 mod schedule;
+mod team_mail;
 mod threads;
 
 use std::panic::AssertUnwindSafe;

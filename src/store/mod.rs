@@ -79,6 +79,10 @@ const LEGACY_KEY_ADDRS: &str = "learnt_key_addrs";
 /// to answer the reports that recorded it.
 const TREE_OFFERED: &str = "offered_keys";
 const TREE_NOTICES: &str = "notice_times";
+/// SHA-256 of a maintainer's signature packet → when it was accepted (schema byte,
+/// Unix seconds big-endian): each signature acts once, whatever Message-ID or
+/// envelope a copy of it arrives in. Written in the transaction that acts on it.
+const TREE_SIGNATURES: &str = "maintainer_signatures";
 /// Message-ID of any message of a report's thread → the report's ID.
 const TREE_THREADS: &str = "threads";
 /// (due time, report, deadline) → report ID, for deadlines not yet met or escalated.
@@ -165,6 +169,7 @@ pub struct Store {
     key_addrs: sled::Tree,
     offered: sled::Tree,
     notices: sled::Tree,
+    signatures: sled::Tree,
     threads: sled::Tree,
     deadlines: sled::Tree,
     /// Serialises the read-modify-write of rate-limit counters between workers.

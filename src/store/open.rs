@@ -9,7 +9,9 @@ use super::reports::head_of;
 use super::{INDEXES_VERSION, Job, JobState, META_INDEXES, Store, StoreError};
 use super::{TREE_ATTACHMENTS, TREE_DEADLINES, TREE_HASHES, TREE_HEADS, TREE_INTAKE};
 use super::{TREE_KEY_ADDRS, TREE_KEY_IDS, TREE_KEYS, TREE_META, TREE_MSGIDS, TREE_NOTICES};
-use super::{TREE_OFFERED, TREE_OUTBOX, TREE_OUTBOX_OPEN, TREE_REPORTS, TREE_THREADS};
+use super::{
+    TREE_OFFERED, TREE_OUTBOX, TREE_OUTBOX_OPEN, TREE_REPORTS, TREE_SIGNATURES, TREE_THREADS,
+};
 use super::{decode, encode, lock, permissions, shown};
 
 /// Removes the snapshot files sled 0.34 left unfinished.
@@ -101,6 +103,7 @@ impl Store {
             key_addrs: tree(TREE_KEY_ADDRS)?,
             offered: tree(TREE_OFFERED)?,
             notices: tree(TREE_NOTICES)?,
+            signatures: tree(TREE_SIGNATURES)?,
             threads: tree(TREE_THREADS)?,
             deadlines: tree(TREE_DEADLINES)?,
             rate_lock: Default::default(),

@@ -518,6 +518,9 @@ pub enum JobKind {
     Escalation { deadline: DeadlineName },
     /// The digest, to one maintainer; its text is rendered when queued.
     Digest { text: String, subject: String },
+    /// Mail about maintainers' mail, to one maintainer, rendered when queued: a copy
+    /// of a maintainer's answer, or why a maintainer's message was not taken.
+    TeamNotice { text: String, subject: String },
     /// "We could not read your message", with our public key.
     Unreadable {
         reason: String,

@@ -9,7 +9,7 @@ use sled::transaction::{ConflictableTransactionError, Transactional, Transaction
 use super::queue::queue_jobs;
 use super::tx::{abort, refuse};
 use super::{Correspondence, DeadlineName, NewJob, NewReport, OutcomeRef, Report, ReportId};
-use super::{Status, Store, StoreError, Triage, decode, decode_all, encode};
+use super::{SCHEMA, Status, Store, StoreError, Triage, decode, decode_all, encode};
 
 /// The key of a report in `reports` and `report_heads`: year and number, big-endian.
 pub(super) fn report_key(year: u16, seq: u32) -> [u8; 6] {
@@ -180,6 +180,20 @@ impl Store {
         id: &ReportId,
         f: impl Fn(&mut Report) -> Result<Vec<NewJob>, String>,
     ) -> Result<Report, StoreError> {
+        self.modify_report_signed(id, &[], Utc::now(), f)
+    }
+
+    /// As [`Store::modify_report`], on behalf of signed mail: the change is made
+    /// only if none of `signatures` (digests of signature packets) acted before, and
+    /// they are recorded as used in the same transaction, so a replay of the mail
+    /// changes nothing even across a crash.
+    pub fn modify_report_signed(
+        &self,
+        id: &ReportId,
+        signatures: &[String],
+        now: DateTime<Utc>,
+        f: impl Fn(&mut Report) -> Result<Vec<NewJob>, String>,
+    ) -> Result<Report, StoreError> {
         let _writing = self.writing();
         let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let Some(current) = self.report(id)? else {
@@ -188,6 +202,8 @@ impl Store {
         // How many jobs the change will queue, for the IDs drawn before the
         // transaction; if the report changed meanwhile and needs more, more are drawn.
         let wanted = f(&mut current.clone()).map(|j| j.len()).unwrap_or(0);
+        let mut used = vec![SCHEMA];
+        used.extend_from_slice(&now.timestamp().to_be_bytes());
         let trees = (
             &self.reports,
             &self.heads,
@@ -195,9 +211,16 @@ impl Store {
             &self.outbox,
             &self.outbox_open,
             &self.threads,
+            &self.signatures,
         );
         self.with_job_ids(wanted, |ids| {
-            trees.transaction(|(reports, heads, deadlines, outbox, open, threads)| {
+            trees.transaction(|(reports, heads, deadlines, outbox, open, threads, sigs)| {
+                for digest in signatures {
+                    if sigs.get(digest.as_bytes())?.is_some() {
+                        return Err(refuse(format!("signature {digest} was used before")));
+                    }
+                    sigs.insert(digest.as_bytes(), used.as_slice())?;
+                }
                 let old: Report = match reports.get(key)? {
                     Some(v) => decode(&v).map_err(abort)?,
                     None => return Err(refuse(format!("no report {id}"))),
@@ -211,6 +234,11 @@ impl Store {
                 Ok(report)
             })
         })
+    }
+
+    /// Whether a maintainer's signature with this digest acted before.
+    pub fn signature_used(&self, digest: &str) -> Result<bool, StoreError> {
+        Ok(self.signatures.get(digest.as_bytes())?.is_some())
     }
 
     /// The report whose thread has a message with this Message-ID.

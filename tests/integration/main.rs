@@ -6,6 +6,9 @@
 //! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
 //! - [`hostile`]: a thousand malformed and adversarial messages in one run.
 //! - [`review`]: regression tests for the first code review's findings.
+//! - [`conversation`]: issue 14, maintainers working by email: signed commands,
+//!   answers relayed to the researcher, copies to the team, forged, replayed,
+//!   unencrypted and unknown-keyword mail refused.
 //! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
@@ -36,6 +39,7 @@
     clippy::indexing_slicing
 )]
 
+mod conversation;
 mod crash;
 mod daemon;
 mod extract_languages;

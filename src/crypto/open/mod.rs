@@ -161,6 +161,19 @@ pub struct Proven {
     pub cert: Cert,
     /// Where the certificate was found.
     pub source: KeySource,
+    /// Every good signature by it that counts for the proof: what a maintainer's
+    /// mail is dated by, and what makes a replay of it recognisable.
+    pub signatures: Vec<SignatureMark>,
+}
+
+/// One good signature: when its signer says it was made, and a digest of the
+/// signature packet (the same signature sent again has the same digest, whatever
+/// envelope, Message-ID or encryption it comes in).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureMark {
+    /// SHA-256 of the serialized signature packet, lower-case hex.
+    pub digest: String,
+    pub created: Option<std::time::SystemTime>,
 }
 
 /// Looks up reporters' certificates by the issuer named in a signature: every
@@ -257,6 +270,7 @@ struct GoodSigner {
     source: Option<KeySource>,
     cert: Option<Cert>,
     inside: bool,
+    marks: Vec<SignatureMark>,
 }
 
 /// The verdict of one signature layer.
@@ -266,6 +280,8 @@ struct Verdict {
     signer: Option<(String, Option<KeySource>, Option<Cert>)>,
     /// A good signature was made by one of the gateway's own keys.
     gateway: bool,
+    /// The good signatures of this layer.
+    marks: Vec<SignatureMark>,
 }
 
 #[cfg(test)]

@@ -64,15 +64,20 @@ impl Ctx<'_> {
         if unvouched {
             return None;
         }
-        let mut signers = self.proof_signers.iter().filter(|s| s.inside || !encrypted);
-        let first = signers.next()?;
-        if signers.any(|s| s.fingerprint != first.fingerprint) {
+        let signers: Vec<&GoodSigner> = self
+            .proof_signers
+            .iter()
+            .filter(|s| s.inside || !encrypted)
+            .collect();
+        let first = signers.first()?;
+        if signers.iter().any(|s| s.fingerprint != first.fingerprint) {
             return None;
         }
         Some(Proven {
             fingerprint: first.fingerprint.clone(),
             cert: first.cert.clone()?,
             source: first.source?,
+            signatures: signers.iter().flat_map(|s| s.marks.clone()).collect(),
         })
     }
 
@@ -88,6 +93,7 @@ impl Ctx<'_> {
                 source: *source,
                 cert: cert.clone(),
                 inside,
+                marks: v.marks.clone(),
             });
         }
         let before = self.out.signature;

@@ -16,7 +16,7 @@ use openpgp::parse::stream::{
 };
 use openpgp::{Cert, KeyHandle};
 
-use super::{CertLookup, Ctx, MAX_BLOCKS, OpenError, Verdict};
+use super::{CertLookup, Ctx, MAX_BLOCKS, OpenError, SignatureMark, Verdict};
 use crate::config::LimitExceeded;
 use crate::crypto::certs::signs_with;
 use crate::crypto::{KeySource, Keyring, POLICY, SignatureStatus};
@@ -162,6 +162,19 @@ impl Ctx<'_> {
     }
 }
 
+/// What identifies one good signature (see [`SignatureMark`]).
+fn mark(sig: &openpgp::packet::Signature) -> SignatureMark {
+    use openpgp::serialize::MarshalInto;
+    use sha2::Digest as _;
+    // A signature that does not serialize cannot have been parsed; its digest is then
+    // that of nothing, which still names it for the replay check.
+    let bytes = sig.to_vec().unwrap_or_default();
+    SignatureMark {
+        digest: hex::encode(sha2::Sha256::digest(&bytes)),
+        created: sig.signature_creation_time(),
+    }
+}
+
 /// A signature we could not even check (garbage in the signature part, or the signed
 /// data altered so the framing broke) is bad, not absent: the sender claimed one.
 pub(super) fn bad_unverifiable() -> Verdict {
@@ -169,6 +182,7 @@ pub(super) fn bad_unverifiable() -> Verdict {
         status: SignatureStatus::Bad,
         signer: None,
         gateway: false,
+        marks: Vec::new(),
     }
 }
 
@@ -264,6 +278,7 @@ impl VerificationHelper for Helper<'_> {
                         if state.gateway.contains(&fpr) {
                             state.verdict.gateway = true;
                         }
+                        state.verdict.marks.push(mark(good.sig));
                         (SignatureStatus::Good, Some(fpr))
                     }
                     Err(VerificationError::MissingKey { .. })

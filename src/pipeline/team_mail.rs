@@ -1,0 +1,675 @@
+//! Maintainers' mail: a maintainer answers and acts on a report by email. A message
+//! is a maintainer's when a key of `[[maintainers]]` signed everything inside its
+//! encryption (`Opened::proven`); the From address never decides. The report it
+//! concerns is named inside what was signed. Its command lines go through the same
+//! checks as `reports set`; the text after them is relayed to the researcher as the
+//! gateway's own mail, encrypted to the key the report proved. Each signature acts
+//! once, and only while it is recent. Whatever is refused is recorded with its reason
+//! and answered only to the configured address of the maintainer whose key signed
+//! it: never to a From anyone can write.
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use super::commands::{self, Commands, Keyword};
+use super::decide::{Content, Message};
+use super::{MessageError, Outcome, Pipeline};
+use crate::crypto::{self, Member, SignatureStatus};
+use crate::extract::Severity;
+use crate::outbox;
+use crate::policy::DeadlineState;
+use crate::store::{
+    Change, Correspondence, Direction, Event, IntakeKind, JobKind, NewJob, RejectReason, Report,
+    ReportId, Status, StoreError,
+};
+
+/// How far ahead of our clock a maintainer's signature may be dated: their clock and
+/// ours differ by a little, and a message signed "in the future" beyond that is one
+/// made to outlive `max_age`.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Why a maintainer's message was not taken, or a failure that is not about it.
+enum Refusal {
+    Refused(String),
+    Failed(MessageError),
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Refusal {
+        Refusal::Failed(e.into())
+    }
+}
+
+/// What a maintainer's message asks for, checked and ready to commit.
+struct Plan {
+    report: Report,
+    change: Change,
+    commands: Commands,
+    /// What of the text may go to the researcher ([`commands::relayable`]).
+    text: String,
+    /// Relay the text, encrypted when the report proved a key.
+    relay: Option<bool>,
+}
+
+impl Pipeline {
+    /// Takes a maintainer's message, or refuses one that claims to be theirs; `None`
+    /// for anyone else's mail.
+    pub(super) fn maintainer_mail(
+        &self,
+        m: &Message<'_>,
+        c: &Content,
+    ) -> Result<Option<Outcome>, MessageError> {
+        let proven_member = c
+            .opened
+            .proven
+            .as_ref()
+            .and_then(|p| self.member_by_primary(&p.fingerprint));
+        let Some(member) = proven_member else {
+            return self.claimed_maintainer_mail(m, c);
+        };
+        let outcome = match self.take(m, c, member) {
+            Ok(outcome) => outcome,
+            Err(Refusal::Refused(why)) => self.refuse_team_mail(m, Some(member), why)?,
+            Err(Refusal::Failed(e)) => return Err(e),
+        };
+        Ok(Some(outcome))
+    }
+
+    /// The maintainer whose key (by primary fingerprint) this is.
+    fn member_by_primary(&self, fingerprint: &str) -> Option<&Member> {
+        self.team.members().iter().find(|mb| {
+            mb.cert
+                .fingerprint()
+                .to_hex()
+                .eq_ignore_ascii_case(fingerprint)
+        })
+    }
+
+    /// Mail that a maintainer's key signed without proving all of it (outside the
+    /// encryption, or over part of it), or that comes from a maintainer's address
+    /// about a report without their signature: not theirs, and never acted on.
+    fn claimed_maintainer_mail(
+        &self,
+        m: &Message<'_>,
+        c: &Content,
+    ) -> Result<Option<Outcome>, MessageError> {
+        let signer = (c.opened.signature == SignatureStatus::Good)
+            .then_some(c.opened.signer_fingerprint.as_deref())
+            .flatten()
+            .and_then(|f| self.member_by_primary(f));
+        if let Some(member) = signer {
+            let why = "the signature by your key does not cover all of the message inside \
+                       the encryption (signed outside it, or text or parts outside the \
+                       signature)"
+                .to_string();
+            return self.refuse_team_mail(m, Some(member), why).map(Some);
+        }
+        let from_member = self.team.member(&c.from.address).is_some();
+        if !from_member
+            || self
+                .referenced_reports(&m.env, c.subject.as_deref())?
+                .is_empty()
+        {
+            return Ok(None);
+        }
+        // A bad signature is no proof of who made it (altered, or dated in the
+        // future, which sequoia does not take as good): nobody is answered.
+        let why = format!(
+            "from maintainer address {} about a report, but not signed inside the encryption \
+             by that maintainer's key (signature: {}): not taken as theirs",
+            c.from.address,
+            c.opened.signature.as_str()
+        );
+        self.refuse_team_mail(m, None, why).map(Some)
+    }
+
+    /// Records a refused maintainer's message (quarantined, never relayed) and, when
+    /// a maintainer's key signed it, tells that maintainer at their configured
+    /// address, encrypted to their configured key.
+    fn refuse_team_mail(
+        &self,
+        m: &Message<'_>,
+        member: Option<&Member>,
+        why: String,
+    ) -> Result<Outcome, MessageError> {
+        warn!(reason = %why, "maintainer mail refused");
+        // Anyone who captured a maintainer's mail can send it again and again: the
+        // answers to its replays count against the same limits as all automatic mail.
+        let member = match member {
+            Some(mb)
+                if !self.store.take_send_slot(
+                    &mb.address,
+                    m.now,
+                    &self.settings.rate_limits,
+                )? =>
+            {
+                let reason = format!(
+                    "maintainer mail signed by {}: {why}; no answer sent (rate limit)",
+                    mb.address
+                );
+                return self.record(m, IntakeKind::Quarantined, reason, None);
+            }
+            other => other,
+        };
+        let notice = member.map(|mb| {
+            let text = format!(
+                "Your message to {gateway} was not taken: nothing in it was applied and \
+                 nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\nReceived: {at}\n",
+                gateway = self.settings.gateway.address,
+                mid = m.env.message_id.as_deref().unwrap_or("(none)"),
+                at = m.now.to_rfc3339(),
+            );
+            NewJob::new(
+                JobKind::TeamNotice {
+                    text,
+                    subject: "Your message was not taken".into(),
+                },
+                &mb.address,
+                m.now,
+            )
+        });
+        let reason = match member {
+            Some(mb) => format!("maintainer mail signed by {}: {why}", mb.address),
+            None => why,
+        };
+        self.record(m, IntakeKind::Quarantined, reason, notice)
+    }
+
+    /// Checks and commits a maintainer's message; a refusal changes nothing.
+    fn take(&self, m: &Message<'_>, c: &Content, member: &Member) -> Result<Outcome, Refusal> {
+        let proven = c
+            .opened
+            .proven
+            .as_ref()
+            .ok_or_else(|| Refusal::Refused("no signature".into()))?;
+        if !c.opened.encrypted {
+            return Err(Refusal::Refused(
+                "signed but not encrypted: its text has already crossed the network in \
+                 clear, so it is not relayed and nothing in it is applied. Send it again \
+                 encrypted to the gateway's key."
+                    .into(),
+            ));
+        }
+        self.check_fresh(proven, m.now)?;
+        let first = first_text(&c.opened);
+        let commands = commands::parse(&first).map_err(|e| Refusal::Refused(e.to_string()))?;
+        let report = self.named_report(c, &commands)?;
+        let plan = self.plan(report, commands, member, m.now)?;
+        let digests: Vec<String> = proven.signatures.iter().map(|s| s.digest.clone()).collect();
+        self.commit(m, member, plan, &digests)
+    }
+
+    /// A signature acts once, and only within `max_age` of when it was made.
+    fn check_fresh(&self, proven: &crypto::Proven, now: DateTime<Utc>) -> Result<(), Refusal> {
+        if proven.signatures.is_empty() {
+            return Err(Refusal::Refused("no signature to date".into()));
+        }
+        let max_age = crate::policy::chrono_duration(self.settings.maintainers_mail.max_age);
+        for sig in &proven.signatures {
+            let Some(made) = sig.created.map(DateTime::<Utc>::from) else {
+                return Err(Refusal::Refused(
+                    "the signature has no creation time".into(),
+                ));
+            };
+            if made > now + CLOCK_SKEW {
+                return Err(Refusal::Refused(format!(
+                    "the signature is dated in the future ({})",
+                    made.to_rfc3339()
+                )));
+            }
+            if made < now - max_age {
+                return Err(Refusal::Refused(format!(
+                    "the signature was made at {}, longer ago than maintainers_mail.max_age: \
+                     an old message sent again changes nothing",
+                    made.to_rfc3339()
+                )));
+            }
+            if self.store.signature_used(&sig.digest)? {
+                return Err(Refusal::Refused(
+                    "replayed: this signature was already taken once".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The report the message names inside what was signed: `X-REPORT:`, else the
+    /// protected Subject's tags, else the one report ID in the signed text.
+    fn named_report(&self, c: &Content, commands: &Commands) -> Result<Report, Refusal> {
+        let prefix = &self.settings.gateway.report_id_prefix;
+        let found = |id: &str| -> Result<Option<Report>, StoreError> {
+            match ReportId::parse(id) {
+                Some(id) => self.store.report(&id),
+                None => Ok(None),
+            }
+        };
+        if let Some((line, value)) = commands.value(Keyword::Report) {
+            return found(value)?.ok_or_else(|| {
+                Refusal::Refused(format!("line {line}: X-REPORT: no report {value}"))
+            });
+        }
+        for text in [
+            c.opened.subject.as_deref().unwrap_or_default(),
+            c.text.as_str(),
+        ] {
+            let mut reports: Vec<Report> = Vec::new();
+            for id in report_ids_in(text, prefix) {
+                if let Some(r) = found(&id)?
+                    && !reports.iter().any(|k| k.id == r.id)
+                {
+                    reports.push(r);
+                }
+            }
+            match reports.len() {
+                0 => continue,
+                1 => {
+                    if let Some(r) = reports.pop() {
+                        return Ok(r);
+                    }
+                }
+                n => {
+                    return Err(Refusal::Refused(format!(
+                        "{n} reports are named ({}): say which with an X-REPORT: line",
+                        reports
+                            .iter()
+                            .map(|r| r.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
+                }
+            }
+        }
+        Err(Refusal::Refused(
+            "no report is named in the signed content (the encrypted Subject, an X-REPORT: \
+             line, or its ID in the text); the outer Subject and In-Reply-To are not signed"
+                .into(),
+        ))
+    }
+
+    /// The change the commands ask for, checked as `reports set` checks it, and
+    /// whether and how the text can be relayed.
+    fn plan(
+        &self,
+        report: Report,
+        commands: Commands,
+        member: &Member,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, Refusal> {
+        let change = self.change_of(&commands)?;
+        if !change.is_empty() {
+            report
+                .clone()
+                .apply(&change, &actor(member), now, &self.settings.policy)
+                .map_err(|why| Refusal::Refused(format!("the commands were refused: {why}")))?;
+        }
+        let text = commands::relayable(&commands.rest);
+        let relay = if commands.internal || text.is_empty() {
+            None
+        } else {
+            let key = outbox::answer_cert(&self.store, &self.keyring, &report)?;
+            if key.is_none() && report.data.encrypted {
+                return Err(Refusal::Refused(format!(
+                    "{} came encrypted but proved no key that can receive encrypted mail, so \
+                     the answer would go to the researcher in clear text: not relayed. Add \
+                     X-INTERNAL: yes to keep it within the team, or ask the researcher (in an \
+                     answer without details) for a signed follow-up with their key.",
+                    report.id
+                )));
+            }
+            Some(key.is_some())
+        };
+        if change.is_empty() && relay.is_none() && !commands.internal {
+            return Err(Refusal::Refused(
+                "no command and no text to relay: nothing to do".into(),
+            ));
+        }
+        Ok(Plan {
+            report,
+            change,
+            commands,
+            text,
+            relay,
+        })
+    }
+
+    /// The commands as a [`Change`], each value checked as `reports set` checks it.
+    fn change_of(&self, commands: &Commands) -> Result<Change, Refusal> {
+        let bad = |line: usize, why: String| Refusal::Refused(format!("line {line}: {why}"));
+        let mut change = Change::default();
+        let duplicate_of = match commands.value(Keyword::DuplicateOf) {
+            Some((line, v)) => Some(
+                ReportId::parse(v)
+                    .map(|id| self.store.report(&id))
+                    .transpose()?
+                    .flatten()
+                    .map(|r| r.id)
+                    .ok_or_else(|| bad(line, format!("X-DUPLICATE-OF: no report {v}")))?,
+            ),
+            None => None,
+        };
+        change.reason = match (commands.value(Keyword::Reason), duplicate_of) {
+            (Some((line, name)), dup) => {
+                Some(RejectReason::parse(name, dup).map_err(|e| bad(line, e))?)
+            }
+            (None, Some(_)) => {
+                let line = commands.value(Keyword::DuplicateOf).map_or(0, |(l, _)| l);
+                return Err(bad(
+                    line,
+                    "X-DUPLICATE-OF goes with X-REASON: duplicate".into(),
+                ));
+            }
+            (None, None) => None,
+        };
+        if let Some((line, v)) = commands.value(Keyword::Status) {
+            change.status = Some(v.parse::<Status>().map_err(|e| bad(line, e))?);
+        }
+        if let Some((line, v)) = commands.value(Keyword::Severity) {
+            change.severity = Some(v.parse::<Severity>().map_err(|e| bad(line, e))?);
+        }
+        if let Some((line, v)) = commands.value(Keyword::Cvss) {
+            change.cvss = Some(crate::extract::find_cvss(v).ok_or_else(|| {
+                bad(
+                    line,
+                    format!("{v:?} is not a valid CVSS 2, 3.x or 4.0 vector"),
+                )
+            })?);
+        }
+        change.assignee = commands
+            .value(Keyword::Assignee)
+            .map(|(_, v)| v.to_string());
+        change.note = commands.value(Keyword::Note).map(|(_, v)| v.to_string());
+        Ok(change)
+    }
+
+    /// Applies the change, records the answer and queues its mail, in one
+    /// transaction that also marks the signature as used; then records the message
+    /// itself so that its copies are duplicates.
+    fn commit(
+        &self,
+        m: &Message<'_>,
+        member: &Member,
+        plan: Plan,
+        digests: &[String],
+    ) -> Result<Outcome, Refusal> {
+        let now = m.now;
+        let actor = actor(member);
+        let id = plan.report.id.clone();
+        let to = plan.report.reporter_address().to_string();
+        let relay_id = plan
+            .relay
+            .map(|_| outbox::new_message_id(&self.settings, "reply"));
+        let relay_entry = match (plan.relay, &relay_id) {
+            (Some(encrypted), Some(mid)) => {
+                Some(self.relay_entry(member, &plan.text, &to, mid, encrypted, now))
+            }
+            _ => None,
+        };
+        let status_id = outbox::new_message_id(&self.settings, "status");
+        let result = self.store.modify_report_signed(&id, digests, now, |r| {
+            let before = r.status;
+            if !plan.change.is_empty() {
+                r.apply(&plan.change, &actor, now, &self.settings.policy)?;
+            }
+            let mut jobs = Vec::new();
+            if let (Some(entry), Some(mid)) = (&relay_entry, &relay_id) {
+                r.correspondence.push(entry.clone());
+                r.events.push(Event::new(
+                    now,
+                    &actor,
+                    "reply",
+                    Some(format!("relayed by mail, Message-ID {mid}")),
+                ));
+                jobs.push(NewJob {
+                    message_id: Some(mid.clone()),
+                    ..NewJob::new(JobKind::Reply, &to, now)
+                });
+            }
+            if plan.commands.internal {
+                r.events.push(Event::new(
+                    now,
+                    &actor,
+                    "internal",
+                    Some(plan.commands.rest.clone()),
+                ));
+            }
+            if r.status != before
+                && let Some(job) = self.status_notice(r, &status_id, now)
+            {
+                jobs.push(job);
+            }
+            let copy = team_copy(r, member, &plan, relay_entry.as_ref());
+            jobs.extend(self.to_maintainers(copy, now));
+            Ok(jobs)
+        });
+        match result {
+            Ok(report) => {
+                info!(report = %report.id, maintainer = %member.address, "maintainer mail taken");
+                let reason = format!(
+                    "maintainer mail by {} taken for {}",
+                    member.address, report.id
+                );
+                self.record(m, IntakeKind::Skipped, reason, None)
+                    .map_err(Refusal::Failed)
+            }
+            Err(StoreError::Refused(why)) => Err(Refusal::Refused(why)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The outgoing correspondence entry of a relayed answer: from the gateway,
+    /// ending with the configured signature line; the maintainer's address and key
+    /// appear nowhere in what the researcher gets.
+    fn relay_entry(
+        &self,
+        member: &Member,
+        text: &str,
+        to: &str,
+        message_id: &str,
+        encrypted: bool,
+        now: DateTime<Utc>,
+    ) -> Correspondence {
+        let line = self
+            .settings
+            .maintainers_mail
+            .signature
+            .replace("{name}", &member.name)
+            .replace("{team}", &self.settings.gateway.name);
+        let body = if line.is_empty() {
+            format!("{}\n", text.replace("\r\n", "\n"))
+        } else {
+            format!("{}\n\n-- \n{line}\n", text.replace("\r\n", "\n"))
+        };
+        Correspondence {
+            direction: Direction::Out,
+            at: now,
+            from: self.settings.gateway.address.clone(),
+            to: to.to_string(),
+            message_id: Some(message_id.to_string()),
+            subject: None,
+            body,
+            encrypted,
+            signature: SignatureStatus::Good,
+            signer_fingerprint: self
+                .keyring
+                .signing_cert()
+                .map(|c| c.fingerprint().to_hex()),
+            attachments: Vec::new(),
+            actor: Some(actor(member)),
+        }
+    }
+
+    /// The researcher's mail on a state change listed in `notify.reporter_on`,
+    /// recorded as outgoing correspondence; none when it could only go in clear for a
+    /// report that came encrypted.
+    pub(crate) fn status_notice(
+        &self,
+        r: &mut Report,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<NewJob> {
+        if !self
+            .settings
+            .notify
+            .reporter_on
+            .iter()
+            .any(|s| s == r.status.as_str())
+        {
+            return None;
+        }
+        let encrypted = matches!(
+            outbox::answer_cert(&self.store, &self.keyring, r),
+            Ok(Some(_))
+        );
+        if !encrypted && r.data.encrypted {
+            return None;
+        }
+        let reason = match (&r.status, &r.triage.reject_reason) {
+            (Status::Rejected, Some(why)) => format!(" (reason: {why})"),
+            _ => String::new(),
+        };
+        let next = r
+            .deadline_status(now)
+            .into_iter()
+            .filter(|(_, s)| s.state == DeadlineState::Due)
+            .min_by_key(|(_, s)| s.at)
+            .map(|(name, s)| {
+                format!(
+                    "\nNext step in our policy: {} by {}.\n",
+                    name.milestone(),
+                    s.at.to_rfc3339()
+                )
+            })
+            .unwrap_or_default();
+        let body = format!(
+            "The status of your report {id} is now: {status}{reason}.\n{next}\n-- \n{team}\n",
+            id = r.id,
+            status = r.status.as_str(),
+            team = self.settings.gateway.name,
+        );
+        r.correspondence.push(Correspondence {
+            direction: Direction::Out,
+            at: now,
+            from: self.settings.gateway.address.clone(),
+            to: r.reporter_address().to_string(),
+            message_id: Some(message_id.to_string()),
+            subject: None,
+            body,
+            encrypted,
+            signature: SignatureStatus::Good,
+            signer_fingerprint: self
+                .keyring
+                .signing_cert()
+                .map(|c| c.fingerprint().to_hex()),
+            attachments: Vec::new(),
+            actor: Some("system".into()),
+        });
+        let to = r.reporter_address().to_string();
+        Some(NewJob {
+            message_id: Some(message_id.to_string()),
+            ..NewJob::new(JobKind::Reply, &to, now)
+        })
+    }
+}
+
+/// Who acted, in the report's events.
+fn actor(member: &Member) -> String {
+    format!("mail:{}", member.address)
+}
+
+/// The copy of a maintainer's answer every maintainer gets: what was applied, the
+/// note, and the text as relayed (or kept within the team).
+fn team_copy(
+    r: &Report,
+    member: &Member,
+    plan: &Plan,
+    relayed: Option<&Correspondence>,
+) -> JobKind {
+    let mut applied: Vec<String> = Vec::new();
+    for (_, k, v) in &plan.commands.lines {
+        let name = commands::Keyword::ALL
+            .iter()
+            .find(|(_, kw)| kw == k)
+            .map_or("?", |(n, _)| *n);
+        applied.push(format!("  {name}: {v}"));
+    }
+    let what = match (relayed, plan.commands.internal) {
+        (Some(e), _) => format!(
+            "Relayed to the reporter ({}):\n\n{}",
+            if e.encrypted {
+                "encrypted to their key"
+            } else {
+                "in clear: the report proved no key"
+            },
+            quote(&e.body)
+        ),
+        (None, true) => format!(
+            "Internal (X-INTERNAL), not relayed:\n\n{}",
+            quote(&plan.commands.rest)
+        ),
+        (None, false) => "Nothing relayed.\n".to_string(),
+    };
+    let text = format!(
+        "{name} <{address}> wrote about {id} (now {status}).\n\n{commands}\n{what}\n-- \n\
+         disclosured reports show {id}\n",
+        name = member.name,
+        address = member.address,
+        id = r.id,
+        status = r.status.as_str(),
+        commands = if applied.is_empty() {
+            "No commands.\n".to_string()
+        } else {
+            format!("Commands applied:\n{}\n", applied.join("\n"))
+        },
+    );
+    JobKind::TeamNotice {
+        text,
+        subject: format!("[{}] Maintainer answer", r.id),
+    }
+}
+
+fn quote(text: &str) -> String {
+    text.lines().map(|l| format!("  | {l}\n")).collect()
+}
+
+/// The first text part (the first HTML part rendered, when there is no text).
+fn first_text(opened: &crypto::Opened) -> String {
+    let text = opened.body.iter().find_map(|b| match b {
+        crypto::open::Body::Text(t) if !t.trim().is_empty() => Some(t.clone()),
+        _ => None,
+    });
+    text.or_else(|| {
+        opened.body.iter().find_map(|b| match b {
+            crypto::open::Body::Html(h) => Some(crate::extract::html_to_text(h)),
+            crypto::open::Body::Text(_) => None,
+        })
+    })
+    .unwrap_or_default()
+}
+
+/// The report IDs (`PREFIX-YYYY-NNNN`, any case of the prefix) in a text.
+fn report_ids_in(text: &str, prefix: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| {
+            w.len() <= 40
+                && w.get(..prefix.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+                && ReportId::parse_numbers(w).is_some()
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_ids_are_found_in_text() {
+        assert_eq!(
+            report_ids_in("Re: [VR-2026-0001] thanks (see vr-2026-0002).", "VR"),
+            vec!["VR-2026-0001", "vr-2026-0002"]
+        );
+        assert!(report_ids_in("VRX-2026 VR-abc-1", "VR").is_empty());
+    }
+}
