@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use super::commands::{self, Commands, Keyword};
-use super::decide::{Content, Message};
+use super::message::{Content, Message};
 use super::{MessageError, Outcome, Pipeline};
 use crate::crypto::{self, Member, SignatureStatus};
 use crate::extract::Severity;
