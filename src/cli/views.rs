@@ -142,6 +142,8 @@ pub(super) struct ReportView<'a> {
     attachments: &'a [AttachmentMeta],
     body: &'a str,
     correspondence: Vec<CorrespondenceView<'a>>,
+    /// Every message about the report in time order, internal ones included.
+    conversation: Vec<crate::store::Turn<'a>>,
     events: Vec<EventView<'a>>,
 }
 
@@ -234,6 +236,7 @@ impl<'a> ReportView<'a> {
                 .iter()
                 .map(CorrespondenceView::of)
                 .collect(),
+            conversation: r.conversation(),
             events: r.events.iter().map(EventView::of).collect(),
         }
     }

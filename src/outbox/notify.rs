@@ -132,10 +132,20 @@ fn contents_text(report: &Report, text: &mut String) {
     for l in d.body.lines() {
         text.push_str(&format!("  | {l}\n"));
     }
-    if !report.correspondence.is_empty() {
-        text.push_str("\nCorrespondence:\n");
-        for c in &report.correspondence {
-            text.push_str(&correspondence_text(c));
+    let conversation = report.conversation();
+    if !conversation.is_empty() {
+        text.push_str("\nConversation (oldest first):\n");
+        for t in &conversation {
+            text.push_str(&format!(
+                "  --- {}  {}, {}{}\n",
+                t.at.to_rfc3339(),
+                t.kind.as_str(),
+                t.who,
+                if t.encrypted { "" } else { ", not encrypted" }
+            ));
+            for l in t.text.lines() {
+                text.push_str(&format!("  | {l}\n"));
+            }
         }
     }
     text.push_str("\nEvents:\n");

@@ -248,6 +248,41 @@ pub struct Correspondence {
     pub actor: Option<String>,
 }
 
+/// One message of a report's conversation (see [`Report::conversation`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Turn<'a> {
+    pub at: DateTime<Utc>,
+    pub kind: TurnKind,
+    /// The reporter's address, or who wrote an outgoing or internal message.
+    pub who: &'a str,
+    pub encrypted: bool,
+    pub text: &'a str,
+}
+
+/// Who a message of the conversation was between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnKind {
+    FromReporter,
+    /// From the command line (`reports reply`).
+    ToReporter,
+    /// A maintainer's signed mail, relayed to the reporter.
+    Relayed,
+    /// Between maintainers only (`X-INTERNAL: yes`).
+    Internal,
+}
+
+impl TurnKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TurnKind::FromReporter => "from the reporter",
+            TurnKind::ToReporter => "to the reporter",
+            TurnKind::Relayed => "relayed to the reporter",
+            TurnKind::Internal => "internal (team only)",
+        }
+    }
+}
+
 /// What maintainers decided about a report, over what the report itself says.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Triage {
@@ -420,6 +455,44 @@ impl Report {
             |n| self.deadline_closed(n),
             now,
         )
+    }
+
+    /// The whole conversation in time order: the reporter's messages, what went to
+    /// the reporter (from the command line or relayed from a maintainer's signed
+    /// mail), and the team's internal messages (`internal` events), for `reports show`.
+    pub fn conversation(&self) -> Vec<Turn<'_>> {
+        let mut turns: Vec<Turn<'_>> = self
+            .correspondence
+            .iter()
+            .map(|c| Turn {
+                at: c.at,
+                kind: match (c.direction, c.actor.as_deref()) {
+                    (Direction::In, _) => TurnKind::FromReporter,
+                    (Direction::Out, Some(a)) if a.starts_with("mail:") => TurnKind::Relayed,
+                    (Direction::Out, _) => TurnKind::ToReporter,
+                },
+                who: match c.direction {
+                    Direction::In => c.from.as_str(),
+                    Direction::Out => c.actor.as_deref().unwrap_or(c.from.as_str()),
+                },
+                encrypted: c.encrypted,
+                text: c.body.as_str(),
+            })
+            .chain(
+                self.events
+                    .iter()
+                    .filter(|e| e.action == "internal")
+                    .map(|e| Turn {
+                        at: e.at,
+                        kind: TurnKind::Internal,
+                        who: e.actor.as_str(),
+                        encrypted: true,
+                        text: e.note.as_deref().unwrap_or_default(),
+                    }),
+            )
+            .collect();
+        turns.sort_by_key(|t| t.at);
+        turns
     }
 
     /// The Message-IDs of the report's thread, oldest first, for References.

@@ -534,6 +534,26 @@ fn answers_to_reports_without_a_key_go_in_clear_only_when_the_report_did() {
         .collect();
     assert_eq!(internal.len(), 1, "the team gets the internal message");
     assert!(internal[0].contains("Internal"), "{}", internal[0]);
+
+    // `reports show` lists each report's conversation in order, saying what was
+    // relayed and what stayed internal.
+    let kinds = |id: &str| -> Vec<String> {
+        t.show(id)["conversation"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(kinds(&clear), vec!["relayed"]);
+    assert_eq!(kinds(&enc), vec!["internal"]);
+    let (ok, text, _) = t.cli(&["reports", "show", &enc]);
+    assert!(ok);
+    assert!(
+        text.contains("internal (team only), mail:bob@example.org")
+            && text.contains("looks like spam"),
+        "{text}"
+    );
 }
 
 #[test]

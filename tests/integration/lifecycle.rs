@@ -91,7 +91,7 @@ impl Team {
     }
 
     /// Runs a CLI command; returns (success, stdout, stderr).
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
         let out = self.s.gw.cli(args);
         (
             out.status.success(),
