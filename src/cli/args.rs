@@ -127,7 +127,7 @@ pub(crate) enum ReportsCommand {
     },
     /// Change a report: its state, severity, CVSS vector, assignee; add a note.
     Set(SetArgs),
-    /// Send the reporter a message (signed; encrypted when their key is known),
+    /// Send the reporter a message (signed; encrypted to the key the report proved),
     /// threaded in the report and recorded as correspondence.
     Reply {
         /// The report ID.
@@ -138,8 +138,8 @@ pub(crate) enum ReportsCommand {
         /// Subject; default "Re: [ID] <title>".
         #[arg(long)]
         subject: Option<String>,
-        /// Send it unencrypted even though the report was encrypted and the reporter's
-        /// key is unknown.
+        /// Send it unencrypted even though the report was encrypted and proved no key
+        /// that can receive encrypted mail.
         #[arg(long)]
         allow_plaintext: bool,
     },
