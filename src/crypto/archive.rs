@@ -158,21 +158,13 @@ impl DecryptionHelper for Helper<'_> {
         ) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
         for pkesk in pkesks {
-            let recipient = pkesk.recipient();
-            for key in self.keyring.decryption_keys() {
-                if let Some(r) = &recipient
-                    && !r.aliases(key.key_handle())
-                {
-                    continue;
-                }
-                let Ok(mut pair) = key.clone().into_keypair() else {
-                    continue;
-                };
-                if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo)
-                    && decrypt(algo, &sk)
-                {
-                    return Ok(None);
-                }
+            if self
+                .keyring
+                .open_session(pkesk, sym_algo, decrypt)
+                .opened_by
+                .is_some()
+            {
+                return Ok(None);
             }
         }
         Err(NotForUs.into())

@@ -36,6 +36,15 @@ pub(crate) use super::key_error::KeyError;
 pub(crate) use super::key_error::SIGNING_KEY_FILE;
 pub(super) use super::key_error::io;
 
+/// What [`Keyring::open_session`] found for one PKESK.
+#[derive(Debug, Default)]
+pub(crate) struct SessionAttempt {
+    /// The PKESK named one of our keys (then a failure is corruption, not "not ours").
+    pub(crate) addressed_to_us: bool,
+    /// The key whose session key was accepted.
+    pub(crate) opened_by: Option<openpgp::KeyHandle>,
+}
+
 /// A gateway key and the file it came from.
 #[derive(Debug, Clone)]
 pub struct GatewayKey {
@@ -267,8 +276,43 @@ impl Keyring {
         self.signing_cert()?.armored().to_vec().ok()
     }
 
+    /// The secret keys that decrypt (the unit tests count them).
+    #[cfg(test)]
     pub(crate) fn decryption_keys(&self) -> &[Key<SecretParts, UnspecifiedRole>] {
         &self.decryption
+    }
+
+    /// Tries the gateway's decryption keys on one PKESK (every key when the recipient
+    /// is hidden): the one place that decides which of our keys opens a session key
+    /// `decrypt` accepts. Used for mail and for backups alike.
+    pub(crate) fn open_session(
+        &self,
+        pkesk: &openpgp::packet::PKESK,
+        sym_algo: Option<openpgp::types::SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(
+            Option<openpgp::types::SymmetricAlgorithm>,
+            &openpgp::crypto::SessionKey,
+        ) -> bool,
+    ) -> SessionAttempt {
+        let recipient = pkesk.recipient();
+        let mut attempt = SessionAttempt::default();
+        let candidates = self.decryption.iter().filter(|k| match &recipient {
+            Some(r) => r.aliases(k.key_handle()),
+            None => true,
+        });
+        for key in candidates {
+            attempt.addressed_to_us |= recipient.is_some();
+            let Ok(mut pair) = key.clone().into_keypair() else {
+                continue;
+            };
+            if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo)
+                && decrypt(algo, &sk)
+            {
+                attempt.opened_by = Some(key.key_handle());
+                return attempt;
+            }
+        }
+        attempt
     }
 
     /// The gateway certificate a decryption key belongs to.

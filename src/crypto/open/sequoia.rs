@@ -321,7 +321,6 @@ impl DecryptionHelper for Helper<'_> {
             &openpgp::crypto::SessionKey,
         ) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
-        let keys = self.keyring.decryption_keys();
         if pkesks.is_empty() && !skesks.is_empty() {
             self.state.borrow_mut().passphrase_only = true;
         }
@@ -340,25 +339,15 @@ impl DecryptionHelper for Helper<'_> {
                     .map_or_else(|| "anonymous".to_string(), |r| r.to_hex()),
             );
             // An anonymous recipient (hidden key ID) may be any of our keys.
-            let candidates = keys.iter().filter(|k| match &recipient {
-                Some(r) => r.aliases(k.key_handle()),
-                None => true,
-            });
-            for key in candidates {
-                if recipient.is_some() {
-                    self.state.borrow_mut().addressed_to_us = true;
-                }
-                let Ok(mut pair) = key.clone().into_keypair() else {
-                    continue;
-                };
-                if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo)
-                    && decrypt(algo, &sk)
-                {
-                    let cert = self.keyring.gateway_cert_of(&key.key_handle()).cloned();
-                    self.state.borrow_mut().decrypted_with =
-                        cert.as_ref().map(|c| c.fingerprint().to_hex());
-                    return Ok(cert);
-                }
+            let attempt = self.keyring.open_session(pkesk, sym_algo, decrypt);
+            if attempt.addressed_to_us {
+                self.state.borrow_mut().addressed_to_us = true;
+            }
+            if let Some(key) = attempt.opened_by {
+                let cert = self.keyring.gateway_cert_of(&key).cloned();
+                self.state.borrow_mut().decrypted_with =
+                    cert.as_ref().map(|c| c.fingerprint().to_hex());
+                return Ok(cert);
             }
         }
         Err(anyhow::anyhow!("no gateway key decrypts this message"))
