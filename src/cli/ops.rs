@@ -371,7 +371,7 @@ pub(super) fn store_summary(settings: &Settings) -> anyhow::Result<String> {
         ));
     }
     match Store::open_existing(&settings.store.path) {
-        Ok(store) => Ok(format!("{path} ({} reports)", store.report_count())),
+        Ok(store) => Ok(format!("{path} ({} reports)", store.report_count()?)),
         Err(crate::store::StoreError::Missing { path }) => Ok(format!(
             "none yet at {path}: `disclosured serve` creates it at first start"
         )),

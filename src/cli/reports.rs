@@ -273,13 +273,16 @@ fn reports_set(
     };
     // The researcher hears of the states in `notify.reporter_on`, whoever moved it.
     let status_id = outbox::new_message_id(&p.settings, "status");
+    let answer = p.answer_key_before(&id)?;
     let report = match p.store.modify_report(&id, |r| {
         let before = r.status;
         r.apply(&change, actor, now, policy)?;
         Ok(if r.status == before {
             Vec::new()
         } else {
-            p.status_notice(r, &status_id, now).into_iter().collect()
+            p.status_notice(r, &answer, &status_id, now)
+                .into_iter()
+                .collect()
         })
     }) {
         Ok(r) => r,
@@ -597,4 +600,123 @@ fn outbox_retry(
         "{changed} message(s) will be retried at the next delivery round"
     )?;
     Ok(0)
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+    use crate::store::{Commit, OutcomeRef, Status};
+    use sequoia_openpgp::serialize::Serialize;
+
+    /// Issue 21: a report whose researcher's key the gateway learnt from mail (not
+    /// preloaded) moved to a state the researcher is told of. The notice looked the key
+    /// up in the store from inside the store's transaction and waited for ever; now the
+    /// key is looked up first, the command returns, and the notice is encrypted.
+    #[test]
+    fn a_state_change_is_told_to_a_researcher_whose_key_was_learnt_from_mail() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let config = dir.path().join("disclosured.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[gateway]\naddress = \"security@example.org\"\n\
+                 [inbox]\nkind = \"maildir\"\npath = \"{root}/inbox\"\n\
+                 [outbox]\nkind = \"file\"\npath = \"{root}/outbox\"\n\
+                 [store]\npath = \"{root}/state\"\n[keys]\ndir = \"{root}/keys\"\n"
+            ),
+        )
+        .unwrap();
+        let settings =
+            crate::config::Settings::load_with_env(Some(&config), Vec::<(String, String)>::new())
+                .unwrap();
+        let (p, _) = Pipeline::start(settings).unwrap();
+
+        // The researcher's key, kept as the intake keeps an attached key.
+        let (cert, _) =
+            sequoia_openpgp::cert::CertBuilder::general_purpose(Some("Researcher <r@example.net>"))
+                .generate()
+                .unwrap();
+        let fpr = cert.fingerprint().to_hex();
+        let mut bytes = Vec::new();
+        cert.serialize(&mut bytes).unwrap();
+        p.store.learn_key(&fpr, &[], &bytes).unwrap();
+        assert!(
+            p.keyring.reporters().is_empty(),
+            "the key must not be preloaded"
+        );
+
+        let mut report = crate::store::tests::new_report(Some("r1@example.net"), "h1");
+        report.encrypted = true;
+        report.signature = crate::crypto::SignatureStatus::Good;
+        report.signature_covers_all = true;
+        report.signer_fingerprint = Some(fpr.clone());
+        report.proven_key = Some(fpr.clone());
+        report.reporter_key = Some(fpr.clone());
+        let Commit::Stored(OutcomeRef::Report(id)) =
+            p.store.commit_report("VR", report, Vec::new()).unwrap()
+        else {
+            panic!("the report was not stored");
+        };
+
+        let id_text = id.to_string();
+        let set = move |status| SetArgs {
+            id: id_text.clone(),
+            status: Some(status),
+            reason: None,
+            duplicate_of: None,
+            severity: None,
+            cvss: None,
+            assignee: None,
+            note: None,
+        };
+        // A hang is a failure with a message, not a stuck test run.
+        let (done, result) = std::sync::mpsc::channel();
+        let worker = {
+            let p = std::sync::Arc::new(p);
+            let q = p.clone();
+            std::thread::spawn(move || {
+                let mut out = Out::default();
+                let mut code = Ok(0);
+                for status in [Status::Triaged, Status::Accepted] {
+                    code = reports_set(&q, &set(status), "cli:test", Utc::now(), &mut out)
+                        .map_err(|e| e.to_string());
+                }
+                let _ = done.send((code, out));
+            });
+            p
+        };
+        let (code, out) = result
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect(
+                "reports set --status did not return within 30 s (hung, or panicked: see above)",
+            );
+        assert_eq!(code, Ok(0), "{}", out.stderr);
+        let report = worker.store.report(&id).unwrap().unwrap();
+        assert_eq!(report.status, Status::Accepted);
+        let notice = report
+            .correspondence
+            .iter()
+            .find(|c| c.body.contains("is now: accepted"))
+            .expect("the researcher is told");
+        assert!(
+            notice.encrypted,
+            "the notice goes encrypted to the learnt key"
+        );
+        assert!(
+            worker
+                .store
+                .jobs()
+                .unwrap()
+                .iter()
+                .any(|j| j.to == "r@example.net"),
+            "the notice is queued"
+        );
+    }
 }

@@ -405,6 +405,7 @@ impl Pipeline {
             _ => None,
         };
         let status_id = outbox::new_message_id(&self.settings, "status");
+        let answer = self.answer_key_before(&id)?;
         let result = self.store.modify_report_signed(&id, digests, now, |r| {
             let before = r.status;
             if !plan.change.is_empty() {
@@ -433,7 +434,7 @@ impl Pipeline {
                 ));
             }
             if r.status != before
-                && let Some(job) = self.status_notice(r, &status_id, now)
+                && let Some(job) = self.status_notice(r, &answer, &status_id, now)
             {
                 jobs.push(job);
             }
@@ -498,12 +499,27 @@ impl Pipeline {
         }
     }
 
+    /// The key answers to report `id` can be encrypted to, as it stands now: looked up
+    /// before a transaction changes the report, because the look-up reads the store
+    /// (learnt keys) and a read inside the transaction's closure would wait for ever.
+    pub(crate) fn answer_key_before(&self, id: &ReportId) -> Result<AnswerKey, StoreError> {
+        let Some(report) = self.store.report(id)? else {
+            return Ok(AnswerKey(None));
+        };
+        Ok(AnswerKey(
+            outbox::answer_cert(&self.store, &self.keyring, &report)?
+                .map(|c| c.fingerprint().to_hex()),
+        ))
+    }
+
     /// The researcher's mail on a state change listed in `notify.reporter_on`,
     /// recorded as outgoing correspondence; none when it could only go in clear for a
-    /// report that came encrypted.
+    /// report that came encrypted. `answer` comes from [`Self::answer_key_before`]:
+    /// this runs inside the store's transaction and must not read the store.
     pub(crate) fn status_notice(
         &self,
         r: &mut Report,
+        answer: &AnswerKey,
         message_id: &str,
         now: DateTime<Utc>,
     ) -> Option<NewJob> {
@@ -516,10 +532,7 @@ impl Pipeline {
         {
             return None;
         }
-        let encrypted = matches!(
-            outbox::answer_cert(&self.store, &self.keyring, r),
-            Ok(Some(_))
-        );
+        let encrypted = answer.encrypts_to(r);
         if !encrypted && r.data.encrypted {
             return None;
         }
@@ -568,6 +581,20 @@ impl Pipeline {
             message_id: Some(message_id.to_string()),
             ..NewJob::new(JobKind::Reply, &to, now)
         })
+    }
+}
+
+/// The fingerprint of the certificate answers to a report can be encrypted to,
+/// decided before the transaction that changes it (see
+/// [`Pipeline::answer_key_before`]).
+pub(crate) struct AnswerKey(Option<String>);
+
+impl AnswerKey {
+    /// Whether an answer to `r` goes encrypted: only to the key looked up before, and
+    /// only while it is still the one the report names (a report changed by another
+    /// writer in between is answered as if no key were known, never to another key).
+    fn encrypts_to(&self, r: &Report) -> bool {
+        self.0.is_some() && self.0.as_deref() == r.answer_key()
     }
 }
 

@@ -80,7 +80,7 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.db.flush()?;
         writeln!(out, "{BACKUP_HEADER}").map_err(io)?;
-        let mut names = self.db.tree_names();
+        let mut names = self.db.tree_names()?;
         names.sort();
         let mut done = Exported::default();
         for name in names {
@@ -88,7 +88,7 @@ impl Store {
             out.write_all(&[TAG_TREE]).map_err(io)?;
             write_bytes(out, &name)?;
             done.trees += 1;
-            for item in tree.iter() {
+            for item in tree.iter()? {
                 let (k, v) = item?;
                 out.write_all(&[TAG_ENTRY]).map_err(io)?;
                 write_bytes(out, &k)?;
@@ -143,7 +143,7 @@ impl Store {
         }
         let store = Store::open(path)?;
         let mut done = Exported::default();
-        let mut tree: Option<(sled::Tree, bool)> = None;
+        let mut tree: Option<(super::guard::Tree, bool)> = None;
         loop {
             let mut tag = [0u8; 1];
             input.read_exact(&mut tag).map_err(|_| bad("cut short"))?;
@@ -193,7 +193,7 @@ mod tests {
     type Dump = Vec<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>;
 
     fn dump(store: &Store) -> Dump {
-        let mut names = store.db.tree_names();
+        let mut names = store.db.tree_names().unwrap();
         names.sort();
         names
             .into_iter()
@@ -201,6 +201,7 @@ mod tests {
                 let t = store.db.open_tree(&n).unwrap();
                 let entries = t
                     .iter()
+                    .unwrap()
                     .map(|e| {
                         let (k, v) = e.unwrap();
                         (k.to_vec(), v.to_vec())

@@ -3,8 +3,9 @@
 //! become reports (`intake`), and the attachments they carried.
 
 use chrono::Datelike;
-use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::guard::transact;
 use super::queue::{put_job, queue_jobs};
 use super::reports::{key_of, put_report, report_key, sync_deadlines};
 use super::tx::{abort, refuse, tx_error};
@@ -46,18 +47,19 @@ impl Store {
         let _writing = self.writing();
         let year = u16::try_from(report.received_at.year()).unwrap_or(0);
         let trees = (
-            &self.meta,
-            &self.reports,
-            &self.heads,
-            &self.msgids,
-            &self.hashes,
-            &self.outbox,
-            &self.outbox_open,
-            &self.threads,
-            &self.deadlines,
+            self.meta.tx(),
+            self.reports.tx(),
+            self.heads.tx(),
+            self.msgids.tx(),
+            self.hashes.tx(),
+            self.outbox.tx(),
+            self.outbox_open.tx(),
+            self.threads.tx(),
+            self.deadlines.tx(),
         );
         self.with_job_ids(jobs.len(), |ids| {
-            trees.transaction(
+            transact(
+                &trees,
                 |(meta, reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
                     if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
                         return Ok(Commit::Duplicate(prev));
@@ -100,14 +102,15 @@ impl Store {
         let _writing = self.writing();
         let seq = self.db.generate_id()?;
         let job_id = self.db.generate_id()?;
-        let result = (
-            &self.intake,
-            &self.msgids,
-            &self.hashes,
-            &self.outbox,
-            &self.outbox_open,
-        )
-            .transaction(|(intake, msgids, hashes, outbox, open)| {
+        let result = transact(
+            &(
+                self.intake.tx(),
+                self.msgids.tx(),
+                self.hashes.tx(),
+                self.outbox.tx(),
+                self.outbox_open.tx(),
+            ),
+            |(intake, msgids, hashes, outbox, open)| {
                 if let Some(mid) = &record.message_id
                     && let Some(v) = msgids.get(mid.as_bytes())?
                 {
@@ -133,8 +136,9 @@ impl Store {
                     put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
                 }
                 Ok(Commit::Stored(outcome))
-            })
-            .map_err(tx_error)?;
+            },
+        )
+        .map_err(tx_error)?;
         Ok(result)
     }
 
@@ -151,17 +155,18 @@ impl Store {
         let _writing = self.writing();
         let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let trees = (
-            &self.reports,
-            &self.heads,
-            &self.msgids,
-            &self.hashes,
-            &self.outbox,
-            &self.outbox_open,
-            &self.threads,
-            &self.deadlines,
+            self.reports.tx(),
+            self.heads.tx(),
+            self.msgids.tx(),
+            self.hashes.tx(),
+            self.outbox.tx(),
+            self.outbox_open.tx(),
+            self.threads.tx(),
+            self.deadlines.tx(),
         );
         self.with_job_ids(jobs.len(), |ids| {
-            trees.transaction(
+            transact(
+                &trees,
                 |(reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
                     let mid = entry.message_id.as_deref();
                     if let Some(m) = mid
@@ -202,7 +207,7 @@ impl Store {
 
     /// Messages that did not become reports, oldest first.
     pub fn intake_records(&self) -> Result<Vec<IntakeRecord>, StoreError> {
-        self.intake.iter().values().map(|v| decode(&v?)).collect()
+        self.intake.iter()?.values().map(|v| decode(&v?)).collect()
     }
 
     pub fn intake_record(&self, seq: u64) -> Result<Option<IntakeRecord>, StoreError> {

@@ -3,8 +3,8 @@
 //! written with its index entry, in the same transaction, always.
 
 use chrono::{DateTime, Utc};
-use sled::transaction::Transactional;
 
+use super::guard::transact;
 use super::queue::{put_job, queue_jobs};
 use super::reports::{key_of, put_report, sync_deadlines};
 use super::tx::tx_error;
@@ -24,9 +24,14 @@ impl Store {
     /// Queues a digest's mail and records when, in one step.
     pub fn commit_digest(&self, at: DateTime<Utc>, jobs: Vec<NewJob>) -> Result<(), StoreError> {
         let _writing = self.writing();
-        let trees = (&self.meta, &self.outbox, &self.outbox_open, &self.threads);
+        let trees = (
+            self.meta.tx(),
+            self.outbox.tx(),
+            self.outbox_open.tx(),
+            self.threads.tx(),
+        );
         self.with_job_ids(jobs.len(), |ids| {
-            trees.transaction(|(meta, outbox, open, threads)| {
+            transact(&trees, |(meta, outbox, open, threads)| {
                 meta.insert(b"last_digest", &at.timestamp().to_be_bytes())?;
                 queue_jobs(ids, (outbox, open), threads, &jobs, None)?;
                 Ok(())
@@ -37,7 +42,7 @@ impl Store {
 
     /// Every queued job, oldest first.
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.outbox.iter().values().map(|v| decode(&v?)).collect()
+        self.outbox.iter()?.values().map(|v| decode(&v?)).collect()
     }
 
     pub fn job(&self, id: u64) -> Result<Option<Job>, StoreError> {
@@ -69,7 +74,7 @@ impl Store {
     pub fn due_jobs(&self, now: DateTime<Utc>) -> Result<Vec<Job>, StoreError> {
         let now = now.timestamp_millis();
         let mut due = Vec::new();
-        for item in self.outbox_open.iter() {
+        for item in self.outbox_open.iter()? {
             let (k, v) = item?;
             // A malformed entry cannot rule its job out: the job decides.
             if let Ok([state, at @ ..]) = <[u8; 9]>::try_from(v.as_ref())
@@ -91,7 +96,7 @@ impl Store {
     /// Every job not yet sent (pending or failed), oldest first.
     pub fn open_jobs(&self) -> Result<Vec<Job>, StoreError> {
         let mut jobs = Vec::new();
-        for item in self.outbox_open.iter() {
+        for item in self.outbox_open.iter()? {
             let (k, _) = item?;
             if let Some(v) = self.outbox.get(k)? {
                 jobs.push(decode(&v)?);
@@ -137,15 +142,16 @@ impl Store {
                 Ok((job, encode(job)?, report))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        (
-            &self.outbox,
-            &self.outbox_open,
-            &self.reports,
-            &self.heads,
-            &self.deadlines,
-            &self.threads,
-        )
-            .transaction(|(outbox, open, reports, heads, deadlines, threads)| {
+        transact(
+            &(
+                self.outbox.tx(),
+                self.outbox_open.tx(),
+                self.reports.tx(),
+                self.heads.tx(),
+                self.deadlines.tx(),
+                self.threads.tx(),
+            ),
+            |(outbox, open, reports, heads, deadlines, threads)| {
                 for (job, value, report) in &jobs {
                     put_job(outbox, open, job, value.clone())?;
                     let Some((rkey, id)) = report else {
@@ -184,7 +190,8 @@ impl Store {
                     sync_deadlines(deadlines, Some(&old), &report)?;
                 }
                 Ok(())
-            })
-            .map_err(tx_error)
+            },
+        )
+        .map_err(tx_error)
     }
 }

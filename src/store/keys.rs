@@ -67,7 +67,7 @@ impl Store {
     /// (key ID or fingerprint, upper-case hex).
     pub fn learnt_signers(&self, handle_hex: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         let mut out = Vec::new();
-        for item in self.key_ids.scan_prefix(prefix(handle_hex)) {
+        for item in self.key_ids.scan_prefix(prefix(handle_hex))? {
             let (k, _) = item?;
             if let Some(fpr) = second(&k)
                 && let Some(cert) = self.keys.get(fpr.as_bytes())?
@@ -99,7 +99,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self
             .key_addrs
-            .scan_prefix(prefix(&address.to_ascii_lowercase()))
+            .scan_prefix(prefix(&address.to_ascii_lowercase()))?
         {
             let (k, v) = item?;
             let Some(fingerprint) = second(&k) else {
@@ -136,11 +136,11 @@ impl Store {
     /// key ID, an encryption subkey's too, at the last certificate that named it), and
     /// the address of each learnt key is kept without a time. Done once.
     pub(super) fn migrate_key_trees(&self) -> Result<(), StoreError> {
-        let names = self.db.tree_names();
+        let names = self.db.tree_names()?;
         let has = |n: &str| names.iter().any(|t| t.as_ref() == n.as_bytes());
         if has(LEGACY_KEY_IDS) {
             tracing::info!("rebuilding the index of reporters' signing keys");
-            for item in self.keys.iter() {
+            for item in self.keys.iter()? {
                 let (fpr, bytes) = item?;
                 let fpr_hex = String::from_utf8_lossy(&fpr).into_owned();
                 // Earlier versions merged every copy in without bound: keep the
@@ -157,7 +157,7 @@ impl Store {
         }
         if has(LEGACY_KEY_ADDRS) {
             let old = self.db.open_tree(LEGACY_KEY_ADDRS)?;
-            for item in old.iter() {
+            for item in old.iter()? {
                 let (addr, fpr) = item?;
                 let key = pair(
                     &String::from_utf8_lossy(&addr),

@@ -20,6 +20,7 @@
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
+mod guard;
 mod intake;
 mod jobs;
 mod keys;
@@ -117,6 +118,10 @@ pub enum StoreError {
     Db(#[from] sled::Error),
     #[error("store: a record does not decode ({0}); was it written by a newer version?")]
     Decode(String),
+    /// The store was used from inside one of its own transactions (a programming
+    /// error: it would wait for ever; see [`guard`]).
+    #[error("store: accessed inside a store transaction (a bug; the change was not made)")]
+    InsideTransaction,
     #[error("store: no report {0}")]
     NoSuchReport(String),
     /// The year's report numbers (`u32`) are used up: no report can be stored.
@@ -154,24 +159,24 @@ pub enum Commit {
 /// The embedded store.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
-    reports: sled::Tree,
-    heads: sled::Tree,
-    msgids: sled::Tree,
-    hashes: sled::Tree,
-    intake: sled::Tree,
-    outbox: sled::Tree,
-    outbox_open: sled::Tree,
-    attachments: sled::Tree,
-    keys: sled::Tree,
-    key_ids: sled::Tree,
-    key_addrs: sled::Tree,
-    offered: sled::Tree,
-    notices: sled::Tree,
-    signatures: sled::Tree,
-    threads: sled::Tree,
-    deadlines: sled::Tree,
+    db: guard::Db,
+    meta: guard::Tree,
+    reports: guard::Tree,
+    heads: guard::Tree,
+    msgids: guard::Tree,
+    hashes: guard::Tree,
+    intake: guard::Tree,
+    outbox: guard::Tree,
+    outbox_open: guard::Tree,
+    attachments: guard::Tree,
+    keys: guard::Tree,
+    key_ids: guard::Tree,
+    key_addrs: guard::Tree,
+    offered: guard::Tree,
+    notices: guard::Tree,
+    signatures: guard::Tree,
+    threads: guard::Tree,
+    deadlines: guard::Tree,
     /// Serialises the read-modify-write of rate-limit counters between workers.
     rate_lock: std::sync::Arc<std::sync::Mutex<()>>,
     /// Every write holds this shared; a backup holds it exclusively, so that the
@@ -202,9 +207,9 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
 /// Every value of a tree, decoded on every core: decoding dominates a listing of a
 /// large store.
 fn decode_all<T: serde::de::DeserializeOwned + Send>(
-    tree: &sled::Tree,
+    tree: &guard::Tree,
 ) -> Result<Vec<T>, StoreError> {
-    let raw = tree.iter().values().collect::<Result<Vec<_>, _>>()?;
+    let raw = tree.iter()?.values().collect::<Result<Vec<_>, _>>()?;
     crate::workers::map(&raw, 512, |v| decode(v))
         .into_iter()
         .collect()
@@ -232,7 +237,7 @@ impl Drop for Store {
     /// a thread of its own, holding the store's lock until it is done. Waiting here
     /// releases the lock when the store is dropped, for whoever opens it next.
     fn drop(&mut self) {
-        if let Err(e) = self.db.flush() {
+        if let Err(e) = self.db.flush_at_close() {
             tracing::warn!(error = %e, "store flush at close failed");
         }
     }
@@ -255,10 +260,10 @@ impl Store {
 
     /// Fresh job IDs (increasing, so the queue lists oldest first).
     fn job_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
-        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+        (0..n).map(|_| self.db.generate_id()).collect()
     }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-mod tests;
+pub(crate) mod tests;

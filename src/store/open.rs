@@ -87,6 +87,7 @@ impl Store {
             }
         };
         permissions::tighten(path)?;
+        let db = super::guard::Db::new(db);
         let tree = |name: &str| db.open_tree(name);
         let store = Store {
             meta: tree(TREE_META)?,
@@ -162,16 +163,16 @@ impl Store {
     /// Rewrites the derived trees from `reports` and `outbox`.
     pub(crate) fn rebuild_indexes(&self) -> Result<(), StoreError> {
         tracing::info!(
-            reports = self.reports.len(),
+            reports = self.reports.len()?,
             "rebuilding the store's listing and queue indexes (after an upgrade or a restore)"
         );
         self.heads.clear()?;
-        for item in self.reports.iter() {
+        for item in self.reports.iter()? {
             let (k, v) = item?;
             self.heads.insert(k, encode(&head_of(&decode(&v)?))?)?;
         }
         self.outbox_open.clear()?;
-        for item in self.outbox.iter() {
+        for item in self.outbox.iter()? {
             let (k, v) = item?;
             if let Some(e) = open_entry(&decode(&v)?) {
                 self.outbox_open.insert(k, &e)?;

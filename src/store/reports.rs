@@ -4,8 +4,9 @@
 //! in the same transaction.
 
 use chrono::{DateTime, Utc};
-use sled::transaction::{ConflictableTransactionError, Transactional, TransactionalTree};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::guard::transact;
 use super::queue::queue_jobs;
 use super::tx::{abort, refuse};
 use super::{Correspondence, DeadlineName, NewJob, NewReport, OutcomeRef, Report, ReportId};
@@ -151,7 +152,7 @@ impl Store {
     }
 
     /// How many reports the store holds (counted on the heads, the smaller tree).
-    pub fn report_count(&self) -> usize {
+    pub fn report_count(&self) -> Result<usize, StoreError> {
         self.heads.len()
     }
 
@@ -205,34 +206,37 @@ impl Store {
         let mut used = vec![SCHEMA];
         used.extend_from_slice(&now.timestamp().to_be_bytes());
         let trees = (
-            &self.reports,
-            &self.heads,
-            &self.deadlines,
-            &self.outbox,
-            &self.outbox_open,
-            &self.threads,
-            &self.signatures,
+            self.reports.tx(),
+            self.heads.tx(),
+            self.deadlines.tx(),
+            self.outbox.tx(),
+            self.outbox_open.tx(),
+            self.threads.tx(),
+            self.signatures.tx(),
         );
         self.with_job_ids(wanted, |ids| {
-            trees.transaction(|(reports, heads, deadlines, outbox, open, threads, sigs)| {
-                for digest in signatures {
-                    if sigs.get(digest.as_bytes())?.is_some() {
-                        return Err(refuse(format!("signature {digest} was used before")));
+            transact(
+                &trees,
+                |(reports, heads, deadlines, outbox, open, threads, sigs)| {
+                    for digest in signatures {
+                        if sigs.get(digest.as_bytes())?.is_some() {
+                            return Err(refuse(format!("signature {digest} was used before")));
+                        }
+                        sigs.insert(digest.as_bytes(), used.as_slice())?;
                     }
-                    sigs.insert(digest.as_bytes(), used.as_slice())?;
-                }
-                let old: Report = match reports.get(key)? {
-                    Some(v) => decode(&v).map_err(abort)?,
-                    None => return Err(refuse(format!("no report {id}"))),
-                };
-                let mut report = old.clone();
-                let jobs = f(&mut report).map_err(refuse)?;
-                put_report(reports, heads, &key, &report)?;
-                sync_deadlines(deadlines, Some(&old), &report)?;
-                let outcome = OutcomeRef::Report(report.id.clone());
-                queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
-                Ok(report)
-            })
+                    let old: Report = match reports.get(key)? {
+                        Some(v) => decode(&v).map_err(abort)?,
+                        None => return Err(refuse(format!("no report {id}"))),
+                    };
+                    let mut report = old.clone();
+                    let jobs = f(&mut report).map_err(refuse)?;
+                    put_report(reports, heads, &key, &report)?;
+                    sync_deadlines(deadlines, Some(&old), &report)?;
+                    let outcome = OutcomeRef::Report(report.id.clone());
+                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    Ok(report)
+                },
+            )
         })
     }
 
@@ -260,7 +264,7 @@ impl Store {
             .unwrap_or(0)
             .saturating_add(1);
         let mut out = Vec::new();
-        for item in self.deadlines.range(..end.to_be_bytes().to_vec()) {
+        for item in self.deadlines.range(..end.to_be_bytes().to_vec())? {
             let (k, v) = item?;
             let (Some(code), Ok(id)) = (k.last(), std::str::from_utf8(&v)) else {
                 continue;

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sled::transaction::Transactional;
 
+use super::guard::transact;
 use super::tx::{abort, refuse, tx_error};
 use super::{IntakeKind, IntakeRecord};
 use super::{OutcomeRef, Store, StoreError, decode, encode};
@@ -41,7 +41,7 @@ impl Store {
     /// Every intake record with its number (the ID `quarantine retry` takes).
     pub fn intake_entries(&self) -> Result<Vec<(u64, IntakeRecord)>, StoreError> {
         self.intake
-            .iter()
+            .iter()?
             .map(|item| {
                 let (k, v) = item?;
                 Ok((super::u64_from(&k), decode(&v)?))
@@ -92,8 +92,9 @@ impl Store {
         let retried_tree = self.db.open_tree(TREE_RETRIED)?;
         let key = seq.to_be_bytes();
         let ours = encode(&OutcomeRef::Intake(seq))?;
-        (&self.intake, &self.hashes, &retried_tree)
-            .transaction(|(intake, hashes, retried)| {
+        transact(
+            &(self.intake.tx(), self.hashes.tx(), retried_tree.tx()),
+            |(intake, hashes, retried)| {
                 let Some(v) = intake.get(key)? else {
                     return Err(refuse(format!("no quarantined message {seq}")));
                 };
@@ -118,8 +119,9 @@ impl Store {
                 };
                 retried.insert(&key, encode(&mark).map_err(abort)?)?;
                 Ok(Release::Released(record))
-            })
-            .map_err(tx_error)
+            },
+        )
+        .map_err(tx_error)
     }
 }
 

@@ -4,7 +4,7 @@ use super::rate::SendCounts;
 use super::*;
 use crate::intake::Mailbox;
 
-fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
+pub(crate) fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
     let now = Utc::now();
     NewReport {
         received_at: now,
@@ -250,7 +250,7 @@ fn key_trees_of_an_earlier_version_are_migrated_once() {
             first_seen: None
         }]
     );
-    let names = store.db.tree_names();
+    let names = store.db.tree_names().unwrap();
     assert!(
         !names
             .iter()
@@ -436,7 +436,7 @@ fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
     // The sent acknowledgement moved its report on, in the heads too.
     let heads = store.report_heads().unwrap();
     assert_eq!(heads.len(), 2);
-    assert_eq!(store.report_count(), 2);
+    assert_eq!(store.report_count().unwrap(), 2);
     assert_eq!(heads[0].status, Status::Acknowledged);
     assert_eq!(heads[0].data.fields.title.as_deref(), Some("Title"));
     assert!(heads[0].data.body.is_empty() && heads[0].data.fields.description.is_none());
@@ -475,7 +475,7 @@ fn open_jobs_index_follows_every_state_change_and_is_rebuilt_when_missing() {
     assert_eq!(store.due_jobs(later).unwrap().len(), 1);
 
     // Heads in the first layout (whole reports, version 1) are rewritten at open.
-    for item in store.reports.iter() {
+    for item in store.reports.iter().unwrap() {
         let (k, v) = item.unwrap();
         store.heads.insert(k, v).unwrap();
     }
