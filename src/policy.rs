@@ -340,6 +340,7 @@ pub fn next_digest(
 ) -> Option<DateTime<Utc>> {
     let (time, day_ok): (chrono::NaiveTime, Box<dyn Fn(chrono::Weekday) -> bool>) = match schedule {
         Schedule::Off => return None,
+        Schedule::Every(d) => return after.checked_add_signed(chrono_duration(d)),
         Schedule::Daily(t) => (t, Box::new(|_| true)),
         Schedule::Weekdays(t) => (
             t,

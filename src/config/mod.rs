@@ -321,6 +321,8 @@ pub struct NotifySettings {
     pub escalations: bool,
     /// The states (names as in `reports set --status`) the researcher is told of.
     pub reporter_on: Vec<String>,
+    /// How often the daemon looks for missed deadlines and a digest that is due.
+    pub check_interval: std::time::Duration,
 }
 
 /// When the digest goes out.
@@ -331,12 +333,14 @@ pub enum Schedule {
     /// Monday to Friday.
     Weekdays(chrono::NaiveTime),
     Weekly(chrono::Weekday, chrono::NaiveTime),
+    /// A fixed interval after the last digest (`every 12h`).
+    Every(std::time::Duration),
 }
 
 impl std::str::FromStr for Schedule {
     type Err = String;
 
-    /// `off`, `daily 08:00`, `weekdays 08:00`, `weekly monday 08:00`.
+    /// `off`, `daily 08:00`, `weekdays 08:00`, `weekly monday 08:00`, `every 12h`.
     fn from_str(s: &str) -> Result<Schedule, String> {
         let words: Vec<String> = s.split_whitespace().map(str::to_ascii_lowercase).collect();
         let time = |t: &str| {
@@ -350,6 +354,10 @@ impl std::str::FromStr for Schedule {
             .as_slice()
         {
             ["off"] | ["never"] => Ok(Schedule::Off),
+            ["every", d] => match humantime::parse_duration(d) {
+                Ok(d) if d >= std::time::Duration::from_secs(1) => Ok(Schedule::Every(d)),
+                _ => Err(format!("{d:?} is not an interval like 12h (at least 1s)")),
+            },
             ["daily", t] => Ok(Schedule::Daily(time(t)?)),
             ["weekdays", t] => Ok(Schedule::Weekdays(time(t)?)),
             ["weekly", day, t] => Ok(Schedule::Weekly(
@@ -358,7 +366,7 @@ impl std::str::FromStr for Schedule {
                 time(t)?,
             )),
             _ => Err(format!(
-                "{s:?}: expected \"off\", \"daily HH:MM\", \"weekdays HH:MM\" or \"weekly DAY HH:MM\""
+                "{s:?}: expected \"off\", \"daily HH:MM\", \"weekdays HH:MM\", \"weekly DAY HH:MM\" or \"every DURATION\""
             )),
         }
     }

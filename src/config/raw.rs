@@ -140,6 +140,7 @@ pub(super) struct RawNotify {
     pub(super) correspondence: bool,
     pub(super) escalations: bool,
     pub(super) reporter_on: Vec<String>,
+    pub(super) check_interval: String,
 }
 
 #[derive(Debug, Deserialize)]

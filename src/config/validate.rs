@@ -48,6 +48,17 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
         correspondence: raw.notify.correspondence,
         escalations: raw.notify.escalations,
         reporter_on: reporter_on(&raw.notify.reporter_on, &mut problems),
+        check_interval: match duration("notify.check_interval", &raw.notify.check_interval) {
+            Ok(d) if d >= std::time::Duration::from_secs(1) => d,
+            Ok(_) => {
+                problems.push("notify.check_interval: at least 1s".into());
+                std::time::Duration::from_secs(30)
+            }
+            Err(e) => {
+                problems.push(e);
+                std::time::Duration::from_secs(30)
+            }
+        },
     };
     let maintainers_mail = maintainers_mail(&raw.maintainers_mail, &mut problems);
     let digest = digest(&raw.digest, &mut problems);

@@ -13,15 +13,18 @@ use crate::pipeline::Pipeline;
 
 /// How often the delivery loop looks for retries that came due.
 pub(crate) const DELIVERY_TICK: Duration = Duration::from_secs(1);
-/// How often deadlines and the digest schedule are checked.
-pub(crate) const SCHEDULE_TICK: Duration = Duration::from_secs(30);
+/// How often deadlines and the digest schedule are checked by default
+/// (`notify.check_interval`).
+#[cfg(test)]
+const SCHEDULE_TICK: Duration = Duration::from_secs(30);
 
 /// Delivers until shutdown: a round when woken (a batch was committed), else every
-/// [`DELIVERY_TICK`]; the time-driven work every [`SCHEDULE_TICK`]. The first round
+/// [`DELIVERY_TICK`]; the time-driven work every `notify.check_interval`. The first round
 /// and the first check run at once: mail queued before a crash or a restart must not
 /// wait for a tick (a daemon restarted more often than the tick would never send
 /// it), and deadlines that passed while the daemon was down are escalated at start.
 pub(crate) async fn run(pipeline: Arc<Pipeline>, shutdown: Shutdown, wake: Arc<Notify>) {
+    let every = pipeline.settings.notify.check_interval;
     let p = Arc::clone(&pipeline);
     let round = move || {
         let p = Arc::clone(&p);
@@ -40,14 +43,19 @@ pub(crate) async fn run(pipeline: Arc<Pipeline>, shutdown: Shutdown, wake: Arc<N
             }
         }
     };
-    ticks(shutdown, wake, round, scheduled).await;
+    ticks(shutdown, wake, every, round, scheduled).await;
 }
 
 /// The loop's timing, apart from what it does: `schedule` at once and every
-/// [`SCHEDULE_TICK`], `round` after it and then each time `wake` fires or
+/// `every`, `round` after it and then each time `wake` fires or
 /// [`DELIVERY_TICK`] passes, until shutdown.
-async fn ticks<R, RF, S, SF>(mut shutdown: Shutdown, wake: Arc<Notify>, round: R, schedule: S)
-where
+async fn ticks<R, RF, S, SF>(
+    mut shutdown: Shutdown,
+    wake: Arc<Notify>,
+    every: Duration,
+    round: R,
+    schedule: S,
+) where
     R: Fn() -> RF,
     RF: std::future::Future<Output = ()>,
     S: Fn() -> SF,
@@ -56,7 +64,7 @@ where
     let mut next_schedule = tokio::time::Instant::now();
     loop {
         if tokio::time::Instant::now() >= next_schedule {
-            next_schedule += SCHEDULE_TICK;
+            next_schedule += every;
             schedule().await;
         }
         round().await;
@@ -86,6 +94,7 @@ mod tests {
         let task = tokio::spawn(ticks(
             shutdown,
             Arc::clone(&wake),
+            SCHEDULE_TICK,
             move || {
                 r.fetch_add(1, Ordering::SeqCst);
                 async {}

@@ -44,7 +44,7 @@ impl Store {
         report: NewReport,
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let year = u16::try_from(report.received_at.year()).unwrap_or(0);
         let trees = (
             self.meta.tx(),
@@ -99,7 +99,7 @@ impl Store {
         record: IntakeRecord,
         notice: Option<NewJob>,
     ) -> Result<Commit, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let seq = self.db.generate_id()?;
         let job_id = self.db.generate_id()?;
         let result = transact(
@@ -152,7 +152,7 @@ impl Store {
         content_sha256: &str,
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let trees = (
             self.reports.tx(),
@@ -220,7 +220,7 @@ impl Store {
     /// Keeps an attachment's bytes, addressed by their SHA-256 (so the same PoC sent
     /// twice is stored once).
     pub fn put_attachment(&self, sha256: &str, data: &[u8]) -> Result<(), StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         if !self.attachments.contains_key(sha256.as_bytes())? {
             self.attachments.insert(sha256.as_bytes(), data)?;
         }
@@ -234,7 +234,7 @@ impl Store {
     /// Records a message that was a duplicate of an earlier one, so that every
     /// message has its outcome on record; touches no dedupe index.
     pub fn record_duplicate(&self, record: IntakeRecord) -> Result<(), StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let seq = self.db.generate_id()?;
         self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
         Ok(())

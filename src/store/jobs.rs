@@ -23,7 +23,7 @@ impl Store {
 
     /// Queues a digest's mail and records when, in one step.
     pub fn commit_digest(&self, at: DateTime<Utc>, jobs: Vec<NewJob>) -> Result<(), StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let trees = (
             self.meta.tx(),
             self.outbox.tx(),
@@ -54,7 +54,7 @@ impl Store {
 
     /// Makes a pending or failed job due now; returns false for a sent or unknown one.
     pub fn retry_job(&self, id: u64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let Some(mut job) = self.job(id)? else {
             return Ok(false);
         };
@@ -117,7 +117,7 @@ impl Store {
     /// for the disk (`sync_file_range`) at every transaction, so a delivery batch
     /// saves its jobs together.
     pub fn save_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         self.save_jobs_unpaused(jobs)
     }
 

@@ -49,7 +49,7 @@ impl Store {
         signing_handles: &[String],
         cert: &[u8],
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let new = !self.keys.contains_key(fingerprint.as_bytes())?;
         self.keys.insert(fingerprint.as_bytes(), cert)?;
         for handle in signing_handles {
@@ -85,7 +85,7 @@ impl Store {
         fingerprint: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let key = pair(&address.to_ascii_lowercase(), fingerprint);
         let stamp = at.timestamp().to_be_bytes();
         let _ = self

@@ -245,11 +245,15 @@ impl Drop for Store {
 
 impl Store {
     /// Held shared by every write, so that [`Store::export`] can pause them. A
-    /// poisoned lock guards nothing (the unit value), so it is taken anyway.
-    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
-        self.writes
+    /// poisoned lock guards nothing (the unit value), so it is taken anyway. Refused
+    /// inside a transaction like any store access: taken a second time by the same
+    /// thread while a backup waits for it, it would wait for ever.
+    fn writing(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>, StoreError> {
+        guard::outside()?;
+        Ok(self
+            .writes
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Makes everything written so far durable.

@@ -62,7 +62,7 @@ impl Store {
         now: DateTime<Utc>,
         window: chrono::Duration,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         // Per mailbox, not per spelling of it: `Victim+1@` is `victim@`.
         let key = crate::intake::normalised_address(address);
         let stamp = now.timestamp().to_be_bytes();
@@ -93,7 +93,7 @@ impl Store {
         now: DateTime<Utc>,
         limits: &crate::config::RateLimits,
     ) -> Result<bool, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let _guard = self
             .rate_lock
             .lock()

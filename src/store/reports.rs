@@ -195,14 +195,16 @@ impl Store {
         now: DateTime<Utc>,
         f: impl Fn(&mut Report) -> Result<Vec<NewJob>, String>,
     ) -> Result<Report, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let Some(current) = self.report(id)? else {
             return Err(StoreError::NoSuchReport(id.to_string()));
         };
         // How many jobs the change will queue, for the IDs drawn before the
         // transaction; if the report changed meanwhile and needs more, more are drawn.
-        let wanted = f(&mut current.clone()).map(|j| j.len()).unwrap_or(0);
+        let wanted = super::guard::as_if_inside(|| f(&mut current.clone()))
+            .map(|j| j.len())
+            .unwrap_or(0);
         let mut used = vec![SCHEMA];
         used.extend_from_slice(&now.timestamp().to_be_bytes());
         let trees = (

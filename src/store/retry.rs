@@ -66,7 +66,7 @@ impl Store {
     /// Records the content hash of a retried message quarantined unread, found only
     /// when it was moved back (over IMAP): what its new outcome is found by.
     pub fn note_retried_content(&self, seq: u64, content_sha256: &str) -> Result<(), StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let tree = self.db.open_tree(TREE_RETRIED)?;
         if let Some(v) = tree.get(seq.to_be_bytes())? {
             let mut mark: Retried = decode(&v)?;
@@ -88,7 +88,7 @@ impl Store {
         now: DateTime<Utc>,
         content_sha256: Option<&str>,
     ) -> Result<Release, StoreError> {
-        let _writing = self.writing();
+        let _writing = self.writing()?;
         let retried_tree = self.db.open_tree(TREE_RETRIED)?;
         let key = seq.to_be_bytes();
         let ours = encode(&OutcomeRef::Intake(seq))?;

@@ -18,7 +18,7 @@ pub struct Maintainer {
 }
 
 impl Maintainer {
-    fn new(gw: &Gateway, name: &str, address: &'static str) -> Maintainer {
+    pub fn new(gw: &Gateway, name: &str, address: &'static str) -> Maintainer {
         let gpg = Gpg::new();
         gpg.gen_key(&format!("{name} <{address}>"));
         gpg.import(&gw.public_key_path());

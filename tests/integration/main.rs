@@ -9,6 +9,10 @@
 //! - [`conversation`]: issue 14, maintainers working by email: signed commands,
 //!   answers relayed to the researcher, copies to the team, forged, replayed,
 //!   unencrypted and unknown-keyword mail refused.
+//! - [`journeys`]: issue 21, the users' roads under `serve` for every way a
+//!   researcher's key reaches the gateway (attached, Autocrypt, preloaded, learnt,
+//!   none): report, acknowledgement, maintainers' mail and commands, follow-ups,
+//!   replies, digest and escalation on the daemon's timers, SMTP failures.
 //! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
@@ -44,6 +48,7 @@ mod crash;
 mod daemon;
 mod extract_languages;
 mod hostile;
+mod journeys;
 mod keys;
 mod layouts;
 mod lifecycle;

@@ -335,11 +335,17 @@ dir = "{root}/keys"
             .clone()
     }
 
-    /// The messages in the outbox, oldest first.
+    /// The messages in the outbox, oldest first. A missing outbox directory fails
+    /// the test (issue 21): an empty list would let "nothing was sent" pass when the
+    /// gateway wrote elsewhere or never ran.
     pub fn outbox(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.path("outbox")) else {
-            return Vec::new();
-        };
+        let dir = self.path("outbox");
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "cannot list the outbox {}: {e} (did the gateway run, with this outbox.path?)",
+                dir.display()
+            )
+        });
         let mut files: Vec<_> = entries
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "eml"))
