@@ -51,7 +51,7 @@ fn serve_generates_a_key_answers_a_report_and_stops_on_signal() {
         headers.push(("Content-Type", "text/plain"));
         gw.deliver(&message(&headers, REPORT));
         wait_for("the acknowledgement", Duration::from_secs(30), || {
-            !gw.outbox().is_empty()
+            !gw.outbox_once_created().is_empty()
         });
         if sig == "TERM" {
             command_line_works_beside_the_daemon(&gw);
@@ -172,7 +172,7 @@ fn command_line_works_beside_the_daemon(gw: &Gateway) {
         String::from_utf8_lossy(&out.stderr)
     );
     wait_for("the reply", Duration::from_secs(30), || {
-        gw.outbox().len() >= 2
+        gw.outbox_once_created().len() >= 2
     });
 }
 
@@ -259,7 +259,7 @@ fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     };
     gw.deliver(&report(1));
     wait_for("the first report", Duration::from_secs(30), || {
-        gw.outbox().len() == 1
+        gw.outbox_once_created().len() == 1
     });
     let original = std::fs::read_to_string(&gw.config).unwrap();
 
@@ -271,7 +271,7 @@ fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     });
     gw.deliver(&report(2));
     wait_for("the second report", Duration::from_secs(30), || {
-        gw.outbox().len() == 2
+        gw.outbox_once_created().len() == 2
     });
 
     // A valid change, plus a store move that must be refused.
@@ -286,7 +286,7 @@ fn sighup_reloads_a_valid_configuration_and_refuses_a_bad_one() {
     });
     gw.deliver(&report(3));
     wait_for("the third report", Duration::from_secs(30), || {
-        gw.outbox().len() == 3
+        gw.outbox_once_created().len() == 3
     });
 
     signal(&child, "TERM");

@@ -618,6 +618,32 @@ fn reject_with_reason(path: KeyPath) {
     }
     let r = w.show(&second);
     assert_eq!(r["status"], "rejected", "{r}");
+
+    // A third, rejected by Bob's mail as a duplicate (`X-DUPLICATE-OF`).
+    let seen = w.mail_to(ALICE).len();
+    w.deliver(&w.alice_mail(
+        "<alice-dup2@example.net>",
+        "...",
+        None,
+        "Title: Login SQL injection\n\nDescription:\nThe user name reaches the query.\n",
+        false,
+    ));
+    let third = format!("VR-{}-{:04}", crate::lifecycle::year(), n + 1);
+    w.wait_mail(ALICE, seen, &format!("[{third}]"));
+    let seen = w.mail_to(ALICE).len();
+    w.bob_answers(
+        &third,
+        &format!("X-STATUS: rejected\nX-REASON: duplicate\nX-DUPLICATE-OF: {id}\n"),
+    );
+    w.wait_until("the third rejected", |w| {
+        w.show(&third)["status"] == "rejected"
+    });
+    if let Some(text) = w.alice_told(seen, "rejected") {
+        assert!(
+            text.contains(&id),
+            "the duplicate names the original: {text}"
+        );
+    }
     w.stop();
 }
 
@@ -781,6 +807,85 @@ fn smtp_tempfail_then_recovers(path: KeyPath) {
     w.smtp.set_mode(SmtpMode::Accept);
     let seen = w.mail_to(ALICE).len();
     let ack = w.wait_mail(ALICE, seen, &format!("[{id}]"));
+    assert!(w.alice_reads(&ack).contains(&id));
+    std::thread::sleep(Duration::from_secs(2));
+    let acks = w
+        .mail_to(ALICE)
+        .iter()
+        .filter(|m| {
+            header(m, "Subject")
+                .unwrap_or_default()
+                .contains(&format!("[{id}]"))
+        })
+        .count();
+    assert_eq!(acks, 1, "the acknowledgement went {acks} times");
+    w.stop();
+}
+
+/// An SMTP server that accepts the connection and then says nothing: delivery
+/// times out (`outbox.timeout`), the daemon goes on taking reports and answering
+/// commands, and once the real server is configured the acknowledgement goes out,
+/// once.
+#[test]
+fn smtp_that_accepts_then_stalls_does_not_stop_the_gateway() {
+    let mut w = World::new(KeyPath::Attached, "");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stall_port = listener.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            // Hold the connection open and silent.
+            keep.lock().unwrap().push(conn);
+        }
+    });
+    let real = std::fs::read_to_string(&w.gw.config).unwrap();
+    let stalled = real.replace(
+        &format!("port = {}\n", w.smtp.port()),
+        &format!("port = {stall_port}\n"),
+    );
+    assert_ne!(real, stalled);
+    std::fs::write(&w.gw.config, &stalled).unwrap();
+    w.start();
+    w.report(REPORT);
+    let id = w.report_id();
+    w.wait_until("the report stored", |w| {
+        w.ok(&["reports", "list", "--json"]).contains(&id)
+    });
+    // Several delivery attempts meet the silent server; commands still answer.
+    w.wait_until("a connection to the stalled server", |_| {
+        !held.lock().unwrap().is_empty()
+    });
+    let started = Instant::now();
+    w.ok(&["status"]);
+    w.ok(&["reports", "set", &id, "--status", "triaged"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "commands waited on the stalled delivery: {:?}",
+        started.elapsed()
+    );
+    // A second report is taken while delivery stalls.
+    w.deliver(&w.alice_mail(
+        "<alice-second@example.net>",
+        "...",
+        None,
+        "Title: XSS in search\n\nDescription:\nThe q parameter is echoed.\n",
+        false,
+    ));
+    w.wait_until("the second report stored", |w| {
+        w.ok(&["reports", "list", "--json"])
+            .matches("\"id\"")
+            .count()
+            == 2
+    });
+    assert!(
+        w.mail_to(ALICE).is_empty(),
+        "nothing reached the real server yet"
+    );
+    w.stop();
+    std::fs::write(&w.gw.config, &real).unwrap();
+    w.start();
+    let ack = w.wait_mail(ALICE, 0, &format!("[{id}]"));
     assert!(w.alice_reads(&ack).contains(&id));
     std::thread::sleep(Duration::from_secs(2));
     let acks = w

@@ -203,7 +203,9 @@ fn status_and_backup_go_through_the_running_daemon_and_restore_is_refused() {
         .spawn()
         .unwrap();
     gw.deliver(&plain_report("<d1@example.net>"));
-    wait_for("the acknowledgement", || !gw.outbox().is_empty());
+    wait_for("the acknowledgement", || {
+        !gw.outbox_once_created().is_empty()
+    });
     wait_for("the control socket", || gw.path("state.sock").exists());
     let s = gw.json(&["status", "--json"]);
     assert_eq!(s["inbox"]["daemon"], true, "{s:#}");

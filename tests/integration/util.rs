@@ -335,6 +335,16 @@ dir = "{root}/keys"
             .clone()
     }
 
+    /// For waits while `serve` starts: nothing until the daemon has created its
+    /// outbox, then [`Gateway::outbox`]. Assertions use `outbox` itself.
+    pub fn outbox_once_created(&self) -> Vec<Vec<u8>> {
+        if self.path("outbox").is_dir() {
+            self.outbox()
+        } else {
+            Vec::new()
+        }
+    }
+
     /// The messages in the outbox, oldest first. A missing outbox directory fails
     /// the test (issue 21): an empty list would let "nothing was sent" pass when the
     /// gateway wrote elsewhere or never ran.
