@@ -536,8 +536,13 @@ fn accept_by_mail(path: KeyPath) {
     w.bob_answers(&id, "X-STATUS: triaged\n");
     w.wait_until("triaged", |w| w.show(&id)["status"] == "triaged");
     let carol_seen = w.mail_to(CAROL).len();
+    let mailed = Instant::now();
     w.bob_answers(&id, "X-STATUS: accepted\nX-NOTE: fix planned for 2.3.2\n");
     w.wait_until("accepted", |w| w.show(&id)["status"] == "accepted");
+    eprintln!(
+        "{path:?}: X-STATUS: accepted by mail to the state change: {:?}",
+        mailed.elapsed()
+    );
     let told = w.alice_told(seen, "accepted");
     if let Some(text) = told {
         assert!(
@@ -562,6 +567,10 @@ fn accept_by_cli(path: KeyPath) {
     let started = Instant::now();
     w.ok(&["reports", "set", &id, "--status", "triaged"]);
     let out = w.ok(&["reports", "set", &id, "--status", "accepted"]);
+    eprintln!(
+        "{path:?}: two `reports set` beside serve took {:?}",
+        started.elapsed()
+    );
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "reports set took {:?}",
