@@ -12,6 +12,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -119,8 +120,67 @@ fn with_short_path<T>(
     result
 }
 
-/// Sends a request to a running daemon. `Ok(None)` when no daemon listens there.
+/// How long a client waits for the daemon's answer to `status` (and `doctor`'s
+/// questions): a health check must answer quickly, whatever the daemon does.
+pub(crate) const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client waits for the answer to any other command (a listing of
+/// 100,000 reports takes a few seconds).
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long `backup` waits: the daemon writes the whole store before it answers.
+pub(crate) const BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Overrides every client timeout, in seconds (a slow host, or the tests).
+pub(crate) const TIMEOUT_ENV: &str = "DISCLOSURED_CONTROL_TIMEOUT";
+
+/// How long a client waits for the daemon to answer `request`: no wait is unbounded,
+/// so a daemon that is stopped or hung makes a command fail with a message, not hang.
+pub(crate) fn timeout_for(request: &Request) -> Duration {
+    if let Some(secs) = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+    {
+        return Duration::from_secs_f64(secs);
+    }
+    match request.argv.first().map(String::as_str) {
+        Some("status") => STATUS_TIMEOUT,
+        Some("backup") => BACKUP_TIMEOUT,
+        _ => COMMAND_TIMEOUT,
+    }
+}
+
+/// Sends a request to a running daemon. `Ok(None)` when no daemon listens there. An
+/// answer that does not come within [`timeout_for`] is an error of kind
+/// [`std::io::ErrorKind::TimedOut`].
 pub(crate) fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
+    let timeout = timeout_for(request);
+    match send_within(socket, request, timeout) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no answer on {} within {} s",
+                    socket.display(),
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
+        other => other,
+    }
+}
+
+fn send_within(
+    socket: &Path,
+    request: &Request,
+    timeout: Duration,
+) -> std::io::Result<Option<Response>> {
     let stream = match with_short_path(socket, |p| std::os::unix::net::UnixStream::connect(p)) {
         Ok(s) => s,
         Err(e)
@@ -133,6 +193,8 @@ pub(crate) fn send(socket: &Path, request: &Request) -> std::io::Result<Option<R
         }
         Err(e) => return Err(e),
     };
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     let mut writer = &stream;
     let mut line = serde_json::to_vec(request)?;
     line.push(b'\n');

@@ -20,6 +20,7 @@
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
+mod inhand;
 mod intake;
 mod jobs;
 mod keys;
@@ -35,6 +36,7 @@ mod retry;
 mod tx;
 
 pub(crate) use backup::{BACKUP_HEADER, Exported};
+pub(crate) use inhand::{Handling, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
 pub(crate) use lock::{Holder, holder, wait_for_others};
