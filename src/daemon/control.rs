@@ -144,11 +144,27 @@ pub(crate) fn timeout_for(request: &Request) -> Duration {
     {
         return Duration::from_secs_f64(secs);
     }
-    match request.argv.first().map(String::as_str) {
+    match subcommand(&request.argv) {
         Some("status") => STATUS_TIMEOUT,
         Some("backup") => BACKUP_TIMEOUT,
         _ => COMMAND_TIMEOUT,
     }
+}
+
+/// The command a request's arguments name: the first that is neither an option nor
+/// the value of one of the global options (`--config FILE`, `--credentials DIR`).
+fn subcommand(argv: &[String]) -> Option<&str> {
+    let mut args = argv.iter().map(String::as_str);
+    while let Some(a) = args.next() {
+        match a {
+            "--config" | "--credentials" => {
+                args.next();
+            }
+            _ if a.starts_with('-') => {}
+            _ => return Some(a),
+        }
+    }
+    None
 }
 
 /// Sends a request to a running daemon. `Ok(None)` when no daemon listens there. An
@@ -318,6 +334,57 @@ async fn answer(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeout_follows_the_command_not_the_global_options() {
+        let req = |argv: &[&str]| Request {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            actor: "cli:t".into(),
+            file: None,
+        };
+        // The override is for the integration tests; no unit test sets it.
+        assert!(std::env::var_os(TIMEOUT_ENV).is_none());
+        for (argv, want) in [
+            (
+                &["--config", "c.toml", "status", "--json"][..],
+                STATUS_TIMEOUT,
+            ),
+            (&["--credentials=d", "status"], STATUS_TIMEOUT),
+            (&["--config", "status", "reports", "list"], COMMAND_TIMEOUT),
+            (&["backup", "/tmp/b"], BACKUP_TIMEOUT),
+            (
+                &["reports", "set", "VR-1", "--note", "status"],
+                COMMAND_TIMEOUT,
+            ),
+        ] {
+            assert_eq!(timeout_for(&req(argv)), want, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn a_daemon_that_takes_the_request_and_never_answers_is_a_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // Accepts and keeps the connection open without a word, like a stopped daemon.
+        let holder = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+        let request = Request {
+            argv: vec!["status".into()],
+            actor: "cli:t".into(),
+            file: None,
+        };
+        let started = std::time::Instant::now();
+        let e = send_within(&path, &request, Duration::from_millis(300)).unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e:?}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        drop(holder.join().unwrap());
+    }
 
     /// A daemon stand-in that reads one request line and answers with `answer`.
     fn answering(answer: Vec<u8>) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<()>) {
