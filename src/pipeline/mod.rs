@@ -287,7 +287,7 @@ impl Pipeline {
             let reason = held.reason();
             self.quarantine_unread(origin, &reason, intake::sha256_hex(raw))?;
             self.store
-                .let_go(HeldKind::Message, &[origin.name.clone()])?;
+                .let_go(HeldKind::Message, std::slice::from_ref(&origin.name))?;
             tracing::error!(outcome = "quarantined", reason = %reason, "message set aside");
             return Ok(Outcome::Quarantined(reason));
         }
