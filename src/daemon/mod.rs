@@ -360,8 +360,13 @@ fn name_stalls(
         // Not waited for: a store that hangs must not stop the watchdog's reports.
         let (p, kind, name) = (Arc::clone(pipeline), o.kind, o.name.clone());
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = p.store.mark_stalled(kind, &[name]) {
-                error!(error = %e, "cannot record the stall in the store");
+            match p.store.mark_stalled(kind, std::slice::from_ref(&name)) {
+                Ok(()) => info!(
+                    kind = kind.name(),
+                    name = %name,
+                    "stall recorded in the store: if the daemon is restarted for it, it counts as a stop"
+                ),
+                Err(e) => error!(error = %e, "cannot record the stall in the store"),
             }
         });
     }
