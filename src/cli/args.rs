@@ -63,7 +63,9 @@ pub(crate) enum Command {
     /// Validate the configuration, open the store and load the keys, then exit.
     CheckConfig,
     /// Counts by state and severity, overdue reports, the outgoing queue, quarantine,
-    /// and the daemon's last look at the inbox.
+    /// the daemon's last look at the inbox, and any message it has had in hand longer
+    /// than inbox.stall_limit. Gives up after 10 s when the daemon does not answer
+    /// (exit 1; with --json it still prints JSON).
     Status {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -71,7 +73,9 @@ pub(crate) enum Command {
     },
     /// Check the installation: configuration, key files and their permissions, the
     /// maintainers' keys, the store, the IMAP login, the SMTP server, the outbox
-    /// directory. One line per check; exits 1 if any failed. Works beside a running
+    /// directory, and what a running daemon has had in hand past inbox.stall_limit.
+    /// One line per check, printed as it finishes; exits 1 if any failed (a daemon
+    /// that does not answer within 10 s is a failed check). Works beside a running
     /// daemon.
     Doctor,
     /// Write a consistent copy of the whole store and the gateway's keys (keys.dir)

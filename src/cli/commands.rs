@@ -139,9 +139,21 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         file,
     };
     let socket = control::socket_path(&settings.store.path);
-    let response = match control::send(&socket, &request)
-        .with_context(|| format!("cannot talk to the daemon on {}", socket.display()))?
-    {
+    let sent = match control::send(&socket, &request) {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            let why = super::unanswered(&settings, &e);
+            if let Command::Status { json: true } = command {
+                // A health check reads JSON whatever happens.
+                let answer = serde_json::json!({ "daemon": { "answering": false, "error": why } });
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            }
+            bail!(why);
+        }
+        other => {
+            other.with_context(|| format!("cannot talk to the daemon on {}", socket.display()))?
+        }
+    };
+    let response = match sent {
         Some(r) => r,
         None => {
             // No daemon: this process opens the store, which must exist (a command

@@ -69,6 +69,18 @@ pub(crate) fn explain_locked(err: anyhow::Error, socket: &std::path::Path) -> an
     }
 }
 
+/// What a command says when the daemon took its request and did not answer in time
+/// (issue 23: every command waited for ever on a stopped or hung daemon).
+pub(crate) fn unanswered(settings: &crate::config::Settings, e: &std::io::Error) -> String {
+    let pid = match crate::store::holder(&settings.store.path) {
+        Some(crate::store::Holder::Process(pid)) => format!(" (pid {pid})"),
+        _ => String::new(),
+    };
+    format!(
+        "the daemon{pid} does not answer: {e}. It may be stopped (SIGSTOP) or hung; look at its log (journalctl -u disclosured) and `systemctl status disclosured`"
+    )
+}
+
 /// A multi-threaded runtime for a command that needs async I/O.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

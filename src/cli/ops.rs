@@ -186,10 +186,41 @@ impl Check {
     }
 }
 
+/// The checks made so far: each line is printed as soon as its check finished, so a
+/// check that waits (a daemon that does not answer, a slow IMAP server) shows where.
+struct Checks {
+    failed: bool,
+}
+
+impl Checks {
+    fn push(&mut self, c: Check) {
+        let tag = match c.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        self.failed |= c.verdict == Verdict::Fail;
+        let fix = c
+            .fix
+            .as_deref()
+            .map_or(String::new(), |f| format!(" -> {f}"));
+        let mut stdout = std::io::stdout().lock();
+        // A closed standard output (doctor | head) is no reason to stop checking.
+        let _ = writeln!(stdout, "{tag} {:<12} {}{fix}", c.name, c.detail);
+        let _ = stdout.flush();
+    }
+
+    fn extend(&mut self, c: impl IntoIterator<Item = Check>) {
+        for c in c {
+            self.push(c);
+        }
+    }
+}
+
 /// `doctor`: every check that can be made without disturbing a running daemon. Errors
 /// are shown as the library words them; no secret is ever read into a message.
 pub(super) fn doctor(config: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let mut checks = Vec::new();
+    let mut checks = Checks { failed: false };
     match Settings::load(config) {
         Ok(settings) => {
             checks.push(Check::ok(
@@ -207,29 +238,14 @@ pub(super) fn doctor(config: Option<&Path>) -> anyhow::Result<ExitCode> {
             "fix the configuration file (see README, Configuration)",
         )),
     }
-    let mut failed = false;
-    let mut stdout = std::io::stdout().lock();
-    for c in &checks {
-        let tag = match c.verdict {
-            Verdict::Ok => "ok  ",
-            Verdict::Warn => "warn",
-            Verdict::Fail => "FAIL",
-        };
-        failed |= c.verdict == Verdict::Fail;
-        let fix = c
-            .fix
-            .as_deref()
-            .map_or(String::new(), |f| format!(" -> {f}"));
-        writeln!(stdout, "{tag} {:<12} {}{fix}", c.name, c.detail)?;
-    }
-    if failed {
-        writeln!(stdout, "Some checks failed.")?;
+    if checks.failed {
+        println!("Some checks failed.");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn doctor_checks(settings: &Settings, checks: &mut Vec<Check>) {
+fn doctor_checks(settings: &Settings, checks: &mut Checks) {
     // Keys: the permission check on secret key files is part of loading them.
     let keys_dir = settings.keys.dir.display();
     match Keyring::load_locked(&settings.keys) {
@@ -283,7 +299,7 @@ fn doctor_checks(settings: &Settings, checks: &mut Vec<Check>) {
             "fix the maintainer's key file named",
         )),
     }
-    checks.push(store_check(settings));
+    checks.extend(store_check(settings));
     checks.extend(socket_check(settings));
     match &settings.inbox {
         Inbox::Maildir { path, .. } => checks.push(maildir_check(path)),
@@ -382,38 +398,96 @@ pub(super) fn store_summary(settings: &Settings) -> anyhow::Result<String> {
     }
 }
 
-fn store_check(settings: &Settings) -> Check {
+fn store_check(settings: &Settings) -> Vec<Check> {
     let path = settings.store.path.display();
     match daemon_status(settings) {
         Ok(Some(r)) if r.code == 0 => {
-            let n = serde_json::from_str::<serde_json::Value>(&r.stdout)
-                .ok()
+            let status = serde_json::from_str::<serde_json::Value>(&r.stdout).ok();
+            let n = status
+                .as_ref()
                 .and_then(|v| v.get("reports").and_then(serde_json::Value::as_u64));
-            return Check::ok(
+            let mut checks = vec![Check::ok(
                 "store",
                 format!(
                     "{path} is in use by the running daemon{} ({} reports)",
                     daemon_pid(settings),
                     n.map_or("?".into(), |n| n.to_string())
                 ),
-            );
+            )];
+            checks.extend(stall_check(status.as_ref()));
+            return checks;
         }
         Ok(Some(r)) => {
-            return Check::fail(
+            return vec![Check::fail(
                 "store",
                 format!("the daemon answered: {}", r.stderr.trim()),
                 "look at the daemon's log (journalctl -u disclosured)",
-            );
+            )];
         }
         Ok(None) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            return vec![Check::fail(
+                "daemon",
+                super::unanswered(settings, &e),
+                "if it was stopped, `kill -CONT` it; if it hangs, `systemctl restart disclosured`",
+            )];
+        }
         Err(e) => {
-            return Check::fail(
+            return vec![Check::fail(
                 "store",
                 format!("control socket: {e}"),
                 "run doctor as the daemon's user",
-            );
+            )];
         }
     }
+    vec![store_opens(settings)]
+}
+
+/// What the running daemon has had in hand longer than the stall limit, from its
+/// `status --json`: a FAIL line naming each.
+fn stall_check(status: Option<&serde_json::Value>) -> Option<Check> {
+    let stalled = status?.get("stalled")?.as_array()?;
+    let limit = status?
+        .get("stall_limit_s")
+        .and_then(serde_json::Value::as_u64);
+    if stalled.is_empty() {
+        return Some(Check::ok(
+            "in hand",
+            format!(
+                "nothing in hand longer than the stall limit ({} s)",
+                limit.unwrap_or_default()
+            ),
+        ));
+    }
+    let named: Vec<String> = stalled
+        .iter()
+        .map(|o| {
+            let field = |k: &str| {
+                o.get(k)
+                    .map(|v| v.to_string().trim_matches('"').to_string())
+            };
+            format!(
+                "{} {} in hand for {} s",
+                field("kind").unwrap_or_default(),
+                field("name").unwrap_or_default(),
+                field("seconds").unwrap_or_default()
+            )
+        })
+        .collect();
+    Some(Check::fail(
+        "in hand",
+        format!(
+            "the daemon is stalled: {} (stall limit {} s)",
+            named.join(", "),
+            limit.unwrap_or_default()
+        ),
+        "look at journalctl -u disclosured; under systemd the watchdog restarts it, and a message or job that stalls it twice is set aside",
+    ))
+}
+
+/// The store opened here, when no daemon runs.
+fn store_opens(settings: &Settings) -> Check {
+    let path = settings.store.path.display();
     // Opened, never created: a check must not make state (issue 18).
     match Store::open_existing(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
         Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),

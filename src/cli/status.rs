@@ -24,6 +24,20 @@ struct Status {
     quarantined: usize,
     skipped: usize,
     inbox: InboxActivity,
+    /// Messages and jobs the running daemon has had in hand longer than
+    /// `inbox.stall_limit`, longest first: what it is stalled on.
+    stalled: Vec<crate::store::Overdue>,
+    stall_limit_s: u64,
+    /// Messages and jobs that stopped the daemon once (in hand past the stall limit
+    /// when it was restarted): tried again alone; a second stop sets them aside.
+    stopped_once: Vec<StoppedOnce>,
+}
+
+#[derive(Serialize)]
+struct StoppedOnce {
+    kind: &'static str,
+    name: String,
+    at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +94,19 @@ fn collect(p: &Pipeline) -> anyhow::Result<Status> {
             last_pass: p.progress.last_pass(),
             last_message: None,
         },
+        stalled: p.progress.handling.longer_than(p.settings.stall_limit),
+        stall_limit_s: p.settings.stall_limit.as_secs(),
+        stopped_once: p
+            .store
+            .held_all()?
+            .into_iter()
+            .filter(|h| !h.stops.is_empty())
+            .map(|h| StoppedOnce {
+                kind: h.kind.name(),
+                at: h.stops.last().map(|s| s.at),
+                name: h.name,
+            })
+            .collect(),
     };
     for r in &reports {
         *s.by_state.entry(r.status.as_str()).or_default() += 1;
@@ -160,5 +187,26 @@ fn print(s: &Status, o: &mut String) -> std::fmt::Result {
     } else {
         writeln!(o, "Inbox:        no daemon running")?;
     }
-    writeln!(o, "  last message stored: {}", when(s.inbox.last_message))
+    writeln!(o, "  last message stored: {}", when(s.inbox.last_message))?;
+    for h in &s.stalled {
+        writeln!(
+            o,
+            "STALLED:      {} {} in hand for {} s (since {}; stall limit {} s): look at journalctl -u disclosured",
+            h.kind.name(),
+            h.name,
+            h.seconds,
+            h.since.format("%Y-%m-%d %H:%M:%S UTC"),
+            s.stall_limit_s
+        )?;
+    }
+    for h in &s.stopped_once {
+        writeln!(
+            o,
+            "Stopped once: {} {} was in hand past the stall limit when the daemon stopped ({}); tried again alone, a second stop sets it aside",
+            h.kind,
+            h.name,
+            when(h.at)
+        )?;
+    }
+    Ok(())
 }

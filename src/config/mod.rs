@@ -65,6 +65,10 @@ pub struct Settings {
     pub ack: AckSettings,
     pub limits: Limits,
     pub rate_limits: RateLimits,
+    /// How long one message may be decided, or one job sent, before the watchdog
+    /// calls it a stall (`inbox.stall_limit`): named in the log, `status` and `doctor`,
+    /// and the systemd watchdog is no longer fed.
+    pub stall_limit: Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -55,6 +55,7 @@ pub(super) struct RawInbox {
     pub(super) kind: String,
     pub(super) path: Option<PathBuf>,
     pub(super) poll_interval: String,
+    pub(super) stall_limit: String,
     pub(super) quarantine_folder: String,
     pub(super) host: Option<String>,
     pub(super) port: Option<u16>,

@@ -65,6 +65,9 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     policy.required_fields = required_fields(&raw.policy.required_fields, &mut problems);
     raw.limits.problems(&mut problems);
     let rate_limits = rate_limits(&raw.rate_limits, &mut problems);
+    let stall_limit = duration("inbox.stall_limit", &raw.inbox.stall_limit)
+        .map_err(|e| problems.push(e))
+        .unwrap_or(Duration::from_secs(120));
     match (inbox, outbox) {
         (Some(inbox), Some(outbox)) if problems.is_empty() => Ok(Settings {
             source: file.map(Path::to_path_buf),
@@ -86,6 +89,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             },
             limits: raw.limits,
             rate_limits,
+            stall_limit,
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }

@@ -12,6 +12,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -119,8 +120,83 @@ fn with_short_path<T>(
     result
 }
 
-/// Sends a request to a running daemon. `Ok(None)` when no daemon listens there.
+/// How long a client waits for the daemon's answer to `status` (and `doctor`'s
+/// questions): a health check must answer quickly, whatever the daemon does.
+pub(crate) const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client waits for the answer to any other command (a listing of
+/// 100,000 reports takes a few seconds).
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long `backup` waits: the daemon writes the whole store before it answers.
+pub(crate) const BACKUP_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Overrides every client timeout, in seconds (a slow host, or the tests).
+pub(crate) const TIMEOUT_ENV: &str = "DISCLOSURED_CONTROL_TIMEOUT";
+
+/// How long a client waits for the daemon to answer `request`: no wait is unbounded,
+/// so a daemon that is stopped or hung makes a command fail with a message, not hang.
+pub(crate) fn timeout_for(request: &Request) -> Duration {
+    if let Some(secs) = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+    {
+        return Duration::from_secs_f64(secs);
+    }
+    match subcommand(&request.argv) {
+        Some("status") => STATUS_TIMEOUT,
+        Some("backup") => BACKUP_TIMEOUT,
+        _ => COMMAND_TIMEOUT,
+    }
+}
+
+/// The command a request's arguments name: the first that is neither an option nor
+/// the value of one of the global options (`--config FILE`, `--credentials DIR`).
+fn subcommand(argv: &[String]) -> Option<&str> {
+    let mut args = argv.iter().map(String::as_str);
+    while let Some(a) = args.next() {
+        match a {
+            "--config" | "--credentials" => {
+                args.next();
+            }
+            _ if a.starts_with('-') => {}
+            _ => return Some(a),
+        }
+    }
+    None
+}
+
+/// Sends a request to a running daemon. `Ok(None)` when no daemon listens there. An
+/// answer that does not come within [`timeout_for`] is an error of kind
+/// [`std::io::ErrorKind::TimedOut`].
 pub(crate) fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
+    let timeout = timeout_for(request);
+    match send_within(socket, request, timeout) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "no answer on {} within {} s",
+                    socket.display(),
+                    timeout.as_secs_f64()
+                ),
+            ))
+        }
+        other => other,
+    }
+}
+
+fn send_within(
+    socket: &Path,
+    request: &Request,
+    timeout: Duration,
+) -> std::io::Result<Option<Response>> {
     let stream = match with_short_path(socket, |p| std::os::unix::net::UnixStream::connect(p)) {
         Ok(s) => s,
         Err(e)
@@ -133,6 +209,8 @@ pub(crate) fn send(socket: &Path, request: &Request) -> std::io::Result<Option<R
         }
         Err(e) => return Err(e),
     };
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     let mut writer = &stream;
     let mut line = serde_json::to_vec(request)?;
     line.push(b'\n');
@@ -253,9 +331,67 @@ async fn answer(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_timeout_follows_the_command_not_the_global_options() {
+        let req = |argv: &[&str]| Request {
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            actor: "cli:t".into(),
+            file: None,
+        };
+        // The override is for the integration tests; no unit test sets it.
+        assert!(std::env::var_os(TIMEOUT_ENV).is_none());
+        for (argv, want) in [
+            (
+                &["--config", "c.toml", "status", "--json"][..],
+                STATUS_TIMEOUT,
+            ),
+            (&["--credentials=d", "status"], STATUS_TIMEOUT),
+            (&["--config", "status", "reports", "list"], COMMAND_TIMEOUT),
+            (&["backup", "/tmp/b"], BACKUP_TIMEOUT),
+            (
+                &["reports", "set", "VR-1", "--note", "status"],
+                COMMAND_TIMEOUT,
+            ),
+        ] {
+            assert_eq!(timeout_for(&req(argv)), want, "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn a_daemon_that_takes_the_request_and_never_answers_is_a_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // Accepts and keeps the connection open without a word, like a stopped daemon.
+        let holder = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+        let request = Request {
+            argv: vec!["status".into()],
+            actor: "cli:t".into(),
+            file: None,
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let client = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(send_within(&client, &request, Duration::from_millis(300)));
+        });
+        // Bounded here too: without the client's timeout this test fails, not hangs.
+        let e = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the client waited for ever on a silent daemon")
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e:?}"
+        );
+        drop(holder.join().unwrap());
+    }
 
     /// A daemon stand-in that reads one request line and answers with `answer`.
     fn answering(answer: Vec<u8>) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<()>) {

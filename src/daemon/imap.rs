@@ -19,6 +19,7 @@ use super::shutdown::Shutdown;
 use super::{DaemonError, blocking};
 use crate::pipeline::{Origin, Pipeline};
 use crate::source::imap::{ImapInbox, Mailbox, Woke};
+use crate::store::HeldKind;
 
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
@@ -96,7 +97,10 @@ pub(crate) async fn handle_all(
 ) -> Result<Pass, DaemonError> {
     let settings = inbox.settings();
     let mut pass = Pass::default();
-    for (uid, size) in mailbox.list().await? {
+    let listed = mailbox.list().await?;
+    let p = Arc::clone(pipeline);
+    let listed = blocking(move || Ok::<_, DaemonError>(suspects_last(&p, listed))).await?;
+    for (uid, size) in listed {
         if shutdown.is_set() {
             break;
         }
@@ -116,7 +120,10 @@ pub(crate) async fn handle_all(
                 None => continue,
             }
         };
+        let name = origin.name.clone();
         let committed = blocking(move || {
+            p.store
+                .hold(HeldKind::Message, std::slice::from_ref(&origin.name))?;
             let decided = match raw {
                 Some(raw) => p.process(&raw, &origin),
                 None => p.record_oversized(&origin, size, limit),
@@ -135,6 +142,8 @@ pub(crate) async fn handle_all(
                     Destination::Handled => &settings.processed_folder,
                 };
                 mailbox.move_to(uid, folder).await?;
+                let p = Arc::clone(pipeline);
+                blocking(move || p.store.let_go(HeldKind::Message, &[name])).await?;
                 Ok(outcome)
             }
             Err(e) => Err(e),
@@ -145,6 +154,27 @@ pub(crate) async fn handle_all(
         wake_delivery.notify_one();
     }
     Ok(pass)
+}
+
+/// The listed messages with those that stopped the daemon before at the end: if one
+/// stops it again, the others have been handled.
+fn suspects_last(pipeline: &Pipeline, listed: Vec<(u32, u64)>) -> Vec<(u32, u64)> {
+    let stopped: std::collections::BTreeSet<String> = match pipeline.store.held_all() {
+        Ok(all) => all
+            .into_iter()
+            .filter(|h| h.kind == HeldKind::Message && !h.stops.is_empty())
+            .map(|h| h.name)
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the messages in hand");
+            Default::default()
+        }
+    };
+    let (mut regular, suspects): (Vec<_>, Vec<_>) = listed
+        .into_iter()
+        .partition(|(uid, _)| !stopped.contains(&format!("imap:{uid}")));
+    regular.extend(suspects);
+    regular
 }
 
 /// One pass for `run-once`: connect, handle everything, log out.

@@ -18,7 +18,7 @@ use super::shutdown::Shutdown;
 use super::{DaemonError, blocking};
 use crate::pipeline::{MessageError, Origin, Outcome, Pipeline};
 use crate::source::{Maildir, MaildirEntry, SourceError};
-use crate::store::StoreError;
+use crate::store::{HeldKind, StoreError};
 
 /// How many Maildir messages share one store flush and one folder sync. A crash
 /// loses none of them (each moves only after its outcome is durable); it makes at
@@ -43,13 +43,22 @@ pub fn pass(
     stop: &Shutdown,
     committed: &(dyn Fn() + Sync),
 ) -> Result<Pass, SourceError> {
-    let entries = maildir.pending()?;
+    let (entries, regular) = suspects_last(pipeline, maildir.pending()?);
+    let (first, suspects) = entries.split_at(regular);
     let mut pass = Pass::default();
     std::thread::scope(|scope| {
         let mut commit: Option<Committing<'_, '_>> = None;
         let mut halted = false;
-        for chunk in entries.chunks(INTAKE_BATCH) {
+        // A message that stopped the daemon before is decided alone, after the others:
+        // if it stops it again, nothing else is held up with it.
+        for chunk in first.chunks(INTAKE_BATCH).chain(suspects.chunks(1)) {
             if halted || stop.is_set() {
+                break;
+            }
+            let names: Vec<String> = chunk.iter().map(|e| e.unique.clone()).collect();
+            if let Err(e) = pipeline.store.hold(HeldKind::Message, &names) {
+                warn!(error = %e, "cannot record the batch in hand; it waits for a later pass");
+                pass.deferred += chunk.len();
                 break;
             }
             let decided = decide_batch(pipeline, maildir, chunk, stop);
@@ -64,6 +73,9 @@ pub fn pass(
             let entries = decided.iter().map(|(entry, _)| *entry).collect();
             let handle = scope.spawn(move || {
                 let done = commit_and_move(pipeline, maildir, decided);
+                if let Err(e) = pipeline.store.let_go(HeldKind::Message, &names) {
+                    warn!(error = %e, "cannot record the batch done; it is taken again at the next start");
+                }
                 committed();
                 done
             });
@@ -74,6 +86,28 @@ pub fn pass(
         }
     });
     Ok(pass)
+}
+
+/// The pending messages with those that stopped the daemon before at the end, and how
+/// many come before them.
+fn suspects_last(pipeline: &Pipeline, entries: Vec<MaildirEntry>) -> (Vec<MaildirEntry>, usize) {
+    let stopped: std::collections::BTreeSet<String> = match pipeline.store.held_all() {
+        Ok(all) => all
+            .into_iter()
+            .filter(|h| h.kind == HeldKind::Message && !h.stops.is_empty())
+            .map(|h| h.name)
+            .collect(),
+        Err(e) => {
+            warn!(error = %e, "cannot read the messages in hand");
+            Default::default()
+        }
+    };
+    let (mut regular, suspects): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|e| !stopped.contains(&e.unique));
+    let n = regular.len();
+    regular.extend(suspects);
+    (regular, n)
 }
 
 /// Decides one batch on every core; moves nothing and flushes nothing.

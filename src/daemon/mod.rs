@@ -161,12 +161,7 @@ async fn generation(
     let (trigger, shutdown) = Shutdown::new();
     let wake_delivery = Arc::new(Notify::new());
 
-    let stall_limit = match &inbox {
-        // A pass beats per message; a wait beats every poll.
-        Inbox::Maildir { poll_interval, .. } => (*poll_interval * 4).max(Duration::from_secs(120)),
-        // IDLE returns at least every IDLE_REFRESH; commands have their own timeouts.
-        Inbox::Imap(_) => crate::source::imap::IDLE_REFRESH + Duration::from_secs(120),
-    };
+    let stall_limit = inbox_stall_limit(&pipeline.settings);
     pipeline.progress.beat();
     let inbox_task = spawn_inbox(&pipeline, inbox, &shutdown, &wake_delivery)?;
     let delivery_task = tokio::spawn(delivery::run(
@@ -257,11 +252,25 @@ fn spawn_inbox(
     })
 }
 
+/// How long the inbox loop may go without a sign of life: `inbox.stall_limit`, but
+/// never less than a few polls (a pass beats per message, a wait every poll), and for
+/// IMAP on top of the IDLE wait (it returns at least every `IDLE_REFRESH`).
+pub(crate) fn inbox_stall_limit(settings: &Settings) -> Duration {
+    match &settings.inbox {
+        Inbox::Maildir { poll_interval, .. } => (*poll_interval * 4).max(settings.stall_limit),
+        Inbox::Imap(_) => crate::source::imap::IDLE_REFRESH + settings.stall_limit,
+    }
+}
+
 /// Feeds systemd's watchdog (when `WatchdogSec=` is set) at half its interval, but
-/// only while the inbox side makes progress: a hung IMAP command or a stuck pass stops
-/// the pings, and systemd restarts the service. Also keeps `STATUS=` current.
+/// only while the inbox side makes progress and no message or job has been in hand
+/// longer than `inbox.stall_limit`: a hung IMAP command, a stuck pass or a message
+/// that hangs its thread stops the pings, and systemd restarts the service. What
+/// hangs is named in the log and recorded in the store (a second stall sets it
+/// aside). Also keeps `STATUS=` current.
 async fn watchdog(pipeline: Arc<Pipeline>, stall_limit: Duration, mut shutdown: Shutdown) {
     let interval = watchdog_interval().map(|d| d / 2);
+    let item_limit = pipeline.settings.stall_limit;
     if let Some(i) = interval {
         info!(
             ping_every_ms = i.as_millis() as u64,
@@ -269,21 +278,34 @@ async fn watchdog(pipeline: Arc<Pipeline>, stall_limit: Duration, mut shutdown: 
             "systemd watchdog enabled"
         );
     }
-    let tick = interval.unwrap_or(Duration::from_secs(30));
+    // Often enough to name a stall soon after the limit, whether or not systemd asks.
+    let tick = interval
+        .unwrap_or(Duration::from_secs(30))
+        .min(item_limit / 4)
+        .max(Duration::from_millis(100));
     let mut warned = false;
+    let mut named = std::collections::BTreeSet::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
             _ = shutdown.wait() => return,
         }
+        let overdue = pipeline.progress.handling.longer_than(item_limit);
+        name_stalls(&pipeline, &overdue, &mut named, item_limit);
         let since = pipeline.progress.since_last().unwrap_or(Duration::MAX);
-        let healthy = since <= stall_limit;
+        let healthy = since <= stall_limit && overdue.is_empty();
+        let stalled: Vec<String> = overdue
+            .iter()
+            .map(|o| format!("{} {} in hand for {}s", o.kind.name(), o.name, o.seconds))
+            .collect();
         let status = format!(
             "{}; {} messages handled since start; last inbox activity {}s ago",
             if healthy {
-                "watching the inbox"
+                "watching the inbox".to_string()
+            } else if stalled.is_empty() {
+                "INBOX STALLED".to_string()
             } else {
-                "INBOX STALLED"
+                format!("STALLED: {}", stalled.join(", "))
             },
             pipeline.progress.handled(),
             since.as_secs()
@@ -302,12 +324,51 @@ async fn watchdog(pipeline: Arc<Pipeline>, stall_limit: Duration, mut shutdown: 
             if !warned {
                 error!(
                     stalled_s = since.as_secs(),
-                    "the inbox loop made no progress: withholding the watchdog ping"
+                    in_hand = %stalled.join(", "),
+                    "the daemon is stalled: withholding the watchdog ping"
                 );
                 warned = true;
             }
             notify(&[sd_notify::NotifyState::Status(&status)]);
         }
+    }
+}
+
+/// Says in the log which message or job has been in hand past the stall limit, once
+/// each, and records it in the store (flushed: systemd may kill the process for it at
+/// any moment), so that the next start knows what stopped the daemon.
+fn name_stalls(
+    pipeline: &Arc<Pipeline>,
+    overdue: &[crate::store::Overdue],
+    named: &mut std::collections::BTreeSet<(crate::store::HeldKind, String)>,
+    limit: Duration,
+) {
+    named.retain(|(kind, name)| overdue.iter().any(|o| o.kind == *kind && &o.name == name));
+    for o in overdue {
+        if !named.insert((o.kind, o.name.clone())) {
+            continue;
+        }
+        error!(
+            kind = o.kind.name(),
+            name = %o.name,
+            in_hand_s = o.seconds,
+            stall_limit_s = limit.as_secs(),
+            since = %o.since.to_rfc3339(),
+            "a {} has been in hand longer than the stall limit: the daemon is stalled on it",
+            o.kind.name()
+        );
+        // Not waited for: a store that hangs must not stop the watchdog's reports.
+        let (p, kind, name) = (Arc::clone(pipeline), o.kind, o.name.clone());
+        tokio::task::spawn_blocking(move || {
+            match p.store.mark_stalled(kind, std::slice::from_ref(&name)) {
+                Ok(()) => info!(
+                    kind = kind.name(),
+                    name = %name,
+                    "stall recorded in the store: if the daemon is restarted for it, it counts as a stop"
+                ),
+                Err(e) => error!(error = %e, "cannot record the stall in the store"),
+            }
+        });
     }
 }
 

@@ -16,10 +16,12 @@
 //! - [`schedule`]: escalations and digests.
 //! - [`error`]: what a failure means for the caller.
 //! - [`progress`]: signs of life for the watchdog and `status`.
+//! - [`fault`]: the test builds' fault hook (a message that hangs the daemon).
 
 mod commands;
 mod decide;
 mod error;
+pub(crate) mod fault;
 mod keys;
 mod message;
 mod progress;
@@ -39,8 +41,8 @@ use crate::intake;
 use crate::outbox::{self, Delivered, Transport};
 use crate::source::Maildir;
 use crate::store::{
-    AttachmentMeta, IntakeKind, IntakeRecord, JobKind, NewJob, OutcomeRef, ReportId, Store,
-    StoreError,
+    AttachmentMeta, HeldKind, IntakeKind, IntakeRecord, JobKind, NewJob, OutcomeRef, ReportId,
+    Store, StoreError,
 };
 
 pub(crate) use error::{MessageError, NextStep, PipelineError};
@@ -100,7 +102,33 @@ impl Pipeline {
     /// none (returned so the caller can tell the operator what to publish).
     pub fn start(settings: Settings) -> Result<(Pipeline, Option<Generated>), PipelineError> {
         let generated = Self::generate_if_keyless(&settings)?;
-        Ok((Self::open(settings)?, generated))
+        let pipeline = Self::open(settings)?;
+        pipeline.settle_previous_run()?;
+        Ok((pipeline, generated))
+    }
+
+    /// What the last process left in hand when it stopped: each message or job the
+    /// watchdog saw stalled gains a stop, and is said in the log.
+    fn settle_previous_run(&self) -> Result<(), StoreError> {
+        for held in self.store.settle_previous_run()? {
+            let what = held.kind.name();
+            if held.set_aside() {
+                tracing::error!(
+                    kind = what,
+                    name = %held.name,
+                    stops = held.stops.len(),
+                    "this {what} stopped the daemon twice (in hand past the stall limit): it is set aside now, not handled again"
+                );
+            } else {
+                tracing::error!(
+                    kind = what,
+                    name = %held.name,
+                    stops = held.stops.len(),
+                    "this {what} was in hand past the stall limit when the daemon stopped: it is tried once more, alone, after the others; a second stop sets it aside"
+                );
+            }
+        }
+        Ok(())
     }
 
     fn generate_if_keyless(settings: &Settings) -> Result<Option<Generated>, PipelineError> {
@@ -252,8 +280,25 @@ impl Pipeline {
         );
         let _enter = span.enter();
 
+        // A message that stopped the daemon twice is not decided a third time.
+        if let Some(held) = self.store.held(HeldKind::Message, &origin.name)?
+            && held.set_aside()
+        {
+            let reason = held.reason();
+            self.quarantine_unread(origin, &reason, intake::sha256_hex(raw))?;
+            self.store
+                .let_go(HeldKind::Message, std::slice::from_ref(&origin.name))?;
+            tracing::error!(outcome = "quarantined", reason = %reason, "message set aside");
+            return Ok(Outcome::Quarantined(reason));
+        }
+        let handle = self
+            .progress
+            .handling
+            .start(HeldKind::Message, &origin.name);
+        fault::maybe(raw);
         // A bug in a parser must cost one message, not the daemon.
         let decided = std::panic::catch_unwind(AssertUnwindSafe(|| self.decide(raw, origin)));
+        drop(handle);
         self.progress.handled.fetch_add(1, Ordering::Relaxed);
         self.progress.beat();
         let outcome = match decided {

@@ -17,6 +17,8 @@ pub struct Progress {
     /// Unix milliseconds of the last completed pass; 0: none yet.
     last_pass_ms: AtomicI64,
     pub(super) handled: AtomicU64,
+    /// The messages and jobs being worked on now, for the watchdog and `status`.
+    pub handling: crate::store::Handling,
 }
 
 impl Progress {

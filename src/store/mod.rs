@@ -21,6 +21,7 @@
 
 mod backup;
 mod guard;
+mod inhand;
 mod intake;
 mod jobs;
 mod keys;
@@ -36,6 +37,7 @@ mod retry;
 mod tx;
 
 pub(crate) use backup::{BACKUP_HEADER, Exported};
+pub(crate) use inhand::{Handling, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
 pub(crate) use lock::{Holder, holder, wait_for_others};

@@ -31,6 +31,9 @@
 //!   HTML; S/MIME-encrypted and passphrase-only mail; two From headers.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
+//! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
+//!   while it hangs and quarantined after two stops) and issue 23's clients that give
+//!   up on a daemon that does not answer (SIGSTOP).
 //! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
 //!   credentials from a shell, a running daemon named by pid, a long store path, an
 //!   expired key.
@@ -55,6 +58,7 @@ mod lifecycle;
 mod network;
 mod ops;
 mod pipeline;
+mod poison;
 mod refusals;
 mod review;
 mod servers;
