@@ -185,10 +185,11 @@ pub(super) fn relayable(text: &str) -> String {
         }
     }
     // Outlook's rule line above the header block it starts.
-    while kept
-        .last()
-        .is_some_and(|l| l.trim().chars().all(|c| matches!(c, '_' | '-' | ' ' | '\t')))
-    {
+    while kept.last().is_some_and(|l| {
+        l.trim()
+            .chars()
+            .all(|c| matches!(c, '_' | '-' | ' ' | '\t'))
+    }) {
         kept.pop();
     }
     kept.join("\n").trim().to_string()
@@ -197,12 +198,38 @@ pub(super) fn relayable(text: &str) -> String {
 /// Labels of the first line of a quoted message's header block, as Outlook and
 /// other clients write them in their languages.
 const QUOTE_FROM: &[&str] = &[
-    "from", "von", "de", "da", "van", "från", "fra", "od", "от", "发件人", "寄件者", "差出人",
+    "from",
+    "von",
+    "de",
+    "da",
+    "van",
+    "från",
+    "fra",
+    "od",
+    "от",
+    "发件人",
+    "寄件者",
+    "差出人",
 ];
 /// Labels of its date line.
 const QUOTE_SENT: &[&str] = &[
-    "sent", "date", "gesendet", "datum", "envoyé", "enviado", "inviato", "data",
-    "verzonden", "skickat", "sendt", "wysłano", "отправлено", "дата", "发送时间", "日付", "送信日時",
+    "sent",
+    "date",
+    "gesendet",
+    "datum",
+    "envoyé",
+    "enviado",
+    "inviato",
+    "data",
+    "verzonden",
+    "skickat",
+    "sendt",
+    "wysłano",
+    "отправлено",
+    "дата",
+    "发送时间",
+    "日付",
+    "送信日時",
 ];
 
 /// Whether line `i` starts a quoted message's header block: a From-like label
@@ -229,9 +256,7 @@ fn quote_header_at(lines: &[&str], i: usize) -> bool {
 fn is_separator_title(line: &str) -> bool {
     let t = line.trim();
     let inner = t.trim_matches('-');
-    t.starts_with("---")
-        && t.ends_with("---")
-        && inner.trim().chars().any(char::is_alphabetic)
+    t.starts_with("---") && t.ends_with("---") && inner.trim().chars().any(char::is_alphabetic)
 }
 
 /// What may never reach a researcher: the maintainers' addresses and key
@@ -446,7 +471,10 @@ mod tests {
         );
         guard.forget_known_text("the researcher's own line here");
         for (text, why) in [
-            ("Thanks.\n\nX-INTERNAL: yes\nnot for them", "command outside"),
+            (
+                "Thanks.\n\nX-INTERNAL: yes\nnot for them",
+                "command outside",
+            ),
             ("Thanks.\nx-status: fixed", "command outside"),
             ("Write to BOB@example.org", "maintainer address"),
             (

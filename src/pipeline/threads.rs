@@ -142,13 +142,10 @@ impl Pipeline {
             }
         }
         let digests: Vec<String> = signatures.iter().map(|s| s.digest.clone()).collect();
-        match self.store.commit_followup(
-            &report.id,
-            entry,
-            &env.content_sha256,
-            &digests,
-            jobs,
-        ) {
+        match self
+            .store
+            .commit_followup(&report.id, entry, &env.content_sha256, &digests, jobs)
+        {
             Ok(Commit::Stored(_)) => {
                 let span = tracing::Span::current();
                 span.record("encrypted", opened.encrypted);

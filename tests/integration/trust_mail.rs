@@ -103,8 +103,10 @@ fn sign_encrypt(t: &Team, m: &Maintainer, inner: &[u8]) -> Vec<u8> {
 fn send(t: &Team, m: &Maintainer, msgid: &str, in_reply_to: &str, inner: &[u8]) -> Vec<u8> {
     let armored = sign_encrypt(t, m, inner);
     let from = format!("Maintainer <{}>", m.address);
-    t.s.gw
-        .deliver(&pgp_mime_encrypted(&headers(&from, msgid, in_reply_to), &armored));
+    t.s.gw.deliver(&pgp_mime_encrypted(
+        &headers(&from, msgid, in_reply_to),
+        &armored,
+    ));
     t.s.gw.run_once();
     armored
 }
@@ -234,7 +236,11 @@ fn a_captured_maintainer_mail_rewrapped_under_another_subject_is_refused_and_bur
     // The refused signature is used up: Bob's own copy, arriving later, changes
     // nothing either (Bob is told, and writes again).
     t.s.gw.deliver(&pgp_mime_encrypted(
-        &headers("Bob Maintainer <bob@example.org>", "<bob-orig@example.org>", &root),
+        &headers(
+            "Bob Maintainer <bob@example.org>",
+            "<bob-orig@example.org>",
+            &root,
+        ),
         &captured,
     ));
     t.s.gw.run_once();
@@ -244,15 +250,18 @@ fn a_captured_maintainer_mail_rewrapped_under_another_subject_is_refused_and_bur
 }
 
 #[test]
-fn a_refused_clear_signed_mail_with_an_unhashed_subpacket_encrypted_by_someone_else_is_not_taken()
-{
+fn a_refused_clear_signed_mail_with_an_unhashed_subpacket_encrypted_by_someone_else_is_not_taken() {
     let t = Team::new("");
     let id = reported(&t);
     // Bob signs without encrypting (a client set to sign only): refused.
     let text = format!("X-REPORT: {id}\nX-STATUS: triaged\nX-RELAY: yes\n\nLooks real.\n");
     let clear = t.bob.gpg.clearsign(t.bob.address, text.as_bytes());
     t.s.gw.deliver(&message(
-        &headers("Bob Maintainer <bob@example.org>", "<clear@example.org>", ""),
+        &headers(
+            "Bob Maintainer <bob@example.org>",
+            "<clear@example.org>",
+            "",
+        ),
         &String::from_utf8_lossy(&clear),
     ));
     t.s.gw.run_once();
@@ -281,7 +290,11 @@ fn a_refused_clear_signed_mail_with_an_unhashed_subpacket_encrypted_by_someone_e
         ],
     );
     t.s.gw.deliver(&pgp_mime_encrypted(
-        &headers("Bob Maintainer <bob@example.org>", "<rewrapped@example.org>", ""),
+        &headers(
+            "Bob Maintainer <bob@example.org>",
+            "<rewrapped@example.org>",
+            "",
+        ),
         &armored,
     ));
     t.s.gw.run_once();
@@ -322,7 +335,11 @@ fn a_taken_signature_with_an_unhashed_subpacket_added_is_refused_as_used() {
         &inner,
     );
     t.s.gw.deliver(&pgp_mime_encrypted(
-        &headers("Bob Maintainer <bob@example.org>", "<bob-cc@example.org>", &root),
+        &headers(
+            "Bob Maintainer <bob@example.org>",
+            "<bob-cc@example.org>",
+            &root,
+        ),
         &armored,
     ));
     t.s.gw.run_once();
@@ -352,7 +369,11 @@ fn a_taken_signature_with_an_unhashed_subpacket_added_is_refused_as_used() {
     assert_eq!(packets.len(), 3, "{packets:?}");
     let rewrapped = encrypt_packets(&t, &packets);
     t.s.gw.deliver(&pgp_mime_encrypted(
-        &headers("Bob Maintainer <bob@example.org>", "<bob-cc-2@example.org>", &root),
+        &headers(
+            "Bob Maintainer <bob@example.org>",
+            "<bob-cc-2@example.org>",
+            &root,
+        ),
         &rewrapped,
     ));
     t.s.gw.run_once();
@@ -388,10 +409,7 @@ fn the_relay_fails_closed_on_commands_quotes_without_markers_and_team_lines() {
     );
     assert!(last_quarantined(&t).contains("command outside the command block"));
     // 2. The notification pasted with an indent instead of `>`, no header block.
-    let indented: String = notification
-        .lines()
-        .map(|l| format!("    {l}\n"))
-        .collect();
+    let indented: String = notification.lines().map(|l| format!("    {l}\n")).collect();
     send(
         &t,
         &t.bob,
@@ -454,7 +472,10 @@ fn the_relay_fails_closed_on_commands_quotes_without_markers_and_team_lines() {
         "Proven key",
         "disclosured reports show",
     ] {
-        assert!(!got.contains(secret), "{secret} reached the researcher: {got}");
+        assert!(
+            !got.contains(secret),
+            "{secret} reached the researcher: {got}"
+        );
     }
 }
 
@@ -462,10 +483,9 @@ fn the_relay_fails_closed_on_commands_quotes_without_markers_and_team_lines() {
 fn a_replayed_researcher_follow_up_is_not_taken_again() {
     let t = Team::new("");
     let report_inner = entity(Some("report"), REPORT, &[]);
-    let report = t
-        .s
-        .gpg
-        .encrypt(&t.s.gateway_fpr, Some(&t.s.alice), &report_inner);
+    let report =
+        t.s.gpg
+            .encrypt(&t.s.gateway_fpr, Some(&t.s.alice), &report_inner);
     t.s.gw.deliver(&pgp_mime_encrypted(
         &t.s.headers("<tm-orig@example.net>", "..."),
         &report,
@@ -716,12 +736,7 @@ fn maintainers_mail_is_read_as_real_clients_write_it() {
     );
     t.s.gw.deliver(raw.as_bytes());
     t.s.gw.run_once();
-    assert_eq!(
-        t.show(&id)["assignee"],
-        "carol",
-        "{}",
-        last_quarantined(&t)
-    );
+    assert_eq!(t.show(&id)["assignee"], "carol", "{}", last_quarantined(&t));
     let texts = alice_texts(&t);
     assert!(
         texts
