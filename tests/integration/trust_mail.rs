@@ -289,13 +289,14 @@ fn a_refused_clear_signed_mail_with_an_unhashed_subpacket_encrypted_by_someone_e
             Packet::from(sig),
         ],
     );
-    t.s.gw.deliver(&pgp_mime_encrypted(
+    // Sent as inline PGP: the decrypted text is read as text, as Bob wrote it.
+    t.s.gw.deliver(&message(
         &headers(
             "Bob Maintainer <bob@example.org>",
             "<rewrapped@example.org>",
             "",
         ),
-        &armored,
+        &String::from_utf8_lossy(&armored),
     ));
     t.s.gw.run_once();
     assert_eq!(status(&t, &id), "acknowledged", "nothing applied");
