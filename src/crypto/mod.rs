@@ -20,7 +20,7 @@ use sequoia_openpgp as openpgp;
 pub(crate) use keys::KeyError;
 pub use keys::Keyring;
 pub use open::open;
-pub(crate) use open::{OpenError, Opened, Proven};
+pub(crate) use open::{OpenError, Opened, Proven, SignatureMark};
 pub(crate) use team::{Member, Team, TeamError};
 
 /// The one policy every key and signature check goes through.

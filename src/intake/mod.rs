@@ -234,7 +234,7 @@ fn first_mailbox(addr: &mail_parser::Address<'_>) -> Option<Mailbox> {
     })
 }
 
-fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
+pub(crate) fn id_list(value: &HeaderValue<'_>) -> Vec<String> {
     let ids: Vec<String> = match value {
         HeaderValue::Text(t) => vec![t.to_string()],
         HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),

@@ -319,6 +319,32 @@ pub(crate) fn render(
     )
 }
 
+/// What the gateway's mail to maintainers about `report` says, rendered now: the
+/// new-report notification, each follow-up notice and each escalation. A
+/// maintainer's answer that quotes any line of them without `>` would hand the
+/// researcher what only the team may read (see `pipeline::team_mail`).
+pub(crate) fn team_texts(report: &Report, policy: &Policy, now: DateTime<Utc>) -> Vec<String> {
+    let title = super::subject_title(report, "(no title)");
+    let show = format!("disclosured reports show {}", report.id);
+    let mut out = vec![format!(
+        "A new vulnerability report has been stored as {}.\n\n{}\n-- \n{show}\n",
+        report.id,
+        report_text(report, policy, now)
+    )];
+    for c in &report.correspondence {
+        if let Some(mid) = c.message_id.as_deref()
+            && c.direction == Direction::In
+            && let Ok((_, _, body)) = followup_texts(report, mid, "", &title)
+        {
+            out.push(body);
+        }
+    }
+    for deadline in DeadlineName::ALL {
+        out.push(escalation_texts(report, deadline, "", &title, &show, now).2);
+    }
+    out
+}
+
 /// Subjects (outer, inner) and body of a reporter's follow-up notification.
 fn followup_texts(
     report: &Report,

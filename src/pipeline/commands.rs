@@ -14,6 +14,7 @@ pub(super) enum Keyword {
     Assignee,
     Note,
     Internal,
+    Relay,
     Report,
 }
 
@@ -28,6 +29,7 @@ impl Keyword {
         ("X-ASSIGNEE", Keyword::Assignee),
         ("X-NOTE", Keyword::Note),
         ("X-INTERNAL", Keyword::Internal),
+        ("X-RELAY", Keyword::Relay),
         ("X-REPORT", Keyword::Report),
     ];
 
@@ -61,6 +63,9 @@ pub(super) struct Commands {
     pub(super) lines: Vec<(usize, Keyword, String)>,
     /// `X-INTERNAL: yes`: the message goes to the team only.
     pub(super) internal: bool,
+    /// `X-RELAY: yes` or `no`: whether the text goes to the researcher, whatever
+    /// mail the message answers.
+    pub(super) relay: Option<bool>,
     /// The text after the command lines: what the researcher is sent.
     pub(super) rest: String,
 }
@@ -111,12 +116,22 @@ pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
         if value.is_empty() && keyword != Keyword::Assignee {
             return Err(err(format!("{name} has no value")));
         }
-        if keyword == Keyword::Internal {
-            out.internal = match value.to_ascii_lowercase().as_str() {
+        if matches!(keyword, Keyword::Internal | Keyword::Relay) {
+            let yes = match value.to_ascii_lowercase().as_str() {
                 "yes" | "true" => true,
                 "no" | "false" => false,
                 _ => return Err(err(format!("{name} takes yes or no, not {value:?}"))),
             };
+            if keyword == Keyword::Internal {
+                out.internal = yes;
+            } else {
+                out.relay = Some(yes);
+            }
+            if out.internal && out.relay == Some(true) {
+                return Err(err(
+                    "X-INTERNAL: yes and X-RELAY: yes contradict each other".into(),
+                ));
+            }
         }
         out.lines.push((i + 1, keyword, value.to_string()));
     }
@@ -134,16 +149,25 @@ pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
 }
 
 /// What of a maintainer's text may go to the researcher: the text down to the
-/// maintainer's own signature block (`-- `), without quoted lines (`>`) and the
-/// "On …, … wrote:" line that introduces them. A reply to a notification quotes it,
-/// and a notification carries what the researcher must not see (hints, scope
-/// guesses, other maintainers' addresses); a signature block carries the
-/// maintainer's address.
+/// maintainer's own signature block (`-- `, or `--` as clients that strip trailing
+/// spaces write it), without quoted lines (`>`), the "On …, … wrote:" line that
+/// introduces them, and everything from a quoted message's header block on
+/// (Outlook's "From: … Sent: …", "-----Original Message-----"), which quotes
+/// without `>`. A reply to a notification quotes it, and a notification carries
+/// what the researcher must not see (hints, scope guesses, other maintainers'
+/// addresses); a signature block carries the maintainer's address. Cutting only
+/// ever removes text; [`check_relay`] then refuses whatever still looks like the
+/// team's.
 pub(super) fn relayable(text: &str) -> String {
-    let lines: Vec<&str> = text
-        .lines()
-        .take_while(|l| l.trim_end_matches('\r') != "-- ")
-        .collect();
+    let all: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let end = all
+        .iter()
+        .enumerate()
+        .position(|(i, l)| {
+            matches!(l.trim_end(), "--") || quote_header_at(&all, i) || is_separator_title(l)
+        })
+        .unwrap_or(all.len());
+    let lines = all.get(..end).unwrap_or_default();
     let quoted = |l: &&str| l.trim_start().starts_with('>');
     let mut kept: Vec<&str> = Vec::new();
     let mut iter = lines.iter().peekable();
@@ -155,12 +179,182 @@ pub(super) fn relayable(text: &str) -> String {
             && line.to_ascii_lowercase().contains("wrote")
             && iter
                 .peek()
-                .is_some_and(|next| quoted(next) || next.trim().is_empty());
+                .is_none_or(|next| quoted(next) || next.trim().is_empty());
         if !introduces_quote {
             kept.push(line);
         }
     }
+    // Outlook's rule line above the header block it starts.
+    while kept.last().is_some_and(|l| {
+        l.trim()
+            .chars()
+            .all(|c| matches!(c, '_' | '-' | ' ' | '\t'))
+    }) {
+        kept.pop();
+    }
     kept.join("\n").trim().to_string()
+}
+
+/// Labels of the first line of a quoted message's header block, as Outlook and
+/// other clients write them in their languages.
+const QUOTE_FROM: &[&str] = &[
+    "from",
+    "von",
+    "de",
+    "da",
+    "van",
+    "från",
+    "fra",
+    "od",
+    "от",
+    "发件人",
+    "寄件者",
+    "差出人",
+];
+/// Labels of its date line.
+const QUOTE_SENT: &[&str] = &[
+    "sent",
+    "date",
+    "gesendet",
+    "datum",
+    "envoyé",
+    "enviado",
+    "inviato",
+    "data",
+    "verzonden",
+    "skickat",
+    "sendt",
+    "wysłano",
+    "отправлено",
+    "дата",
+    "发送时间",
+    "日付",
+    "送信日時",
+];
+
+/// Whether line `i` starts a quoted message's header block: a From-like label
+/// followed, within the next four lines, by a Sent/Date-like label.
+fn quote_header_at(lines: &[&str], i: usize) -> bool {
+    let labelled = |line: &str, labels: &[&str]| {
+        let line = line.trim().trim_start_matches('*');
+        let Some((name, _)) = line.split_once([':', '：']) else {
+            return false;
+        };
+        let name = name.trim().trim_end_matches('*').trim().to_lowercase();
+        labels.contains(&name.as_str())
+    };
+    lines.get(i).is_some_and(|l| labelled(l, QUOTE_FROM))
+        && lines
+            .iter()
+            .skip(i + 1)
+            .take(4)
+            .any(|l| labelled(l, QUOTE_SENT))
+}
+
+/// `-----Original Message-----`, `-------- Forwarded Message --------` and their
+/// translations: words between runs of dashes.
+fn is_separator_title(line: &str) -> bool {
+    let t = line.trim();
+    let inner = t.trim_matches('-');
+    t.starts_with("---") && t.ends_with("---") && inner.trim().chars().any(char::is_alphabetic)
+}
+
+/// What may never reach a researcher: the maintainers' addresses and key
+/// fingerprints, and the lines of the gateway's mail to maintainers about the report
+/// (normalised by [`normalise`]) that the researcher did not write or receive.
+#[derive(Debug, Default)]
+pub(super) struct Guard {
+    pub(super) addresses: Vec<String>,
+    pub(super) fingerprints: Vec<String>,
+    pub(super) team_lines: std::collections::HashSet<String>,
+}
+
+/// Lines shorter than this (normalised) are too common to be told apart from a
+/// maintainer's own words ("Thanks,", "Status: triaged").
+const MIN_TEAM_LINE: usize = 12;
+
+impl Guard {
+    /// Adds the lines of `text` (mail the gateway sent to maintainers).
+    pub(super) fn add_team_text(&mut self, text: &str) {
+        for line in text.lines() {
+            let n = normalise(line);
+            if n.chars().count() >= MIN_TEAM_LINE {
+                self.team_lines.insert(n);
+            }
+        }
+    }
+
+    /// Removes the lines of `text` (what the researcher wrote or was sent): telling
+    /// them their own words again leaks nothing.
+    pub(super) fn forget_known_text(&mut self, text: &str) {
+        for line in text.lines() {
+            self.team_lines.remove(&normalise(line));
+        }
+    }
+}
+
+/// A line as compared with the team's mail: without quote marks (`>`, `|`) or
+/// leading bullets of whitespace, inner whitespace collapsed, lower case.
+pub(super) fn normalise(line: &str) -> String {
+    let t = line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | '|'));
+    t.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Fails closed on the text about to leave the team: a command-shaped line (a
+/// command placed after a blank line, or after the text, was meant as a command and
+/// would otherwise be relayed), a maintainer's address or key, or a line of the
+/// gateway's mail to maintainers (a notification quoted without `>`) refuses the
+/// whole message, with the line that did it.
+pub(super) fn check_relay(text: &str, guard: &Guard) -> Result<(), String> {
+    stray_command(text)?;
+    let lower = text.to_lowercase();
+    for address in &guard.addresses {
+        if lower.contains(&address.to_lowercase()) {
+            return Err(format!(
+                "the text to relay contains the maintainer address {address}; the \
+                 researcher never sees the team's addresses"
+            ));
+        }
+    }
+    let hex: String = text
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    for fpr in &guard.fingerprints {
+        if hex.contains(&fpr.to_ascii_uppercase()) {
+            return Err(format!(
+                "the text to relay contains the key fingerprint {fpr} of a maintainer"
+            ));
+        }
+    }
+    for line in text.lines() {
+        if guard.team_lines.contains(&normalise(line)) {
+            return Err(format!(
+                "the line {:?} is a line of the gateway's mail to maintainers (a \
+                 notification or team copy quoted without '>'?), which stays in the team; \
+                 quote with '>' or delete the quoted mail",
+                line.trim().chars().take(80).collect::<String>()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A command-shaped line in text outside the command block.
+pub(super) fn stray_command(text: &str) -> Result<(), String> {
+    match text.lines().find(|l| command_shape(l.trim()).is_some()) {
+        Some(line) => Err(format!(
+            "the line {:?} is a command outside the command block: commands go in the \
+             first lines of the message, one per line, with no blank line or text before \
+             or between them",
+            line.trim().chars().take(80).collect::<String>()
+        )),
+        None => Ok(()),
+    }
 }
 
 /// `X-WORD: value`, the only shape of a command line: a name of letters, digits and
@@ -214,6 +408,95 @@ mod tests {
             relayable("Fixed in 2.3.2:\nsee the advisory."),
             "Fixed in 2.3.2:\nsee the advisory."
         );
+    }
+
+    #[test]
+    fn relay_and_internal_are_keywords_that_cannot_both_say_yes() {
+        let c = parse("X-RELAY: yes\n\ntext").unwrap();
+        assert_eq!(c.relay, Some(true));
+        let c = parse("x-relay: no\n").unwrap();
+        assert_eq!(c.relay, Some(false));
+        let e = parse("X-INTERNAL: yes\nX-RELAY: yes\n").unwrap_err();
+        assert!(e.why.contains("contradict"), "{e}");
+    }
+
+    #[test]
+    fn quotes_clients_write_without_a_marker_are_cut() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "Outlook: rule, From/Sent/To/Subject, the notification unquoted",
+                "Confirmed, a fix is planned.\n\n________________________________\nFrom: Example Security <security@example.org>\nSent: Monday, 9 March 2026 10:00\nTo: Bob\nSubject: [VR-2026-0001] New report\n\nA new vulnerability report has been stored as VR-2026-0001.\nHints (the gateway flags, maintainers decide):\n",
+                "Confirmed, a fix is planned.",
+            ),
+            (
+                "Outlook in German, bold labels",
+                "Danke.\n\n*Von:* security@example.org\n*Gesendet:* Montag\n*An:* Bob\nquoted\n",
+                "Danke.",
+            ),
+            (
+                "-----Original Message-----",
+                "Fixed.\n-----Original Message-----\nFrom: x\nquoted\n",
+                "Fixed.",
+            ),
+            (
+                "a signature delimiter without its space",
+                "Thanks.\n--\nBob Maintainer, bob@example.org\n",
+                "Thanks.",
+            ),
+            (
+                "a From: line in prose is not a header block",
+                "From: our side, this is fixed.\nThanks.",
+                "From: our side, this is fixed.\nThanks.",
+            ),
+            (
+                "a wrote line at the very end",
+                "Thanks.\nOn Mon, Bob wrote:",
+                "Thanks.",
+            ),
+        ];
+        for (name, text, want) in cases {
+            assert_eq!(relayable(text), *want, "{name}");
+        }
+    }
+
+    #[test]
+    fn the_relay_fails_closed() {
+        let mut guard = Guard {
+            addresses: vec!["bob@example.org".into()],
+            fingerprints: vec!["0123456789ABCDEF0123456789ABCDEF01234567".into()],
+            ..Guard::default()
+        };
+        guard.add_team_text(
+            "Hints (the gateway flags, maintainers decide):\n  - no_proof_of_concept: no steps\n  | the researcher's own line here\n",
+        );
+        guard.forget_known_text("the researcher's own line here");
+        for (text, why) in [
+            (
+                "Thanks.\n\nX-INTERNAL: yes\nnot for them",
+                "command outside",
+            ),
+            ("Thanks.\nx-status: fixed", "command outside"),
+            ("Write to BOB@example.org", "maintainer address"),
+            (
+                "key 0123 4567 89AB CDEF 0123  4567 89AB CDEF 0123 4567",
+                "fingerprint",
+            ),
+            (
+                "Thanks.\n   HINTS (the gateway flags,   maintainers decide):",
+                "gateway's mail to maintainers",
+            ),
+            ("| - no_proof_of_concept: no steps", "gateway's mail"),
+        ] {
+            let e = check_relay(text, &guard).unwrap_err();
+            assert!(e.contains(why), "{text:?}: {e}");
+        }
+        for ok in [
+            "Thanks, confirmed.",
+            "As you wrote:\nthe researcher's own line here",
+            "Hints: none",
+        ] {
+            assert_eq!(check_relay(ok, &guard), Ok(()), "{ok:?}");
+        }
     }
 
     #[test]

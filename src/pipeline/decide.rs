@@ -175,6 +175,12 @@ impl Pipeline {
         if !ack {
             warn!("acknowledgement not sent: rate limit");
         }
+        let signed: Vec<String> = c
+            .opened
+            .good_signatures
+            .iter()
+            .map(|(_, mark)| mark.digest.clone())
+            .collect();
         let report = self.report_record(m, c, fields, attachments, unverified_followup_of, !ack);
         let mut jobs: Vec<NewJob> = Vec::new();
         if ack {
@@ -187,6 +193,8 @@ impl Pipeline {
         let (encrypted, signature) = (report.encrypted, report.signature);
         match self.store.commit_report(prefix, report, jobs)? {
             Commit::Stored(OutcomeRef::Report(id)) => {
+                // Its signed text is taken now: it never comes back as a follow-up.
+                self.store.mark_signatures_used(&signed, now)?;
                 let span = tracing::Span::current();
                 span.record("encrypted", encrypted);
                 span.record("signature", signature.as_str());

@@ -49,6 +49,18 @@ struct Plan {
     text: String,
     /// Relay the text, encrypted when the report proved a key.
     relay: Option<bool>,
+    /// Why text that is not relayed stays in the team, when there is such text.
+    kept: Option<Kept>,
+}
+
+/// Why a maintainer's text stays in the team.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// `X-INTERNAL: yes` or `X-RELAY: no`.
+    Asked,
+    /// The message answers no mail that carried the researcher's words (a team
+    /// copy, an escalation, the digest, or nothing), and has no `X-RELAY: yes`.
+    TeamThread,
 }
 
 impl Pipeline {
@@ -69,10 +81,23 @@ impl Pipeline {
         };
         let outcome = match self.take(m, c, member) {
             Ok(outcome) => outcome,
-            Err(Refusal::Refused(why)) => self.refuse_team_mail(m, Some(member), why)?,
+            Err(Refusal::Refused(why)) => {
+                self.refuse_team_mail(m, Some((member, &c.opened)), why)?
+            }
             Err(Refusal::Failed(e)) => return Err(e),
         };
         Ok(Some(outcome))
+    }
+
+    /// The replay keys of every good signature `member`'s key made in the message.
+    fn member_signatures(opened: &crypto::Opened, member: &Member) -> Vec<String> {
+        let fpr = member.cert.fingerprint().to_hex();
+        opened
+            .good_signatures
+            .iter()
+            .filter(|(f, _)| f.eq_ignore_ascii_case(&fpr))
+            .map(|(_, mark)| mark.digest.clone())
+            .collect()
     }
 
     /// The maintainer whose key (by primary fingerprint) this is.
@@ -102,7 +127,9 @@ impl Pipeline {
                        the encryption (signed outside it, or text or parts outside the \
                        signature)"
                 .to_string();
-            return self.refuse_team_mail(m, Some(member), why).map(Some);
+            return self
+                .refuse_team_mail(m, Some((member, &c.opened)), why)
+                .map(Some);
         }
         let from_member = self.team.member(&c.from.address).is_some();
         if !from_member
@@ -125,14 +152,21 @@ impl Pipeline {
 
     /// Records a refused maintainer's message (quarantined, never relayed) and, when
     /// a maintainer's key signed it, tells that maintainer at their configured
-    /// address, encrypted to their configured key.
+    /// address, encrypted to their configured key. Every good signature that key made
+    /// in the message is recorded as used first: a refused signature is never taken
+    /// later, however it is wrapped again.
     fn refuse_team_mail(
         &self,
         m: &Message<'_>,
-        member: Option<&Member>,
+        signed: Option<(&Member, &crypto::Opened)>,
         why: String,
     ) -> Result<Outcome, MessageError> {
         warn!(reason = %why, "maintainer mail refused");
+        if let Some((member, opened)) = signed {
+            self.store
+                .mark_signatures_used(&Self::member_signatures(opened, member), m.now)?;
+        }
+        let member = signed.map(|(mb, _)| mb);
         // Anyone who captured a maintainer's mail can send it again and again: the
         // answers to its replays count against the same limits as all automatic mail.
         let member = match member {
@@ -154,7 +188,8 @@ impl Pipeline {
         let notice = member.map(|mb| {
             let text = format!(
                 "Your message to {gateway} was not taken: nothing in it was applied and \
-                 nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\nReceived: {at}\n",
+                 nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\nReceived: {at}\n\n\
+                 {HOW_TO_WRITE}\n",
                 gateway = self.settings.gateway.address,
                 mid = m.env.message_id.as_deref().unwrap_or("(none)"),
                 at = m.now.to_rfc3339(),
@@ -191,10 +226,21 @@ impl Pipeline {
             ));
         }
         self.check_fresh(proven, m.now)?;
+        if !proven.outermost {
+            return Err(Refusal::Refused(
+                "your signature was not made with the message's encryption: what you \
+                 signed came inside an encryption layer (or beside content) that your \
+                 signature does not cover, as when someone wraps a message you signed in \
+                 an encryption of their own. Sign and encrypt in one step, as your mail \
+                 client does when both are switched on."
+                    .into(),
+            ));
+        }
         let first = first_text(&c.opened);
         let commands = commands::parse(&first).map_err(|e| Refusal::Refused(e.to_string()))?;
-        let report = self.named_report(c, &commands)?;
-        let plan = self.plan(report, commands, member, m.now)?;
+        let report = self.named_report(c, proven, &commands)?;
+        let answers_researcher = self.answers_researcher(m, proven, &report)?;
+        let plan = self.plan(report, commands, member, answers_researcher, m.now)?;
         let digests: Vec<String> = proven.signatures.iter().map(|s| s.digest.clone()).collect();
         self.commit(m, member, plan, &digests)
     }
@@ -224,7 +270,9 @@ impl Pipeline {
                     made.to_rfc3339()
                 )));
             }
-            if self.store.signature_used(&sig.digest)? {
+            if self.store.signature_used(&sig.digest)?
+                || self.store.signature_used(&sig.packet_digest)?
+            {
                 return Err(Refusal::Refused(
                     "replayed: this signature was already taken once".into(),
                 ));
@@ -233,9 +281,47 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Whether the message answers mail that carried the researcher's words to the
+    /// team: the report's new-report notification (to any maintainer) or a reporter
+    /// follow-up notice. Read from the In-Reply-To inside the signed entity when the
+    /// client protects its headers, else from the outer one.
+    fn answers_researcher(
+        &self,
+        m: &Message<'_>,
+        proven: &crypto::Proven,
+        report: &Report,
+    ) -> Result<bool, Refusal> {
+        let signed = &proven.signed_headers.in_reply_to;
+        let ids = if signed.is_empty() {
+            &m.env.in_reply_to
+        } else {
+            signed
+        };
+        for id in ids {
+            let id = id.trim_matches(|c| c == '<' || c == '>');
+            let root = self.team.members().iter().any(|mb| {
+                outbox::thread_root(&self.settings, report.id.as_str(), &mb.address)
+                    .eq_ignore_ascii_case(id)
+            });
+            let notice = id.starts_with(FOLLOWUP_TAG)
+                && self.store.thread_of(id)?.is_some_and(|r| r == report.id);
+            if root || notice {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The report the message names inside what was signed: `X-REPORT:`, else the
-    /// protected Subject's tags, else the one report ID in the signed text.
-    fn named_report(&self, c: &Content, commands: &Commands) -> Result<Report, Refusal> {
+    /// Subject of the signed entity's own (protected) headers, else the one report ID
+    /// in the signed text. A Subject of anything outside the signed entity never
+    /// names a report.
+    fn named_report(
+        &self,
+        c: &Content,
+        proven: &crypto::Proven,
+        commands: &Commands,
+    ) -> Result<Report, Refusal> {
         let prefix = &self.settings.gateway.report_id_prefix;
         let found = |id: &str| -> Result<Option<Report>, StoreError> {
             match ReportId::parse(id) {
@@ -249,7 +335,7 @@ impl Pipeline {
             });
         }
         for text in [
-            c.opened.subject.as_deref().unwrap_or_default(),
+            proven.signed_headers.subject.as_deref().unwrap_or_default(),
             c.text.as_str(),
         ] {
             let mut reports: Vec<Report> = Vec::new();
@@ -293,6 +379,7 @@ impl Pipeline {
         report: Report,
         commands: Commands,
         member: &Member,
+        answers_researcher: bool,
         now: DateTime<Utc>,
     ) -> Result<Plan, Refusal> {
         let change = self.change_of(&commands)?;
@@ -303,9 +390,22 @@ impl Pipeline {
                 .map_err(|why| Refusal::Refused(format!("the commands were refused: {why}")))?;
         }
         let text = commands::relayable(&commands.rest);
-        let relay = if commands.internal || text.is_empty() {
+        // A command after the block was meant as one, whoever the text is for.
+        commands::stray_command(&text).map_err(Refusal::Refused)?;
+        // Text leaves the team only when the maintainer clearly means it to: in a
+        // reply to mail that brought the researcher's words, or under X-RELAY: yes.
+        let kept = if commands.internal || commands.relay == Some(false) {
+            (!commands.rest.trim().is_empty()).then_some(Kept::Asked)
+        } else if text.is_empty() || commands.relay == Some(true) || answers_researcher {
             None
         } else {
+            Some(Kept::TeamThread)
+        };
+        let relay = if kept.is_some() || text.is_empty() {
+            None
+        } else {
+            commands::check_relay(&text, &self.relay_guard(&report, now))
+                .map_err(Refusal::Refused)?;
             let key = outbox::answer_cert(&self.store, &self.keyring, &report)?;
             if key.is_none() && report.data.encrypted {
                 return Err(Refusal::Refused(format!(
@@ -318,7 +418,7 @@ impl Pipeline {
             }
             Some(key.is_some())
         };
-        if change.is_empty() && relay.is_none() && !commands.internal {
+        if change.is_empty() && relay.is_none() && kept.is_none() && !commands.internal {
             return Err(Refusal::Refused(
                 "no command and no text to relay: nothing to do".into(),
             ));
@@ -329,7 +429,48 @@ impl Pipeline {
             commands,
             text,
             relay,
+            kept,
         })
+    }
+
+    /// What may not leave the team in an answer about `report`.
+    fn relay_guard(&self, report: &Report, now: DateTime<Utc>) -> commands::Guard {
+        let mut guard = commands::Guard {
+            addresses: self
+                .team
+                .members()
+                .iter()
+                .map(|mb| mb.address.clone())
+                .collect(),
+            fingerprints: self
+                .team
+                .members()
+                .iter()
+                .flat_map(|mb| mb.cert.keys().map(|k| k.key().fingerprint().to_hex()))
+                .collect(),
+            ..commands::Guard::default()
+        };
+        for text in outbox::notify::team_texts(report, &self.settings.policy, now) {
+            guard.add_team_text(&text);
+        }
+        // The copies of maintainers' answers: their fixed lines.
+        guard.add_team_text(TEAM_COPY_FOOTER);
+        guard.add_team_text(HOW_TO_WRITE);
+        // What the researcher wrote or was sent is theirs already.
+        let d = &report.data;
+        guard.forget_known_text(&d.body);
+        for f in crate::extract::FieldName::ALL {
+            if let Some(v) = d.fields.get(f) {
+                guard.forget_known_text(&v);
+            }
+        }
+        if let Some(s) = &d.subject {
+            guard.forget_known_text(s);
+        }
+        for c in &report.correspondence {
+            guard.forget_known_text(&c.body);
+        }
+        guard
     }
 
     /// The commands as a [`Change`], each value checked as `reports set` checks it.
@@ -425,7 +566,7 @@ impl Pipeline {
                     ..NewJob::new(JobKind::Reply, &to, now)
                 });
             }
-            if plan.commands.internal {
+            if plan.kept.is_some() {
                 r.events.push(Event::new(
                     now,
                     &actor,
@@ -598,6 +739,18 @@ impl AnswerKey {
     }
 }
 
+/// How a maintainer writes to the researcher, in every answer that did not.
+const HOW_TO_WRITE: &str = "To write to the reporter, answer the new-report notification or a \
+     reporter follow-up notice, or put X-RELAY: yes among the command lines; the text after \
+     the commands, without quoted lines and your signature, is relayed.";
+
+/// The last line of every team copy: answering it is talking to the team.
+const TEAM_COPY_FOOTER: &str = "Replies to this mail stay in the team.";
+
+/// The tag in the Message-IDs of reporter follow-up notices: a reply to one answers
+/// the reporter.
+pub(super) const FOLLOWUP_TAG: &str = "disclosured.followup.";
+
 /// Who acted, in the report's events.
 fn actor(member: &Member) -> String {
     format!("mail:{}", member.address)
@@ -619,7 +772,7 @@ fn team_copy(
             .map_or("?", |(n, _)| *n);
         applied.push(format!("  {name}: {v}"));
     }
-    let what = match (relayed, plan.commands.internal) {
+    let what = match (relayed, plan.kept) {
         (Some(e), _) => format!(
             "Relayed to the reporter ({}):\n\n{}",
             if e.encrypted {
@@ -629,15 +782,21 @@ fn team_copy(
             },
             quote(&e.body)
         ),
-        (None, true) => format!(
-            "Internal (X-INTERNAL), not relayed:\n\n{}",
+        (None, Some(Kept::Asked)) => format!(
+            "Internal (X-INTERNAL or X-RELAY: no), not relayed:\n\n{}",
             quote(&plan.commands.rest)
         ),
-        (None, false) => "Nothing relayed.\n".to_string(),
+        (None, Some(Kept::TeamThread)) => format!(
+            "Kept in the team, not relayed: the message answers no mail that carried the \
+             reporter's words (a team copy, an escalation, the digest, or nothing).\n\
+             {HOW_TO_WRITE}\n\n{}",
+            quote(&plan.commands.rest)
+        ),
+        (None, None) => "Nothing relayed.\n".to_string(),
     };
     let text = format!(
-        "{name} <{address}> wrote about {id} (now {status}).\n\n{commands}\n{what}\n-- \n\
-         disclosured reports show {id}\n",
+        "{name} <{address}> wrote about {id} (now {status}).\n\n{commands}\n{what}\n\
+         {TEAM_COPY_FOOTER}\n-- \ndisclosured reports show {id}\n",
         name = member.name,
         address = member.address,
         id = r.id,

@@ -7,7 +7,10 @@ use tracing::{info, warn};
 use super::message::{Content, Message};
 use super::{MessageError, Outcome, Pipeline};
 use crate::intake::{self, Envelope};
-use crate::store::{Commit, Correspondence, Direction, JobKind, Report, ReportId, StoreError};
+use crate::outbox;
+use crate::store::{
+    Commit, Correspondence, Direction, JobKind, NewJob, Report, ReportId, StoreError,
+};
 
 /// Where a message that refers to reports belongs.
 pub(super) enum Thread {
@@ -111,23 +114,64 @@ impl Pipeline {
             attachments,
             actor: None,
         };
+        // Each notice has its own Message-ID, in the report's thread: a maintainer's
+        // reply to it answers the reporter (see `team_mail`).
         let jobs = if self.settings.notify.correspondence {
             self.to_maintainers(JobKind::FollowUp { message_id }, now)
+                .into_iter()
+                .map(|job| NewJob {
+                    message_id: Some(outbox::new_message_id(&self.settings, "followup")),
+                    ..job
+                })
+                .collect()
         } else {
             Vec::new()
         };
+        // Text the reporter signed is taken once: a captured follow-up (or the report
+        // itself) sent again under a new Message-ID is not their new word.
+        let signatures: Vec<&crate::crypto::SignatureMark> = opened
+            .proven
+            .iter()
+            .flat_map(|p| p.signatures.iter())
+            .collect();
+        for sig in &signatures {
+            if self.store.signature_used(&sig.digest)?
+                || self.store.signature_used(&sig.packet_digest)?
+            {
+                return self.refuse_replayed_followup(m, report);
+            }
+        }
+        let digests: Vec<String> = signatures.iter().map(|s| s.digest.clone()).collect();
         match self
             .store
-            .commit_followup(&report.id, entry, &env.content_sha256, jobs)?
+            .commit_followup(&report.id, entry, &env.content_sha256, &digests, jobs)
         {
-            Commit::Stored(_) => {
+            Ok(Commit::Stored(_)) => {
                 let span = tracing::Span::current();
                 span.record("encrypted", opened.encrypted);
                 span.record("signature", opened.signature.as_str());
                 Ok(Outcome::FollowUp(report.id.clone()))
             }
-            Commit::Duplicate(prev) => Ok(Outcome::Duplicate(prev)),
+            Ok(Commit::Duplicate(prev)) => Ok(Outcome::Duplicate(prev)),
+            Err(StoreError::Refused(_)) => self.refuse_replayed_followup(m, report),
+            Err(e) => Err(e.into()),
         }
+    }
+
+    /// Quarantines a follow-up whose signature was taken before; nobody is answered
+    /// (its From is anyone's to write).
+    fn refuse_replayed_followup(
+        &self,
+        m: &Message<'_>,
+        report: &Report,
+    ) -> Result<Outcome, MessageError> {
+        warn!(of = %report.id, "follow-up with a signature taken before: refused");
+        let reason = format!(
+            "replayed: a follow-up of {} whose signature was already taken (a signature \
+             is taken once, whatever Message-ID it comes under)",
+            report.id
+        );
+        self.record(m, crate::store::IntakeKind::Quarantined, reason, None)
     }
 }
 

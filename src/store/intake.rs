@@ -144,12 +144,14 @@ impl Store {
 
     /// Adds a reporter's follow-up to its report, with its dedupe entries, its place in
     /// the thread and the mail about it, in one transaction. A replay of the same
-    /// message is a duplicate.
+    /// message is a duplicate; one whose `signatures` (replay keys) were used before
+    /// is refused ([`StoreError::Refused`]), and they are recorded as used with it.
     pub fn commit_followup(
         &self,
         id: &ReportId,
         entry: Correspondence,
         content_sha256: &str,
+        signatures: &[String],
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
@@ -163,11 +165,14 @@ impl Store {
             self.outbox_open.tx(),
             self.threads.tx(),
             self.deadlines.tx(),
+            self.signatures.tx(),
         );
+        let mut used = vec![super::SCHEMA];
+        used.extend_from_slice(&entry.at.timestamp().to_be_bytes());
         self.with_job_ids(jobs.len(), |ids| {
             transact(
                 &trees,
-                |(reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
+                |(reports, heads, msgids, hashes, outbox, open, threads, deadlines, sigs)| {
                     let mid = entry.message_id.as_deref();
                     if let Some(m) = mid
                         && let Some(v) = msgids.get(m.as_bytes())?
@@ -176,6 +181,14 @@ impl Store {
                     }
                     if let Some(v) = hashes.get(content_sha256.as_bytes())? {
                         return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
+                    }
+                    for digest in signatures {
+                        if sigs.get(digest.as_bytes())?.is_some() {
+                            return Err(refuse(format!(
+                                "replayed: signature {digest} was already taken"
+                            )));
+                        }
+                        sigs.insert(digest.as_bytes(), used.as_slice())?;
                     }
                     let old: Report = match reports.get(key)? {
                         Some(v) => decode(&v).map_err(abort)?,

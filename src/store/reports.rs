@@ -242,9 +242,35 @@ impl Store {
         })
     }
 
-    /// Whether a maintainer's signature with this digest acted before.
+    /// Whether a signature with this replay key was taken or refused before.
     pub fn signature_used(&self, digest: &str) -> Result<bool, StoreError> {
         Ok(self.signatures.get(digest.as_bytes())?.is_some())
+    }
+
+    /// Records signatures as used without taking anything: a refused message's
+    /// signatures, so that no later wrapping of it is taken, and a new report's, so
+    /// that its signed text never comes back as a follow-up. A digest recorded
+    /// before keeps its first time.
+    pub fn mark_signatures_used(
+        &self,
+        digests: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if digests.is_empty() {
+            return Ok(());
+        }
+        let _writing = self.writing()?;
+        let mut used = vec![SCHEMA];
+        used.extend_from_slice(&now.timestamp().to_be_bytes());
+        for digest in digests {
+            // Err(CompareAndSwapError) only says it was there already.
+            let _ = self.signatures.compare_and_swap(
+                digest.as_bytes(),
+                None as Option<&[u8]>,
+                Some(used.as_slice()),
+            )?;
+        }
+        Ok(())
     }
 
     /// The report whose thread has a message with this Message-ID.

@@ -18,6 +18,17 @@ fn headers<'a>(from: &'a str, msgid: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
+/// The Message-ID of `m`'s new-report notification of `id`: a reply to it (its
+/// In-Reply-To) is what the researcher may receive.
+fn notification(t: &Team, m: &Maintainer, id: &str) -> String {
+    let first = t.mail_to(m.address, "New report");
+    let n = first
+        .iter()
+        .find(|n| header(n, "Subject").unwrap().contains(id))
+        .unwrap_or_else(|| panic!("no notification of {id} to {}", m.address));
+    header(n, "Message-ID").unwrap()
+}
+
 /// `m`'s text, with `subject` as the protected Subject, signed by `m`'s key inside
 /// the encryption to the gateway; returns the armored message.
 fn signed_encrypted(t: &Team, m: &Maintainer, subject: Option<&str>, text: &str) -> Vec<u8> {
@@ -73,10 +84,10 @@ fn a_maintainers_answer_is_applied_relayed_to_the_researcher_and_copied_to_the_t
         Some(&format!("Re: [{id}] New report")),
         "X-STATUS: triaged\nx-severity: high\nX-NOTE: zebra-internal-note\n\nThanks, we reproduced it; a fix is planned.\n\nOn Mon, Example Security <security@example.org> wrote:\n> A new vulnerability report has been stored.\n> Hints: quoted-hint-yak\n\n-- \nBob Maintainer, bob@example.org\n",
     );
-    t.s.gw.deliver(&pgp_mime_encrypted(
-        &headers("Bob Maintainer <bob@example.org>", "<bob-1@example.org>"),
-        &bob_armored,
-    ));
+    let bob_root = notification(&t, &t.bob, &id);
+    let mut h = headers("Bob Maintainer <bob@example.org>", "<bob-1@example.org>");
+    h.push(("In-Reply-To", &bob_root));
+    t.s.gw.deliver(&pgp_mime_encrypted(&h, &bob_armored));
     let log = t.s.gw.run_once();
 
     let r = t.show(&id);
@@ -227,13 +238,13 @@ fn a_reply_from_a_maintainers_other_address_is_taken_by_its_key() {
         None,
         &format!("X-STATUS: triaged\n\nWe are looking at {id} now.\n"),
     );
-    t.s.gw.deliver(&pgp_mime_encrypted(
-        &headers(
-            "Carol <carol@home.example.net>",
-            "<carol-1@home.example.net>",
-        ),
-        &armored,
-    ));
+    let root = notification(&t, &t.carol, &id);
+    let mut h = headers(
+        "Carol <carol@home.example.net>",
+        "<carol-1@home.example.net>",
+    );
+    h.push(("In-Reply-To", &root));
+    t.s.gw.deliver(&pgp_mime_encrypted(&h, &armored));
     t.s.gw.run_once();
     assert_eq!(status(&t, &id), "triaged");
     let mail = to_alice(&t);
@@ -484,8 +495,11 @@ fn answers_to_reports_without_a_key_go_in_clear_only_when_the_report_did() {
         (&clear, "<to-clear@example.org>"),
         (&enc, "<to-enc@example.org>"),
     ] {
+        let root = notification(&t, &t.bob, id);
+        let mut h = headers("Bob Maintainer <bob@example.org>", msgid);
+        h.push(("In-Reply-To", &root));
         t.s.gw.deliver(&pgp_mime_encrypted(
-            &headers("Bob Maintainer <bob@example.org>", msgid),
+            &h,
             &armored_of(&t, &t.bob, id, "Thanks, looking into it.\n"),
         ));
     }
@@ -594,12 +608,12 @@ fn replays_cannot_flood_a_maintainer_with_answers() {
     let t = Team::new("[rate_limits]\nper_sender = 1\n");
     let id = reported(&t);
     let armored = armored_of(&t, &t.bob, &id, "X-STATUS: triaged\n\nOn it.\n");
+    let root = notification(&t, &t.bob, &id);
     for n in 0..4 {
         let msgid = format!("<flood-{n}@example.org>");
-        t.s.gw.deliver(&pgp_mime_encrypted(
-            &headers("Bob Maintainer <bob@example.org>", &msgid),
-            &armored,
-        ));
+        let mut h = headers("Bob Maintainer <bob@example.org>", &msgid);
+        h.push(("In-Reply-To", &root));
+        t.s.gw.deliver(&pgp_mime_encrypted(&h, &armored));
     }
     t.s.gw.run_once();
     assert_eq!(status(&t, &id), "triaged", "taken once");

@@ -24,6 +24,10 @@
 //! - [`trust`]: the trust model attacked: decryption oracles, key poisoning, key-ID
 //!   hijack, thread injection, reflection, file permissions, terminal escapes, key
 //!   growth, unsigned forwarded parts, and what a content-free answer may say.
+//! - [`trust_mail`]: issues 22, 23 and 21 on maintainers' mail: the report named only
+//!   by what was signed, re-wrapped ciphertexts and unhashed subpackets refused,
+//!   the fail-closed relay, replayed follow-ups, replies to team mail kept in the
+//!   team, and mail as Thunderbird, Outlook, HTML-only and LF-only clients write it.
 //! - [`extract_languages`]: field extraction in 14 languages and the layouts of issue 16,
 //!   one table of reports per language in `tests/fixtures/extract/`.
 //! - [`layouts`]: issue 15, every layout clients and providers produce: encrypted and
@@ -64,4 +68,5 @@ mod review;
 mod servers;
 mod sysadmin;
 mod trust;
+mod trust_mail;
 mod util;

@@ -60,7 +60,7 @@ impl Ctx<'_> {
                     }
                     let (verdict, text) = self.verify_inline(block)?;
                     let status = verdict.status;
-                    self.apply(verdict, self.encrypted_depth > 0);
+                    self.apply(verdict, self.encrypted_depth > 0, false);
                     self.under(status, |ctx| ctx.push_decoded(&text, charset));
                     rest = after;
                 }
@@ -125,7 +125,7 @@ impl Ctx<'_> {
 /// Whether decrypted bytes begin with a MIME header section that names a
 /// Content-Type: every line up to the first blank one is a header field (or the
 /// continuation of one). Report text such as "Title: XSS" has no Content-Type.
-fn starts_with_mime_headers(bytes: &[u8]) -> bool {
+pub(super) fn starts_with_mime_headers(bytes: &[u8]) -> bool {
     let head = bytes.get(..bytes.len().min(64 * 1024)).unwrap_or(bytes);
     let mut content_type = false;
     for line in head.split(|&b| b == b'\n') {

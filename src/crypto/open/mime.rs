@@ -65,6 +65,74 @@ pub(super) fn decode_charset(bytes: &[u8], charset: Option<&str>) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// `Some(delsp)` when a text part is `format=flowed` (RFC 3676), with whether its
+/// `delsp=yes`.
+pub(super) fn flowed(part: &MessagePart<'_>) -> Option<bool> {
+    let ct = part.content_type()?;
+    let format = ct.attribute("format")?;
+    if !format.trim().eq_ignore_ascii_case("flowed") {
+        return None;
+    }
+    Some(
+        ct.attribute("delsp")
+            .is_some_and(|d| d.trim().eq_ignore_ascii_case("yes")),
+    )
+}
+
+/// Joins the lines of a `format=flowed` text (RFC 3676 section 4): a line that ends
+/// in a space continues on the next line of the same quote depth (with that space
+/// removed when `delsp`), space-stuffing is undone, and the signature separator
+/// `-- ` stays a line of its own. Quoted lines come out as `>` per level and a
+/// space, so that quotes are still recognised as quotes. Mail clients (Thunderbird)
+/// wrap long lines this way; read unjoined, a wrapped command line would be cut at
+/// the wrap and its second half taken as text.
+pub(super) fn unflow(text: &str, delsp: bool) -> String {
+    let mut out: Vec<String> = Vec::new();
+    // The paragraph being joined: its quote depth and its text so far.
+    let mut open: Option<(usize, String)> = None;
+    for raw in text.split('\n') {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let depth = raw.chars().take_while(|c| *c == '>').count();
+        let body = raw.get(depth..).unwrap_or_default();
+        // Space-stuffing: one leading space was added by the sender.
+        let body = body.strip_prefix(' ').unwrap_or(body);
+        let separator = body == "-- ";
+        let continues = !separator && body.ends_with(' ');
+        let piece = if continues && delsp {
+            body.strip_suffix(' ').unwrap_or(body)
+        } else {
+            body
+        };
+        match open.take() {
+            Some((d, mut joined)) if d == depth && !separator => {
+                joined.push_str(piece);
+                open = Some((d, joined));
+            }
+            other => {
+                if let Some((d, joined)) = other {
+                    out.push(quoted(d, &joined));
+                }
+                open = Some((depth, piece.to_string()));
+            }
+        }
+        if !continues && let Some((d, joined)) = open.take() {
+            out.push(quoted(d, &joined));
+        }
+    }
+    if let Some((d, joined)) = open {
+        out.push(quoted(d, &joined));
+    }
+    out.join("\n")
+}
+
+fn quoted(depth: usize, text: &str) -> String {
+    if depth == 0 {
+        text.to_string()
+    } else {
+        format!("{} {text}", ">".repeat(depth))
+    }
+}
+
 /// Canonical form for signing (RFC 3156 section 5): every line ends in CRLF.
 pub fn canonical_crlf(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
@@ -87,5 +155,50 @@ mod tests {
     fn crlf_canonicalisation() {
         assert_eq!(canonical_crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
         assert_eq!(canonical_crlf(b""), b"");
+    }
+}
+
+#[cfg(test)]
+mod flowed_tests {
+    use super::unflow;
+
+    #[test]
+    fn flowed_lines_are_joined() {
+        let cases: &[(&str, &str, bool, &str)] = &[
+            (
+                "a wrapped command line is one line again",
+                "X-NOTE: reproduced on 2.3.1 with the default \r\nconfiguration, assigning to auth\r\n\r\nThanks.\r\n",
+                false,
+                "X-NOTE: reproduced on 2.3.1 with the default configuration, assigning to auth\n\nThanks.\n",
+            ),
+            (
+                "DelSp=yes removes the space at the wrap",
+                "a long wo \r\nrd here\r\n",
+                true,
+                "a long word here\n",
+            ),
+            (
+                "space-stuffed lines lose one space; quotes keep their depth",
+                " >not a quote\r\n> quoted and \r\n> wrapped\r\n>> deeper\r\nplain\r\n",
+                false,
+                ">not a quote\n> quoted and wrapped\n>> deeper\nplain\n",
+            ),
+            (
+                "a change of quote depth ends a paragraph",
+                "> quoted \r\nnot quoted\r\n",
+                false,
+                "> quoted \nnot quoted\n",
+            ),
+            (
+                "the signature separator stays a line",
+                "text \r\n-- \r\nBob\r\n",
+                false,
+                "text \n-- \nBob\n",
+            ),
+            ("LF line ends", "one \ntwo\n", false, "one two\n"),
+        ];
+        for (name, text, delsp, want) in cases {
+            assert_eq!(unflow(text, *delsp), *want, "{name}");
+        }
     }
 }

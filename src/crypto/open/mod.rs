@@ -102,6 +102,10 @@ pub struct Opened {
     /// A good signature by one of the gateway's own keys: a copy of mail the gateway
     /// sent, never a report.
     pub gateway_signed: bool,
+    /// Every good signature in the message, wherever it sits, with the primary
+    /// fingerprint of its signer: what a refused message marks as used, so that no
+    /// wrapping of it can be taken later.
+    pub good_signatures: Vec<(String, SignatureMark)>,
 }
 
 /// One piece of a message's body, in the order it was read.
@@ -164,15 +168,43 @@ pub struct Proven {
     /// Every good signature by it that counts for the proof: what a maintainer's
     /// mail is dated by, and what makes a replay of it recognisable.
     pub signatures: Vec<SignatureMark>,
+    /// Whether the signer made the message's encryption too: the message has one
+    /// outermost encrypted layer, and the proving signature was made in the same
+    /// OpenPGP message as that encryption (signed and encrypted in one step), so it
+    /// covers all of the decrypted content. A signature found deeper (a message
+    /// someone else wrapped in an encryption layer of their own, or signed content
+    /// encrypted separately) cannot tell who encrypted it.
+    pub outermost: bool,
+    /// The headers of the signed entity itself (protected headers), when the signature
+    /// is [`Proven::outermost`]: what the signer wrote, never a wrapper's headers.
+    pub signed_headers: SignedHeaders,
 }
 
-/// One good signature: when its signer says it was made, and a digest of the
-/// signature packet (the same signature sent again has the same digest, whatever
-/// envelope, Message-ID or encryption it comes in).
+/// Headers inside the signed entity (draft-autocrypt-lamps-protected-headers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignedHeaders {
+    pub subject: Option<String>,
+    /// In-Reply-To, then References, newest last.
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+}
+
+/// One good signature: when its signer says it was made, and its replay key (the
+/// same signature sent again has the same key, whatever envelope, Message-ID,
+/// encryption or unhashed subpackets it comes with).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureMark {
-    /// SHA-256 of the serialized signature packet, lower-case hex.
+    /// The replay key, lower-case hex: SHA-256 over what the signer signed and
+    /// nothing anyone else can change: the signing key's fingerprint, the
+    /// signature's version, type and algorithms, its hashed subpacket area, and the
+    /// digest it was verified against (which covers the signed data). Unhashed
+    /// subpackets are outside it, and so are the signature's MPIs (an ECDSA
+    /// signature has two valid forms).
     pub digest: String,
+    /// SHA-256 of the serialized signature packet as it came: the replay key of
+    /// earlier versions, still looked up so that a signature used before an upgrade
+    /// stays used.
+    pub packet_digest: String,
     pub created: Option<std::time::SystemTime>,
 }
 
@@ -219,6 +251,7 @@ pub fn open(
             keys: Vec::new(),
             proven: None,
             gateway_signed: false,
+            good_signatures: Vec::new(),
         },
         signed_depth: 0,
         attachment_bytes: 0,
@@ -227,6 +260,8 @@ pub fn open(
         proven_depth: 0,
         unproven_content: false,
         proof_signers: Vec::new(),
+        outer_layers: 0,
+        outer_headers: None,
         budget: limits.max_decompressed_bytes,
         blocks: 0,
     };
@@ -258,6 +293,11 @@ struct Ctx<'a> {
     /// The signers of the good signatures made inside the encryption (or, for a
     /// message that was not encrypted, of every good signature).
     proof_signers: Vec<GoodSigner>,
+    /// How many encrypted layers one of our keys opened outside every other one.
+    outer_layers: usize,
+    /// The headers of the content of the outermost encrypted layer, when a good
+    /// signature made with that encryption covers it.
+    outer_headers: Option<SignedHeaders>,
     /// Plaintext bytes the remaining decryptions may still produce.
     budget: u64,
     /// OpenPGP blocks handled so far.
@@ -270,6 +310,8 @@ struct GoodSigner {
     source: Option<KeySource>,
     cert: Option<Cert>,
     inside: bool,
+    /// Made in the same OpenPGP message as the outermost encryption.
+    outermost: bool,
     marks: Vec<SignatureMark>,
 }
 
@@ -280,8 +322,8 @@ struct Verdict {
     signer: Option<(String, Option<KeySource>, Option<Cert>)>,
     /// A good signature was made by one of the gateway's own keys.
     gateway: bool,
-    /// The good signatures of this layer.
-    marks: Vec<SignatureMark>,
+    /// The good signatures of this layer, with their signers' primary fingerprints.
+    marks: Vec<(String, SignatureMark)>,
 }
 
 #[cfg(test)]

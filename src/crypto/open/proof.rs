@@ -1,7 +1,7 @@
 //! Proof tracking: which content was read under which signature, and what the
 //! message proves (see [`super::Proven`]).
 
-use super::{Ctx, GoodSigner, Proven, Verdict};
+use super::{Ctx, GoodSigner, Proven, SignedHeaders, Verdict};
 use crate::crypto::SignatureStatus;
 
 impl Ctx<'_> {
@@ -73,18 +73,34 @@ impl Ctx<'_> {
         if signers.iter().any(|s| s.fingerprint != first.fingerprint) {
             return None;
         }
+        // One outermost encrypted layer, whose own signature (same OpenPGP message)
+        // is the prover's: then the signer made the encryption, or at least chose
+        // to send this content encrypted to us. Two such layers side by side are
+        // two messages glued together.
+        let outermost = encrypted && self.outer_layers == 1 && signers.iter().any(|s| s.outermost);
         Some(Proven {
             fingerprint: first.fingerprint.clone(),
             cert: first.cert.clone()?,
             source: first.source?,
-            signatures: signers.iter().flat_map(|s| s.marks.clone()).collect(),
+            signatures: signers
+                .iter()
+                .flat_map(|s| s.marks.iter().cloned())
+                .collect(),
+            outermost,
+            signed_headers: if outermost {
+                self.outer_headers.clone().unwrap_or_default()
+            } else {
+                SignedHeaders::default()
+            },
         })
     }
 
     /// Records a signature layer's verdict; `inside` when it was made inside the
+    /// encryption, `outermost` when in the same OpenPGP message as the outermost
     /// encryption.
-    pub(super) fn apply(&mut self, v: Verdict, inside: bool) {
+    pub(super) fn apply(&mut self, v: Verdict, inside: bool, outermost: bool) {
         self.out.gateway_signed |= v.gateway;
+        self.out.good_signatures.extend(v.marks.iter().cloned());
         if v.status == SignatureStatus::Good
             && let Some((fpr, source, cert)) = &v.signer
         {
@@ -93,7 +109,13 @@ impl Ctx<'_> {
                 source: *source,
                 cert: cert.clone(),
                 inside,
-                marks: v.marks.clone(),
+                outermost,
+                marks: v
+                    .marks
+                    .iter()
+                    .filter(|(f, _)| f.eq_ignore_ascii_case(fpr))
+                    .map(|(_, m)| m.clone())
+                    .collect(),
             });
         }
         let before = self.out.signature;

@@ -45,6 +45,10 @@ impl Ctx<'_> {
     ) -> Result<(Vec<u8>, SignatureStatus, bool), OpenError> {
         let known = self.extra.len();
         let (plaintext, mut status, decrypted) = self.decrypt(ciphertext)?;
+        let outermost = decrypted && self.encrypted_depth == 0;
+        if outermost {
+            self.outer_layers += 1;
+        }
         if status == SignatureStatus::UnknownKey {
             if let Some(inner) = MessageParser::default().parse(&plaintext) {
                 self.prescan_keys(&inner);
@@ -55,6 +59,10 @@ impl Ctx<'_> {
                 self.budget = self.budget.saturating_add(plaintext.len() as u64);
                 status = self.decrypt(ciphertext)?.1;
             }
+        }
+        if outermost && status == SignatureStatus::Good {
+            // What the signer signed with the encryption: its own headers.
+            self.outer_headers = Some(signed_headers(&plaintext));
         }
         Ok((plaintext, status, decrypted))
     }
@@ -114,8 +122,14 @@ impl Ctx<'_> {
                 }
                 let status = state.verdict.status;
                 // A signature in the same OpenPGP message as the encryption was
-                // made inside it.
-                self.apply(state.verdict, decrypted || self.encrypted_depth > 0);
+                // made inside it; when that encryption is the outermost one, it was
+                // made with it.
+                let outermost = decrypted && self.encrypted_depth == 0;
+                self.apply(
+                    state.verdict,
+                    decrypted || self.encrypted_depth > 0,
+                    outermost,
+                );
                 Ok((out, status, decrypted))
             }
             Err(e) => Err(classify_decrypt_error(&state, &e)),
@@ -162,16 +176,63 @@ impl Ctx<'_> {
     }
 }
 
-/// What identifies one good signature (see [`SignatureMark`]).
-fn mark(sig: &openpgp::packet::Signature) -> SignatureMark {
+/// What identifies one good signature (see [`SignatureMark`]), made by `key`.
+pub(super) fn mark(sig: &openpgp::packet::Signature, key: &openpgp::Fingerprint) -> SignatureMark {
     use openpgp::serialize::MarshalInto;
     use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(b"disclosured signature replay key v2\0");
+    h.update(key.as_bytes());
+    h.update([
+        sig.version(),
+        u8::from(sig.typ()),
+        u8::from(sig.pk_algo()),
+        u8::from(sig.hash_algo()),
+    ]);
+    // A subpacket area that does not serialize cannot have been parsed; it then adds
+    // nothing, and the digest below still names the signed data.
+    let hashed = sig.hashed_area().to_vec().unwrap_or_default();
+    h.update((hashed.len() as u64).to_be_bytes());
+    h.update(&hashed);
+    match sig.computed_digest() {
+        // Set by the parser for every signature it verified: the hash over the
+        // signed data and the hashed area, which is what the signer signed.
+        Some(d) => {
+            h.update(b"D");
+            h.update(d);
+        }
+        // Not reached for a verified signature; the MPIs stand in for it.
+        None => {
+            h.update(b"M");
+            h.update(sig.mpis().to_vec().unwrap_or_default());
+        }
+    }
     // A signature that does not serialize cannot have been parsed; its digest is then
     // that of nothing, which still names it for the replay check.
-    let bytes = sig.to_vec().unwrap_or_default();
+    let packet = sig.to_vec().unwrap_or_default();
     SignatureMark {
-        digest: hex::encode(sha2::Sha256::digest(&bytes)),
+        digest: hex::encode(h.finalize()),
+        packet_digest: hex::encode(sha2::Sha256::digest(&packet)),
         created: sig.signature_creation_time(),
+    }
+}
+
+/// The headers of decrypted content that is a MIME entity; none for bare text.
+fn signed_headers(plaintext: &[u8]) -> super::SignedHeaders {
+    if !super::armor::starts_with_mime_headers(plaintext) {
+        return super::SignedHeaders::default();
+    }
+    let Some(msg) = MessageParser::default().parse_headers(plaintext) else {
+        return super::SignedHeaders::default();
+    };
+    super::SignedHeaders {
+        subject: msg
+            .subject()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(crate::intake::cap),
+        in_reply_to: crate::intake::id_list(msg.in_reply_to()),
+        references: crate::intake::id_list(msg.references()),
     }
 }
 
@@ -278,7 +339,8 @@ impl VerificationHelper for Helper<'_> {
                         if state.gateway.contains(&fpr) {
                             state.verdict.gateway = true;
                         }
-                        state.verdict.marks.push(mark(good.sig));
+                        let m = mark(good.sig, &good.ka.key().fingerprint());
+                        state.verdict.marks.push((fpr.to_hex(), m));
                         (SignatureStatus::Good, Some(fpr))
                     }
                     Err(VerificationError::MissingKey { .. })

@@ -5,7 +5,9 @@ use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sequoia_openpgp::Cert;
 
 use super::armor::{BEGIN_MESSAGE, BEGIN_SIGNED, find, html_armor_text};
-use super::mime::{canonical_crlf, children, contents_of, is_type, transfer_decoded};
+use super::mime::{
+    canonical_crlf, children, contents_of, flowed, is_type, transfer_decoded, unflow,
+};
 use super::{Attachment, Ctx, Form, OpenError};
 use crate::crypto::KeySource;
 
@@ -117,7 +119,7 @@ impl Ctx<'_> {
             .ok_or_else(|| OpenError::Malformed("multipart/signed part out of range".into()))?;
         let verdict = self.verify_detached(&canonical_crlf(signed_bytes), contents_of(sig))?;
         let status = verdict.status;
-        self.apply(verdict, self.encrypted_depth > 0);
+        self.apply(verdict, self.encrypted_depth > 0, false);
         if self.out.form == Form::Plain {
             self.out.form = Form::PgpMime;
         }
@@ -144,7 +146,10 @@ impl Ctx<'_> {
                     let charset = part.content_type().and_then(|c| c.attribute("charset"));
                     self.text_part(&bytes, charset, depth)
                 } else {
-                    let text = text.to_string();
+                    let text = match flowed(part) {
+                        Some(delsp) => unflow(text, delsp),
+                        None => text.to_string(),
+                    };
                     self.push_text(&text);
                     Ok(())
                 }
