@@ -820,6 +820,134 @@ fn digest_and_escalation(path: KeyPath) {
     w.stop();
 }
 
+/// Bob replies to each kind of mail the gateway sends maintainers, as his client
+/// threads a reply (In-Reply-To that mail): replies to the new-report notification
+/// and to a follow-up notice reach Alice; replies to a team copy, an escalation and
+/// the digest stay in the team (README "Working by email").
+fn replies_to_each_kind_of_team_mail(path: KeyPath) {
+    let mut w = World::new(
+        path,
+        "[policy]\ninitial_assessment = \"2s\"\n[notify]\ncheck_interval = \"1s\"\n[digest]\nschedule = \"every 2s\"\n",
+    );
+    w.start();
+    let (id, ack) = w.reported();
+    let ack_id = header(&ack, "Message-ID").unwrap();
+    // A follow-up from Alice, so that Bob has a follow-up notice.
+    let bob_seen = w.mail_to(BOB).len();
+    let msgid = w.next_msgid("alice");
+    w.deliver(&w.alice_mail(
+        &msgid,
+        &format!("Re: [{id}] Received"),
+        Some(&ack_id),
+        "The admin panel is affected too.\n",
+        false,
+    ));
+    w.maintainer_reads(&w.bob, bob_seen, "admin panel is affected");
+    // Wait for an escalation and a digest that lists the report.
+    w.wait_until("escalation and digest", |w| {
+        let subjects: Vec<String> = w
+            .mail_to(BOB)
+            .iter()
+            .map(|m| header(m, "Subject").unwrap_or_default())
+            .collect();
+        subjects
+            .iter()
+            .any(|s| s.contains("OVERDUE") && s.contains(&id))
+            && subjects.iter().any(|s| s.contains("digest"))
+    });
+    let by_subject = |needle: &str| -> String {
+        w.mail_to(BOB)
+            .iter()
+            .filter(|m| header(m, "Subject").unwrap_or_default().contains(needle))
+            .map(|m| header(m, "Message-ID").unwrap())
+            .next_back()
+            .unwrap_or_else(|| panic!("Bob got no mail with {needle:?}"))
+    };
+    let (notification, _) = w.notification(&w.bob, &id);
+    let followup_notice = w
+        .mail_to(BOB)
+        .iter()
+        .filter(|m| {
+            header(m, "Message-ID")
+                .unwrap_or_default()
+                .contains("followup")
+        })
+        .map(|m| header(m, "Message-ID").unwrap())
+        .next()
+        .expect("a follow-up notice");
+    let escalation = by_subject("OVERDUE");
+    let digest = by_subject("digest");
+    let cases = [
+        ("notification", notification, true),
+        ("followup", followup_notice, true),
+        ("escalation", escalation, false),
+        ("digest", digest, false),
+    ];
+    for (kind, parent, reaches_alice) in cases {
+        let seen = w.mail_to(ALICE).len();
+        let quarantined = w.gw.quarantine().len();
+        let marker = format!("marker-{kind}-reply");
+        w.deliver(&w.maintainer_mail(
+            &w.bob,
+            Some(&format!("Re: [{id}] {kind}")),
+            Some(&parent),
+            &format!("{marker}: our answer.\n"),
+        ));
+        if reaches_alice && !path.has_key() {
+            // Text for the researcher of an encrypted report that proved no key:
+            // refused, never sent in clear.
+            w.wait_until(&format!("the reply to the {kind} refused"), |w| {
+                w.gw.quarantine().len() > quarantined
+            });
+        } else {
+            w.wait_until(&format!("the reply to the {kind} recorded"), |w| {
+                w.show(&id).to_string().contains(&marker)
+            });
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        let reached = w
+            .mail_to(ALICE)
+            .iter()
+            .skip(seen)
+            .any(|raw| w.alice_reads(raw).contains(&marker));
+        let expect = reaches_alice && path.has_key();
+        assert_eq!(
+            reached, expect,
+            "a reply to the {kind}: reached Alice {reached}, expected {expect}"
+        );
+    }
+    // And a reply to a team copy (Carol's copy of one of Bob's answers).
+    let copy = w
+        .mail_to(CAROL)
+        .iter()
+        .rev()
+        .find(|m| {
+            header(m, "Message-ID").is_some()
+                && w.carol.open(m, &w.gateway_fpr).contains("stay in the team")
+        })
+        .map(|m| header(m, "Message-ID").unwrap())
+        .expect("Carol got a team copy");
+    let seen = w.mail_to(ALICE).len();
+    w.deliver(&w.maintainer_mail(
+        &w.carol,
+        Some(&format!("Re: [{id}] Maintainer answer")),
+        Some(&copy),
+        "marker-teamcopy-reply: let's not promise dates to the reporter.\n",
+    ));
+    w.wait_until("the reply to the team copy recorded", |w| {
+        w.show(&id).to_string().contains("marker-teamcopy-reply")
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        w.mail_to(ALICE)
+            .iter()
+            .skip(seen)
+            .all(|raw| !w.alice_reads(raw).contains("marker-teamcopy-reply")),
+        "a reply to a team copy reached the researcher"
+    );
+    w.stop();
+}
+
 /// The SMTP server answers 451, then recovers: the acknowledgement arrives once;
 /// meanwhile the daemon goes on taking reports and answering commands.
 fn smtp_tempfail_then_recovers(path: KeyPath) {
@@ -976,4 +1104,5 @@ journeys!(
     follow_up_and_replies,
     digest_and_escalation,
     smtp_tempfail_then_recovers,
+    replies_to_each_kind_of_team_mail,
 );
