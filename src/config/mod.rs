@@ -65,6 +65,16 @@ pub struct Settings {
     pub ack: AckSettings,
     pub limits: Limits,
     pub rate_limits: RateLimits,
+    pub backup: BackupSettings,
+}
+
+/// What `backup` needs beyond the store and the keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Files of OpenPGP keys every backup is also encrypted to: keys the operator
+    /// keeps off this host, so that a new host can read the backup when this one
+    /// and its gateway key are gone.
+    pub recipients: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

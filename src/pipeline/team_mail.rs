@@ -205,6 +205,8 @@ impl Pipeline {
             return Err(Refusal::Refused("no signature to date".into()));
         }
         let max_age = crate::policy::chrono_duration(self.settings.maintainers_mail.max_age);
+        // A restore forgets the signatures taken after its backup was made.
+        let restored = self.store.signatures_not_before()?;
         for sig in &proven.signatures {
             let Some(made) = sig.created.map(DateTime::<Utc>::from) else {
                 return Err(Refusal::Refused(
@@ -222,6 +224,17 @@ impl Pipeline {
                     "the signature was made at {}, longer ago than maintainers_mail.max_age: \
                      an old message sent again changes nothing",
                     made.to_rfc3339()
+                )));
+            }
+            if let Some(restored) = restored
+                && made < restored
+            {
+                return Err(Refusal::Refused(format!(
+                    "the signature was made at {}, before this gateway's store was restored \
+                     from a backup ({}): a message signed before a restore is never taken; \
+                     send it again",
+                    made.to_rfc3339(),
+                    restored.to_rfc3339()
                 )));
             }
             if self.store.signature_used(&sig.digest)? {

@@ -17,9 +17,11 @@
 //! - `rate`: notice slots and send-rate counters.
 //! - `keys`: reporters' certificates learnt from mail; `retry`: quarantine retry.
 //! - `tx`: how a transaction is aborted, and job IDs drawn before it.
+//! - `ids`: the ID base and the restore time a restore records.
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
+mod ids;
 mod intake;
 mod jobs;
 mod keys;
@@ -34,7 +36,7 @@ mod reports;
 mod retry;
 mod tx;
 
-pub(crate) use backup::{BACKUP_HEADER, Exported};
+pub(crate) use backup::Exported;
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
 pub(crate) use lock::{Holder, holder, wait_for_others};
@@ -172,6 +174,9 @@ pub struct Store {
     signatures: sled::Tree,
     threads: sled::Tree,
     deadlines: sled::Tree,
+    /// Added to sled's generator: the next ID of the store this one was restored
+    /// from (see [`ids`]).
+    id_base: u64,
     /// Serialises the read-modify-write of rate-limit counters between workers.
     rate_lock: std::sync::Arc<std::sync::Mutex<()>>,
     /// Every write holds this shared; a backup holds it exclusively, so that the
@@ -255,7 +260,7 @@ impl Store {
 
     /// Fresh job IDs (increasing, so the queue lists oldest first).
     fn job_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
-        (0..n).map(|_| Ok(self.db.generate_id()?)).collect()
+        (0..n).map(|_| self.new_id()).collect()
     }
 }
 
