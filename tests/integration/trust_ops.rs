@@ -500,3 +500,76 @@ fn issue_22_maintainer_mail_is_not_taken_again_after_a_restore() {
         "{q:?}"
     );
 }
+
+/// A plain report from `from`.
+fn report_from(from: &str, msgid: &str) -> Vec<u8> {
+    message(
+        &[
+            ("From", from),
+            ("To", GATEWAY),
+            ("Subject", "Report"),
+            ("Message-ID", msgid),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ],
+        REPORT,
+    )
+}
+
+/// Issue 22, property 6: the per-domain limit counts a domain by its registrable
+/// domain in ASCII: the U-label and the A-label of one domain, and its subdomains,
+/// share one allowance.
+#[test]
+fn issue_22_the_per_domain_limit_counts_u_labels_and_subdomains_as_one_domain() {
+    let gw = Gateway::new();
+    let mut config = std::fs::read_to_string(&gw.config).unwrap();
+    config = config.replace(
+        "[keys]",
+        "[rate_limits]\nper_sender = 100\nper_domain = 2\nglobal = 100\n[keys]",
+    );
+    std::fs::write(&gw.config, config).unwrap();
+    let senders = [
+        // One domain, written three ways: UTF-8 (RFC 6532), Punycode, a subdomain.
+        "r1@bücher.example",
+        "r2@xn--bcher-kva.example",
+        "r3@mail.BÜCHER.example",
+        // Three subdomains of one registrable domain under a two-label suffix.
+        "s1@a.example.co.uk",
+        "s2@b.example.co.uk",
+        "s3@c.example.co.uk",
+    ];
+    for (i, from) in senders.iter().enumerate() {
+        gw.deliver(&report_from(from, &format!("<dom{i}@example.net>")));
+    }
+    gw.run_once();
+    let reports = gw.reports();
+    assert_eq!(reports.len(), senders.len());
+    let suppressed = |domain: &str| {
+        reports
+            .iter()
+            .filter(|r| {
+                let from = r["from"].as_str().unwrap().to_lowercase();
+                from.contains(domain)
+            })
+            .filter(|r| {
+                let id = r["id"].as_str().unwrap();
+                let shown = gw.json(&["reports", "show", id, "--json"]);
+                shown["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["action"] == "acknowledgement_suppressed")
+            })
+            .count()
+    };
+    let bucher = suppressed("bücher.example") + suppressed("xn--bcher-kva.example");
+    assert_eq!(
+        bucher, 1,
+        "three spellings of one domain got three acknowledgements under a limit of two"
+    );
+    assert_eq!(
+        suppressed("example.co.uk"),
+        1,
+        "three subdomains of one domain got three acknowledgements under a limit of two"
+    );
+}
