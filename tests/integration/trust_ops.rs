@@ -573,3 +573,86 @@ fn issue_22_the_per_domain_limit_counts_u_labels_and_subdomains_as_one_domain() 
         "three subdomains of one domain got three acknowledgements under a limit of two"
     );
 }
+
+/// Issue 22, property 9: a credential read from a shell (found beside the
+/// configuration, or given with --credentials) that others may read is refused with
+/// the `chmod` hint, through a symlink too (the hint names the file it points to).
+#[test]
+fn issue_22_credentials_from_a_shell_are_refused_when_others_may_read_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let gw = Gateway::new();
+    let config = std::fs::read_to_string(&gw.config).unwrap();
+    let maildir = format!(
+        "[inbox]\nkind = \"maildir\"\npath = \"{}\"\npoll_interval = \"100ms\"\n",
+        gw.path("inbox").display()
+    );
+    assert!(config.contains(&maildir), "{config}");
+    std::fs::write(
+        &gw.config,
+        config.replace(
+            &maildir,
+            "[inbox]\nkind = \"imap\"\nhost = \"127.0.0.1\"\nport = 1\ntls = \"none\"\n\
+             username = \"security\"\npassword_credential = \"imap-password\"\n",
+        ),
+    )
+    .unwrap();
+    let cli = |args: &[&str]| {
+        gw.command()
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env_remove("DISCLOSURED_CREDENTIALS")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let creds = gw.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    let secret = "imap-secret-5e1f";
+    // Written by a shell with umask 022: mode 0644, beside the configuration.
+    let file = creds.join("imap-password");
+    std::fs::write(&file, secret).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for args in [
+        &["check-config"][..],
+        &["--credentials", creds.to_str().unwrap(), "check-config"],
+    ] {
+        let out = cli(args);
+        let (stdout, stderr) = text(&out);
+        assert!(
+            !out.status.success(),
+            "a 0644 credential was read: {stdout}{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("chmod 600 {}", file.display())),
+            "{stderr}"
+        );
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+    }
+    // A symlink to a file others may read: the file it points to is named.
+    let elsewhere = gw.path("elsewhere-password");
+    std::fs::rename(&file, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+    let out = cli(&["check-config"]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "a symlink to a 0644 file was read: {stdout}{stderr}"
+    );
+    let target = std::fs::canonicalize(&elsewhere).unwrap();
+    assert!(
+        stderr.contains(&format!("chmod 600 {}", target.display())),
+        "{stderr}"
+    );
+    // Made private, it is read.
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = cli(&["check-config"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    // Under systemd the credentials directory is systemd's to protect.
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = gw
+        .command()
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .args(["check-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", text(&out));
+}
