@@ -656,3 +656,78 @@ fn issue_22_credentials_from_a_shell_are_refused_when_others_may_read_them() {
         .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
 }
+
+/// `gpg --list-packets` of the armored block of `raw`, in a GnuPG home without keys.
+fn packets(raw: &[u8]) -> String {
+    let stranger = Gpg::new();
+    let out = stranger.try_run(&["--list-packets"], &armored_block(raw));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Issue 22, property 8: mail the gateway encrypts names no key ID in clear (anonymous
+/// recipients, as `gpg --throw-keyids`), and GnuPG still decrypts it; a researcher who
+/// hides the recipient the same way is read by the gateway.
+#[test]
+fn issue_22_mail_to_researchers_and_maintainers_uses_anonymous_recipients() {
+    let t = Team::new("");
+    // Alice hides the recipient of her report too (`--throw-keyids`).
+    let inner = entity(Some("report"), REPORT, &[]);
+    let armored = t.s.gpg.run(
+        &[
+            "--armor",
+            "--throw-keyids",
+            "--encrypt",
+            "--recipient",
+            &t.s.gateway_fpr,
+            "--sign",
+            "--local-user",
+            &t.s.alice,
+        ],
+        &inner,
+    );
+    assert!(packets(&armored).contains("keyid 0000000000000000"));
+    t.s.gw.deliver(&pgp_mime_encrypted(
+        &t.s.headers("<anon@example.net>", "..."),
+        &armored,
+    ));
+    t.s.gw.run_once();
+    let id = format!("VR-{}-0001", year());
+    let r = t.show(&id);
+    assert_eq!(r["encrypted"], true, "{r:#}");
+    assert_eq!(r["signature"], "good", "{r:#}");
+
+    let alice_keys = String::from_utf8(
+        t.s.gpg
+            .run(&["--with-colons", "--list-keys", &t.s.alice], b""),
+    )
+    .unwrap();
+    let key_ids: Vec<&str> = alice_keys
+        .lines()
+        .filter(|l| l.starts_with("pub:") || l.starts_with("sub:"))
+        .filter_map(|l| l.split(':').nth(4))
+        .collect();
+    assert_eq!(key_ids.len(), 2, "{alice_keys}");
+    let ack = t.mail_to("alice@example.net", "");
+    assert_eq!(ack.len(), 1);
+    let listed = packets(&ack[0]);
+    assert!(listed.contains(":pubkey enc packet:"), "{listed}");
+    assert!(listed.contains("keyid 0000000000000000"), "{listed}");
+    for kid in &key_ids {
+        assert!(
+            !listed.to_uppercase().contains(&kid.to_uppercase()),
+            "the acknowledgement names Alice's key {kid} in clear: {listed}"
+        );
+    }
+    let (status, plain, ok) = t.s.gpg.decrypt(&armored_block(&ack[0]));
+    assert!(ok, "{status}");
+    assert!(qp_decode(&plain).contains(&id));
+    // Maintainers' mail is anonymous too, and their GnuPG reads it.
+    let note = t.mail_to(t.bob.address, "");
+    assert!(!note.is_empty());
+    assert!(packets(&note[0]).contains("keyid 0000000000000000"));
+    assert!(
+        t.bob
+            .open(&note[0], &t.s.gateway_fpr)
+            .contains("SQL injection")
+    );
+}
