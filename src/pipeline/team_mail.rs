@@ -320,6 +320,14 @@ impl Pipeline {
             None
         } else {
             let key = outbox::answer_cert(&self.store, &self.keyring, &report)?;
+            if let Some(why) = outbox::answer_key_refusal(&self.store, &self.keyring, &report)? {
+                return Err(Refusal::Refused(format!(
+                    "{}: {why}, so no answer is encrypted to it any more: not relayed. Add \
+                     X-INTERNAL: yes to keep it within the team, and ask the researcher for \
+                     a signed follow-up with their new key.",
+                    report.id
+                )));
+            }
             if key.is_none() && report.data.encrypted {
                 return Err(Refusal::Refused(format!(
                     "{} came encrypted but proved no key that can receive encrypted mail, so \

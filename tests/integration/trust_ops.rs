@@ -731,3 +731,109 @@ fn issue_22_mail_to_researchers_and_maintainers_uses_anonymous_recipients() {
             .contains("SQL injection")
     );
 }
+
+/// `gpg --gen-revoke` for `fpr` in `gpg`'s home, answered as a person answers it
+/// (reason 1: the key has been compromised); the armored revocation certificate.
+fn gen_revoke(gpg: &Gpg, fpr: &str) -> Vec<u8> {
+    let mut child = std::process::Command::new("gpg")
+        .arg("--homedir")
+        .arg(gpg.home.path())
+        .args([
+            "--no-tty",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+            "--command-fd",
+            "0",
+            "--armor",
+            "--gen-revoke",
+            fpr,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"y\n1\nmy laptop was stolen\n\ny\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout
+            .starts_with(b"-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    );
+    out.stdout
+}
+
+/// Issue 22, property 7: Alice's report proved her key (attached); her key is stolen
+/// and she sends a follow-up carrying `gpg --gen-revoke` output. Nothing is encrypted
+/// to that key afterwards: a maintainer's answer is refused, saying why.
+#[test]
+fn issue_22_a_revocation_in_a_follow_up_stops_answers_to_the_revoked_key() {
+    let s = Scene::new();
+    let key = s.gpg.export(&s.alice);
+    let inner = entity(
+        Some("report"),
+        REPORT,
+        &[("alice.asc", "application/pgp-keys", &key)],
+    );
+    let armored = s.gpg.encrypt(&s.gateway_fpr, Some(&s.alice), &inner);
+    s.gw.deliver(&pgp_mime_encrypted(
+        &s.headers("<rev-orig@example.net>", "..."),
+        &armored,
+    ));
+    s.gw.run_once();
+    let id = format!("VR-{}-0001", year());
+    let r = s.gw.json(&["reports", "show", &id, "--json"]);
+    assert_eq!(r["proven_key"], s.alice, "{r:#}");
+    let ack = s.gw.outbox().pop().unwrap();
+    let ack_id = header(&ack, "Message-ID").unwrap();
+
+    // The follow-up: unsigned (her key is the one stolen), the revocation pasted in.
+    let revocation = gen_revoke(&s.gpg, &s.alice);
+    let mut headers = s.headers("<rev-follow@example.net>", "Re: my report: key revoked");
+    headers.push(("In-Reply-To", &ack_id));
+    headers.push(("Content-Type", "text/plain; charset=utf-8"));
+    let body = format!(
+        "My key was stolen; here is its revocation certificate.\n\n{}",
+        String::from_utf8_lossy(&revocation)
+    );
+    s.gw.deliver(&message(&headers, &body));
+    s.gw.run_once();
+
+    // A maintainer answers the report: not to the revoked key, and told why.
+    let answer = s.gw.path("answer.txt");
+    std::fs::write(&answer, "We have a fix; details follow.\n").unwrap();
+    let before = s.gw.outbox().len();
+    let out =
+        s.gw.cli(&["reports", "reply", &id, "--file", answer.to_str().unwrap()]);
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "an answer was queued to a revoked key: {stdout}{stderr}"
+    );
+    assert!(stderr.contains("revoked"), "{stderr}");
+    assert!(stderr.contains(&s.alice), "{stderr}");
+    s.gw.run_once();
+    assert_eq!(s.gw.outbox().len(), before, "something was sent to Alice");
+    // Nor in clear, with --allow-plaintext: the report came encrypted and signed.
+    let out = s.gw.cli(&[
+        "reports",
+        "reply",
+        &id,
+        "--allow-plaintext",
+        "--file",
+        answer.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "{:?}", text(&out));
+}
