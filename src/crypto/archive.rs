@@ -149,6 +149,9 @@ pub(crate) struct Signers {
     pub(crate) bad: bool,
 }
 
+/// A backup's plaintext as it is read.
+pub(crate) type Plaintext<'a> = Box<dyn BufRead + Send + Sync + 'a>;
+
 /// The plaintext of a backup, as it is read: decrypted with the gateway's keys when
 /// encrypted (a file `gpg --decrypt` made from it is the signed message itself), its
 /// signature checked against `trusted`. The caller reads it to its end (an error
@@ -158,7 +161,7 @@ pub(crate) fn open<'a, R: Read + Send + Sync + 'a>(
     input: R,
     keyring: &'a Keyring,
     trusted: &'a [Cert],
-) -> Result<(Box<dyn BufRead + Send + Sync + 'a>, Arc<Mutex<Signers>>), ArchiveError> {
+) -> Result<(Plaintext<'a>, Arc<Mutex<Signers>>), ArchiveError> {
     let signers = Arc::new(Mutex::new(Signers::default()));
     let helper = |require| Helper {
         keyring,
@@ -310,11 +313,13 @@ mod tests {
         assert_eq!(back, data);
         assert_eq!(signers.trusted, Some(cert.fingerprint()));
         // Another gateway cannot decrypt it.
-        let err = read_all(&file, &theirs, &[public.clone()]).err().unwrap();
+        let err = read_all(&file, &theirs, std::slice::from_ref(&public))
+            .err()
+            .unwrap();
         assert!(matches!(err, ArchiveError::NotForUs), "{err}");
         // Made by another key (from our public key alone), it is not trusted.
         let forged = sealed(&theirs, &public, &data);
-        assert!(read_all(&forged, &ours, &[public.clone()]).is_err());
+        assert!(read_all(&forged, &ours, std::slice::from_ref(&public)).is_err());
         // A modified file does not read back whole.
         let mut bad = String::from_utf8(file).unwrap();
         let mid = bad.len() / 2;
