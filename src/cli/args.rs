@@ -79,27 +79,39 @@ pub(crate) enum Command {
     /// daemon.
     Doctor,
     /// Write a consistent copy of the whole store and the gateway's keys (keys.dir)
-    /// to FILE, encrypted (OpenPGP, armored: `gpg --decrypt` reads it) to the gateway's
-    /// own key, or to the keys in --to. While the daemon runs, the daemon writes FILE
-    /// (as its own user, so it must be allowed to write there) and the store's writes
-    /// wait until the copy is complete.
+    /// to FILE, signed by the gateway and encrypted (OpenPGP, armored: `gpg --decrypt`
+    /// reads it) to the gateway's key and to a key you keep off this host: --to, or
+    /// backup.recipients in the configuration; refused when neither names one. While
+    /// the daemon runs, the daemon writes FILE (as its own user, so it must be allowed
+    /// to write there) and the store's writes wait until the copy is complete.
     Backup {
         /// The backup file (mode 0600, replaced atomically when it exists), or - for
         /// standard output.
         file: PathBuf,
-        /// Encrypt to the OpenPGP keys in this file instead of the gateway's key: to
-        /// restore on a new host, or to read the backup with your own key.
+        /// Also encrypt to the OpenPGP keys in this file (yours, kept off this host):
+        /// how a new host reads the backup when this one is gone.
         #[arg(long, value_name = "KEYFILE")]
         to: Option<PathBuf>,
     },
-    /// Create the store (store.path) and restore the gateway's keys (into keys.dir)
-    /// from a backup. Refused while the daemon runs, when store.path holds anything,
-    /// and when keys.dir holds a different file of the same name: move them away
-    /// first. Reads encrypted backups (with the gateway keys in keys.dir), decrypted
-    /// ones (`gpg --decrypt FILE | disclosured restore -`) and older plain ones.
+    /// Create the store (store.path) from a backup signed by a key this host trusts:
+    /// a gateway key in keys.dir, or one given with --trust. Key files in the backup
+    /// are installed into keys.dir only when their kind is named with --install-keys,
+    /// and never over a different file. Refused while the daemon runs and when
+    /// store.path holds anything. Reads encrypted backups (with the gateway keys in
+    /// keys.dir) and decrypted ones (`gpg --decrypt FILE | disclosured restore
+    /// --trust GATEWAY-KEY.asc --install-keys gateway -` on a new host).
     Restore {
         /// A file written by `disclosured backup`, or - for standard input.
         file: PathBuf,
+        /// Trust backups signed by the keys in this file (the gateway's public key
+        /// you kept, or an operator key); may be given more than once.
+        #[arg(long, value_name = "KEYFILE")]
+        trust: Vec<PathBuf>,
+        /// Install the backup's key files of these kinds into keys.dir (comma-separated
+        /// or repeated): gateway (secret keys and the signing-key choice),
+        /// maintainers, reporters. Without it no key file is written.
+        #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+        install_keys: Vec<super::backup::KeyKind>,
     },
 }
 

@@ -2,22 +2,29 @@
 //! message (issue 18: a backup without the keys restored into a gateway with a new
 //! key, which broke every reporter's encryption, and it held the reports in clear).
 //!
-//! The plaintext, inside the encryption, is the line `disclosured-backup 2`, then one
-//! `F` record per file of keys.dir (relative path, mode, contents; lengths u32
-//! big-endian), then `S` and the store's own export (`disclosured-backup 1`, see
-//! `store::backup`). `restore` also reads a plain version 1 or 2 file: older backups,
-//! and what `gpg --decrypt` gives for a backup made `--to` someone else's key.
+//! The plaintext is the line `disclosured-backup 2`, then one `F` record per file of
+//! keys.dir (relative path, mode, contents; lengths u32 big-endian), then `S` and the
+//! store's own export (`disclosured-backup 1`, see `store::backup`). It is signed by
+//! the gateway and encrypted to the gateway and to keys the operator keeps elsewhere
+//! (see `crypto::archive`).
+//!
+//! `restore` trusts a backup only when a key it trusts signed it: a gateway key in
+//! keys.dir, or a key given with `--trust FILE` (on a new host, the gateway's public
+//! key the operator kept). Even then it installs key files only of the kinds named
+//! with `--install-keys` (the gateway's keys, maintainers', reporters'), and never
+//! replaces one: a backup that installs `maintainers/bob.asc` makes its maker Bob.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use sequoia_openpgp::Cert;
 
 use crate::config::Settings;
 use crate::crypto::archive;
 use crate::crypto::{Keyring, parse_certs};
 use crate::pipeline::Pipeline;
-use crate::store::{BACKUP_HEADER, Exported, Store};
+use crate::store::{Exported, Store};
 
 /// The first line of this version's plaintext.
 const HEADER: &str = "disclosured-backup 2";
@@ -30,6 +37,45 @@ const MAX_KEY_FILE: u32 = 16 * 1024 * 1024;
 pub(super) struct Summary {
     pub store: Exported,
     pub key_files: usize,
+    /// Key files of the backup installed by `restore`, by kind.
+    pub installed: Vec<(KeyKind, usize)>,
+    /// Key files of the backup `restore` left alone, by kind (not named with
+    /// `--install-keys`).
+    pub left: Vec<(KeyKind, usize)>,
+}
+
+/// The kinds of key file a backup may hold, as `--install-keys` names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub(crate) enum KeyKind {
+    /// The gateway's secret keys, their public halves and the signing-key choice.
+    Gateway,
+    /// Maintainers' public keys (keys.maintainers_dir).
+    Maintainers,
+    /// Pre-loaded reporters' public keys (keys.reporters_dir).
+    Reporters,
+}
+
+impl KeyKind {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            KeyKind::Gateway => "gateway",
+            KeyKind::Maintainers => "maintainers",
+            KeyKind::Reporters => "reporters",
+        }
+    }
+
+    /// The kind of the file `rel` of keys.dir, by where this configuration reads
+    /// maintainers' and reporters' keys.
+    fn of(settings: &Settings, rel: &Path) -> KeyKind {
+        let path = settings.keys.dir.join(rel);
+        if path.starts_with(&settings.keys.maintainers_dir) {
+            KeyKind::Maintainers
+        } else if path.starts_with(&settings.keys.reporters_dir) {
+            KeyKind::Reporters
+        } else {
+            KeyKind::Gateway
+        }
+    }
 }
 
 /// The certificates of `--to FILE`, armored, to travel to the daemon in a request.
@@ -39,45 +85,79 @@ pub(super) fn recipients_file(path: &Path) -> anyhow::Result<String> {
         .with_context(|| format!("{}: no OpenPGP certificate in it", path.display()))
 }
 
-/// Writes the encrypted backup into `out`: to the certificates in `to` (armored, from
-/// [`recipients_file`]) or else to the gateway's signing key.
+/// Every certificate in the file `path`, or an error naming it: `what` says which
+/// setting or option named it.
+fn certs_in(path: &Path, what: &str) -> anyhow::Result<Vec<Cert>> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("{what}: cannot read {}", path.display()))?;
+    let certs = parse_certs(&bytes).0;
+    if certs.is_empty() {
+        bail!("{what}: {}: no OpenPGP certificate in it", path.display());
+    }
+    Ok(certs)
+}
+
+/// Writes the backup into `out`, signed by the gateway and encrypted to its key and
+/// to the operator's: the certificates in `to` (armored, from [`recipients_file`])
+/// and those of `backup.recipients`. Refused when the operator names none.
 pub(super) fn write(
     p: &Pipeline,
     to: Option<&str>,
     out: &mut (dyn Write + Send + Sync),
 ) -> anyhow::Result<Summary> {
-    let certs = match to {
-        Some(text) => parse_certs(text.as_bytes()).0,
-        None => Vec::new(),
-    };
-    let mut recipients: Vec<(&_, String)> = certs
-        .iter()
-        .map(|c| (c, format!("the --to key {}", c.fingerprint())))
-        .collect();
-    if to.is_none() {
-        let cert = p.keyring.signing_cert().context(
-            "no gateway key to encrypt the backup to: run `disclosured keys generate`, or give a key with --to FILE",
-        )?;
-        recipients.push((cert, format!("the gateway key {}", cert.fingerprint())));
+    let mut operator: Vec<(Cert, String)> = Vec::new();
+    if let Some(text) = to {
+        for c in parse_certs(text.as_bytes()).0 {
+            let name = format!("the --to key {}", c.fingerprint());
+            operator.push((c, name));
+        }
+        if operator.is_empty() {
+            bail!("--to: no OpenPGP certificate given");
+        }
     }
-    if recipients.is_empty() {
-        bail!("--to: no OpenPGP certificate given");
+    for path in &p.settings.backup.recipients {
+        for c in certs_in(path, "backup.recipients")? {
+            let name = format!(
+                "the backup.recipients key {} ({})",
+                c.fingerprint(),
+                path.display()
+            );
+            operator.push((c, name));
+        }
     }
-    let mut w = archive::encrypt_to(out, &recipients)?;
-    writeln!(w, "{HEADER}")?;
+    if operator.is_empty() {
+        bail!(
+            "no key to encrypt the backup to besides the gateway's own, which is inside the \
+             backup: a new host could not open it. Give a key you keep off this host with \
+             --to KEYFILE, or set backup.recipients in the configuration (README, Backups)"
+        );
+    }
+    let gateway = p
+        .keyring
+        .signing_cert()
+        .context("no gateway key to sign the backup with: run `disclosured keys generate`")?;
+    let mut recipients: Vec<(&Cert, String)> = vec![(
+        gateway,
+        format!("the gateway key {}", gateway.fingerprint()),
+    )];
+    recipients.extend(operator.iter().map(|(c, n)| (c, n.clone())));
     let files = key_files(&p.settings.keys.dir)?;
-    for (rel, mode, bytes) in &files {
-        w.write_all(&[TAG_FILE])?;
-        put(&mut w, rel.to_string_lossy().as_bytes())?;
-        w.write_all(&mode.to_be_bytes())?;
-        put(&mut w, bytes)?;
-    }
-    w.write_all(&[TAG_STORE])?;
-    let store = p.store.export(&mut w)?;
-    archive::finish(w)?;
+    let store = archive::seal(out, &p.keyring, &recipients, |w| -> anyhow::Result<_> {
+        writeln!(w, "{HEADER}")?;
+        for (rel, mode, bytes) in &files {
+            w.write_all(&[TAG_FILE])?;
+            put(w, rel.to_string_lossy().as_bytes())?;
+            w.write_all(&mode.to_be_bytes())?;
+            put(w, bytes)?;
+        }
+        w.write_all(&[TAG_STORE])?;
+        Ok(p.store.export(w)?)
+    })?;
     Ok(Summary {
         store,
         key_files: files.len(),
+        installed: Vec::new(),
+        left: Vec::new(),
     })
 }
 
@@ -118,65 +198,141 @@ fn key_files(dir: &Path) -> anyhow::Result<Vec<(PathBuf, u32, Vec<u8>)>> {
     Ok(out)
 }
 
-/// `restore FILE|-`: reads a backup of any version, encrypted or not, into a new
-/// store at store.path and its key files into keys.dir.
+/// How `restore` was asked to trust and install.
+pub(super) struct RestoreOptions<'a> {
+    /// Files of keys whose signature on a backup is trusted, beside the gateway's.
+    pub trust: &'a [PathBuf],
+    /// The kinds of key file to install from the backup.
+    pub install: &'a [KeyKind],
+}
+
+/// `restore FILE|-`: reads a backup signed by a trusted key, encrypted or already
+/// decrypted, into a new store at store.path, and the key files of the kinds named
+/// into keys.dir. Nothing stays behind when it is refused.
 pub(super) fn restore(
     settings: &Settings,
     input: Box<dyn Read + Send + Sync>,
+    options: &RestoreOptions<'_>,
 ) -> anyhow::Result<(Summary, PathBuf)> {
-    let mut input = BufReader::new(input);
-    let encrypted = archive::is_openpgp(input.fill_buf().context("cannot read the backup")?);
-    let keyring;
-    let mut plain: Box<dyn BufRead + '_> = if encrypted {
-        keyring = Keyring::load(&settings.keys)?;
-        Box::new(BufReader::new(archive::decrypt(input, &keyring)?))
-    } else {
-        Box::new(input)
-    };
-    let header = read_line(&mut plain)?;
-    let files = if header == HEADER {
-        read_key_files(&mut plain)?
-    } else if header == BACKUP_HEADER {
-        Vec::new()
-    } else {
-        bail!(
-            "not a disclosured backup: the first line is not {HEADER:?} or {BACKUP_HEADER:?}{}",
-            if encrypted {
-                ""
-            } else {
-                " (and it is not OpenPGP-encrypted)"
+    let path = &settings.store.path;
+    // Checked here as well as by the store's import: what is cleaned up after a
+    // refusal must be only what this restore wrote.
+    let existed = match std::fs::read_dir(path) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                bail!(
+                    "{} is not empty: a restore never overwrites a store; move it away first",
+                    path.display()
+                );
             }
-        );
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| path.display().to_string()),
     };
-    // Keys that would replace different ones are refused before anything is written.
+    let result = restore_into(settings, input, options);
+    if result.is_err() {
+        remove_partial(path, existed);
+    }
+    result
+}
+
+/// Removes what a refused restore wrote at `path` (a directory that did not exist,
+/// or was empty, before it).
+fn remove_partial(path: &Path, existed: bool) {
+    if !path.join("db").exists() {
+        return;
+    }
+    if existed {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for entry in entries.flatten() {
+                let p = entry.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(&p)
+                } else {
+                    std::fs::remove_file(&p)
+                };
+            }
+        }
+    } else {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
+
+fn restore_into(
+    settings: &Settings,
+    input: Box<dyn Read + Send + Sync>,
+    options: &RestoreOptions<'_>,
+) -> anyhow::Result<(Summary, PathBuf)> {
+    let path = &settings.store.path;
+    let mut input = std::io::BufReader::new(input);
+    if !archive::is_openpgp(input.fill_buf().context("cannot read the backup")?) {
+        bail!(
+            "not a signed backup: restore reads only backups signed by a key this host \
+             trusts (a plain backup of an earlier version is refused: make a new one with \
+             `disclosured backup` where the store is)"
+        );
+    }
+    // Secret keys when there are any (to decrypt); none on a new host.
+    let keyring = Keyring::load(&settings.keys)?;
+    let mut trusted: Vec<Cert> = keyring
+        .gateway_keys()
+        .iter()
+        .map(|k| k.cert.clone().strip_secret_key_material())
+        .collect();
+    for file in options.trust {
+        trusted.extend(certs_in(file, "--trust")?);
+    }
+    let (mut plain, signers) = archive::open(input, &keyring, &trusted)
+        .map_err(|e| anyhow::Error::from(e).context(untrusted_hint(&trusted)))?;
+    let header = read_line(&mut plain)?;
+    if header != HEADER {
+        bail!("not a disclosured backup: the first line is not {HEADER:?}");
+    }
+    let files = read_key_files(&mut plain)?;
     let keys = &settings.keys.dir;
+    let install = |kind: KeyKind| options.install.contains(&kind);
+    // Key files that would replace different ones are refused before anything is
+    // written.
     for (rel, _, bytes) in &files {
+        if !install(KeyKind::of(settings, rel)) {
+            continue;
+        }
         let dest = keys.join(rel);
         match std::fs::read(&dest) {
             Ok(old) if &old == bytes => {}
             Ok(_) => bail!(
-                "{} exists and differs from the backup's: move {} away to restore the gateway keys",
+                "{} exists and differs from the backup's: a restore never replaces a key file; move it away first",
                 dest.display(),
-                keys.display()
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| dest.display().to_string()),
         }
     }
-    let path = &settings.store.path;
-    let store_stream: &mut dyn BufRead = if header == HEADER {
-        &mut plain
-    } else {
-        // A version 1 file: the store's export, whose header was read here.
-        &mut std::io::Cursor::new(format!("{BACKUP_HEADER}\n").into_bytes()).chain(&mut plain)
-    };
-    let (store, done) = Store::import(path, store_stream)
+    let (store, done) = Store::import(path, &mut plain)
         .with_context(|| format!("restoring into {}", path.display()))?;
-    // An encrypted file is only proven whole at its end: read to it.
+    // An encrypted file is only proven whole, and a signature checked, at its end.
     let mut rest = Vec::new();
     plain
         .read_to_end(&mut rest)
-        .context("the backup does not decrypt to its end (modified or cut short)")?;
+        .map_err(anyhow::Error::from)
+        .map_err(|e| e.context(untrusted_hint(&trusted)))
+        .context("the backup does not read to its end (modified, cut short, or not signed by a trusted key)")?;
+    let signers = signers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if signers.trusted.is_none() {
+        let by = if signers.untrusted.is_empty() {
+            "it is not signed".to_string()
+        } else {
+            format!("it is signed by {}", signers.untrusted.join(", "))
+        };
+        bail!(
+            "{by}, not by a key this host trusts: {}",
+            untrusted_hint(&trusted)
+        );
+    }
     let reports = store
         .reports()
         .with_context(|| format!("the restored store {} does not read back", path.display()))?
@@ -188,16 +344,41 @@ pub(super) fn restore(
             done.reports
         );
     }
+    drop(store);
+    let mut installed = std::collections::BTreeMap::new();
+    let mut left = std::collections::BTreeMap::new();
     for (rel, mode, bytes) in &files {
-        write_key_file(&keys.join(rel), *mode, bytes)?;
+        let kind = KeyKind::of(settings, rel);
+        if install(kind) {
+            write_key_file(&keys.join(rel), *mode, bytes)?;
+            *installed.entry(kind).or_insert(0) += 1;
+        } else {
+            *left.entry(kind).or_insert(0) += 1;
+        }
     }
     Ok((
         Summary {
             store: done,
             key_files: files.len(),
+            installed: installed.into_iter().collect(),
+            left: left.into_iter().collect(),
         },
         keys.clone(),
     ))
+}
+
+/// What to do when no trusted key signed the backup.
+fn untrusted_hint(trusted: &[Cert]) -> String {
+    let known: Vec<String> = trusted.iter().map(|c| c.fingerprint().to_hex()).collect();
+    format!(
+        "restore accepts a backup signed by a gateway key in keys.dir or by a key given \
+         with --trust FILE (on a new host: the gateway's public key you kept); trusted here: {}",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 /// The key files at the head of a version 2 backup, up to the store's record.

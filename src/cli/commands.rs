@@ -44,7 +44,17 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Status { .. }
         // Handed to `store_command` above (see `Command::runs_in_daemon`).
         | Command::Backup { .. } => {}
-        Command::Restore { file } => return super::ops::restore(&settings, &file),
+        Command::Restore {
+            file,
+            trust,
+            install_keys,
+        } => {
+            let options = super::backup::RestoreOptions {
+                trust: &trust,
+                install: &install_keys,
+            };
+            return super::ops::restore(&settings, &file, &options);
+        }
         Command::Doctor => return super::ops::doctor(cli.config.as_deref()),
         Command::Keys(KeysCommand::Generate) => {
             let g = Keyring::generate(

@@ -110,7 +110,11 @@ fn daemon_status(settings: &Settings) -> std::io::Result<Option<control::Respons
 }
 
 /// `restore FILE`: a new store at store.path from a backup, when no daemon runs.
-pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<ExitCode> {
+pub(super) fn restore(
+    settings: &Settings,
+    file: &Path,
+    options: &super::backup::RestoreOptions<'_>,
+) -> anyhow::Result<ExitCode> {
     let socket = control::socket_path(&settings.store.path);
     match daemon_status(settings) {
         Ok(None) => {}
@@ -136,17 +140,39 @@ pub(super) fn restore(settings: &Settings, file: &Path) -> anyhow::Result<ExitCo
         file.display().to_string()
     };
     let path = &settings.store.path;
-    let (done, keys) = super::backup::restore(settings, input)
+    let (done, keys) = super::backup::restore(settings, input, options)
         .with_context(|| format!("restoring {shown} into {}", path.display()))?;
+    let kinds = |list: &[(super::backup::KeyKind, usize)]| {
+        list.iter()
+            .map(|(k, n)| format!("{n} {}", k.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let installed: usize = done.installed.iter().map(|(_, n)| n).sum();
     println!(
-        "Restored {shown} into {}: {} reports, {} entries in {} trees; {} key files into {}",
+        "Restored {shown} into {}: {} reports, {} entries in {} trees; {installed} of its {} key files installed into {}{}",
         path.display(),
         done.store.reports,
         done.store.entries,
         done.store.trees,
         done.key_files,
-        keys.display()
+        keys.display(),
+        if installed > 0 {
+            format!(" ({})", kinds(&done.installed))
+        } else {
+            String::new()
+        }
     );
+    if !done.left.is_empty() {
+        let names: Vec<&str> = done.left.iter().map(|(k, _)| k.name()).collect();
+        println!(
+            "Not installed: {} key files ({}); to install them, restore again into an empty \
+             store.path with --install-keys {}",
+            done.left.iter().map(|(_, n)| n).sum::<usize>(),
+            kinds(&done.left),
+            names.join(",")
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

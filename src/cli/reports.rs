@@ -335,6 +335,18 @@ fn reports_reply(
     }
     let report = find_report(p, id)?;
     let key = outbox::answer_cert(&p.store, &p.keyring, &report)?;
+    if let Some(why) = outbox::answer_key_refusal(&p.store, &p.keyring, &report)? {
+        // Never to that key, and not in clear either: whoever holds the key may
+        // be reading the researcher's mail.
+        writeln!(
+            out.stderr,
+            "disclosured: {} was answered encrypted to the key it proved, but {why}: no \
+             answer is encrypted to it any more. Ask the researcher (in person, or in a \
+             mail without details) for a signed follow-up with their new key.",
+            report.id
+        )?;
+        return Ok(1);
+    }
     if key.is_none() && report.data.encrypted && !reply.allow_plaintext {
         writeln!(
             out.stderr,

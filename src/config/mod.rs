@@ -69,6 +69,16 @@ pub struct Settings {
     /// calls it a stall (`inbox.stall_limit`): named in the log, `status` and `doctor`,
     /// and the systemd watchdog is no longer fed.
     pub stall_limit: Duration,
+    pub backup: BackupSettings,
+}
+
+/// What `backup` needs beyond the store and the keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupSettings {
+    /// Files of OpenPGP keys every backup is also encrypted to: keys the operator
+    /// keeps off this host, so that a new host can read the backup when this one
+    /// and its gateway key are gone.
+    pub recipients: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone)]

@@ -27,6 +27,13 @@ pub(super) struct Raw {
     pub(super) ack: RawAck,
     pub(super) limits: Limits,
     pub(super) rate_limits: RawRateLimits,
+    pub(super) backup: RawBackup,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackup {
+    pub(super) recipients: Vec<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

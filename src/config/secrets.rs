@@ -113,20 +113,33 @@ pub(crate) fn check_private_file(path: &Path, meta: &std::fs::Metadata) -> Resul
 }
 
 impl Secret {
-    /// Reads the secret (without its trailing newline). systemd credentials are
-    /// already protected by systemd, so only plain files get the permission check.
+    /// Reads the secret (without its trailing newline). Credentials systemd passes in
+    /// `$CREDENTIALS_DIRECTORY` are protected by systemd; every other file (a
+    /// `*_file` setting, a credential from `--credentials DIR` or found beside the
+    /// configuration) must be the user's own and private, symlink targets included.
     pub fn read(&self) -> Result<String, SecretError> {
-        self.read_with(credentials_directory().map(PathBuf::into_os_string))
+        match std::env::var_os("CREDENTIALS_DIRECTORY") {
+            Some(dir) => self.read_with(Some(dir), false),
+            None => self.read_with(
+                CLI_CREDENTIALS.get().map(|d| d.clone().into_os_string()),
+                true,
+            ),
+        }
     }
 
-    /// As [`Secret::read`], with `$CREDENTIALS_DIRECTORY` passed in.
-    fn read_with(&self, credentials: Option<std::ffi::OsString>) -> Result<String, SecretError> {
+    /// As [`Secret::read`], with the credentials directory passed in, and whether
+    /// its files get the checks of a `*_file` setting (not under systemd).
+    fn read_with(
+        &self,
+        credentials: Option<std::ffi::OsString>,
+        check_credentials: bool,
+    ) -> Result<String, SecretError> {
         let (path, check) = match self {
             Secret::File(p) => (p.clone(), true),
             Secret::Credential(name) => {
                 let dir =
                     credentials.ok_or_else(|| SecretError::NoCredentialsDirectory(name.clone()))?;
-                (PathBuf::from(dir).join(name), false)
+                (PathBuf::from(dir).join(name), check_credentials)
             }
         };
         let io = |source| match self {
@@ -141,8 +154,16 @@ impl Secret {
             },
         };
         if check {
+            // The file a symlink points to is what is read, so that is what is
+            // checked, and what the `chmod`/`chown` hint names.
             let meta = std::fs::metadata(&path).map_err(io)?;
-            check_private_file(&path, &meta)?;
+            let link = std::fs::symlink_metadata(&path).map_err(io)?;
+            let shown = if link.file_type().is_symlink() {
+                std::fs::canonicalize(&path).map_err(io)?
+            } else {
+                path.clone()
+            };
+            check_private_file(&shown, &meta)?;
         }
         let text = std::fs::read_to_string(&path).map_err(io)?;
         let secret = text.trim_end_matches(['\r', '\n']).to_string();
@@ -203,10 +224,50 @@ mod tests {
         std::fs::write(dir.path().join("imap-password"), "").unwrap();
         let secret = Secret::Credential("imap-password".into());
         let err = secret
-            .read_with(Some(dir.path().into()))
+            .read_with(Some(dir.path().into()), false)
             .unwrap_err()
             .to_string();
         assert!(err.contains("\"imap-password\" is empty"), "{err}");
         assert!(err.contains("LoadCredential="), "{err}");
+    }
+
+    #[test]
+    fn credentials_from_a_shell_get_the_checks_of_secret_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let loose = elsewhere.path().join("pw");
+        std::fs::write(&loose, "s3cret").unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::os::unix::fs::symlink(&loose, dir.path().join("linked")).unwrap();
+        std::fs::copy(&loose, dir.path().join("plain")).unwrap();
+        std::fs::set_permissions(
+            dir.path().join("plain"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        for name in ["linked", "plain"] {
+            let secret = Secret::Credential(name.into());
+            let err = secret
+                .read_with(Some(dir.path().into()), true)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("chmod 600"), "{err}");
+            assert!(!err.contains("s3cret"), "{err}");
+            // Under systemd the same file is systemd's to protect.
+            assert_eq!(
+                secret.read_with(Some(dir.path().into()), false).unwrap(),
+                "s3cret"
+            );
+        }
+        let err = Secret::Credential("linked".into())
+            .read_with(Some(dir.path().into()), true)
+            .unwrap_err()
+            .to_string();
+        let target = std::fs::canonicalize(&loose).unwrap();
+        assert!(
+            err.contains(&format!("chmod 600 {}", target.display())),
+            "{err}"
+        );
     }
 }

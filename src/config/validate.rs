@@ -90,6 +90,9 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             limits: raw.limits,
             rate_limits,
             stall_limit,
+            backup: super::BackupSettings {
+                recipients: raw.backup.recipients.iter().map(|p| base.abs(p)).collect(),
+            },
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }

@@ -10,7 +10,7 @@
 
 use sequoia_openpgp as openpgp;
 
-use openpgp::packet::{Packet, UserID};
+use openpgp::packet::{Packet, Signature, UserID};
 use openpgp::{Cert, KeyHandle};
 
 use super::POLICY;
@@ -155,6 +155,119 @@ pub(crate) fn merge_bounded(stored: Option<Cert>, new: &Cert, address: &str) -> 
         _ => new.clone(),
     };
     minimal(&merged, |u| kept.contains(u) || userid_is_for(u, address))
+}
+
+/// Revocations a message may carry on their own (`gpg --gen-revoke` output, or the
+/// revocation GnuPG stores beside each new key): key and subkey revocation signatures
+/// among the packets of `bytes`, armored or binary. At most [`MAX_OFFERED_REVOCATIONS`].
+pub(crate) fn revocation_signatures(bytes: &[u8]) -> Vec<Signature> {
+    use openpgp::parse::{PacketParserResult, Parse};
+    use openpgp::types::SignatureType;
+    let mut out = Vec::new();
+    let Ok(mut ppr) = openpgp::parse::PacketParser::from_bytes(bytes) else {
+        return out;
+    };
+    while let PacketParserResult::Some(pp) = ppr {
+        let Ok((packet, next)) = pp.next() else {
+            break;
+        };
+        if let Packet::Signature(sig) = packet
+            && matches!(
+                sig.typ(),
+                SignatureType::KeyRevocation | SignatureType::SubkeyRevocation
+            )
+        {
+            out.push(sig);
+            if out.len() >= MAX_OFFERED_REVOCATIONS {
+                break;
+            }
+        }
+        ppr = next;
+    }
+    out
+}
+
+/// Revocations taken from one message, at most.
+pub(crate) const MAX_OFFERED_REVOCATIONS: usize = 8;
+
+/// `kept` with every revocation among `signatures` and in `copies` (other copies of
+/// the same certificate) that its primary key validly made: of the primary key, or
+/// of one of its subkeys. A revocation can only take trust away, so it is merged
+/// from wherever it comes. `None` when nothing new was added.
+pub(crate) fn with_revocations(
+    kept: &Cert,
+    signatures: &[Signature],
+    copies: &[Cert],
+) -> Option<Cert> {
+    use openpgp::types::SignatureType;
+    let primary = kept.primary_key().key();
+    let mut candidates: Vec<Signature> = signatures.to_vec();
+    for copy in copies
+        .iter()
+        .filter(|c| c.fingerprint() == kept.fingerprint())
+    {
+        candidates.extend(copy.primary_key().self_revocations().cloned());
+        for sub in copy.keys().subkeys() {
+            candidates.extend(sub.self_revocations().cloned());
+        }
+    }
+    let known: Vec<&Signature> = kept
+        .primary_key()
+        .self_revocations()
+        .chain(kept.keys().subkeys().flat_map(|k| k.self_revocations()))
+        .collect();
+    let mut valid: Vec<Packet> = Vec::new();
+    for sig in candidates {
+        if known.iter().any(|k| k.normalized_eq(&sig))
+            || valid
+                .iter()
+                .any(|p| matches!(p, Packet::Signature(v) if v.normalized_eq(&sig)))
+        {
+            continue;
+        }
+        let good = match sig.typ() {
+            SignatureType::KeyRevocation => sig
+                .clone()
+                .verify_primary_key_revocation(primary, primary)
+                .is_ok(),
+            SignatureType::SubkeyRevocation => kept.keys().subkeys().any(|sub| {
+                sig.clone()
+                    .verify_subkey_revocation(primary, primary, sub.key())
+                    .is_ok()
+            }),
+            _ => false,
+        };
+        if good && valid.len() < MAX_OFFERED_REVOCATIONS {
+            valid.push(sig.into());
+        }
+    }
+    if valid.is_empty() {
+        return None;
+    }
+    kept.clone().insert_packets(valid).ok().map(|(c, _)| c)
+}
+
+/// Why an answer must not be encrypted to `cert`, when it must not: revoked, expired,
+/// or with no key that can encrypt now. Checked for every answer, whatever the
+/// certificate was when the report proved it.
+pub(crate) fn answer_refusal(cert: &Cert) -> Option<String> {
+    use openpgp::types::RevocationStatus;
+    let fpr = cert.fingerprint().to_hex();
+    let Ok(valid) = cert.with_policy(&POLICY, None) else {
+        return Some(format!("the key {fpr} is no longer valid"));
+    };
+    if let RevocationStatus::Revoked(_) = valid.revocation_status() {
+        return Some(format!("the key {fpr} has been revoked"));
+    }
+    if valid.alive().is_err() {
+        return Some(format!("the key {fpr} has expired"));
+    }
+    if !super::can_encrypt_to(cert) {
+        return Some(format!(
+            "the key {fpr} has no encryption key that is valid now (revoked or expired)"
+        ));
+    }
+    None
 }
 
 #[cfg(test)]

@@ -68,6 +68,10 @@ pub fn sign_detached(keyring: &Keyring, data: &[u8]) -> Result<Vec<u8>, SealErro
 /// Never to the gateway's own key as well: the store keeps what was sent, and a copy
 /// the gateway could decrypt would let anyone who captured it send it back and have
 /// it opened (and, as a "report", quoted back to them).
+///
+/// The recipients are anonymous (the wildcard key ID, as `gpg --throw-keyids`): the
+/// key ID in clear would link a researcher's throwaway address to their real key for
+/// anyone who sees the mail pass. GnuPG then tries each of its secret keys.
 pub fn sign_and_encrypt(
     keyring: &Keyring,
     recipients: &[&Cert],
@@ -83,7 +87,16 @@ pub fn sign_and_encrypt(
                 .supported()
                 .alive()
                 .revoked(false)
-                .for_transport_encryption(),
+                .for_transport_encryption()
+                .map(|ka| {
+                    use openpgp::cert::Preferences as _;
+                    use openpgp::cert::amalgamation::ValidAmalgamation as _;
+                    openpgp::serialize::stream::Recipient::new(
+                        ka.valid_cert().features(),
+                        None,
+                        ka.key(),
+                    )
+                }),
         );
         if keys.len() == before {
             return Err(SealError::NoRecipientKey(cert.fingerprint().to_hex()));

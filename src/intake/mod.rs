@@ -64,6 +64,9 @@ pub(crate) struct Envelope {
 /// `victim@example.net` share one allowance. Case-folding the local part is not what
 /// RFC 5321 promises, but it is what mail providers do, and counting two spellings as
 /// one only errs on the side of sending less.
+///
+/// The domain is written as its IDNA A-label (UTS 46): `bücher.example` and
+/// `xn--bcher-kva.example` are one domain.
 pub(crate) fn normalised_address(address: &str) -> String {
     let lower = address.trim().to_lowercase();
     match lower.rsplit_once('@') {
@@ -72,10 +75,27 @@ pub(crate) fn normalised_address(address: &str) -> String {
                 Some((base, _)) if !base.is_empty() => base,
                 _ => local,
             };
-            format!("{local}@{}", domain.trim_end_matches('.'))
+            format!("{local}@{}", a_label(domain.trim_end_matches('.')))
         }
         None => lower,
     }
+}
+
+/// `domain` in ASCII (UTS 46 mapping, then Punycode), lower-case; as given when it is
+/// not a valid domain name (it is then counted under that spelling).
+fn a_label(domain: &str) -> String {
+    idna::domain_to_ascii(domain).unwrap_or_else(|_| domain.to_lowercase())
+}
+
+/// The domain an address's mail is counted under for the per-domain rate limit: the
+/// registrable domain (one label under its public suffix, from the public suffix
+/// list) as an IDNA A-label. `a.example.co.uk` and `b.example.co.uk` are
+/// `example.co.uk`, so subdomains do not multiply the allowance; a domain that is
+/// itself a public suffix, or has no dot, stands for itself.
+pub(crate) fn rate_domain(address: &str) -> String {
+    let mailbox = normalised_address(address);
+    let domain = mailbox.rsplit_once('@').map_or("", |(_, d)| d);
+    psl::domain_str(domain).unwrap_or(domain).to_string()
 }
 
 impl Envelope {
@@ -392,6 +412,22 @@ mod tests {
             ("no-at-sign", "no-at-sign"),
         ] {
             assert_eq!(super::normalised_address(given), want, "{given}");
+        }
+    }
+
+    #[test]
+    fn domains_are_counted_by_registrable_domain_in_ascii() {
+        for (given, want) in [
+            ("a@bücher.example", "xn--bcher-kva.example"),
+            ("a@xn--bcher-kva.example", "xn--bcher-kva.example"),
+            ("a@BÜCHER.example", "xn--bcher-kva.example"),
+            ("a@a.example.co.uk", "example.co.uk"),
+            ("b@b.Example.CO.UK.", "example.co.uk"),
+            ("c@mail.example.net", "example.net"),
+            ("d@localhost", "localhost"),
+            ("e@co.uk", "co.uk"),
+        ] {
+            assert_eq!(super::rate_domain(given), want, "{given}");
         }
     }
     use super::*;

@@ -35,7 +35,7 @@ use crate::store::{JobKind, Store, StoreError};
 pub(crate) use compose::subject_title;
 pub(crate) use delivery::Delivered;
 pub use delivery::{DURABLE_BATCH, deliver_due};
-pub(crate) use render::answer_cert;
+pub(crate) use render::{answer_cert, answer_key_refusal};
 pub(crate) use transport::Transport;
 
 #[derive(Debug, thiserror::Error)]

@@ -120,9 +120,32 @@ fn render(
 /// The certificate an answer to `report` is encrypted to: the one the report proved
 /// ([`Report::answer_key`]), found by its primary fingerprint among the pre-loaded
 /// keys, then the learnt ones (and the keys earlier versions kept for one answer).
-/// Never chosen by address or by key ID. `Ok(None)`: answer without encryption,
-/// saying nothing of the report.
+/// Never chosen by address or by key ID, and never a revoked or expired key (see
+/// [`answer_key_refusal`]). `Ok(None)`: answer without encryption, saying nothing of
+/// the report.
 pub(crate) fn answer_cert(
+    store: &Store,
+    keyring: &Keyring,
+    report: &Report,
+) -> Result<Option<Cert>, StoreError> {
+    Ok(held_answer_cert(store, keyring, report)?
+        .filter(|c| crate::crypto::certs::answer_refusal(c).is_none()))
+}
+
+/// Why the key `report` proved cannot be answered to any more (revoked, expired),
+/// for the maintainers; `None` when it can, or when the report proved none.
+pub(crate) fn answer_key_refusal(
+    store: &Store,
+    keyring: &Keyring,
+    report: &Report,
+) -> Result<Option<String>, StoreError> {
+    Ok(held_answer_cert(store, keyring, report)?
+        .and_then(|c| crate::crypto::certs::answer_refusal(&c)))
+}
+
+/// Every copy the gateway holds of the certificate `report` proved, merged: a
+/// revocation kept with the learnt copy applies to a pre-loaded one too.
+fn held_answer_cert(
     store: &Store,
     keyring: &Keyring,
     report: &Report,
@@ -131,20 +154,31 @@ pub(crate) fn answer_cert(
         return Ok(None);
     };
     let is_it = |c: &Cert| c.fingerprint().to_hex() == fingerprint;
-    if let Some(c) = keyring.reporters().iter().find(|c| is_it(c)) {
-        return Ok(Some(c.clone()));
-    }
+    let mut copies: Vec<Cert> = keyring
+        .reporters()
+        .iter()
+        .filter(|c| is_it(c))
+        .cloned()
+        .collect();
     let bytes = match store.learnt_cert(fingerprint)? {
-        Some(b) => b,
-        None => match store.offered_key(fingerprint)? {
-            Some(b) => b,
-            None => return Ok(None),
-        },
+        Some(b) => Some(b),
+        None => store.offered_key(fingerprint)?,
     };
-    Ok(crate::crypto::parse_certs(&bytes)
-        .0
-        .into_iter()
-        .find(|c| is_it(c) && crate::crypto::can_encrypt_to(c)))
+    if let Some(bytes) = bytes {
+        copies.extend(
+            crate::crypto::parse_certs(&bytes)
+                .0
+                .into_iter()
+                .filter(|c| is_it(c)),
+        );
+    }
+    let mut copies = copies.into_iter();
+    let Some(first) = copies.next() else {
+        return Ok(None);
+    };
+    Ok(Some(copies.fold(first, |held, other| {
+        held.clone().merge_public(other).unwrap_or(held)
+    })))
 }
 
 /// A maintainer's message to the reporter (its text is the outgoing correspondence

@@ -60,6 +60,7 @@ impl Pipeline {
         }
         let from = m.env.from.clone().unwrap_or_else(|| sender.clone());
         self.learn_proven(&from.address, opened.proven.as_ref(), now)?;
+        self.merge_revocations(&opened, &m.env)?;
         let content = Content::of(opened, from, &m.env);
         if let Some(skipped) = self.maintainer_mail(&m, &content)? {
             return Ok(skipped);

@@ -84,6 +84,92 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// Merges into the certificates the gateway holds (learnt, or pre-loaded in
+    /// `keys/reporters/`) every revocation this message carries that their primary
+    /// key validly made: a revocation certificate attached or pasted, or a revoked
+    /// copy attached or in the Autocrypt header. From any message, signed or not: a
+    /// revocation can only take trust away. A revoked pre-loaded key is kept revoked
+    /// among the learnt ones (the file is the sysadmin's).
+    pub(super) fn merge_revocations(
+        &self,
+        opened: &crypto::Opened,
+        env: &Envelope,
+    ) -> Result<(), StoreError> {
+        use sequoia_openpgp::serialize::SerializeInto;
+        let mut copies: Vec<Cert> = opened.keys.clone();
+        copies.extend(self.autocrypt_keys(env).into_iter().map(|(c, _)| c));
+        if opened.revocations.is_empty()
+            && !copies.iter().any(|c| {
+                c.primary_key().self_revocations().next().is_some()
+                    || c.keys()
+                        .subkeys()
+                        .any(|k| k.self_revocations().next().is_some())
+            })
+        {
+            return Ok(());
+        }
+        // Which kept certificates the revocations may be for: by the copies'
+        // fingerprints, and by the revocations' issuers.
+        let mut targets: Vec<String> = copies.iter().map(|c| c.fingerprint().to_hex()).collect();
+        for sig in &opened.revocations {
+            for issuer in sig.get_issuers() {
+                match &issuer {
+                    KeyHandle::Fingerprint(f) => targets.push(f.to_hex()),
+                    KeyHandle::KeyID(_) => {
+                        for bytes in self.store.learnt_signers(&issuer.to_hex())? {
+                            targets.extend(
+                                crypto::parse_certs(&bytes)
+                                    .0
+                                    .iter()
+                                    .map(|c| c.fingerprint().to_hex()),
+                            );
+                        }
+                        targets.extend(
+                            self.keyring
+                                .reporters()
+                                .iter()
+                                .filter(|c| c.keys().key_handle(issuer.clone()).next().is_some())
+                                .map(|c| c.fingerprint().to_hex()),
+                        );
+                    }
+                }
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        for fpr in targets {
+            let kept = match self.store.learnt_cert(&fpr)? {
+                Some(bytes) => crypto::parse_certs(&bytes)
+                    .0
+                    .into_iter()
+                    .find(|c| c.fingerprint().to_hex() == fpr),
+                None => self
+                    .keyring
+                    .reporters()
+                    .iter()
+                    .find(|c| c.fingerprint().to_hex() == fpr)
+                    .cloned(),
+            };
+            let Some(kept) = kept else {
+                continue;
+            };
+            let Some(revoked) =
+                crypto::certs::with_revocations(&kept, &opened.revocations, &copies)
+            else {
+                continue;
+            };
+            let Ok(bytes) = revoked.to_vec() else {
+                continue;
+            };
+            let handles = crypto::certs::signing_handles(&revoked);
+            self.store.learn_key(&fpr, &handles, &bytes)?;
+            info!(fingerprint = %fpr, "merged a revocation into a reporter key");
+        }
+        Ok(())
+    }
+}
+
 /// Keys for signature checks: maintainers' keys, pre-loaded reporters' keys, then
 /// learnt ones.
 pub(super) struct StoreLookup<'a> {

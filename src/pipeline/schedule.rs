@@ -24,6 +24,7 @@ impl Pipeline {
     /// scheduled time has come. `now` is passed in so tests run on a fixed clock.
     pub fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<Scheduled, PipelineError> {
         let escalated = self.escalate(now)?;
+        self.prune_signatures(now);
         let digest = match self.store.last_digest()? {
             // The first digest is the first scheduled time after the gateway started.
             None => {
@@ -39,6 +40,19 @@ impl Pipeline {
             }
         };
         Ok(Scheduled { escalated, digest })
+    }
+
+    /// Forgets used maintainer signatures that their age refuses anyway (taken longer
+    /// ago than `maintainers_mail.max_age`, with a day's margin for clocks). A failure
+    /// is logged: the next round tries again.
+    fn prune_signatures(&self, now: chrono::DateTime<Utc>) {
+        let max_age = policy::chrono_duration(self.settings.maintainers_mail.max_age);
+        let before = now - max_age - chrono::TimeDelta::days(1);
+        match self.store.prune_signatures(before) {
+            Ok(0) => {}
+            Ok(n) => info!(pruned = n, "forgot used maintainer signatures past max_age"),
+            Err(e) => warn!(error = %e, "could not prune used maintainer signatures"),
+        }
     }
 
     /// Marks every deadline that passed unmet as escalated and queues one mail per

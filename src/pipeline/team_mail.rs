@@ -251,6 +251,8 @@ impl Pipeline {
             return Err(Refusal::Refused("no signature to date".into()));
         }
         let max_age = crate::policy::chrono_duration(self.settings.maintainers_mail.max_age);
+        // A restore forgets the signatures taken after its backup was made.
+        let restored = self.store.signatures_not_before()?;
         for sig in &proven.signatures {
             let Some(made) = sig.created.map(DateTime::<Utc>::from) else {
                 return Err(Refusal::Refused(
@@ -268,6 +270,17 @@ impl Pipeline {
                     "the signature was made at {}, longer ago than maintainers_mail.max_age: \
                      an old message sent again changes nothing",
                     made.to_rfc3339()
+                )));
+            }
+            if let Some(restored) = restored
+                && made < restored
+            {
+                return Err(Refusal::Refused(format!(
+                    "the signature was made at {}, before this gateway's store was restored \
+                     from a backup ({}): a message signed before a restore is never taken; \
+                     send it again",
+                    made.to_rfc3339(),
+                    restored.to_rfc3339()
                 )));
             }
             if self.store.signature_used(&sig.digest)?
@@ -407,6 +420,14 @@ impl Pipeline {
             commands::check_relay(&text, &self.relay_guard(&report, now))
                 .map_err(Refusal::Refused)?;
             let key = outbox::answer_cert(&self.store, &self.keyring, &report)?;
+            if let Some(why) = outbox::answer_key_refusal(&self.store, &self.keyring, &report)? {
+                return Err(Refusal::Refused(format!(
+                    "{}: {why}, so no answer is encrypted to it any more: not relayed. Add \
+                     X-INTERNAL: yes to keep it within the team, and ask the researcher for \
+                     a signed follow-up with their new key.",
+                    report.id
+                )));
+            }
             if key.is_none() && report.data.encrypted {
                 return Err(Refusal::Refused(format!(
                     "{} came encrypted but proved no key that can receive encrypted mail, so \

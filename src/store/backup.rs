@@ -101,7 +101,7 @@ impl Store {
         }
         // Outbox and intake keys come from sled's ID generator, which a new database
         // starts again from zero: the restored one must not hand out used IDs.
-        let next_id = self.db.generate_id()?;
+        let next_id = self.new_id()?;
         out.write_all(&[TAG_NEXT_ID]).map_err(io)?;
         out.write_all(&next_id.to_be_bytes()).map_err(io)?;
         out.write_all(&[TAG_END]).map_err(io)?;
@@ -141,8 +141,9 @@ impl Store {
                 "the first line is not {BACKUP_HEADER:?} (a newer version's backup, or another file?)"
             )));
         }
-        let store = Store::open(path)?;
+        let mut store = Store::open(path)?;
         let mut done = Exported::default();
+        let mut next_id = None;
         let mut tree: Option<(super::guard::Tree, bool)> = None;
         loop {
             let mut tag = [0u8; 1];
@@ -166,8 +167,16 @@ impl Store {
                     }
                 }
                 [TAG_NEXT_ID] => {
+                    // Recorded as the new store's ID base, never counted up to: a
+                    // crafted number is refused at once (see `ids`).
                     let next = read_u64(input)?;
-                    while store.db.generate_id()? < next {}
+                    super::ids::check_id_base(next).map_err(|_| {
+                        bad(&format!(
+                            "its next ID ({next}) is past the largest a store reaches ({})",
+                            super::ids::MAX_ID_BASE
+                        ))
+                    })?;
+                    next_id = Some(next);
                 }
                 [TAG_END] => {
                     if read_u64(input)? != done.entries {
@@ -178,6 +187,11 @@ impl Store {
                 _ => return Err(bad("unknown record")),
             }
         }
+        let next_id = match next_id {
+            Some(n) => n,
+            None => super::ids::id_base(&store.meta)?,
+        };
+        store.mark_restored(next_id, chrono::Utc::now())?;
         // A backup from before a derived tree existed restores without it.
         store.rebuild_indexes()?;
         Ok((store, done))
@@ -230,7 +244,14 @@ mod tests {
         let (restored, imported) = Store::import(&new, &mut file.as_slice()).unwrap();
         assert_eq!(exported, imported);
         let before = dump(&store);
-        assert_eq!(before, dump(&restored));
+        // The same, but for what the restore records of itself (see `ids`).
+        let mut after = dump(&restored);
+        for (name, entries) in &mut after {
+            if name.as_slice() == super::super::TREE_META.as_bytes() {
+                entries.retain(|(k, _)| !matches!(k.as_slice(), b"id_base" | b"restored_at"));
+            }
+        }
+        assert_eq!(before, after);
         for tree in [
             super::super::TREE_REPORTS,
             super::super::TREE_OUTBOX,
@@ -243,9 +264,16 @@ mod tests {
                 .unwrap();
             assert!(!entries.is_empty(), "tree {tree} is empty in the test data");
         }
-        // IDs drawn after the restore are past every ID in the backup.
+        // IDs drawn after the restore are past every ID in the backup, and a
+        // backup of the restored store carries that on.
         let used = store.jobs().unwrap().iter().map(|j| j.id).max().unwrap();
-        assert!(restored.db.generate_id().unwrap() > used);
+        let first = restored.new_id().unwrap();
+        assert!(first > used);
+        let mut again = Vec::new();
+        restored.export(&mut again).unwrap();
+        let (third, _) = Store::import(&dir.path().join("third"), &mut again.as_slice()).unwrap();
+        assert!(third.new_id().unwrap() > first);
+        assert!(third.signatures_not_before().unwrap().is_some());
     }
 
     #[test]
@@ -265,5 +293,22 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("first line"), "{err}");
+    }
+
+    #[test]
+    fn a_next_id_of_two_to_the_62_is_refused_at_once() {
+        let (dir, store) = filled();
+        let mut file = Vec::new();
+        store.export(&mut file).unwrap();
+        // The record is `I` + u64, before `Z` + u64 at the end.
+        let at = file.len() - 17;
+        assert_eq!(file[at - 1], TAG_NEXT_ID);
+        file[at..at + 8].copy_from_slice(&(1u64 << 62).to_be_bytes());
+        let started = std::time::Instant::now();
+        let err = Store::import(&dir.path().join("new"), &mut file.as_slice())
+            .err()
+            .unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(err.to_string().contains("next ID"), "{err}");
     }
 }

@@ -100,8 +100,8 @@ impl Store {
         notice: Option<NewJob>,
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
-        let seq = self.db.generate_id()?;
-        let job_id = self.db.generate_id()?;
+        let seq = self.new_id()?;
+        let job_id = self.new_id()?;
         let result = transact(
             &(
                 self.intake.tx(),
@@ -248,7 +248,7 @@ impl Store {
     /// message has its outcome on record; touches no dedupe index.
     pub fn record_duplicate(&self, record: IntakeRecord) -> Result<(), StoreError> {
         let _writing = self.writing()?;
-        let seq = self.db.generate_id()?;
+        let seq = self.new_id()?;
         self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
         Ok(())
     }

@@ -17,10 +17,12 @@
 //! - `rate`: notice slots and send-rate counters.
 //! - `keys`: reporters' certificates learnt from mail; `retry`: quarantine retry.
 //! - `tx`: how a transaction is aborted, and job IDs drawn before it.
+//! - `ids`: the ID base and the restore time a restore records.
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
 mod guard;
+mod ids;
 mod inhand;
 mod intake;
 mod jobs;
@@ -36,7 +38,7 @@ mod reports;
 mod retry;
 mod tx;
 
-pub(crate) use backup::{BACKUP_HEADER, Exported};
+pub(crate) use backup::Exported;
 pub(crate) use inhand::{Handling, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
@@ -179,6 +181,9 @@ pub struct Store {
     signatures: guard::Tree,
     threads: guard::Tree,
     deadlines: guard::Tree,
+    /// Added to sled's generator: the next ID of the store this one was restored
+    /// from (see [`ids`]).
+    id_base: u64,
     /// Serialises the read-modify-write of rate-limit counters between workers.
     rate_lock: std::sync::Arc<std::sync::Mutex<()>>,
     /// Every write holds this shared; a backup holds it exclusively, so that the
@@ -266,7 +271,7 @@ impl Store {
 
     /// Fresh job IDs (increasing, so the queue lists oldest first).
     fn job_ids(&self, n: usize) -> Result<Vec<u64>, StoreError> {
-        (0..n).map(|_| self.db.generate_id()).collect()
+        (0..n).map(|_| self.new_id()).collect()
     }
 }
 

@@ -89,8 +89,10 @@ impl Store {
         permissions::tighten(path)?;
         let db = super::guard::Db::new(db);
         let tree = |name: &str| db.open_tree(name);
+        let meta = tree(TREE_META)?;
         let store = Store {
-            meta: tree(TREE_META)?,
+            id_base: super::ids::id_base(&meta)?,
+            meta,
             reports: tree(TREE_REPORTS)?,
             heads: tree(TREE_HEADS)?,
             msgids: tree(TREE_MSGIDS)?,

@@ -100,9 +100,10 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Counted per mailbox (case-folded, `+tag` removed: every sub-address of
         // one person is one allowance) and per domain, so that neither sub-addresses
-        // nor many mailboxes of one domain multiply what can be reflected at it.
+        // nor many mailboxes or subdomains of one domain multiply what can be
+        // reflected at it.
         let mailbox = crate::intake::normalised_address(address);
-        let domain = mailbox.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+        let domain = crate::intake::rate_domain(address);
         let sender_key = format!("rate:{mailbox}");
         let domain_key = format!("rate:@{domain}");
         let global_key = "rate:*".to_string();

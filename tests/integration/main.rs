@@ -41,6 +41,10 @@
 //! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
 //!   credentials from a shell, a running daemon named by pid, a long store path, an
 //!   expired key.
+//! - [`trust_ops`]: issue 22's operations attacks (a crafted backup, a next ID of
+//!   2^62, maintainer mail replayed after a restore, U-label domains, revocations in
+//!   a follow-up, anonymous recipients, loose credentials) and issue 23's restore on
+//!   an empty host.
 
 #![allow(
     unreachable_pub,
@@ -69,4 +73,5 @@ mod servers;
 mod sysadmin;
 mod trust;
 mod trust_mail;
+mod trust_ops;
 mod util;

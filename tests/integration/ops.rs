@@ -161,7 +161,9 @@ fn backup_and_restore_into_a_new_store_lists_the_same_reports() {
     let out = gw
         .command()
         .current_dir(gw.dir.path())
-        .args(["backup", "state.backup"])
+        .args(["backup", "--to"])
+        .arg(gw.public_key_path())
+        .arg("state.backup")
         .output()
         .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));
@@ -219,7 +221,9 @@ fn status_and_backup_go_through_the_running_daemon_and_restore_is_refused() {
     let out = gw
         .command()
         .current_dir(gw.dir.path())
-        .args(["backup", "live.backup"])
+        .args(["backup", "--to"])
+        .arg(gw.public_key_path())
+        .arg("live.backup")
         .output()
         .unwrap();
     assert!(out.status.success(), "{:?}", text(&out));

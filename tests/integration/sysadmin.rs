@@ -376,9 +376,10 @@ fn secret_key_file(keys: &std::path::Path) -> std::path::PathBuf {
         .unwrap()
 }
 
-/// Item 4: a backup holds the gateway's keys, is encrypted (GnuPG decrypts it with the
-/// gateway's key, or with the key given with --to), streams to standard output, and
-/// restores on a new host with the same key; older plain backups still restore.
+/// Item 4: a backup holds the gateway's keys, is signed and encrypted (GnuPG decrypts
+/// it with the gateway's key, or with the key given with --to), streams to standard
+/// output, and restores on a new host with the same key; older plain backups, which
+/// nobody signed, are refused (issue 22).
 #[test]
 fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     let gw = Gateway::new();
@@ -387,8 +388,17 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     gw.run_once();
     let before = gw.json(&["reports", "list", "--json"]);
     let fpr = gw.signing_fingerprint();
+    let admin = Gpg::new();
+    let admin_fpr = admin.gen_key("Admin <admin@example.org>");
+    let admin_pub = gw.path("admin.asc");
+    std::fs::write(&admin_pub, admin.export(&admin_fpr)).unwrap();
     let file = gw.path("state.backup");
-    let out = gw.cli(&["backup", file.to_str().unwrap()]);
+    let out = gw.cli(&[
+        "backup",
+        "--to",
+        admin_pub.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(
         text(&out).0.contains("key files (encrypted)"),
@@ -404,19 +414,32 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    // GnuPG with the gateway's secret key reads it: the keys are inside.
+    // GnuPG with the gateway's secret key reads it: a backup signed by the gateway,
+    // with the keys inside.
     let gpg = Gpg::new();
     gpg.import(&secret_key_file(&gw.path("keys")));
-    let plain = gpg.run(&["--decrypt"], &backup);
+    let signed = gpg.run(&["--decrypt"], &backup);
+    let plain = gpg.run(&["--decrypt"], &signed);
     assert!(plain.starts_with(b"disclosured-backup 2\n"));
     let secret = std::fs::read(secret_key_file(&gw.path("keys"))).unwrap();
     assert!(
         find(&plain, &secret).is_some(),
         "the secret key is in the backup"
     );
+    let out = gpg.try_run(&["--status-fd", "1", "--verify"], &signed);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .any(|l| l.starts_with("[GNUPG:] VALIDSIG") && l.contains(&fpr)),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // A new host: no key, no store. The gateway's key is not there to decrypt with,
-    // so the refusal says what to do; GnuPG's plaintext restores store and keys.
+    // so the refusal says what to do; the operator's GnuPG decrypts it, and the
+    // gateway's public key (kept elsewhere) is what the signature is checked with.
+    let public = gw.path("gateway-public.asc");
+    std::fs::write(&public, gw.cli(&["keys", "export"]).stdout).unwrap();
     let new_host = |args: &[&str], stdin: &[u8]| {
         use std::io::Write;
         let mut child = gw
@@ -436,7 +459,22 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     assert!(!out.status.success());
     assert!(text(&out).1.contains("gpg --decrypt"), "{:?}", text(&out));
     assert!(!gw.path("new/state").exists());
-    let out = new_host(&["restore", "-"], &plain);
+    let decrypted = admin.run(&["--decrypt"], &backup);
+    let out = new_host(&["restore", "-"], &decrypted);
+    assert!(!out.status.success(), "no trusted key on the new host");
+    assert!(text(&out).1.contains("--trust"), "{:?}", text(&out));
+    assert!(!gw.path("new/state").exists());
+    let out = new_host(
+        &[
+            "restore",
+            "--trust",
+            public.to_str().unwrap(),
+            "--install-keys",
+            "gateway",
+            "-",
+        ],
+        &decrypted,
+    );
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(text(&out).0.contains("2 reports"), "{:?}", text(&out));
     let out = new_host(&["reports", "list", "--json"], b"");
@@ -454,7 +492,7 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
         assert_eq!(std::fs::read(restored).unwrap(), secret);
     }
 
-    // Encrypted to the gateway's key, restored where that key is: no GnuPG needed.
+    // Encrypted to the gateway's key too, restored where that key is: no GnuPG needed.
     let out = gw
         .command()
         .env("DISCLOSURED__STORE__PATH", gw.path("again"))
@@ -464,30 +502,17 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     assert!(out.status.success(), "{:?}", text(&out));
 
     // To an administrator's key, on standard output, through the running daemon.
-    let admin = Gpg::new();
-    let admin_fpr = admin.gen_key("Admin <admin@example.org>");
-    let admin_pub = gw.path("admin.asc");
-    std::fs::write(&admin_pub, admin.export(&admin_fpr)).unwrap();
     let child = serve(&gw, &gw.path("state"));
     let out = gw.cli(&["backup", "--to", admin_pub.to_str().unwrap(), "-"]);
     assert!(out.status.success(), "{:?}", text(&out));
     assert!(out.stdout.starts_with(b"-----BEGIN PGP MESSAGE-----"));
-    let plain = admin.run(&["--decrypt"], &out.stdout);
+    let signed = admin.run(&["--decrypt"], &out.stdout);
+    admin.import(&public);
+    let plain = admin.run(&["--decrypt"], &signed);
     assert!(plain.starts_with(b"disclosured-backup 2\n"));
-    // The gateway itself cannot read that one.
-    let to_admin = gw.path("admin.backup");
-    std::fs::write(&to_admin, &out.stdout).unwrap();
     stop(child);
-    let out = gw
-        .command()
-        .env("DISCLOSURED__STORE__PATH", gw.path("third"))
-        .args(["restore", to_admin.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(text(&out).1.contains("does not hold"), "{:?}", text(&out));
 
-    // A plain backup of the earlier format still restores.
+    // A plain backup of the earlier format is refused: nobody signed it.
     let old = gw.path("old.backup");
     {
         let store = disclosured::testing::store::Store::open(&gw.path("state")).unwrap();
@@ -500,8 +525,13 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
         .args(["restore", old.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{:?}", text(&out));
-    assert!(text(&out).0.contains("0 key files"), "{:?}", text(&out));
+    assert!(!out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).1.contains("not a signed backup"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(!gw.path("fourth").exists());
 }
 
 /// Item 5: a quarantined message, its cause fixed, goes back through the inbox; a

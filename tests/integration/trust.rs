@@ -726,7 +726,13 @@ fn store_keys_outbox_and_backups_are_private_whatever_the_umask() {
     gw.deliver(&plain_report("<p1@example.net>"));
     under_umask(&["run-once"]);
     let backup = gw.path("backup.dat");
-    under_umask(&["backup", backup.to_str().unwrap()]);
+    let public = gw.public_key_path();
+    under_umask(&[
+        "backup",
+        "--to",
+        public.to_str().unwrap(),
+        backup.to_str().unwrap(),
+    ]);
     let mut checked = 0;
     for dir in ["state", "outbox", "keys"] {
         for (path, m) in modes(&gw.path(dir)) {

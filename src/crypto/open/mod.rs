@@ -97,6 +97,9 @@ pub struct Opened {
     pub attachments: Vec<Attachment>,
     /// Keys the message carried (attachments and pasted key blocks), with the source.
     pub keys: Vec<Cert>,
+    /// Key and subkey revocation signatures the message carried on their own (a
+    /// revocation certificate attached or pasted), not yet checked against any key.
+    pub revocations: Vec<sequoia_openpgp::packet::Signature>,
     /// The certificate this message proves its sender holds (see [`Proven`]).
     pub proven: Option<Proven>,
     /// A good signature by one of the gateway's own keys: a copy of mail the gateway
@@ -249,6 +252,7 @@ pub fn open(
             body: Vec::new(),
             attachments: Vec::new(),
             keys: Vec::new(),
+            revocations: Vec::new(),
             proven: None,
             gateway_signed: false,
             good_signatures: Vec::new(),

@@ -268,10 +268,18 @@ impl Ctx<'_> {
 
     /// Parses keys a message offers, within the size limit; keys over it are
     /// ignored, not an error (the report itself is still good).
-    pub(super) fn offered_keys(&self, bytes: &[u8]) -> Vec<Cert> {
+    /// Revocation signatures standing alone (not in a certificate) are kept for the
+    /// pipeline to merge into the keys it holds.
+    pub(super) fn offered_keys(&mut self, bytes: &[u8]) -> Vec<Cert> {
         if bytes.len() as u64 > self.limits.max_key_bytes {
             return Vec::new();
         }
+        let room = crate::crypto::certs::MAX_OFFERED_REVOCATIONS
+            .saturating_sub(self.out.revocations.len());
+        let revocations = crate::crypto::certs::revocation_signatures(bytes);
+        self.out
+            .revocations
+            .extend(revocations.into_iter().take(room));
         crate::crypto::parse_certs(bytes).0
     }
 
