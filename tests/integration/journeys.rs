@@ -197,14 +197,32 @@ expire_after = "1h"
     /// Runs a command; a command that has not returned within [`COMMAND_BOUND`] is
     /// killed and fails the test. Returns (success, stdout, stderr).
     pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        self.cli_with_input(args, None)
+    }
+
+    /// As [`World::cli`], with `input` on standard input.
+    pub fn cli_with_input(&self, args: &[&str], input: Option<&[u8]>) -> (bool, String, String) {
         let mut child = self
             .gw
             .command()
             .args(args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        if let Some(bytes) = input {
+            let mut stdin = child.stdin.take().unwrap();
+            let bytes = bytes.to_vec();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&bytes);
+            });
+        }
         let mut stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         let out = std::thread::spawn(move || {
@@ -948,6 +966,98 @@ fn replies_to_each_kind_of_team_mail(path: KeyPath) {
     w.stop();
 }
 
+/// Backup → the host is lost → restore on an empty host with only what README says
+/// to keep off the host (the backup, the operator's own key in their GnuPG, the
+/// gateway's public key) → the conversation continues under `serve`: Alice's
+/// follow-up joins her report, both maintainers get it, and Bob's answer reaches her
+/// encrypted to the same key and signed by the same gateway key.
+fn backup_restore_and_the_conversation_continues(path: KeyPath) {
+    let mut w = World::new(path, "");
+    let operator = Gpg::new();
+    operator.gen_key("Operator <ops@example.org>");
+    let kept = tempfile::tempdir().unwrap();
+    let operator_key = kept.path().join("operator.asc");
+    std::fs::write(&operator_key, operator.export("ops@example.org")).unwrap();
+    w.start();
+    let (id, ack) = w.reported();
+    let ack_id = header(&ack, "Message-ID").unwrap();
+    // What the operator keeps off the host, made beside the running daemon.
+    let backup = kept.path().join("offsite.backup");
+    w.ok(&[
+        "backup",
+        "--to",
+        operator_key.to_str().unwrap(),
+        backup.to_str().unwrap(),
+    ]);
+    let gateway_pub = kept.path().join("gateway.asc");
+    std::fs::write(&gateway_pub, w.ok(&["keys", "export"])).unwrap();
+    w.stop();
+
+    // The host is lost: store, keys (gateway, maintainers', reporters'), inbox state.
+    for dir in ["state", "keys"] {
+        std::fs::remove_dir_all(w.gw.path(dir)).unwrap();
+    }
+    std::fs::create_dir_all(w.gw.path("keys")).unwrap();
+    let (status, plain, ok) = operator.decrypt(&std::fs::read(&backup).unwrap());
+    assert!(ok, "the operator cannot decrypt the backup: {status}");
+    let (ok, out, err) = w.cli_with_input(
+        &[
+            "restore",
+            "--trust",
+            gateway_pub.to_str().unwrap(),
+            "--install-keys",
+            "gateway,maintainers,reporters",
+            "-",
+        ],
+        Some(&plain),
+    );
+    assert!(ok, "restore failed: {err}");
+    let _ = out;
+    w.start();
+    assert_eq!(w.show(&id)["status"], "acknowledged");
+
+    // Alice follows up, threaded to the acknowledgement she got before the restore.
+    let (bob_seen, carol_seen) = (w.mail_to(BOB).len(), w.mail_to(CAROL).len());
+    let seen = w.mail_to(ALICE).len();
+    let msgid = w.next_msgid("alice");
+    w.deliver(&w.alice_mail(
+        &msgid,
+        &format!("Re: [{id}] Received"),
+        Some(&ack_id),
+        "Is there any news after your move?\n",
+        false,
+    ));
+    w.maintainer_reads(&w.bob, bob_seen, "after your move");
+    w.maintainer_reads(&w.carol, carol_seen, "after your move");
+    assert_eq!(
+        w.gw.reports().len(),
+        if path == KeyPath::Learnt { 2 } else { 1 }
+    );
+    // Bob answers it (a reply to the follow-up notice goes to the researcher).
+    let notice = w
+        .mail_to(BOB)
+        .iter()
+        .skip(bob_seen)
+        .filter_map(|m| header(m, "Message-ID"))
+        .find(|mid| mid.contains("followup"))
+        .expect("a follow-up notice to Bob");
+    w.deliver(&w.maintainer_mail(
+        &w.bob,
+        Some(&format!("Re: [{id}] Follow-up")),
+        Some(&notice),
+        "We moved hosts; the fix is still on track.\n",
+    ));
+    if path.has_key() {
+        let raw = w.wait_mail(ALICE, seen, &format!("[{id}]"));
+        // Same gateway key (alice_reads checks its signature), same key of hers.
+        assert!(w.alice_reads(&raw).contains("still on track"));
+        assert_eq!(w.show(&id)["proven_key"], w.alice_fpr.as_str());
+    } else {
+        w.wait_until("the refusal", |w| !w.gw.quarantine().is_empty());
+    }
+    w.stop();
+}
+
 /// The SMTP server answers 451, then recovers: the acknowledgement arrives once;
 /// meanwhile the daemon goes on taking reports and answering commands.
 fn smtp_tempfail_then_recovers(path: KeyPath) {
@@ -1105,4 +1215,5 @@ journeys!(
     digest_and_escalation,
     smtp_tempfail_then_recovers,
     replies_to_each_kind_of_team_mail,
+    backup_restore_and_the_conversation_continues,
 );
