@@ -33,6 +33,10 @@ BINDIR      ?= $(PREFIX)/bin
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DOCDIR      ?= $(PREFIX)/share/doc/disclosured
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 SYSCONFDIR  ?= /etc
 CONFDIR     := $(SYSCONFDIR)/disclosured
 
@@ -56,6 +60,16 @@ install:
 	chmod 0644 $(DESTDIR)$(UNITDIR)/disclosured.service
 	install -D -m 0644 systemd/sysusers.d/disclosured.conf $(DESTDIR)$(SYSUSERSDIR)/disclosured.conf
 	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 0644 CHANGELOG.md SECURITY.md LICENSE-APACHE LICENSE-MIT $(DESTDIR)$(DOCDIR)/
+	if [ -d docs ]; then install -d -m 0755 $(DESTDIR)$(DOCDIR)/docs && install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/; fi
+	# Man pages and shell completions, written by the binary itself.
+	install -d -m 0755 $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(BIN) manpages $(DESTDIR)$(MANDIR)/man1 >/dev/null
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/disclosured*.1
+	$(BIN) completions bash > $(DESTDIR)$(BASHCOMPDIR)/disclosured
+	$(BIN) completions zsh > $(DESTDIR)$(ZSHCOMPDIR)/_disclosured
+	$(BIN) completions fish > $(DESTDIR)$(FISHCOMPDIR)/disclosured.fish
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/disclosured $(DESTDIR)$(ZSHCOMPDIR)/_disclosured $(DESTDIR)$(FISHCOMPDIR)/disclosured.fish
 	install -m 0644 config/disclosured.toml config/systemd.toml $(DESTDIR)$(DOCDIR)/
 	install -d -m 0755 $(DESTDIR)$(CONFDIR)
 	install -d -m 0700 $(DESTDIR)$(CONFDIR)/credentials
@@ -71,7 +85,9 @@ install:
 # Leaves the configuration, the credentials and the state (keys, reports) in place.
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/disclosured $(DESTDIR)$(UNITDIR)/disclosured.service \
-	  $(DESTDIR)$(SYSUSERSDIR)/disclosured.conf
+	  $(DESTDIR)$(SYSUSERSDIR)/disclosured.conf $(DESTDIR)$(MANDIR)/man1/disclosured*.1 \
+	  $(DESTDIR)$(BASHCOMPDIR)/disclosured $(DESTDIR)$(ZSHCOMPDIR)/_disclosured \
+	  $(DESTDIR)$(FISHCOMPDIR)/disclosured.fish
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 # Benchmarks (not part of `make test`); figures go to BENCHMARKS.md.

@@ -11,7 +11,11 @@ use crate::store::Status;
 /// Watches a security inbox, decrypts and verifies OpenPGP reports, stores them and
 /// answers each reporter with a signed acknowledgement.
 #[derive(Debug, Parser)]
-#[command(name = "disclosured", version)]
+#[command(
+    name = "disclosured",
+    version = super::manual::VERSION,
+    after_long_help = super::manual::AFTER_HELP
+)]
 pub(crate) struct Cli {
     /// Configuration file, read over the built-in defaults (config/disclosured.toml).
     /// Environment variables DISCLOSURED__SECTION__KEY override both.
@@ -84,6 +88,7 @@ pub(crate) enum Command {
     /// backup.recipients in the configuration; refused when neither names one. While
     /// the daemon runs, the daemon writes FILE (as its own user, so it must be allowed
     /// to write there) and the store's writes wait until the copy is complete.
+    #[command(after_long_help = super::manual::BACKUP_AFTER_HELP)]
     Backup {
         /// The backup file (mode 0600, replaced atomically when it exists), or - for
         /// standard output.
@@ -100,6 +105,7 @@ pub(crate) enum Command {
     /// store.path holds anything. Reads encrypted backups (with the gateway keys in
     /// keys.dir) and decrypted ones (`gpg --decrypt FILE | disclosured restore
     /// --trust GATEWAY-KEY.asc --install-keys gateway -` on a new host).
+    #[command(after_long_help = super::manual::BACKUP_AFTER_HELP)]
     Restore {
         /// A file written by `disclosured backup`, or - for standard input.
         file: PathBuf,
@@ -113,6 +119,41 @@ pub(crate) enum Command {
         #[arg(long, value_name = "KINDS", value_delimiter = ',')]
         install_keys: Vec<super::backup::KeyKind>,
     },
+    /// Print the security policy this gateway keeps, in Markdown (a SECURITY.md or a
+    /// web page): the address, the key to encrypt to, what to include, and the clocks
+    /// of [policy] (acknowledgement, assessment, fix targets by severity).
+    Policy,
+    /// Write the man pages (disclosured.1 and one per command) into DIR; `make
+    /// install` runs it.
+    #[command(hide = true)]
+    Manpages {
+        /// Where to write them.
+        dir: PathBuf,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell);
+    /// `make install` installs bash's, zsh's and fish's.
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+impl Command {
+    /// Commands that need no configuration: they describe the program itself.
+    pub(crate) fn is_manual(&self) -> Option<Manual> {
+        match self {
+            Command::Manpages { dir } => Some(Manual::Pages(dir.clone())),
+            Command::Completions { shell } => Some(Manual::Completions(*shell)),
+            _ => None,
+        }
+    }
+}
+
+/// What `manpages` and `completions` write.
+pub(crate) enum Manual {
+    Pages(PathBuf),
+    Completions(clap_complete::Shell),
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +183,7 @@ pub(crate) enum ReportsCommand {
         json: bool,
     },
     /// Change a report: its state, severity, CVSS vector, assignee; add a note.
+    #[command(after_long_help = super::manual::SET_AFTER_HELP)]
     Set(SetArgs),
     /// Send the reporter a message (signed; encrypted to the key the report proved),
     /// threaded in the report and recorded as correspondence.

@@ -18,6 +18,20 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Some(dir) = credentials_dir(cli.config.as_deref(), cli.credentials.as_deref()) {
         crate::config::set_cli_credentials(dir);
     }
+    if let Some(manual) = cli.command.is_manual() {
+        match manual {
+            super::args::Manual::Pages(dir) => {
+                for page in super::manual::write_man_pages(&dir)? {
+                    println!("{}", page.display());
+                }
+            }
+            super::args::Manual::Completions(shell) => {
+                use std::io::Write as _;
+                std::io::stdout().write_all(&super::manual::completions(shell))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Doctor = cli.command {
         // Before loading the configuration: a configuration that fails is a finding.
         return super::ops::doctor(cli.config.as_deref());
@@ -75,6 +89,16 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", String::from_utf8_lossy(&key));
         }
         Command::CheckConfig => check_config(&settings)?,
+        Command::Policy => {
+            let ring = Keyring::load_locked(&settings.keys)?;
+            let fingerprint = ring.signing_cert().map(|c| c.fingerprint().to_hex());
+            print!(
+                "{}",
+                super::manual::policy(&settings, fingerprint.as_deref())
+            );
+        }
+        // Handled before the configuration is read.
+        Command::Manpages { .. } | Command::Completions { .. } => {}
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@ pub(crate) mod args;
 mod backup;
 pub(crate) mod commands;
 pub(crate) mod logging;
+mod manual;
 pub(crate) mod ops;
 mod quarantine;
 pub(crate) mod reports;

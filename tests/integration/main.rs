@@ -13,6 +13,8 @@
 //!   researcher's key reaches the gateway (attached, Autocrypt, preloaded, learnt,
 //!   none): report, acknowledgement, maintainers' mail and commands, follow-ups,
 //!   replies, digest and escalation on the daemon's timers, SMTP failures.
+//! - [`manual`]: issue 23, `--version` with the commit, `--help` as a manual, exit
+//!   statuses, and SECURITY.md in step with `disclosured policy`.
 //! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
@@ -63,6 +65,7 @@ mod journeys;
 mod keys;
 mod layouts;
 mod lifecycle;
+mod manual;
 mod network;
 mod ops;
 mod pipeline;

@@ -357,6 +357,19 @@ fn issue_18_make_install_needs_no_cargo_once_built() {
         assert!(dest.path().join(f).is_file(), "{f}");
     }
     assert!(dest.path().join("etc/disclosured/credentials").is_dir());
+    // Issue 23: man pages, completions, the policy and licences come along.
+    for f in [
+        "usr/local/share/man/man1/disclosured.1",
+        "usr/local/share/man/man1/disclosured-reports.1",
+        "usr/local/share/bash-completion/completions/disclosured",
+        "usr/local/share/zsh/site-functions/_disclosured",
+        "usr/local/share/fish/vendor_completions.d/disclosured.fish",
+        "usr/local/share/doc/disclosured/SECURITY.md",
+        "usr/local/share/doc/disclosured/CHANGELOG.md",
+        "usr/local/share/doc/disclosured/LICENSE-MIT",
+    ] {
+        assert!(dest.path().join(f).is_file(), "{f} not installed");
+    }
     // Not built: says what to do instead of "cargo is missing".
     let out = make("/nonexistent/disclosured");
     let (stdout, stderr) = text(&out);

@@ -1,0 +1,273 @@
+//! What `--help`, the man pages and the shell completions say beyond the options:
+//! examples, files, environment and exit status (issue 23), the version with the
+//! commit it was built from, and the security policy a deployment serves
+//! (`disclosured policy`), written from its own configuration.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::CommandFactory;
+
+use super::args::Cli;
+use crate::config::Settings;
+
+/// `disclosured --version`: the release and the commit (`commit unknown` when built
+/// from a tree without git history).
+pub(crate) const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("DISCLOSURED_COMMIT"),
+    ")"
+);
+
+/// The end of `disclosured --help` and of disclosured(1).
+pub(crate) const AFTER_HELP: &str = "\
+EXAMPLES:
+    disclosured serve                                  run the daemon (systemd runs this)
+    disclosured --config /etc/disclosured/disclosured.toml doctor
+    disclosured reports list --overdue                 what is late
+    disclosured reports show VR-2026-0042              one report and its conversation
+    disclosured reports set VR-2026-0042 --status triaged --severity high
+    disclosured reports reply VR-2026-0042 --file answer.txt
+    disclosured quarantine list                        messages that did not become reports
+    disclosured backup --to ~/offsite-key.asc /var/backups/disclosured.backup
+    gpg --decrypt offsite.backup | disclosured restore --trust gateway.asc --install-keys gateway -
+    disclosured policy > SECURITY.md                   the policy this gateway keeps
+
+FILES:
+    /etc/disclosured/disclosured.toml    configuration (read over the built-in defaults)
+    /etc/disclosured/credentials/        passwords and passphrases when not run by systemd
+    keys.dir (keys/)                     the gateway's keys; reporters/ and maintainers/
+    store.path (var/state/)              the store: reports, queue, quarantine log
+    store.path + .sock                   the running daemon's control socket
+    inbox.path (var/inbox/)              the Maildir inbox, when inbox.kind = \"maildir\"
+
+ENVIRONMENT:
+    DISCLOSURED_CONFIG                   the configuration file (as --config)
+    DISCLOSURED_CREDENTIALS              the credentials directory (as --credentials)
+    DISCLOSURED__SECTION__KEY            overrides one setting, e.g. DISCLOSURED__STORE__PATH
+    CREDENTIALS_DIRECTORY                systemd's credentials (LoadCredential=)
+    NOTIFY_SOCKET, WATCHDOG_USEC         systemd's readiness and watchdog protocol
+    DISCLOSURED_CONTROL_TIMEOUT          how long commands wait for the daemon's answer
+    RUST_LOG                             log filter (default: info for serve, warn otherwise)
+
+EXIT STATUS:
+    0    success
+    1    the command ran and said no: a change refused (reports set), a failed check
+         (doctor), status when the daemon does not answer
+    2    an error: bad options, a configuration that does not validate (check-config),
+         a store, key or daemon that cannot be reached
+
+See README.md and docs/ (installed under share/doc/disclosured) for the guides.";
+
+/// The end of `reports set --help`.
+pub(crate) const SET_AFTER_HELP: &str = "\
+EXAMPLES:
+    disclosured reports set VR-2026-0042 --status triaged --severity high --assignee carol
+    disclosured reports set VR-2026-0042 --cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
+    disclosured reports set VR-2026-0043 --status rejected --reason duplicate --duplicate-of VR-2026-0042
+
+The researcher is told of the states listed in notify.reporter_on (by default accepted,
+fixed, disclosed and rejected), by a signed mail encrypted to the key their report proved.";
+
+/// The end of `backup --help` and `restore --help`.
+pub(crate) const BACKUP_AFTER_HELP: &str = "\
+EXAMPLES:
+    disclosured keys export > gateway.asc        keep this off the host
+    disclosured backup --to ~/offsite-key.asc /var/backups/disclosured.backup
+    gpg --decrypt disclosured.backup | disclosured restore --trust gateway.asc --install-keys gateway -
+
+Keep off the host: the backup, the secret key of the --to key in your own GnuPG, and the
+gateway's public key. Nothing else is needed to restore on a new host.";
+
+/// Writes disclosured(1) and one page per subcommand (disclosured-reports(1), …) into
+/// `dir`; returns the files written.
+pub(crate) fn write_man_pages(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    let top = Cli::command().version(VERSION);
+    write_page(dir, &top, "disclosured", &mut written)?;
+    for sub in top.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("disclosured-{}", sub.get_name());
+        let page = sub.clone().name(name.clone()).version(VERSION);
+        write_page(dir, &page, &name, &mut written)?;
+    }
+    Ok(written)
+}
+
+fn write_page(
+    dir: &Path,
+    cmd: &clap::Command,
+    name: &str,
+    written: &mut Vec<PathBuf>,
+) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .render(&mut out)
+        .with_context(|| format!("rendering {name}(1)"))?;
+    let path = dir.join(format!("{name}.1"));
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    written.push(path);
+    Ok(())
+}
+
+/// The completion script for `shell` on standard output.
+pub(crate) fn completions(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "disclosured", &mut out);
+    out
+}
+
+/// The security policy this gateway keeps, in Markdown (a SECURITY.md): where to
+/// write, the key to encrypt to, what to include, and the clocks of `[policy]`.
+pub(crate) fn policy(settings: &Settings, fingerprint: Option<&str>) -> String {
+    let p = &settings.policy;
+    let human = human_duration;
+    let mut t = String::new();
+    let _ = writeln!(t, "# Security policy of {}\n", settings.gateway.name);
+    let _ = writeln!(
+        t,
+        "Report vulnerabilities by email to **{}**. Do not open public issues for them.\n",
+        settings.gateway.address
+    );
+    let _ = writeln!(t, "## Encrypt and sign\n");
+    match fingerprint {
+        Some(f) => {
+            let _ = writeln!(
+                t,
+                "Encrypt to our OpenPGP key `{f}` (`gpg --locate-keys {}`, or ask for it in a \
+                 first unencrypted mail that says nothing of the issue), and sign with your own \
+                 key inside the encryption (`gpg --sign --encrypt`, or your mail client's \
+                 PGP/MIME). Attach your public key, or let your client send an Autocrypt \
+                 header, so that our answers are encrypted to you.\n",
+                settings.gateway.address
+            );
+        }
+        None => {
+            let _ = writeln!(
+                t,
+                "This gateway has no key yet (`disclosured keys generate`).\n"
+            );
+        }
+    }
+    let _ = writeln!(t, "## What to include\n");
+    for field in &p.required_fields {
+        let _ = writeln!(t, "- {}", field.label());
+    }
+    if !p.supported_versions.is_empty() {
+        let _ = writeln!(
+            t,
+            "\nSupported versions: {}.",
+            p.supported_versions.join(", ")
+        );
+    }
+    if !p.out_of_scope.is_empty() {
+        let names: Vec<&str> = p.out_of_scope.iter().map(|c| c.name.as_str()).collect();
+        let _ = writeln!(t, "\nOut of scope: {}.", names.join(", ").replace('_', " "));
+    }
+    let _ = writeln!(t, "\n## What happens next\n");
+    let _ = writeln!(
+        t,
+        "- You get a signed acknowledgement with a report ID (`{}-YYYY-NNNN`) within seconds, \
+         and in any case within {}.",
+        settings.gateway.report_id_prefix,
+        human(p.acknowledge)
+    );
+    let _ = writeln!(
+        t,
+        "- A maintainer assesses the report within {} of receipt.",
+        human(p.initial_assessment)
+    );
+    let _ = writeln!(
+        t,
+        "- We aim to fix it within {} (critical), {} (high), {} (medium) or {} (low) of \
+         receipt.",
+        human(p.fix.critical),
+        human(p.fix.high),
+        human(p.fix.medium),
+        human(p.fix.low)
+    );
+    let _ = writeln!(
+        t,
+        "- Keep the `[{}-…]` tag in the subject of follow-ups and sign them with the same \
+         key.",
+        settings.gateway.report_id_prefix
+    );
+    t
+}
+
+/// A policy's clock as a person says it: "7 days", "12 hours", else humantime's form.
+fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    match secs {
+        0 => "0 seconds".to_string(),
+        s if s % 86_400 == 0 => plural(s / 86_400, "day"),
+        s if s % 3_600 == 0 => plural(s / 3_600, "hour"),
+        _ => humantime::format_duration(d).to_string(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_reads_like_a_manual_and_the_version_names_the_commit() {
+        let help = Cli::command()
+            .version(VERSION)
+            .render_long_help()
+            .to_string();
+        for section in ["EXAMPLES:", "FILES:", "ENVIRONMENT:", "EXIT STATUS:"] {
+            assert!(help.contains(section), "{section} missing from --help");
+        }
+        assert!(VERSION.contains("commit "), "{VERSION}");
+    }
+
+    #[test]
+    fn man_pages_cover_every_visible_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let pages = write_man_pages(dir.path()).unwrap();
+        let names: Vec<String> = pages
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        for want in [
+            "disclosured.1",
+            "disclosured-serve.1",
+            "disclosured-reports.1",
+            "disclosured-backup.1",
+            "disclosured-restore.1",
+        ] {
+            assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+        }
+        let top = std::fs::read_to_string(dir.path().join("disclosured.1")).unwrap();
+        assert!(top.contains(".TH disclosured 1"), "{top}");
+        assert!(top.contains("EXIT STATUS"), "{top}");
+    }
+
+    #[test]
+    fn completions_name_the_subcommands() {
+        let bash = String::from_utf8(completions(clap_complete::Shell::Bash)).unwrap();
+        assert!(
+            bash.contains("quarantine") && bash.contains("reports"),
+            "{bash}"
+        );
+    }
+
+    #[test]
+    fn the_policy_states_the_configured_clocks() {
+        let s = Settings::parse_toml(
+            "[policy]\ninitial_assessment = \"5d\"\n[policy.fix]\ncritical = \"3d\"\n",
+        )
+        .unwrap();
+        let text = policy(&s, Some("ABCD"));
+        assert!(text.contains("within 5 days"), "{text}");
+        assert!(text.contains("3 days (critical)"), "{text}");
+        assert!(text.contains("90 days (low)"), "{text}");
+        assert!(text.contains("`ABCD`"), "{text}");
+        assert!(text.contains(&s.gateway.address), "{text}");
+    }
+}
