@@ -128,7 +128,7 @@ pub(crate) fn answer_cert(
     keyring: &Keyring,
     report: &Report,
 ) -> Result<Option<Cert>, StoreError> {
-    Ok(held_answer_cert(store, keyring, report, false)?
+    Ok(held_answer_cert(store, keyring, report)?
         .filter(|c| crate::crypto::certs::answer_refusal(c).is_none()))
 }
 
@@ -139,20 +139,19 @@ pub(crate) fn answer_key_refusal(
     keyring: &Keyring,
     report: &Report,
 ) -> Result<Option<String>, StoreError> {
-    Ok(held_answer_cert(store, keyring, report, true)?
+    Ok(held_answer_cert(store, keyring, report)?
         .and_then(|c| crate::crypto::certs::answer_refusal(&c)))
 }
 
-/// The certificate `report` proved: the pre-loaded copy, else the learnt one. With
-/// `merge_learnt`, a pre-loaded copy is merged with the learnt one, so that a
-/// revocation that arrived by mail applies to it too; that reads the store, which
-/// [`answer_cert`] must not do for a pre-loaded key: it is called inside store
-/// transactions (the status notice), where a store read waits for ever.
+/// Every copy the gateway holds of the certificate `report` proved, merged: a
+/// revocation kept with the learnt copy applies to a pre-loaded one too (this reads
+/// the store: never
+/// inside a store transaction, which `store::guard` enforces; the status notice looks
+/// the key up before its transaction).
 fn held_answer_cert(
     store: &Store,
     keyring: &Keyring,
     report: &Report,
-    merge_learnt: bool,
 ) -> Result<Option<Cert>, StoreError> {
     let Some(fingerprint) = report.answer_key() else {
         return Ok(None);
@@ -164,9 +163,6 @@ fn held_answer_cert(
         .filter(|c| is_it(c))
         .cloned()
         .collect();
-    if !copies.is_empty() && !merge_learnt {
-        return Ok(copies.pop());
-    }
     let bytes = match store.learnt_cert(fingerprint)? {
         Some(b) => Some(b),
         None => store.offered_key(fingerprint)?,
