@@ -199,11 +199,24 @@ fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<Option<String
             };
             let inbox = crate::source::imap::ImapInbox::new(imap.clone())?;
             let to = imap.folder.clone();
+            let server = format!("{}:{}", imap.host, imap.port);
             let work = async move {
-                let mut mailbox = inbox.connect().await?;
-                let moved = mailbox.put_back(&from, &to, &which).await;
-                mailbox.logout().await;
-                moved
+                // A server that takes the connection and stops answering must not
+                // hold the command (or, in the daemon, one of its threads) for ever.
+                match tokio::time::timeout(RETRY_IMAP_TIMEOUT, async move {
+                    let mut mailbox = inbox.connect().await?;
+                    let moved = mailbox.put_back(&from, &to, &which).await;
+                    mailbox.logout().await;
+                    moved
+                })
+                .await
+                {
+                    Ok(moved) => moved.map_err(anyhow::Error::from),
+                    Err(_) => Err(anyhow::anyhow!(
+                        "the IMAP server {server} did not answer within {}s; the message may or may not have been moved back: look in the IMAP folders before you run quarantine retry again",
+                        RETRY_IMAP_TIMEOUT.as_secs()
+                    )),
+                }
             };
             // In the daemon this runs on one of its blocking threads.
             let moved = match tokio::runtime::Handle::try_current() {
@@ -214,6 +227,9 @@ fn put_back(p: &Pipeline, record: &IntakeRecord) -> anyhow::Result<Option<String
         }
     }
 }
+
+/// How long `quarantine retry` waits for the IMAP server to move a message back.
+const RETRY_IMAP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
     use sha2::Digest;
