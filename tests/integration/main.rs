@@ -15,6 +15,7 @@
 //!   replies, digest and escalation on the daemon's timers, SMTP failures.
 //! - [`manual`]: issue 23, `--version` with the commit, `--help` as a manual, exit
 //!   statuses, and SECURITY.md in step with `disclosured policy`.
+//! - [`quickstart`]: issue 23, README's quick start pasted as it stands.
 //! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
@@ -70,6 +71,7 @@ mod network;
 mod ops;
 mod pipeline;
 mod poison;
+mod quickstart;
 mod refusals;
 mod review;
 mod servers;
