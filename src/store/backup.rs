@@ -70,10 +70,63 @@ fn read_bytes(input: &mut dyn BufRead) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
+/// When a backup runs: writes wait for it, and the time they wait is not a stall
+/// (see the daemon's watchdog). Unix seconds; 0 for none.
+#[derive(Debug, Default)]
+pub(crate) struct ExportClock {
+    running_since: std::sync::atomic::AtomicI64,
+    last_end: std::sync::atomic::AtomicI64,
+}
+
+/// Marks a backup as running until dropped.
+pub(super) struct Running<'a>(&'a ExportClock);
+
+impl ExportClock {
+    fn start(&self) -> Running<'_> {
+        self.running_since.store(
+            chrono::Utc::now().timestamp(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        Running(self)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0
+            .last_end
+            .store(chrono::Utc::now().timestamp(), SeqCst);
+        self.0.running_since.store(0, SeqCst);
+    }
+}
+
+impl Store {
+    /// Since when a backup has been running, if one is; then when the last ended.
+    pub fn backup_times(
+        &self,
+    ) -> (
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let at = |secs: i64| {
+            (secs > 0)
+                .then(|| chrono::DateTime::from_timestamp(secs, 0))
+                .flatten()
+        };
+        (
+            at(self.exports.running_since.load(SeqCst)),
+            at(self.exports.last_end.load(SeqCst)),
+        )
+    }
+}
+
 impl Store {
     /// Writes every tree of the store to `out` (not flushed to disk: the caller owns
     /// the file). Writes wait until it returns.
     pub fn export(&self, out: &mut dyn Write) -> Result<Exported, StoreError> {
+        let _running = self.exports.start();
         let _paused = self
             .writes
             .write()

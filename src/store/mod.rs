@@ -190,6 +190,9 @@ pub struct Store {
     /// export is one consistent state across trees (sled has no snapshot of several
     /// trees): writers wait for the backup, readers do not.
     writes: std::sync::Arc<std::sync::RwLock<()>>,
+    /// When the running backup started and when the last one ended: the watchdog
+    /// does not count the time writes waited for a backup as a stall.
+    exports: std::sync::Arc<backup::ExportClock>,
     /// Marks the store open in this process until the last clone is gone; after
     /// `db`, so it goes after sled's handle.
     _open: std::sync::Arc<lock::Registration>,

@@ -111,6 +111,7 @@ impl Store {
             deadlines: tree(TREE_DEADLINES)?,
             rate_lock: Default::default(),
             writes: Default::default(),
+            exports: Default::default(),
             _open: std::sync::Arc::new(lock::Registration::new(path)),
             db,
         };
