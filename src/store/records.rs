@@ -356,6 +356,12 @@ pub struct NewReport {
     /// No acknowledgement was queued: the sender was over the rate limits.
     #[serde(default)]
     pub suppressed_ack: bool,
+    /// The issuer (fingerprint, else key ID) of the report's signature when the
+    /// gateway did not have that key: the message is kept (see
+    /// [`Store::await_proof`]) so that the key, once it arrives, can still prove the
+    /// report. Cleared when it did.
+    #[serde(default)]
+    pub unknown_signer: Option<String>,
 }
 
 /// A stored report.
