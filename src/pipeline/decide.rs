@@ -68,6 +68,15 @@ impl Pipeline {
             .map(|c| (c.clone(), crypto::KeySource::Attached))
             .collect();
         offered.extend(self.autocrypt_keys(&m.env));
+        if self.store.any_awaiting_proof()? {
+            // Keys the sysadmin pre-loaded since such a report came.
+            offered.extend(
+                self.keyring
+                    .reporters()
+                    .iter()
+                    .map(|c| (c.clone(), crypto::KeySource::ReportersDir)),
+            );
+        }
         self.prove_late(&offered, now)?;
         let content = Content::of(opened, from, &m.env);
         if let Some(skipped) = self.maintainer_mail(&m, &content)? {

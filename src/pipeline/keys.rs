@@ -305,6 +305,31 @@ impl Pipeline {
             .filter(|p| p.fingerprint == fpr && opened.signature == crypto::SignatureStatus::Good)
         else {
             info!(report = %id, fingerprint = %fpr, "an offered key did not prove the report it names");
+            // The signature names this very key by fingerprint and does not verify
+            // with it: it is bad, for good. (A key ID alone may be shared by another
+            // key, which may still come.)
+            let by_fingerprint = handle.len() >= 40;
+            if by_fingerprint && opened.signature == crypto::SignatureStatus::Bad {
+                let note = format!(
+                    "{handle}, which the signature names, arrived and the signature does not verify with it"
+                );
+                self.store.modify_report(&id, |r| {
+                    if r.data.unknown_signer.is_none() {
+                        return Ok(Vec::new());
+                    }
+                    r.data.signature = crypto::SignatureStatus::Bad;
+                    r.data.signer_fingerprint = Some(fpr.clone());
+                    r.data.unknown_signer = None;
+                    r.events.push(Event::new(
+                        now,
+                        "system",
+                        "signature checked later",
+                        Some(note.clone()),
+                    ));
+                    Ok(Vec::new())
+                })?;
+                self.store.proof_settled(handle, sha)?;
+            }
             return Ok(None);
         };
         let address = report.data.from.address.clone();

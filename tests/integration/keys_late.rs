@@ -133,7 +133,9 @@ fn key_attached_to_a_follow_up_proves_the_report_it_signed() {
     let ack_text = String::from_utf8_lossy(&ack)
         .replace("=\r\n", "")
         .replace("=\n", "");
-    assert!(ack_text.contains(&t.fpr), "{ack_text}");
+    // The content-free acknowledgement names no key: a replayed report must not
+    // tell the replayer whose key signed it.
+    assert!(!ack_text.contains(&t.fpr), "{ack_text}");
     assert!(
         ack_text.contains("send a follow-up signed with that key and attach your public key"),
         "{ack_text}"
@@ -246,6 +248,32 @@ fn a_key_named_by_a_signature_that_does_not_verify_proves_nothing() {
         !actions(&r).contains(&"key proven later".to_string()),
         "{r}"
     );
+    // The signature is bad now that its key is known, and says so.
+    assert_eq!(r["signature"], "bad", "{r}");
+    assert!(
+        actions(&r).contains(&"signature checked later".to_string()),
+        "{r}"
+    );
     let (ok, _, _) = t.reply(&id, "Thanks.\n");
     assert!(!ok, "a reply went out although no key was proven");
+}
+
+#[test]
+fn key_preloaded_in_reporters_dir_later_proves_the_report() {
+    let t = Mutt::new();
+    let id = t.report();
+    assert!(t.show(&id)["proven_key"].is_null());
+    // The researcher sent their key by other means; the sysadmin puts it in place.
+    std::fs::write(
+        t.s.gw.path("keys/reporters/mutt.asc"),
+        t.s.gpg.export(&t.fpr),
+    )
+    .unwrap();
+    // The next message the gateway handles (anyone's) brings the check.
+    t.s.gw.deliver(&plain_report("<other@example.com>"));
+    t.s.gw.run_once();
+    let r = t.show(&id);
+    assert_eq!(r["proven_key"], t.fpr.as_str(), "{r}");
+    let (ok, _, err) = t.reply(&id, "Thanks, we reproduced it.\n");
+    assert!(ok, "{err}");
 }
