@@ -39,6 +39,13 @@ impl Pipeline {
         if let Some(prev) = self.earlier_outcome(&m)? {
             return Ok(prev);
         }
+        // A bounce of mail the gateway sent belongs on its report (before the loop
+        // filter, which would only skip it).
+        if let Some(dsn) = intake::delivery_status(&parsed)
+            && let Some(recorded) = self.bounce(&m, &dsn)?
+        {
+            return Ok(recorded);
+        }
         if let Some(skip) = intake::loop_check(&parsed, &m.env, &self.settings.gateway.address) {
             return self.record(&m, IntakeKind::Skipped, skip.to_string(), None);
         }

@@ -277,3 +277,199 @@ fn key_preloaded_in_reporters_dir_later_proves_the_report() {
     let (ok, _, err) = t.reply(&id, "Thanks, we reproduced it.\n");
     assert!(ok, "{err}");
 }
+
+fn events_with(report: &serde_json::Value, action: &str) -> Vec<String> {
+    report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == action)
+        .map(|e| e["note"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Issue 23 item 10: the relay refuses the acknowledgement for good (550); the
+/// report says so, once.
+#[test]
+fn smtp_550_for_the_acknowledgement_is_recorded_on_the_report() {
+    let net = crate::network::Net::new();
+    net.smtp.set_mode(crate::servers::SmtpMode::PermFail);
+    net.imap
+        .append("INBOX", &plain_report("<bounced-ack@example.net>"));
+    net.gw.run_once();
+    let id = net.gw.reports()[0]["id"].as_str().unwrap().to_string();
+    let r = net.gw.json(&["reports", "show", &id, "--json"]);
+    let failed = events_with(&r, "delivery failed");
+    assert_eq!(failed.len(), 1, "{r:#}");
+    assert!(
+        failed[0].contains("acknowledgement to alice@example.net could not be delivered")
+            && failed[0].contains("550"),
+        "{failed:?}"
+    );
+    let out = net.gw.cli(&["reports", "show", &id]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("delivery failed"), "{text}");
+    assert!(text.contains("could not be delivered"), "{text}");
+    // A parked job is not tried again, and the report does not say it twice.
+    net.gw.run_once();
+    let r = net.gw.json(&["reports", "show", &id, "--json"]);
+    assert_eq!(events_with(&r, "delivery failed").len(), 1, "{r:#}");
+}
+
+/// Issue 23 item 10: a job that keeps failing until its expiry is given up, and the
+/// report says so.
+#[test]
+fn an_expired_acknowledgement_is_recorded_on_the_report() {
+    let net = crate::network::Net::new();
+    let text = std::fs::read_to_string(&net.gw.config).unwrap();
+    std::fs::write(
+        &net.gw.config,
+        text.replace("expire_after = \"1h\"", "expire_after = \"1s\""),
+    )
+    .unwrap();
+    net.smtp.set_mode(crate::servers::SmtpMode::TempFail);
+    net.imap
+        .append("INBOX", &plain_report("<expiring-ack@example.net>"));
+    net.gw.run_once();
+    let id = net.gw.reports()[0]["id"].as_str().unwrap().to_string();
+    let r = net.gw.json(&["reports", "show", &id, "--json"]);
+    assert!(events_with(&r, "delivery failed").is_empty(), "{r:#}");
+    // The retry is due after 1 s and the job expires 1 s after it was made: well
+    // past both, the next round gives it up.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    net.gw.run_once();
+    let r = net.gw.json(&["reports", "show", &id, "--json"]);
+    let failed = events_with(&r, "delivery failed");
+    assert_eq!(failed.len(), 1, "{r:#}");
+    assert!(
+        failed[0].contains("acknowledgement to alice@example.net could not be delivered")
+            && failed[0].contains("gave up after 2 tries")
+            && failed[0].contains("451"),
+        "{failed:?}"
+    );
+}
+
+/// A bounce as Postfix's bounce(8) writes it (notification, delivery report,
+/// returned headers), for the message with `message_id` sent to `rcpt`.
+fn postfix_bounce(message_id: &str, rcpt: &str, own_id: &str) -> Vec<u8> {
+    format!(
+        "Return-Path: <>\r
+From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\r
+Subject: Undelivered Mail Returned to Sender\r
+To: {GATEWAY}\r
+Auto-Submitted: auto-replied\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status;\r
+\tboundary=\"3C2D1E0F9A.1796660400/mx.example.net\"\r
+Content-Transfer-Encoding: 8bit\r
+Message-Id: <{own_id}>\r
+Date: Mon,  7 Dec 2026 17:40:00 +0000 (UTC)\r
+\r
+This is a MIME-encapsulated message.\r
+\r
+--3C2D1E0F9A.1796660400/mx.example.net\r
+Content-Description: Notification\r
+Content-Type: text/plain; charset=us-ascii\r
+\r
+This is the mail system at host mx.example.net.\r
+\r
+I'm sorry to have to inform you that your message could not\r
+be delivered to one or more recipients. It's attached below.\r
+\r
+<{rcpt}>: host mail.example.net[192.0.2.7] said: 550 5.1.1 <{rcpt}>:\r
+    Recipient address rejected: User unknown in virtual mailbox table (in reply\r
+    to RCPT TO command)\r
+\r
+--3C2D1E0F9A.1796660400/mx.example.net\r
+Content-Description: Delivery report\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.example.net\r
+X-Postfix-Queue-ID: 3C2D1E0F9A\r
+X-Postfix-Sender: rfc822; {GATEWAY}\r
+Arrival-Date: Mon,  7 Dec 2026 17:39:58 +0000 (UTC)\r
+\r
+Final-Recipient: rfc822; {rcpt}\r
+Original-Recipient: rfc822;{rcpt}\r
+Action: failed\r
+Status: 5.1.1\r
+Remote-MTA: dns; mail.example.net\r
+Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address rejected: User\r
+    unknown in virtual mailbox table\r
+\r
+--3C2D1E0F9A.1796660400/mx.example.net\r
+Content-Description: Undelivered Message Headers\r
+Content-Type: text/rfc822-headers\r
+Content-Transfer-Encoding: 8bit\r
+\r
+Return-Path: <{GATEWAY}>\r
+Received: by mx.example.net (Postfix, from userid 0)\r
+\tid 3C2D1E0F9A; Mon,  7 Dec 2026 17:39:58 +0000 (UTC)\r
+From: Example Security <{GATEWAY}>\r
+To: {rcpt}\r
+Subject: [VR] ...\r
+Message-ID: {message_id}\r
+MIME-Version: 1.0\r
+\r
+--3C2D1E0F9A.1796660400/mx.example.net--\r
+"
+    )
+    .into_bytes()
+}
+
+/// Issue 23 item 10: a DSN for the acknowledgement, arriving in the inbox, is
+/// recorded on the report, not quarantined and never answered; one for a message
+/// the gateway never sent changes no report.
+#[test]
+fn a_postfix_bounce_of_the_acknowledgement_is_recorded_on_the_report() {
+    let gw = Gateway::new();
+    gw.deliver(&plain_report("<will-bounce@example.net>"));
+    gw.run_once();
+    let id = gw.reports()[0]["id"].as_str().unwrap().to_string();
+    let outbox = gw.outbox();
+    assert_eq!(outbox.len(), 1);
+    let ack_id = header(&outbox[0], "Message-ID").unwrap();
+
+    gw.deliver(&postfix_bounce(
+        &ack_id,
+        "alice@example.net",
+        "20261207174000.3C2D1E0F9A@mx.example.net",
+    ));
+    // A bounce of a message the gateway never sent: the loop filter's business.
+    gw.deliver(&postfix_bounce(
+        "<someone-else@example.com>",
+        "alice@example.net",
+        "20261207174001.4D3E2F1A0B@mx.example.net",
+    ));
+    // A bounce naming the researcher's own report is not the gateway's mail.
+    gw.deliver(&postfix_bounce(
+        "<will-bounce@example.net>",
+        "alice@example.net",
+        "20261207174002.5E4F3A2B1C@mx.example.net",
+    ));
+    gw.run_once();
+
+    let r = gw.json(&["reports", "show", &id, "--json"]);
+    let bounces = events_with(&r, "bounce received");
+    assert_eq!(bounces.len(), 1, "{r:#}");
+    assert!(
+        bounces[0].contains("could not be delivered")
+            && bounces[0].contains("failed for alice@example.net")
+            && bounces[0].contains("550 5.1.1"),
+        "{bounces:?}"
+    );
+    let out = gw.cli(&["reports", "show", &id]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bounce received"));
+    // Nothing answered, nothing quarantined, no new report.
+    assert_eq!(gw.outbox().len(), 1);
+    let intake = gw.quarantine();
+    assert!(intake.iter().all(|e| e["kind"] == "skipped"), "{intake:#?}");
+    assert!(
+        intake.iter().any(|e| e["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("delivery status notification for {id}"))),
+        "{intake:#?}"
+    );
+    assert_eq!(gw.reports().len(), 1);
+}
