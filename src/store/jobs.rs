@@ -166,6 +166,11 @@ impl Store {
                     if newly_failed {
                         note_undelivered(reports, heads, deadlines, rkey, job)?;
                     }
+                    if job.state == JobState::Sent
+                        && let Some(fpr) = &job.announced_key
+                    {
+                        note_announced(reports, heads, rkey, job, fpr)?;
+                    }
                     if job.kind != JobKind::Ack {
                         continue;
                     }
@@ -255,5 +260,41 @@ fn note_undelivered<E: From<StoreError>>(
     ));
     put_report(reports, heads, rkey, &report)?;
     sync_deadlines(deadlines, Some(&old), &report)?;
+    Ok(())
+}
+
+/// The action of the event that records a new gateway key sent to the researcher.
+pub(crate) const KEY_ANNOUNCED: &str = "gateway key announced";
+
+/// Records on the report that `job`, now sent, carried the new gateway key `fpr`;
+/// once per key.
+fn note_announced<E: From<StoreError>>(
+    reports: &sled::transaction::TransactionalTree,
+    heads: &sled::transaction::TransactionalTree,
+    rkey: &[u8],
+    job: &Job,
+    fpr: &str,
+) -> Result<(), sled::transaction::ConflictableTransactionError<E>> {
+    let Some(old) = reports.get(rkey)? else {
+        return Ok(());
+    };
+    let Ok(mut report) = decode::<Report>(&old) else {
+        return Ok(());
+    };
+    if report.key_announced(fpr) {
+        return Ok(());
+    }
+    report.events.push(Event::new(
+        job.sent_at.unwrap_or_else(Utc::now),
+        "system",
+        KEY_ANNOUNCED,
+        Some(format!(
+            "{fpr} sent to {} with the {} (Message-ID <{}>)",
+            job.to,
+            job_noun(&job.kind),
+            job.message_id.as_deref().unwrap_or("?")
+        )),
+    ));
+    put_report(reports, heads, rkey, &report)?;
     Ok(())
 }

@@ -419,6 +419,17 @@ impl Report {
         self.data.reporter_key.as_deref().filter(|k| *k == proven)
     }
 
+    /// Whether the gateway key `fingerprint` was sent to the researcher already
+    /// (after `keys rotate`).
+    pub fn key_announced(&self, fingerprint: &str) -> bool {
+        self.events.iter().any(|e| {
+            e.action == super::jobs::KEY_ANNOUNCED
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(fingerprint))
+        })
+    }
+
     /// The address answers go to.
     pub fn reporter_address(&self) -> &str {
         self.data
@@ -666,6 +677,7 @@ impl NewJob {
             message_id: self.message_id,
             message: None,
             sent_at: None,
+            announced_key: None,
         }
     }
 }
@@ -690,4 +702,8 @@ pub struct Job {
     /// sent.
     pub message: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The gateway key (fingerprint) this message announces to the researcher after
+    /// `keys rotate`, attached to it: recorded on the report once it is sent.
+    #[serde(default)]
+    pub announced_key: Option<String>,
 }

@@ -473,3 +473,95 @@ fn a_postfix_bounce_of_the_acknowledgement_is_recorded_on_the_report() {
     );
     assert_eq!(gw.reports().len(), 1);
 }
+
+/// Issue 23 item 12: after `keys rotate` the old key certifies the new one, and the
+/// next mail to an open report's researcher carries the new key, once; their GnuPG,
+/// which knows only the old key, sees the old key's certification on it.
+#[test]
+fn rotated_key_is_certified_by_the_old_one_and_announced_once_per_report() {
+    let s = Scene::new();
+    let old = s.gateway_fpr.clone();
+    let key = s.gpg.export(&s.alice);
+    let inner = entity(
+        Some("SQL injection in login form"),
+        REPORT,
+        &[("alice.asc", "application/pgp-keys", &key)],
+    );
+    let armored = s.gpg.encrypt(&old, Some(&s.alice), &inner);
+    s.gw.deliver(&pgp_mime_encrypted(
+        &s.headers("<rotate@example.net>", "..."),
+        &armored,
+    ));
+    s.gw.run_once();
+    let id = s.gw.reports()[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(s.gw.reports()[0]["proven_key"], s.alice.as_str());
+
+    let out = s.gw.cli(&["keys", "rotate"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("certified by the old key {old}")),
+        "{said}"
+    );
+    let new = s.gw.signing_fingerprint();
+    assert_ne!(new, old);
+
+    let reply = |text: &str| -> (String, Vec<u8>) {
+        let file = s.gw.path("answer.txt");
+        std::fs::write(&file, text).unwrap();
+        let before = s.gw.outbox().len();
+        let out =
+            s.gw.cli(&["reports", "reply", &id, "--file", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s.gw.run_once();
+        let outbox = s.gw.outbox();
+        assert_eq!(outbox.len(), before + 1);
+        // Signed by the new key: before the researcher imports it, gpg decrypts
+        // but cannot check the signature (and exits non-zero for that).
+        let (status, plain, _) = s.gpg.decrypt(&armored_block(&outbox[before]));
+        assert!(status.contains("DECRYPTION_OKAY"), "{status}");
+        (status, plain)
+    };
+    let (_, first) = reply("Thanks, we reproduced it.\n");
+    let text = String::from_utf8_lossy(&first).into_owned();
+    assert!(text.contains("Our OpenPGP key has changed"), "{text}");
+    assert!(text.contains(&new), "{text}");
+    let start = text
+        .find("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+        .expect("no key attached");
+    let end = text.find("-----END PGP PUBLIC KEY BLOCK-----").unwrap();
+    let block = &text[start..end + "-----END PGP PUBLIC KEY BLOCK-----".len()];
+    let file = s.gw.path("new-gateway-key.asc");
+    std::fs::write(&file, block).unwrap();
+    s.gpg.import(&file);
+    let sigs = String::from_utf8(s.gpg.run(&["--with-colons", "--check-sigs", &new], b"")).unwrap();
+    let old_keyid = &old[old.len() - 16..];
+    assert!(
+        sigs.lines().any(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            f.first() == Some(&"sig") && f.get(1) == Some(&"!") && f.get(4) == Some(&old_keyid)
+        }),
+        "no good certification by the old key {old} on the new key:\n{sigs}"
+    );
+    let r = s.gw.json(&["reports", "show", &id, "--json"]);
+    assert_eq!(events_with(&r, "gateway key announced").len(), 1, "{r:#}");
+
+    // Once per report: the next answer does not carry it again.
+    let (status, second) = reply("A fix is planned for 2.3.2.\n");
+    // With the new key imported, the researcher's GnuPG verifies the gateway's mail.
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("[GNUPG:] VALIDSIG") && l.contains(&new)),
+        "{status}"
+    );
+    let text = String::from_utf8_lossy(&second);
+    assert!(!text.contains("Our OpenPGP key has changed"), "{text}");
+    assert!(!text.contains("BEGIN PGP PUBLIC KEY BLOCK"), "{text}");
+    let r = s.gw.json(&["reports", "show", &id, "--json"]);
+    assert_eq!(events_with(&r, "gateway key announced").len(), 1, "{r:#}");
+}
