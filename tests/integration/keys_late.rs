@@ -565,3 +565,31 @@ fn rotated_key_is_certified_by_the_old_one_and_announced_once_per_report() {
     let r = s.gw.json(&["reports", "show", &id, "--json"]);
     assert_eq!(events_with(&r, "gateway key announced").len(), 1, "{r:#}");
 }
+
+/// The key can come in the Autocrypt header of the follow-up instead of attached.
+#[test]
+fn key_in_an_autocrypt_header_proves_the_report_it_signed() {
+    let t = Mutt::new();
+    let id = t.report();
+    assert!(t.show(&id)["proven_key"].is_null());
+    let keydata = {
+        use base64::Engine as _;
+        let binary = t.s.gpg.run(&["--export", &t.fpr], b"");
+        base64::engine::general_purpose::STANDARD.encode(binary)
+    };
+    let autocrypt = format!("addr=mutt@example.net; keydata={keydata}");
+    let ack_id = header(&t.s.gw.outbox()[0], "Message-ID").unwrap();
+    let subject = format!("Re: [{id}] Received: encrypted report");
+    let inner = entity(Some(&subject), "Any news?\n", &[]);
+    let armored = t.s.gpg.encrypt(&t.s.gateway_fpr, Some(&t.fpr), &inner);
+    let mut headers = t.headers("<autocrypt-follow@example.net>", "...");
+    headers.push(("In-Reply-To", &ack_id));
+    headers.push(("Autocrypt", &autocrypt));
+    t.s.gw.deliver(&pgp_mime_encrypted(&headers, &armored));
+    t.s.gw.run_once();
+    let r = t.show(&id);
+    assert_eq!(r["proven_key"], t.fpr.as_str(), "{r}");
+    assert!(actions(&r).contains(&"key proven later".to_string()), "{r}");
+    let (ok, _, err) = t.reply(&id, "Thanks, we reproduced it.\n");
+    assert!(ok, "{err}");
+}
