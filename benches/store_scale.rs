@@ -120,6 +120,7 @@ fn new_report(i: usize, n: usize) -> NewReport {
         },
         hints: vec![],
         suppressed_ack: false,
+        unknown_signer: None,
     }
 }
 

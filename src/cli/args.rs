@@ -295,7 +295,9 @@ pub(crate) enum KeysCommand {
     /// Generate a new gateway key; it becomes the signing key, older keys keep decrypting.
     Generate,
     /// Replace the signing key: generate a new key that signs and is published from
-    /// now on; older keys keep decrypting. Prints the old and new fingerprints.
+    /// now on, certified by the old one; older keys keep decrypting. Each open
+    /// report's researcher gets the new key with the next mail about their report.
+    /// Prints the old and new fingerprints.
     Rotate,
     /// Add a secret gateway key from an OpenPGP file (armored or binary), written to
     /// keys.dir with mode 0600. It must be able to decrypt; a passphrase-protected key

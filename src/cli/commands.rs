@@ -291,6 +291,18 @@ fn keys_rotate(settings: &Settings) -> anyhow::Result<()> {
         None => println!("Old signing key: none"),
     }
     println!("New signing key: {}", r.new.fingerprint);
+    match &r.certified_by {
+        Some(old) => {
+            println!("  certified by the old key {old}: clients that trust it accept the new one")
+        }
+        None if r.previous.is_some() => println!(
+            "  NOT certified by the old key (its secret key could not be opened here: is its passphrase readable by this user?)"
+        ),
+        None => {}
+    }
+    println!(
+        "Each open report's researcher is sent the new key, with a short note, in the next mail about their report."
+    );
     println!(
         "  secret key (mode 0600, keep it safe): {}",
         r.new.secret_path.display()

@@ -354,8 +354,16 @@ fn reports_reply(
              encrypted mail (it was not signed inside the encryption by a key we could \
              check), so the reply would go out in clear text to an address anyone can \
              claim. Ask the reporter to send a signed follow-up with their public key \
-             attached, or pass --allow-plaintext.",
-            report.id
+             attached{}, or pass --allow-plaintext.",
+            report.id,
+            report
+                .data
+                .unknown_signer
+                .as_deref()
+                .map(|k| format!(
+                    " (the report was signed by {k}, which we did not have: that key proves it)"
+                ))
+                .unwrap_or_default()
         )?;
         return Ok(1);
     }

@@ -67,6 +67,8 @@ pub struct Generated {
 pub struct Rotated {
     /// The signing key before; it keeps decrypting.
     pub previous: Option<String>,
+    /// The old key that certified the new one, if it could.
+    pub certified_by: Option<String>,
     pub new: Generated,
 }
 
@@ -154,6 +156,18 @@ impl Keyring {
     /// `name <address>`, writes the secret key with mode 0600 and the public key beside
     /// it, and makes it the signing key.
     pub fn generate(dir: &Path, name: &str, address: &str) -> Result<Generated, KeyError> {
+        Self::generate_certified(dir, name, address, None)
+    }
+
+    /// As [`Keyring::generate`]; when `certifier` (a certificate with unlocked
+    /// secret primary key material) is given, it certifies the new key's user ID
+    /// before the key is written.
+    fn generate_certified(
+        dir: &Path,
+        name: &str,
+        address: &str,
+        certifier: Option<&Cert>,
+    ) -> Result<Generated, KeyError> {
         prepare_dir(dir)?;
         let userid = format!("{name} <{address}>");
         let (cert, _revocation) = CertBuilder::new()
@@ -165,6 +179,10 @@ impl Keyring {
             .set_validity_period(None)
             .generate()
             .map_err(|e| KeyError::Generate(e.to_string()))?;
+        let cert = match certifier {
+            Some(old) => certify_userids(old, cert)?,
+            None => cert,
+        };
         let (secret_path, public_path) = write_cert(dir, &cert)?;
         write_signing_choice(dir, &cert.fingerprint())?;
         Ok(Generated {
@@ -176,11 +194,26 @@ impl Keyring {
 
     /// `keys rotate`: a new key becomes the signing and published key; every older key
     /// stays in `keys.dir` and keeps decrypting mail sent to it.
+    ///
+    /// The old signing key certifies the new key's user ID (a generic certification
+    /// by its primary key), so that a researcher's client that trusts the old key
+    /// accepts the new one; when its secret key material cannot be opened here (a
+    /// passphrase this process cannot read), the new key is made uncertified and
+    /// [`Rotated::certified_by`] says so.
     pub fn rotate(settings: &KeySettings, name: &str, address: &str) -> Result<Rotated, KeyError> {
         let before = Keyring::load_locked(settings)?;
         let previous = before.signing_cert().map(|c| c.fingerprint().to_hex());
-        let new = Keyring::generate(&settings.dir, name, address)?;
-        Ok(Rotated { previous, new })
+        let unlocked = Keyring::load(settings).ok();
+        let certifier = unlocked
+            .as_ref()
+            .and_then(|k| k.signing_cert())
+            .filter(|c| c.primary_key().key().has_unencrypted_secret());
+        let new = Keyring::generate_certified(&settings.dir, name, address, certifier)?;
+        Ok(Rotated {
+            previous,
+            certified_by: certifier.map(|c| c.fingerprint().to_hex()),
+            new,
+        })
     }
 
     /// `keys import`: adds a secret gateway key read from `source` (armored or
@@ -562,3 +595,34 @@ fn signing_key_of(cert: &Cert, unlocked: bool) -> Option<Key<SecretParts, Unspec
 )]
 #[path = "keys_tests.rs"]
 mod tests;
+
+/// `new` with each of its user IDs certified by `old`'s primary key (which must
+/// hold unlocked secret key material).
+fn certify_userids(old: &Cert, new: Cert) -> Result<Cert, KeyError> {
+    use openpgp::types::SignatureType;
+    let err =
+        |e: openpgp::anyhow::Error| KeyError::Generate(format!("certifying the new key: {e}"));
+    let mut signer = old
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .map_err(err)?
+        .into_keypair()
+        .map_err(err)?;
+    let mut sigs: Vec<Packet> = Vec::new();
+    for ua in new.userids() {
+        let sig = ua
+            .userid()
+            .certify(
+                &mut signer,
+                &new,
+                SignatureType::GenericCertification,
+                None,
+                None,
+            )
+            .map_err(err)?;
+        sigs.push(sig.into());
+    }
+    new.insert_packets(sigs).map(|(c, _)| c).map_err(err)
+}

@@ -8,6 +8,9 @@
 use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders, PartType};
 
 use crate::config::{Limit, LimitExceeded, Limits};
+
+mod dsn;
+pub(crate) use dsn::{Dsn, delivery_status};
 use sha2::{Digest, Sha256};
 
 /// Longest header value we keep (subjects, names); longer ones are cut.

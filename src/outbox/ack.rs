@@ -103,7 +103,16 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
     if may_quote {
         body.push_str(&understood(settings, report));
     } else {
-        body.push_str(if !proven {
+        body.push_str(if r.unknown_signer.is_some() && !proven {
+            // No fingerprint: whoever re-sent a captured report would learn whose key
+            // signed it.
+            "This reply repeats nothing of your report: it was signed with a key we do \
+             not have, so we cannot tell yet that it comes from you. Maintainers will \
+             read it all the same. To receive encrypted answers, send a follow-up signed \
+             with that key and attach your public key (or send an Autocrypt header): \
+             when that key verifies the signature on your report, our answers to this \
+             report are encrypted to it.\n"
+        } else if !proven {
             "This reply repeats nothing of your report: it was not signed, over all of \
              its content (and inside the encryption, when encrypted), by a key we could \
              check, so we cannot tell that it comes from you. Maintainers will read it \
@@ -150,7 +159,8 @@ fn signature_line(report: &Report) -> String {
             "BAD: the signature does not match (was the message altered?)".into()
         }
         SignatureStatus::UnknownKey => {
-            "signed by a key we do not have; attach your public key to verify".into()
+            "signed by a key we do not have; send a signed follow-up with your public key attached"
+                .into()
         }
         SignatureStatus::None => "not signed".into(),
     }

@@ -165,6 +165,13 @@ fn contents_text(report: &Report, text: &mut String) {
 
 fn signature_text(report: &Report) -> String {
     let d = &report.data;
+    if d.signature == SignatureStatus::UnknownKey
+        && let Some(issuer) = &d.unknown_signer
+    {
+        return format!(
+            "signed by {issuer}, which we did not have (a message that brings this key proves the report if the signature verifies)"
+        );
+    }
     format!(
         "{}{}{}{}",
         d.signature.as_str(),

@@ -34,6 +34,12 @@ pub(super) fn render_if_needed(
             gateway_domain(ctx.settings)
         )
     });
+    if job.kind == JobKind::Reply
+        && let Some(OutcomeRef::Report(id)) = &job.outcome
+        && let Some(report) = ctx.store.report(id)?
+    {
+        job.announced_key = key_to_announce(ctx.keyring, &report).map(|(new, _)| new);
+    }
     let Rendered { bytes, message_id } = render(ctx, job, &message_id, now)?;
     // What we compose is 7-bit (quoted-printable, base64 and armor), so it is text.
     job.message = Some(String::from_utf8_lossy(&bytes).into_owned());
@@ -227,6 +233,22 @@ fn render_reply(
         .filter(|c| c.direction == Direction::In)
         .find_map(|c| c.message_id.clone())
         .or_else(|| report.data.message_id.clone());
+    // After `keys rotate`, the new key goes with the next mail, once per report.
+    let announced = job
+        .announced_key
+        .as_deref()
+        .and_then(|fpr| key_to_announce(ctx.keyring, report).filter(|(new, _)| new == fpr));
+    let mut body = entry.body.clone();
+    let mut extras = Vec::new();
+    if let Some((new, old)) = &announced {
+        body.push_str(&format!(
+            "\n\n--\nOur OpenPGP key has changed. The new key, {new}, is attached; our \
+             previous key {old} certified it, so if you trust that key your OpenPGP \
+             software can check the new one (gpg --import the attachment, then \
+             gpg --check-sigs {new}). Please encrypt future mail to the new key.\n"
+        ));
+        extras.push(compose::Extra::GatewayKey);
+    }
     compose::seal_message(
         ctx.settings,
         ctx.keyring,
@@ -240,11 +262,36 @@ fn render_reply(
             date: now,
             auto_submitted: None,
         },
-        &entry.body,
-        &[],
+        &body,
+        &extras,
         cert.as_ref(),
         &real_subject,
     )
+}
+
+/// After `keys rotate`: the gateway's signing key and the older gateway key that
+/// certified it, when the researcher of this open report has not been sent it yet.
+fn key_to_announce(keyring: &Keyring, report: &Report) -> Option<(String, String)> {
+    if report.status.is_closed() {
+        return None;
+    }
+    let signing = keyring.signing_cert()?;
+    let new = signing.fingerprint().to_hex();
+    if report.key_announced(&new) {
+        return None;
+    }
+    let old = keyring
+        .gateway_keys()
+        .iter()
+        .map(|g| &g.cert)
+        .filter(|c| c.fingerprint() != signing.fingerprint())
+        .find(|c| {
+            signing.userids().any(|ua| {
+                ua.certifications()
+                    .any(|sig| sig.get_issuers().iter().any(|h| c.key_handle().aliases(h)))
+            })
+        })?;
+    Some((new, old.fingerprint().to_hex()))
 }
 
 fn unreadable_body(settings: &Settings, reason: &str) -> String {

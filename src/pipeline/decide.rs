@@ -39,6 +39,13 @@ impl Pipeline {
         if let Some(prev) = self.earlier_outcome(&m)? {
             return Ok(prev);
         }
+        // A bounce of mail the gateway sent belongs on its report (before the loop
+        // filter, which would only skip it).
+        if let Some(dsn) = intake::delivery_status(&parsed)
+            && let Some(recorded) = self.bounce(&m, &dsn)?
+        {
+            return Ok(recorded);
+        }
         if let Some(skip) = intake::loop_check(&parsed, &m.env, &self.settings.gateway.address) {
             return self.record(&m, IntakeKind::Skipped, skip.to_string(), None);
         }
@@ -61,6 +68,23 @@ impl Pipeline {
         let from = m.env.from.clone().unwrap_or_else(|| sender.clone());
         self.learn_proven(&from.address, opened.proven.as_ref(), now)?;
         self.merge_revocations(&opened, &m.env)?;
+        // A key this message brings may prove an earlier report its owner signed.
+        let mut offered: Vec<(sequoia_openpgp::Cert, crypto::KeySource)> = opened
+            .keys
+            .iter()
+            .map(|c| (c.clone(), crypto::KeySource::Attached))
+            .collect();
+        offered.extend(self.autocrypt_keys(&m.env));
+        if self.store.any_awaiting_proof()? {
+            // Keys the sysadmin pre-loaded since such a report came.
+            offered.extend(
+                self.keyring
+                    .reporters()
+                    .iter()
+                    .map(|c| (c.clone(), crypto::KeySource::ReportersDir)),
+            );
+        }
+        self.prove_late(&offered, now)?;
         let content = Content::of(opened, from, &m.env);
         if let Some(skipped) = self.maintainer_mail(&m, &content)? {
             return Ok(skipped);
@@ -183,6 +207,10 @@ impl Pipeline {
             .map(|(_, mark)| mark.digest.clone())
             .collect();
         let report = self.report_record(m, c, fields, attachments, unverified_followup_of, !ack);
+        if let Some(issuer) = &report.unknown_signer {
+            // Kept, so that the key can prove the report when it arrives.
+            self.store.await_proof(issuer, &env.content_sha256, m.raw)?;
+        }
         let mut jobs: Vec<NewJob> = Vec::new();
         if ack {
             jobs.push(NewJob::new(JobKind::Ack, &sender.address, now));
@@ -265,6 +293,10 @@ impl Pipeline {
             body: c.text,
             source_file: Some(m.origin.handled_at.clone()),
             suppressed_ack,
+            unknown_signer: (opened.signature == crypto::SignatureStatus::UnknownKey
+                && opened.proven.is_none())
+            .then(|| opened.unknown_issuers.first().cloned())
+            .flatten(),
         }
     }
 

@@ -219,3 +219,153 @@ impl CertLookup for StoreLookup<'_> {
         found
     }
 }
+
+impl Pipeline {
+    /// Proves reports that were signed by a key the gateway lacked, with a key that
+    /// arrived since (attached to any message, in an Autocrypt header, or pre-loaded
+    /// in `keys/reporters/`): the report's message, kept as it came, is opened again
+    /// with that key, and when its signature is now good over everything inside the
+    /// encryption that key is the report's proven key, because it signed the
+    /// question. Who brought the key does not matter; the signature decides. A key
+    /// that only shares the address or user ID, or whose signature does not verify,
+    /// proves nothing and leaves the report waiting.
+    pub(super) fn prove_late(
+        &self,
+        offered: &[(Cert, KeySource)],
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Vec<crate::store::ReportId>, StoreError> {
+        let mut proved = Vec::new();
+        if offered.is_empty() || !self.store.any_awaiting_proof()? {
+            return Ok(proved);
+        }
+        for (cert, source) in offered {
+            let mut handles: Vec<String> = Vec::new();
+            for key in cert.keys() {
+                handles.push(key.key().fingerprint().to_hex());
+                handles.push(key.key().keyid().to_hex());
+            }
+            handles.sort();
+            handles.dedup();
+            for handle in &handles {
+                for sha in self.store.awaiting_proof(handle)? {
+                    if let Some(id) = self.prove_one(cert, *source, handle, &sha, now)? {
+                        proved.push(id);
+                    }
+                }
+            }
+        }
+        Ok(proved)
+    }
+
+    /// Opens the message kept under `sha` again with `cert` and, when that proves
+    /// it, records the key on its report.
+    fn prove_one(
+        &self,
+        cert: &Cert,
+        source: KeySource,
+        handle: &str,
+        sha: &str,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Option<crate::store::ReportId>, StoreError> {
+        use crate::store::{Event, OutcomeRef};
+        // Written before its report was committed; no report: nothing to prove (yet).
+        let Some(OutcomeRef::Report(id)) = self.store.seen(None, sha)? else {
+            return Ok(None);
+        };
+        let Some(report) = self.store.report(&id)? else {
+            return Ok(None);
+        };
+        if report.data.unknown_signer.is_none() || report.proven_key().is_some() {
+            self.store.proof_settled(handle, sha)?;
+            return Ok(None);
+        }
+        let Some(raw) = self.store.attachment(sha)? else {
+            self.store.proof_settled(handle, sha)?;
+            return Ok(None);
+        };
+        let lookup = StoreLookup {
+            keyring: &self.keyring,
+            store: &self.store,
+            team: &self.team,
+        };
+        let extra = [(cert.clone(), source)];
+        let opened = match crypto::open(&raw, &self.keyring, &lookup, &extra, &self.settings.limits)
+        {
+            Ok(o) => o,
+            Err(_) => {
+                // It opened when it arrived: a gateway key is missing now.
+                warn!(report = %id, "a report waiting for its signer's key no longer opens");
+                return Ok(None);
+            }
+        };
+        let fpr = cert.fingerprint().to_hex();
+        let Some(proven) = opened
+            .proven
+            .as_ref()
+            .filter(|p| p.fingerprint == fpr && opened.signature == crypto::SignatureStatus::Good)
+        else {
+            info!(report = %id, fingerprint = %fpr, "an offered key did not prove the report it names");
+            // The signature names this very key by fingerprint and does not verify
+            // with it: it is bad, for good. (A key ID alone may be shared by another
+            // key, which may still come.)
+            let by_fingerprint = handle.len() >= 40;
+            if by_fingerprint && opened.signature == crypto::SignatureStatus::Bad {
+                let note = format!(
+                    "{handle}, which the signature names, arrived and the signature does not verify with it"
+                );
+                self.store.modify_report(&id, |r| {
+                    if r.data.unknown_signer.is_none() {
+                        return Ok(Vec::new());
+                    }
+                    r.data.signature = crypto::SignatureStatus::Bad;
+                    r.data.signer_fingerprint = Some(fpr.clone());
+                    r.data.unknown_signer = None;
+                    r.events.push(Event::new(
+                        now,
+                        "system",
+                        "signature checked later",
+                        Some(note.clone()),
+                    ));
+                    Ok(Vec::new())
+                })?;
+                self.store.proof_settled(handle, sha)?;
+            }
+            return Ok(None);
+        };
+        let address = report.data.from.address.clone();
+        self.learn_proven(&address, Some(proven), now)?;
+        let can_encrypt = crypto::can_encrypt_to(&proven.cert);
+        let matches_from = crypto::cert_has_address(&proven.cert, &address);
+        let covers_all = opened.signature_covers_all;
+        let note = if can_encrypt {
+            format!("{fpr} signed the report; answers are encrypted to it from now on")
+        } else {
+            format!("{fpr} signed the report, but it cannot receive encrypted mail")
+        };
+        self.store.modify_report(&id, |r| {
+            if r.proven_key().is_some() {
+                return Ok(Vec::new());
+            }
+            let d = &mut r.data;
+            d.signature = crypto::SignatureStatus::Good;
+            d.signature_covers_all = covers_all;
+            d.signer_fingerprint = Some(fpr.clone());
+            d.signer_key_source = Some(source);
+            d.signer_matches_from = matches_from;
+            d.proven_key = Some(fpr.clone());
+            d.reporter_key = can_encrypt.then(|| fpr.clone());
+            d.proof_checked = true;
+            d.unknown_signer = None;
+            r.events.push(Event::new(
+                now,
+                "system",
+                "key proven later",
+                Some(note.clone()),
+            ));
+            Ok(Vec::new())
+        })?;
+        self.store.proof_settled(handle, sha)?;
+        info!(report = %id, fingerprint = %fpr, "key proven later");
+        Ok(Some(id))
+    }
+}

@@ -433,8 +433,14 @@ impl Pipeline {
                     "{} came encrypted but proved no key that can receive encrypted mail, so \
                      the answer would go to the researcher in clear text: not relayed. Add \
                      X-INTERNAL: yes to keep it within the team, or ask the researcher (in an \
-                     answer without details) for a signed follow-up with their key.",
-                    report.id
+                     answer without details) for a signed follow-up with their key attached{}.",
+                    report.id,
+                    report
+                        .data
+                        .unknown_signer
+                        .as_deref()
+                        .map(|k| format!(" (the report was signed by {k}, which we did not have: that key proves it)"))
+                        .unwrap_or_default()
                 )));
             }
             Some(key.is_some())

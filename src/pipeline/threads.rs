@@ -197,3 +197,70 @@ fn report_tags(subject: &str, prefix: &str) -> Vec<String> {
     }
     out
 }
+
+impl Pipeline {
+    /// A delivery status notification about mail the gateway sent for a report (its
+    /// original Message-ID is in that report's thread, and is not one of the
+    /// researcher's own messages) is recorded on that report, and the message is
+    /// kept as handled, never answered. Anyone can write such a notification, so it
+    /// only adds a line to the report's history, marked as what the mail system says.
+    /// Other notifications go on to the loop filter.
+    pub(super) fn bounce(
+        &self,
+        m: &Message<'_>,
+        dsn: &intake::Dsn,
+    ) -> Result<Option<Outcome>, MessageError> {
+        let Some(mid) = dsn.original_message_id.as_deref() else {
+            return Ok(None);
+        };
+        let Some(id) = self.store.thread_of(mid)? else {
+            return Ok(None);
+        };
+        let Some(report) = self.store.report(&id)? else {
+            return Ok(None);
+        };
+        let theirs = report.data.message_id.as_deref() == Some(mid)
+            || report
+                .correspondence
+                .iter()
+                .any(|c| c.direction == Direction::In && c.message_id.as_deref() == Some(mid));
+        if theirs {
+            return Ok(None);
+        }
+        let said = if dsn.failed() {
+            "could not be delivered"
+        } else {
+            "delivery status"
+        };
+        let note = format!(
+            "mail the gateway sent (Message-ID <{}>) {said}, says a delivery status notification from {}: {}",
+            intake::one_line(mid, 200),
+            m.env
+                .from
+                .as_ref()
+                .map_or("an unknown sender", |f| f.address.as_str()),
+            dsn.summary()
+        );
+        let at = m.now;
+        self.store.modify_report(&id, |r| {
+            // A replay of the same notification after a crash says it once.
+            if !r
+                .events
+                .iter()
+                .any(|e| e.note.as_deref() == Some(note.as_str()))
+            {
+                r.events.push(crate::store::Event::new(
+                    at,
+                    "system",
+                    "bounce received",
+                    Some(note.clone()),
+                ));
+            }
+            Ok(Vec::new())
+        })?;
+        info!(report = %id, "delivery status notification recorded on its report");
+        let reason = format!("delivery status notification for {id}: recorded on the report");
+        self.record(m, crate::store::IntakeKind::Skipped, reason, None)
+            .map(Some)
+    }
+}

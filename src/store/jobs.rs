@@ -133,10 +133,8 @@ impl Store {
         let jobs = jobs
             .iter()
             .map(|job| {
-                let report = match (&job.kind, &job.outcome) {
-                    (JobKind::Ack, Some(OutcomeRef::Report(id))) => {
-                        key_of(id).map(|key| (key, id.as_str()))
-                    }
+                let report = match &job.outcome {
+                    Some(OutcomeRef::Report(id)) => key_of(id).map(|key| (key, id.as_str())),
                     _ => None,
                 };
                 Ok((job, encode(job)?, report))
@@ -153,10 +151,29 @@ impl Store {
             ),
             |(outbox, open, reports, heads, deadlines, threads)| {
                 for (job, value, report) in &jobs {
+                    // Whether this save is the one that gives the job up.
+                    let newly_failed = job.state == JobState::Failed
+                        && match outbox.get(job.id.to_be_bytes())? {
+                            Some(old) => decode::<Job>(&old)
+                                .map(|old| old.state != JobState::Failed)
+                                .unwrap_or(true),
+                            None => true,
+                        };
                     put_job(outbox, open, job, value.clone())?;
                     let Some((rkey, id)) = report else {
                         continue;
                     };
+                    if newly_failed {
+                        note_undelivered(reports, heads, deadlines, rkey, job)?;
+                    }
+                    if job.state == JobState::Sent
+                        && let Some(fpr) = &job.announced_key
+                    {
+                        note_announced(reports, heads, rkey, job, fpr)?;
+                    }
+                    if job.kind != JobKind::Ack {
+                        continue;
+                    }
                     // A reporter's answer to the acknowledgement joins the report.
                     if let Some(mid) = &job.message_id {
                         threads.insert(mid.as_bytes(), id.as_bytes())?;
@@ -194,4 +211,90 @@ impl Store {
         )
         .map_err(tx_error)
     }
+}
+
+/// What a message the gateway sends is, as a report's history names it.
+pub(crate) fn job_noun(kind: &JobKind) -> &'static str {
+    match kind {
+        JobKind::Ack => "acknowledgement",
+        JobKind::Reply => "answer",
+        JobKind::NewReport => "notification",
+        JobKind::FollowUp { .. } => "follow-up notice",
+        JobKind::Escalation { .. } => "escalation",
+        JobKind::Digest { .. } => "digest",
+        JobKind::TeamNotice { .. } => "team notice",
+        JobKind::Unreadable { .. } => "notice",
+    }
+}
+
+/// Records on the report that `job` was given up (a permanent refusal, or its expiry
+/// passed): in the transaction that saves the job failed, so it is said once.
+fn note_undelivered<E: From<StoreError>>(
+    reports: &sled::transaction::TransactionalTree,
+    heads: &sled::transaction::TransactionalTree,
+    deadlines: &sled::transaction::TransactionalTree,
+    rkey: &[u8],
+    job: &Job,
+) -> Result<(), sled::transaction::ConflictableTransactionError<E>> {
+    let Some(old) = reports.get(rkey)? else {
+        return Ok(());
+    };
+    let Ok(old) = decode::<Report>(&old) else {
+        return Ok(());
+    };
+    let mut report = old.clone();
+    let why = job
+        .last_error
+        .as_deref()
+        .map(|e| crate::intake::one_line(e, 300))
+        .unwrap_or_else(|| "no reason given".into());
+    report.events.push(Event::new(
+        Utc::now(),
+        "system",
+        "delivery failed",
+        Some(format!(
+            "{} to {} could not be delivered: {why}",
+            job_noun(&job.kind),
+            job.to
+        )),
+    ));
+    put_report(reports, heads, rkey, &report)?;
+    sync_deadlines(deadlines, Some(&old), &report)?;
+    Ok(())
+}
+
+/// The action of the event that records a new gateway key sent to the researcher.
+pub(crate) const KEY_ANNOUNCED: &str = "gateway key announced";
+
+/// Records on the report that `job`, now sent, carried the new gateway key `fpr`;
+/// once per key.
+fn note_announced<E: From<StoreError>>(
+    reports: &sled::transaction::TransactionalTree,
+    heads: &sled::transaction::TransactionalTree,
+    rkey: &[u8],
+    job: &Job,
+    fpr: &str,
+) -> Result<(), sled::transaction::ConflictableTransactionError<E>> {
+    let Some(old) = reports.get(rkey)? else {
+        return Ok(());
+    };
+    let Ok(mut report) = decode::<Report>(&old) else {
+        return Ok(());
+    };
+    if report.key_announced(fpr) {
+        return Ok(());
+    }
+    report.events.push(Event::new(
+        job.sent_at.unwrap_or_else(Utc::now),
+        "system",
+        KEY_ANNOUNCED,
+        Some(format!(
+            "{fpr} sent to {} with the {} (Message-ID <{}>)",
+            job.to,
+            job_noun(&job.kind),
+            job.message_id.as_deref().unwrap_or("?")
+        )),
+    ));
+    put_report(reports, heads, rkey, &report)?;
+    Ok(())
 }

@@ -170,4 +170,42 @@ impl Store {
         }
         Ok(())
     }
+
+    /// Keeps a message whose signature was made by a key the gateway lacked (its raw
+    /// bytes, by content hash, with the attachments: they hold report plaintext or
+    /// ciphertext and are never logged), indexed under that signature's `issuer`, so
+    /// that the key can still prove the report when it arrives. Written before the
+    /// report is committed: a crash between the two leaves an entry that names no
+    /// report, which [`Store::awaiting_proof`]'s callers skip.
+    pub fn await_proof(&self, issuer: &str, sha256: &str, raw: &[u8]) -> Result<(), StoreError> {
+        self.put_attachment(sha256, raw)?;
+        let _writing = self.writing()?;
+        self.late_proofs.insert(pair(issuer, sha256), &[])?;
+        Ok(())
+    }
+
+    /// The content hashes of the messages waiting for the key with this handle (a
+    /// fingerprint or key ID in hex).
+    pub fn awaiting_proof(&self, handle_hex: &str) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.late_proofs.scan_prefix(prefix(handle_hex))? {
+            let (key, _) = item?;
+            if let Some(sha) = second(&key) {
+                out.push(sha);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether any message waits for a key; most stores have none.
+    pub fn any_awaiting_proof(&self) -> Result<bool, StoreError> {
+        Ok(self.late_proofs.iter()?.next().is_some())
+    }
+
+    /// The message no longer waits for the key with this handle (it was proved).
+    pub fn proof_settled(&self, handle_hex: &str, sha256: &str) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
+        self.late_proofs.remove(pair(handle_hex, sha256))?;
+        Ok(())
+    }
 }

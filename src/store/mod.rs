@@ -83,6 +83,10 @@ const LEGACY_KEY_ADDRS: &str = "learnt_key_addrs";
 /// Fingerprint → a key a message offered, written by earlier versions; read only
 /// to answer the reports that recorded it.
 const TREE_OFFERED: &str = "offered_keys";
+/// `ISSUER \0 SHA256` (the hex handle of a signature's issuer the gateway lacked,
+/// and the content hash of the message it signed, kept in `attachments`) → nothing:
+/// reports a key arriving later may still prove.
+const TREE_LATE_PROOFS: &str = "late_proofs";
 const TREE_NOTICES: &str = "notice_times";
 /// SHA-256 of a maintainer's signature packet → when it was accepted (schema byte,
 /// Unix seconds big-endian): each signature acts once, whatever Message-ID or
@@ -177,6 +181,7 @@ pub struct Store {
     key_ids: guard::Tree,
     key_addrs: guard::Tree,
     offered: guard::Tree,
+    late_proofs: guard::Tree,
     notices: guard::Tree,
     signatures: guard::Tree,
     threads: guard::Tree,

@@ -105,6 +105,7 @@ impl Store {
             key_ids: tree(TREE_KEY_IDS)?,
             key_addrs: tree(TREE_KEY_ADDRS)?,
             offered: tree(TREE_OFFERED)?,
+            late_proofs: tree(super::TREE_LATE_PROOFS)?,
             notices: tree(TREE_NOTICES)?,
             signatures: tree(TREE_SIGNATURES)?,
             threads: tree(TREE_THREADS)?,

@@ -356,6 +356,12 @@ pub struct NewReport {
     /// No acknowledgement was queued: the sender was over the rate limits.
     #[serde(default)]
     pub suppressed_ack: bool,
+    /// The issuer (fingerprint, else key ID) of the report's signature when the
+    /// gateway did not have that key: the message is kept (see
+    /// [`Store::await_proof`]) so that the key, once it arrives, can still prove the
+    /// report. Cleared when it did.
+    #[serde(default)]
+    pub unknown_signer: Option<String>,
 }
 
 /// A stored report.
@@ -411,6 +417,17 @@ impl Report {
     pub fn answer_key(&self) -> Option<&str> {
         let proven = self.proven_key()?;
         self.data.reporter_key.as_deref().filter(|k| *k == proven)
+    }
+
+    /// Whether the gateway key `fingerprint` was sent to the researcher already
+    /// (after `keys rotate`).
+    pub fn key_announced(&self, fingerprint: &str) -> bool {
+        self.events.iter().any(|e| {
+            e.action == super::jobs::KEY_ANNOUNCED
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(fingerprint))
+        })
     }
 
     /// The address answers go to.
@@ -660,6 +677,7 @@ impl NewJob {
             message_id: self.message_id,
             message: None,
             sent_at: None,
+            announced_key: None,
         }
     }
 }
@@ -684,4 +702,8 @@ pub struct Job {
     /// sent.
     pub message: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The gateway key (fingerprint) this message announces to the researcher after
+    /// `keys rotate`, attached to it: recorded on the report once it is sent.
+    #[serde(default)]
+    pub announced_key: Option<String>,
 }

@@ -40,6 +40,7 @@ pub(crate) fn new_report(msgid: Option<&str>, sha: &str) -> NewReport {
         },
         hints: vec![],
         suppressed_ack: false,
+        unknown_signer: None,
     }
 }
 

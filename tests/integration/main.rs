@@ -22,6 +22,10 @@
 //! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
 //! - [`keys`]: a GnuPG-made passphrase-protected key through `keys import`, start-up
 //!   errors when it cannot be unlocked, `keys rotate`, and the journald log format.
+//! - [`keys_late`]: issue 23 items 3, 10 and 12: a key that arrives after the report
+//!   it signed proves it (and look-alike keys or unverifiable signatures do not),
+//!   failed and bounced deliveries recorded on the report, `keys rotate` certified
+//!   by the old key and announced to researchers.
 //! - [`servers`]: real Dovecot and SMTP servers on 127.0.0.1 for [`network`].
 //! - [`network`]: IMAP (IDLE, polling, restarts, moves) and SMTP (retries, 5xx).
 //! - [`trust`]: the trust model attacked: decryption oracles, key poisoning, key-ID
@@ -64,6 +68,7 @@ mod extract_languages;
 mod hostile;
 mod journeys;
 mod keys;
+mod keys_late;
 mod layouts;
 mod lifecycle;
 mod manual;

@@ -109,6 +109,9 @@ pub struct Opened {
     /// fingerprint of its signer: what a refused message marks as used, so that no
     /// wrapping of it can be taken later.
     pub good_signatures: Vec<(String, SignatureMark)>,
+    /// Issuers (fingerprints, else key IDs, in hex) of signatures by keys the
+    /// gateway did not have: the key that may prove the message once it arrives.
+    pub unknown_issuers: Vec<String>,
 }
 
 /// One piece of a message's body, in the order it was read.
@@ -256,6 +259,7 @@ pub fn open(
             proven: None,
             gateway_signed: false,
             good_signatures: Vec::new(),
+            unknown_issuers: Vec::new(),
         },
         signed_depth: 0,
         attachment_bytes: 0,
@@ -328,6 +332,8 @@ struct Verdict {
     gateway: bool,
     /// The good signatures of this layer, with their signers' primary fingerprints.
     marks: Vec<(String, SignatureMark)>,
+    /// Issuers of this layer's signatures by keys we lacked.
+    unknown: Vec<String>,
 }
 
 #[cfg(test)]

@@ -101,6 +101,11 @@ impl Ctx<'_> {
     pub(super) fn apply(&mut self, v: Verdict, inside: bool, outermost: bool) {
         self.out.gateway_signed |= v.gateway;
         self.out.good_signatures.extend(v.marks.iter().cloned());
+        for issuer in &v.unknown {
+            if !self.out.unknown_issuers.contains(issuer) {
+                self.out.unknown_issuers.push(issuer.clone());
+            }
+        }
         if v.status == SignatureStatus::Good
             && let Some((fpr, source, cert)) = &v.signer
         {

@@ -244,6 +244,7 @@ pub(super) fn bad_unverifiable() -> Verdict {
         signer: None,
         gateway: false,
         marks: Vec::new(),
+        unknown: Vec::new(),
     }
 }
 
@@ -343,8 +344,20 @@ impl VerificationHelper for Helper<'_> {
                         state.verdict.marks.push((fpr.to_hex(), m));
                         (SignatureStatus::Good, Some(fpr))
                     }
-                    Err(VerificationError::MissingKey { .. })
-                    | Err(VerificationError::UnknownSignature { .. }) => {
+                    Err(VerificationError::UnknownSignature { .. }) => {
+                        (SignatureStatus::UnknownKey, None)
+                    }
+                    Err(VerificationError::MissingKey { sig }) => {
+                        // The best handle first: a fingerprint names the key.
+                        let mut issuers = sig.get_issuers();
+                        issuers.sort_by_key(|h| !matches!(h, KeyHandle::Fingerprint(_)));
+                        if let Some(issuer) = issuers.first() {
+                            let hex = issuer.to_hex();
+                            let mut state = self.state.borrow_mut();
+                            if !state.verdict.unknown.contains(&hex) {
+                                state.verdict.unknown.push(hex);
+                            }
+                        }
                         (SignatureStatus::UnknownKey, None)
                     }
                     Err(VerificationError::BadKey { ka, .. })
