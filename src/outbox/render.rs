@@ -209,7 +209,13 @@ fn render_reply(
         .subject
         .clone()
         .unwrap_or_else(|| format!("Re: [{}] {}", report.id, title));
-    let outer_subject = if cert.is_some() {
+    let status_mail = entry
+        .subject
+        .as_deref()
+        .is_some_and(|s| s.starts_with(&format!("[{}] Status: ", report.id)));
+    let outer_subject = if cert.is_some() && status_mail {
+        format!("[{}] Status update", report.id)
+    } else if cert.is_some() {
         format!("[{}] Re: your report", report.id)
     } else {
         real_subject.clone()

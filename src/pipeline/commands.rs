@@ -15,6 +15,7 @@ pub(super) enum Keyword {
     Note,
     Internal,
     Relay,
+    Notify,
     Report,
 }
 
@@ -30,6 +31,7 @@ impl Keyword {
         ("X-NOTE", Keyword::Note),
         ("X-INTERNAL", Keyword::Internal),
         ("X-RELAY", Keyword::Relay),
+        ("X-NOTIFY", Keyword::Notify),
         ("X-REPORT", Keyword::Report),
     ];
 
@@ -66,6 +68,8 @@ pub(super) struct Commands {
     /// `X-RELAY: yes` or `no`: whether the text goes to the researcher, whatever
     /// mail the message answers.
     pub(super) relay: Option<bool>,
+    /// `X-NOTIFY: no`: a state change is not mailed to the researcher (`--no-notify`).
+    pub(super) notify: Option<bool>,
     /// The text after the command lines: what the researcher is sent.
     pub(super) rest: String,
 }
@@ -116,16 +120,16 @@ pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
         if value.is_empty() && keyword != Keyword::Assignee {
             return Err(err(format!("{name} has no value")));
         }
-        if matches!(keyword, Keyword::Internal | Keyword::Relay) {
+        if matches!(keyword, Keyword::Internal | Keyword::Relay | Keyword::Notify) {
             let yes = match value.to_ascii_lowercase().as_str() {
                 "yes" | "true" => true,
                 "no" | "false" => false,
                 _ => return Err(err(format!("{name} takes yes or no, not {value:?}"))),
             };
-            if keyword == Keyword::Internal {
-                out.internal = yes;
-            } else {
-                out.relay = Some(yes);
+            match keyword {
+                Keyword::Internal => out.internal = yes,
+                Keyword::Relay => out.relay = Some(yes),
+                _ => out.notify = Some(yes),
             }
             if out.internal && out.relay == Some(true) {
                 return Err(err(

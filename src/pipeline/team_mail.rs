@@ -17,7 +17,7 @@ use super::{MessageError, Outcome, Pipeline};
 use crate::crypto::{self, Member, SignatureStatus};
 use crate::extract::Severity;
 use crate::outbox;
-use crate::policy::DeadlineState;
+use crate::policy::human_time;
 use crate::store::{
     Change, Correspondence, Direction, Event, IntakeKind, JobKind, NewJob, RejectReason, Report,
     ReportId, Status, StoreError,
@@ -192,7 +192,7 @@ impl Pipeline {
                  {HOW_TO_WRITE}\n",
                 gateway = self.settings.gateway.address,
                 mid = m.env.message_id.as_deref().unwrap_or("(none)"),
-                at = m.now.to_rfc3339(),
+                at = human_time(m.now),
             );
             NewJob::new(
                 JobKind::TeamNotice {
@@ -262,14 +262,14 @@ impl Pipeline {
             if made > now + CLOCK_SKEW {
                 return Err(Refusal::Refused(format!(
                     "the signature is dated in the future ({})",
-                    made.to_rfc3339()
+                    human_time(made)
                 )));
             }
             if made < now - max_age {
                 return Err(Refusal::Refused(format!(
                     "the signature was made at {}, longer ago than maintainers_mail.max_age: \
                      an old message sent again changes nothing",
-                    made.to_rfc3339()
+                    human_time(made)
                 )));
             }
             if let Some(restored) = restored
@@ -279,8 +279,8 @@ impl Pipeline {
                     "the signature was made at {}, before this gateway's store was restored \
                      from a backup ({}): a message signed before a restore is never taken; \
                      send it again",
-                    made.to_rfc3339(),
-                    restored.to_rfc3339()
+                    human_time(made),
+                    human_time(restored)
                 )));
             }
             if self.store.signature_used(&sig.digest)?
@@ -471,7 +471,7 @@ impl Pipeline {
                 .collect(),
             ..commands::Guard::default()
         };
-        for text in outbox::notify::team_texts(report, &self.settings.policy, now) {
+        for text in outbox::notify::team_texts(&self.settings, report, now) {
             guard.add_team_text(&text);
         }
         // The copies of maintainers' answers: their fixed lines.
@@ -568,13 +568,38 @@ impl Pipeline {
         };
         let status_id = outbox::new_message_id(&self.settings, "status");
         let answer = self.answer_key_before(&id)?;
+        let explained = format!("{}\n\n{}", plan.text, self.signature_line(member));
         let result = self.store.modify_report_signed(&id, digests, now, |r| {
             let before = r.status;
             if !plan.change.is_empty() {
                 r.apply(&plan.change, &actor, now, &self.settings.policy)?;
             }
             let mut jobs = Vec::new();
-            if let (Some(entry), Some(mid)) = (&relay_entry, &relay_id) {
+            // The text relayed with a state change is the status mail's explanation:
+            // one mail to the researcher, not two.
+            let mut relay_now = relay_entry.clone();
+            if r.status != before {
+                let explanation = relay_now.as_ref().map(|_| explained.as_str());
+                let ask = StatusAsk {
+                    actor: &actor,
+                    quiet: (plan.commands.notify == Some(false)).then_some("X-NOTIFY: no"),
+                    explanation,
+                };
+                if let Ok(job) = self.status_notice(r, &answer, &status_id, &ask, now) {
+                    jobs.push(job);
+                    if relay_now.take().is_some() {
+                        r.events.push(Event::new(
+                            now,
+                            &actor,
+                            "reply",
+                            Some(format!(
+                                "relayed by mail in the status mail, Message-ID {status_id}"
+                            )),
+                        ));
+                    }
+                }
+            }
+            if let (Some(entry), Some(mid)) = (&relay_now, &relay_id) {
                 r.correspondence.push(entry.clone());
                 r.events.push(Event::new(
                     now,
@@ -595,12 +620,15 @@ impl Pipeline {
                     Some(plan.commands.rest.clone()),
                 ));
             }
-            if r.status != before
-                && let Some(job) = self.status_notice(r, &answer, &status_id, now)
-            {
-                jobs.push(job);
-            }
-            let copy = team_copy(r, member, &plan, relay_entry.as_ref());
+            let relayed = relay_now.as_ref().or_else(|| {
+                relay_entry.as_ref().and_then(|_| {
+                    r.correspondence
+                        .iter()
+                        .rev()
+                        .find(|c| c.message_id.as_deref() == Some(status_id.as_str()))
+                })
+            });
+            let copy = team_copy(r, member, &plan, relayed);
             jobs.extend(self.to_maintainers(copy, now));
             Ok(jobs)
         });
@@ -608,7 +636,7 @@ impl Pipeline {
             Ok(report) => {
                 info!(report = %report.id, maintainer = %member.address, "maintainer mail taken");
                 let reason = format!(
-                    "maintainer mail by {} taken for {}",
+                    "{TAKEN_PREFIX}{} taken for {}",
                     member.address, report.id
                 );
                 self.record(m, IntakeKind::Skipped, reason, None)
@@ -631,12 +659,7 @@ impl Pipeline {
         encrypted: bool,
         now: DateTime<Utc>,
     ) -> Correspondence {
-        let line = self
-            .settings
-            .maintainers_mail
-            .signature
-            .replace("{name}", &member.name)
-            .replace("{team}", &self.settings.gateway.name);
+        let line = self.signature_line(member);
         let body = if line.is_empty() {
             format!("{}\n", text.replace("\r\n", "\n"))
         } else {
@@ -661,6 +684,15 @@ impl Pipeline {
         }
     }
 
+    /// The line a relayed answer ends with (`maintainers_mail.signature`).
+    fn signature_line(&self, member: &Member) -> String {
+        self.settings
+            .maintainers_mail
+            .signature
+            .replace("{name}", &member.name)
+            .replace("{team}", &self.settings.gateway.name)
+    }
+
     /// The key answers to report `id` can be encrypted to, as it stands now: looked up
     /// before a transaction changes the report, because the look-up reads the store
     /// (learnt keys) and a read inside the transaction's closure would wait for ever.
@@ -675,16 +707,46 @@ impl Pipeline {
     }
 
     /// The researcher's mail on a state change listed in `notify.reporter_on`,
-    /// recorded as outgoing correspondence; none when it could only go in clear for a
-    /// report that came encrypted. `answer` comes from [`Self::answer_key_before`]:
-    /// this runs inside the store's transaction and must not read the store.
+    /// recorded as outgoing correspondence, with an event saying whether the
+    /// researcher was told and, if not, why: a maintainer asked for quiet, a report
+    /// rejected as spam (never answered), a state not in `notify.reporter_on`, or a
+    /// report that came encrypted and could only be answered in clear. `answer` comes
+    /// from [`Self::answer_key_before`]: this runs inside the store's transaction and
+    /// must not read the store. `Err` is why the researcher was not told.
     pub(crate) fn status_notice(
         &self,
         r: &mut Report,
         answer: &AnswerKey,
         message_id: &str,
+        ask: &StatusAsk<'_>,
         now: DateTime<Utc>,
-    ) -> Option<NewJob> {
+    ) -> Result<NewJob, String> {
+        let told = self.status_mail(r, answer, message_id, ask, now);
+        let (action, note) = match &told {
+            Ok(_) => ("researcher_told", format!("status mail, Message-ID <{message_id}>")),
+            Err(why) => ("researcher_not_told", why.clone()),
+        };
+        r.events
+            .push(Event::new(now, ask.actor, action, Some(note)));
+        told
+    }
+
+    fn status_mail(
+        &self,
+        r: &mut Report,
+        answer: &AnswerKey,
+        message_id: &str,
+        ask: &StatusAsk<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<NewJob, String> {
+        if let Some(why) = ask.quiet {
+            return Err(format!("{why} asked for no status mail"));
+        }
+        if r.status == Status::Rejected
+            && matches!(r.triage.reject_reason, Some(RejectReason::Spam))
+        {
+            return Err("rejected as spam, which is never answered".into());
+        }
         if !self
             .settings
             .notify
@@ -692,33 +754,32 @@ impl Pipeline {
             .iter()
             .any(|s| s == r.status.as_str())
         {
-            return None;
+            return Err(format!(
+                "notify.reporter_on does not list {}",
+                r.status.as_str()
+            ));
         }
         let encrypted = answer.encrypts_to(r);
         if !encrypted && r.data.encrypted {
-            return None;
+            return Err("the report came encrypted and proved no key that can receive \
+                        encrypted mail, so the status mail would go in clear"
+                .into());
         }
         let reason = match (&r.status, &r.triage.reject_reason) {
             (Status::Rejected, Some(why)) => format!(" (reason: {why})"),
             _ => String::new(),
         };
-        let next = r
-            .deadline_status(now)
-            .into_iter()
-            .filter(|(_, s)| s.state == DeadlineState::Due)
-            .min_by_key(|(_, s)| s.at)
-            .map(|(name, s)| {
-                format!(
-                    "\nNext step in our policy: {} by {}.\n",
-                    name.milestone(),
-                    s.at.to_rfc3339()
-                )
-            })
+        let explanation = ask
+            .explanation
+            .map(|t| format!("\n{}\n", t.trim_end().replace("\r\n", "\n")))
             .unwrap_or_default();
         let body = format!(
-            "The status of your report {id} is now: {status}{reason}.\n{next}\n-- \n{team}\n",
+            "The status of your report {id} is now: {status}{reason}.\n{explanation}\n{clocks}\n\
+             Please keep [{id}] in the subject of any follow-up, and sign it with the key \
+             you signed the report with.\n-- \n{team}\n",
             id = r.id,
             status = r.status.as_str(),
+            clocks = outbox::clocks_text(&self.settings, r, encrypted || !r.data.encrypted, now),
             team = self.settings.gateway.name,
         );
         r.correspondence.push(Correspondence {
@@ -727,7 +788,7 @@ impl Pipeline {
             from: self.settings.gateway.address.clone(),
             to: r.reporter_address().to_string(),
             message_id: Some(message_id.to_string()),
-            subject: None,
+            subject: Some(outbox::status_subject(&r.id, r.status)),
             body,
             encrypted,
             signature: SignatureStatus::Good,
@@ -736,14 +797,33 @@ impl Pipeline {
                 .signing_cert()
                 .map(|c| c.fingerprint().to_hex()),
             attachments: Vec::new(),
-            actor: Some("system".into()),
+            // A status mail is the gateway's own words unless it carries a maintainer's.
+            actor: Some(if ask.explanation.is_some() { ask.actor } else { "system" }.to_string()),
         });
         let to = r.reporter_address().to_string();
-        Some(NewJob {
+        Ok(NewJob {
             message_id: Some(message_id.to_string()),
             ..NewJob::new(JobKind::Reply, &to, now)
         })
     }
+}
+
+/// How a state change is told to the researcher: who changed it (the event's actor,
+/// and the status mail's when it carries their words), whether they asked for quiet
+/// (`--no-notify`, `X-NOTIFY: no`: named in the event), and their explanation.
+pub(crate) struct StatusAsk<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) quiet: Option<&'a str>,
+    pub(crate) explanation: Option<&'a str>,
+}
+
+/// How the intake record of a maintainer's mail that was taken begins: it is listed
+/// as "taken" (an action on a report), not as a skipped message.
+const TAKEN_PREFIX: &str = "maintainer mail by ";
+
+/// Whether an intake record's reason is that of a maintainer's mail that was taken.
+pub(crate) fn is_taken_reason(reason: &str) -> bool {
+    reason.starts_with(TAKEN_PREFIX) && reason.contains(" taken for ")
 }
 
 /// The fingerprint of the certificate answers to a report can be encrypted to,
