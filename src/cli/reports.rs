@@ -728,6 +728,8 @@ mod tests {
         let set = move |status| SetArgs {
             id: id_text.clone(),
             status: Some(status),
+            message: None,
+            no_notify: false,
             reason: None,
             duplicate_of: None,
             severity: None,
