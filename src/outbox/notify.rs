@@ -453,27 +453,28 @@ fn escalation_texts(
     )
 }
 
-/// The digest (text rendered when it was queued), to one maintainer.
+/// The digest or a team notice (text rendered when it was queued), to one
+/// maintainer; `answers`: the message it answers and that message's thread.
 pub(crate) fn render_digest(
     ctx: &Context<'_>,
     job: &Job,
     text: &str,
     subject: &str,
+    answers: Option<(&str, &[String])>,
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
     let member = addressee(ctx, job)?;
-    // A team notice about a report (a copy of a maintainer's answer) threads under
-    // the report's first notification; a digest is about no one report.
-    let refs: Vec<String> = match &job.outcome {
-        Some(crate::store::OutcomeRef::Report(id)) => {
-            vec![super::thread_root(
-                ctx.settings,
-                id.as_str(),
-                &member.address,
-            )]
+    // A refusal answers the refused mail; a team notice about a report (a copy of a
+    // maintainer's answer) threads under the report's first notification; a digest
+    // is about no one report.
+    let (parent, refs): (Option<String>, Vec<String>) = match (answers, &job.outcome) {
+        (Some((parent, refs)), _) => (Some(parent.to_string()), refs.to_vec()),
+        (None, Some(crate::store::OutcomeRef::Report(id))) => {
+            let root = super::thread_root(ctx.settings, id.as_str(), &member.address);
+            (Some(root.clone()), vec![root])
         }
-        _ => Vec::new(),
+        _ => (None, Vec::new()),
     };
     compose::seal_message(
         ctx.settings,
@@ -482,7 +483,7 @@ pub(crate) fn render_digest(
             to: &member.address,
             to_name: Some(&member.name),
             subject: subject.to_string(),
-            in_reply_to: refs.first().map(String::as_str),
+            in_reply_to: parent.as_deref(),
             references: &refs,
             message_id,
             date: now,

@@ -65,8 +65,17 @@ fn render(
         JobKind::NewReport | JobKind::FollowUp { .. } | JobKind::Escalation { .. } => {
             notify::render(ctx, &report_of(job)?, job, message_id, now)
         }
-        JobKind::Digest { text, subject } | JobKind::TeamNotice { text, subject } => {
-            notify::render_digest(ctx, job, text, subject, message_id, now)
+        JobKind::Digest { text, subject } => {
+            notify::render_digest(ctx, job, text, subject, None, message_id, now)
+        }
+        JobKind::TeamNotice {
+            text,
+            subject,
+            in_reply_to,
+            references,
+        } => {
+            let answers = in_reply_to.as_deref().map(|p| (p, references.as_slice()));
+            notify::render_digest(ctx, job, text, subject, answers, message_id, now)
         }
         JobKind::Ack => {
             let report = report_of(job)?;

@@ -185,19 +185,43 @@ impl Pipeline {
             }
             other => other,
         };
+        // The report the refused mail answers, when its threading names exactly one:
+        // the answer goes only to the maintainer whose key signed it.
+        let about = match member {
+            Some(_) => {
+                let found = self.referenced_reports(&m.env, None)?;
+                match found.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
         let notice = member.map(|mb| {
             let text = format!(
-                "Your message to {gateway} was not taken: nothing in it was applied and \
-                 nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\nReceived: {at}\n\n\
-                 {HOW_TO_WRITE}\n",
+                "Your message {about_text}to {gateway} was not taken: nothing in it was \
+                 applied and nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\n\
+                 Received: {at}\n\n{HOW_TO_WRITE}\n",
+                about_text = about
+                    .as_ref()
+                    .map(|id| format!("about {id} "))
+                    .unwrap_or_default(),
                 gateway = self.settings.gateway.address,
                 mid = m.env.message_id.as_deref().unwrap_or("(none)"),
                 at = human_time(m.now),
             );
+            // Threaded to the refused mail, so the maintainer's client shows why under it.
+            let mut references = m.env.references.clone();
+            references.extend(m.env.message_id.iter().cloned());
             NewJob::new(
                 JobKind::TeamNotice {
                     text,
-                    subject: "Your message was not taken".into(),
+                    subject: match &about {
+                        Some(id) => format!("[{id}] Your message was not taken"),
+                        None => "Your message was not taken".into(),
+                    },
+                    in_reply_to: m.env.message_id.clone(),
+                    references,
                 },
                 &mb.address,
                 m.now,
@@ -237,7 +261,14 @@ impl Pipeline {
             ));
         }
         let first = first_text(&c.opened);
-        let commands = commands::parse(&first).map_err(|e| Refusal::Refused(e.to_string()))?;
+        let (commands, errors) = commands::parse_all(&first);
+        if !errors.is_empty() {
+            // Every refused line at once: the ones that could not be read, and the
+            // values of the others that `reports set` would refuse.
+            let mut all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            all.extend(self.change_errors(&commands)?);
+            return Err(Refusal::Refused(refused_lines(&all)));
+        }
         let report = self.named_report(c, proven, &commands)?;
         let answers_researcher = self.answers_researcher(m, proven, &report)?;
         let plan = self.plan(report, commands, member, answers_researcher, m.now)?;
@@ -494,53 +525,103 @@ impl Pipeline {
         guard
     }
 
-    /// The commands as a [`Change`], each value checked as `reports set` checks it.
+    /// The commands as a [`Change`], each value checked as `reports set` checks it;
+    /// every refused value is named at once.
     fn change_of(&self, commands: &Commands) -> Result<Change, Refusal> {
-        let bad = |line: usize, why: String| Refusal::Refused(format!("line {line}: {why}"));
+        let (change, errors) = self.checked_change(commands)?;
+        if errors.is_empty() {
+            Ok(change)
+        } else {
+            Err(Refusal::Refused(refused_lines(&errors)))
+        }
+    }
+
+    /// Why the values of `commands` would be refused, one line each.
+    fn change_errors(&self, commands: &Commands) -> Result<Vec<String>, Refusal> {
+        Ok(self.checked_change(commands)?.1)
+    }
+
+    /// The change the commands ask for, and each value that is refused, with the
+    /// keyword that fixes it.
+    fn checked_change(&self, commands: &Commands) -> Result<(Change, Vec<String>), Refusal> {
+        let mut errors = Vec::new();
+        let mut bad = |line: usize, why: String| errors.push(format!("line {line}: {why}"));
         let mut change = Change::default();
         let duplicate_of = match commands.value(Keyword::DuplicateOf) {
-            Some((line, v)) => Some(
-                ReportId::parse(v)
+            Some((line, v)) => {
+                let found = ReportId::parse(v)
                     .map(|id| self.store.report(&id))
                     .transpose()?
                     .flatten()
-                    .map(|r| r.id)
-                    .ok_or_else(|| bad(line, format!("X-DUPLICATE-OF: no report {v}")))?,
-            ),
+                    .map(|r| r.id);
+                if found.is_none() {
+                    bad(line, format!("X-DUPLICATE-OF: no report {v}"));
+                }
+                found
+            }
             None => None,
         };
         change.reason = match (commands.value(Keyword::Reason), duplicate_of) {
-            (Some((line, name)), dup) => {
-                Some(RejectReason::parse(name, dup).map_err(|e| bad(line, e))?)
-            }
+            (Some((line, name)), dup) => match RejectReason::parse(name, dup) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    bad(line, format!("X-REASON: {e}"));
+                    None
+                }
+            },
             (None, Some(_)) => {
                 let line = commands.value(Keyword::DuplicateOf).map_or(0, |(l, _)| l);
-                return Err(bad(
+                bad(
                     line,
-                    "X-DUPLICATE-OF goes with X-REASON: duplicate".into(),
-                ));
+                    "X-DUPLICATE-OF goes with X-REASON: duplicate (add that line)".into(),
+                );
+                None
             }
             (None, None) => None,
         };
         if let Some((line, v)) = commands.value(Keyword::Status) {
-            change.status = Some(v.parse::<Status>().map_err(|e| bad(line, e))?);
+            match v.parse::<Status>() {
+                Ok(s) => {
+                    if s == Status::Rejected && commands.value(Keyword::Reason).is_none() {
+                        bad(
+                            line,
+                            format!(
+                                "X-STATUS: rejected needs a reason: add X-REASON: one of {}",
+                                RejectReason::NAMES.join(", ")
+                            ),
+                        );
+                    }
+                    change.status = Some(s);
+                }
+                Err(e) => bad(line, format!("X-STATUS: {e}")),
+            }
+        }
+        let status_line = commands.value(Keyword::Status);
+        if let Some((line, _)) = commands.value(Keyword::Reason)
+            && (status_line.is_none() || change.status.is_some_and(|s| s != Status::Rejected))
+        {
+            bad(line, "X-REASON goes with X-STATUS: rejected".into());
         }
         if let Some((line, v)) = commands.value(Keyword::Severity) {
-            change.severity = Some(v.parse::<Severity>().map_err(|e| bad(line, e))?);
+            match v.parse::<Severity>() {
+                Ok(s) => change.severity = Some(s),
+                Err(e) => bad(line, format!("X-SEVERITY: {e}")),
+            }
         }
         if let Some((line, v)) = commands.value(Keyword::Cvss) {
-            change.cvss = Some(crate::extract::find_cvss(v).ok_or_else(|| {
-                bad(
+            match crate::extract::find_cvss(v) {
+                Some(c) => change.cvss = Some(c),
+                None => bad(
                     line,
-                    format!("{v:?} is not a valid CVSS 2, 3.x or 4.0 vector"),
-                )
-            })?);
+                    format!("X-CVSS: {v:?} is not a valid CVSS 2, 3.x or 4.0 vector"),
+                ),
+            }
         }
         change.assignee = commands
             .value(Keyword::Assignee)
             .map(|(_, v)| v.to_string());
         change.note = commands.value(Keyword::Note).map(|(_, v)| v.to_string());
-        Ok(change)
+        Ok((change, errors))
     }
 
     /// Applies the change, records the answer and queues its mail, in one
@@ -817,6 +898,18 @@ pub(crate) struct StatusAsk<'a> {
     pub(crate) explanation: Option<&'a str>,
 }
 
+/// The refusal of several command lines, one per line.
+fn refused_lines(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!(
+            "{} command lines were refused (nothing was applied):\n  {}",
+            many.len(),
+            many.join("\n  ")
+        ),
+    }
+}
+
 /// How the intake record of a maintainer's mail that was taken begins: it is listed
 /// as "taken" (an action on a report), not as a skipped message.
 const TAKEN_PREFIX: &str = "maintainer mail by ";
@@ -911,6 +1004,8 @@ fn team_copy(
     JobKind::TeamNotice {
         text,
         subject: format!("[{}] Maintainer answer", r.id),
+        in_reply_to: None,
+        references: Vec::new(),
     }
 }
 

@@ -33,7 +33,10 @@ fn report_with_key(t: &Team, msgid: &str, n: u32) -> String {
     let inner = entity(
         Some("report"),
         REPORT,
-        &[("alice.asc", "application/pgp-keys", &key)],
+        &[
+            ("alice.asc", "application/pgp-keys", &key),
+            ("poc.py", "text/x-python", b"print('poc')\n"),
+        ],
     );
     let armored = t
         .s
@@ -425,4 +428,83 @@ fn people_read_human_timestamps_and_json_keeps_rfc3339() {
         DateTime::parse_from_rfc3339(v["received_at"].as_str().unwrap()).is_ok(),
         "{v}"
     );
+}
+
+#[test]
+fn a_refusal_names_every_bad_keyword_threads_to_the_refused_mail_and_names_the_report() {
+    let t = team();
+    let id = report_with_key(&t, "<d-6@example.net>", 1);
+    let root = header(&t.mail_to(t.bob.address, "New report")[0], "Message-ID").unwrap();
+    let inner = entity(
+        Some(&format!("Re: [{id}] New report")),
+        "X-STATUS: acepted\nX-PRIORITY: 1\nX-SEVERITY: urgent\nX-REASON: duplicate\n\nThanks.\n",
+        &[],
+    );
+    let armored = t
+        .bob
+        .gpg
+        .encrypt(&t.s.gateway_fpr, Some(t.bob.address), &inner);
+    let subject = format!("Re: [{id}] New report");
+    let h = vec![
+        ("From", "Bob Maintainer <bob@example.org>"),
+        ("To", GATEWAY),
+        ("Subject", subject.as_str()),
+        ("Message-ID", "<bob-d6@example.org>"),
+        ("In-Reply-To", root.as_str()),
+        ("References", root.as_str()),
+        ("MIME-Version", "1.0"),
+    ];
+    t.s.gw.deliver(&pgp_mime_encrypted(&h, &armored));
+    let log = t.s.gw.run_once();
+    assert_eq!(t.show(&id)["status"], "acknowledged", "nothing applied: {log}");
+
+    let refused = t.mail_to(t.bob.address, "was not taken");
+    assert_eq!(refused.len(), 1, "{log}");
+    assert_eq!(
+        header(&refused[0], "Subject").unwrap(),
+        format!("[{id}] Your message was not taken")
+    );
+    assert_eq!(
+        header(&refused[0], "In-Reply-To").unwrap(),
+        "<bob-d6@example.org>"
+    );
+    let refs = header(&refused[0], "References").unwrap();
+    assert!(refs.contains("<bob-d6@example.org>") && refs.contains(&root), "{refs}");
+    let text = t.bob.open(&refused[0], &t.s.gateway_fpr);
+    assert!(text.contains(&format!("Your message about {id}")), "{text}");
+    for needle in [
+        "line 1: X-STATUS:",
+        "line 2 (\"X-PRIORITY: 1\"): unknown keyword X-PRIORITY",
+        "line 3: X-SEVERITY:",
+        "line 4: X-REASON:",
+        "4 command lines were refused",
+    ] {
+        assert!(text.contains(needle), "{needle} missing: {text}");
+    }
+    assert!(has_human_time(&text) && !has_rfc3339(&text), "{text}");
+}
+
+#[test]
+fn a_notification_with_attachments_protects_its_subject_on_the_root_part() {
+    let t = team();
+    let id = report_with_key(&t, "<d-7@example.net>", 1);
+    let n = t.mail_to(t.bob.address, "New report");
+    assert_eq!(n.len(), 1);
+    assert_eq!(
+        header(&n[0], "Subject").unwrap(),
+        format!("[{id}] CRITICAL New report")
+    );
+    let (_, plain, ok) = t.bob.gpg.decrypt(&armored_block(&n[0]));
+    assert!(ok);
+    let plain = String::from_utf8_lossy(&plain).into_owned();
+    // The root entity's own header block (up to the first blank line).
+    let head = plain.split("\r\n\r\n").next().unwrap().to_string();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    assert!(unfolded.contains("multipart/mixed"), "{unfolded}");
+    assert!(unfolded.contains("protected-headers=\"v1\""), "{unfolded}");
+    assert!(
+        unfolded.contains(&format!("Subject: [{id}] CRITICAL New report: SQL injection in login form")),
+        "{unfolded}"
+    );
+    assert!(plain.contains("poc.py"), "the attachment goes with it");
 }
