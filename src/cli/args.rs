@@ -175,7 +175,12 @@ pub(crate) struct SetArgs {
     pub status: Option<Status>,
     /// With --status: a file whose text explains the change to the researcher; it
     /// goes in the status mail.
-    #[arg(long, value_name = "FILE", requires = "status", conflicts_with = "no_notify")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "status",
+        conflicts_with = "no_notify"
+    )]
     pub message: Option<std::path::PathBuf>,
     /// With --status: do not mail the researcher (recorded in the report's events).
     #[arg(long, requires = "status")]

@@ -225,10 +225,8 @@ fn address_keys_text(r: &Report, keys: &[crate::store::AddressKey]) -> String {
             text,
             "  {}  first seen {}{mark}",
             k.fingerprint,
-            k.first_seen.map_or_else(
-                || "before this was recorded".to_string(),
-                human_time
-            )
+            k.first_seen
+                .map_or_else(|| "before this was recorded".to_string(), human_time)
         );
     }
     text

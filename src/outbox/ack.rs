@@ -110,7 +110,7 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
     body.push('\n');
     body.push_str(&next_steps(settings));
     body.push('\n');
-    body.push_str(&follow_up_text(report, may_quote));
+    body.push_str(&follow_up_text(report));
     let footer = settings.ack.footer.trim();
     if !footer.is_empty() {
         body.push_str("\n-- \n");
@@ -198,8 +198,7 @@ fn next_steps(settings: &Settings) -> String {
 }
 
 /// How the researcher follows up so that the message joins the report.
-fn follow_up_text(report: &Report, may_quote: bool) -> String {
-    let r = &report.data;
+pub(crate) fn follow_up_text(report: &Report) -> String {
     let mut out = format!(
         "To follow up: reply to this mail, or keep [{}] in the subject, so it joins this \
          report.",
@@ -210,14 +209,12 @@ fn follow_up_text(report: &Report, may_quote: bool) -> String {
             " Sign it with the same key you signed the report with: follow-ups join this \
              report only when signed by the same key as the report.",
         );
-    } else if may_quote || !r.encrypted {
-        out.push_str(
-            " Sign it with your key, and attach your public key if we did not have it \
-             (see Signature above, or send an Autocrypt header).",
-        );
     } else {
+        // Nothing proved a key: whether we hold one says nothing the sender should
+        // learn from an answer that may reach someone else.
         out.push_str(
-            " Sign it with your key and attach your public key (or send an Autocrypt header).",
+            " Sign it with your key and attach your public key (or send an Autocrypt \
+             header) if we did not have it.",
         );
     }
     out.push('\n');

@@ -32,7 +32,7 @@ use crate::config::Settings;
 use crate::crypto::{Keyring, Team, seal::SealError};
 use crate::store::{JobKind, Store, StoreError};
 
-pub(crate) use ack::clocks_text;
+pub(crate) use ack::{clocks_text, follow_up_text};
 pub(crate) use compose::subject_title;
 pub(crate) use delivery::Delivered;
 pub use delivery::{DURABLE_BATCH, deliver_due};

@@ -137,7 +137,10 @@ pub(super) fn parse_all(text: &str) -> (Commands, Vec<LineError>) {
             errors.push(err(format!("{name} has no value")));
             continue;
         }
-        if matches!(keyword, Keyword::Internal | Keyword::Relay | Keyword::Notify) {
+        if matches!(
+            keyword,
+            Keyword::Internal | Keyword::Relay | Keyword::Notify
+        ) {
             let yes = match value.to_ascii_lowercase().as_str() {
                 "yes" | "true" => true,
                 "no" | "false" => false,

@@ -716,10 +716,7 @@ impl Pipeline {
         match result {
             Ok(report) => {
                 info!(report = %report.id, maintainer = %member.address, "maintainer mail taken");
-                let reason = format!(
-                    "{TAKEN_PREFIX}{} taken for {}",
-                    member.address, report.id
-                );
+                let reason = format!("{TAKEN_PREFIX}{} taken for {}", member.address, report.id);
                 self.record(m, IntakeKind::Skipped, reason, None)
                     .map_err(Refusal::Failed)
             }
@@ -804,7 +801,10 @@ impl Pipeline {
     ) -> Result<NewJob, String> {
         let told = self.status_mail(r, answer, message_id, ask, now);
         let (action, note) = match &told {
-            Ok(_) => ("researcher_told", format!("status mail, Message-ID <{message_id}>")),
+            Ok(_) => (
+                "researcher_told",
+                format!("status mail, Message-ID <{message_id}>"),
+            ),
             Err(why) => ("researcher_not_told", why.clone()),
         };
         r.events
@@ -842,9 +842,11 @@ impl Pipeline {
         }
         let encrypted = answer.encrypts_to(r);
         if !encrypted && r.data.encrypted {
-            return Err("the report came encrypted and proved no key that can receive \
+            return Err(
+                "the report came encrypted and proved no key that can receive \
                         encrypted mail, so the status mail would go in clear"
-                .into());
+                    .into(),
+            );
         }
         let reason = match (&r.status, &r.triage.reject_reason) {
             (Status::Rejected, Some(why)) => format!(" (reason: {why})"),
@@ -854,13 +856,16 @@ impl Pipeline {
             .explanation
             .map(|t| format!("\n{}\n", t.trim_end().replace("\r\n", "\n")))
             .unwrap_or_default();
+        // As the acknowledgement: the report's own clocks only when it proved its
+        // sender and the answer reaches that key (or the report came in clear).
+        let may_quote = r.proven_key().is_some() && (encrypted || !r.data.encrypted);
         let body = format!(
             "The status of your report {id} is now: {status}{reason}.\n{explanation}\n{clocks}\n\
-             Please keep [{id}] in the subject of any follow-up, and sign it with the key \
-             you signed the report with.\n-- \n{team}\n",
+             {follow_up}-- \n{team}\n",
             id = r.id,
             status = r.status.as_str(),
-            clocks = outbox::clocks_text(&self.settings, r, encrypted || !r.data.encrypted, now),
+            clocks = outbox::clocks_text(&self.settings, r, may_quote, now),
+            follow_up = outbox::follow_up_text(r),
             team = self.settings.gateway.name,
         );
         r.correspondence.push(Correspondence {
@@ -879,7 +884,14 @@ impl Pipeline {
                 .map(|c| c.fingerprint().to_hex()),
             attachments: Vec::new(),
             // A status mail is the gateway's own words unless it carries a maintainer's.
-            actor: Some(if ask.explanation.is_some() { ask.actor } else { "system" }.to_string()),
+            actor: Some(
+                if ask.explanation.is_some() {
+                    ask.actor
+                } else {
+                    "system"
+                }
+                .to_string(),
+            ),
         });
         let to = r.reporter_address().to_string();
         Ok(NewJob {

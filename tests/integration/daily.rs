@@ -38,10 +38,7 @@ fn report_with_key(t: &Team, msgid: &str, n: u32) -> String {
             ("poc.py", "text/x-python", b"print('poc')\n"),
         ],
     );
-    let armored = t
-        .s
-        .gpg
-        .encrypt(&t.s.gateway_fpr, Some(&t.s.alice), &inner);
+    let armored = t.s.gpg.encrypt(&t.s.gateway_fpr, Some(&t.s.alice), &inner);
     t.s.gw
         .deliver(&pgp_mime_encrypted(&t.s.headers(msgid, "..."), &armored));
     t.s.gw.run_once();
@@ -177,13 +174,18 @@ fn reports_set_says_whether_the_researcher_was_told_and_carries_the_explanation(
     assert_eq!(status_mails(&t).len(), 1);
     let r = t.show(&id);
     let events = serde_json::to_string(&r["events"]).unwrap();
-    assert!(events.contains("--no-notify asked for no status mail"), "{events}");
+    assert!(
+        events.contains("--no-notify asked for no status mail"),
+        "{events}"
+    );
 
     let out = ok(&t, &["reports", "set", &id, "--status", "accepted"]);
     assert!(out.contains("researcher told"), "accepted is listed: {out}");
     let out = ok(
         &t,
-        &["reports", "set", &id, "--status", "rejected", "--reason", "spam"],
+        &[
+            "reports", "set", &id, "--status", "rejected", "--reason", "spam",
+        ],
     );
     assert!(
         out.contains("researcher not told: rejected as spam, which is never answered"),
@@ -286,7 +288,10 @@ fn a_state_changed_by_mail_explains_itself_in_one_status_mail_or_stays_quiet() {
     assert_eq!(after, before, "X-NOTIFY: no sent mail");
     assert!(actions(&r).contains(&"researcher_not_told".to_string()));
     let events = serde_json::to_string(&r["events"]).unwrap();
-    assert!(events.contains("X-NOTIFY: no asked for no status mail"), "{events}");
+    assert!(
+        events.contains("X-NOTIFY: no asked for no status mail"),
+        "{events}"
+    );
 }
 
 #[test]
@@ -313,7 +318,10 @@ fn acknowledgements_state_every_clock_with_dates_and_how_to_follow_up() {
         "{text}"
     );
     assert!(text.contains("What happens next:"), "{text}");
-    assert!(text.contains(&format!("keep [{id}] in the subject")), "{text}");
+    assert!(
+        text.contains(&format!("keep [{id}] in the subject")),
+        "{text}"
+    );
     assert!(text.contains("Sign it with the same key"), "{text}");
 
     // An encrypted report that proved no key: the answer says nothing of it, only the
@@ -456,7 +464,11 @@ fn a_refusal_names_every_bad_keyword_threads_to_the_refused_mail_and_names_the_r
     ];
     t.s.gw.deliver(&pgp_mime_encrypted(&h, &armored));
     let log = t.s.gw.run_once();
-    assert_eq!(t.show(&id)["status"], "acknowledged", "nothing applied: {log}");
+    assert_eq!(
+        t.show(&id)["status"],
+        "acknowledged",
+        "nothing applied: {log}"
+    );
 
     let refused = t.mail_to(t.bob.address, "was not taken");
     assert_eq!(refused.len(), 1, "{log}");
@@ -469,7 +481,10 @@ fn a_refusal_names_every_bad_keyword_threads_to_the_refused_mail_and_names_the_r
         "<bob-d6@example.org>"
     );
     let refs = header(&refused[0], "References").unwrap();
-    assert!(refs.contains("<bob-d6@example.org>") && refs.contains(&root), "{refs}");
+    assert!(
+        refs.contains("<bob-d6@example.org>") && refs.contains(&root),
+        "{refs}"
+    );
     let text = t.bob.open(&refused[0], &t.s.gateway_fpr);
     assert!(text.contains(&format!("Your message about {id}")), "{text}");
     for needle in [
@@ -503,7 +518,9 @@ fn a_notification_with_attachments_protects_its_subject_on_the_root_part() {
     assert!(unfolded.contains("multipart/mixed"), "{unfolded}");
     assert!(unfolded.contains("protected-headers=\"v1\""), "{unfolded}");
     assert!(
-        unfolded.contains(&format!("Subject: [{id}] CRITICAL New report: SQL injection in login form")),
+        unfolded.contains(&format!(
+            "Subject: [{id}] CRITICAL New report: SQL injection in login form"
+        )),
         "{unfolded}"
     );
     assert!(plain.contains("poc.py"), "the attachment goes with it");
