@@ -227,6 +227,8 @@ impl Pipeline {
                 m.now,
             )
         });
+        // One line in `quarantine list`, however many command lines were refused.
+        let why = why.replace("\n  ", "; ").replace('\n', " ");
         let reason = match member {
             Some(mb) => format!("maintainer mail signed by {}: {why}", mb.address),
             None => why,

@@ -497,6 +497,13 @@ fn a_refusal_names_every_bad_keyword_threads_to_the_refused_mail_and_names_the_r
         assert!(text.contains(needle), "{needle} missing: {text}");
     }
     assert!(has_human_time(&text) && !has_rfc3339(&text), "{text}");
+    // The quarantine keeps the whole reason on one line of its listing.
+    let list = ok(&t, &["quarantine", "list"]);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("4 command lines were refused") && l.contains("X-PRIORITY")),
+        "{list}"
+    );
 }
 
 #[test]
