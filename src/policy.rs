@@ -369,6 +369,26 @@ pub fn next_digest(
     None
 }
 
+/// A time as people read it (mail, listings, `status`): `2026-12-09 14:42 UTC`.
+/// Machine output (`--json`) keeps RFC 3339.
+pub(crate) fn human_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// A policy duration as people read it: whole days or hours when it is one
+/// ("7 days", "48 hours"), otherwise humantime's form.
+pub(crate) fn human_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if secs > 0 && secs.is_multiple_of(86_400) {
+        plural(secs / 86_400, "day")
+    } else if secs > 0 && secs.is_multiple_of(3600) {
+        plural(secs / 3600, "hour")
+    } else {
+        humantime::format_duration(d).to_string()
+    }
+}
+
 pub(crate) fn chrono_duration(d: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
@@ -385,6 +405,19 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn times_and_durations_read_as_people_write_them() {
+        assert_eq!(
+            human_time(at("2026-12-09T14:42:59+00:00")),
+            "2026-12-09 14:42 UTC"
+        );
+        let d = std::time::Duration::from_secs;
+        assert_eq!(human_duration(d(7 * 86_400)), "7 days");
+        assert_eq!(human_duration(d(86_400)), "1 day");
+        assert_eq!(human_duration(d(36 * 3600)), "36 hours");
+        assert_eq!(human_duration(d(90)), "1m 30s");
     }
 
     #[test]

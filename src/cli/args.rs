@@ -182,7 +182,8 @@ pub(crate) enum ReportsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change a report: its state, severity, CVSS vector, assignee; add a note.
+    /// Change a report: its state, severity, CVSS vector, assignee; add a note. A new
+    /// state may be mailed to the researcher (see --status).
     #[command(after_long_help = super::manual::SET_AFTER_HELP)]
     Set(SetArgs),
     /// Send the reporter a message (signed; encrypted to the key the report proved),
@@ -209,8 +210,23 @@ pub(crate) struct SetArgs {
     /// The report ID.
     pub id: String,
     /// New state: triaged, accepted, rejected (with --reason), fixed, disclosed.
+    /// The researcher is mailed the new state (signed; encrypted to the key the
+    /// report proved) when notify.reporter_on lists it, unless --no-notify or
+    /// --reason spam; the output says whether they were told, and why not.
     #[arg(long)]
     pub status: Option<Status>,
+    /// With --status: a file whose text explains the change to the researcher; it
+    /// goes in the status mail.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "status",
+        conflicts_with = "no_notify"
+    )]
+    pub message: Option<std::path::PathBuf>,
+    /// With --status: do not mail the researcher (recorded in the report's events).
+    #[arg(long, requires = "status")]
+    pub no_notify: bool,
     /// Why it is rejected: out_of_scope, duplicate (with --duplicate-of),
     /// not_reproducible, informative, spam.
     #[arg(long)]

@@ -69,7 +69,9 @@ EXAMPLES:
     disclosured reports set VR-2026-0043 --status rejected --reason duplicate --duplicate-of VR-2026-0042
 
 The researcher is told of the states listed in notify.reporter_on (by default accepted,
-fixed, disclosed and rejected), by a signed mail encrypted to the key their report proved.";
+fixed, disclosed and rejected), by a signed mail encrypted to the key their report proved;
+the command says whether they were told. --message FILE explains the change in that mail,
+--no-notify keeps it quiet, and a rejection as spam is never told.";
 
 /// The end of `backup --help` and `restore --help`.
 pub(crate) const BACKUP_AFTER_HELP: &str = "\

@@ -15,6 +15,7 @@ use serde::Serialize;
 use super::Out;
 use crate::config::Inbox;
 use crate::pipeline::Pipeline;
+use crate::policy::human_time;
 use crate::store::{IntakeKind, IntakeRecord, OutcomeRef, Release, StoreError};
 
 /// A retried record in `quarantine list`.
@@ -144,12 +145,12 @@ fn retry_one(p: &Pipeline, seq: u64, actor: &str, now: DateTime<Utc>) -> anyhow:
         (None, true) => format!("back in the inbox (it was: {})", record.reason),
         (Some(mark), true) => format!(
             "back in the inbox (retried at {} by {}; the move had not happened)",
-            mark.at.to_rfc3339(),
+            human_time(mark.at),
             mark.by
         ),
         (Some(mark), false) => format!(
             "already retried at {} by {}: nothing to do",
-            mark.at.to_rfc3339(),
+            human_time(mark.at),
             mark.by
         ),
         (None, false) => {

@@ -15,7 +15,8 @@ use crate::crypto::SignatureStatus;
 use crate::daemon::control::{Request, Response};
 use crate::extract::Severity;
 use crate::outbox;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, StatusAsk};
+use crate::policy::human_time;
 use crate::store::{
     Change, Correspondence, Direction, Event, IntakeKind, JobKind, JobState, NewJob, OutcomeRef,
     RejectReason, Report, ReportId, Status,
@@ -134,7 +135,7 @@ fn reports_list(
     }
     writeln!(
         out.stdout,
-        "{:<16} {:<12} {:<9} {:<16} {:<30} {:<12} {:<24} TITLE",
+        "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} TITLE",
         "ID", "STATUS", "SEVERITY", "RECEIVED", "NEXT DEADLINE", "ASSIGNEE", "FROM"
     )?;
     for (r, s) in &rows {
@@ -145,7 +146,7 @@ fn reports_list(
                 .as_ref()
                 .map(|n| {
                     let at = DateTime::parse_from_rfc3339(&n.at)
-                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .map(|t| human_time(t.with_timezone(&Utc)))
                         .unwrap_or_default();
                     format!("{} {at}", short_deadline(n.name))
                 })
@@ -153,11 +154,11 @@ fn reports_list(
         };
         writeln!(
             out.stdout,
-            "{:<16} {:<12} {:<9} {:<16} {:<30} {:<12} {:<24} {}",
+            "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} {}",
             s.id,
             s.status,
             s.severity,
-            r.data.received_at.format("%Y-%m-%d %H:%M"),
+            human_time(r.data.received_at),
             crate::intake::one_line(&next, 30),
             crate::intake::one_line(s.assignee.unwrap_or("-"), 12),
             crate::intake::one_line(s.from, 24),
@@ -224,10 +225,8 @@ fn address_keys_text(r: &Report, keys: &[crate::store::AddressKey]) -> String {
             text,
             "  {}  first seen {}{mark}",
             k.fingerprint,
-            k.first_seen.map_or_else(
-                || "before this was recorded".to_string(),
-                |t| t.to_rfc3339()
-            )
+            k.first_seen
+                .map_or_else(|| "before this was recorded".to_string(), human_time)
         );
     }
     text
@@ -267,6 +266,17 @@ fn reports_set(
         assignee: args.assignee.clone(),
         note: args.note.clone(),
     };
+    let explanation = match &args.message {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--message {}", path.display()))?;
+            if text.trim().is_empty() {
+                bail!("--message {}: the file is empty", path.display());
+            }
+            Some(text)
+        }
+        None => None,
+    };
     let policy = &p.settings.policy;
     let Some(id) = ReportId::parse(&args.id) else {
         bail!("no report {}", args.id);
@@ -274,13 +284,18 @@ fn reports_set(
     // The researcher hears of the states in `notify.reporter_on`, whoever moved it.
     let status_id = outbox::new_message_id(&p.settings, "status");
     let answer = p.answer_key_before(&id)?;
+    let ask = StatusAsk {
+        actor,
+        quiet: args.no_notify.then_some("--no-notify"),
+        explanation: explanation.as_deref(),
+    };
     let report = match p.store.modify_report(&id, |r| {
         let before = r.status;
         r.apply(&change, actor, now, policy)?;
         Ok(if r.status == before {
             Vec::new()
         } else {
-            p.status_notice(r, &answer, &status_id, now)
+            p.status_notice(r, &answer, &status_id, &ask, now)
                 .into_iter()
                 .collect()
         })
@@ -304,9 +319,28 @@ fn reports_set(
             .data
             .deadlines
             .fix
-            .map(|f| format!(", fix due {}", f.to_rfc3339()))
+            .map(|f| format!(", fix due {}", human_time(f)))
             .unwrap_or_default()
     )?;
+    // What this change told the researcher: the event the transaction recorded.
+    if args.status.is_some()
+        && let Some(e) = report.events.iter().rev().find(|e| {
+            e.at == now && matches!(e.action.as_str(), "researcher_told" | "researcher_not_told")
+        })
+    {
+        let note = e.note.as_deref().unwrap_or_default();
+        if e.action == "researcher_told" {
+            let mid = note.rsplit(' ').next().unwrap_or_default();
+            writeln!(out.stdout, "researcher told, Message-ID {mid}")?;
+        } else {
+            writeln!(out.stdout, "researcher not told: {note}")?;
+        }
+    } else if args.status.is_some() && explanation.is_some() {
+        writeln!(
+            out.stdout,
+            "researcher not told: the state did not change, so --message was not sent"
+        )?;
+    }
     Ok(0)
 }
 
@@ -481,6 +515,9 @@ struct QuarantineRow<'a> {
     message_id: Option<&'a str>,
     from: Option<&'a str>,
     at: String,
+    /// `at` as people read it (the listing); `--json` has RFC 3339.
+    #[serde(skip)]
+    when: DateTime<Utc>,
     /// After `quarantine retry`: when, by whom, and what the message became.
     retried: Option<super::quarantine::RetryState>,
 }
@@ -499,6 +536,7 @@ fn quarantine_list(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8
                 message_id: r.message_id.as_deref(),
                 from: r.from.as_deref(),
                 at: r.at.to_rfc3339(),
+                when: r.at,
             })
         })
         .collect::<anyhow::Result<_>>()?;
@@ -509,13 +547,16 @@ fn quarantine_list(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<u8
     for r in &rows {
         let kind = match r.kind {
             IntakeKind::Quarantined => "quarantined",
+            // A maintainer's mail that was taken is an action on a report, not a
+            // message left unanswered.
+            IntakeKind::Skipped if crate::pipeline::is_taken_reason(r.reason) => "taken",
             IntakeKind::Skipped => "skipped",
         };
         writeln!(
             out.stdout,
             "{:>4}  {}  {:<11}  {}  {}{}",
             r.id,
-            r.at,
+            human_time(r.when),
             kind,
             r.file.or(r.message_id).unwrap_or("-"),
             r.reason,
@@ -538,6 +579,9 @@ struct OutboxRow<'a> {
     tries: u32,
     created_at: String,
     next_attempt: Option<String>,
+    /// `next_attempt` as people read it (the listing).
+    #[serde(skip)]
+    next_human: Option<String>,
     last_error: Option<&'a str>,
     message_id: Option<&'a str>,
 }
@@ -562,6 +606,7 @@ fn outbox_list(p: &Pipeline, json: bool, include_sent: bool, out: &mut Out) -> a
             tries: j.tries,
             created_at: j.created_at.to_rfc3339(),
             next_attempt: (j.state == JobState::Pending).then(|| j.next_attempt.to_rfc3339()),
+            next_human: (j.state == JobState::Pending).then(|| human_time(j.next_attempt)),
             last_error: j.last_error.as_deref(),
             message_id: j.message_id.as_deref(),
         })
@@ -584,7 +629,7 @@ fn outbox_list(p: &Pipeline, json: bool, include_sent: bool, out: &mut Out) -> a
             r.report.unwrap_or("-"),
             r.state,
             r.tries,
-            r.next_attempt.as_deref().unwrap_or("-"),
+            r.next_human.as_deref().unwrap_or("-"),
             r.recipient,
             r.last_error.map(|e| format!(" ({e})")).unwrap_or_default()
         )?;
@@ -689,6 +734,8 @@ mod tests {
         let set = move |status| SetArgs {
             id: id_text.clone(),
             status: Some(status),
+            message: None,
+            no_notify: false,
             reason: None,
             duplicate_of: None,
             severity: None,

@@ -10,15 +10,8 @@ use super::compose::{self, Envelope, Rendered, sanitize_header_text};
 use crate::config::Settings;
 use crate::crypto::{Keyring, SignatureStatus};
 use crate::extract::FieldName;
-use crate::store::Report;
-
-fn fmt_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn fmt_duration(d: std::time::Duration) -> String {
-    humantime::format_duration(d).to_string()
-}
+use crate::policy::{DeadlineName, DeadlineState, human_duration, human_time};
+use crate::store::{Report, Status};
 
 /// Renders the acknowledgement of `report`.
 ///
@@ -87,7 +80,7 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
         report.id
     ));
     body.push_str(&format!("Report ID:   {}\n", report.id));
-    body.push_str(&format!("Received:    {}\n", fmt_time(r.received_at)));
+    body.push_str(&format!("Received:    {}\n", human_time(r.received_at)));
     body.push_str(&format!(
         "Encrypted:   {}\n",
         if r.encrypted { "yes" } else { "no" }
@@ -95,11 +88,9 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
     if may_quote {
         body.push_str(&format!("Signature:   {}\n", signature_line(report)));
     }
-    body.push_str(&format!(
-        "Next step:   initial assessment by {} (within {} of receipt)\n\n",
-        fmt_time(r.deadlines.initial_assessment),
-        fmt_duration(settings.policy.initial_assessment)
-    ));
+    body.push('\n');
+    body.push_str(&clocks_text(settings, report, may_quote, r.received_at));
+    body.push('\n');
     if may_quote {
         body.push_str(&understood(settings, report));
     } else {
@@ -125,15 +116,10 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
              to your next message to receive encrypted replies.\n"
         });
     }
-    body.push_str(&format!(
-        "\nPlease keep [{}] in the subject of any follow-up so it joins this report.\n",
-        report.id
-    ));
-    if proven && r.encrypted {
-        body.push_str(
-            "Follow-ups join this report only when signed by the same key as the report.\n",
-        );
-    }
+    body.push('\n');
+    body.push_str(&next_steps(settings));
+    body.push('\n');
+    body.push_str(&follow_up_text(report));
     let footer = settings.ack.footer.trim();
     if !footer.is_empty() {
         body.push_str("\n-- \n");
@@ -141,6 +127,107 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
         body.push('\n');
     }
     body
+}
+
+/// Every clock of the policy for `report`, as the researcher reads it: the initial
+/// assessment, the fix target for its severity (or when it will be set), each with a
+/// date and the zone. `may_quote` false (a content-free answer) names no severity:
+/// the fix target is then the policy's table, which says nothing of the report.
+/// Status mails say it again with what has been met (`now` decides met and due).
+pub(crate) fn clocks_text(
+    settings: &Settings,
+    report: &Report,
+    may_quote: bool,
+    now: DateTime<Utc>,
+) -> String {
+    let policy = &settings.policy;
+    let r = &report.data;
+    let st = report.deadline_status(now);
+    let state = |name: DeadlineName| match st.get(&name) {
+        Some(s) if s.state == DeadlineState::Met => match s.met_at {
+            Some(at) => format!(" (met {})", human_time(at)),
+            None => " (met)".into(),
+        },
+        Some(s) if s.state == DeadlineState::Overdue => " (passed)".into(),
+        _ => String::new(),
+    };
+    let mut out = format!(
+        "Our policy's clocks, counted from receipt ({}):\n",
+        human_time(r.received_at)
+    );
+    out.push_str(&format!(
+        "  Initial assessment:  by {} (within {}){}\n",
+        human_time(r.deadlines.initial_assessment),
+        human_duration(policy.initial_assessment),
+        state(DeadlineName::InitialAssessment)
+    ));
+    let table = format!(
+        "critical {}, high {}, medium {}, low {}",
+        human_duration(policy.fix.critical),
+        human_duration(policy.fix.high),
+        human_duration(policy.fix.medium),
+        human_duration(policy.fix.low)
+    );
+    let fix = if report.status == Status::Rejected {
+        "none: the report was rejected".to_string()
+    } else if !may_quote {
+        format!("set when we rate the severity ({table})")
+    } else {
+        match (r.deadlines.fix, report.severity()) {
+            (Some(at), Some(sev)) => format!(
+                "by {} ({sev} severity: within {}){}",
+                human_time(at),
+                crate::policy::fix_target(policy, Some(sev))
+                    .map(human_duration)
+                    .unwrap_or_default(),
+                state(DeadlineName::Fix)
+            ),
+            _ => format!("set when we rate the severity ({table})"),
+        }
+    };
+    out.push_str(&format!("  Fix target:          {fix}\n"));
+    out
+}
+
+/// What happens after the acknowledgement.
+fn next_steps(settings: &Settings) -> String {
+    let told = &settings.notify.reporter_on;
+    let mut out = String::from(
+        "What happens next: a maintainer assesses your report by the date above and may \
+         write to you with questions.",
+    );
+    if !told.is_empty() {
+        out.push_str(&format!(
+            " We write to you when its status becomes {}.",
+            told.join(", ")
+        ));
+    }
+    out.push('\n');
+    out
+}
+
+/// How the researcher follows up so that the message joins the report.
+pub(crate) fn follow_up_text(report: &Report) -> String {
+    let mut out = format!(
+        "To follow up: reply to this mail, or keep [{}] in the subject, so it joins this \
+         report.",
+        report.id
+    );
+    if report.proven_key().is_some() {
+        out.push_str(
+            " Sign it with the same key you signed the report with: follow-ups join this \
+             report only when signed by the same key as the report.",
+        );
+    } else {
+        // Nothing proved a key: whether we hold one says nothing the sender should
+        // learn from an answer that may reach someone else.
+        out.push_str(
+            " Sign it with your key and attach your public key (or send an Autocrypt \
+             header) if we did not have it.",
+        );
+    }
+    out.push('\n');
+    out
 }
 
 /// The signature as an acknowledgement that may quote the report states it.

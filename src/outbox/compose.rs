@@ -183,11 +183,25 @@ fn inner_part(
     extras: &[Extra<'_>],
     protected: Option<&str>,
 ) -> Result<Inner, OutboxError> {
-    let text = text_part(body, protected)?;
     Ok(if extras.is_empty() {
-        Inner::Single(text)
+        Inner::Single(text_part(body, protected)?)
     } else {
-        let mut mixed = MultiPart::mixed().singlepart(text);
+        // The protected headers go on the root of what is signed and encrypted (the
+        // "protected headers" draft): here the multipart/mixed, not its text part,
+        // or clients show the outer placeholder subject.
+        let boundary = MultiPart::mixed().build().boundary();
+        let mut root = MultiPart::builder().header(content_type(&format!(
+            "multipart/mixed; boundary=\"{boundary}\"{}",
+            if protected.is_some() {
+                "; protected-headers=\"v1\""
+            } else {
+                ""
+            }
+        ))?);
+        if let Some(subject) = protected {
+            root = root.header(header::Subject::from(subject.to_string()));
+        }
+        let mut mixed = root.singlepart(text_part(body, None)?);
         for extra in extras {
             mixed = mixed.singlepart(match extra {
                 Extra::GatewayKey => {

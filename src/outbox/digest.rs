@@ -127,9 +127,9 @@ impl Digest {
     pub fn text(&self) -> String {
         let mut t = format!(
             "Security reports digest, {}{}\n",
-            self.at.format("%Y-%m-%d %H:%M UTC"),
+            crate::policy::human_time(self.at),
             self.since
-                .map(|s| format!(" (new since {})", s.format("%Y-%m-%d %H:%M UTC")))
+                .map(|s| format!(" (new since {})", crate::policy::human_time(s)))
                 .unwrap_or_default()
         );
         if self.is_empty() {
@@ -177,7 +177,7 @@ fn section(t: &mut String, heading: &str, items: &[Item], now: DateTime<Utc>) {
                 format!(
                     "  {} was due {} ({} ago)",
                     name.as_str(),
-                    at.format("%Y-%m-%d %H:%M"),
+                    crate::policy::human_time(at),
                     human(now - at)
                 )
             }
@@ -185,7 +185,7 @@ fn section(t: &mut String, heading: &str, items: &[Item], now: DateTime<Utc>) {
                 format!(
                     "  {} due {} (in {})",
                     name.as_str(),
-                    at.format("%Y-%m-%d %H:%M"),
+                    crate::policy::human_time(at),
                     human(at - now)
                 )
             }

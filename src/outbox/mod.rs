@@ -32,11 +32,18 @@ use crate::config::Settings;
 use crate::crypto::{Keyring, Team, seal::SealError};
 use crate::store::{JobKind, Store, StoreError};
 
+pub(crate) use ack::{clocks_text, follow_up_text};
 pub(crate) use compose::subject_title;
 pub(crate) use delivery::Delivered;
 pub use delivery::{DURABLE_BATCH, deliver_due};
 pub(crate) use render::{answer_cert, answer_key_refusal};
 pub(crate) use transport::Transport;
+
+/// The subject of a status mail: it says what it is ("[VR-2026-0042] Status:
+/// accepted"). Encrypted, the outer subject says only "Status update".
+pub(crate) fn status_subject(id: &crate::store::ReportId, status: crate::store::Status) -> String {
+    format!("[{id}] Status: {}", status.as_str())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {

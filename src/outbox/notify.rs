@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::compose::{self, Envelope, Extra, Rendered};
 use super::{Context, OutboxError};
-use crate::config::Policy;
+use crate::config::{Policy, Settings};
 use crate::crypto::SignatureStatus;
 use crate::extract::{FieldName, Severity};
+use crate::policy::human_time;
 use crate::store::{Correspondence, DeadlineName, Direction, Job, JobKind, Report};
 
 /// The report as text, for maintainers: what `reports show` prints and what the
@@ -35,7 +36,7 @@ fn summary_text(report: &Report) -> String {
     if let Some(reason) = &report.triage.reject_reason {
         line("Rejected:", &reason.to_string());
     }
-    line("Received:", &d.received_at.to_rfc3339());
+    line("Received:", &human_time(d.received_at));
     line(
         "From:",
         &match &d.from.name {
@@ -88,10 +89,10 @@ fn deadlines_text(report: &Report, policy: &Policy, now: DateTime<Utc>, text: &m
         text.push_str(&format!(
             "  {:<20} {}  {}{}\n",
             name.as_str(),
-            st.at.to_rfc3339(),
+            human_time(st.at),
             st.state.as_str(),
             st.met_at
-                .map(|m| format!(" at {}", m.to_rfc3339()))
+                .map(|m| format!(" at {}", human_time(m)))
                 .unwrap_or_default()
         ));
     }
@@ -138,7 +139,7 @@ fn contents_text(report: &Report, text: &mut String) {
         for t in &conversation {
             text.push_str(&format!(
                 "  --- {}  {}, {}{}\n",
-                t.at.to_rfc3339(),
+                human_time(t.at),
                 t.kind.as_str(),
                 t.who,
                 if t.encrypted { "" } else { ", not encrypted" }
@@ -152,7 +153,7 @@ fn contents_text(report: &Report, text: &mut String) {
     for e in &report.events {
         text.push_str(&format!(
             "  {}  {:<26} {}{}\n",
-            e.at.to_rfc3339(),
+            human_time(e.at),
             e.action,
             e.actor,
             e.note
@@ -196,7 +197,7 @@ fn signature_text(report: &Report) -> String {
 pub(crate) fn correspondence_text(c: &Correspondence) -> String {
     let mut text = format!(
         "  --- {} {}  {} -> {}  {}{}\n",
-        c.at.to_rfc3339(),
+        human_time(c.at),
         match c.direction {
             Direction::In => "from the reporter",
             Direction::Out => "to the reporter",
@@ -256,10 +257,8 @@ pub(crate) fn render(
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
     let member = addressee(ctx, job)?;
-    let policy = &ctx.settings.policy;
     let crit = if critical(report) { "CRITICAL " } else { "" };
     let title = super::subject_title(report, "(no title)");
-    let show = format!("disclosured reports show {}", report.id);
     let mut files = Vec::new();
     let (outer, inner, body) = match &job.kind {
         JobKind::NewReport => {
@@ -271,16 +270,14 @@ pub(crate) fn render(
             (
                 format!("[{}] {crit}New report", report.id),
                 format!("[{}] {crit}New report: {title}", report.id),
-                format!(
-                    "A new vulnerability report has been stored as {}.\n\n{}\n-- \n{show}\n",
-                    report.id,
-                    report_text(report, policy, now)
-                ),
+                new_report_text(ctx.settings, report, now),
             )
         }
-        JobKind::FollowUp { message_id: mid } => followup_texts(report, mid, crit, &title)?,
+        JobKind::FollowUp { message_id: mid } => {
+            followup_texts(ctx.settings, report, mid, crit, &title)?
+        }
         JobKind::Escalation { deadline } => {
-            escalation_texts(report, *deadline, crit, &title, &show, now)
+            escalation_texts(ctx.settings, report, *deadline, crit, &title, now)
         }
         other => {
             return Err(OutboxError::Compose(format!(
@@ -330,30 +327,74 @@ pub(crate) fn render(
 /// new-report notification, each follow-up notice and each escalation. A
 /// maintainer's answer that quotes any line of them without `>` would hand the
 /// researcher what only the team may read (see `pipeline::team_mail`).
-pub(crate) fn team_texts(report: &Report, policy: &Policy, now: DateTime<Utc>) -> Vec<String> {
+pub(crate) fn team_texts(settings: &Settings, report: &Report, now: DateTime<Utc>) -> Vec<String> {
     let title = super::subject_title(report, "(no title)");
-    let show = format!("disclosured reports show {}", report.id);
-    let mut out = vec![format!(
-        "A new vulnerability report has been stored as {}.\n\n{}\n-- \n{show}\n",
-        report.id,
-        report_text(report, policy, now)
-    )];
+    let mut out = vec![new_report_text(settings, report, now)];
     for c in &report.correspondence {
         if let Some(mid) = c.message_id.as_deref()
             && c.direction == Direction::In
-            && let Ok((_, _, body)) = followup_texts(report, mid, "", &title)
+            && let Ok((_, _, body)) = followup_texts(settings, report, mid, "", &title)
         {
             out.push(body);
         }
     }
     for deadline in DeadlineName::ALL {
-        out.push(escalation_texts(report, deadline, "", &title, &show, now).2);
+        out.push(escalation_texts(settings, report, deadline, "", &title, now).2);
     }
     out
 }
 
+/// The body of the new-report notification.
+fn new_report_text(settings: &Settings, report: &Report, now: DateTime<Utc>) -> String {
+    format!(
+        "A new vulnerability report has been stored as {}.\n\n{}\n{}",
+        report.id,
+        report_text(report, &settings.policy, now),
+        workflow_footer(settings, report, true)
+    )
+}
+
+/// The short footer of mail to maintainers about a report: how to answer by mail,
+/// the keywords, where a reply's text goes (README "Working by email": a reply to
+/// mail that brought the researcher's words is relayed, any other stays in the
+/// team), and how to get the gateway's key to encrypt to.
+pub(crate) fn workflow_footer(settings: &Settings, report: &Report, relays: bool) -> String {
+    let keywords: Vec<&str> = [
+        "X-STATUS:",
+        "X-REASON:",
+        "X-SEVERITY:",
+        "X-CVSS:",
+        "X-ASSIGNEE:",
+        "X-NOTE:",
+        "X-NOTIFY: no",
+        "X-INTERNAL: yes",
+        "X-RELAY: yes|no",
+    ]
+    .to_vec();
+    let where_to = if relays {
+        "Your reply's text after the command lines goes to the researcher (signed by the \
+         gateway, without your address); X-INTERNAL: yes keeps it in the team."
+    } else {
+        "Replies to this mail stay in the team; X-RELAY: yes sends their text to the \
+         researcher."
+    };
+    format!(
+        "-- \n\
+         Answer by mail: reply signed and encrypted to the gateway's key ({gateway}; the \
+         key that signed this mail, `disclosured keys export` prints it). Command lines \
+         at the top of the reply: {keywords}; X-NOTIFY: no changes the state without a \
+         status mail to the researcher.\n\
+         {where_to}\n\
+         disclosured reports show {id}\n",
+        gateway = settings.gateway.address,
+        keywords = keywords.join(", "),
+        id = report.id,
+    )
+}
+
 /// Subjects (outer, inner) and body of a reporter's follow-up notification.
 fn followup_texts(
+    settings: &Settings,
     report: &Report,
     mid: &str,
     crit: &str,
@@ -368,11 +409,13 @@ fn followup_texts(
         format!("[{}] {crit}Reporter follow-up", report.id),
         format!("[{}] {crit}Reporter follow-up: {title}", report.id),
         format!(
-            "The reporter of {} ({}, status {}) wrote again:\n\n{}\n-- \nAnswer with: disclosured reports reply {} --file MESSAGE\n",
+            "The reporter of {} ({}, status {}) wrote again:\n\n{}\n{}\
+             Or answer with: disclosured reports reply {} --file MESSAGE\n",
             report.id,
             title,
             report.status.as_str(),
             correspondence_text(entry),
+            workflow_footer(settings, report, true),
             report.id
         ),
     ))
@@ -380,17 +423,17 @@ fn followup_texts(
 
 /// Subjects (outer, inner) and body of a missed deadline's escalation.
 fn escalation_texts(
+    settings: &Settings,
     report: &Report,
     deadline: DeadlineName,
     crit: &str,
     title: &str,
-    show: &str,
     now: DateTime<Utc>,
 ) -> (String, String, String) {
     let st = report.deadline_status(now);
     let due = st
         .get(&deadline)
-        .map(|s| s.at.to_rfc3339())
+        .map(|s| human_time(s.at))
         .unwrap_or_else(|| "-".into());
     (
         format!("[{}] {crit}OVERDUE: {}", report.id, deadline.as_str()),
@@ -403,7 +446,7 @@ fn escalation_texts(
             "The {} deadline of {} passed at {due} without the {}.\n\n\
                  Report:    {} ({title})\nStatus:    {}\nSeverity:  {}\nAssignee:  {}\nReceived:  {}\n\n\
                  This is the only mail about this deadline; it also stays in the digest's \
-                 overdue list until met.\n-- \n{show}\n",
+                 overdue list until met.\n{}",
             deadline.as_str(),
             report.id,
             deadline.milestone(),
@@ -411,32 +454,34 @@ fn escalation_texts(
             report.status.as_str(),
             report.severity().map_or("unrated", Severity::as_str),
             report.triage.assignee.as_deref().unwrap_or("(none)"),
-            report.data.received_at.to_rfc3339(),
+            human_time(report.data.received_at),
+            workflow_footer(settings, report, false),
         ),
     )
 }
 
-/// The digest (text rendered when it was queued), to one maintainer.
+/// The digest or a team notice (text rendered when it was queued), to one
+/// maintainer; `answers`: the message it answers and that message's thread.
 pub(crate) fn render_digest(
     ctx: &Context<'_>,
     job: &Job,
     text: &str,
     subject: &str,
+    answers: Option<(&str, &[String])>,
     message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Rendered, OutboxError> {
     let member = addressee(ctx, job)?;
-    // A team notice about a report (a copy of a maintainer's answer) threads under
-    // the report's first notification; a digest is about no one report.
-    let refs: Vec<String> = match &job.outcome {
-        Some(crate::store::OutcomeRef::Report(id)) => {
-            vec![super::thread_root(
-                ctx.settings,
-                id.as_str(),
-                &member.address,
-            )]
+    // A refusal answers the refused mail; a team notice about a report (a copy of a
+    // maintainer's answer) threads under the report's first notification; a digest
+    // is about no one report.
+    let (parent, refs): (Option<String>, Vec<String>) = match (answers, &job.outcome) {
+        (Some((parent, refs)), _) => (Some(parent.to_string()), refs.to_vec()),
+        (None, Some(crate::store::OutcomeRef::Report(id))) => {
+            let root = super::thread_root(ctx.settings, id.as_str(), &member.address);
+            (Some(root.clone()), vec![root])
         }
-        _ => Vec::new(),
+        _ => (None, Vec::new()),
     };
     compose::seal_message(
         ctx.settings,
@@ -445,7 +490,7 @@ pub(crate) fn render_digest(
             to: &member.address,
             to_name: Some(&member.name),
             subject: subject.to_string(),
-            in_reply_to: refs.first().map(String::as_str),
+            in_reply_to: parent.as_deref(),
             references: &refs,
             message_id,
             date: now,

@@ -71,8 +71,17 @@ fn render(
         JobKind::NewReport | JobKind::FollowUp { .. } | JobKind::Escalation { .. } => {
             notify::render(ctx, &report_of(job)?, job, message_id, now)
         }
-        JobKind::Digest { text, subject } | JobKind::TeamNotice { text, subject } => {
-            notify::render_digest(ctx, job, text, subject, message_id, now)
+        JobKind::Digest { text, subject } => {
+            notify::render_digest(ctx, job, text, subject, None, message_id, now)
+        }
+        JobKind::TeamNotice {
+            text,
+            subject,
+            in_reply_to,
+            references,
+        } => {
+            let answers = in_reply_to.as_deref().map(|p| (p, references.as_slice()));
+            notify::render_digest(ctx, job, text, subject, answers, message_id, now)
         }
         JobKind::Ack => {
             let report = report_of(job)?;
@@ -218,7 +227,13 @@ fn render_reply(
         .subject
         .clone()
         .unwrap_or_else(|| format!("Re: [{}] {}", report.id, title));
-    let outer_subject = if cert.is_some() {
+    let status_mail = entry
+        .subject
+        .as_deref()
+        .is_some_and(|s| s.starts_with(&format!("[{}] Status: ", report.id)));
+    let outer_subject = if cert.is_some() && status_mail {
+        format!("[{}] Status update", report.id)
+    } else if cert.is_some() {
         format!("[{}] Re: your report", report.id)
     } else {
         real_subject.clone()

@@ -15,6 +15,7 @@ pub(super) enum Keyword {
     Note,
     Internal,
     Relay,
+    Notify,
     Report,
 }
 
@@ -30,6 +31,7 @@ impl Keyword {
         ("X-NOTE", Keyword::Note),
         ("X-INTERNAL", Keyword::Internal),
         ("X-RELAY", Keyword::Relay),
+        ("X-NOTIFY", Keyword::Notify),
         ("X-REPORT", Keyword::Report),
     ];
 
@@ -66,6 +68,8 @@ pub(super) struct Commands {
     /// `X-RELAY: yes` or `no`: whether the text goes to the researcher, whatever
     /// mail the message answers.
     pub(super) relay: Option<bool>,
+    /// `X-NOTIFY: no`: a state change is not mailed to the researcher (`--no-notify`).
+    pub(super) notify: Option<bool>,
     /// The text after the command lines: what the researcher is sent.
     pub(super) rest: String,
 }
@@ -81,12 +85,26 @@ impl Commands {
     }
 }
 
+/// Reads the command lines at the top of `text`, stopping at the first line that
+/// cannot be taken (see [`parse_all`]).
+#[cfg(test)]
+pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
+    let (commands, errors) = parse_all(text);
+    match errors.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(commands),
+    }
+}
+
 /// Reads the command lines at the top of `text`: blank lines before them are
 /// skipped, and the first line that is not `X-WORD: value` ends them. A line that
 /// looks like a command but names no keyword, a keyword given twice, or a value
-/// that is empty is an error for that line.
-pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
+/// that is empty is an error for that line; every error is returned, so a
+/// maintainer fixes them all in one go, and the lines that could be read are in
+/// the commands.
+pub(super) fn parse_all(text: &str) -> (Commands, Vec<LineError>) {
     let mut out = Commands::default();
+    let mut errors = Vec::new();
     let mut lines = text.lines().enumerate().peekable();
     while lines.peek().is_some_and(|(_, l)| l.trim().is_empty()) {
         lines.next();
@@ -105,31 +123,40 @@ pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
         };
         let Some(keyword) = Keyword::parse(name) else {
             let known: Vec<&str> = Keyword::ALL.iter().map(|(n, _)| *n).collect();
-            return Err(err(format!(
+            errors.push(err(format!(
                 "unknown keyword {name} (known: {})",
                 known.join(", ")
             )));
+            continue;
         };
         if out.lines.iter().any(|(_, k, _)| *k == keyword) {
-            return Err(err(format!("{name} is given twice")));
+            errors.push(err(format!("{name} is given twice: keep one")));
+            continue;
         }
         if value.is_empty() && keyword != Keyword::Assignee {
-            return Err(err(format!("{name} has no value")));
+            errors.push(err(format!("{name} has no value")));
+            continue;
         }
-        if matches!(keyword, Keyword::Internal | Keyword::Relay) {
+        if matches!(
+            keyword,
+            Keyword::Internal | Keyword::Relay | Keyword::Notify
+        ) {
             let yes = match value.to_ascii_lowercase().as_str() {
                 "yes" | "true" => true,
                 "no" | "false" => false,
-                _ => return Err(err(format!("{name} takes yes or no, not {value:?}"))),
+                _ => {
+                    errors.push(err(format!("{name} takes yes or no, not {value:?}")));
+                    continue;
+                }
             };
-            if keyword == Keyword::Internal {
-                out.internal = yes;
-            } else {
-                out.relay = Some(yes);
+            match keyword {
+                Keyword::Internal => out.internal = yes,
+                Keyword::Relay => out.relay = Some(yes),
+                _ => out.notify = Some(yes),
             }
             if out.internal && out.relay == Some(true) {
-                return Err(err(
-                    "X-INTERNAL: yes and X-RELAY: yes contradict each other".into(),
+                errors.push(err(
+                    "X-INTERNAL: yes and X-RELAY: yes contradict each other: drop one".into(),
                 ));
             }
         }
@@ -145,7 +172,7 @@ pub(super) fn parse(text: &str) -> Result<Commands, LineError> {
             .to_string(),
         None => String::new(),
     };
-    Ok(out)
+    (out, errors)
 }
 
 /// What of a maintainer's text may go to the researcher: the text down to the
@@ -394,6 +421,20 @@ mod tests {
             assert_eq!(e.line, line, "{text:?}");
             assert!(e.why.contains(why), "{text:?}: {e}");
         }
+    }
+
+    #[test]
+    fn every_refused_line_is_reported_at_once() {
+        let (c, errors) = parse_all(
+            "X-PRIORITY: 1\nX-STATUS: accepted\nX-NOTIFY: maybe\nx-status: fixed\nX-NOTE:\n\ntext",
+        );
+        let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3, 4, 5], "{errors:?}");
+        assert_eq!(c.value(Keyword::Status), Some((2, "accepted")));
+        assert_eq!(c.rest, "text");
+        let (c, errors) = parse_all("X-NOTIFY: no\n");
+        assert!(errors.is_empty());
+        assert_eq!(c.notify, Some(false));
     }
 
     #[test]

@@ -47,6 +47,7 @@ use crate::store::{
 
 pub(crate) use error::{MessageError, NextStep, PipelineError};
 pub(crate) use progress::Progress;
+pub(crate) use team_mail::{StatusAsk, is_taken_reason};
 
 /// A newly generated gateway key, reported to the operator once.
 pub(crate) use crate::crypto::keys::Generated;

@@ -17,7 +17,7 @@ use super::{MessageError, Outcome, Pipeline};
 use crate::crypto::{self, Member, SignatureStatus};
 use crate::extract::Severity;
 use crate::outbox;
-use crate::policy::DeadlineState;
+use crate::policy::human_time;
 use crate::store::{
     Change, Correspondence, Direction, Event, IntakeKind, JobKind, NewJob, RejectReason, Report,
     ReportId, Status, StoreError,
@@ -185,24 +185,50 @@ impl Pipeline {
             }
             other => other,
         };
+        // The report the refused mail answers, when its threading names exactly one:
+        // the answer goes only to the maintainer whose key signed it.
+        let about = match member {
+            Some(_) => {
+                let found = self.referenced_reports(&m.env, None)?;
+                match found.as_slice() {
+                    [one] => Some(one.clone()),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
         let notice = member.map(|mb| {
             let text = format!(
-                "Your message to {gateway} was not taken: nothing in it was applied and \
-                 nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\nReceived: {at}\n\n\
-                 {HOW_TO_WRITE}\n",
+                "Your message {about_text}to {gateway} was not taken: nothing in it was \
+                 applied and nothing was relayed to anyone.\n\n  {why}\n\nMessage-ID: {mid}\n\
+                 Received: {at}\n\n{HOW_TO_WRITE}\n",
+                about_text = about
+                    .as_ref()
+                    .map(|id| format!("about {id} "))
+                    .unwrap_or_default(),
                 gateway = self.settings.gateway.address,
                 mid = m.env.message_id.as_deref().unwrap_or("(none)"),
-                at = m.now.to_rfc3339(),
+                at = human_time(m.now),
             );
+            // Threaded to the refused mail, so the maintainer's client shows why under it.
+            let mut references = m.env.references.clone();
+            references.extend(m.env.message_id.iter().cloned());
             NewJob::new(
                 JobKind::TeamNotice {
                     text,
-                    subject: "Your message was not taken".into(),
+                    subject: match &about {
+                        Some(id) => format!("[{id}] Your message was not taken"),
+                        None => "Your message was not taken".into(),
+                    },
+                    in_reply_to: m.env.message_id.clone(),
+                    references,
                 },
                 &mb.address,
                 m.now,
             )
         });
+        // One line in `quarantine list`, however many command lines were refused.
+        let why = why.replace("\n  ", "; ").replace('\n', " ");
         let reason = match member {
             Some(mb) => format!("maintainer mail signed by {}: {why}", mb.address),
             None => why,
@@ -237,7 +263,14 @@ impl Pipeline {
             ));
         }
         let first = first_text(&c.opened);
-        let commands = commands::parse(&first).map_err(|e| Refusal::Refused(e.to_string()))?;
+        let (commands, errors) = commands::parse_all(&first);
+        if !errors.is_empty() {
+            // Every refused line at once: the ones that could not be read, and the
+            // values of the others that `reports set` would refuse.
+            let mut all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            all.extend(self.change_errors(&commands)?);
+            return Err(Refusal::Refused(refused_lines(&all)));
+        }
         let report = self.named_report(c, proven, &commands)?;
         let answers_researcher = self.answers_researcher(m, proven, &report)?;
         let plan = self.plan(report, commands, member, answers_researcher, m.now)?;
@@ -262,14 +295,14 @@ impl Pipeline {
             if made > now + CLOCK_SKEW {
                 return Err(Refusal::Refused(format!(
                     "the signature is dated in the future ({})",
-                    made.to_rfc3339()
+                    human_time(made)
                 )));
             }
             if made < now - max_age {
                 return Err(Refusal::Refused(format!(
                     "the signature was made at {}, longer ago than maintainers_mail.max_age: \
                      an old message sent again changes nothing",
-                    made.to_rfc3339()
+                    human_time(made)
                 )));
             }
             if let Some(restored) = restored
@@ -279,8 +312,8 @@ impl Pipeline {
                     "the signature was made at {}, before this gateway's store was restored \
                      from a backup ({}): a message signed before a restore is never taken; \
                      send it again",
-                    made.to_rfc3339(),
-                    restored.to_rfc3339()
+                    human_time(made),
+                    human_time(restored)
                 )));
             }
             if self.store.signature_used(&sig.digest)?
@@ -477,7 +510,7 @@ impl Pipeline {
                 .collect(),
             ..commands::Guard::default()
         };
-        for text in outbox::notify::team_texts(report, &self.settings.policy, now) {
+        for text in outbox::notify::team_texts(&self.settings, report, now) {
             guard.add_team_text(&text);
         }
         // The copies of maintainers' answers: their fixed lines.
@@ -500,53 +533,103 @@ impl Pipeline {
         guard
     }
 
-    /// The commands as a [`Change`], each value checked as `reports set` checks it.
+    /// The commands as a [`Change`], each value checked as `reports set` checks it;
+    /// every refused value is named at once.
     fn change_of(&self, commands: &Commands) -> Result<Change, Refusal> {
-        let bad = |line: usize, why: String| Refusal::Refused(format!("line {line}: {why}"));
+        let (change, errors) = self.checked_change(commands)?;
+        if errors.is_empty() {
+            Ok(change)
+        } else {
+            Err(Refusal::Refused(refused_lines(&errors)))
+        }
+    }
+
+    /// Why the values of `commands` would be refused, one line each.
+    fn change_errors(&self, commands: &Commands) -> Result<Vec<String>, Refusal> {
+        Ok(self.checked_change(commands)?.1)
+    }
+
+    /// The change the commands ask for, and each value that is refused, with the
+    /// keyword that fixes it.
+    fn checked_change(&self, commands: &Commands) -> Result<(Change, Vec<String>), Refusal> {
+        let mut errors = Vec::new();
+        let mut bad = |line: usize, why: String| errors.push(format!("line {line}: {why}"));
         let mut change = Change::default();
         let duplicate_of = match commands.value(Keyword::DuplicateOf) {
-            Some((line, v)) => Some(
-                ReportId::parse(v)
+            Some((line, v)) => {
+                let found = ReportId::parse(v)
                     .map(|id| self.store.report(&id))
                     .transpose()?
                     .flatten()
-                    .map(|r| r.id)
-                    .ok_or_else(|| bad(line, format!("X-DUPLICATE-OF: no report {v}")))?,
-            ),
+                    .map(|r| r.id);
+                if found.is_none() {
+                    bad(line, format!("X-DUPLICATE-OF: no report {v}"));
+                }
+                found
+            }
             None => None,
         };
         change.reason = match (commands.value(Keyword::Reason), duplicate_of) {
-            (Some((line, name)), dup) => {
-                Some(RejectReason::parse(name, dup).map_err(|e| bad(line, e))?)
-            }
+            (Some((line, name)), dup) => match RejectReason::parse(name, dup) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    bad(line, format!("X-REASON: {e}"));
+                    None
+                }
+            },
             (None, Some(_)) => {
                 let line = commands.value(Keyword::DuplicateOf).map_or(0, |(l, _)| l);
-                return Err(bad(
+                bad(
                     line,
-                    "X-DUPLICATE-OF goes with X-REASON: duplicate".into(),
-                ));
+                    "X-DUPLICATE-OF goes with X-REASON: duplicate (add that line)".into(),
+                );
+                None
             }
             (None, None) => None,
         };
         if let Some((line, v)) = commands.value(Keyword::Status) {
-            change.status = Some(v.parse::<Status>().map_err(|e| bad(line, e))?);
+            match v.parse::<Status>() {
+                Ok(s) => {
+                    if s == Status::Rejected && commands.value(Keyword::Reason).is_none() {
+                        bad(
+                            line,
+                            format!(
+                                "X-STATUS: rejected needs a reason: add X-REASON: one of {}",
+                                RejectReason::NAMES.join(", ")
+                            ),
+                        );
+                    }
+                    change.status = Some(s);
+                }
+                Err(e) => bad(line, format!("X-STATUS: {e}")),
+            }
+        }
+        let status_line = commands.value(Keyword::Status);
+        if let Some((line, _)) = commands.value(Keyword::Reason)
+            && (status_line.is_none() || change.status.is_some_and(|s| s != Status::Rejected))
+        {
+            bad(line, "X-REASON goes with X-STATUS: rejected".into());
         }
         if let Some((line, v)) = commands.value(Keyword::Severity) {
-            change.severity = Some(v.parse::<Severity>().map_err(|e| bad(line, e))?);
+            match v.parse::<Severity>() {
+                Ok(s) => change.severity = Some(s),
+                Err(e) => bad(line, format!("X-SEVERITY: {e}")),
+            }
         }
         if let Some((line, v)) = commands.value(Keyword::Cvss) {
-            change.cvss = Some(crate::extract::find_cvss(v).ok_or_else(|| {
-                bad(
+            match crate::extract::find_cvss(v) {
+                Some(c) => change.cvss = Some(c),
+                None => bad(
                     line,
-                    format!("{v:?} is not a valid CVSS 2, 3.x or 4.0 vector"),
-                )
-            })?);
+                    format!("X-CVSS: {v:?} is not a valid CVSS 2, 3.x or 4.0 vector"),
+                ),
+            }
         }
         change.assignee = commands
             .value(Keyword::Assignee)
             .map(|(_, v)| v.to_string());
         change.note = commands.value(Keyword::Note).map(|(_, v)| v.to_string());
-        Ok(change)
+        Ok((change, errors))
     }
 
     /// Applies the change, records the answer and queues its mail, in one
@@ -574,13 +657,38 @@ impl Pipeline {
         };
         let status_id = outbox::new_message_id(&self.settings, "status");
         let answer = self.answer_key_before(&id)?;
+        let explained = format!("{}\n\n{}", plan.text, self.signature_line(member));
         let result = self.store.modify_report_signed(&id, digests, now, |r| {
             let before = r.status;
             if !plan.change.is_empty() {
                 r.apply(&plan.change, &actor, now, &self.settings.policy)?;
             }
             let mut jobs = Vec::new();
-            if let (Some(entry), Some(mid)) = (&relay_entry, &relay_id) {
+            // The text relayed with a state change is the status mail's explanation:
+            // one mail to the researcher, not two.
+            let mut relay_now = relay_entry.clone();
+            if r.status != before {
+                let explanation = relay_now.as_ref().map(|_| explained.as_str());
+                let ask = StatusAsk {
+                    actor: &actor,
+                    quiet: (plan.commands.notify == Some(false)).then_some("X-NOTIFY: no"),
+                    explanation,
+                };
+                if let Ok(job) = self.status_notice(r, &answer, &status_id, &ask, now) {
+                    jobs.push(job);
+                    if relay_now.take().is_some() {
+                        r.events.push(Event::new(
+                            now,
+                            &actor,
+                            "reply",
+                            Some(format!(
+                                "relayed by mail in the status mail, Message-ID {status_id}"
+                            )),
+                        ));
+                    }
+                }
+            }
+            if let (Some(entry), Some(mid)) = (&relay_now, &relay_id) {
                 r.correspondence.push(entry.clone());
                 r.events.push(Event::new(
                     now,
@@ -601,22 +709,22 @@ impl Pipeline {
                     Some(plan.commands.rest.clone()),
                 ));
             }
-            if r.status != before
-                && let Some(job) = self.status_notice(r, &answer, &status_id, now)
-            {
-                jobs.push(job);
-            }
-            let copy = team_copy(r, member, &plan, relay_entry.as_ref());
+            let relayed = relay_now.as_ref().or_else(|| {
+                relay_entry.as_ref().and_then(|_| {
+                    r.correspondence
+                        .iter()
+                        .rev()
+                        .find(|c| c.message_id.as_deref() == Some(status_id.as_str()))
+                })
+            });
+            let copy = team_copy(r, member, &plan, relayed);
             jobs.extend(self.to_maintainers(copy, now));
             Ok(jobs)
         });
         match result {
             Ok(report) => {
                 info!(report = %report.id, maintainer = %member.address, "maintainer mail taken");
-                let reason = format!(
-                    "maintainer mail by {} taken for {}",
-                    member.address, report.id
-                );
+                let reason = format!("{TAKEN_PREFIX}{} taken for {}", member.address, report.id);
                 self.record(m, IntakeKind::Skipped, reason, None)
                     .map_err(Refusal::Failed)
             }
@@ -637,12 +745,7 @@ impl Pipeline {
         encrypted: bool,
         now: DateTime<Utc>,
     ) -> Correspondence {
-        let line = self
-            .settings
-            .maintainers_mail
-            .signature
-            .replace("{name}", &member.name)
-            .replace("{team}", &self.settings.gateway.name);
+        let line = self.signature_line(member);
         let body = if line.is_empty() {
             format!("{}\n", text.replace("\r\n", "\n"))
         } else {
@@ -667,6 +770,15 @@ impl Pipeline {
         }
     }
 
+    /// The line a relayed answer ends with (`maintainers_mail.signature`).
+    fn signature_line(&self, member: &Member) -> String {
+        self.settings
+            .maintainers_mail
+            .signature
+            .replace("{name}", &member.name)
+            .replace("{team}", &self.settings.gateway.name)
+    }
+
     /// The key answers to report `id` can be encrypted to, as it stands now: looked up
     /// before a transaction changes the report, because the look-up reads the store
     /// (learnt keys) and a read inside the transaction's closure would wait for ever.
@@ -681,16 +793,49 @@ impl Pipeline {
     }
 
     /// The researcher's mail on a state change listed in `notify.reporter_on`,
-    /// recorded as outgoing correspondence; none when it could only go in clear for a
-    /// report that came encrypted. `answer` comes from [`Self::answer_key_before`]:
-    /// this runs inside the store's transaction and must not read the store.
+    /// recorded as outgoing correspondence, with an event saying whether the
+    /// researcher was told and, if not, why: a maintainer asked for quiet, a report
+    /// rejected as spam (never answered), a state not in `notify.reporter_on`, or a
+    /// report that came encrypted and could only be answered in clear. `answer` comes
+    /// from [`Self::answer_key_before`]: this runs inside the store's transaction and
+    /// must not read the store. `Err` is why the researcher was not told.
     pub(crate) fn status_notice(
         &self,
         r: &mut Report,
         answer: &AnswerKey,
         message_id: &str,
+        ask: &StatusAsk<'_>,
         now: DateTime<Utc>,
-    ) -> Option<NewJob> {
+    ) -> Result<NewJob, String> {
+        let told = self.status_mail(r, answer, message_id, ask, now);
+        let (action, note) = match &told {
+            Ok(_) => (
+                "researcher_told",
+                format!("status mail, Message-ID <{message_id}>"),
+            ),
+            Err(why) => ("researcher_not_told", why.clone()),
+        };
+        r.events
+            .push(Event::new(now, ask.actor, action, Some(note)));
+        told
+    }
+
+    fn status_mail(
+        &self,
+        r: &mut Report,
+        answer: &AnswerKey,
+        message_id: &str,
+        ask: &StatusAsk<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<NewJob, String> {
+        if let Some(why) = ask.quiet {
+            return Err(format!("{why} asked for no status mail"));
+        }
+        if r.status == Status::Rejected
+            && matches!(r.triage.reject_reason, Some(RejectReason::Spam))
+        {
+            return Err("rejected as spam, which is never answered".into());
+        }
         if !self
             .settings
             .notify
@@ -698,33 +843,37 @@ impl Pipeline {
             .iter()
             .any(|s| s == r.status.as_str())
         {
-            return None;
+            return Err(format!(
+                "notify.reporter_on does not list {}",
+                r.status.as_str()
+            ));
         }
         let encrypted = answer.encrypts_to(r);
         if !encrypted && r.data.encrypted {
-            return None;
+            return Err(
+                "the report came encrypted and proved no key that can receive \
+                        encrypted mail, so the status mail would go in clear"
+                    .into(),
+            );
         }
         let reason = match (&r.status, &r.triage.reject_reason) {
             (Status::Rejected, Some(why)) => format!(" (reason: {why})"),
             _ => String::new(),
         };
-        let next = r
-            .deadline_status(now)
-            .into_iter()
-            .filter(|(_, s)| s.state == DeadlineState::Due)
-            .min_by_key(|(_, s)| s.at)
-            .map(|(name, s)| {
-                format!(
-                    "\nNext step in our policy: {} by {}.\n",
-                    name.milestone(),
-                    s.at.to_rfc3339()
-                )
-            })
+        let explanation = ask
+            .explanation
+            .map(|t| format!("\n{}\n", t.trim_end().replace("\r\n", "\n")))
             .unwrap_or_default();
+        // As the acknowledgement: the report's own clocks only when it proved its
+        // sender and the answer reaches that key (or the report came in clear).
+        let may_quote = r.proven_key().is_some() && (encrypted || !r.data.encrypted);
         let body = format!(
-            "The status of your report {id} is now: {status}{reason}.\n{next}\n-- \n{team}\n",
+            "The status of your report {id} is now: {status}{reason}.\n{explanation}\n{clocks}\n\
+             {follow_up}-- \n{team}\n",
             id = r.id,
             status = r.status.as_str(),
+            clocks = outbox::clocks_text(&self.settings, r, may_quote, now),
+            follow_up = outbox::follow_up_text(r),
             team = self.settings.gateway.name,
         );
         r.correspondence.push(Correspondence {
@@ -733,7 +882,7 @@ impl Pipeline {
             from: self.settings.gateway.address.clone(),
             to: r.reporter_address().to_string(),
             message_id: Some(message_id.to_string()),
-            subject: None,
+            subject: Some(outbox::status_subject(&r.id, r.status)),
             body,
             encrypted,
             signature: SignatureStatus::Good,
@@ -742,14 +891,52 @@ impl Pipeline {
                 .signing_cert()
                 .map(|c| c.fingerprint().to_hex()),
             attachments: Vec::new(),
-            actor: Some("system".into()),
+            // A status mail is the gateway's own words unless it carries a maintainer's.
+            actor: Some(
+                if ask.explanation.is_some() {
+                    ask.actor
+                } else {
+                    "system"
+                }
+                .to_string(),
+            ),
         });
         let to = r.reporter_address().to_string();
-        Some(NewJob {
+        Ok(NewJob {
             message_id: Some(message_id.to_string()),
             ..NewJob::new(JobKind::Reply, &to, now)
         })
     }
+}
+
+/// How a state change is told to the researcher: who changed it (the event's actor,
+/// and the status mail's when it carries their words), whether they asked for quiet
+/// (`--no-notify`, `X-NOTIFY: no`: named in the event), and their explanation.
+pub(crate) struct StatusAsk<'a> {
+    pub(crate) actor: &'a str,
+    pub(crate) quiet: Option<&'a str>,
+    pub(crate) explanation: Option<&'a str>,
+}
+
+/// The refusal of several command lines, one per line.
+fn refused_lines(errors: &[String]) -> String {
+    match errors {
+        [one] => one.clone(),
+        many => format!(
+            "{} command lines were refused (nothing was applied):\n  {}",
+            many.len(),
+            many.join("\n  ")
+        ),
+    }
+}
+
+/// How the intake record of a maintainer's mail that was taken begins: it is listed
+/// as "taken" (an action on a report), not as a skipped message.
+const TAKEN_PREFIX: &str = "maintainer mail by ";
+
+/// Whether an intake record's reason is that of a maintainer's mail that was taken.
+pub(crate) fn is_taken_reason(reason: &str) -> bool {
+    reason.starts_with(TAKEN_PREFIX) && reason.contains(" taken for ")
 }
 
 /// The fingerprint of the certificate answers to a report can be encrypted to,
@@ -837,6 +1024,8 @@ fn team_copy(
     JobKind::TeamNotice {
         text,
         subject: format!("[{}] Maintainer answer", r.id),
+        in_reply_to: None,
+        references: Vec::new(),
     }
 }
 

@@ -115,7 +115,7 @@ impl Report {
                     "system",
                     "deadline",
                     Some(match fix {
-                        Some(at) => format!("fix deadline now {}", at.to_rfc3339()),
+                        Some(at) => format!("fix deadline now {}", crate::policy::human_time(at)),
                         None => "no fix deadline (unrated)".to_string(),
                     }),
                 ));

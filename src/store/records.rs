@@ -610,7 +610,17 @@ pub enum JobKind {
     Digest { text: String, subject: String },
     /// Mail about maintainers' mail, to one maintainer, rendered when queued: a copy
     /// of a maintainer's answer, or why a maintainer's message was not taken.
-    TeamNotice { text: String, subject: String },
+    TeamNotice {
+        text: String,
+        subject: String,
+        /// The message this notice answers (a refusal answers the refused mail);
+        /// `None`: it threads under the report's first notification, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_reply_to: Option<String>,
+        /// That message's References and its own Message-ID.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        references: Vec<String>,
+    },
     /// "We could not read your message", with our public key.
     Unreadable {
         reason: String,

@@ -223,11 +223,15 @@ fn the_full_life_of_a_report_from_arrival_to_disclosed() {
             "acknowledged",
             "status",
             "note",
+            "researcher_not_told",
             "status",
             "assignee",
+            "researcher_told",
             "status",
             "note",
-            "status"
+            "researcher_told",
+            "status",
+            "researcher_told"
         ]
     );
     let events = r["events"].as_array().unwrap();

@@ -18,6 +18,10 @@
 //! - [`quickstart`]: issue 23, README's quick start pasted as it stands.
 //! - [`lifecycle`]: the maintainers' side: states, deadlines, threading, notifications,
 //!   escalations and digests (each maintainer's GnuPG decrypts what they get).
+//! - [`daily`]: issue 23's daily work: `reports set` says whether the researcher
+//!   was told (and mail's `X-NOTIFY`), every clock in acknowledgements and status
+//!   mails, the mail workflow in notifications, taken mail listed as taken, human
+//!   timestamps where people read and RFC 3339 in `--json`.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
 //! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
 //! - [`keys`]: a GnuPG-made passphrase-protected key through `keys import`, start-up
@@ -64,6 +68,7 @@
 mod conversation;
 mod crash;
 mod daemon;
+mod daily;
 mod extract_languages;
 mod hostile;
 mod journeys;

@@ -228,7 +228,7 @@ fn pgp_mime_encrypted_signed_known_reporter() {
         plain.contains("Title: SQL injection in login form"),
         "{plain}"
     );
-    assert!(plain.contains("initial assessment by"), "{plain}");
+    assert!(plain.contains("Initial assessment:  by"), "{plain}");
     assert!(plain.contains("coordinated disclosure"), "footer: {plain}");
 }
 
