@@ -98,6 +98,9 @@ impl Sendmail {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // A group of its own, so that the kill at the deadline reaches what it
+        // started too (a shell script's children, a queue runner).
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd
             .spawn()
             .map_err(|e| OutboxError::Transport(format!("cannot run sendmail {shown}: {e}")))?;
@@ -121,6 +124,8 @@ impl Sendmail {
             match child.try_wait() {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() >= self.timeout => {
+                    let group = rustix::process::Pid::from_child(&child);
+                    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(OutboxError::Transport(format!(
@@ -203,9 +208,12 @@ mod tests {
     #[test]
     fn a_sendmail_that_never_returns_is_killed_at_the_deadline() {
         let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("still-running");
+        let pid_file = dir.path().join("child-pid");
         let t = transport(
-            script(dir.path(), &format!("sleep 30; touch {}", marker.display())),
+            script(
+                dir.path(),
+                &format!("sleep 30 & echo $! > {}; wait", pid_file.display()),
+            ),
             Duration::from_millis(500),
         );
         let started = Instant::now();
@@ -216,6 +224,24 @@ mod tests {
         assert!(!err.is_permanent());
         let text = err.to_string();
         assert!(text.contains("did not finish within 0.5 s"), "{text}");
+        // What the script started was killed with it (gone, or a zombie not yet
+        // reaped by init).
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let alive = || {
+            std::fs::read_to_string(&stat)
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        };
+        let waited = Instant::now();
+        while alive() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "the script's child {} still runs 5 s after the kill",
+                pid.trim()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The program gets the envelope and the message; its failure is temporary and
