@@ -109,13 +109,26 @@ mod tests {
             (&b"X-Test-Fault: hang\r\n"[..], "", Some(Fault::Hang)),
             (b"a\nx-test-fault:abort\n", "", Some(Fault::Abort)),
             (b"X-Test-Fault: hang-delivery\n", "", None),
-            (b"X-Test-Fault: hang-delivery\n", "-delivery", Some(Fault::Hang)),
-            (b"X-Test-Fault: abort-delivery", "-delivery", Some(Fault::Abort)),
+            (
+                b"X-Test-Fault: hang-delivery\n",
+                "-delivery",
+                Some(Fault::Hang),
+            ),
+            (
+                b"X-Test-Fault: abort-delivery",
+                "-delivery",
+                Some(Fault::Abort),
+            ),
             (b"X-Test-Fault: hang\n", "-delivery", None),
             (b"X-Test-Fault: hangs\n", "", None),
             (b"Subject: X-Test-Fault: hang\n", "", None),
         ] {
-            assert_eq!(asked(text, suffix), want, "{:?}", String::from_utf8_lossy(text));
+            assert_eq!(
+                asked(text, suffix),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
         }
     }
 }

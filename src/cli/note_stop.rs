@@ -35,9 +35,7 @@ pub(crate) fn crash(
     let signal = signal.as_deref().unwrap_or("?");
     let by_signal = match exit_code {
         Some("dumped") => Some(format!("killed by SIG{signal} (core dumped)")),
-        Some("killed") if CRASH_SIGNALS.contains(&signal) => {
-            Some(format!("killed by SIG{signal}"))
-        }
+        Some("killed") if CRASH_SIGNALS.contains(&signal) => Some(format!("killed by SIG{signal}")),
         _ => None,
     };
     let by_result = match service_result {
@@ -124,8 +122,18 @@ mod tests {
                 Some("ABRT"),
                 Some("dumped core, killed by SIGABRT (core dumped)"),
             ),
-            (Some("signal"), Some("killed"), Some("SEGV"), Some("killed by SIGSEGV")),
-            (Some("signal"), Some("killed"), Some("SIGBUS"), Some("killed by SIGBUS")),
+            (
+                Some("signal"),
+                Some("killed"),
+                Some("SEGV"),
+                Some("killed by SIGSEGV"),
+            ),
+            (
+                Some("signal"),
+                Some("killed"),
+                Some("SIGBUS"),
+                Some("killed by SIGBUS"),
+            ),
             (
                 Some("watchdog"),
                 Some("dumped"),

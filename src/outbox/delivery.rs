@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use super::render::render_if_needed;
 use super::{Context, OutboxError, kind_name};
 use crate::policy::chrono_duration;
-use crate::store::{HeldKind, Job, JobState, OutcomeRef, StoreError};
+use crate::store::{HeldKind, Job, JobKind, JobState, OutcomeRef, StoreError};
 
 /// What one delivery round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -80,10 +80,13 @@ fn set_aside(
         }
     }
     if !parked.is_empty() {
-        store.save_jobs(&parked)?;
-        store.flush()?;
+        // Let go of first, made durable with the job's new state by the one flush
+        // (sled's log loses only a tail): a parked job `outbox retry` hands back must
+        // not be parked again by a stale record.
         let names: Vec<String> = parked.iter().map(|j| j.id.to_string()).collect();
         store.let_go(HeldKind::Job, &names)?;
+        store.save_jobs(&parked)?;
+        store.flush()?;
         done.failed += parked.len();
     }
     Ok((regular, suspects))
@@ -166,10 +169,11 @@ fn deliver_batch(
     }
 }
 
-/// The debug builds' fault hook (see `crate::fault`): the text of the report a job
-/// is about may ask for its delivery to hang or abort. Reads nothing unless armed.
+/// The debug builds' fault hook (see `crate::fault`): the text of a report may ask
+/// for the delivery of its acknowledgement to hang or abort. Reads nothing unless
+/// armed.
 fn fault_hook(ctx: &Context<'_>, job: &Job) {
-    if !crate::fault::armed() {
+    if !crate::fault::armed() || job.kind != JobKind::Ack {
         return;
     }
     if let Some(OutcomeRef::Report(id)) = &job.outcome

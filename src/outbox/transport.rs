@@ -125,7 +125,8 @@ impl Sendmail {
                 Ok(Some(status)) => break status,
                 Ok(None) if started.elapsed() >= self.timeout => {
                     let group = rustix::process::Pid::from_child(&child);
-                    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(OutboxError::Transport(format!(
@@ -217,7 +218,9 @@ mod tests {
             Duration::from_millis(500),
         );
         let started = Instant::now();
-        let err = t.send("gw@example.org", "rita@example.net", MAIL).unwrap_err();
+        let err = t
+            .send("gw@example.org", "rita@example.net", MAIL)
+            .unwrap_err();
         let took = started.elapsed();
         assert!(took < Duration::from_secs(10), "took {took:?}");
         assert!(took >= Duration::from_millis(500), "took {took:?}");
@@ -251,7 +254,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
         let t = transport(
-            script(dir.path(), &format!("echo \"$@\" > {0}; cat >> {0}", out.display())),
+            script(
+                dir.path(),
+                &format!("echo \"$@\" > {0}; cat >> {0}", out.display()),
+            ),
             Duration::from_secs(20),
         );
         t.send("gw@example.org", "rita@example.net", MAIL).unwrap();
@@ -266,7 +272,9 @@ mod tests {
             script(dir.path(), "cat >/dev/null; echo 'queue full' >&2; exit 75"),
             Duration::from_secs(20),
         );
-        let err = t.send("gw@example.org", "rita@example.net", MAIL).unwrap_err();
+        let err = t
+            .send("gw@example.org", "rita@example.net", MAIL)
+            .unwrap_err();
         assert!(!err.is_permanent());
         assert!(err.to_string().contains("queue full"), "{err}");
     }

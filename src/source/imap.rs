@@ -284,7 +284,11 @@ async fn greeting(client: &mut async_imap::Client<Conn>) -> Result<(), ImapError
 
 async fn ensure_folder(session: &mut Session, folder: &str) -> Result<(), ImapError> {
     let exists = within("LIST", async {
-        let names: Vec<_> = session.list(None, Some(folder)).await?.try_collect().await?;
+        let names: Vec<_> = session
+            .list(None, Some(folder))
+            .await?
+            .try_collect()
+            .await?;
         Ok::<_, async_imap::error::Error>(!names.is_empty())
     })
     .await?;
@@ -651,7 +655,10 @@ mod tests {
             Err::<(), _>(async_imap::error::Error::Bad("no".into()))
         })
         .await;
-        assert!(matches!(answered, Err(ImapError::Protocol(_))), "{answered:?}");
+        assert!(
+            matches!(answered, Err(ImapError::Protocol(_))),
+            "{answered:?}"
+        );
     }
     use async_imap::types::UnsolicitedResponse::{Exists, Expunge, Recent};
 

@@ -83,15 +83,20 @@ pub struct Stop {
     /// SEGV"); `None` for a stall seen by the watchdog and counted at the next start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub how: Option<String>,
+    /// Whether the watchdog had seen it in hand past the stall limit before that
+    /// crash.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stalled: bool,
 }
 
 impl Stop {
     /// "in hand past the stall limit …" or "the daemon crashed (…)", with the time.
     fn describe(&self) -> String {
         let at = self.at.format("%Y-%m-%d %H:%M:%S UTC");
-        match &self.how {
-            None => format!("in hand past the stall limit when it was restarted ({at})"),
-            Some(how) => format!("in hand when the daemon crashed: {how} ({at})"),
+        match (&self.how, self.stalled) {
+            (None, _) => format!("in hand past the stall limit when it was restarted ({at})"),
+            (Some(how), true) => format!("in hand past the stall limit, then {how} ({at})"),
+            (Some(how), false) => format!("in hand when the daemon crashed: {how} ({at})"),
         }
     }
 }
@@ -238,10 +243,8 @@ impl Store {
                 held.stops.push(Stop {
                     at: held.stalled_at.unwrap_or(now),
                     pid: held.pid.unwrap_or_default(),
-                    how: Some(match held.stalled_at {
-                        Some(_) => format!("in hand past the stall limit, then {how}"),
-                        None => how.to_string(),
-                    }),
+                    how: Some(how.to_string()),
+                    stalled: held.stalled_at.is_some(),
                 });
             }
             held.pid = None;
@@ -285,6 +288,7 @@ impl Store {
                         at,
                         pid: held.pid.unwrap_or_default(),
                         how: None,
+                        stalled: true,
                     });
                     held.pid = None;
                     held.stalled_at = None;
@@ -460,9 +464,14 @@ mod tests {
         ] {
             as_if_from_dead_process(&store, kind, n);
         }
-        let stopped = store.note_crash("killed by signal ABRT (core dumped)").unwrap();
+        let stopped = store
+            .note_crash("killed by signal ABRT (core dumped)")
+            .unwrap();
         assert_eq!(stopped.len(), 3);
-        assert!(store.settle_previous_run().unwrap().is_empty(), "counted once");
+        assert!(
+            store.settle_previous_run().unwrap().is_empty(),
+            "counted once"
+        );
         for (kind, n) in [(HeldKind::Message, "a"), (HeldKind::Job, "9")] {
             let h = store.held(kind, n).unwrap().unwrap();
             assert_eq!((h.stops.len(), h.pid, h.set_aside()), (1, None, false));
@@ -479,9 +488,15 @@ mod tests {
         assert!(b.set_aside());
         let reason = b.reason();
         assert!(reason.starts_with("stopped the daemon twice: in hand when the daemon crashed: killed by signal ABRT (core dumped)"), "{reason}");
-        assert!(reason.contains("; in hand when the daemon crashed: killed by signal SEGV ("), "{reason}");
+        assert!(
+            reason.contains("; in hand when the daemon crashed: killed by signal SEGV ("),
+            "{reason}"
+        );
         // The job with one stop is untouched by the second crash (not in hand).
-        assert_eq!(store.held(HeldKind::Job, "9").unwrap().unwrap().stops.len(), 1);
+        assert_eq!(
+            store.held(HeldKind::Job, "9").unwrap().unwrap().stops.len(),
+            1
+        );
     }
 
     /// The watchdog's kill after a stall it named blames the stalled one only: the
@@ -503,9 +518,11 @@ mod tests {
         assert!(store.settle_previous_run().unwrap().is_empty());
         let h = store.held(HeldKind::Job, "2").unwrap().unwrap();
         assert_eq!(h.stops.len(), 1);
-        assert_eq!(
-            h.stops[0].how.as_deref(),
-            Some("in hand past the stall limit, then the watchdog's timeout")
+        assert!(
+            h.reason()
+                .contains("in hand past the stall limit, then the watchdog's timeout ("),
+            "{}",
+            h.reason()
         );
     }
 
