@@ -725,7 +725,7 @@ fn a_delivery_that_hangs_the_daemon_twice_is_parked_and_the_queue_flows() {
         gw.deliver(&raw);
         others.insert(id);
     }
-    let poison_job = |gw: &Gateway| -> String {
+    let poison_job = |gw: &Gateway| -> serde_json::Value {
         let jobs = outbox_jobs(gw);
         let reports = gw.reports();
         let report = reports
@@ -735,7 +735,7 @@ fn a_delivery_that_hangs_the_daemon_twice_is_parked_and_the_queue_flows() {
         jobs.iter()
             .find(|j| j["kind"] == "acknowledgement" && j["report"] == report["id"])
             .unwrap_or_else(|| panic!("{jobs:?}"))["id"]
-            .to_string()
+            .clone()
     };
 
     for round in 1..=2 {
@@ -782,12 +782,12 @@ fn a_delivery_that_hangs_the_daemon_twice_is_parked_and_the_queue_flows() {
         || {
             outbox_jobs(&gw)
                 .iter()
-                .any(|j| j["id"].to_string() == job && j["state"] == "failed")
+                .any(|j| j["id"] == job && j["state"] == "failed")
         },
         || serve.log(),
     );
     let jobs = outbox_jobs(&gw);
-    let parked = jobs.iter().find(|j| j["id"].to_string() == job).unwrap();
+    let parked = jobs.iter().find(|j| j["id"] == job).unwrap();
     assert!(
         parked["last_error"]
             .as_str()
@@ -804,7 +804,7 @@ fn a_delivery_that_hangs_the_daemon_twice_is_parked_and_the_queue_flows() {
 
     // After an upgrade, `outbox retry` sends it.
     let serve = Serve::start(&gw, "serve-4.log", false);
-    let out = gw.cli(&["outbox", "retry", job.trim_matches('"')]);
+    let out = gw.cli(&["outbox", "retry", &job.to_string()]);
     assert!(
         out.status.success(),
         "{}",
