@@ -817,3 +817,72 @@ fn a_delivery_that_hangs_the_daemon_twice_is_parked_and_the_queue_flows() {
         || serve.log(),
     );
 }
+
+/// The audit's sendmail finding: a sendmail that never returns is killed at
+/// `outbox.timeout` (with what it started), the delivery is a temporary failure that
+/// says so, `run-once` returns, and the message goes once sendmail works again.
+#[test]
+fn a_sendmail_that_never_returns_is_killed_at_the_deadline_and_retried() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let gw = gateway("2m");
+    let sendmail = gw.path("sendmail");
+    let write_sendmail = |body: &str| {
+        std::fs::write(&sendmail, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&sendmail, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    write_sendmail("sleep 600");
+    let config = std::fs::read_to_string(&gw.config).unwrap();
+    let file_outbox = format!(
+        "[outbox]\nkind = \"file\"\npath = \"{}\"\n",
+        gw.path("outbox").display()
+    );
+    assert!(config.contains(&file_outbox), "{config}");
+    std::fs::write(
+        &gw.config,
+        config.replace(
+            &file_outbox,
+            &format!(
+                "[outbox]\nkind = \"sendmail\"\ncommand = \"{}\"\ntimeout = \"1s\"\n",
+                sendmail.display()
+            ),
+        ),
+    )
+    .unwrap();
+    gw.deliver(&plain_report("<sendmail-deadline@example.net>"));
+
+    let mut c = gw.command();
+    c.arg("run-once");
+    let started = Instant::now();
+    let (status, _, err) = bounded(c, "run-once", Duration::from_secs(60), gw.dir.path());
+    assert!(status.success(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{err}");
+    let jobs = outbox_jobs(&gw);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["state"], "pending", "{jobs:?}");
+    assert_eq!(jobs[0]["tries"], 1, "{jobs:?}");
+    let error = jobs[0]["last_error"].as_str().unwrap();
+    assert!(
+        error.contains("did not finish within 1 s (outbox.timeout); killed"),
+        "{error}"
+    );
+
+    // sendmail works again: the same message goes at the next round.
+    let sent = gw.path("sent.eml");
+    write_sendmail(&format!("cat > {}", sent.display()));
+    let out = gw.cli(&["outbox", "retry", "--all"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut c = gw.command();
+    c.arg("run-once");
+    let (status, _, err) = bounded(c, "run-once", Duration::from_secs(60), gw.dir.path());
+    assert!(status.success(), "{err}");
+    let mail = std::fs::read(&sent).unwrap();
+    assert_eq!(
+        header(&mail, "In-Reply-To").as_deref(),
+        Some("<sendmail-deadline@example.net>")
+    );
+    assert_eq!(outbox_jobs(&gw).len(), 0, "nothing left pending");
+}
