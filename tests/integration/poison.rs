@@ -585,6 +585,14 @@ fn a_message_that_aborts_the_daemon_twice_is_quarantined_and_twenty_others_are_a
         "note-stop names the message in hand and how the daemon died:\n{noted}"
     );
     assert!(!noted.contains("second time"), "{noted}");
+    let out = gw.cli(&["status"]);
+    let human = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        human.contains(&format!(
+            "Stopped once: message {poison_file} was in hand when the daemon crashed: "
+        )) && human.contains("killed by SIGABRT"),
+        "{human}"
+    );
 
     // Second start: what was in hand goes alone; the poison message aborts it again.
     let (status, log) = Serve::spawn(&gw, "serve-2.log", true).exited(Duration::from_secs(120));
@@ -749,6 +757,24 @@ fn a_delivery_that_hangs_the_daemon_twice_is_parked_and_the_queue_flows() {
         let named = stalled(&gw);
         assert_eq!(named.len(), 1, "only the poison job is stalled: {named:?}");
         let job = named[0]["name"].as_str().unwrap().to_string();
+        if round == 1 {
+            let (failed, doctor, _) = bounded(
+                {
+                    let mut c = gw.command();
+                    c.arg("doctor");
+                    c
+                },
+                "doctor",
+                Duration::from_secs(30),
+                gw.dir.path(),
+            );
+            assert!(!failed.success(), "{doctor}");
+            assert!(
+                doctor.lines().any(|l| l.starts_with("FAIL in hand")
+                    && l.contains(&format!("job {job} in hand for"))),
+                "doctor names the hung job:\n{doctor}"
+            );
+        }
         if round == 2 {
             // Tried alone, after the others: they are all answered by now.
             wait_until(
