@@ -912,3 +912,66 @@ fn a_sendmail_that_never_returns_is_killed_at_the_deadline_and_retried() {
     );
     assert_eq!(outbox_jobs(&gw).len(), 0, "nothing left pending");
 }
+
+/// The delivery queue, a death the watchdog does not see: the acknowledgement whose
+/// delivery aborts the daemon is parked after the second crash (`note-stop` with
+/// systemd's environment each time); the other acknowledgements, in hand with it at
+/// the first crash, go.
+#[test]
+fn a_delivery_that_aborts_the_daemon_twice_is_parked_and_the_others_go() {
+    let (gw, gpg, gateway_fpr, signer) = with_reporter("2m");
+    let (poison_id, poison) = encrypted_report_with(
+        &gpg,
+        &gateway_fpr,
+        &signer,
+        0,
+        &[],
+        "X-Test-Fault: abort-delivery\n",
+    );
+    gw.deliver(&poison);
+    let mut others = std::collections::BTreeSet::new();
+    for i in 1..=20 {
+        let (id, raw) = encrypted_report(&gpg, &gateway_fpr, &signer, i, &[]);
+        gw.deliver(&raw);
+        others.insert(id);
+    }
+    for round in 1..=2 {
+        let (status, log) =
+            Serve::spawn(&gw, &format!("serve-{round}.log"), true).exited(Duration::from_secs(120));
+        assert_eq!(status.signal(), Some(6), "serve did not abort:\n{log}");
+        assert!(
+            log.contains("the process aborts now (delivering a job)"),
+            "{log}"
+        );
+        let noted = note_stop(&gw, status, result_of_signal(status));
+        assert!(noted.contains("kind=\"job\""), "{noted}");
+        let second: Vec<&str> = noted
+            .lines()
+            .filter(|l| l.contains("second time"))
+            .collect();
+        assert_eq!(second.len(), usize::from(round == 2), "{noted}");
+    }
+    let serve = Serve::start(&gw, "serve-3.log", true);
+    wait_until(
+        "the 20 other reports to be answered",
+        Duration::from_secs(120),
+        || others.is_subset(&answered(&gw)),
+        || serve.log(),
+    );
+    wait_until(
+        "the job to be parked",
+        Duration::from_secs(60),
+        || {
+            outbox_jobs(&gw).iter().any(|j| {
+                j["state"] == "failed"
+                    && j["last_error"]
+                        .as_str()
+                        .is_some_and(|e| e.starts_with("stopped the daemon twice: in hand when the daemon crashed: killed by SIGABRT"))
+            })
+        },
+        || serve.log(),
+    );
+    assert!(!answered(&gw).contains(&poison_id));
+    let v = gw.json(&["status", "--json"]);
+    assert_eq!(v["outbox"]["failed"], 1, "{v}");
+}
