@@ -28,6 +28,8 @@
 //! - [`cli`]: the command-line interface (definitions apart from implementations) and
 //!   the log output (journald-friendly under systemd).
 //! - [`workers`]: independent items on one thread per core (used by pipeline and outbox).
+//! - [`fault`]: the debug builds' fault hook, for the tests of a message or delivery
+//!   job that stops the daemon (hang, abort).
 //!
 //! The modules are private: the binary calls [`main`], and the integration tests,
 //! benchmarks and fuzz targets reach what they need through the hidden [`testing`]
@@ -42,6 +44,7 @@ mod config;
 mod crypto;
 mod daemon;
 mod extract;
+mod fault;
 mod intake;
 mod outbox;
 mod pipeline;

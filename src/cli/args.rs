@@ -82,6 +82,12 @@ pub(crate) enum Command {
     /// that does not answer within 10 s is a failed check). Works beside a running
     /// daemon.
     Doctor,
+    /// For systemd's ExecStopPost= only: when $SERVICE_RESULT, $EXIT_CODE and
+    /// $EXIT_STATUS say the daemon crashed (a core dump; SIGSEGV, SIGABRT, SIGBUS,
+    /// SIGILL, SIGFPE, SIGSYS, SIGTRAP; the watchdog; the OOM killer), record a stop
+    /// for each message and delivery job it had in hand (two stops set one aside). A
+    /// clean stop, SIGKILL or SIGTERM records nothing. Always exits 0, within 10 s.
+    NoteStop,
     /// Write a consistent copy of the whole store and the gateway's keys (keys.dir)
     /// to FILE, signed by the gateway and encrypted (OpenPGP, armored: `gpg --decrypt`
     /// reads it) to the gateway's key and to a key you keep off this host: --to, or

@@ -13,7 +13,10 @@ use crate::pipeline::Pipeline;
 use crate::store::Store;
 
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let daemon_like = matches!(cli.command, Command::Serve | Command::RunOnce);
+    let daemon_like = matches!(
+        cli.command,
+        Command::Serve | Command::RunOnce | Command::NoteStop
+    );
     super::logging::init(if daemon_like { "info" } else { "warn" });
     if let Some(dir) = credentials_dir(cli.config.as_deref(), cli.credentials.as_deref()) {
         crate::config::set_cli_credentials(dir);
@@ -31,6 +34,10 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Command::NoteStop = cli.command {
+        // Before loading the configuration: it must never fail the unit.
+        return Ok(super::note_stop::run(cli.config.as_deref()));
     }
     if let Command::Doctor = cli.command {
         // Before loading the configuration: a configuration that fails is a finding.
@@ -70,6 +77,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return super::ops::restore(&settings, &file, &options);
         }
         Command::Doctor => return super::ops::doctor(cli.config.as_deref()),
+        Command::NoteStop => return Ok(super::note_stop::run(cli.config.as_deref())),
         Command::Keys(KeysCommand::Generate) => {
             let g = Keyring::generate(
                 &settings.keys.dir,

@@ -1,6 +1,7 @@
 //! The command-line interface: clap definitions in [`args`], their implementations in
 //! [`commands`] (store commands in [`reports`], operator tooling in [`ops`], the
-//! backup file in `backup`, `quarantine retry` in `quarantine`), log output in
+//! backup file in `backup`, `quarantine retry` in `quarantine`, systemd's
+//! `ExecStopPost=` in `note_stop`), log output in
 //! [`logging`]. `anyhow` is used here and in `main.rs` only.
 //!
 //! The modules depend one way: `commands` → `reports` → `ops` → `backup`, and
@@ -12,6 +13,7 @@ mod backup;
 pub(crate) mod commands;
 pub(crate) mod logging;
 mod manual;
+mod note_stop;
 pub(crate) mod ops;
 mod quarantine;
 pub(crate) mod reports;

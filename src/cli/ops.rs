@@ -642,7 +642,7 @@ fn outbox_check(settings: &Settings) -> Check {
                 Err(e) => Check::fail(name, e, "fix [outbox]"),
             }
         }
-        Outbox::Sendmail { command } => {
+        Outbox::Sendmail { command, .. } => {
             // A bare name is looked up in PATH when mail is sent.
             if command.components().count() == 1 || command.exists() {
                 Check::ok(name, format!("sendmail {}", command.display()))

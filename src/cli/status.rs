@@ -29,7 +29,8 @@ struct Status {
     stalled: Vec<crate::store::Overdue>,
     stall_limit_s: u64,
     /// Messages and jobs that stopped the daemon once (in hand past the stall limit
-    /// when it was restarted): tried again alone; a second stop sets them aside.
+    /// when it was restarted, or when it crashed): tried again alone; a second stop
+    /// sets them aside.
     stopped_once: Vec<StoppedOnce>,
 }
 
@@ -38,6 +39,8 @@ struct StoppedOnce {
     kind: &'static str,
     name: String,
     at: Option<DateTime<Utc>>,
+    /// How the daemon died, when `note-stop` recorded a crash; none for a stall.
+    how: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -104,6 +107,7 @@ fn collect(p: &Pipeline) -> anyhow::Result<Status> {
             .map(|h| StoppedOnce {
                 kind: h.kind.name(),
                 at: h.stops.last().map(|s| s.at),
+                how: h.stops.last().and_then(|s| s.how.clone()),
                 name: h.name,
             })
             .collect(),
@@ -202,9 +206,13 @@ fn print(s: &Status, o: &mut String) -> std::fmt::Result {
     for h in &s.stopped_once {
         writeln!(
             o,
-            "Stopped once: {} {} was in hand past the stall limit when the daemon stopped ({}); tried again alone, a second stop sets it aside",
+            "Stopped once: {} {} was in hand {} ({}); tried again alone, a second stop sets it aside",
             h.kind,
             h.name,
+            match &h.how {
+                Some(how) => format!("when the daemon crashed: {how}"),
+                None => "past the stall limit when the daemon stopped".to_string(),
+            },
             when(h.at)
         )?;
     }

@@ -159,6 +159,10 @@ pub enum Outbox {
     /// A local sendmail-compatible program.
     Sendmail {
         command: PathBuf,
+        /// How long one run of the program may take (`outbox.timeout`) before it is
+        /// killed and the message retried later: a sendmail that never returns must
+        /// not hold the delivery queue.
+        timeout: Duration,
     },
 }
 

@@ -217,6 +217,7 @@ fn outbox(o: &RawOutbox, base: &Base, problems: &mut Problems) -> Option<Outbox>
                 .command
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/usr/sbin/sendmail")),
+            timeout: outbox_timeout(o, problems),
         }),
         other => {
             problems.push(format!(
@@ -245,9 +246,7 @@ fn smtp(o: &RawOutbox, base: &Base, problems: &mut Problems) -> Option<SmtpSetti
         .map(|s| (user.clone(), s)),
         None => None,
     };
-    let timeout = duration("outbox.timeout", o.timeout.as_deref().unwrap_or("60s"))
-        .map_err(|e| problems.push(e))
-        .unwrap_or(Duration::from_secs(60));
+    let timeout = outbox_timeout(o, problems);
     host.map(|host| SmtpSettings {
         host,
         port: o.port.unwrap_or(default_port),
@@ -256,6 +255,13 @@ fn smtp(o: &RawOutbox, base: &Base, problems: &mut Problems) -> Option<SmtpSetti
         ca_file: o.ca_file.as_deref().map(|p| base.abs(p)),
         timeout,
     })
+}
+
+/// `outbox.timeout`: per SMTP command, or for a whole run of sendmail.
+fn outbox_timeout(o: &RawOutbox, problems: &mut Problems) -> Duration {
+    duration("outbox.timeout", o.timeout.as_deref().unwrap_or("60s"))
+        .map_err(|e| problems.push(e))
+        .unwrap_or(Duration::from_secs(60))
 }
 
 fn retry(o: &RawOutbox, problems: &mut Problems) -> Retry {

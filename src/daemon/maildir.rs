@@ -51,9 +51,24 @@ pub fn pass(
         let mut halted = false;
         // A message that stopped the daemon before is decided alone, after the others:
         // if it stops it again, nothing else is held up with it.
-        for chunk in first.chunks(INTAKE_BATCH).chain(suspects.chunks(1)) {
+        let regular_chunks = first.chunks(INTAKE_BATCH).len();
+        for (i, chunk) in first
+            .chunks(INTAKE_BATCH)
+            .chain(suspects.chunks(1))
+            .enumerate()
+        {
             if halted || stop.is_set() {
                 break;
+            }
+            // Alone means alone: the batch before it is committed and let go first,
+            // or a crash now would blame it too.
+            if i >= regular_chunks
+                && let Some(previous) = commit.take()
+            {
+                halted |= count_all(&mut pass, join_commit(previous));
+                if halted {
+                    break;
+                }
             }
             let names: Vec<String> = chunk.iter().map(|e| e.unique.clone()).collect();
             if let Err(e) = pipeline.store.hold(HeldKind::Message, &names) {

@@ -1,12 +1,18 @@
 //! Delivery rounds: the due jobs sent in batches, each batch's outcomes recorded
 //! durably before the next starts, and the retry schedule of what failed.
+//!
+//! Each batch is taken in hand (recorded and flushed in the store's `in_hand` tree)
+//! before its first job is rendered, and each job is named in memory while it is
+//! worked on, as the intake does with messages: a job that hangs is named by the
+//! watchdog, and one that stopped the daemon before goes alone, after the others; at
+//! its second stop it is parked (failed, with the reason) for `outbox retry`.
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 
 use super::render::render_if_needed;
 use super::{Context, OutboxError, kind_name};
 use crate::policy::chrono_duration;
-use crate::store::{Job, JobState, StoreError};
+use crate::store::{HeldKind, Job, JobKind, JobState, OutcomeRef, StoreError};
 
 /// What one delivery round did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,10 +35,61 @@ pub fn deliver_due(ctx: &Context<'_>, now: DateTime<Utc>) -> Result<Delivered, S
     // could leave a reporter holding a report ID the store never kept.
     store.flush()?;
     let mut done = Delivered::default();
-    for batch in jobs.chunks(DURABLE_BATCH) {
+    let (jobs, suspects) = set_aside(ctx, jobs, &mut done)?;
+    // A job that stopped the daemon before goes alone, after the others: if it stops
+    // it again, nothing else is held up (or blamed) with it.
+    for batch in jobs.chunks(DURABLE_BATCH).chain(suspects.chunks(1)) {
+        let names: Vec<String> = batch.iter().map(|j| j.id.to_string()).collect();
+        store.hold(HeldKind::Job, &names)?;
         deliver_batch(ctx, batch, now, &mut done)?;
+        store.let_go(HeldKind::Job, &names)?;
     }
     Ok(done)
+}
+
+/// Parks the due jobs that stopped the daemon twice (failed, with the reason; `outbox
+/// retry` makes them due again), and splits the others into those that never stopped
+/// it and those that did once.
+fn set_aside(
+    ctx: &Context<'_>,
+    jobs: Vec<Job>,
+    done: &mut Delivered,
+) -> Result<(Vec<Job>, Vec<Job>), StoreError> {
+    let store = ctx.store;
+    let mut stops = std::collections::BTreeMap::new();
+    for held in store.held_all()? {
+        if held.kind == HeldKind::Job && !held.stops.is_empty() {
+            stops.insert(held.name.clone(), held);
+        }
+    }
+    if stops.is_empty() {
+        return Ok((jobs, Vec::new()));
+    }
+    let (mut regular, mut suspects, mut parked) = (Vec::new(), Vec::new(), Vec::new());
+    for mut job in jobs {
+        match stops.get(&job.id.to_string()) {
+            None => regular.push(job),
+            Some(held) if held.set_aside() => {
+                let reason = held.reason();
+                tracing::error!(job = job.id, kind = kind_name(&job.kind), reason = %reason, "delivery job parked");
+                job.state = JobState::Failed;
+                job.last_error = Some(reason);
+                parked.push(job);
+            }
+            Some(_) => suspects.push(job),
+        }
+    }
+    if !parked.is_empty() {
+        // Let go of first, made durable with the job's new state by the one flush
+        // (sled's log loses only a tail): a parked job `outbox retry` hands back must
+        // not be parked again by a stale record.
+        let names: Vec<String> = parked.iter().map(|j| j.id.to_string()).collect();
+        store.let_go(HeldKind::Job, &names)?;
+        store.save_jobs(&parked)?;
+        store.flush()?;
+        done.failed += parked.len();
+    }
+    Ok((regular, suspects))
 }
 
 /// How many messages are sent between two store flushes. A crash after the transport
@@ -65,6 +122,8 @@ fn deliver_batch(
         let mut job = job.clone();
         let span = tracing::info_span!("deliver", job = job.id, kind = kind_name(&job.kind));
         let _enter = span.enter();
+        let _in_hand = ctx.handling.start(HeldKind::Job, &job.id.to_string());
+        fault_hook(ctx, &job);
         job.tries += 1;
         let result = match render_if_needed(ctx, &mut job, now) {
             Ok(()) => {
@@ -107,6 +166,20 @@ fn deliver_batch(
     match failure {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// The debug builds' fault hook (see `crate::fault`): the text of a report may ask
+/// for the delivery of its acknowledgement to hang or abort. Reads nothing unless
+/// armed.
+fn fault_hook(ctx: &Context<'_>, job: &Job) {
+    if !crate::fault::armed() || job.kind != JobKind::Ack {
+        return;
+    }
+    if let Some(OutcomeRef::Report(id)) = &job.outcome
+        && let Ok(Some(report)) = ctx.store.report(id)
+    {
+        crate::fault::delivery(report.data.body.as_bytes());
     }
 }
 

@@ -86,6 +86,9 @@ pub struct Context<'a> {
     pub keyring: &'a Keyring,
     pub team: &'a Team,
     pub transport: &'a Transport,
+    /// What is being worked on now, for the watchdog: each job while it is rendered
+    /// and sent.
+    pub handling: &'a crate::store::Handling,
 }
 
 pub(crate) fn kind_name(kind: &JobKind) -> &'static str {

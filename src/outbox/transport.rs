@@ -1,6 +1,10 @@
 //! How queued mail leaves the gateway: a directory of `.eml` files, an SMTP relay or a
 //! local sendmail. Built once at start; each send says whether a failure is final.
 
+use std::io::{Read as _, Write as _};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
 use lettre::Transport as _;
 
 use super::{OutboxError, file};
@@ -10,7 +14,13 @@ use crate::config::Outbox as OutboxSettings;
 pub enum Transport {
     File(file::FileOutbox),
     Smtp(Box<lettre::SmtpTransport>),
-    Sendmail(lettre::SendmailTransport),
+    Sendmail(Sendmail),
+}
+
+/// A local sendmail-compatible program, run once per message with a deadline.
+pub struct Sendmail {
+    command: std::path::PathBuf,
+    timeout: Duration,
 }
 
 impl Transport {
@@ -24,9 +34,10 @@ impl Transport {
             OutboxSettings::Smtp(smtp) => {
                 smtp_transport(smtp).map(|t| Transport::Smtp(Box::new(t)))
             }
-            OutboxSettings::Sendmail { command } => Ok(Transport::Sendmail(
-                lettre::SendmailTransport::new_with_command(command.as_os_str()),
-            )),
+            OutboxSettings::Sendmail { command, timeout } => Ok(Transport::Sendmail(Sendmail {
+                command: command.clone(),
+                timeout: *timeout,
+            })),
         }
     }
 
@@ -55,9 +66,7 @@ impl Transport {
                     OutboxError::Transport(e.to_string())
                 }
             }),
-            Transport::Sendmail(t) => t
-                .send_raw(&envelope, bytes)
-                .map_err(|e| OutboxError::Transport(e.to_string())),
+            Transport::Sendmail(t) => t.send(&envelope, bytes),
         }
     }
 }
@@ -69,6 +78,80 @@ impl Transport {
         match self {
             Transport::File(t) => t.sync().map_err(|e| OutboxError::Transport(e.to_string())),
             Transport::Smtp(_) | Transport::Sendmail(_) => Ok(()),
+        }
+    }
+}
+
+impl Sendmail {
+    /// Hands one message to the program (`-i -f FROM -- TO`, as lettre's sendmail
+    /// transport does). Any failure is temporary: an exit status other than 0, or a
+    /// run longer than the deadline, after which the program is killed.
+    fn send(&self, envelope: &lettre::address::Envelope, bytes: &[u8]) -> Result<(), OutboxError> {
+        let shown = self.command.display();
+        let mut cmd = Command::new(&self.command);
+        cmd.arg("-i");
+        if let Some(from) = envelope.from() {
+            cmd.arg("-f").arg(from);
+        }
+        cmd.arg("--")
+            .args(envelope.to().iter().map(ToString::to_string))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        // A group of its own, so that the kill at the deadline reaches what it
+        // started too (a shell script's children, a queue runner).
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| OutboxError::Transport(format!("cannot run sendmail {shown}: {e}")))?;
+        // Written and read on threads of their own: a program that reads nothing or
+        // writes much must not block us before the deadline is checked.
+        let feed = child.stdin.take().map(|mut stdin| {
+            let bytes = bytes.to_vec();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            })
+        });
+        let said = child.stderr.take().map(|stderr| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stderr.take(2048).read_to_string(&mut text);
+                text
+            })
+        });
+        let started = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() >= self.timeout => {
+                    let group = rustix::process::Pid::from_child(&child);
+                    let _ =
+                        rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(OutboxError::Transport(format!(
+                        "sendmail {shown} did not finish within {} s (outbox.timeout); killed",
+                        self.timeout.as_secs_f64()
+                    )));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+                Err(e) => {
+                    let _ = child.kill();
+                    return Err(OutboxError::Transport(format!("sendmail {shown}: {e}")));
+                }
+            }
+        };
+        if let Some(feed) = feed {
+            let _ = feed.join();
+        }
+        let said = said.and_then(|t| t.join().ok()).unwrap_or_default();
+        if status.success() {
+            Ok(())
+        } else {
+            Err(OutboxError::Transport(format!(
+                "sendmail {shown} ended with {status}: {}",
+                said.trim()
+            )))
         }
     }
 }
@@ -100,4 +183,99 @@ fn smtp_transport(s: &crate::config::SmtpSettings) -> Result<lettre::SmtpTranspo
         builder = builder.credentials(Credentials::new(user.clone(), secret.read()?));
     }
     Ok(builder.build())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn script(dir: &std::path::Path, body: &str) -> std::path::PathBuf {
+        let path = dir.join("sendmail");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    fn transport(command: std::path::PathBuf, timeout: Duration) -> Transport {
+        Transport::from_settings(&OutboxSettings::Sendmail { command, timeout }).unwrap()
+    }
+
+    const MAIL: &[u8] = b"Subject: hi\r\n\r\nbody\r\n";
+
+    /// A sendmail that never returns is killed at the deadline: a temporary failure
+    /// that says so, well before the program's own end.
+    #[test]
+    fn a_sendmail_that_never_returns_is_killed_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("child-pid");
+        let t = transport(
+            script(
+                dir.path(),
+                &format!("sleep 30 & echo $! > {}; wait", pid_file.display()),
+            ),
+            Duration::from_millis(500),
+        );
+        let started = Instant::now();
+        let err = t
+            .send("gw@example.org", "rita@example.net", MAIL)
+            .unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        assert!(took >= Duration::from_millis(500), "took {took:?}");
+        assert!(!err.is_permanent());
+        let text = err.to_string();
+        assert!(text.contains("did not finish within 0.5 s"), "{text}");
+        // What the script started was killed with it (gone, or a zombie not yet
+        // reaped by init).
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let alive = || {
+            std::fs::read_to_string(&stat)
+                .map(|s| !s.contains(") Z "))
+                .unwrap_or(false)
+        };
+        let waited = Instant::now();
+        while alive() {
+            assert!(
+                waited.elapsed() < Duration::from_secs(5),
+                "the script's child {} still runs 5 s after the kill",
+                pid.trim()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The program gets the envelope and the message; its failure is temporary and
+    /// names what it said.
+    #[test]
+    fn sendmail_gets_the_envelope_and_its_failure_is_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let t = transport(
+            script(
+                dir.path(),
+                &format!("echo \"$@\" > {0}; cat >> {0}", out.display()),
+            ),
+            Duration::from_secs(20),
+        );
+        t.send("gw@example.org", "rita@example.net", MAIL).unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            got.starts_with("-i -f gw@example.org -- rita@example.net\n"),
+            "{got}"
+        );
+        assert!(got.contains("Subject: hi"), "{got}");
+
+        let t = transport(
+            script(dir.path(), "cat >/dev/null; echo 'queue full' >&2; exit 75"),
+            Duration::from_secs(20),
+        );
+        let err = t
+            .send("gw@example.org", "rita@example.net", MAIL)
+            .unwrap_err();
+        assert!(!err.is_permanent());
+        assert!(err.to_string().contains("queue full"), "{err}");
+    }
 }

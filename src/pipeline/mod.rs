@@ -16,12 +16,10 @@
 //! - [`schedule`]: escalations and digests.
 //! - [`error`]: what a failure means for the caller.
 //! - [`progress`]: signs of life for the watchdog and `status`.
-//! - [`fault`]: the test builds' fault hook (a message that hangs the daemon).
 
 mod commands;
 mod decide;
 mod error;
-pub(crate) mod fault;
 mod keys;
 mod message;
 mod progress;
@@ -216,6 +214,7 @@ impl Pipeline {
             keyring: &self.keyring,
             team: &self.team,
             transport: &self.transport,
+            handling: &self.progress.handling,
         }
     }
 
@@ -296,7 +295,7 @@ impl Pipeline {
             .progress
             .handling
             .start(HeldKind::Message, &origin.name);
-        fault::maybe(raw);
+        crate::fault::message(raw);
         // A bug in a parser must cost one message, not the daemon.
         let decided = std::panic::catch_unwind(AssertUnwindSafe(|| self.decide(raw, origin)));
         drop(handle);

@@ -24,6 +24,36 @@ use crate::config::{ImapSettings, SecretError, Tls};
 /// minutes (RFC 2177) and NAT boxes forget quiet connections sooner.
 pub(crate) const IDLE_REFRESH: Duration = Duration::from_secs(5 * 60);
 
+/// How long one IMAP exchange (connecting, the TLS handshake, the greeting, a
+/// command and its whole answer) may take. A server that accepts a command and then
+/// says nothing would otherwise hold the inbox until the watchdog restarts the
+/// daemon; with this bound the loop gives up on the connection and reconnects.
+/// Well above what a sound server needs for a large message, well below the
+/// watchdog's limit for IMAP (`IDLE_REFRESH` + `inbox.stall_limit`).
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Runs one IMAP exchange within [`COMMAND_TIMEOUT`].
+async fn within<T, E: Into<ImapError>>(
+    what: &'static str,
+    exchange: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ImapError> {
+    within_for(COMMAND_TIMEOUT, what, exchange).await
+}
+
+async fn within_for<T, E: Into<ImapError>>(
+    limit: Duration,
+    what: &'static str,
+    exchange: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, ImapError> {
+    match tokio::time::timeout(limit, exchange).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(ImapError::Timeout {
+            what,
+            seconds: limit.as_secs(),
+        }),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImapError {
     #[error("IMAP {host}:{port}: cannot connect: {source}")]
@@ -41,6 +71,9 @@ pub enum ImapError {
     Protocol(String),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    /// The server took a command and did not finish answering in time.
+    #[error("IMAP: no answer to {what} within {seconds} s; reconnecting")]
+    Timeout { what: &'static str, seconds: u64 },
 }
 
 impl From<async_imap::error::Error> for ImapError {
@@ -148,13 +181,16 @@ impl ImapInbox {
     /// and selects the watched folder.
     pub async fn connect(&self) -> Result<Mailbox, ImapError> {
         let s = &self.settings;
-        let tcp = TcpStream::connect((s.host.as_str(), s.port))
-            .await
-            .map_err(|source| ImapError::Connect {
-                host: s.host.clone(),
-                port: s.port,
-                source,
-            })?;
+        let tcp = within("connecting", async {
+            TcpStream::connect((s.host.as_str(), s.port))
+                .await
+                .map_err(|source| ImapError::Connect {
+                    host: s.host.clone(),
+                    port: s.port,
+                    source,
+                })
+        })
+        .await?;
         let _ = tcp.set_nodelay(true);
         let client = match s.tls {
             Tls::Implicit => {
@@ -165,10 +201,13 @@ impl ImapInbox {
             Tls::StartTls => {
                 let mut client = async_imap::Client::new(Conn::Plain(tcp));
                 greeting(&mut client).await?;
-                client
-                    .run_command_and_check_ok("STARTTLS", None)
-                    .await
-                    .map_err(|e| ImapError::Tls(format!("STARTTLS refused: {e}")))?;
+                within("STARTTLS", async {
+                    client
+                        .run_command_and_check_ok("STARTTLS", None)
+                        .await
+                        .map_err(|e| ImapError::Tls(format!("STARTTLS refused: {e}")))
+                })
+                .await?;
                 let Conn::Plain(tcp) = client.into_inner() else {
                     return Err(ImapError::Tls("STARTTLS on a TLS connection".into()));
                 };
@@ -181,22 +220,26 @@ impl ImapInbox {
             }
         };
         let password = s.password.read()?;
-        let mut session = client
-            .login(&s.username, &password)
-            .await
-            .map_err(|(e, _)| ImapError::Login {
-                user: s.username.clone(),
-                reason: e.to_string(),
-            })?;
+        let login = within("LOGIN", async {
+            client
+                .login(&s.username, &password)
+                .await
+                .map_err(|(e, _)| ImapError::Login {
+                    user: s.username.clone(),
+                    reason: e.to_string(),
+                })
+        })
+        .await;
         drop(password);
-        let caps = session.capabilities().await?;
+        let mut session = login?;
+        let caps = within("CAPABILITY", session.capabilities()).await?;
         let idle = caps.has_str("IDLE");
         let can_move = caps.has_str("MOVE");
         let uidplus = caps.has_str("UIDPLUS");
         for folder in [&s.processed_folder, &s.quarantine_folder] {
             ensure_folder(&mut session, folder).await?;
         }
-        let selected = session.select(&s.folder).await?;
+        let selected = within("SELECT", session.select(&s.folder)).await?;
         Ok(Mailbox {
             session,
             idle,
@@ -214,16 +257,23 @@ impl ImapInbox {
     async fn wrap(&self, tcp: TcpStream) -> Result<Conn, ImapError> {
         let name = ServerName::try_from(self.settings.host.clone())
             .map_err(|e| ImapError::Tls(format!("{}: {e}", self.settings.host)))?;
-        let tls = tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
-            .connect(name, tcp)
-            .await
-            .map_err(|e| ImapError::Tls(e.to_string()))?;
+        let tls = within("the TLS handshake", async {
+            tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| ImapError::Tls(e.to_string()))
+        })
+        .await?;
         Ok(Conn::Tls(Box::new(tls)))
     }
 }
 
 async fn greeting(client: &mut async_imap::Client<Conn>) -> Result<(), ImapError> {
-    match client.read_response().await {
+    let response = within("the greeting", async {
+        Ok::<_, ImapError>(client.read_response().await)
+    })
+    .await?;
+    match response {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(ImapError::Protocol(
             "connection closed before the greeting".into(),
@@ -233,13 +283,17 @@ async fn greeting(client: &mut async_imap::Client<Conn>) -> Result<(), ImapError
 }
 
 async fn ensure_folder(session: &mut Session, folder: &str) -> Result<(), ImapError> {
-    let exists = {
-        let list = session.list(None, Some(folder)).await?;
-        let names: Vec<_> = list.try_collect().await?;
-        !names.is_empty()
-    };
+    let exists = within("LIST", async {
+        let names: Vec<_> = session
+            .list(None, Some(folder))
+            .await?
+            .try_collect()
+            .await?;
+        Ok::<_, async_imap::error::Error>(!names.is_empty())
+    })
+    .await?;
     if !exists {
-        session.create(folder).await?;
+        within("CREATE", session.create(folder)).await?;
         tracing::info!(folder, "created IMAP folder");
     }
     Ok(())
@@ -330,9 +384,7 @@ impl Mailbox {
         self.announced.absorb(pending());
         self.announced.grown = false;
         // Messages someone marked \Deleted are on their way out; not ours to handle.
-        let mut uids: Vec<u32> = self
-            .session
-            .uid_search("UNDELETED")
+        let mut uids: Vec<u32> = within("UID SEARCH", self.session.uid_search("UNDELETED"))
             .await?
             .into_iter()
             .collect();
@@ -345,12 +397,15 @@ impl Mailbox {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let fetches: Vec<_> = self
-                .session
-                .uid_fetch(&set, "(UID RFC822.SIZE)")
-                .await?
-                .try_collect()
-                .await?;
+            let session = &mut self.session;
+            let fetches: Vec<_> = within("UID FETCH", async {
+                session
+                    .uid_fetch(&set, "(UID RFC822.SIZE)")
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
             for f in fetches {
                 if let Some(uid) = f.uid {
                     out.push((uid, u64::from(f.size.unwrap_or(0))));
@@ -363,17 +418,20 @@ impl Mailbox {
 
     /// The raw message, without setting \Seen (it is only seen once handled).
     pub async fn fetch(&mut self, uid: u32) -> Result<Option<Vec<u8>>, ImapError> {
-        let mut stream = self
-            .session
-            .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-            .await?;
-        let mut body = None;
-        while let Some(f) = stream.try_next().await? {
-            if f.uid == Some(uid) {
-                body = f.body().map(<[u8]>::to_vec);
+        let session = &mut self.session;
+        within("UID FETCH", async {
+            let mut stream = session
+                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                .await?;
+            let mut body = None;
+            while let Some(f) = stream.try_next().await? {
+                if f.uid == Some(uid) {
+                    body = f.body().map(<[u8]>::to_vec);
+                }
             }
-        }
-        Ok(body)
+            Ok::<_, async_imap::error::Error>(body)
+        })
+        .await
     }
 
     /// Moves a message to `folder` (marked \Seen).
@@ -381,30 +439,42 @@ impl Mailbox {
         let set = uid.to_string();
         self.add_flag(&set, "\\Seen").await?;
         if self.can_move {
-            self.session.uid_mv(&set, folder).await?;
+            within("UID MOVE", self.session.uid_mv(&set, folder)).await?;
             return Ok(());
         }
-        self.session.uid_copy(&set, folder).await?;
+        within("UID COPY", self.session.uid_copy(&set, folder)).await?;
         self.add_flag(&set, "\\Deleted").await?;
         // Without UIDPLUS the only EXPUNGE removes every message marked \Deleted,
         // including ones another client marked and may still want: leave the copy
         // marked (it is skipped from now on) rather than risk anyone's mail.
         if self.uidplus {
-            let done: Vec<_> = self.session.uid_expunge(&set).await?.try_collect().await?;
-            drop(done);
+            self.expunge(&set).await?;
         }
         Ok(())
     }
 
+    async fn expunge(&mut self, set: &str) -> Result<(), ImapError> {
+        let session = &mut self.session;
+        within("UID EXPUNGE", async {
+            let done: Vec<_> = session.uid_expunge(set).await?.try_collect().await?;
+            drop(done);
+            Ok::<_, async_imap::error::Error>(())
+        })
+        .await
+    }
+
     async fn add_flag(&mut self, set: &str, flag: &str) -> Result<(), ImapError> {
-        let updates: Vec<_> = self
-            .session
-            .uid_store(set, format!("+FLAGS.SILENT ({flag})"))
-            .await?
-            .try_collect()
-            .await?;
-        drop(updates);
-        Ok(())
+        let session = &mut self.session;
+        within("UID STORE", async {
+            let updates: Vec<_> = session
+                .uid_store(set, format!("+FLAGS.SILENT ({flag})"))
+                .await?
+                .try_collect()
+                .await?;
+            drop(updates);
+            Ok::<_, async_imap::error::Error>(())
+        })
+        .await
     }
 
     /// Waits for new mail: IDLE when the server has it, else the poll interval.
@@ -440,7 +510,7 @@ impl Mailbox {
             mut announced,
         } = self;
         let mut handle = session.idle();
-        handle.init().await?;
+        within("IDLE", handle.init()).await?;
         // IDLE is accepted: whatever the server announced up to now is in the queue.
         // Compare with what the pass saw before waiting on the server's next word.
         announced.absorb(pending());
@@ -468,7 +538,7 @@ impl Mailbox {
                 }
             }
         };
-        let session = handle.done().await?;
+        let session = within("DONE", handle.done()).await?;
         Ok((
             Mailbox {
                 session,
@@ -493,10 +563,8 @@ impl Mailbox {
         which: &Which,
     ) -> Result<Option<String>, ImapError> {
         use sha2::Digest;
-        self.session.select(from).await?;
-        let uids: Vec<u32> = self
-            .session
-            .uid_search("UNDELETED")
+        within("SELECT", self.session.select(from)).await?;
+        let uids: Vec<u32> = within("UID SEARCH", self.session.uid_search("UNDELETED"))
             .await?
             .into_iter()
             .collect();
@@ -506,12 +574,15 @@ impl Mailbox {
                 .map(u32::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let fetches: Vec<_> = self
-                .session
-                .uid_fetch(&set, "(UID RFC822.SIZE)")
-                .await?
-                .try_collect()
-                .await?;
+            let session = &mut self.session;
+            let fetches: Vec<_> = within("UID FETCH", async {
+                session
+                    .uid_fetch(&set, "(UID RFC822.SIZE)")
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await?;
             fetches
                 .iter()
                 .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
@@ -543,14 +614,12 @@ impl Mailbox {
             if matches!(which, Which::Size(_)) || Which::Sha256(sha256.clone()) == *which {
                 let set = uid.to_string();
                 if self.can_move {
-                    self.session.uid_mv(&set, to).await?;
+                    within("UID MOVE", self.session.uid_mv(&set, to)).await?;
                 } else {
-                    self.session.uid_copy(&set, to).await?;
+                    within("UID COPY", self.session.uid_copy(&set, to)).await?;
                     self.add_flag(&set, "\\Deleted").await?;
                     if self.uidplus {
-                        let done: Vec<_> =
-                            self.session.uid_expunge(&set).await?.try_collect().await?;
-                        drop(done);
+                        self.expunge(&set).await?;
                     }
                 }
                 return Ok(Some(sha256));
@@ -561,13 +630,37 @@ impl Mailbox {
 
     /// Says goodbye; errors do not matter any more.
     pub async fn logout(mut self) {
-        let _ = self.session.logout().await;
+        let _ = within("LOGOUT", self.session.logout()).await;
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A server that took a command and says nothing more: the exchange ends at
+    /// the bound with an error that names the command (on tokio's paused clock).
+    #[tokio::test(start_paused = true)]
+    async fn an_exchange_without_an_answer_ends_at_its_bound() {
+        let started = tokio::time::Instant::now();
+        let silent = std::future::pending::<Result<(), ImapError>>();
+        let err = within("UID FETCH", silent).await.unwrap_err();
+        assert_eq!(started.elapsed(), COMMAND_TIMEOUT);
+        assert_eq!(
+            err.to_string(),
+            "IMAP: no answer to UID FETCH within 90 s; reconnecting"
+        );
+        // An answer in time is passed through, errors converted.
+        let answered = within_for(Duration::from_secs(1), "NOOP", async {
+            Err::<(), _>(async_imap::error::Error::Bad("no".into()))
+        })
+        .await;
+        assert!(
+            matches!(answered, Err(ImapError::Protocol(_))),
+            "{answered:?}"
+        );
+    }
     use async_imap::types::UnsolicitedResponse::{Exists, Expunge, Recent};
 
     #[test]

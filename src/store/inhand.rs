@@ -8,14 +8,23 @@
 //!   than the stall limit (in the log, `status` and `doctor`).
 //! - The `in_hand` tree, durable: what was taken in hand (written and flushed before
 //!   the work starts), whether the watchdog saw it stall, and the stops it caused.
-//!   At start, [`Store::settle_previous_run`] turns what the last process left in hand
-//!   into stops: an entry the watchdog saw stalled is a stop of the daemon by that
-//!   message or job. The second stop quarantines the message (parks the job).
+//!   The second stop quarantines the message (parks the job).
 //!
-//! Only a stall the daemon saw counts. A process killed from outside (SIGKILL, a power
-//! cut) dies with a batch of innocent messages in hand, and nothing tells those deaths
-//! apart from an abort: counting them quarantined sound mail under the crash test's
-//! kills. Entries without a stall are simply taken again.
+//! A stop is counted in one of two ways, never both for one death:
+//!
+//! - By the next start ([`Store::settle_previous_run`]): an entry the watchdog saw
+//!   stalled is a stop of the daemon by that message or job.
+//! - By `note-stop`, systemd's `ExecStopPost=` command, when systemd says the process
+//!   crashed (a core dump, a fatal signal such as SIGSEGV or SIGABRT, the watchdog,
+//!   the OOM killer) ([`Store::note_crash`]): what the watchdog saw stalled is blamed
+//!   when there is any; otherwise everything in hand is, since an abort leaves no
+//!   trace of which of them caused it. Those then go alone, one at a time, so a
+//!   second crash names the culprit only.
+//!
+//! Nothing else counts. A process killed from outside (SIGKILL, SIGTERM, a power
+//! cut) dies with a batch of innocent messages in hand, and from inside nothing tells
+//! those deaths apart from an abort: counting them quarantined sound mail under the
+//! crash test's kills. Such entries are simply taken again.
 //!
 //! Nothing here is read inside a transaction; every write is a plain insert.
 
@@ -65,10 +74,31 @@ fn key(kind: HeldKind, name: &str) -> Vec<u8> {
 /// One stop of the daemon while this message or job was in hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stop {
-    /// When the watchdog saw it in hand past the stall limit.
+    /// When the watchdog saw it in hand past the stall limit, or when the crash was
+    /// noted.
     pub at: DateTime<Utc>,
     /// The process that stopped.
     pub pid: u32,
+    /// How the process ended, as systemd told `note-stop` ("killed by signal
+    /// SEGV"); `None` for a stall seen by the watchdog and counted at the next start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub how: Option<String>,
+    /// Whether the watchdog had seen it in hand past the stall limit before that
+    /// crash.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stalled: bool,
+}
+
+impl Stop {
+    /// "in hand past the stall limit …" or "the daemon crashed (…)", with the time.
+    fn describe(&self) -> String {
+        let at = self.at.format("%Y-%m-%d %H:%M:%S UTC");
+        match (&self.how, self.stalled) {
+            (None, _) => format!("in hand past the stall limit when it was restarted ({at})"),
+            (Some(how), true) => format!("in hand past the stall limit, then {how} ({at})"),
+            (Some(how), false) => format!("in hand when the daemon crashed: {how} ({at})"),
+        }
+    }
 }
 
 /// The durable record of a message or job taken in hand.
@@ -93,16 +123,13 @@ impl Held {
         self.stops.len() >= STOPS_TO_SET_ASIDE
     }
 
-    /// The reason recorded when it is set aside: "stopped the daemon twice" and when.
+    /// The reason recorded when it is set aside: "stopped the daemon twice", how and
+    /// when.
     pub fn reason(&self) -> String {
-        let times: Vec<String> = self
-            .stops
-            .iter()
-            .map(|s| s.at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-            .collect();
+        let stops: Vec<String> = self.stops.iter().map(Stop::describe).collect();
         format!(
-            "stopped the daemon twice: in hand past the stall limit when it was restarted ({}); retry it after an upgrade",
-            times.join(", ")
+            "stopped the daemon twice: {}; retry it after an upgrade",
+            stops.join("; ")
         )
     }
 }
@@ -191,6 +218,50 @@ impl Store {
         self.flush()
     }
 
+    /// After a crash of the daemon (`note-stop`, run by systemd once the process is
+    /// gone): a stop for what the dead process had in hand, described by `how`. What
+    /// the watchdog saw stalled is blamed when there is any, else everything in hand.
+    /// The entries are settled here (the next start does not count them again).
+    /// Returns the entries that gained a stop.
+    pub fn note_crash(&self, how: &str) -> Result<Vec<Held>, StoreError> {
+        let tree = self.db.open_tree(TREE_IN_HAND)?;
+        let now = Utc::now();
+        let mut left = Vec::new();
+        for item in tree.iter()? {
+            let (k, v) = item?;
+            match decode::<Held>(&v) {
+                Ok(held) if held.pid.is_some() => left.push((k, held)),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "an in-hand record does not decode; skipped"),
+            }
+        }
+        let any_stalled = left.iter().any(|(_, h)| h.stalled_at.is_some());
+        let mut stopped = Vec::new();
+        for (k, mut held) in left {
+            let blamed = !any_stalled || held.stalled_at.is_some();
+            if blamed {
+                held.stops.push(Stop {
+                    at: held.stalled_at.unwrap_or(now),
+                    pid: held.pid.unwrap_or_default(),
+                    how: Some(how.to_string()),
+                    stalled: held.stalled_at.is_some(),
+                });
+            }
+            held.pid = None;
+            held.stalled_at = None;
+            if held.stops.is_empty() {
+                tree.remove(&k)?;
+            } else {
+                tree.insert(&k, encode(&held)?)?;
+            }
+            if blamed {
+                stopped.push(held);
+            }
+        }
+        self.flush()?;
+        Ok(stopped)
+    }
+
     /// At start: what a process that is gone left in hand. An entry the watchdog saw
     /// stalled gains a stop; any other is forgotten unless it stopped the daemon
     /// before. Returns the entries that gained a stop now.
@@ -216,6 +287,8 @@ impl Store {
                     held.stops.push(Stop {
                         at,
                         pid: held.pid.unwrap_or_default(),
+                        how: None,
+                        stalled: true,
                     });
                     held.pid = None;
                     held.stalled_at = None;
@@ -373,6 +446,84 @@ mod tests {
         store.let_go(HeldKind::Message, &names(&["b"])).unwrap();
         assert_eq!(store.held(HeldKind::Message, "b").unwrap(), None);
         assert!(store.held(HeldKind::Job, "b").unwrap().is_some());
+    }
+
+    /// An abort: everything in hand gains a stop, once (the next start adds none),
+    /// and is taken again; a second crash with one of them alone in hand sets it
+    /// aside with both deaths in its reason.
+    #[test]
+    fn a_crash_blames_everything_in_hand_once_and_the_second_sets_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.hold(HeldKind::Message, &names(&["a", "b"])).unwrap();
+        store.hold(HeldKind::Job, &names(&["9"])).unwrap();
+        for (kind, n) in [
+            (HeldKind::Message, "a"),
+            (HeldKind::Message, "b"),
+            (HeldKind::Job, "9"),
+        ] {
+            as_if_from_dead_process(&store, kind, n);
+        }
+        let stopped = store
+            .note_crash("killed by signal ABRT (core dumped)")
+            .unwrap();
+        assert_eq!(stopped.len(), 3);
+        assert!(
+            store.settle_previous_run().unwrap().is_empty(),
+            "counted once"
+        );
+        for (kind, n) in [(HeldKind::Message, "a"), (HeldKind::Job, "9")] {
+            let h = store.held(kind, n).unwrap().unwrap();
+            assert_eq!((h.stops.len(), h.pid, h.set_aside()), (1, None, false));
+        }
+        // "a" goes through alone: forgotten. "b" crashes the daemon again alone.
+        store.hold(HeldKind::Message, &names(&["a"])).unwrap();
+        store.let_go(HeldKind::Message, &names(&["a"])).unwrap();
+        store.hold(HeldKind::Message, &names(&["b"])).unwrap();
+        as_if_from_dead_process(&store, HeldKind::Message, "b");
+        let stopped = store.note_crash("killed by signal SEGV").unwrap();
+        assert_eq!(stopped.len(), 1);
+        assert_eq!(store.held(HeldKind::Message, "a").unwrap(), None);
+        let b = store.held(HeldKind::Message, "b").unwrap().unwrap();
+        assert!(b.set_aside());
+        let reason = b.reason();
+        assert!(reason.starts_with("stopped the daemon twice: in hand when the daemon crashed: killed by signal ABRT (core dumped)"), "{reason}");
+        assert!(
+            reason.contains("; in hand when the daemon crashed: killed by signal SEGV ("),
+            "{reason}"
+        );
+        // The job with one stop is untouched by the second crash (not in hand).
+        assert_eq!(
+            store.held(HeldKind::Job, "9").unwrap().unwrap().stops.len(),
+            1
+        );
+    }
+
+    /// The watchdog's kill after a stall it named blames the stalled one only: the
+    /// rest of its batch, innocent, is simply taken again.
+    #[test]
+    fn a_crash_after_a_named_stall_blames_the_stalled_one_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.hold(HeldKind::Job, &names(&["1", "2", "3"])).unwrap();
+        store.mark_stalled(HeldKind::Job, &names(&["2"])).unwrap();
+        for n in ["1", "2", "3"] {
+            as_if_from_dead_process(&store, HeldKind::Job, n);
+        }
+        let stopped = store.note_crash("the watchdog's timeout").unwrap();
+        assert_eq!(stopped.len(), 1);
+        assert_eq!(stopped[0].name, "2");
+        assert_eq!(store.held(HeldKind::Job, "1").unwrap(), None);
+        assert_eq!(store.held(HeldKind::Job, "3").unwrap(), None);
+        assert!(store.settle_previous_run().unwrap().is_empty());
+        let h = store.held(HeldKind::Job, "2").unwrap().unwrap();
+        assert_eq!(h.stops.len(), 1);
+        assert!(
+            h.reason()
+                .contains("in hand past the stall limit, then the watchdog's timeout ("),
+            "{}",
+            h.reason()
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ mod retry;
 mod tx;
 
 pub(crate) use backup::Exported;
-pub(crate) use inhand::{Handling, HeldKind, Overdue};
+pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
 pub(crate) use lock::{Holder, holder, wait_for_others};
