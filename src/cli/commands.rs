@@ -106,14 +106,23 @@ fn credentials_dir(
         .find(|d| std::fs::read_dir(d).is_ok())
 }
 
-/// Who runs this command, for the reports' history: `cli:<user>` (the user behind
-/// sudo when there is one).
-fn actor() -> String {
-    let user = ["SUDO_USER", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
-        .unwrap_or_else(|| format!("uid{}", rustix::process::getuid().as_raw()));
-    format!("cli:{}", user.trim())
+/// Who runs this command, for the reports' history: `cli:<user>`, the user of the
+/// process's real uid (never an environment variable anyone can set, such as
+/// `$SUDO_USER`), with the maintainer's name when that user is one (a maintainer's
+/// name, or their address's local part, equal to the user name).
+fn actor(settings: &Settings) -> String {
+    let uid = rustix::process::getuid().as_raw();
+    let user = super::ops::user_name(uid).unwrap_or_else(|| format!("uid{uid}"));
+    let maintainer = settings.maintainers.iter().find(|m| {
+        m.name.eq_ignore_ascii_case(&user)
+            || m.address
+                .rsplit_once('@')
+                .is_some_and(|(local, _)| local.eq_ignore_ascii_case(&user))
+    });
+    match maintainer {
+        Some(m) if !m.name.eq_ignore_ascii_case(&user) => format!("cli:{user} ({})", m.name),
+        _ => format!("cli:{user}"),
+    }
 }
 
 /// Runs a command on the store: through the daemon's control socket when it runs (the
@@ -145,7 +154,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     };
     let request = control::Request {
         argv,
-        actor: actor(),
+        actor: actor(&settings),
         file,
     };
     let socket = control::socket_path(&settings.store.path);
@@ -184,9 +193,54 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
             }
         }
     };
+    if let Command::Reports(ReportsCommand::Attachment { out, force, .. }) = command
+        && response.code == 0
+    {
+        eprint!("{}", response.stderr);
+        return save_attachment(&response.stdout, out, *force);
+    }
     print!("{}", response.stdout);
     eprint!("{}", response.stderr);
     Ok(ExitCode::from(response.code))
+}
+
+/// Writes an attachment `reports attachment` fetched (base64) to `out`, created with
+/// mode 0600 by this process (the invoking user); an existing file only with `force`.
+fn save_attachment(encoded: &str, out: &std::path::Path, force: bool) -> anyhow::Result<ExitCode> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .context("the attachment came back garbled")?;
+    if out.as_os_str() == "-" {
+        std::io::stdout().write_all(&bytes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = match options.open(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!(
+                "{} exists; nothing written (--force replaces it)",
+                out.display()
+            )
+        }
+        other => other.with_context(|| format!("cannot create {}", out.display()))?,
+    };
+    // A replaced file keeps its old mode: make it 0600 too.
+    std::fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("cannot make {} mode 0600", out.display()))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!("{} bytes written to {}", bytes.len(), out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `serve` and `run-once` beside a running daemon: say so, with its pid, rather than
@@ -197,7 +251,7 @@ fn refuse_beside_a_daemon(settings: &Settings) -> anyhow::Result<()> {
     let socket = control::socket_path(&settings.store.path);
     let request = control::Request {
         argv: vec!["status".into(), "--json".into()],
-        actor: actor(),
+        actor: actor(settings),
         file: None,
     };
     if let Ok(Some(_)) = control::send(&socket, &request) {

@@ -656,3 +656,15 @@ fn outbox_check(settings: &Settings) -> Check {
         }
     }
 }
+
+/// The name of the user with this uid, from /etc/passwd (no other user database is
+/// asked: a gateway host's system users are there).
+pub(crate) fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let id: u32 = parts.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}

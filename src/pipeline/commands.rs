@@ -16,6 +16,8 @@ pub(super) enum Keyword {
     Internal,
     Relay,
     Report,
+    /// A detail of the report to correct or complete (`X-CVE: CVE-2026-12345`).
+    Detail(crate::store::Detail),
 }
 
 impl Keyword {
@@ -31,6 +33,22 @@ impl Keyword {
         ("X-INTERNAL", Keyword::Internal),
         ("X-RELAY", Keyword::Relay),
         ("X-REPORT", Keyword::Report),
+        ("X-TITLE", Keyword::Detail(crate::store::Detail::Title)),
+        (
+            "X-AFFECTED-VERSIONS",
+            Keyword::Detail(crate::store::Detail::AffectedVersions),
+        ),
+        (
+            "X-COMPONENT",
+            Keyword::Detail(crate::store::Detail::AffectedComponent),
+        ),
+        (
+            "X-TYPE",
+            Keyword::Detail(crate::store::Detail::VulnerabilityType),
+        ),
+        ("X-CWE", Keyword::Detail(crate::store::Detail::Cwe)),
+        ("X-CVE", Keyword::Detail(crate::store::Detail::Cve)),
+        ("X-FIXED-IN", Keyword::Detail(crate::store::Detail::FixedIn)),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {

@@ -540,6 +540,18 @@ impl Pipeline {
             .value(Keyword::Assignee)
             .map(|(_, v)| v.to_string());
         change.note = commands.value(Keyword::Note).map(|(_, v)| v.to_string());
+        for (line, keyword, value) in &commands.lines {
+            if let Keyword::Detail(detail) = keyword {
+                let value = detail.check(value).map_err(|e| bad(*line, e))?;
+                change.details.insert(*detail, value);
+            }
+        }
+        if let Some((line, name)) = commands.value(Keyword::Assignee) {
+            change.assignee = Some(
+                crate::store::resolve_assignee(&self.settings.maintainers, name)
+                    .map_err(|e| bad(line, e))?,
+            );
+        }
         Ok(change)
     }
 

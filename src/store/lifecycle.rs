@@ -5,9 +5,197 @@
 
 use chrono::{DateTime, Utc};
 
+use std::collections::BTreeMap;
+
 use super::records::{DeadlineName, Deadlines, Event, RejectReason, Report, Status};
 use crate::config::Policy;
-use crate::extract::{Cvss, Severity};
+use crate::extract::{Cvss, FieldName, Fields, Severity};
+
+/// A detail of a report that maintainers correct or complete (`reports set --title`,
+/// `X-TITLE:`, ...). The first four are also fields a report can carry; a
+/// maintainer's value wins over the report's, and a researcher's follow-up only
+/// fills what neither has.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    Title,
+    AffectedVersions,
+    AffectedComponent,
+    VulnerabilityType,
+    Cwe,
+    Cve,
+    FixedIn,
+}
+
+/// Longest value a maintainer may give a detail, in characters.
+const DETAIL_MAX_CHARS: usize = 500;
+
+impl Detail {
+    pub const ALL: [Detail; 7] = [
+        Detail::Title,
+        Detail::AffectedVersions,
+        Detail::AffectedComponent,
+        Detail::VulnerabilityType,
+        Detail::Cwe,
+        Detail::Cve,
+        Detail::FixedIn,
+    ];
+
+    /// Machine name, identical to the serde representation and to the event's action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Title => "title",
+            Detail::AffectedVersions => "affected_versions",
+            Detail::AffectedComponent => "affected_component",
+            Detail::VulnerabilityType => "vulnerability_type",
+            Detail::Cwe => "cwe",
+            Detail::Cve => "cve",
+            Detail::FixedIn => "fixed_in",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Detail::Title => "Title",
+            Detail::AffectedVersions => "Affected versions",
+            Detail::AffectedComponent => "Affected component",
+            Detail::VulnerabilityType => "Vulnerability type",
+            Detail::Cwe => "CWE",
+            Detail::Cve => "CVE",
+            Detail::FixedIn => "Fixed in",
+        }
+    }
+
+    /// The report field this detail corrects, if the report itself can carry it.
+    pub fn field(self) -> Option<FieldName> {
+        match self {
+            Detail::Title => Some(FieldName::Title),
+            Detail::AffectedVersions => Some(FieldName::AffectedVersions),
+            Detail::AffectedComponent => Some(FieldName::AffectedComponent),
+            Detail::VulnerabilityType => Some(FieldName::VulnerabilityType),
+            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+        }
+    }
+
+    /// The report's own value of this detail (what the researcher wrote).
+    fn reported(self, fields: &Fields) -> Option<&str> {
+        match self {
+            Detail::Title => fields.title.as_deref(),
+            Detail::AffectedVersions => fields.affected_versions.as_deref(),
+            Detail::AffectedComponent => fields.affected_component.as_deref(),
+            Detail::VulnerabilityType => fields.vulnerability_type.as_deref(),
+            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+        }
+    }
+
+    fn reported_mut(self, fields: &mut Fields) -> Option<&mut Option<String>> {
+        match self {
+            Detail::Title => Some(&mut fields.title),
+            Detail::AffectedVersions => Some(&mut fields.affected_versions),
+            Detail::AffectedComponent => Some(&mut fields.affected_component),
+            Detail::VulnerabilityType => Some(&mut fields.vulnerability_type),
+            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+        }
+    }
+
+    /// A maintainer's value, checked and normalised: `CWE-<n>`, `CVE-YYYY-NNNN+`
+    /// (upper case), one line of at most 500 characters for the others. An empty value
+    /// is returned as empty: it clears the maintainer's value.
+    pub fn check(self, value: &str) -> Result<String, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(String::new());
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!("{} must be one line", self.label()));
+        }
+        if value.chars().count() > DETAIL_MAX_CHARS {
+            return Err(format!(
+                "{} is longer than {DETAIL_MAX_CHARS} characters",
+                self.label()
+            ));
+        }
+        match self {
+            Detail::Cwe => {
+                let upper = value.to_ascii_uppercase();
+                let digits = upper.strip_prefix("CWE-").unwrap_or_default();
+                if digits.is_empty()
+                    || digits.len() > 7
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(format!(
+                        "{value:?} is not a CWE ID (CWE-<number>, e.g. CWE-79)"
+                    ));
+                }
+                Ok(upper)
+            }
+            Detail::Cve => {
+                let upper = value.to_ascii_uppercase();
+                let ok = upper
+                    .strip_prefix("CVE-")
+                    .and_then(|rest| rest.split_once('-'))
+                    .is_some_and(|(year, seq)| {
+                        year.len() == 4
+                            && year.bytes().all(|b| b.is_ascii_digit())
+                            && year
+                                .as_bytes()
+                                .first()
+                                .is_some_and(|b| matches!(b, b'1' | b'2'))
+                            && (4..=19).contains(&seq.len())
+                            && seq.bytes().all(|b| b.is_ascii_digit())
+                    });
+                if !ok {
+                    return Err(format!(
+                        "{value:?} is not a CVE ID (CVE-YYYY-NNNN, four or more digits, e.g. CVE-2026-12345)"
+                    ));
+                }
+                Ok(upper)
+            }
+            _ => Ok(value.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An assignee as a maintainer named them (`--assignee`, `X-ASSIGNEE:`): a configured
+/// maintainer's name or address (any case) gives that maintainer's name; empty clears
+/// it; anyone else is refused with the list of names.
+pub(crate) fn resolve_assignee(
+    maintainers: &[crate::config::Maintainer],
+    given: &str,
+) -> Result<String, String> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok(String::new());
+    }
+    maintainers
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(given) || m.address.eq_ignore_ascii_case(given))
+        .map(|m| m.name.clone())
+        .ok_or_else(|| {
+            if maintainers.is_empty() {
+                format!("{given:?} is not a maintainer: none is configured ([[maintainers]])")
+            } else {
+                let names: Vec<&str> = maintainers.iter().map(|m| m.name.as_str()).collect();
+                format!(
+                    "{given:?} is not a configured maintainer (assign one of: {})",
+                    names.join(", ")
+                )
+            }
+        })
+}
+
+/// How a value is shown in an event's `old -> new`.
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(|| "(none)".to_string(), |v| format!("{v:?}"))
+}
 
 /// A maintainer's change to a report; `None` leaves a part as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +208,9 @@ pub struct Change {
     /// `Some("")` clears the assignee.
     pub assignee: Option<String>,
     pub note: Option<String>,
+    /// Details to correct or complete, values as given (checked by `apply`); an empty
+    /// value removes the maintainer's value (the report's own shows again).
+    pub details: BTreeMap<Detail, String>,
 }
 
 impl Change {
@@ -61,6 +252,9 @@ impl Report {
                 next.triage.assignee = new;
             }
         }
+        for (detail, value) in &change.details {
+            next.set_detail(*detail, value, actor, now)?;
+        }
         if let Some(note) = change
             .note
             .as_deref()
@@ -72,6 +266,91 @@ impl Report {
         }
         *self = next;
         Ok(())
+    }
+
+    /// A detail in force: a maintainer's value, else the report's own.
+    pub fn detail(&self, detail: Detail) -> Option<&str> {
+        self.triage
+            .details
+            .get(&detail)
+            .map(String::as_str)
+            .or_else(|| detail.reported(&self.data.fields))
+    }
+
+    /// Sets (or, with an empty value, removes) a maintainer's value of a detail; an
+    /// event records the value in force before and after.
+    fn set_detail(
+        &mut self,
+        detail: Detail,
+        value: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let value = detail.check(value)?;
+        let before = self.detail(detail).map(str::to_string);
+        if value.is_empty() {
+            self.triage.details.remove(&detail);
+        } else {
+            self.triage.details.insert(detail, value);
+        }
+        let after = self.detail(detail).map(str::to_string);
+        if before != after {
+            self.events.push(Event::new(
+                now,
+                actor,
+                detail.as_str(),
+                Some(format!(
+                    "{} -> {}",
+                    shown(before.as_deref()),
+                    shown(after.as_deref())
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fills the details that neither the report nor a maintainer gave from a
+    /// researcher's follow-up (`found`: the fields extracted from its text); what is
+    /// set already is never replaced. Returns the details filled; one event records
+    /// them all.
+    pub fn fill_missing(
+        &mut self,
+        found: &Fields,
+        actor: &str,
+        message_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Vec<Detail> {
+        let mut filled = Vec::new();
+        let mut notes = Vec::new();
+        for detail in Detail::ALL {
+            let (Some(value), Some(field)) = (detail.reported(found), detail.field()) else {
+                continue;
+            };
+            let value = value.trim();
+            if value.is_empty() || self.detail(detail).is_some() {
+                continue;
+            }
+            let Ok(value) = detail.check(value) else {
+                continue;
+            };
+            if let Some(slot) = detail.reported_mut(&mut self.data.fields) {
+                *slot = Some(value.clone());
+            }
+            self.data.missing.retain(|m| *m != field);
+            notes.push(format!("{}: (none) -> {value:?}", detail.as_str()));
+            filled.push(detail);
+        }
+        if !filled.is_empty() {
+            let from =
+                message_id.map_or_else(String::new, |m| format!(" (follow-up Message-ID {m})"));
+            self.events.push(Event::new(
+                now,
+                actor,
+                "fields_filled",
+                Some(format!("{}{from}", notes.join("; "))),
+            ));
+        }
+        filled
     }
 
     /// The rating part of a change: a CVSS vector and a severity, and the fix
