@@ -177,7 +177,9 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         None => {
             // No daemon: this process opens the store, which must exist (a command
             // run from the wrong directory must not answer from a new, empty store).
-            Store::check_exists(&settings.store.path)?;
+            Store::check_exists(&settings.store.path)
+                .map_err(|e| with_run_as(&settings, e.into()))?;
+            let hint_source = settings.clone();
             match Pipeline::open_locked(settings) {
                 Ok(pipeline) => super::reports::execute(&pipeline, command, &request),
                 Err(e) => {
@@ -187,7 +189,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
                     match locked_by(&e) {
                         Some(crate::store::Holder::Process(_)) => daemon_answer(&socket, &request)
                             .ok_or_else(|| explain_locked(e, &socket))?,
-                        _ => return Err(e),
+                        _ => return Err(with_run_as(&hint_source, e)),
                     }
                 }
             }
@@ -202,6 +204,14 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     print!("{}", response.stdout);
     eprint!("{}", response.stderr);
     Ok(ExitCode::from(response.code))
+}
+
+/// A permission error on the store or keys, with who to run the command as.
+fn with_run_as(settings: &Settings, e: anyhow::Error) -> anyhow::Error {
+    match super::ops::run_as_hint(settings, &e) {
+        Some(hint) => e.context(hint),
+        None => e,
+    }
 }
 
 /// Writes an attachment `reports attachment` fetched (base64) to `out`, created with
@@ -443,7 +453,11 @@ fn keys_show(settings: &Settings) -> anyhow::Result<()> {
 }
 
 fn check_config(settings: &Settings) -> anyhow::Result<()> {
-    let ring = Keyring::load(&settings.keys)?;
+    let with_user = |e: anyhow::Error| match super::ops::run_as_hint(settings, &e) {
+        Some(hint) => e.context(hint),
+        None => e,
+    };
+    let ring = Keyring::load(&settings.keys).map_err(|e| with_user(e.into()))?;
     let team = crate::crypto::Team::load(&settings.maintainers)?;
     // Password files and certificates are checked too; nothing is connected to, and
     // nothing is created (issue 18): a missing store or outbox directory is reported.
@@ -453,7 +467,15 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
     if !matches!(settings.outbox, crate::config::Outbox::File { .. }) {
         crate::outbox::Transport::from_settings(&settings.outbox)?;
     }
-    let store = super::ops::store_summary(settings)?;
+    let store = super::ops::store_summary(settings).map_err(with_user)?;
+    // Nothing is printed before every check passed: a failed check-config shows no
+    // "configuration OK".
+    require_signing_key(settings, &ring)?;
+    let problems = super::ops::setup_problems(settings, Some(&ring));
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        bail!("{}", lines.join("\n"));
+    }
     println!(
         "configuration OK{}",
         settings
@@ -465,7 +487,6 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
     println!("  gateway address: {}", settings.gateway.address);
     println!("  maintainers: {}", team.members().len());
     println!("  store: {store}");
-    require_signing_key(settings, &ring)?;
     match ring.signing_cert() {
         Some(c) => println!("  signing key: {}", c.fingerprint()),
         None => println!("  no gateway key yet: one is generated at first start"),
