@@ -435,14 +435,23 @@ fn reports_set(
     let answer = p.answer_key_before(&id)?;
     let report = match p.store.modify_report(&id, |r| {
         let before = r.status;
+        let assigned_before = r.triage.assignee.clone();
         r.apply(&change, actor, now, policy)?;
-        Ok(if r.status == before {
+        let mut jobs: Vec<NewJob> = if r.status == before {
             Vec::new()
         } else {
             p.status_notice(r, &answer, &status_id, now)
                 .into_iter()
                 .collect()
-        })
+        };
+        jobs.extend(crate::store::assignment_notice(
+            &p.settings.maintainers,
+            assigned_before.as_deref(),
+            r,
+            actor,
+            now,
+        ));
+        Ok(jobs)
     }) {
         Ok(r) => r,
         Err(crate::store::StoreError::Refused(why)) => {

@@ -582,10 +582,18 @@ impl Pipeline {
         let answer = self.answer_key_before(&id)?;
         let result = self.store.modify_report_signed(&id, digests, now, |r| {
             let before = r.status;
+            let assigned_before = r.triage.assignee.clone();
             if !plan.change.is_empty() {
                 r.apply(&plan.change, &actor, now, &self.settings.policy)?;
             }
             let mut jobs = Vec::new();
+            jobs.extend(crate::store::assignment_notice(
+                &self.settings.maintainers,
+                assigned_before.as_deref(),
+                r,
+                &actor,
+                now,
+            ));
             if let (Some(entry), Some(mid)) = (&relay_entry, &relay_id) {
                 r.correspondence.push(entry.clone());
                 r.events.push(Event::new(

@@ -192,6 +192,43 @@ pub(crate) fn resolve_assignee(
         })
 }
 
+/// The mail that tells a configured maintainer a report was just assigned to them
+/// (encrypted to their key like every notification); none when the assignee did not
+/// change or is no configured maintainer, or when they assigned it to themselves by
+/// mail.
+pub(crate) fn assignment_notice(
+    maintainers: &[crate::config::Maintainer],
+    before: Option<&str>,
+    r: &Report,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Option<super::records::NewJob> {
+    let name = r.triage.assignee.as_deref()?;
+    if before == Some(name) {
+        return None;
+    }
+    let m = maintainers.iter().find(|m| m.name == name)?;
+    if actor.eq_ignore_ascii_case(&format!("mail:{}", m.address)) {
+        return None;
+    }
+    let text = format!(
+        "{actor} assigned {id} to you.\n\nTitle:     {title}\nStatus:    {status}\nSeverity:  {severity}\nReceived:  {received}\n\n-- \ndisclosured reports show {id}\n",
+        id = r.id,
+        title = r.detail(Detail::Title).unwrap_or("(no title)"),
+        status = r.status.as_str(),
+        severity = r.severity().map_or("unrated", Severity::as_str),
+        received = r.data.received_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    Some(super::records::NewJob::new(
+        super::records::JobKind::TeamNotice {
+            text,
+            subject: format!("[{}] Assigned to you", r.id),
+        },
+        &m.address,
+        now,
+    ))
+}
+
 /// How a value is shown in an event's `old -> new`.
 fn shown(value: Option<&str>) -> String {
     value.map_or_else(|| "(none)".to_string(), |v| format!("{v:?}"))
