@@ -23,6 +23,12 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return super::ops::doctor(cli.config.as_deref());
     }
     let settings = Settings::load(cli.config.as_deref())?;
+    // A store or key directory this user may not read: say whom to run as.
+    let hint_source = settings.clone();
+    run_with(settings, cli).map_err(|e| with_run_as(&hint_source, e))
+}
+
+fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.command.runs_in_daemon() {
         return store_command(settings, &cli.command);
     }
@@ -177,9 +183,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         None => {
             // No daemon: this process opens the store, which must exist (a command
             // run from the wrong directory must not answer from a new, empty store).
-            Store::check_exists(&settings.store.path)
-                .map_err(|e| with_run_as(&settings, e.into()))?;
-            let hint_source = settings.clone();
+            Store::check_exists(&settings.store.path)?;
             match Pipeline::open_locked(settings) {
                 Ok(pipeline) => super::reports::execute(&pipeline, command, &request),
                 Err(e) => {
@@ -189,7 +193,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
                     match locked_by(&e) {
                         Some(crate::store::Holder::Process(_)) => daemon_answer(&socket, &request)
                             .ok_or_else(|| explain_locked(e, &socket))?,
-                        _ => return Err(with_run_as(&hint_source, e)),
+                        _ => return Err(e),
                     }
                 }
             }
@@ -453,11 +457,7 @@ fn keys_show(settings: &Settings) -> anyhow::Result<()> {
 }
 
 fn check_config(settings: &Settings) -> anyhow::Result<()> {
-    let with_user = |e: anyhow::Error| match super::ops::run_as_hint(settings, &e) {
-        Some(hint) => e.context(hint),
-        None => e,
-    };
-    let ring = Keyring::load(&settings.keys).map_err(|e| with_user(e.into()))?;
+    let ring = Keyring::load(&settings.keys)?;
     let team = crate::crypto::Team::load(&settings.maintainers)?;
     // Password files and certificates are checked too; nothing is connected to, and
     // nothing is created (issue 18): a missing store or outbox directory is reported.
@@ -467,7 +467,7 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
     if !matches!(settings.outbox, crate::config::Outbox::File { .. }) {
         crate::outbox::Transport::from_settings(&settings.outbox)?;
     }
-    let store = super::ops::store_summary(settings).map_err(with_user)?;
+    let store = super::ops::store_summary(settings)?;
     // Nothing is printed before every check passed: a failed check-config shows no
     // "configuration OK".
     require_signing_key(settings, &ring)?;

@@ -135,6 +135,9 @@ pub(super) struct ReportView<'a> {
     source_file: Option<&'a str>,
     suppressed_ack: bool,
     fields: &'a Fields,
+    /// What maintainers corrected or completed (title, affected_versions,
+    /// affected_component, vulnerability_type, cwe, cve, fixed_in); wins over `fields`.
+    details: &'a BTreeMap<crate::store::Detail, String>,
     missing_fields: Vec<&'static str>,
     hints: Vec<String>,
     hint_details: Vec<String>,
@@ -212,6 +215,7 @@ impl<'a> ReportView<'a> {
             source_file: d.source_file.as_deref(),
             suppressed_ack: d.suppressed_ack,
             fields: &d.fields,
+            details: &r.triage.details,
             missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
             hints: d.hints.iter().map(|h| h.to_string()).collect(),
             hint_details: d.hints.iter().map(|h| h.explain(policy)).collect(),

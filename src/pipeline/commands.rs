@@ -527,4 +527,19 @@ mod tests {
         assert_eq!(c.value(Keyword::Assignee), Some((2, "")));
         assert_eq!(c.rest, "");
     }
+
+    #[test]
+    fn detail_keywords_are_read() {
+        use crate::store::Detail;
+        let c = parse("x-cve: CVE-2026-1234\nX-Affected-Versions: 2.0-2.3\n\nThanks").unwrap();
+        assert_eq!(
+            c.value(Keyword::Detail(Detail::Cve)),
+            Some((1, "CVE-2026-1234"))
+        );
+        assert_eq!(
+            c.value(Keyword::Detail(Detail::AffectedVersions)),
+            Some((2, "2.0-2.3"))
+        );
+        assert_eq!(c.rest, "Thanks");
+    }
 }

@@ -599,4 +599,78 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn cwe_and_cve_ids_are_checked_and_normalised() {
+        assert_eq!(Detail::Cwe.check(" cwe-79 ").unwrap(), "CWE-79");
+        assert_eq!(
+            Detail::Cve.check("cve-2026-12345").unwrap(),
+            "CVE-2026-12345"
+        );
+        for bad in ["79", "CWE-", "CWE-7a", "CWE 79"] {
+            assert!(Detail::Cwe.check(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "CVE-2026-123",
+            "CVE-26-1234",
+            "2026-1234",
+            "CVE-2026-12a4",
+            "CVE-0999-1234",
+        ] {
+            assert!(Detail::Cve.check(bad).is_err(), "{bad}");
+        }
+        assert!(Detail::Title.check("one\ntwo").is_err());
+        assert_eq!(Detail::FixedIn.check("").unwrap(), "");
+    }
+
+    #[test]
+    fn a_follow_up_fills_only_what_nobody_gave() {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let now = Utc::now();
+        let mut r = report();
+        r.data.missing = vec![FieldName::AffectedVersions, FieldName::AffectedComponent];
+        let set = Change {
+            details: BTreeMap::from([(Detail::AffectedComponent, "core".to_string())]),
+            ..Change::default()
+        };
+        r.apply(&set, "mail:bob@example.org", now, &policy).unwrap();
+        let found = Fields {
+            affected_versions: Some("2.0-2.3".into()),
+            affected_component: Some("other".into()),
+            ..Fields::default()
+        };
+        let filled = r.fill_missing(&found, "r@example.net", Some("m@x"), now);
+        assert_eq!(filled, vec![Detail::AffectedVersions]);
+        assert_eq!(r.detail(Detail::AffectedComponent), Some("core"));
+        assert_eq!(r.detail(Detail::AffectedVersions), Some("2.0-2.3"));
+        assert_eq!(r.data.missing, vec![FieldName::AffectedComponent]);
+        let last = r.events.last().unwrap();
+        assert_eq!(last.action, "fields_filled");
+        assert_eq!(
+            last.note.as_deref(),
+            Some("affected_versions: (none) -> \"2.0-2.3\" (follow-up Message-ID m@x)")
+        );
+        assert!(
+            r.fill_missing(&found, "r@example.net", None, now)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn assignees_are_configured_maintainers() {
+        let m = |name: &str, address: &str| crate::config::Maintainer {
+            name: name.into(),
+            address: address.into(),
+            key: "k.asc".into(),
+        };
+        let team = [m("Bob", "bob@example.org"), m("Carol", "carol@example.org")];
+        assert_eq!(
+            resolve_assignee(&team, "CAROL@example.org").unwrap(),
+            "Carol"
+        );
+        assert_eq!(resolve_assignee(&team, "bob").unwrap(), "Bob");
+        assert_eq!(resolve_assignee(&team, " ").unwrap(), "");
+        let err = resolve_assignee(&team, "mallory").unwrap_err();
+        assert!(err.contains("Bob, Carol"), "{err}");
+    }
 }

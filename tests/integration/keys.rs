@@ -112,6 +112,7 @@ fn gnupg_passphrase_protected_key_decrypts_reports_and_signs_acknowledgements() 
     assert!(show.contains("passphrase-protected"), "{show}");
     assert!(show.contains("publish this one"), "{show}");
     assert_eq!(gw.signing_fingerprint(), s.gateway_fpr);
+    gw.add_maintainer();
     let check = gw.cli(&["check-config"]);
     assert!(
         check.status.success(),
