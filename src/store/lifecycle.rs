@@ -165,8 +165,9 @@ impl std::fmt::Display for Detail {
 }
 
 /// An assignee as a maintainer named them (`--assignee`, `X-ASSIGNEE:`): a configured
-/// maintainer's name or address (any case) gives that maintainer's name; empty clears
-/// it; anyone else is refused with the list of names.
+/// maintainer's name, address, or address's local part when only one maintainer has it
+/// (any case), gives that maintainer's name; empty clears it; anyone else is refused
+/// with the list of names.
 pub(crate) fn resolve_assignee(
     maintainers: &[crate::config::Maintainer],
     given: &str,
@@ -175,9 +176,19 @@ pub(crate) fn resolve_assignee(
     if given.is_empty() {
         return Ok(String::new());
     }
+    let local = |m: &&crate::config::Maintainer| {
+        m.address
+            .rsplit_once('@')
+            .is_some_and(|(l, _)| l.eq_ignore_ascii_case(given))
+    };
+    let by_local: Vec<&crate::config::Maintainer> = maintainers.iter().filter(local).collect();
     maintainers
         .iter()
         .find(|m| m.name.eq_ignore_ascii_case(given) || m.address.eq_ignore_ascii_case(given))
+        .or(match by_local.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        })
         .map(|m| m.name.clone())
         .ok_or_else(|| {
             if maintainers.is_empty() {
@@ -669,8 +680,13 @@ mod tests {
             "Carol"
         );
         assert_eq!(resolve_assignee(&team, "bob").unwrap(), "Bob");
+        let team = [
+            m("Bob M", "bob@example.org"),
+            m("Carol M", "carol@example.org"),
+        ];
+        assert_eq!(resolve_assignee(&team, "carol").unwrap(), "Carol M");
         assert_eq!(resolve_assignee(&team, " ").unwrap(), "");
         let err = resolve_assignee(&team, "mallory").unwrap_err();
-        assert!(err.contains("Bob, Carol"), "{err}");
+        assert!(err.contains("Bob M, Carol M"), "{err}");
     }
 }
