@@ -119,14 +119,19 @@ fn credentials_dir(
 fn actor(settings: &Settings) -> String {
     let uid = rustix::process::getuid().as_raw();
     let user = super::ops::user_name(uid).unwrap_or_else(|| format!("uid{uid}"));
-    let maintainer = settings.maintainers.iter().find(|m| {
-        m.name.eq_ignore_ascii_case(&user)
+    actor_of(&user, &settings.maintainers)
+}
+
+/// The actor for the Unix user `user` (see [`actor`]).
+fn actor_of(user: &str, maintainers: &[crate::config::Maintainer]) -> String {
+    let maintainer = maintainers.iter().find(|m| {
+        m.name.eq_ignore_ascii_case(user)
             || m.address
                 .rsplit_once('@')
-                .is_some_and(|(local, _)| local.eq_ignore_ascii_case(&user))
+                .is_some_and(|(local, _)| local.eq_ignore_ascii_case(user))
     });
     match maintainer {
-        Some(m) if !m.name.eq_ignore_ascii_case(&user) => format!("cli:{user} ({})", m.name),
+        Some(m) if !m.name.eq_ignore_ascii_case(user) => format!("cli:{user} ({})", m.name),
         _ => format!("cli:{user}"),
     }
 }
@@ -529,4 +534,25 @@ fn daemon_answer(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actor_of;
+
+    #[test]
+    fn the_cli_actor_names_the_maintainer_the_unix_user_is() {
+        let m = |name: &str, address: &str| crate::config::Maintainer {
+            name: name.into(),
+            address: address.into(),
+            key: "k.asc".into(),
+        };
+        let team = [
+            m("Bob Maintainer", "bob@example.org"),
+            m("carol", "cs@example.org"),
+        ];
+        assert_eq!(actor_of("bob", &team), "cli:bob (Bob Maintainer)");
+        assert_eq!(actor_of("carol", &team), "cli:carol");
+        assert_eq!(actor_of("disclosured", &team), "cli:disclosured");
+    }
 }

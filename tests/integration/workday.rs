@@ -46,7 +46,13 @@ fn events_of(r: &serde_json::Value, action: &str) -> Vec<serde_json::Value> {
 
 /// A maintainer's signed and encrypted mail with `text`, naming the report in its
 /// protected Subject.
-fn maintainer_mail(t: &Team, m: &crate::lifecycle::Maintainer, id: &str, text: &str) -> Vec<u8> {
+fn maintainer_mail(
+    t: &Team,
+    m: &crate::lifecycle::Maintainer,
+    msgid: &str,
+    id: &str,
+    text: &str,
+) -> Vec<u8> {
     let inner = entity(Some(&format!("Re: [{id}] New report")), text, &[]);
     let armored = m.gpg.encrypt(&t.s.gateway_fpr, Some(m.address), &inner);
     pgp_mime_encrypted(
@@ -54,7 +60,7 @@ fn maintainer_mail(t: &Team, m: &crate::lifecycle::Maintainer, id: &str, text: &
             ("From", m.address),
             ("To", GATEWAY),
             ("Subject", "..."),
-            ("Message-ID", "<bob-details@example.org>"),
+            ("Message-ID", msgid),
             ("MIME-Version", "1.0"),
         ],
         &armored,
@@ -122,6 +128,7 @@ fn maintainers_correct_and_complete_a_report_by_command_and_by_mail() {
     t.s.gw.deliver(&maintainer_mail(
         &t,
         &t.bob,
+        "<bob-1@example.org>",
         &id,
         "X-COMPONENT: auth/session.php\nX-CWE: CWE-287\n",
     ));
@@ -141,11 +148,16 @@ fn maintainers_correct_and_complete_a_report_by_command_and_by_mail() {
     t.s.gw.deliver(&maintainer_mail(
         &t,
         &t.bob,
+        "<bob-2@example.org>",
         &id,
         "X-FIXED-IN: 9.9\nX-CVE: 2026-1\n",
     ));
     t.s.gw.run_once();
     assert_eq!(t.show(&id)["details"]["fixed_in"], "2.3.2");
+    let refused = t.mail_to(t.bob.address, "not taken");
+    assert_eq!(refused.len(), 1, "Bob is told why");
+    let why = t.bob.open(&refused[0], &t.s.gateway_fpr);
+    assert!(why.contains("\"2026-1\" is not a CVE ID"), "{why}");
 }
 
 #[test]
@@ -342,6 +354,40 @@ fn assignees_are_maintainers_who_are_told_and_lists_filter_by_them() {
     assert_eq!(ids(&["--severity", "critical"]), vec![second.clone()]);
     let (ok, _, err) = t.cli(&["reports", "list", "--status", "opened"]);
     assert!(!ok && err.contains("or open"), "{err}");
+
+    // By mail the same rule: an unknown assignee refuses the whole mail, and Bob is
+    // told the names; a known one is taken, and Carol is told.
+    t.s.gw.deliver(&maintainer_mail(
+        &t,
+        &t.bob,
+        "<bob-assign-1@example.org>",
+        &first,
+        "X-ASSIGNEE: mallory\nX-NOTE: assigning\n",
+    ));
+    t.s.gw.run_once();
+    assert_eq!(t.show(&first)["assignee"], "Carol Maintainer");
+    let refused = t.mail_to(t.bob.address, "not taken");
+    assert_eq!(refused.len(), 1);
+    let why = t.bob.open(&refused[0], &t.s.gateway_fpr);
+    assert!(
+        why.contains("\"mallory\" is not a configured maintainer (assign one of: Bob Maintainer, Carol Maintainer)"),
+        "{why}"
+    );
+    t.s.gw.deliver(&maintainer_mail(
+        &t,
+        &t.bob,
+        "<bob-assign-2@example.org>",
+        &second,
+        "X-ASSIGNEE: carol\n",
+    ));
+    t.s.gw.run_once();
+    let r = t.show(&second);
+    assert_eq!(r["assignee"], "Carol Maintainer");
+    assert_eq!(
+        events_of(&r, "assignee")[0]["actor"],
+        "mail:bob@example.org"
+    );
+    assert_eq!(t.mail_to(t.carol.address, "Assigned to you").len(), 2);
 }
 
 /// `check-config`'s and `doctor`'s verdict on this gateway: (success, output).
