@@ -118,6 +118,8 @@ fn maintainers_correct_and_complete_a_report_by_command_and_by_mail() {
         events_of(&r, "cve")[0]["note"],
         "(none) -> \"CVE-2026-123456\""
     );
+    // `reports list` shows the title in force.
+    assert_eq!(t.s.gw.reports()[0]["title"], "Session fixation in login");
     let (_, text, _) = t.cli(&["reports", "show", &id]);
     assert!(
         text.contains("Set by maintainers:") && text.contains("CWE-384"),
