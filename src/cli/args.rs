@@ -44,6 +44,8 @@ pub(crate) struct Cli {
     pub command: Command,
 }
 
+// Parsed once per run: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the daemon: watch the inbox, store reports, send acknowledgements.
@@ -162,14 +164,19 @@ pub(crate) enum Manual {
     Completions(clap_complete::Shell),
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReportsCommand {
     /// List reports, oldest first.
     List {
         /// Only reports in this state (new, acknowledged, triaged, accepted, rejected,
-        /// fixed, disclosed).
-        #[arg(long)]
-        status: Option<Status>,
+        /// fixed, disclosed), or `open`: every state but rejected and disclosed.
+        #[arg(long, value_name = "STATE")]
+        status: Option<String>,
+        /// Only reports assigned to this maintainer (name or address); `none` for
+        /// unassigned ones.
+        #[arg(long, value_name = "NAME")]
+        assignee: Option<String>,
         /// Only reports of this severity (critical, high, medium, low, none, unrated).
         #[arg(long)]
         severity: Option<String>,
@@ -188,10 +195,27 @@ pub(crate) enum ReportsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change a report: its state, severity, CVSS vector, assignee; add a note. A new
+    /// Change a report: its state, severity, CVSS vector, assignee; correct or complete
+    /// its title, affected versions, component, type, CWE, CVE and fixed-in version
+    /// (each change an event with the old and new value); add a note. A new
     /// state may be mailed to the researcher (see --status).
     #[command(after_long_help = super::manual::SET_AFTER_HELP)]
     Set(SetArgs),
+    /// Save an attachment of a report (numbered from 1 as `reports show` lists them,
+    /// the report's first, then its follow-ups') to a file created with mode 0600.
+    Attachment {
+        /// The report ID.
+        id: String,
+        /// The attachment's number.
+        n: usize,
+        /// Where to write it; - for standard output. An existing file is kept unless
+        /// --force is given.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Replace FILE when it exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Send the reporter a message (signed; encrypted to the key the report proved),
     /// threaded in the report and recorded as correspondence.
     Reply {
@@ -247,12 +271,34 @@ pub(crate) struct SetArgs {
     /// given.
     #[arg(long, value_name = "VECTOR")]
     pub cvss: Option<String>,
-    /// Who works on it; "" clears it.
+    /// Who works on it: a configured maintainer's name or address (they are told by
+    /// mail); "" clears it.
     #[arg(long)]
     pub assignee: Option<String>,
     /// A note for the report's history.
     #[arg(long)]
     pub note: Option<String>,
+    /// Correct the title ("" goes back to the report's own).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Affected versions, e.g. "2.0-2.3" ("" goes back to the report's own).
+    #[arg(long, value_name = "VERSIONS")]
+    pub affected_versions: Option<String>,
+    /// Affected component ("" goes back to the report's own).
+    #[arg(long)]
+    pub component: Option<String>,
+    /// Vulnerability type in words, e.g. "path traversal".
+    #[arg(long = "type", value_name = "TYPE")]
+    pub vuln_type: Option<String>,
+    /// The weakness as a CWE ID: CWE-<number>, e.g. CWE-22.
+    #[arg(long, value_name = "CWE-N")]
+    pub cwe: Option<String>,
+    /// The CVE ID assigned: CVE-YYYY-NNNN (four or more digits).
+    #[arg(long, value_name = "CVE-ID")]
+    pub cve: Option<String>,
+    /// The version that fixes it.
+    #[arg(long, value_name = "VERSION")]
+    pub fixed_in: Option<String>,
 }
 
 #[derive(Debug, Args)]

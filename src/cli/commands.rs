@@ -44,6 +44,12 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return super::ops::doctor(cli.config.as_deref());
     }
     let settings = Settings::load(cli.config.as_deref())?;
+    // A store or key directory this user may not read: say whom to run as.
+    let hint_source = settings.clone();
+    run_with(settings, cli).map_err(|e| with_run_as(&hint_source, e))
+}
+
+fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.command.runs_in_daemon() {
         return store_command(settings, &cli.command);
     }
@@ -138,14 +144,28 @@ fn credentials_dir(
         .find(|d| std::fs::read_dir(d).is_ok())
 }
 
-/// Who runs this command, for the reports' history: `cli:<user>` (the user behind
-/// sudo when there is one).
-fn actor() -> String {
-    let user = ["SUDO_USER", "USER", "LOGNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
-        .unwrap_or_else(|| format!("uid{}", rustix::process::getuid().as_raw()));
-    format!("cli:{}", user.trim())
+/// Who runs this command, for the reports' history: `cli:<user>`, the user of the
+/// process's real uid (never an environment variable anyone can set, such as
+/// `$SUDO_USER`), with the maintainer's name when that user is one (a maintainer's
+/// name, or their address's local part, equal to the user name).
+fn actor(settings: &Settings) -> String {
+    let uid = rustix::process::getuid().as_raw();
+    let user = super::ops::user_name(uid).unwrap_or_else(|| format!("uid{uid}"));
+    actor_of(&user, &settings.maintainers)
+}
+
+/// The actor for the Unix user `user` (see [`actor`]).
+fn actor_of(user: &str, maintainers: &[crate::config::Maintainer]) -> String {
+    let maintainer = maintainers.iter().find(|m| {
+        m.name.eq_ignore_ascii_case(user)
+            || m.address
+                .rsplit_once('@')
+                .is_some_and(|(local, _)| local.eq_ignore_ascii_case(user))
+    });
+    match maintainer {
+        Some(m) if !m.name.eq_ignore_ascii_case(user) => format!("cli:{user} ({})", m.name),
+        _ => format!("cli:{user}"),
+    }
 }
 
 /// Runs a command on the store: through the daemon's control socket when it runs (the
@@ -177,7 +197,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     };
     let request = control::Request {
         argv,
-        actor: actor(),
+        actor: actor(&settings),
         file,
     };
     let socket = control::socket_path(&settings.store.path);
@@ -216,9 +236,62 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
             }
         }
     };
+    if let Command::Reports(ReportsCommand::Attachment { out, force, .. }) = command
+        && response.code == 0
+    {
+        eprint!("{}", response.stderr);
+        return save_attachment(&response.stdout, out, *force);
+    }
     print!("{}", response.stdout);
     eprint!("{}", response.stderr);
     Ok(ExitCode::from(response.code))
+}
+
+/// A permission error on the store or keys, with who to run the command as.
+fn with_run_as(settings: &Settings, e: anyhow::Error) -> anyhow::Error {
+    match super::ops::run_as_hint(settings, &e) {
+        Some(hint) => e.context(hint),
+        None => e,
+    }
+}
+
+/// Writes an attachment `reports attachment` fetched (base64) to `out`, created with
+/// mode 0600 by this process (the invoking user); an existing file only with `force`.
+fn save_attachment(encoded: &str, out: &std::path::Path, force: bool) -> anyhow::Result<ExitCode> {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .context("the attachment came back garbled")?;
+    if out.as_os_str() == "-" {
+        std::io::stdout().write_all(&bytes)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).mode(0o600);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let mut file = match options.open(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!(
+                "{} exists; nothing written (--force replaces it)",
+                out.display()
+            )
+        }
+        other => other.with_context(|| format!("cannot create {}", out.display()))?,
+    };
+    // A replaced file keeps its old mode: make it 0600 too.
+    std::fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("cannot make {} mode 0600", out.display()))?;
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", out.display()))?;
+    eprintln!("{} bytes written to {}", bytes.len(), out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `serve` and `run-once` beside a running daemon: say so, with its pid, rather than
@@ -229,7 +302,7 @@ fn refuse_beside_a_daemon(settings: &Settings) -> anyhow::Result<()> {
     let socket = control::socket_path(&settings.store.path);
     let request = control::Request {
         argv: vec!["status".into(), "--json".into()],
-        actor: actor(),
+        actor: actor(settings),
         file: None,
     };
     if let Ok(Some(_)) = control::send(&socket, &request) {
@@ -444,6 +517,14 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
         crate::outbox::Transport::from_settings(&settings.outbox)?;
     }
     let store = super::ops::store_summary(settings)?;
+    // Nothing is printed before every check passed: a failed check-config shows no
+    // "configuration OK".
+    require_signing_key(settings, &ring)?;
+    let problems = super::ops::setup_problems(settings, Some(&ring));
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        bail!("{}", lines.join("\n"));
+    }
     println!(
         "configuration OK{}",
         settings
@@ -455,7 +536,6 @@ fn check_config(settings: &Settings) -> anyhow::Result<()> {
     println!("  gateway address: {}", settings.gateway.address);
     println!("  maintainers: {}", team.members().len());
     println!("  store: {store}");
-    require_signing_key(settings, &ring)?;
     match ring.signing_cert() {
         Some(c) => println!("  signing key: {}", c.fingerprint()),
         None => println!("  no gateway key yet: one is generated at first start"),
@@ -498,4 +578,25 @@ fn daemon_answer(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actor_of;
+
+    #[test]
+    fn the_cli_actor_names_the_maintainer_the_unix_user_is() {
+        let m = |name: &str, address: &str| crate::config::Maintainer {
+            name: name.into(),
+            address: address.into(),
+            key: "k.asc".into(),
+        };
+        let team = [
+            m("Bob Maintainer", "bob@example.org"),
+            m("carol", "cs@example.org"),
+        ];
+        assert_eq!(actor_of("bob", &team), "cli:bob (Bob Maintainer)");
+        assert_eq!(actor_of("carol", &team), "cli:carol");
+        assert_eq!(actor_of("disclosured", &team), "cli:disclosured");
+    }
 }

@@ -302,11 +302,13 @@ fn doctor_checks(settings: &Settings, checks: &mut Checks) {
                 )),
             }
         }
-        Err(e) => checks.push(Check::fail(
-            "keys",
-            e,
-            "fix the key file named (secret keys: mode 0600, owned by the daemon's user)",
-        )),
+        Err(e) => {
+            // The error names the file and, for a loose mode, the chmod; only who to
+            // run as is added, never a chown the user could not run.
+            let e = anyhow::Error::from(e);
+            let fix = run_as_hint(settings, &e).unwrap_or_else(|| "see keys.dir in README".into());
+            checks.push(Check::fail("keys", format!("{e:#}"), fix));
+        }
     }
     if let Some(secret) = &settings.keys.passphrase {
         checks.push(secret_check("passphrase", secret, || {
@@ -324,6 +326,30 @@ fn doctor_checks(settings: &Settings, checks: &mut Checks) {
             e,
             "fix the maintainer's key file named",
         )),
+    }
+    let ring = Keyring::load_locked(&settings.keys).ok();
+    let problems = setup_problems(settings, ring.as_ref());
+    if problems.is_empty() {
+        checks.push(Check::ok(
+            "addresses",
+            format!(
+                "{}{}; {} maintainer(s)",
+                settings.gateway.address,
+                if ring.as_ref().is_some_and(|r| !r.gateway_keys().is_empty()) {
+                    " is on a gateway key"
+                } else {
+                    " (no gateway key yet)"
+                },
+                settings.maintainers.len()
+            ),
+        ));
+    }
+    for p in problems {
+        checks.push(Check::fail(
+            "setup",
+            format!("{}: {}", p.setting, p.what),
+            p.fix,
+        ));
     }
     checks.extend(store_check(settings));
     checks.extend(socket_check(settings));
@@ -531,7 +557,13 @@ fn store_opens(settings: &Settings) -> Check {
             e,
             "the daemon holds the store but its control socket does not answer: look at its log (journalctl -u disclosured)",
         ),
-        Err(e) => Check::fail("store", e, "restore it from a backup"),
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            match run_as_hint(settings, &e) {
+                Some(hint) => Check::fail("store", format!("{e:#}"), hint),
+                None => Check::fail("store", format!("{e:#}"), "restore it from a backup"),
+            }
+        }
     }
 }
 
@@ -655,4 +687,115 @@ fn outbox_check(settings: &Settings) -> Check {
             }
         }
     }
+}
+
+/// The name of the user with this uid, from /etc/passwd (no other user database is
+/// asked: a gateway host's system users are there).
+pub(crate) fn user_name(uid: u32) -> Option<String> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut parts = line.split(':');
+        let name = parts.next()?;
+        let id: u32 = parts.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// A setting that makes the gateway wrong for its users while the configuration is
+/// valid: the setting's name, what is wrong, and what to do.
+pub(crate) struct SetupProblem {
+    pub(crate) setting: String,
+    pub(crate) what: String,
+    pub(crate) fix: String,
+}
+
+impl std::fmt::Display for SetupProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}; {}", self.setting, self.what, self.fix)
+    }
+}
+
+/// What `doctor` and `check-config` refuse in a configuration that loads: no
+/// maintainers, a gateway address that no gateway key carries, and `@localhost`
+/// addresses outside the built-in defaults (`make run`).
+pub(crate) fn setup_problems(settings: &Settings, ring: Option<&Keyring>) -> Vec<SetupProblem> {
+    let mut problems = Vec::new();
+    if settings.maintainers.is_empty() {
+        problems.push(SetupProblem {
+            setting: "maintainers".into(),
+            what: "no [[maintainers]] are configured, so nobody is told of a report".into(),
+            fix: "add one [[maintainers]] entry (name, address, key) per maintainer".into(),
+        });
+    }
+    let address = &settings.gateway.address;
+    if let Some(ring) = ring
+        && !ring.gateway_keys().is_empty()
+    {
+        let carried = ring.gateway_keys().iter().any(|g| {
+            g.cert.userids().any(|ua| {
+                ua.userid()
+                    .email()
+                    .ok()
+                    .flatten()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(address))
+            })
+        });
+        if !carried {
+            problems.push(SetupProblem {
+                setting: "gateway.address".into(),
+                what: format!(
+                    "{address} is on no gateway key's user ID in {}, so researchers' clients do not take the key for that address",
+                    settings.keys.dir.display()
+                ),
+                fix: "generate a key for it with `disclosured keys rotate` (it carries gateway.address), or correct gateway.address".into(),
+            });
+        }
+    }
+    if settings.source.is_some() {
+        let local = |a: &str| {
+            a.rsplit_once('@')
+                .is_some_and(|(_, d)| d.eq_ignore_ascii_case("localhost"))
+        };
+        let mut named: Vec<(String, &str)> = vec![("gateway.address".into(), address.as_str())];
+        for (n, m) in settings.maintainers.iter().enumerate() {
+            named.push((format!("maintainers[{n}].address"), m.address.as_str()));
+        }
+        for (setting, a) in named {
+            if local(a) {
+                problems.push(SetupProblem {
+                    setting,
+                    what: format!("{a} reaches no one outside this host"),
+                    fix: "give an address mail from outside is delivered to (only the built-in defaults of `make run` use @localhost)".into(),
+                });
+            }
+        }
+    }
+    problems
+}
+
+/// For an error that is a permission refusal (EACCES) on the store or the keys: who
+/// to run the command as, the owner of the store's (or keys') directory, when this
+/// process runs as someone else.
+pub(crate) fn run_as_hint(settings: &Settings, err: &anyhow::Error) -> Option<String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let denied = err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::PermissionDenied)
+    }) || format!("{err:#}").contains("Permission denied");
+    if !denied {
+        return None;
+    }
+    let me = rustix::process::geteuid().as_raw();
+    [&settings.store.path, &settings.keys.dir]
+        .into_iter()
+        .flat_map(|p| [p.clone(), p.parent().map(Path::to_path_buf).unwrap_or_default()])
+        .find_map(|p| std::fs::metadata(&p).ok())
+        .map(|m| m.uid())
+        .filter(|owner| *owner != me)
+        .map(|owner| {
+            let name = user_name(owner).unwrap_or_else(|| format!("#{owner}"));
+            format!(
+                "the store and keys belong to {name}: run the command as that user (`sudo -u {name} disclosured ...`)"
+            )
+        })
 }

@@ -18,8 +18,8 @@ use crate::outbox;
 use crate::pipeline::{Pipeline, StatusAsk};
 use crate::policy::human_time;
 use crate::store::{
-    Change, Correspondence, Direction, Event, IntakeKind, JobKind, JobState, NewJob, OutcomeRef,
-    RejectReason, Report, ReportId, Status,
+    Change, Correspondence, Detail, Direction, Event, IntakeKind, JobKind, JobState, NewJob,
+    OutcomeRef, RejectReason, Report, ReportId, Status,
 };
 
 pub(crate) use super::Out;
@@ -67,10 +67,22 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
     match command {
         Command::Reports(ReportsCommand::List {
             status,
+            assignee,
             severity,
             overdue,
             json,
-        }) => reports_list(p, *status, severity.as_deref(), *overdue, *json, now, out),
+        }) => {
+            let filter = ListFilter {
+                status: status.as_deref(),
+                assignee: assignee.as_deref(),
+                severity: severity.as_deref(),
+                overdue: *overdue,
+            };
+            reports_list(p, &filter, *json, now, out)
+        }
+        Command::Reports(ReportsCommand::Attachment { id, n, .. }) => {
+            reports_attachment(p, id, *n, out)
+        }
         Command::Reports(ReportsCommand::Show { id, json }) => reports_show(p, id, *json, now, out),
         Command::Reports(ReportsCommand::Set(args)) => reports_set(p, args, &req.actor, now, out),
         Command::Reports(ReportsCommand::Reply {
@@ -106,27 +118,74 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
 
 use super::views::{ReportSummary, ReportView, severity_name};
 
+/// What `reports list` keeps, as given on the command line.
+struct ListFilter<'a> {
+    status: Option<&'a str>,
+    assignee: Option<&'a str>,
+    severity: Option<&'a str>,
+    overdue: bool,
+}
+
+/// `--status`: one state, or `open` (every state a report is still worked on in).
+fn status_filter(given: &str) -> anyhow::Result<Vec<Status>> {
+    if given.trim().eq_ignore_ascii_case("open") {
+        return Ok(Status::ALL
+            .into_iter()
+            .filter(|s| !matches!(s, Status::Rejected | Status::Disclosed))
+            .collect());
+    }
+    let status = given
+        .trim()
+        .to_ascii_lowercase()
+        .parse::<Status>()
+        .map_err(|e| anyhow!("--status: {e} (or open)"))?;
+    Ok(vec![status])
+}
+
 fn reports_list(
     p: &Pipeline,
-    status: Option<Status>,
-    severity: Option<&str>,
-    overdue: bool,
+    filter: &ListFilter<'_>,
     json: bool,
     now: DateTime<Utc>,
     out: &mut Out,
 ) -> anyhow::Result<u8> {
-    let severity = match severity.map(str::trim) {
+    let severity = match filter.severity.map(str::trim) {
         None => None,
         Some(s) if s.eq_ignore_ascii_case("unrated") => Some(None),
-        Some(s) => Some(Some(s.parse::<Severity>().map_err(|e| anyhow!(e))?)),
+        Some(s) => Some(Some(
+            s.parse::<Severity>()
+                .map_err(|e| anyhow!("--severity: {e}"))?,
+        )),
     };
+    let states = filter.status.map(status_filter).transpose()?;
+    // `none`: unassigned; a maintainer by name or address; an assignee recorded
+    // before names were checked is matched as written.
+    let assignee = filter.assignee.map(str::trim).map(|a| {
+        if a.eq_ignore_ascii_case("none") {
+            None
+        } else {
+            Some(
+                crate::store::resolve_assignee(&p.settings.maintainers, a)
+                    .unwrap_or_else(|_| a.to_string()),
+            )
+        }
+    });
     let reports = p.store.report_heads()?;
     let rows: Vec<(&Report, ReportSummary<'_>)> = reports
         .iter()
-        .filter(|r| status.is_none_or(|s| r.status == s))
+        .filter(|r| states.as_ref().is_none_or(|s| s.contains(&r.status)))
+        .filter(|r| {
+            assignee
+                .as_ref()
+                .is_none_or(|a| match (a, &r.triage.assignee) {
+                    (None, None) => true,
+                    (Some(want), Some(has)) => want.eq_ignore_ascii_case(has),
+                    _ => false,
+                })
+        })
         .filter(|r| severity.is_none_or(|s| r.severity() == s))
         .map(|r| (r, ReportSummary::of(r, now)))
-        .filter(|(_, s)| !overdue || !s.overdue.is_empty())
+        .filter(|(_, s)| !filter.overdue || !s.overdue.is_empty())
         .collect();
     if json {
         let summaries: Vec<&ReportSummary<'_>> = rows.iter().map(|(_, s)| s).collect();
@@ -199,8 +258,86 @@ fn reports_show(
     } else {
         out.stdout
             .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
+        out.stdout.push_str(&details_text(&r));
+        out.stdout.push_str(&attachments_text(&r));
         out.stdout.push_str(&address_keys_text(&r, &address_keys));
     }
+    Ok(0)
+}
+
+/// The details maintainers corrected or completed, as `reports show` prints them.
+fn details_text(r: &Report) -> String {
+    if r.triage.details.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from("\nSet by maintainers:\n");
+    for (detail, value) in &r.triage.details {
+        let _ = writeln!(text, "  {:<19} {value}", format!("{}:", detail.label()));
+    }
+    text
+}
+
+/// Every attachment of a report, numbered as `reports attachment` takes them: the
+/// report's own, then its correspondence's, in order.
+pub(crate) fn all_attachments(r: &Report) -> Vec<&crate::store::AttachmentMeta> {
+    r.data
+        .attachments
+        .iter()
+        .chain(r.correspondence.iter().flat_map(|c| c.attachments.iter()))
+        .collect()
+}
+
+fn attachments_text(r: &Report) -> String {
+    let all = all_attachments(r);
+    if all.is_empty() {
+        return String::new();
+    }
+    let mut text = format!(
+        "\nAttachments (save one with: disclosured reports attachment {} N --out FILE):\n",
+        r.id
+    );
+    for (i, a) in all.iter().enumerate() {
+        let _ = writeln!(
+            text,
+            "  {:>2}  {} ({}, {} bytes)",
+            i + 1,
+            a.name.as_deref().unwrap_or("(unnamed)"),
+            a.content_type,
+            a.size
+        );
+    }
+    text
+}
+
+/// `reports attachment`: the attachment's bytes, base64 on standard output; the
+/// command line decodes them and writes the file itself (as the invoking user, who
+/// may not be the daemon's), see `commands::save_attachment`.
+fn reports_attachment(p: &Pipeline, id: &str, n: usize, out: &mut Out) -> anyhow::Result<u8> {
+    use base64::Engine as _;
+    let r = find_report(p, id)?;
+    let all = all_attachments(&r);
+    let Some(meta) = n.checked_sub(1).and_then(|i| all.get(i)) else {
+        writeln!(
+            out.stderr,
+            "disclosured: {} has {} attachment(s); there is no number {n} (see reports show {})",
+            r.id,
+            all.len(),
+            r.id
+        )?;
+        return Ok(1);
+    };
+    let Some(bytes) = p.store.attachment(&meta.sha256)? else {
+        bail!(
+            "attachment {n} of {} (sha256 {}) is not in the store",
+            r.id,
+            meta.sha256
+        );
+    };
+    writeln!(
+        out.stdout,
+        "{}",
+        base64::engine::general_purpose::STANDARD.encode(&bytes)
+    )?;
     Ok(0)
 }
 
@@ -255,7 +392,29 @@ fn reports_set(
         ),
         None => None,
     };
+    let mut details = std::collections::BTreeMap::new();
+    for (detail, value) in [
+        (Detail::Title, &args.title),
+        (Detail::AffectedVersions, &args.affected_versions),
+        (Detail::AffectedComponent, &args.component),
+        (Detail::VulnerabilityType, &args.vuln_type),
+        (Detail::Cwe, &args.cwe),
+        (Detail::Cve, &args.cve),
+        (Detail::FixedIn, &args.fixed_in),
+    ] {
+        if let Some(value) = value {
+            details.insert(detail, detail.check(value).map_err(|e| anyhow!(e))?);
+        }
+    }
+    let assignee = match &args.assignee {
+        Some(a) => Some(
+            crate::store::resolve_assignee(&p.settings.maintainers, a)
+                .map_err(|e| anyhow!("--assignee: {e}"))?,
+        ),
+        None => None,
+    };
     let change = Change {
+        details,
         status: args.status,
         reason,
         severity: match &args.severity {
@@ -263,7 +422,7 @@ fn reports_set(
             None => None,
         },
         cvss,
-        assignee: args.assignee.clone(),
+        assignee,
         note: args.note.clone(),
     };
     let explanation = match &args.message {
@@ -291,14 +450,23 @@ fn reports_set(
     };
     let report = match p.store.modify_report(&id, |r| {
         let before = r.status;
+        let assigned_before = r.triage.assignee.clone();
         r.apply(&change, actor, now, policy)?;
-        Ok(if r.status == before {
+        let mut jobs: Vec<NewJob> = if r.status == before {
             Vec::new()
         } else {
             p.status_notice(r, &answer, &status_id, &ask, now)
                 .into_iter()
                 .collect()
-        })
+        };
+        jobs.extend(crate::store::assignment_notice(
+            &p.settings.maintainers,
+            assigned_before.as_deref(),
+            r,
+            actor,
+            now,
+        ));
+        Ok(jobs)
     }) {
         Ok(r) => r,
         Err(crate::store::StoreError::Refused(why)) => {
@@ -742,6 +910,13 @@ mod tests {
             cvss: None,
             assignee: None,
             note: None,
+            title: None,
+            affected_versions: None,
+            component: None,
+            vuln_type: None,
+            cwe: None,
+            cve: None,
+            fixed_in: None,
         };
         // A hang is a failure with a message, not a stuck test run.
         let (done, result) = std::sync::mpsc::channel();

@@ -68,7 +68,7 @@ pub enum SecretError {
     )]
     LoosePermissions { path: PathBuf, mode: u32 },
     #[error(
-        "refusing secret file {path}: it is owned by uid {owner}, not by the user running disclosured (uid {me}); run `chown {me} {path}`"
+        "refusing secret file {path}: it is owned by uid {owner}, not by the user running disclosured (uid {me}); run disclosured as its owner (`sudo -u '#{owner}' disclosured ...`), or have root give it to uid {me}"
     )]
     WrongOwner { path: PathBuf, owner: u32, me: u32 },
     #[error(

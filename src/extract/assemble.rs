@@ -89,6 +89,17 @@ pub(crate) fn assemble(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Fields {
     f
 }
 
+/// Only what stands under a label ("Affected versions: 2.0-2.3", "## Component"):
+/// no heading taken for a title, nothing scored from loose text.
+pub(crate) fn labelled_only(parsed: &Parsed<'_>) -> Fields {
+    let mut f = Fields::default();
+    let mut left = Leftovers::default();
+    for section in &parsed.sections {
+        place(&mut f, &mut left, section);
+    }
+    f
+}
+
 /// Puts one section's value into its field: the first value wins for short fields, long
 /// sections of the same field are appended.
 fn place(f: &mut Fields, left: &mut Leftovers, section: &Section<'_>) {

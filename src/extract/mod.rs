@@ -66,6 +66,18 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
     fields
 }
 
+/// The fields a text gives under labels only, in any language the extraction knows
+/// ("Affected versions: 2.0-2.3"): nothing inferred from prose or a subject. What a
+/// researcher's follow-up answers to "what we still need" is read with this.
+pub(crate) fn labelled(text: &str) -> Fields {
+    let cleaned = text::clean(text);
+    let lines = cleaned.lines();
+    let parsed = sections::parse(&lines);
+    let mut fields = assemble::labelled_only(&parsed);
+    cap_all(&mut fields);
+    fields
+}
+
 fn cap_all(fields: &mut Fields) {
     for value in [
         &mut fields.title,

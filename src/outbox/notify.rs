@@ -405,11 +405,20 @@ fn followup_texts(
         .iter()
         .find(|c| c.message_id.as_deref() == Some(mid))
         .ok_or_else(|| OutboxError::Compose(format!("follow-up {mid} is not recorded")))?;
+    // The details this follow-up filled (see `Report::fill_missing`).
+    let filled: String = report
+        .events
+        .iter()
+        .filter(|e| e.action == "fields_filled")
+        .filter_map(|e| e.note.as_deref())
+        .filter(|n| n.ends_with(&format!("(follow-up Message-ID {mid})")))
+        .map(|n| format!("It filled details the report lacked: {n}\n\n"))
+        .collect();
     Ok((
         format!("[{}] {crit}Reporter follow-up", report.id),
         format!("[{}] {crit}Reporter follow-up: {title}", report.id),
         format!(
-            "The reporter of {} ({}, status {}) wrote again:\n\n{}\n{}\
+            "The reporter of {} ({}, status {}) wrote again:\n\n{}\n{filled}{}\
              Or answer with: disclosured reports reply {} --file MESSAGE\n",
             report.id,
             title,

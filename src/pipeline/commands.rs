@@ -17,6 +17,8 @@ pub(super) enum Keyword {
     Relay,
     Notify,
     Report,
+    /// A detail of the report to correct or complete (`X-CVE: CVE-2026-12345`).
+    Detail(crate::store::Detail),
 }
 
 impl Keyword {
@@ -33,6 +35,22 @@ impl Keyword {
         ("X-RELAY", Keyword::Relay),
         ("X-NOTIFY", Keyword::Notify),
         ("X-REPORT", Keyword::Report),
+        ("X-TITLE", Keyword::Detail(crate::store::Detail::Title)),
+        (
+            "X-AFFECTED-VERSIONS",
+            Keyword::Detail(crate::store::Detail::AffectedVersions),
+        ),
+        (
+            "X-COMPONENT",
+            Keyword::Detail(crate::store::Detail::AffectedComponent),
+        ),
+        (
+            "X-TYPE",
+            Keyword::Detail(crate::store::Detail::VulnerabilityType),
+        ),
+        ("X-CWE", Keyword::Detail(crate::store::Detail::Cwe)),
+        ("X-CVE", Keyword::Detail(crate::store::Detail::Cve)),
+        ("X-FIXED-IN", Keyword::Detail(crate::store::Detail::FixedIn)),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {
@@ -549,5 +567,20 @@ mod tests {
         assert!(c.internal);
         assert_eq!(c.value(Keyword::Assignee), Some((2, "")));
         assert_eq!(c.rest, "");
+    }
+
+    #[test]
+    fn detail_keywords_are_read() {
+        use crate::store::Detail;
+        let c = parse("x-cve: CVE-2026-1234\nX-Affected-Versions: 2.0-2.3\n\nThanks").unwrap();
+        assert_eq!(
+            c.value(Keyword::Detail(Detail::Cve)),
+            Some((1, "CVE-2026-1234"))
+        );
+        assert_eq!(
+            c.value(Keyword::Detail(Detail::AffectedVersions)),
+            Some((2, "2.0-2.3"))
+        );
+        assert_eq!(c.rest, "Thanks");
     }
 }

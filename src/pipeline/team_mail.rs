@@ -305,8 +305,10 @@ impl Pipeline {
                     human_time(made)
                 )));
             }
+            // Signature times are whole seconds, and so is the restore's: a signature
+            // of the restore's own second may be older than it, so it is refused too.
             if let Some(restored) = restored
-                && made < restored
+                && made <= restored
             {
                 return Err(Refusal::Refused(format!(
                     "the signature was made at {}, before this gateway's store was restored \
@@ -629,6 +631,22 @@ impl Pipeline {
             .value(Keyword::Assignee)
             .map(|(_, v)| v.to_string());
         change.note = commands.value(Keyword::Note).map(|(_, v)| v.to_string());
+        for (line, keyword, value) in &commands.lines {
+            if let Keyword::Detail(detail) = keyword {
+                match detail.check(value) {
+                    Ok(value) => {
+                        change.details.insert(*detail, value);
+                    }
+                    Err(e) => bad(*line, e),
+                }
+            }
+        }
+        if let Some((line, name)) = commands.value(Keyword::Assignee) {
+            match crate::store::resolve_assignee(&self.settings.maintainers, name) {
+                Ok(a) => change.assignee = Some(a),
+                Err(e) => bad(line, e),
+            }
+        }
         Ok((change, errors))
     }
 
@@ -660,10 +678,18 @@ impl Pipeline {
         let explained = format!("{}\n\n{}", plan.text, self.signature_line(member));
         let result = self.store.modify_report_signed(&id, digests, now, |r| {
             let before = r.status;
+            let assigned_before = r.triage.assignee.clone();
             if !plan.change.is_empty() {
                 r.apply(&plan.change, &actor, now, &self.settings.policy)?;
             }
             let mut jobs = Vec::new();
+            jobs.extend(crate::store::assignment_notice(
+                &self.settings.maintainers,
+                assigned_before.as_deref(),
+                r,
+                &actor,
+                now,
+            ));
             // The text relayed with a state change is the status mail's explanation:
             // one mail to the researcher, not two.
             let mut relay_now = relay_entry.clone();

@@ -142,10 +142,21 @@ impl Pipeline {
             }
         }
         let digests: Vec<String> = signatures.iter().map(|s| s.digest.clone()).collect();
-        match self
-            .store
-            .commit_followup(&report.id, entry, &env.content_sha256, &digests, jobs)
-        {
+        // A signed follow-up answering "what we still need" ("Affected versions:
+        // 2.0-2.3") fills the details nobody has given yet; quoted text (the
+        // acknowledgement's own list) is not the researcher's answer.
+        let found = opened
+            .proven
+            .is_some()
+            .then(|| crate::extract::labelled(&super::commands::relayable(&c.text)));
+        match self.store.commit_followup(
+            &report.id,
+            entry,
+            &env.content_sha256,
+            &digests,
+            found.as_ref(),
+            jobs,
+        ) {
             Ok(Commit::Stored(_)) => {
                 let span = tracing::Span::current();
                 span.record("encrypted", opened.encrypted);

@@ -152,6 +152,7 @@ impl Store {
         entry: Correspondence,
         content_sha256: &str,
         signatures: &[String],
+        found: Option<&crate::extract::Fields>,
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
@@ -202,6 +203,9 @@ impl Store {
                         entry.message_id.clone().map(|m| format!("Message-ID {m}")),
                     ));
                     report.correspondence.push(entry.clone());
+                    if let Some(found) = found {
+                        report.fill_missing(found, &entry.from, mid, entry.at);
+                    }
                     put_report(reports, heads, &key, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;
                     let outcome = OutcomeRef::Report(id.clone());

@@ -5,9 +5,247 @@
 
 use chrono::{DateTime, Utc};
 
+use std::collections::BTreeMap;
+
 use super::records::{DeadlineName, Deadlines, Event, RejectReason, Report, Status};
 use crate::config::Policy;
-use crate::extract::{Cvss, Severity};
+use crate::extract::{Cvss, FieldName, Fields, Severity};
+
+/// A detail of a report that maintainers correct or complete (`reports set --title`,
+/// `X-TITLE:`, ...). The first four are also fields a report can carry; a
+/// maintainer's value wins over the report's, and a researcher's follow-up only
+/// fills what neither has.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Detail {
+    Title,
+    AffectedVersions,
+    AffectedComponent,
+    VulnerabilityType,
+    Cwe,
+    Cve,
+    FixedIn,
+}
+
+/// Longest value a maintainer may give a detail, in characters.
+const DETAIL_MAX_CHARS: usize = 500;
+
+impl Detail {
+    pub const ALL: [Detail; 7] = [
+        Detail::Title,
+        Detail::AffectedVersions,
+        Detail::AffectedComponent,
+        Detail::VulnerabilityType,
+        Detail::Cwe,
+        Detail::Cve,
+        Detail::FixedIn,
+    ];
+
+    /// Machine name, identical to the serde representation and to the event's action.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detail::Title => "title",
+            Detail::AffectedVersions => "affected_versions",
+            Detail::AffectedComponent => "affected_component",
+            Detail::VulnerabilityType => "vulnerability_type",
+            Detail::Cwe => "cwe",
+            Detail::Cve => "cve",
+            Detail::FixedIn => "fixed_in",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Detail::Title => "Title",
+            Detail::AffectedVersions => "Affected versions",
+            Detail::AffectedComponent => "Affected component",
+            Detail::VulnerabilityType => "Vulnerability type",
+            Detail::Cwe => "CWE",
+            Detail::Cve => "CVE",
+            Detail::FixedIn => "Fixed in",
+        }
+    }
+
+    /// The report field this detail corrects, if the report itself can carry it.
+    pub fn field(self) -> Option<FieldName> {
+        match self {
+            Detail::Title => Some(FieldName::Title),
+            Detail::AffectedVersions => Some(FieldName::AffectedVersions),
+            Detail::AffectedComponent => Some(FieldName::AffectedComponent),
+            Detail::VulnerabilityType => Some(FieldName::VulnerabilityType),
+            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+        }
+    }
+
+    /// The report's own value of this detail (what the researcher wrote).
+    fn reported(self, fields: &Fields) -> Option<&str> {
+        match self {
+            Detail::Title => fields.title.as_deref(),
+            Detail::AffectedVersions => fields.affected_versions.as_deref(),
+            Detail::AffectedComponent => fields.affected_component.as_deref(),
+            Detail::VulnerabilityType => fields.vulnerability_type.as_deref(),
+            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+        }
+    }
+
+    fn reported_mut(self, fields: &mut Fields) -> Option<&mut Option<String>> {
+        match self {
+            Detail::Title => Some(&mut fields.title),
+            Detail::AffectedVersions => Some(&mut fields.affected_versions),
+            Detail::AffectedComponent => Some(&mut fields.affected_component),
+            Detail::VulnerabilityType => Some(&mut fields.vulnerability_type),
+            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+        }
+    }
+
+    /// A maintainer's value, checked and normalised: `CWE-<n>`, `CVE-YYYY-NNNN+`
+    /// (upper case), one line of at most 500 characters for the others. An empty value
+    /// is returned as empty: it clears the maintainer's value.
+    pub fn check(self, value: &str) -> Result<String, String> {
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(String::new());
+        }
+        if value.chars().any(char::is_control) {
+            return Err(format!("{} must be one line", self.label()));
+        }
+        if value.chars().count() > DETAIL_MAX_CHARS {
+            return Err(format!(
+                "{} is longer than {DETAIL_MAX_CHARS} characters",
+                self.label()
+            ));
+        }
+        match self {
+            Detail::Cwe => {
+                let upper = value.to_ascii_uppercase();
+                let digits = upper.strip_prefix("CWE-").unwrap_or_default();
+                if digits.is_empty()
+                    || digits.len() > 7
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return Err(format!(
+                        "{value:?} is not a CWE ID (CWE-<number>, e.g. CWE-79)"
+                    ));
+                }
+                Ok(upper)
+            }
+            Detail::Cve => {
+                let upper = value.to_ascii_uppercase();
+                let ok = upper
+                    .strip_prefix("CVE-")
+                    .and_then(|rest| rest.split_once('-'))
+                    .is_some_and(|(year, seq)| {
+                        year.len() == 4
+                            && year.bytes().all(|b| b.is_ascii_digit())
+                            && year
+                                .as_bytes()
+                                .first()
+                                .is_some_and(|b| matches!(b, b'1' | b'2'))
+                            && (4..=19).contains(&seq.len())
+                            && seq.bytes().all(|b| b.is_ascii_digit())
+                    });
+                if !ok {
+                    return Err(format!(
+                        "{value:?} is not a CVE ID (CVE-YYYY-NNNN, four or more digits, e.g. CVE-2026-12345)"
+                    ));
+                }
+                Ok(upper)
+            }
+            _ => Ok(value.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An assignee as a maintainer named them (`--assignee`, `X-ASSIGNEE:`): a configured
+/// maintainer's name, address, or address's local part when only one maintainer has it
+/// (any case), gives that maintainer's name; empty clears it; anyone else is refused
+/// with the list of names.
+pub(crate) fn resolve_assignee(
+    maintainers: &[crate::config::Maintainer],
+    given: &str,
+) -> Result<String, String> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok(String::new());
+    }
+    let local = |m: &&crate::config::Maintainer| {
+        m.address
+            .rsplit_once('@')
+            .is_some_and(|(l, _)| l.eq_ignore_ascii_case(given))
+    };
+    let by_local: Vec<&crate::config::Maintainer> = maintainers.iter().filter(local).collect();
+    maintainers
+        .iter()
+        .find(|m| m.name.eq_ignore_ascii_case(given) || m.address.eq_ignore_ascii_case(given))
+        .or(match by_local.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        })
+        .map(|m| m.name.clone())
+        .ok_or_else(|| {
+            if maintainers.is_empty() {
+                format!("{given:?} is not a maintainer: none is configured ([[maintainers]])")
+            } else {
+                let names: Vec<&str> = maintainers.iter().map(|m| m.name.as_str()).collect();
+                format!(
+                    "{given:?} is not a configured maintainer (assign one of: {})",
+                    names.join(", ")
+                )
+            }
+        })
+}
+
+/// The mail that tells a configured maintainer a report was just assigned to them
+/// (encrypted to their key like every notification); none when the assignee did not
+/// change or is no configured maintainer, or when they assigned it to themselves by
+/// mail.
+pub(crate) fn assignment_notice(
+    maintainers: &[crate::config::Maintainer],
+    before: Option<&str>,
+    r: &Report,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Option<super::records::NewJob> {
+    let name = r.triage.assignee.as_deref()?;
+    if before == Some(name) {
+        return None;
+    }
+    let m = maintainers.iter().find(|m| m.name == name)?;
+    if actor.eq_ignore_ascii_case(&format!("mail:{}", m.address)) {
+        return None;
+    }
+    let text = format!(
+        "{actor} assigned {id} to you.\n\nTitle:     {title}\nStatus:    {status}\nSeverity:  {severity}\nReceived:  {received}\n\n-- \ndisclosured reports show {id}\n",
+        id = r.id,
+        title = r.detail(Detail::Title).unwrap_or("(no title)"),
+        status = r.status.as_str(),
+        severity = r.severity().map_or("unrated", Severity::as_str),
+        received = r.data.received_at.format("%Y-%m-%d %H:%M UTC"),
+    );
+    Some(super::records::NewJob::new(
+        super::records::JobKind::TeamNotice {
+            text,
+            subject: format!("[{}] Assigned to you", r.id),
+            in_reply_to: None,
+            references: Vec::new(),
+        },
+        &m.address,
+        now,
+    ))
+}
+
+/// How a value is shown in an event's `old -> new`.
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(|| "(none)".to_string(), |v| format!("{v:?}"))
+}
 
 /// A maintainer's change to a report; `None` leaves a part as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20,6 +258,9 @@ pub struct Change {
     /// `Some("")` clears the assignee.
     pub assignee: Option<String>,
     pub note: Option<String>,
+    /// Details to correct or complete, values as given (checked by `apply`); an empty
+    /// value removes the maintainer's value (the report's own shows again).
+    pub details: BTreeMap<Detail, String>,
 }
 
 impl Change {
@@ -61,6 +302,9 @@ impl Report {
                 next.triage.assignee = new;
             }
         }
+        for (detail, value) in &change.details {
+            next.set_detail(*detail, value, actor, now)?;
+        }
         if let Some(note) = change
             .note
             .as_deref()
@@ -72,6 +316,91 @@ impl Report {
         }
         *self = next;
         Ok(())
+    }
+
+    /// A detail in force: a maintainer's value, else the report's own.
+    pub fn detail(&self, detail: Detail) -> Option<&str> {
+        self.triage
+            .details
+            .get(&detail)
+            .map(String::as_str)
+            .or_else(|| detail.reported(&self.data.fields))
+    }
+
+    /// Sets (or, with an empty value, removes) a maintainer's value of a detail; an
+    /// event records the value in force before and after.
+    fn set_detail(
+        &mut self,
+        detail: Detail,
+        value: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        let value = detail.check(value)?;
+        let before = self.detail(detail).map(str::to_string);
+        if value.is_empty() {
+            self.triage.details.remove(&detail);
+        } else {
+            self.triage.details.insert(detail, value);
+        }
+        let after = self.detail(detail).map(str::to_string);
+        if before != after {
+            self.events.push(Event::new(
+                now,
+                actor,
+                detail.as_str(),
+                Some(format!(
+                    "{} -> {}",
+                    shown(before.as_deref()),
+                    shown(after.as_deref())
+                )),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fills the details that neither the report nor a maintainer gave from a
+    /// researcher's follow-up (`found`: the fields extracted from its text); what is
+    /// set already is never replaced. Returns the details filled; one event records
+    /// them all.
+    pub fn fill_missing(
+        &mut self,
+        found: &Fields,
+        actor: &str,
+        message_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Vec<Detail> {
+        let mut filled = Vec::new();
+        let mut notes = Vec::new();
+        for detail in Detail::ALL {
+            let (Some(value), Some(field)) = (detail.reported(found), detail.field()) else {
+                continue;
+            };
+            let value = value.trim();
+            if value.is_empty() || self.detail(detail).is_some() {
+                continue;
+            }
+            let Ok(value) = detail.check(value) else {
+                continue;
+            };
+            if let Some(slot) = detail.reported_mut(&mut self.data.fields) {
+                *slot = Some(value.clone());
+            }
+            self.data.missing.retain(|m| *m != field);
+            notes.push(format!("{}: (none) -> {value:?}", detail.as_str()));
+            filled.push(detail);
+        }
+        if !filled.is_empty() {
+            let from =
+                message_id.map_or_else(String::new, |m| format!(" (follow-up Message-ID {m})"));
+            self.events.push(Event::new(
+                now,
+                actor,
+                "fields_filled",
+                Some(format!("{}{from}", notes.join("; "))),
+            ));
+        }
+        filled
     }
 
     /// The rating part of a change: a CVSS vector and a severity, and the fix
@@ -282,5 +611,84 @@ mod tests {
             r.apply(&Change::default(), "cli:test", now, &policy)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn cwe_and_cve_ids_are_checked_and_normalised() {
+        assert_eq!(Detail::Cwe.check(" cwe-79 ").unwrap(), "CWE-79");
+        assert_eq!(
+            Detail::Cve.check("cve-2026-12345").unwrap(),
+            "CVE-2026-12345"
+        );
+        for bad in ["79", "CWE-", "CWE-7a", "CWE 79"] {
+            assert!(Detail::Cwe.check(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "CVE-2026-123",
+            "CVE-26-1234",
+            "2026-1234",
+            "CVE-2026-12a4",
+            "CVE-0999-1234",
+        ] {
+            assert!(Detail::Cve.check(bad).is_err(), "{bad}");
+        }
+        assert!(Detail::Title.check("one\ntwo").is_err());
+        assert_eq!(Detail::FixedIn.check("").unwrap(), "");
+    }
+
+    #[test]
+    fn a_follow_up_fills_only_what_nobody_gave() {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let now = Utc::now();
+        let mut r = report();
+        r.data.missing = vec![FieldName::AffectedVersions, FieldName::AffectedComponent];
+        let set = Change {
+            details: BTreeMap::from([(Detail::AffectedComponent, "core".to_string())]),
+            ..Change::default()
+        };
+        r.apply(&set, "mail:bob@example.org", now, &policy).unwrap();
+        let found = Fields {
+            affected_versions: Some("2.0-2.3".into()),
+            affected_component: Some("other".into()),
+            ..Fields::default()
+        };
+        let filled = r.fill_missing(&found, "r@example.net", Some("m@x"), now);
+        assert_eq!(filled, vec![Detail::AffectedVersions]);
+        assert_eq!(r.detail(Detail::AffectedComponent), Some("core"));
+        assert_eq!(r.detail(Detail::AffectedVersions), Some("2.0-2.3"));
+        assert_eq!(r.data.missing, vec![FieldName::AffectedComponent]);
+        let last = r.events.last().unwrap();
+        assert_eq!(last.action, "fields_filled");
+        assert_eq!(
+            last.note.as_deref(),
+            Some("affected_versions: (none) -> \"2.0-2.3\" (follow-up Message-ID m@x)")
+        );
+        assert!(
+            r.fill_missing(&found, "r@example.net", None, now)
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn assignees_are_configured_maintainers() {
+        let m = |name: &str, address: &str| crate::config::Maintainer {
+            name: name.into(),
+            address: address.into(),
+            key: "k.asc".into(),
+        };
+        let team = [m("Bob", "bob@example.org"), m("Carol", "carol@example.org")];
+        assert_eq!(
+            resolve_assignee(&team, "CAROL@example.org").unwrap(),
+            "Carol"
+        );
+        assert_eq!(resolve_assignee(&team, "bob").unwrap(), "Bob");
+        let team = [
+            m("Bob M", "bob@example.org"),
+            m("Carol M", "carol@example.org"),
+        ];
+        assert_eq!(resolve_assignee(&team, "carol").unwrap(), "Carol M");
+        assert_eq!(resolve_assignee(&team, " ").unwrap(), "");
+        let err = resolve_assignee(&team, "mallory").unwrap_err();
+        assert!(err.contains("Bob M, Carol M"), "{err}");
     }
 }

@@ -42,6 +42,7 @@ pub(crate) use backup::Exported;
 pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
+pub(crate) use lifecycle::{Detail, assignment_notice, resolve_assignee};
 pub(crate) use lock::{Holder, holder, wait_for_others};
 pub use records::*;
 pub(crate) use retry::Release;

@@ -131,10 +131,14 @@ impl Store {
 
     /// Refuses a store path that holds no store.
     pub fn check_exists(path: &Path) -> Result<(), StoreError> {
-        if path.join("db").is_file() {
-            Ok(())
-        } else {
-            Err(StoreError::Missing { path: shown(path) })
+        match std::fs::metadata(path.join("db")) {
+            Ok(m) if m.is_file() => Ok(()),
+            // A store this user may not look into is not a missing one.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(StoreError::Io {
+                path: shown(path),
+                source: e,
+            }),
+            _ => Err(StoreError::Missing { path: shown(path) }),
         }
     }
 

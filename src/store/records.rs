@@ -292,6 +292,10 @@ pub struct Triage {
     pub cvss: Option<Cvss>,
     pub assignee: Option<String>,
     pub reject_reason: Option<RejectReason>,
+    /// What maintainers corrected or completed (title, versions, CWE, CVE, ...); wins
+    /// over what the report says. Records from before this was kept have none.
+    #[serde(default)]
+    pub details: std::collections::BTreeMap<super::lifecycle::Detail, String>,
 }
 
 /// A file that came with a report; its bytes are in the store under `sha256`.

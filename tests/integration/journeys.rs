@@ -715,7 +715,7 @@ fn rate_fix_disclose(path: KeyPath) {
         r["severity"], "medium",
         "the CVSS score (5.3) rates it: {r}"
     );
-    assert_eq!(r["assignee"], "carol", "{r}");
+    assert_eq!(r["assignee"], "Carol Maintainer", "{r}");
     for status in ["accepted", "fixed", "disclosed"] {
         let seen = w.mail_to(ALICE).len();
         w.ok(&["reports", "set", &id, "--status", status]);

@@ -212,7 +212,7 @@ fn the_full_life_of_a_report_from_arrival_to_disclosed() {
     }
     let r = t.show(&id);
     assert_eq!(r["status"], "disclosed");
-    assert_eq!(r["assignee"], "bob@example.org");
+    assert_eq!(r["assignee"], "Bob Maintainer");
     for d in ["acknowledge", "initial_assessment", "fix"] {
         assert_eq!(r["deadlines"][d]["state"], "met", "{d}: {}", r["deadlines"]);
     }

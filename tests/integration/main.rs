@@ -56,6 +56,9 @@
 //!   2^62, maintainer mail replayed after a restore, U-label domains, revocations in
 //!   a follow-up, anonymous recipients, loose credentials) and issue 23's restore on
 //!   an empty host.
+//! - [`workday`]: issue 23's maintainers' daily commands: details corrected by command
+//!   and mail, filled by a signed follow-up; attachments saved; list filters;
+//!   assignees told; the audit actor; `doctor`/`check-config` that do not mislead.
 
 #![allow(
     unreachable_pub,
@@ -90,3 +93,4 @@ mod trust;
 mod trust_mail;
 mod trust_ops;
 mod util;
+mod workday;

@@ -523,6 +523,7 @@ fn starttls_and_explicit_plain_imap_connections() {
 fn check_config_and_serve_refuse_an_unsafe_password_file_at_start() {
     use std::os::unix::fs::PermissionsExt;
     let net = Net::new();
+    net.gw.add_maintainer();
     let out = net.gw.cli(&["check-config"]);
     assert!(
         out.status.success(),

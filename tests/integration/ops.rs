@@ -98,6 +98,7 @@ fn status_lists_overdue_deadlines() {
 fn doctor_passes_on_a_good_setup_and_names_a_loose_key_file() {
     use std::os::unix::fs::PermissionsExt;
     let gw = Gateway::new();
+    gw.add_maintainer();
     // A setup that has run once: doctor creates nothing (issue 18), serve does.
     gw.run_once();
     let out = gw.cli(&["doctor"]);
@@ -128,6 +129,7 @@ fn doctor_passes_on_a_good_setup_and_names_a_loose_key_file() {
 #[test]
 fn doctor_logs_in_to_imap_and_smtp_and_never_shows_the_password() {
     let net = Net::new();
+    net.gw.add_maintainer();
     let out = net.gw.cli(&["doctor"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
@@ -197,6 +199,7 @@ fn backup_and_restore_into_a_new_store_lists_the_same_reports() {
 #[test]
 fn status_and_backup_go_through_the_running_daemon_and_restore_is_refused() {
     let gw = Gateway::new();
+    gw.add_maintainer();
     let child = gw
         .command()
         .arg("serve")

@@ -285,6 +285,7 @@ fn config_errors_name_the_key_and_fail() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("gateway.address"));
+    gw.add_maintainer();
     let out = gw.cli(&["check-config"]);
     assert!(
         out.status.success(),

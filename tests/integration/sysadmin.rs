@@ -71,6 +71,7 @@ fn stop(mut child: Child) {
 #[test]
 fn issue_18_checks_and_store_commands_never_create_state() {
     let gw = Gateway::new();
+    gw.add_maintainer();
     std::fs::remove_dir_all(gw.path("inbox")).unwrap();
     let out = gw.cli(&["doctor"]);
     let (stdout, stderr) = text(&out);
@@ -120,6 +121,7 @@ fn issue_18_checks_and_store_commands_never_create_state() {
 #[test]
 fn issue_18_a_second_daemon_and_check_config_name_the_running_daemon() {
     let gw = Gateway::new();
+    gw.add_maintainer();
     let child = serve(&gw, &gw.path("state"));
     let pid = child.id();
     for args in [&["serve"][..], &["run-once"]] {
@@ -280,6 +282,7 @@ fn imap_gateway(gw: &Gateway) {
 #[test]
 fn issue_18_credentials_from_a_shell_and_a_file_outbox_behind_imap() {
     let gw = Gateway::new();
+    gw.add_maintainer();
     imap_gateway(&gw);
     let cli = |args: &[&str]| {
         gw.command()

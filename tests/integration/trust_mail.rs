@@ -737,7 +737,12 @@ fn maintainers_mail_is_read_as_real_clients_write_it() {
     );
     t.s.gw.deliver(raw.as_bytes());
     t.s.gw.run_once();
-    assert_eq!(t.show(&id)["assignee"], "carol", "{}", last_quarantined(&t));
+    assert_eq!(
+        t.show(&id)["assignee"],
+        "Carol Maintainer",
+        "{}",
+        last_quarantined(&t)
+    );
     let texts = alice_texts(&t);
     assert!(
         texts

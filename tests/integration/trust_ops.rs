@@ -581,6 +581,7 @@ fn issue_22_the_per_domain_limit_counts_u_labels_and_subdomains_as_one_domain() 
 fn issue_22_credentials_from_a_shell_are_refused_when_others_may_read_them() {
     use std::os::unix::fs::PermissionsExt;
     let gw = Gateway::new();
+    gw.add_maintainer();
     let config = std::fs::read_to_string(&gw.config).unwrap();
     let maildir = format!(
         "[inbox]\nkind = \"maildir\"\npath = \"{}\"\npoll_interval = \"100ms\"\n",

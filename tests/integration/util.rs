@@ -257,6 +257,22 @@ dir = "{root}/keys"
         }
     }
 
+    /// Adds a maintainer (a GnuPG-made key in keys/maintainers/) to the
+    /// configuration: `doctor` and `check-config` fail on a gateway without one.
+    pub fn add_maintainer(&self) {
+        let gpg = Gpg::new();
+        gpg.gen_key("Dana Maintainer <dana@example.org>");
+        std::fs::create_dir_all(self.path("keys/maintainers")).unwrap();
+        let key = self.path("keys/maintainers/dana.asc");
+        std::fs::write(&key, gpg.export("dana@example.org")).unwrap();
+        let mut config = std::fs::read_to_string(&self.config).unwrap();
+        config.push_str(&format!(
+            "\n[[maintainers]]\nname = \"Dana Maintainer\"\naddress = \"dana@example.org\"\nkey = \"{}\"\n",
+            key.display()
+        ));
+        std::fs::write(&self.config, config).unwrap();
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
