@@ -132,3 +132,20 @@ mod tests {
         }
     }
 }
+
+/// Set to a number of seconds to make every backup hold the store that long (debug
+/// builds only): the tests of a backup that outlasts the stall limit.
+#[cfg(debug_assertions)]
+pub(crate) const SLOW_BACKUP_ENV: &str = "DISCLOSURED_TEST_SLOW_BACKUP";
+
+/// Waits as [`SLOW_BACKUP_ENV`] asks, while a backup holds the store's writes.
+pub(crate) fn slow_backup() {
+    #[cfg(debug_assertions)]
+    if let Some(secs) = std::env::var(SLOW_BACKUP_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        tracing::warn!(secs, "test fault hook: this backup takes longer");
+        std::thread::sleep(std::time::Duration::from_secs(secs.min(60)));
+    }
+}

@@ -199,6 +199,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         argv,
         actor: actor(&settings),
         file,
+        peer_uid: None,
     };
     let socket = control::socket_path(&settings.store.path);
     let sent = match control::send(&socket, &request) {
@@ -304,6 +305,7 @@ fn refuse_beside_a_daemon(settings: &Settings) -> anyhow::Result<()> {
         argv: vec!["status".into(), "--json".into()],
         actor: actor(settings),
         file: None,
+        peer_uid: None,
     };
     if let Ok(Some(_)) = control::send(&socket, &request) {
         let pid = match crate::store::holder(&settings.store.path) {
@@ -332,7 +334,12 @@ fn read_message(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// Runs a request that came through the control socket, inside the daemon.
-fn handle_request(pipeline: &Pipeline, request: control::Request) -> control::Response {
+fn handle_request(pipeline: &Pipeline, mut request: control::Request) -> control::Response {
+    // Who asked is whom the kernel says connected, not what the client wrote.
+    if let Some(uid) = request.peer_uid {
+        let user = super::ops::user_name(uid).unwrap_or_else(|| format!("uid{uid}"));
+        request.actor = actor_of(&user, &pipeline.settings.maintainers);
+    }
     let argv = std::iter::once("disclosured".to_string()).chain(request.argv.iter().cloned());
     match <Cli as clap::Parser>::try_parse_from(argv) {
         Ok(cli) => match &cli.command {

@@ -105,6 +105,7 @@ fn daemon_status(settings: &Settings) -> std::io::Result<Option<control::Respons
         argv: vec!["status".into(), "--json".into()],
         actor: "cli:doctor".into(),
         file: None,
+        peer_uid: None,
     };
     control::send(&control::socket_path(&settings.store.path), &request)
 }

@@ -34,6 +34,10 @@ pub(crate) struct Request {
     /// The text of a file the command reads (`reports reply --file`), read by the
     /// client: the daemon may not be able to see the client's files.
     pub file: Option<String>,
+    /// The connecting process's uid, as the kernel tells it (SO_PEERCRED), set by the
+    /// daemon: the actor recorded is derived from it, never taken from the client.
+    #[serde(skip)]
+    pub peer_uid: Option<u32>,
 }
 
 /// What the command printed, and its exit code.
@@ -282,7 +286,7 @@ pub(crate) async fn serve(
         }
         let (p, h) = (Arc::clone(&pipeline), Arc::clone(&handler));
         tokio::spawn(async move {
-            if let Err(e) = answer(stream, p, h).await {
+            if let Err(e) = answer(stream, peer, p, h).await {
                 warn!(error = %e, "control socket: request failed");
             }
         });
@@ -293,6 +297,7 @@ pub(crate) async fn serve(
 
 async fn answer(
     stream: tokio::net::UnixStream,
+    peer_uid: Option<u32>,
     pipeline: Arc<Pipeline>,
     handler: Handler,
 ) -> std::io::Result<()> {
@@ -301,7 +306,8 @@ async fn answer(
     let mut line = String::new();
     reader.read_line(&mut line).await?;
     let response = match serde_json::from_str::<Request>(&line) {
-        Ok(request) => {
+        Ok(mut request) => {
+            request.peer_uid = peer_uid;
             info!(command = %request.argv.first().map(String::as_str).unwrap_or("-"), actor = %request.actor, "control request");
             tokio::task::spawn_blocking(move || handler(&pipeline, request))
                 .await
@@ -341,6 +347,7 @@ mod tests {
             argv: argv.iter().map(|a| a.to_string()).collect(),
             actor: "cli:t".into(),
             file: None,
+            peer_uid: None,
         };
         // The override is for the integration tests; no unit test sets it.
         assert!(std::env::var_os(TIMEOUT_ENV).is_none());
@@ -372,6 +379,7 @@ mod tests {
             argv: vec!["status".into()],
             actor: "cli:t".into(),
             file: None,
+            peer_uid: None,
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let client = path.clone();
@@ -412,6 +420,7 @@ mod tests {
             argv: vec!["reports".into(), "list".into()],
             actor: "cli:test".into(),
             file: None,
+            peer_uid: None,
         }
     }
 

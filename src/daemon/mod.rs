@@ -290,9 +290,22 @@ async fn watchdog(pipeline: Arc<Pipeline>, stall_limit: Duration, mut shutdown: 
             _ = tokio::time::sleep(tick) => {}
             _ = shutdown.wait() => return,
         }
-        let overdue = pipeline.progress.handling.longer_than(item_limit);
+        let mut overdue = pipeline.progress.handling.longer_than(item_limit);
+        let mut since = pipeline.progress.since_last().unwrap_or(Duration::MAX);
+        // Writes wait while a backup copies the store (see Store::export): that wait
+        // is not a stall, or a long backup would get the daemon killed and the
+        // messages in hand blamed for it. Time is counted from the backup's end.
+        let (backup_running, backup_ended) = pipeline.store.backup_times();
+        let now = chrono::Utc::now();
+        if backup_running.is_some() {
+            overdue.clear();
+            since = Duration::ZERO;
+        } else if let Some(end) = backup_ended {
+            let after = |t: chrono::DateTime<chrono::Utc>| (now - t.max(end)).to_std().ok();
+            overdue.retain(|o| after(o.since).is_some_and(|d| d >= item_limit));
+            since = since.min(after(end).unwrap_or(Duration::ZERO));
+        }
         name_stalls(&pipeline, &overdue, &mut named, item_limit);
-        let since = pipeline.progress.since_last().unwrap_or(Duration::MAX);
         let healthy = since <= stall_limit && overdue.is_empty();
         let stalled: Vec<String> = overdue
             .iter()
@@ -300,7 +313,12 @@ async fn watchdog(pipeline: Arc<Pipeline>, stall_limit: Duration, mut shutdown: 
             .collect();
         let status = format!(
             "{}; {} messages handled since start; last inbox activity {}s ago",
-            if healthy {
+            if let Some(t) = backup_running {
+                format!(
+                    "backup in progress since {}: intake and delivery wait for it",
+                    t.format("%H:%M:%S UTC")
+                )
+            } else if healthy {
                 "watching the inbox".to_string()
             } else if stalled.is_empty() {
                 "INBOX STALLED".to_string()

@@ -131,6 +131,7 @@ impl Store {
             .writes
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::fault::slow_backup();
         self.db.flush()?;
         writeln!(out, "{BACKUP_HEADER}").map_err(io)?;
         let mut names = self.db.tree_names()?;

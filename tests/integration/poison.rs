@@ -975,3 +975,82 @@ fn a_delivery_that_aborts_the_daemon_twice_is_parked_and_the_others_go() {
     let v = gw.json(&["status", "--json"]);
     assert_eq!(v["outbox"]["failed"], 1, "{v}");
 }
+
+/// Writes wait while a backup copies the store. A backup longer than the stall limit
+/// must not make the message waiting for it a stall: nothing is named or recorded
+/// against it (a recorded stall would count as a stop at the next start), and it is
+/// answered once the backup ends.
+#[test]
+fn a_backup_longer_than_the_stall_limit_is_not_a_stall() {
+    let gw = gateway("2s");
+    let admin = Gpg::new();
+    admin.gen_key("Admin <admin@example.org>");
+    let admin_key = gw.path("admin.asc");
+    std::fs::write(&admin_key, admin.export("admin@example.org")).unwrap();
+    let log = gw.path("serve-backup.log");
+    let mut serve = gw
+        .command()
+        .arg("serve")
+        .current_dir(gw.dir.path())
+        .env("DISCLOSURED_TEST_SLOW_BACKUP", "6")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let wait = |what: &str, limit: Duration, f: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !f() {
+            assert!(
+                start.elapsed() < limit,
+                "no {what} within {limit:?}: {}",
+                read_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait("start", Duration::from_secs(30), &|| {
+        read_log().contains("disclosured started")
+    });
+    let file = gw.path("slow.backup");
+    let backup = {
+        let mut cmd = gw.command();
+        cmd.args(["backup", "--to"])
+            .arg(&admin_key)
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        std::thread::spawn(move || cmd.output().unwrap())
+    };
+    wait("the backup", Duration::from_secs(30), &|| {
+        read_log().contains("this backup takes longer")
+    });
+    gw.deliver(&plain_report("<during-backup@example.net>"));
+    let start = Instant::now();
+    while !backup.is_finished() {
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "the backup did not end"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = backup.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait("the acknowledgement", Duration::from_secs(30), &|| {
+        !gw.outbox_once_created().is_empty()
+    });
+    let status = gw.json(&["status", "--json"]);
+    assert_eq!(status["stalled"], serde_json::json!([]), "{status}");
+    assert_eq!(status["stopped_once"], serde_json::json!([]), "{status}");
+    let text = read_log();
+    assert!(
+        !text.contains("longer than the stall limit") && !text.contains("stall recorded"),
+        "the wait for the backup was taken for a stall: {text}"
+    );
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
