@@ -129,7 +129,7 @@ pub(super) fn write(
         bail!(
             "no key to encrypt the backup to besides the gateway's own, which is inside the \
              backup: a new host could not open it. Give a key you keep off this host with \
-             --to KEYFILE, or set backup.recipients in the configuration (README, Backups)"
+             --to KEYFILE, or set backup.recipients in the configuration (docs/operators.md, backup)"
         );
     }
     let gateway = p

@@ -262,7 +262,7 @@ pub(super) fn doctor(config: Option<&Path>) -> anyhow::Result<ExitCode> {
         Err(e) => checks.push(Check::fail(
             "config",
             format!("{e:#}"),
-            "fix the configuration file (see README, Configuration)",
+            "fix the configuration file (see docs/operators.md, Configuration)",
         )),
     }
     if checks.failed {
@@ -307,7 +307,7 @@ fn doctor_checks(settings: &Settings, checks: &mut Checks) {
             // The error names the file and, for a loose mode, the chmod; only who to
             // run as is added, never a chown the user could not run.
             let e = anyhow::Error::from(e);
-            let fix = run_as_hint(settings, &e).unwrap_or_else(|| "see keys.dir in README".into());
+            let fix = run_as_hint(settings, &e).unwrap_or_else(|| "see keys.dir in docs/operators.md".into());
             checks.push(Check::fail("keys", format!("{e:#}"), fix));
         }
     }

@@ -24,7 +24,7 @@ const MAIL_BOUND: Duration = Duration::from_secs(60);
 /// How Alice's public key reaches the gateway.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KeyPath {
-    /// Attached inside the encrypted, signed report (README "For researchers").
+    /// Attached inside the encrypted, signed report (docs/researchers.md).
     Attached,
     /// Only in the report's `Autocrypt:` header, as Autocrypt-capable clients send it.
     Autocrypt,
@@ -841,7 +841,7 @@ fn digest_and_escalation(path: KeyPath) {
 /// Bob replies to each kind of mail the gateway sends maintainers, as his client
 /// threads a reply (In-Reply-To that mail): replies to the new-report notification
 /// and to a follow-up notice reach Alice; replies to a team copy, an escalation and
-/// the digest stay in the team (README "Working by email").
+/// the digest stay in the team (docs/maintainers.md, "Working by email").
 fn replies_to_each_kind_of_team_mail(path: KeyPath) {
     let mut w = World::new(
         path,
@@ -1014,7 +1014,7 @@ fn backup_restore_and_the_conversation_continues(path: KeyPath) {
     assert!(ok, "restore failed: {err}");
     let _ = out;
     // Signature times are whole seconds: one made in the restore's own second counts
-    // as made before it and is refused (README, restore). Maintainers write later.
+    // as made before it and is refused (docs/operators.md, restore). Maintainers write later.
     std::thread::sleep(Duration::from_millis(1100));
     w.start();
     assert_eq!(w.show(&id)["status"], "acknowledged");
