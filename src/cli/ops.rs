@@ -307,7 +307,8 @@ fn doctor_checks(settings: &Settings, checks: &mut Checks) {
             // The error names the file and, for a loose mode, the chmod; only who to
             // run as is added, never a chown the user could not run.
             let e = anyhow::Error::from(e);
-            let fix = run_as_hint(settings, &e).unwrap_or_else(|| "see keys.dir in docs/operators.md".into());
+            let fix = run_as_hint(settings, &e)
+                .unwrap_or_else(|| "see keys.dir in docs/operators.md".into());
             checks.push(Check::fail("keys", format!("{e:#}"), fix));
         }
     }

@@ -23,6 +23,8 @@ struct Status {
     outbox: OutboxDepth,
     quarantined: usize,
     skipped: usize,
+    /// Maintainers' mail that was taken (it acted on a report).
+    taken: usize,
     inbox: InboxActivity,
     /// Messages and jobs the running daemon has had in hand longer than
     /// `inbox.stall_limit`, longest first: what it is stalled on.
@@ -92,6 +94,7 @@ fn collect(p: &Pipeline) -> anyhow::Result<Status> {
         },
         quarantined: 0,
         skipped: 0,
+        taken: 0,
         inbox: InboxActivity {
             daemon: p.progress.serving(),
             last_pass: p.progress.last_pass(),
@@ -140,6 +143,8 @@ fn collect(p: &Pipeline) -> anyhow::Result<Status> {
     for rec in p.store.intake_records()? {
         match rec.kind {
             IntakeKind::Quarantined => s.quarantined += 1,
+            // Maintainer mail that acted on a report is not a skipped message.
+            IntakeKind::Skipped if crate::pipeline::is_taken_reason(&rec.reason) => s.taken += 1,
             IntakeKind::Skipped => s.skipped += 1,
         }
         s.inbox.last_message = s.inbox.last_message.max(Some(rec.at));
@@ -178,8 +183,8 @@ fn print(s: &Status, o: &mut String) -> std::fmt::Result {
     )?;
     writeln!(
         o,
-        "Quarantine:   {} quarantined, {} skipped",
-        s.quarantined, s.skipped
+        "Quarantine:   {} quarantined, {} skipped; {} maintainer mails taken",
+        s.quarantined, s.skipped, s.taken
     )?;
     let when = |t: Option<DateTime<Utc>>| {
         t.map_or("never".to_string(), |t| {

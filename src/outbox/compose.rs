@@ -60,11 +60,9 @@ pub(crate) fn sanitize_header_text(text: &str, max_chars: usize) -> String {
 
 /// The report's title, made safe for a Subject header, or `fallback`.
 pub(crate) fn subject_title(report: &crate::store::Report, fallback: &str) -> String {
+    // A maintainer's corrected title (`reports set --title`, `X-TITLE`) first.
     report
-        .data
-        .fields
-        .title
-        .as_deref()
+        .detail(crate::store::Detail::Title)
         .map(|t| sanitize_header_text(t, MAX_SUBJECT_TEXT))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| fallback.to_string())

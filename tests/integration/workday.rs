@@ -125,6 +125,25 @@ fn maintainers_correct_and_complete_a_report_by_command_and_by_mail() {
         text.contains("Set by maintainers:") && text.contains("CWE-384"),
         "{text}"
     );
+    // Mail about the report carries the corrected title (in its protected Subject).
+    let answer = t.s.gw.path("answer.txt");
+    std::fs::write(&answer, "Thanks, we are on it.\n").unwrap();
+    let before = t.mail_to("alice@example.net", "").len();
+    let (ok, out, err) = t.cli(&["reports", "reply", &id, "--file", answer.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    t.s.gw.run_once();
+    let reply = t
+        .mail_to("alice@example.net", "")
+        .into_iter()
+        .nth(before)
+        .expect("the reply");
+    let (status, plain, ok) = t.s.gpg.decrypt(&armored_block(&reply));
+    assert!(ok, "{status}");
+    let plain = String::from_utf8_lossy(&plain);
+    assert!(
+        plain.contains("Session fixation in login") && !plain.contains("after login"),
+        "the reply's protected subject has the corrected title: {plain}"
+    );
 
     // By mail: Bob sets the component; the event's actor is his configured address.
     t.s.gw.deliver(&maintainer_mail(
