@@ -2,31 +2,36 @@
 
 use std::process::Command;
 
-fn main() {
-    let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+/// `git` with these arguments, its trimmed output when it succeeds.
+fn git(args: &[&str]) -> Option<String> {
+    Command::new("git")
+        .args(args)
         .output()
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty());
-    let text = match commit {
+        .filter(|s| !s.is_empty())
+}
+
+fn main() {
+    let text = match git(&["rev-parse", "--short=12", "HEAD"]) {
         Some(c) => format!("commit {c}"),
-        // A source tarball without .git.
+        // A source tarball without git history.
         None => "commit unknown".to_string(),
     };
     println!("cargo:rustc-env=DISCLOSURED_COMMIT={text}");
-    // Rebuild when HEAD moves (a commit or a checkout).
-    if std::path::Path::new(".git/HEAD").exists() {
-        println!("cargo:rerun-if-changed=.git/HEAD");
+    // Rebuild when HEAD moves: HEAD itself (a checkout), the branch it points to (a
+    // commit) and packed-refs, wherever git keeps them (a worktree's .git is a file).
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(branch);
     }
-    if let Ok(head) = std::fs::read_to_string(".git/HEAD")
-        && let Some(r) = head.strip_prefix("ref: ")
-    {
-        let r = format!(".git/{}", r.trim());
-        if std::path::Path::new(&r).exists() {
-            println!("cargo:rerun-if-changed={r}");
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name])
+            && let Ok(path) = std::path::Path::new(&path).canonicalize()
+        {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
