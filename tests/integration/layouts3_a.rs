@@ -219,8 +219,28 @@ fn inline_armor_with_crlf_and_mixed_line_ends_decrypts() {
         Some("quoted-printable"),
         soft.as_bytes(),
     ));
+    // 7bit, lines ending in CR LF and in CR alone (a part that passed through a
+    // converter for old Mac line ends), and LF CR.
+    let mut cr = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        cr.push_str(line);
+        cr.push_str(["\r\n", "\r", "\n\r"][i % 3]);
+    }
+    cr.push_str("\r\n");
+    s.gw.deliver(&mail(
+        &s,
+        "<c4@example.net>",
+        "text/plain; charset=us-ascii",
+        Some("7bit"),
+        cr.as_bytes(),
+    ));
     s.gw.run_once();
-    for msgid in ["c1@example.net", "c2@example.net", "c3@example.net"] {
+    for msgid in [
+        "c1@example.net",
+        "c2@example.net",
+        "c3@example.net",
+        "c4@example.net",
+    ] {
         let full = report(&s, msgid);
         assert_body_is_the_report(&full);
         assert_eq!(full["encrypted"], true, "{msgid}: {full}");

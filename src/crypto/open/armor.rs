@@ -219,7 +219,7 @@ fn names_ascii(charset: &str) -> bool {
     )
 }
 
-/// An armored block with every line end (CRLF, LF, CR, and the CR CR LF a
+/// An armored block with every line end (CRLF, LF, CR, LF CR, and the CR CR LF a
 /// quoted-printable `=0D` before a line break makes) turned into LF, and trailing
 /// whitespace dropped, which RFC 4880 section 6.2 says readers ignore: clients
 /// (KMail) write armor with CRLF, and parts converted along the way mix them.
@@ -232,8 +232,11 @@ fn armor_line_ends(block: &[u8]) -> Vec<u8> {
         }
         out.push(b'\n');
     };
+    let mut after_lf = false;
     while let Some(b) = bytes.next() {
         match b {
+            // LF CR: the CR belongs to the line end before it.
+            b'\r' if after_lf && bytes.peek() != Some(&b'\n') => {}
             b'\r' => {
                 while bytes.next_if_eq(&b'\r').is_some() {}
                 let _ = bytes.next_if_eq(&b'\n');
@@ -242,6 +245,7 @@ fn armor_line_ends(block: &[u8]) -> Vec<u8> {
             b'\n' => end_line(&mut out),
             b => out.push(b),
         }
+        after_lf = b == b'\n';
     }
     out
 }
@@ -489,8 +493,8 @@ mod tests {
     #[test]
     fn armor_line_ends_are_lf() {
         assert_eq!(
-            armor_line_ends(b"-----BEGIN\r\nA: b \r\n\r\nabc\r\r\nde\rf\n-----END\r\n"),
-            b"-----BEGIN\nA: b\n\nabc\nde\nf\n-----END\n"
+            armor_line_ends(b"-----BEGIN\r\nA: b \r\n\r\nabc\r\r\nde\rf\n\rg\n-----END\r\n"),
+            b"-----BEGIN\nA: b\n\nabc\nde\nf\ng\n-----END\n"
         );
     }
 
