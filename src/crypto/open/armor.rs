@@ -53,8 +53,9 @@ impl Ctx<'_> {
                         self.out.form = Form::Inline;
                     }
                     let block = armor_line_ends(block);
-                    let inner_charset = plaintext_charset(charset, armor_charset(&block));
                     let (plaintext, status, decrypted) = self.decrypt_verified(&block)?;
+                    let inner_charset =
+                        plaintext_charset(&plaintext, charset, armor_charset(&block));
                     self.opened_layer(status, decrypted, |ctx| {
                         ctx.plaintext(&plaintext, inner_charset.as_deref(), depth + 1)
                     })?;
@@ -201,11 +202,21 @@ fn armor_charset(block: &[u8]) -> Option<String> {
         .filter(|c| !c.is_empty())
 }
 
-/// The charset decrypted inline text is read in: the charset of the part the armor
-/// came from (a client encrypts the text it would have sent in that part), unless
-/// that names only ASCII (which says nothing about what was encrypted); then the
-/// armor's `Charset:` header; else none, which reads UTF-8.
-fn plaintext_charset(part: Option<&str>, armor: Option<String>) -> Option<String> {
+/// The charset decrypted inline text is read in. Text that is valid UTF-8 with
+/// characters beyond ASCII is UTF-8 (GnuPG encrypts what the sender's terminal or
+/// editor wrote, whatever charset the mail part later got; legacy text is almost
+/// never valid UTF-8 by chance). Any other text is in the charset of the part the
+/// armor came from (a client that encrypts inline encrypts the text it would have
+/// sent in that part), unless that names only ASCII; then in the armor's `Charset:`
+/// header; else none, which reads UTF-8 with any invalid byte marked.
+fn plaintext_charset(
+    plaintext: &[u8],
+    part: Option<&str>,
+    armor: Option<String>,
+) -> Option<String> {
+    if !plaintext.is_ascii() && std::str::from_utf8(plaintext).is_ok() {
+        return Some("utf-8".into());
+    }
     part.filter(|c| !names_ascii(c))
         .map(str::to_string)
         .or(armor.filter(|c| !names_ascii(c)))
@@ -534,15 +545,35 @@ mod tests {
             armor_charset(b"-----BEGIN PGP MESSAGE-----\n\nCharset: x\n"),
             None
         );
-        for (part, armor_header, want) in [
-            (Some("iso-8859-15"), Some("utf-8"), Some("iso-8859-15")),
-            (Some("US-ASCII"), Some("ISO-8859-15"), Some("ISO-8859-15")),
-            (None, Some("ISO-8859-15"), Some("ISO-8859-15")),
-            (Some("us-ascii"), None, None),
-            (None, None, None),
+        let latin9 = b"Gr\xfc\xdfe, 5 \xa4";
+        let utf8 = "Gr\u{fc}\u{df}e, 5 \u{20ac}".as_bytes();
+        for (text, part, armor_header, want) in [
+            (
+                &latin9[..],
+                Some("iso-8859-15"),
+                Some("utf-8"),
+                Some("iso-8859-15"),
+            ),
+            (
+                latin9,
+                Some("US-ASCII"),
+                Some("ISO-8859-15"),
+                Some("ISO-8859-15"),
+            ),
+            (latin9, None, Some("ISO-8859-15"), Some("ISO-8859-15")),
+            (latin9, Some("us-ascii"), None, None),
+            (latin9, None, None, None),
+            // UTF-8 text pasted into a Latin-1 part is still UTF-8.
+            (utf8, Some("iso-8859-1"), None, Some("utf-8")),
+            (
+                b"ascii only",
+                Some("iso-8859-15"),
+                None,
+                Some("iso-8859-15"),
+            ),
         ] {
             assert_eq!(
-                plaintext_charset(part, armor_header.map(str::to_string)).as_deref(),
+                plaintext_charset(text, part, armor_header.map(str::to_string)).as_deref(),
                 want,
                 "{part:?} {armor_header:?}"
             );

@@ -429,12 +429,15 @@ impl Layer {
     }
 }
 
-/// Whether a part holds OpenPGP data: an armored message, or binary packets (the
-/// first byte of every OpenPGP packet has its top bit set).
+/// Whether a part holds OpenPGP data: an armored message, or binary packets in a
+/// binary part (the first byte of every OpenPGP packet has its top bit set; a text
+/// part may start with any character).
 fn holds_openpgp(part: &MessagePart<'_>) -> bool {
     let data = contents_of(part);
+    let binary = matches!(part.body, PartType::Binary(_) | PartType::InlineBinary(_));
     find(data, BEGIN_MESSAGE.as_bytes()).is_some()
-        || (!is_type(part, "application", "pgp-encrypted")
+        || (binary
+            && !is_type(part, "application", "pgp-encrypted")
             && data.first().is_some_and(|b| b & 0x80 != 0))
 }
 
