@@ -44,6 +44,9 @@
 //! - [`layouts`]: issue 15, every layout clients and providers produce: encrypted and
 //!   signed parts anywhere in the tree, rewritten by Exchange, wrapped in S/MIME, in
 //!   HTML; S/MIME-encrypted and passphrase-only mail; two From headers.
+//! - [`layouts3_a`]: issue 25, Outlook/GpgOL's internal MIME form, inline PGP with
+//!   CRLF and mixed line ends, inline PGP in an ISO-8859-15 part, an armor header
+//!   quoted in prose.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
@@ -78,6 +81,7 @@ mod journeys;
 mod keys;
 mod keys_late;
 mod layouts;
+mod layouts3_a;
 mod lifecycle;
 mod manual;
 mod network;

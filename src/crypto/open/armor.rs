@@ -26,26 +26,41 @@ impl Ctx<'_> {
             depth as u64,
         )?;
         let mut rest = bytes;
+        // Where the next search for an armor line starts: past a BEGIN line quoted in
+        // prose, which stays part of the text around it.
+        let mut from = 0;
         loop {
-            let msg_at = find(rest, BEGIN_MESSAGE.as_bytes());
-            let signed_at = find(rest, BEGIN_SIGNED.as_bytes());
+            let msg_at = find_from(rest, BEGIN_MESSAGE.as_bytes(), from);
+            let signed_at = find_from(rest, BEGIN_SIGNED.as_bytes(), from);
             match (msg_at, signed_at) {
                 (Some(m), s) if s.is_none_or(|s| m < s) => {
-                    let block_end = find_from(rest, END_MESSAGE.as_bytes(), m)
-                        .map(|e| e + END_MESSAGE.len())
-                        .ok_or_else(|| {
-                            OpenError::Corrupt("armored message has no END line".into())
-                        })?;
+                    let Some(block_end) =
+                        find_from(rest, END_MESSAGE.as_bytes(), m).map(|e| e + END_MESSAGE.len())
+                    else {
+                        if armor_data_follows(rest.get(m..).unwrap_or_default()) {
+                            return Err(OpenError::Corrupt(
+                                "armored message has no END line".into(),
+                            ));
+                        }
+                        // A BEGIN line with no OpenPGP data after it and no END line
+                        // (a report about an OpenPGP bug quoting one) is text.
+                        from = m + BEGIN_MESSAGE.len();
+                        continue;
+                    };
                     let (before, block, after) = split3(rest, m, block_end);
                     self.push_decoded(before, charset);
                     if self.out.form == Form::Plain {
                         self.out.form = Form::Inline;
                     }
-                    let (plaintext, status, decrypted) = self.decrypt_verified(block)?;
+                    let block = armor_line_ends(block);
+                    let (plaintext, status, decrypted) = self.decrypt_verified(&block)?;
+                    let inner_charset =
+                        plaintext_charset(&plaintext, charset, armor_charset(&block));
                     self.opened_layer(status, decrypted, |ctx| {
-                        ctx.plaintext(&plaintext, depth + 1)
+                        ctx.plaintext(&plaintext, inner_charset.as_deref(), depth + 1)
                     })?;
                     rest = after;
+                    from = 0;
                 }
                 (_, Some(s)) => {
                     let block_end = find_from(rest, END_SIGNATURE.as_bytes(), s)
@@ -63,6 +78,7 @@ impl Ctx<'_> {
                     self.apply(verdict, self.encrypted_depth > 0, false);
                     self.under(status, |ctx| ctx.push_decoded(&text, charset));
                     rest = after;
+                    from = 0;
                 }
                 _ => {
                     self.push_decoded(rest, charset);
@@ -73,13 +89,19 @@ impl Ctx<'_> {
     }
 
     /// What an armored message decrypted to: a MIME entity when it starts with MIME
-    /// headers (the encrypted part of a PGP/MIME message a provider rewrote, or a
-    /// client that encrypts MIME inline), else text, possibly clearsigned again.
-    fn plaintext(&mut self, bytes: &[u8], depth: usize) -> Result<(), OpenError> {
+    /// headers (the encrypted part of a PGP/MIME message a provider rewrote, a client
+    /// that encrypts MIME inline, GpgOL's internal form), else text in `charset`,
+    /// possibly clearsigned again.
+    pub(super) fn plaintext(
+        &mut self,
+        bytes: &[u8],
+        charset: Option<&str>,
+        depth: usize,
+    ) -> Result<(), OpenError> {
         if starts_with_mime_headers(bytes) {
             self.entity(bytes, depth)
         } else {
-            self.text_part(bytes, None, depth)
+            self.text_part(bytes, charset, depth)
         }
     }
 
@@ -120,6 +142,123 @@ impl Ctx<'_> {
         self.content_read();
         self.out.body.push(Body::Html(html));
     }
+}
+
+/// Whether OpenPGP data follows an armor BEGIN line (`at` is where the line starts):
+/// the line ends after the marker, optional `Key: value` armor headers and a blank
+/// line follow, then a line of radix-64 that starts an OpenPGP packet. A report that
+/// quotes the line in prose has none of that, and is read as text.
+fn armor_data_follows(at: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(at.get(..at.len().min(4096)).unwrap_or(at));
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.trim_end_matches(['\r', ' ', '\t']));
+    if lines.next() != Some(BEGIN_MESSAGE) {
+        return false;
+    }
+    let mut lines = lines.skip_while(|l| is_armor_header(l));
+    // RFC 4880 section 6.2: a blank line ends the armor headers. Some writers leave it
+    // out; the data line is recognised either way.
+    let data = match lines.next() {
+        Some("") => lines.next(),
+        other => other,
+    };
+    let Some(data) = data.filter(|d| d.len() >= 4) else {
+        return false;
+    };
+    if !data
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    {
+        return false;
+    }
+    use base64::Engine as _;
+    let head = data.get(..data.len() / 4 * 4).unwrap_or_default();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(head)
+        .unwrap_or_default();
+    // Every OpenPGP packet header has its top bit set (RFC 4880 section 4.2).
+    decoded.first().is_some_and(|b| b & 0x80 != 0)
+}
+
+/// An armor header line (`Version: GnuPG v2`, `Charset: ISO-8859-15`).
+fn is_armor_header(line: &str) -> bool {
+    line.split_once(": ").is_some_and(|(key, _)| {
+        !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
+/// The armor's `Charset:` header (RFC 4880 section 6.2), if it has one.
+fn armor_charset(block: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(block.get(..block.len().min(4096)).unwrap_or(block));
+    text.split('\n')
+        .skip(1)
+        .take_while(|l| is_armor_header(l))
+        .find_map(|l| {
+            let (key, value) = l.split_once(": ")?;
+            key.eq_ignore_ascii_case("charset")
+                .then(|| value.trim().to_string())
+        })
+        .filter(|c| !c.is_empty())
+}
+
+/// The charset decrypted inline text is read in. Text that is valid UTF-8 with
+/// characters beyond ASCII is UTF-8 (GnuPG encrypts what the sender's terminal or
+/// editor wrote, whatever charset the mail part later got; legacy text is almost
+/// never valid UTF-8 by chance). Any other text is in the charset of the part the
+/// armor came from (a client that encrypts inline encrypts the text it would have
+/// sent in that part), unless that names only ASCII; then in the armor's `Charset:`
+/// header; else none, which reads UTF-8 with any invalid byte marked.
+fn plaintext_charset(
+    plaintext: &[u8],
+    part: Option<&str>,
+    armor: Option<String>,
+) -> Option<String> {
+    if !plaintext.is_ascii() && std::str::from_utf8(plaintext).is_ok() {
+        return Some("utf-8".into());
+    }
+    part.filter(|c| !names_ascii(c))
+        .map(str::to_string)
+        .or(armor.filter(|c| !names_ascii(c)))
+}
+
+fn names_ascii(charset: &str) -> bool {
+    let c = charset.trim().trim_matches('"').to_ascii_lowercase();
+    matches!(
+        c.as_str(),
+        "us-ascii" | "ascii" | "ansi_x3.4-1968" | "iso646-us" | "us" | "csascii"
+    )
+}
+
+/// An armored block with every line end (CRLF, LF, CR, LF CR, and the CR CR LF a
+/// quoted-printable `=0D` before a line break makes) turned into LF, and trailing
+/// whitespace dropped, which RFC 4880 section 6.2 says readers ignore: clients
+/// (KMail) write armor with CRLF, and parts converted along the way mix them.
+fn armor_line_ends(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len());
+    let mut bytes = block.iter().copied().peekable();
+    let end_line = |out: &mut Vec<u8>| {
+        while out.last().is_some_and(|b| matches!(b, b' ' | b'\t')) {
+            out.pop();
+        }
+        out.push(b'\n');
+    };
+    let mut after_lf = false;
+    while let Some(b) = bytes.next() {
+        match b {
+            // LF CR: the CR belongs to the line end before it.
+            b'\r' if after_lf && bytes.peek() != Some(&b'\n') => {}
+            b'\r' => {
+                while bytes.next_if_eq(&b'\r').is_some() {}
+                let _ = bytes.next_if_eq(&b'\n');
+                end_line(&mut out);
+            }
+            b'\n' => end_line(&mut out),
+            b => out.push(b),
+        }
+        after_lf = b == b'\n';
+    }
+    out
 }
 
 /// Whether decrypted bytes begin with a MIME header section that names a
@@ -358,6 +497,85 @@ mod tests {
                 want,
                 "{}",
                 String::from_utf8_lossy(bytes)
+            );
+        }
+    }
+
+    #[test]
+    fn armor_line_ends_are_lf() {
+        assert_eq!(
+            armor_line_ends(b"-----BEGIN\r\nA: b \r\n\r\nabc\r\r\nde\rf\n\rg\n-----END\r\n"),
+            b"-----BEGIN\nA: b\n\nabc\nde\nf\ng\n-----END\n"
+        );
+    }
+
+    #[test]
+    fn openpgp_data_after_a_begin_line() {
+        for (text, want) in [
+            ("-----BEGIN PGP MESSAGE-----\n\nhQEMA0Zk\n", true),
+            (
+                "-----BEGIN PGP MESSAGE-----\r\nVersion: GnuPG v2\r\n\r\nhQEMA0Zk\r\n",
+                true,
+            ),
+            ("-----BEGIN PGP MESSAGE-----\nhQEMA0Zk\n", true),
+            (
+                "-----BEGIN PGP MESSAGE-----\n\nand then more prose\n",
+                false,
+            ),
+            (
+                "-----BEGIN PGP MESSAGE-----` lines crash it\n\nhQEMA0Zk\n",
+                false,
+            ),
+            ("-----BEGIN PGP MESSAGE-----\n\nAAAAAAAA\n", false),
+            ("-----BEGIN PGP MESSAGE-----", false),
+        ] {
+            assert_eq!(armor_data_follows(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn decrypted_text_charset() {
+        let armor = |c: &str| {
+            armor_charset(
+                format!("-----BEGIN PGP MESSAGE-----\r\nCharset: {c}\r\n\r\nhQEMA\r\n").as_bytes(),
+            )
+        };
+        assert_eq!(armor("ISO-8859-15").as_deref(), Some("ISO-8859-15"));
+        assert_eq!(
+            armor_charset(b"-----BEGIN PGP MESSAGE-----\n\nCharset: x\n"),
+            None
+        );
+        let latin9 = b"Gr\xfc\xdfe, 5 \xa4";
+        let utf8 = "Gr\u{fc}\u{df}e, 5 \u{20ac}".as_bytes();
+        for (text, part, armor_header, want) in [
+            (
+                &latin9[..],
+                Some("iso-8859-15"),
+                Some("utf-8"),
+                Some("iso-8859-15"),
+            ),
+            (
+                latin9,
+                Some("US-ASCII"),
+                Some("ISO-8859-15"),
+                Some("ISO-8859-15"),
+            ),
+            (latin9, None, Some("ISO-8859-15"), Some("ISO-8859-15")),
+            (latin9, Some("us-ascii"), None, None),
+            (latin9, None, None, None),
+            // UTF-8 text pasted into a Latin-1 part is still UTF-8.
+            (utf8, Some("iso-8859-1"), None, Some("utf-8")),
+            (
+                b"ascii only",
+                Some("iso-8859-15"),
+                None,
+                Some("iso-8859-15"),
+            ),
+        ] {
+            assert_eq!(
+                plaintext_charset(text, part, armor_header.map(str::to_string)).as_deref(),
+                want,
+                "{part:?} {armor_header:?}"
             );
         }
     }

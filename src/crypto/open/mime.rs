@@ -51,14 +51,17 @@ pub(super) fn transfer_decoded<'m>(
     }
 }
 
-/// Bytes in a named charset to text; UTF-8 when unnamed or valid, lossy as a last
-/// resort so a wrong label never loses a report.
+/// Bytes in a named charset to text, the way mail-parser reads a text part: in the
+/// named charset when it is one we know (ISO-8859-15 text is not UTF-8, even where
+/// its bytes happen to be valid UTF-8); UTF-8 when unnamed, named UTF-8 or ASCII, or
+/// unknown; lossy as a last resort so a wrong label never loses a report.
 pub(super) fn decode_charset(bytes: &[u8], charset: Option<&str>) -> String {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
-    }
-    if let Some(decoder) =
-        charset.and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()))
+    let named = charset
+        .map(|c| c.trim().trim_matches('"').to_ascii_lowercase())
+        .filter(|c| !matches!(c.as_str(), "utf-8" | "utf8" | "us-ascii" | "ascii"));
+    if let Some(decoder) = named
+        .as_deref()
+        .and_then(|c| mail_parser::decoders::charsets::map::charset_decoder(c.as_bytes()))
     {
         return decoder(bytes);
     }
@@ -150,6 +153,31 @@ pub fn canonical_crlf(bytes: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_is_read_in_its_named_charset() {
+        // "Grüße, 5 €" in ISO-8859-15: 0xFC, 0xDF, 0xA4.
+        let latin9 = b"Gr\xfc\xdfe, 5 \xa4";
+        assert_eq!(
+            decode_charset(latin9, Some("ISO-8859-15")),
+            "Gr\u{fc}\u{df}e, 5 \u{20ac}"
+        );
+        assert_eq!(
+            decode_charset(latin9, Some("\"iso-8859-15\"")),
+            "Gr\u{fc}\u{df}e, 5 \u{20ac}"
+        );
+        // Bytes that are valid UTF-8 are still read in the named charset.
+        assert_eq!(
+            decode_charset(b"\xc3\xa4", Some("iso-8859-1")),
+            "\u{c3}\u{a4}"
+        );
+        assert_eq!(decode_charset("caf\u{e9}".as_bytes(), None), "caf\u{e9}");
+        assert_eq!(
+            decode_charset("caf\u{e9}".as_bytes(), Some("us-ascii")),
+            "caf\u{e9}"
+        );
+        assert_eq!(decode_charset(b"a\xffb", Some("x-unknown")), "a\u{fffd}b");
+    }
 
     #[test]
     fn crlf_canonicalisation() {

@@ -360,11 +360,21 @@ mod tests {
         let none = |_: &KeyHandle| Vec::new();
         let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA\r\n-----END PGP MESSAGE-----\r\n";
         assert!(open(raw, &ring, &none, &[], &Limits::default()).is_err());
-        let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nno end";
+        // Cut off after the data began: truncated.
+        let raw = b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA0Zk\r\n";
         assert!(matches!(
             open(raw, &ring, &none, &[], &Limits::default()),
             Err(OpenError::Corrupt(_))
         ));
+        // The line quoted in prose, no data and no END line after it: text.
+        for raw in [
+            &b"From: a@example.net\r\n\r\n-----BEGIN PGP MESSAGE-----\r\nno end"[..],
+            b"From: a@example.net\r\n\r\nThe importer chokes on `-----BEGIN PGP MESSAGE-----` lines.\r\n",
+        ] {
+            let o = open(raw, &ring, &none, &[], &Limits::default()).unwrap();
+            assert_eq!(o.form, Form::Plain);
+            assert!(o.text().contains("-----BEGIN PGP MESSAGE-----"), "{}", o.text());
+        }
     }
 }
 

@@ -76,12 +76,15 @@ impl Ctx<'_> {
     /// OpenPGP message.
     fn pgp_mime_encrypted(
         &mut self,
-        msg: &Message<'_>,
+        msg: &mut Message<'_>,
         id: u32,
         depth: usize,
     ) -> Result<(), OpenError> {
         let parent = msg.part(id);
         let children = parent.map(|p| children(msg, p)).unwrap_or_default();
+        if self.encrypted_depth > 0 && !children.iter().any(|p| holds_openpgp(p)) {
+            return self.gpgol_wrapper(msg, id, depth);
+        }
         let payload = children
             .iter()
             .filter(|p| !is_type(p, "application", "pgp-encrypted"))
@@ -96,6 +99,41 @@ impl Ctx<'_> {
         self.out.form = Form::PgpMime;
         let (plaintext, status, decrypted) = self.decrypt_verified(ciphertext)?;
         self.opened_layer(status, decrypted, |ctx| ctx.entity(&plaintext, depth + 1))
+    }
+
+    /// GpgOL's internal form (Outlook): the decrypted content is itself a
+    /// `multipart/encrypted` with the version part and an "encrypted" part that holds
+    /// the message in the clear, its MIME or its text. Inside a layer one of our keys
+    /// decrypted, such a wrapper is read as what it holds; it adds no encryption.
+    fn gpgol_wrapper(
+        &mut self,
+        msg: &mut Message<'_>,
+        id: u32,
+        depth: usize,
+    ) -> Result<(), OpenError> {
+        let ids = match msg.part(id).map(|p| &p.body) {
+            Some(PartType::Multipart(ids)) => ids.clone(),
+            _ => Vec::new(),
+        };
+        for child in ids {
+            let Some(part) = msg.part(child) else {
+                continue;
+            };
+            if is_type(part, "application", "pgp-encrypted") {
+                continue;
+            }
+            if is_type(part, "application", "octet-stream") && part.attachment_name().is_none() {
+                let held = contents_of(part).to_vec();
+                let charset = part
+                    .content_type()
+                    .and_then(|c| c.attribute("charset"))
+                    .map(str::to_string);
+                self.plaintext(&held, charset.as_deref(), depth + 1)?;
+            } else {
+                self.part(msg, child, depth)?;
+            }
+        }
+        Ok(())
     }
 
     /// RFC 3156 section 5: the first part is signed as it stands on the wire, with
@@ -389,6 +427,18 @@ impl Layer {
             _ => "S/MIME (application/pkcs7-mime)",
         })
     }
+}
+
+/// Whether a part holds OpenPGP data: an armored message, or binary packets in a
+/// binary part (the first byte of every OpenPGP packet has its top bit set; a text
+/// part may start with any character).
+fn holds_openpgp(part: &MessagePart<'_>) -> bool {
+    let data = contents_of(part);
+    let binary = matches!(part.body, PartType::Binary(_) | PartType::InlineBinary(_));
+    find(data, BEGIN_MESSAGE.as_bytes()).is_some()
+        || (binary
+            && !is_type(part, "application", "pgp-encrypted")
+            && data.first().is_some_and(|b| b & 0x80 != 0))
 }
 
 /// Whether a part is RFC 3156's "Version: 1" identification and nothing else.
