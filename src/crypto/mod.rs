@@ -27,6 +27,38 @@ pub(crate) use team::{Member, Team, TeamError};
 pub(crate) static POLICY: openpgp::policy::StandardPolicy<'static> =
     openpgp::policy::StandardPolicy::new();
 
+/// Symmetric ciphers [`POLICY`] rejects that GnuPG still decrypts, and mail clients
+/// still write (eM Client 7 CAST5, older clients 3DES): a report already encrypted
+/// with one is not made safer by refusing it. (sequoia deprecates the names to warn
+/// writers; reading is what they are named for here.)
+#[allow(deprecated)]
+const LEGACY_CIPHERS: [openpgp::types::SymmetricAlgorithm; 3] = [
+    openpgp::types::SymmetricAlgorithm::IDEA,
+    openpgp::types::SymmetricAlgorithm::TripleDES,
+    openpgp::types::SymmetricAlgorithm::CAST5,
+];
+
+/// [`POLICY`] plus the [`LEGACY_CIPHERS`], for decrypting incoming mail and for
+/// nothing else: the gateway never writes with them (sealing uses [`POLICY`]).
+pub(crate) static DECRYPTION_POLICY: std::sync::LazyLock<openpgp::policy::StandardPolicy<'static>> =
+    std::sync::LazyLock::new(|| {
+        let mut p = openpgp::policy::StandardPolicy::new();
+        for algo in LEGACY_CIPHERS {
+            p.accept_symmetric_algo(algo);
+        }
+        p
+    });
+
+/// The name maintainers know a legacy cipher by, when [`POLICY`] rejects `algo`.
+pub(crate) fn legacy_cipher_name(algo: openpgp::types::SymmetricAlgorithm) -> Option<String> {
+    use openpgp::policy::Policy as _;
+    if POLICY.symmetric_algorithm(algo).is_ok() {
+        return None;
+    }
+    // "CAST5", "3DES", "IDEA": the names GnuPG's `--cipher-algo` takes.
+    Some(algo.to_string())
+}
+
 /// What we know about a message's signature, as shown to maintainers and scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
