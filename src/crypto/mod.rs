@@ -183,4 +183,39 @@ mod tests {
         assert_eq!(Good.merge(UnknownKey), Good);
         assert_eq!(None.merge(None), None);
     }
+
+    /// The legacy ciphers are read, named for maintainers, and never written: the
+    /// policy the gateway writes and checks keys with still rejects them.
+    #[test]
+    #[allow(deprecated)]
+    fn legacy_ciphers_are_for_decryption_only() {
+        use super::openpgp::policy::Policy as _;
+        use super::openpgp::types::SymmetricAlgorithm as S;
+        use super::{DECRYPTION_POLICY, POLICY, legacy_cipher_name};
+        let cases = [
+            (S::CAST5, Some("CAST5")),
+            (S::TripleDES, Some("3DES")),
+            (S::IDEA, Some("IDEA")),
+            (S::AES256, Option::None),
+            (S::AES128, Option::None),
+        ];
+        for (algo, name) in cases {
+            assert!(
+                DECRYPTION_POLICY.symmetric_algorithm(algo).is_ok(),
+                "{algo}"
+            );
+            assert_eq!(
+                POLICY.symmetric_algorithm(algo).is_ok(),
+                name.is_none(),
+                "{algo}"
+            );
+            assert_eq!(legacy_cipher_name(algo).as_deref(), name, "{algo}");
+        }
+        // Nothing else differs: a cipher no policy reads stays refused.
+        assert!(
+            DECRYPTION_POLICY
+                .symmetric_algorithm(S::Unencrypted)
+                .is_err()
+        );
+    }
 }
