@@ -180,6 +180,9 @@ pub enum Hint {
     NoProofOfConcept,
     /// The report mentions a phrase of an out-of-scope category.
     PossiblyOutOfScope { category: String, phrase: String },
+    /// The report was encrypted with a legacy cipher (CAST5, 3DES) the gateway reads
+    /// but never writes: the researcher's client may protect other mail as weakly.
+    LegacyCipher { cipher: String },
 }
 
 impl std::fmt::Display for Hint {
@@ -190,6 +193,7 @@ impl std::fmt::Display for Hint {
             Hint::PossiblyOutOfScope { category, .. } => {
                 write!(f, "possibly_out_of_scope: {category}")
             }
+            Hint::LegacyCipher { cipher } => write!(f, "legacy_cipher: {cipher}"),
         }
     }
 }
@@ -209,6 +213,9 @@ impl Hint {
             Hint::PossiblyOutOfScope { category, phrase } => format!(
                 "mentions \"{phrase}\", which the policy's out-of-scope category {category} covers"
             ),
+            Hint::LegacyCipher { cipher } => format!(
+                "encrypted with {cipher}, a legacy cipher: read, but never used for the gateway's own mail; the researcher's client may protect other mail as weakly"
+            ),
         }
     }
 
@@ -221,7 +228,8 @@ impl Hint {
             )),
             Hint::NoProofOfConcept => Some("Steps to reproduce or a proof of concept".to_string()),
             // Scope is the maintainers' call: the reporter is not told a guess.
-            Hint::PossiblyOutOfScope { .. } => None,
+            // The cipher is for maintainers; answers are encrypted with a current one.
+            Hint::PossiblyOutOfScope { .. } | Hint::LegacyCipher { .. } => None,
         }
     }
 }

@@ -27,6 +27,38 @@ pub(crate) use team::{Member, Team, TeamError};
 pub(crate) static POLICY: openpgp::policy::StandardPolicy<'static> =
     openpgp::policy::StandardPolicy::new();
 
+/// Symmetric ciphers [`POLICY`] rejects that GnuPG still decrypts, and mail clients
+/// still write (eM Client 7 CAST5, older clients 3DES): a report already encrypted
+/// with one is not made safer by refusing it. (sequoia deprecates the names to warn
+/// writers; reading is what they are named for here.)
+#[allow(deprecated)]
+const LEGACY_CIPHERS: [openpgp::types::SymmetricAlgorithm; 3] = [
+    openpgp::types::SymmetricAlgorithm::IDEA,
+    openpgp::types::SymmetricAlgorithm::TripleDES,
+    openpgp::types::SymmetricAlgorithm::CAST5,
+];
+
+/// [`POLICY`] plus the [`LEGACY_CIPHERS`], for decrypting incoming mail and for
+/// nothing else: the gateway never writes with them (sealing uses [`POLICY`]).
+pub(crate) static DECRYPTION_POLICY: std::sync::LazyLock<openpgp::policy::StandardPolicy<'static>> =
+    std::sync::LazyLock::new(|| {
+        let mut p = openpgp::policy::StandardPolicy::new();
+        for algo in LEGACY_CIPHERS {
+            p.accept_symmetric_algo(algo);
+        }
+        p
+    });
+
+/// The name maintainers know a legacy cipher by, when [`POLICY`] rejects `algo`.
+pub(crate) fn legacy_cipher_name(algo: openpgp::types::SymmetricAlgorithm) -> Option<String> {
+    use openpgp::policy::Policy as _;
+    if POLICY.symmetric_algorithm(algo).is_ok() {
+        return None;
+    }
+    // "CAST5", "3DES", "IDEA": the names GnuPG's `--cipher-algo` takes.
+    Some(algo.to_string())
+}
+
 /// What we know about a message's signature, as shown to maintainers and scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -150,5 +182,40 @@ mod tests {
         assert_eq!(Bad.merge(Good), Bad);
         assert_eq!(Good.merge(UnknownKey), Good);
         assert_eq!(None.merge(None), None);
+    }
+
+    /// The legacy ciphers are read, named for maintainers, and never written: the
+    /// policy the gateway writes and checks keys with still rejects them.
+    #[test]
+    #[allow(deprecated)]
+    fn legacy_ciphers_are_for_decryption_only() {
+        use super::openpgp::policy::Policy as _;
+        use super::openpgp::types::SymmetricAlgorithm as S;
+        use super::{DECRYPTION_POLICY, POLICY, legacy_cipher_name};
+        let cases = [
+            (S::CAST5, Some("CAST5")),
+            (S::TripleDES, Some("3DES")),
+            (S::IDEA, Some("IDEA")),
+            (S::AES256, Option::None),
+            (S::AES128, Option::None),
+        ];
+        for (algo, name) in cases {
+            assert!(
+                DECRYPTION_POLICY.symmetric_algorithm(algo).is_ok(),
+                "{algo}"
+            );
+            assert_eq!(
+                POLICY.symmetric_algorithm(algo).is_ok(),
+                name.is_none(),
+                "{algo}"
+            );
+            assert_eq!(legacy_cipher_name(algo).as_deref(), name, "{algo}");
+        }
+        // Nothing else differs: a cipher no policy reads stays refused.
+        assert!(
+            DECRYPTION_POLICY
+                .symmetric_algorithm(S::Unencrypted)
+                .is_err()
+        );
     }
 }

@@ -284,7 +284,15 @@ impl Pipeline {
             proof_checked: true,
             unverified_followup_of,
             missing: fields.missing(&policy.required_fields),
-            hints: policy::hints(policy, &fields, &c.text, attachments.len()),
+            hints: policy::hints(policy, &fields, &c.text, attachments.len())
+                .into_iter()
+                .chain(
+                    opened
+                        .legacy_cipher
+                        .clone()
+                        .map(|cipher| policy::Hint::LegacyCipher { cipher }),
+                )
+                .collect(),
             deadlines: Deadlines::compute(policy, now, fields.severity()),
             fields,
             attachments,

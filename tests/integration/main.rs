@@ -47,6 +47,9 @@
 //! - [`layouts3_a`]: issue 25, Outlook/GpgOL's internal MIME form, inline PGP with
 //!   CRLF and mixed line ends, inline PGP in an ISO-8859-15 part, an armor header
 //!   quoted in prose.
+//! - [`layouts3_b`]: issue 25, defects 4 and 6: CAST5 and 3DES PGP/MIME read and
+//!   marked, a cipher the gateway cannot read refused by name, and KMail's
+//!   multipart/signed with two binary attachments (ignored until fixed).
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
@@ -82,6 +85,7 @@ mod keys;
 mod keys_late;
 mod layouts;
 mod layouts3_a;
+mod layouts3_b;
 mod lifecycle;
 mod manual;
 mod network;

@@ -48,6 +48,12 @@ pub enum OpenError {
         "encrypted with a passphrase only, not to a public key: this gateway cannot read passphrase-encrypted mail; please send it again encrypted to its OpenPGP key"
     )]
     PassphraseOnly,
+    /// Encrypted with a symmetric cipher this gateway cannot decrypt (one its
+    /// OpenPGP library does not implement, or one no policy allows).
+    #[error(
+        "encrypted with {0}, a cipher this gateway cannot decrypt; please send it again encrypted to its OpenPGP key with a current OpenPGP program (AES)"
+    )]
+    Cipher(String),
     #[error("malformed OpenPGP/MIME structure ({0})")]
     Malformed(String),
     #[error("more than {MAX_BLOCKS} OpenPGP blocks in one message")]
@@ -90,6 +96,9 @@ pub struct Opened {
     pub signer_key_source: Option<KeySource>,
     /// The gateway key that decrypted it.
     pub decrypted_with: Option<String>,
+    /// The legacy symmetric cipher (CAST5, 3DES) the report was encrypted with, which
+    /// the gateway reads but never writes: something maintainers should know.
+    pub legacy_cipher: Option<String>,
     /// Protected (inner) Subject; wins over an outer placeholder such as "...".
     pub subject: Option<String>,
     /// The body as read, text and HTML parts in order.
@@ -251,6 +260,7 @@ pub fn open(
             signer_cert: None,
             signer_key_source: None,
             decrypted_with: None,
+            legacy_cipher: None,
             subject: None,
             body: Vec::new(),
             attachments: Vec::new(),

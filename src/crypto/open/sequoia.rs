@@ -19,7 +19,7 @@ use openpgp::{Cert, KeyHandle};
 use super::{CertLookup, Ctx, MAX_BLOCKS, OpenError, SignatureMark, Verdict};
 use crate::config::LimitExceeded;
 use crate::crypto::certs::signs_with;
-use crate::crypto::{KeySource, Keyring, POLICY, SignatureStatus};
+use crate::crypto::{DECRYPTION_POLICY, KeySource, Keyring, POLICY, SignatureStatus};
 
 impl Ctx<'_> {
     /// A verification/decryption helper sharing its findings through `state`, which
@@ -88,9 +88,11 @@ impl Ctx<'_> {
             // This one reads everything first and looks at the verdict (and at a
             // failed integrity check, which is a read error) only after the end, so
             // that holding back is a third copy of a large report for nothing.
+            // The decryption policy also reads the legacy ciphers GnuPG reads; it
+            // differs from POLICY in nothing else, so signatures are judged alike.
             let mut decryptor = DecryptorBuilder::from_bytes(ciphertext)?
                 .buffer_size(64 * 1024)
-                .with_policy(&POLICY, None, self.helper(&state))?;
+                .with_policy(&*DECRYPTION_POLICY, None, self.helper(&state))?;
             // Sized up front: grown by doubling, a 30 MB plaintext would hold 64 MiB
             // and, while it moves, 96. The plaintext is rarely larger than the
             // (armored) ciphertext; capacity never touched costs no memory.
@@ -118,6 +120,10 @@ impl Ctx<'_> {
                     self.out.encrypted = true;
                     if self.out.decrypted_with.is_none() {
                         self.out.decrypted_with = state.decrypted_with;
+                    }
+                    if self.out.legacy_cipher.is_none() {
+                        self.out.legacy_cipher =
+                            state.cipher.and_then(crate::crypto::legacy_cipher_name);
                     }
                 }
                 let status = state.verdict.status;
@@ -258,6 +264,8 @@ pub(super) struct HelperState {
     addressed_to_us: bool,
     /// Encrypted to a passphrase (SKESK) and to no public key at all.
     passphrase_only: bool,
+    /// The symmetric cipher a session key we decrypted names.
+    cipher: Option<openpgp::types::SymmetricAlgorithm>,
     sources: HashMap<openpgp::Fingerprint, KeySource>,
     /// The certificates handed to the verifier.
     certs: Vec<Cert>,
@@ -414,7 +422,18 @@ impl DecryptionHelper for Helper<'_> {
                     .map_or_else(|| "anonymous".to_string(), |r| r.to_hex()),
             );
             // An anonymous recipient (hidden key ID) may be any of our keys.
-            let attempt = self.keyring.open_session(pkesk, sym_algo, decrypt);
+            // The cipher the session key names is noted, so that a report in a
+            // legacy cipher is marked and one in a cipher we cannot read is
+            // refused by name, not as corrupt data.
+            let state = &self.state;
+            let mut noting = |algo: Option<openpgp::types::SymmetricAlgorithm>,
+                              key: &openpgp::crypto::SessionKey| {
+                if algo.is_some() {
+                    state.borrow_mut().cipher = algo;
+                }
+                decrypt(algo, key)
+            };
+            let attempt = self.keyring.open_session(pkesk, sym_algo, &mut noting);
             if attempt.addressed_to_us {
                 self.state.borrow_mut().addressed_to_us = true;
             }
@@ -432,6 +451,14 @@ impl DecryptionHelper for Helper<'_> {
 pub(super) fn classify_decrypt_error(state: &HelperState, err: &anyhow::Error) -> OpenError {
     if state.passphrase_only {
         return OpenError::PassphraseOnly;
+    }
+    // One of our keys opened the session key, but its cipher is one we cannot
+    // decrypt with: that is the reason, not corruption.
+    if let Some(algo) = state.cipher {
+        use openpgp::policy::Policy as _;
+        if !algo.is_supported() || DECRYPTION_POLICY.symmetric_algorithm(algo).is_err() {
+            return OpenError::Cipher(algo.to_string());
+        }
     }
     if state.decrypted_with.is_none() && !state.addressed_to_us && !state.recipients.is_empty() {
         return OpenError::NoKey {
