@@ -18,6 +18,8 @@ use crate::util::*;
 
 /// How long any one command may take before it counts as hung.
 const COMMAND_BOUND: Duration = Duration::from_secs(20);
+/// Deadlines and digests on the daemon's own timers, in seconds instead of days.
+const FAST_TIMERS: &str = "[policy]\ninitial_assessment = \"2s\"\n[notify]\ncheck_interval = \"1s\"\n[digest]\nschedule = \"every 2s\"\n";
 /// How long the daemon may take to send a mail that a step causes.
 const MAIL_BOUND: Duration = Duration::from_secs(60);
 
@@ -481,22 +483,46 @@ expire_after = "1h"
     /// Waits for a mail to `m` after the first `seen` that, decrypted with `m`'s
     /// GnuPG and its gateway signature checked, contains `needle`; returns its text.
     pub fn maintainer_reads(&self, m: &Maintainer, seen: usize, needle: &str) -> String {
+        self.wait_text(m.address, seen, needle, |raw| {
+            m.open(raw, &self.gateway_fpr)
+        })
+    }
+
+    /// Waits for a mail to `to` after the first `seen` whose text, as `read` opens
+    /// it, contains `needle`; returns that text.
+    fn wait_text(
+        &self,
+        to: &str,
+        seen: usize,
+        needle: &str,
+        read: impl Fn(&[u8]) -> String,
+    ) -> String {
         let start = Instant::now();
         loop {
-            for raw in self.mail_to(m.address).iter().skip(seen) {
-                let text = m.open(raw, &self.gateway_fpr);
+            for raw in self.mail_to(to).iter().skip(seen) {
+                let text = read(raw);
                 if text.contains(needle) {
                     return text;
                 }
             }
             assert!(
                 start.elapsed() < MAIL_BOUND,
-                "{} got no mail with {needle:?} within {MAIL_BOUND:?}; log: {}",
-                m.address,
+                "{to} got no mail with {needle:?} within {MAIL_BOUND:?}; log: {}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// How many mails to `to` have a Subject containing all of `needles`.
+    pub fn count_subject(&self, to: &str, needles: &[&str]) -> usize {
+        self.mail_to(to)
+            .iter()
+            .filter(|m| {
+                let subject = header(m, "Subject").unwrap_or_default();
+                needles.iter().all(|n| subject.contains(n))
+            })
+            .count()
     }
 
     /// `m`'s new-report notification of `id`: (Message-ID, decrypted text).
@@ -537,21 +563,7 @@ expire_after = "1h"
             return None;
         }
         let want = format!("is now: {status}");
-        let start = Instant::now();
-        loop {
-            for raw in self.mail_to(ALICE).iter().skip(seen) {
-                let text = self.alice_reads(raw);
-                if text.contains(&want) {
-                    return Some(text);
-                }
-            }
-            assert!(
-                start.elapsed() < MAIL_BOUND,
-                "Alice was not told {want:?} within {MAIL_BOUND:?}; log: {}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        Some(self.wait_text(ALICE, seen, &want, |raw| self.alice_reads(raw)))
     }
 }
 
@@ -799,10 +811,7 @@ fn follow_up_and_replies(path: KeyPath) {
 /// passes its (two-second) assessment deadline; both maintainers get one escalation
 /// and digests that list it, encrypted to them.
 fn digest_and_escalation(path: KeyPath) {
-    let mut w = World::new(
-        path,
-        "[policy]\ninitial_assessment = \"2s\"\n[notify]\ncheck_interval = \"1s\"\n[digest]\nschedule = \"every 2s\"\n",
-    );
+    let mut w = World::new(path, FAST_TIMERS);
     w.start();
     let (id, _) = w.reported();
     for m in [&w.bob, &w.carol] {
@@ -825,14 +834,7 @@ fn digest_and_escalation(path: KeyPath) {
     // Escalated once, however many checks ran.
     std::thread::sleep(Duration::from_secs(3));
     for m in [BOB, CAROL] {
-        let n = w
-            .mail_to(m)
-            .iter()
-            .filter(|raw| {
-                let subject = header(raw, "Subject").unwrap_or_default();
-                subject.contains("OVERDUE") && subject.contains(&id)
-            })
-            .count();
+        let n = w.count_subject(m, &["OVERDUE", &id]);
         assert_eq!(n, 1, "{m} got {n} escalations");
     }
     w.stop();
@@ -843,10 +845,7 @@ fn digest_and_escalation(path: KeyPath) {
 /// and to a follow-up notice reach Alice; replies to a team copy, an escalation and
 /// the digest stay in the team (docs/maintainers.md, "Working by email").
 fn replies_to_each_kind_of_team_mail(path: KeyPath) {
-    let mut w = World::new(
-        path,
-        "[policy]\ninitial_assessment = \"2s\"\n[notify]\ncheck_interval = \"1s\"\n[digest]\nschedule = \"every 2s\"\n",
-    );
+    let mut w = World::new(path, FAST_TIMERS);
     w.start();
     let (id, ack) = w.reported();
     let ack_id = header(&ack, "Message-ID").unwrap();
@@ -1086,15 +1085,7 @@ fn smtp_tempfail_then_recovers(path: KeyPath) {
     let ack = w.wait_mail(ALICE, seen, &format!("[{id}]"));
     assert!(w.alice_reads(&ack).contains(&id));
     std::thread::sleep(Duration::from_secs(2));
-    let acks = w
-        .mail_to(ALICE)
-        .iter()
-        .filter(|m| {
-            header(m, "Subject")
-                .unwrap_or_default()
-                .contains(&format!("[{id}]"))
-        })
-        .count();
+    let acks = w.count_subject(ALICE, &[&format!("[{id}]")]);
     assert_eq!(acks, 1, "the acknowledgement went {acks} times");
     w.stop();
 }
@@ -1165,15 +1156,7 @@ fn smtp_that_accepts_then_stalls_does_not_stop_the_gateway() {
     let ack = w.wait_mail(ALICE, 0, &format!("[{id}]"));
     assert!(w.alice_reads(&ack).contains(&id));
     std::thread::sleep(Duration::from_secs(2));
-    let acks = w
-        .mail_to(ALICE)
-        .iter()
-        .filter(|m| {
-            header(m, "Subject")
-                .unwrap_or_default()
-                .contains(&format!("[{id}]"))
-        })
-        .count();
+    let acks = w.count_subject(ALICE, &[&format!("[{id}]")]);
     assert_eq!(acks, 1, "the acknowledgement went {acks} times");
     w.stop();
 }
