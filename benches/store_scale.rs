@@ -103,6 +103,13 @@ fn new_report(i: usize, n: usize) -> NewReport {
             credit_name: Some(format!("Researcher {i}")),
             contact: None,
             inferred: Default::default(),
+            affected: vec![disclosured::testing::extract::AffectedRange {
+                introduced: Some("2.0".into()),
+                last_affected: Some("2.3.1".into()),
+                fixed: None,
+                text: "2.0 to 2.3.1".into(),
+            }],
+            fixed_versions: vec!["2.3.2".into()],
         },
         missing: vec![],
         attachments: vec![AttachmentMeta {

@@ -78,7 +78,9 @@ pub mod testing {
         }
     }
     pub mod extract {
-        pub use crate::extract::{FieldName, Fields, extract, find_cvss, html_to_text};
+        pub use crate::extract::{
+            AffectedRange, FieldName, Fields, extract, find_cvss, html_to_text,
+        };
     }
     pub mod intake {
         pub use crate::intake::Mailbox;

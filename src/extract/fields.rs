@@ -192,6 +192,30 @@ pub struct Fields {
     /// reports from before issue 16 have none.
     #[serde(default)]
     pub inferred: Inferred,
+    /// The affected versions as ranges (what the OSV, CSAF and CVE exports read): every range
+    /// of the field, in the order written. Empty when no range could be read; the text of
+    /// `affected_versions` stays the record of what the report said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub affected: Vec<AffectedRange>,
+    /// Versions the report names as fixed ("fixed in", "corrigé dans", "修复版本"), never part
+    /// of the affected list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fixed_versions: Vec<String>,
+}
+
+/// One range of affected versions. `introduced` is the first affected version (absent when
+/// the report gives none: "before 2.4.1" affects everything before); exactly one of `fixed`
+/// (first version not affected) and `last_affected` (last version affected) closes it, or
+/// neither when the range is open or a single version. `text` is the range as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AffectedRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<String>,
+    pub text: String,
 }
 
 /// Fields whose value was inferred: `reports show --json` gives `"inferred":

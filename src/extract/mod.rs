@@ -38,8 +38,8 @@ mod sections;
 mod text;
 mod versions;
 
+pub use fields::{AffectedRange, FieldName, Fields};
 pub(crate) use fields::{Cvss, FIELD_CAP_BYTES, Severity};
-pub use fields::{FieldName, Fields};
 pub use scoring::find_cvss;
 
 /// Converts an HTML body to plain text for extraction: label tables and definition

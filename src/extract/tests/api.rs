@@ -106,6 +106,8 @@ fn get_covers_every_field() {
         credit_name: Some("c".into()),
         contact: Some("m".into()),
         inferred: crate::extract::fields::Inferred::default(),
+        affected: Vec::new(),
+        fixed_versions: Vec::new(),
     };
     let got: Vec<String> = FieldName::ALL
         .iter()
