@@ -9,7 +9,7 @@ BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
 # Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1.
 TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd openssl
 
-.PHONY: all build run test bench fuzz check fmt clippy deps test-deps clean install uninstall
+.PHONY: all build run test bench fuzz check fmt clippy deps test-deps test-validators clean install uninstall
 
 all: build
 
@@ -21,7 +21,7 @@ build: deps
 run: build
 	$(BIN) serve
 
-test: deps test-deps
+test: deps test-deps test-validators
 	$(CARGO) test --locked
 
 # Installation for systemd (README.md, "Install"). PREFIX and DESTDIR are honoured;
@@ -131,6 +131,13 @@ deps:
 
 test-deps:
 	@$(MAKE) --no-print-directory install-debs DEBS="$(TEST_DEBS)"
+
+# The independent validators some tests run on what the gateway publishes and exports
+# (security.txt, OSV, CSAF, CVE records), from PyPI and the npm registry into a cache
+# under target/validators: one script per validator in tests/validators/install-*.sh,
+# each a no-op when its validator is already there. `make run` never needs them.
+test-validators:
+	@for f in tests/validators/install-*.sh; do [ -e "$$f" ] || continue; sh "$$f" target/validators || exit 1; done
 
 # Installs the packages in DEBS that are missing: as root directly, else through
 # passwordless sudo; otherwise prints the exact command and stops.
