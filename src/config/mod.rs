@@ -181,6 +181,8 @@ pub struct Retry {
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
+    /// The page cache sled may keep, in bytes (`cache_mb`; 64 MiB unless set).
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

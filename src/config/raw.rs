@@ -99,6 +99,9 @@ pub(super) struct RawOutbox {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: PathBuf,
+    /// The most memory sled may keep as a page cache, in MiB.
+    #[serde(default)]
+    pub(super) cache_mb: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

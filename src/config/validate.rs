@@ -68,6 +68,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     let stall_limit = duration("inbox.stall_limit", &raw.inbox.stall_limit)
         .map_err(|e| problems.push(e))
         .unwrap_or(Duration::from_secs(120));
+    let cache_bytes = store_cache(raw.store.cache_mb, &mut problems);
     match (inbox, outbox) {
         (Some(inbox), Some(outbox)) if problems.is_empty() => Ok(Settings {
             source: file.map(Path::to_path_buf),
@@ -77,6 +78,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             retry,
             store: StoreSettings {
                 path: base.abs(&raw.store.path),
+                cache_bytes,
             },
             keys,
             policy,
@@ -421,6 +423,21 @@ fn maintainers(raw: &[RawMaintainer], base: &Base, problems: &mut Problems) -> V
         });
     }
     maintainers
+}
+
+/// sled's page cache: 64 MiB unless set; between 8 MiB and 4 GiB.
+fn store_cache(mb: Option<u64>, problems: &mut Problems) -> u64 {
+    const DEFAULT_MB: u64 = 64;
+    match mb {
+        None => DEFAULT_MB << 20,
+        Some(mb @ 8..=4096) => mb << 20,
+        Some(mb) => {
+            problems.push(format!(
+                "store.cache_mb: {mb} is outside 8 to 4096 (MiB of page cache; 64 when unset)"
+            ));
+            DEFAULT_MB << 20
+        }
+    }
 }
 
 fn digest(d: &RawDigest, problems: &mut Problems) -> DigestSettings {

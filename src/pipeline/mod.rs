@@ -157,7 +157,7 @@ impl Pipeline {
     }
 
     fn with_keyring(settings: Settings, keyring: Keyring) -> Result<Pipeline, PipelineError> {
-        let store = Store::open(&settings.store.path)?;
+        let store = Store::open_with_cache(&settings.store.path, settings.store.cache_bytes)?;
         Self::assemble(settings, keyring, store)
     }
 

@@ -115,8 +115,12 @@ impl Pipeline {
             .store
             .last_digest()?
             .unwrap_or(now - FIRST_DIGEST_WINDOW);
-        let reports = self.store.report_heads()?;
-        Ok(outbox::digest::Digest::build(&reports, Some(since), now))
+        let mut digest = outbox::digest::Digest::start(Some(since), now);
+        self.store.each_report_head(|r| {
+            digest.add(&r);
+            Ok(())
+        })?;
+        Ok(digest.finish())
     }
 
     /// Queues the digest to every maintainer, unless it has nothing to say and the
