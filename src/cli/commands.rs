@@ -70,7 +70,8 @@ fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Outbox(_)
         | Command::Status { .. }
         // Handed to `store_command` above (see `Command::runs_in_daemon`).
-        | Command::Backup { .. } => {}
+        | Command::Backup { .. }
+        | Command::Publish { .. } => {}
         Command::Restore {
             file,
             trust,
@@ -106,10 +107,8 @@ fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy => {
             let ring = Keyring::load_locked(&settings.keys)?;
             let fingerprint = ring.signing_cert().map(|c| c.fingerprint().to_hex());
-            print!(
-                "{}",
-                super::manual::policy(&settings, fingerprint.as_deref())
-            );
+            let page = crate::publish::page::policy_page(&settings, fingerprint.as_deref(), None);
+            print!("{}", crate::publish::markup::markdown(&page));
         }
         // Handled before the configuration is read.
         Command::Manpages { .. } | Command::Completions { .. } => {}
@@ -190,6 +189,16 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
             let mut argv = vec!["backup".to_string(), file.to_string_lossy().into_owned()];
             if to.is_some() {
                 argv.extend(["--to".into(), "(in the request)".into()]);
+            }
+            argv
+        }
+        // Likewise the directory to publish into.
+        Command::Publish { dir } => {
+            let mut argv = vec!["publish".to_string()];
+            if let Some(dir) = dir {
+                let dir = std::path::absolute(dir)
+                    .with_context(|| format!("cannot resolve {}", dir.display()))?;
+                argv.push(dir.to_string_lossy().into_owned());
             }
             argv
         }
