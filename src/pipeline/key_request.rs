@@ -12,10 +12,11 @@ use crate::crypto;
 use crate::intake::{Envelope, Mailbox};
 use crate::store::{IntakeKind, JobKind, NewJob};
 
-/// Text beyond this (a signature, a greeting) still counts as a key request with
-/// `Subject: key`; more is taken as a report whose subject happens to be "key", so
-/// that nobody's report is answered with a key and set aside.
-const MAX_REQUEST_TEXT: usize = 500;
+/// Text up to this (a greeting, a thank-you) before the signature delimiter still
+/// counts as a key request with `Subject: key`; more is taken as a report whose
+/// subject happens to be "key", so that nobody's report is answered with a key and
+/// set aside.
+const MAX_REQUEST_TEXT: usize = 200;
 
 /// Whether the opened message asks for the gateway's key.
 pub(super) fn is_key_request(opened: &crypto::Opened, env: &Envelope) -> bool {
@@ -29,7 +30,8 @@ pub(super) fn is_key_request(opened: &crypto::Opened, env: &Envelope) -> bool {
         .unwrap_or_default()
         .trim();
     let text = opened.body_text(crate::extract::html_to_text);
-    let text = text.trim();
+    // The signature block (after "-- ", RFC 3676 section 4.3) does not count.
+    let text = text.split("\n-- \n").next().unwrap_or_default().trim();
     (subject.eq_ignore_ascii_case("key") && text.chars().count() <= MAX_REQUEST_TEXT)
         || (subject.is_empty() && text.is_empty())
 }
