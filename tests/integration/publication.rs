@@ -650,3 +650,194 @@ fn armored_block_of(text: &str, kind: &str) -> String {
     let stop = text[start..].find(&end).unwrap() + start + end.len();
     text[start..stop].to_string()
 }
+
+/// A test CA and a server certificate for example.org made with openssl in `dir`:
+/// (CA certificate, server certificate, server key).
+fn test_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed (make test installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=disclosured test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+                "-subj",
+                "/CN=example.org",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:example.org,DNS:openpgpkey.example.org\nbasicConstraints=CA:FALSE\n\
+         extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+/// The WKD proxy server (tests/servers/wkd_https_proxy.py) serving `root`; killed on
+/// drop.
+struct WkdServer {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl WkdServer {
+    fn start(root: &Path, cert: &Path, key: &Path, log: PathBuf) -> WkdServer {
+        use std::io::BufRead as _;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/wkd_https_proxy.py");
+        let mut child = Command::new(crate::servers::PYTHON)
+            .arg(script)
+            .args([root, cert, key, &log])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The port is the first line; a server that cannot start ends the pipe.
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("the WKD test server did not start: {line:?}")
+        });
+        WkdServer { child, port, log }
+    }
+}
+
+impl Drop for WkdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A mail client's view of the Web Key Directory: GnuPG's own `--locate-keys` over
+/// https, against the tree `publish` wrote, served from 127.0.0.1.
+///
+/// How it reaches the tree: dirmngr (GnuPG 2.2) fetches WKD URLs trusting the
+/// system's certificate store only (its `hkp-cacert` is for keyservers), and asks
+/// DNS for the domain. So the test (1) makes a CA and an example.org certificate with
+/// openssl, (2) runs gpg in a private mount namespace (`unshare --mount`, as root)
+/// where the system bundle /etc/ssl/certs/ca-certificates.crt is bind-mounted over by
+/// a copy with the test CA added (nothing outside that namespace sees it), and (3)
+/// gives dirmngr an `http-proxy` on 127.0.0.1 that takes its CONNECT example.org:443
+/// and serves the tree over TLS. Without DNS for openpgpkey.example.org, GnuPG uses
+/// the direct layout; the advanced one is checked by path above.
+#[test]
+fn gnupg_locates_the_gateway_key_over_https_wkd() {
+    let gw = Gateway::new();
+    gw.run_once();
+    let (dir, _) = publish(&gw);
+    let tmp = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_ca(tmp.path());
+    let system = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    let bundle = tmp.path().join("bundle.pem");
+    std::fs::write(&bundle, [system, std::fs::read(&ca).unwrap()].concat()).unwrap();
+    let server = WkdServer::start(&dir, &cert, &key, tmp.path().join("requests.log"));
+    let gpg = Gpg::new();
+    std::fs::write(
+        gpg.home.path().join("dirmngr.conf"),
+        format!(
+            "http-proxy http://127.0.0.1:{}\nstandard-resolver\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let home = gpg.home.path().display().to_string();
+    let script = format!(
+        "mount --bind '{bundle}' /etc/ssl/certs/ca-certificates.crt || exit 97\n\
+         gpg --homedir '{home}' --batch --with-colons --auto-key-locate clear,wkd --locate-keys {GATEWAY}\n\
+         rc=$?\ngpgconf --homedir '{home}' --kill dirmngr\nexit $rc\n",
+        bundle = bundle.display()
+    );
+    let out = Command::new("timeout")
+        .args(["120", "unshare", "--mount", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let requests = std::fs::read_to_string(&server.log).unwrap_or_default();
+    assert_ne!(
+        out.status.code(),
+        Some(97),
+        "cannot bind-mount the test CA in a private mount namespace (needs root): {stderr}"
+    );
+    assert!(
+        out.status.success(),
+        "gpg --locate-keys failed: {stdout}{stderr}\nrequests: {requests}"
+    );
+    let hash = hash_of(GATEWAY);
+    assert!(
+        requests.contains(&format!("GET /.well-known/openpgpkey/hu/{hash}?l=security")),
+        "{requests}"
+    );
+    let fpr = gw.signing_fingerprint();
+    assert!(stdout.contains(&format!("fpr:::::::::{fpr}:")), "{stdout}");
+    // And the key found is the one in the gateway's own key list.
+    let listing =
+        String::from_utf8_lossy(&gpg.run(&["--with-colons", "--list-keys", GATEWAY], b""))
+            .into_owned();
+    assert!(listing.contains(&fpr), "{listing}");
+}
