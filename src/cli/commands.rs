@@ -409,6 +409,15 @@ fn keys_rotate(settings: &Settings) -> anyhow::Result<()> {
         r.new.public_path.display()
     );
     println!("A running daemon signs with the new key once restarted; publish the new public key.");
+    match &settings.publish.dir {
+        Some(dir) => println!(
+            "publish.dir is set: the daemon writes {} again (security.txt signed by the new key, both keys in the Web Key Directory) when it restarts; or run `disclosured publish` now.",
+            dir.display()
+        ),
+        None => println!(
+            "Run `disclosured publish DIR` to write security.txt, the Web Key Directory (both keys) and the policy page for your web server."
+        ),
+    }
     Ok(())
 }
 

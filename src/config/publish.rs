@@ -183,7 +183,7 @@ pub(super) fn validate(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use crate::config::{ConfigError, Settings};
 

@@ -8,6 +8,13 @@ use std::path::PathBuf;
 /// z-base-32 (RFC 6189 section 5.1.6): the alphabet of the WKD file names.
 const ZBASE32: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
 
+/// The z-base-32 character of a 5-bit value (the mask keeps it below 32).
+fn symbol(v: u32) -> char {
+    ZBASE32
+        .get((v & 31) as usize)
+        .map_or('y', |b| char::from(*b))
+}
+
 fn zbase32(data: &[u8]) -> String {
     let mut out = String::new();
     let (mut buffer, mut bits) = (0u32, 0u32);
@@ -16,12 +23,12 @@ fn zbase32(data: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(ZBASE32[((buffer >> bits) & 31) as usize]));
+            out.push(symbol(buffer >> bits));
         }
         buffer &= (1 << bits) - 1;
     }
     if bits > 0 {
-        out.push(char::from(ZBASE32[((buffer << (5 - bits)) & 31) as usize]));
+        out.push(symbol(buffer << (5 - bits)));
     }
     out
 }
