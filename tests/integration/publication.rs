@@ -584,7 +584,12 @@ fn a_key_request_gets_the_signed_key_and_no_report_and_a_flood_is_rate_limited()
     assert!(signed.contains("application/pgp-keys"), "{signed}");
     assert!(signed.contains(&s.gateway_fpr), "{signed}");
     assert!(!signed.contains("VR-"), "a report is named: {signed}");
-    let key = armored_block_of(&signed, "PUBLIC KEY BLOCK");
+    // Taken from the part as sent (7-bit armor): the decoded text would read its
+    // "=" as quoted-printable.
+    let key = armored_block_of(
+        &String::from_utf8_lossy(&parts(answer)[0]),
+        "PUBLIC KEY BLOCK",
+    );
     let gpg = Gpg::new();
     gpg.run(&["--import"], key.as_bytes());
     let listing =
@@ -840,4 +845,79 @@ fn gnupg_locates_the_gateway_key_over_https_wkd() {
         String::from_utf8_lossy(&gpg.run(&["--with-colons", "--list-keys", GATEWAY], b""))
             .into_owned();
     assert!(listing.contains(&fpr), "{listing}");
+}
+
+/// The daemon writes the tree at start when `publish.dir` is set, and `publish`
+/// beside a running daemon goes through it (the daemon writes the directory).
+#[test]
+fn serve_writes_the_tree_at_start_and_publish_goes_through_it() {
+    use std::time::{Duration, Instant};
+    let gw = Gateway::new();
+    let www = gw.path("www");
+    add_config(&gw, &format!("[publish]\ndir = \"{}\"\n", www.display()));
+    let log = std::fs::File::create(gw.path("serve.log")).unwrap();
+    let mut child = gw
+        .command()
+        .arg("serve")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stop = |child: &mut std::process::Child| {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let start = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                panic!("serve did not stop within 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let security_txt = www.join(".well-known/security.txt");
+    let start = Instant::now();
+    while !security_txt.is_file() {
+        if start.elapsed() > Duration::from_secs(30) {
+            stop(&mut child);
+            panic!(
+                "serve wrote no security.txt within 30 s: {}",
+                std::fs::read_to_string(gw.path("serve.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gpg = Gpg::new();
+    gpg.import(&gw.public_key_path());
+    let out = gpg.try_run(
+        &[
+            "--status-fd",
+            "1",
+            "--verify",
+            security_txt.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let verified = validsig_by(
+        &String::from_utf8_lossy(&out.stdout),
+        &gw.signing_fingerprint(),
+    );
+    let other = gw.path("other");
+    let through = gw.cli(&["publish", other.to_str().unwrap()]);
+    stop(&mut child);
+    assert!(verified, "the daemon's security.txt does not verify");
+    let said = String::from_utf8_lossy(&through.stdout);
+    assert!(
+        through.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&through.stderr)
+    );
+    assert!(
+        said.contains(&format!("Published into {}", other.display())),
+        "{said}"
+    );
+    assert!(other.join(".well-known/security.txt").is_file());
+    let log = std::fs::read_to_string(gw.path("serve.log")).unwrap();
+    assert!(log.contains("published security.txt"), "{log}");
 }

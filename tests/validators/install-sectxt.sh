@@ -11,6 +11,9 @@ if [ -x "$venv/bin/sectxt" ] && "$venv/bin/python" -c "import importlib.metadata
 fi
 mkdir -p "$cache"
 rm -rf "$venv"
-python3 -m venv "$venv"
+if ! python3 -m venv "$venv"; then
+    echo "install-sectxt.sh: python3 cannot make a virtual environment: install python3-venv (apt-get install python3-venv)" >&2
+    exit 1
+fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "sectxt==$version"
 "$venv/bin/sectxt" --help >/dev/null
