@@ -230,6 +230,13 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         None => {
             // No daemon: this process opens the store, which must exist (a command
             // run from the wrong directory must not answer from a new, empty store).
+            // `publish` is the exception: before the first start it has nothing to
+            // read there, and writes the tree without a hall of fame.
+            if let Command::Publish { dir } = command
+                && Store::check_exists(&settings.store.path).is_err()
+            {
+                return super::publish::publish_without_store(&settings, dir.as_deref());
+            }
             Store::check_exists(&settings.store.path)?;
             match Pipeline::open_locked(settings) {
                 Ok(pipeline) => super::reports::execute(&pipeline, command, &request),

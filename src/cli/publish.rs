@@ -14,14 +14,47 @@ use crate::pipeline::Pipeline;
 /// `doctor` warns when the published security.txt expires within this.
 const DOCTOR_WINDOW: chrono::TimeDelta = chrono::TimeDelta::days(14);
 
-/// Writes the tree into `dir`, else `publish.dir`; says what was written.
-pub(super) fn publish(p: &Pipeline, dir: Option<&Path>, out: &mut Out) -> anyhow::Result<u8> {
-    let Some(dir) = dir.or(p.settings.publish.dir.as_deref()) else {
+/// `dir`, else `publish.dir`, made absolute.
+fn target(settings: &Settings, dir: Option<&Path>) -> anyhow::Result<std::path::PathBuf> {
+    let Some(dir) = dir.or(settings.publish.dir.as_deref()) else {
         anyhow::bail!("no directory: give one (`disclosured publish DIR`) or set publish.dir");
     };
-    let dir =
-        std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))
+}
+
+/// Writes the tree into `dir`, else `publish.dir`; says what was written.
+pub(super) fn publish(p: &Pipeline, dir: Option<&Path>, out: &mut Out) -> anyhow::Result<u8> {
+    let dir = target(&p.settings, dir)?;
     let tree = p.publish_to(&dir, Utc::now())?;
+    describe(&p.settings, &dir, &tree, out)
+}
+
+/// `publish` on a host where the daemon has not run yet: there is no store, so no
+/// report and nobody to thank; the rest of the tree is the same.
+pub(super) fn publish_without_store(
+    settings: &Settings,
+    dir: Option<&Path>,
+) -> anyhow::Result<std::process::ExitCode> {
+    let dir = target(settings, dir)?;
+    let ring = Keyring::load(&settings.keys)?;
+    let tree = crate::publish::publish(settings, &ring, &[], &dir, Utc::now())?;
+    let mut out = Out::default();
+    describe(settings, &dir, &tree, &mut out)?;
+    print!("{}", out.stdout);
+    println!(
+        "No store yet at {} (the daemon creates it at its first start): the hall of fame is empty.",
+        settings.store.path.display()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What `publish` says it wrote.
+fn describe(
+    settings: &Settings,
+    dir: &Path,
+    tree: &crate::publish::Tree,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
     writeln!(out.stdout, "Published into {}:", dir.display())?;
     for path in tree.files.keys() {
         writeln!(out.stdout, "  {}", path.display())?;
@@ -31,7 +64,7 @@ pub(super) fn publish(p: &Pipeline, dir: Option<&Path>, out: &mut Out) -> anyhow
             out.stdout,
             "security.txt expires {}; {}",
             expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            if p.settings.publish.dir.as_deref() == Some(dir.as_path()) {
+            if settings.publish.dir.as_deref() == Some(dir) {
                 "the daemon writes it again before then (publish.renew_before)".to_string()
             } else {
                 "run `disclosured publish` again before then, or set publish.dir so that the daemon does".to_string()
@@ -42,21 +75,21 @@ pub(super) fn publish(p: &Pipeline, dir: Option<&Path>, out: &mut Out) -> anyhow
         [] => writeln!(
             out.stdout,
             "No gateway key has a user ID for {}: nothing in the Web Key Directory.",
-            p.settings.gateway.address
+            settings.gateway.address
         )?,
         keys => writeln!(
             out.stdout,
             "Web Key Directory: {} key(s) for {} ({})",
             keys.len(),
-            p.settings.gateway.address,
+            settings.gateway.address,
             keys.join(", ")
         )?,
     }
     writeln!(
         out.stdout,
         "Serve the directory over https at {} (WKD's advanced layout also at openpgpkey.{}).",
-        p.settings.publish.base_url,
-        p.settings
+        settings.publish.base_url,
+        settings
             .gateway
             .address
             .rsplit_once('@')

@@ -921,3 +921,18 @@ fn serve_writes_the_tree_at_start_and_publish_goes_through_it() {
     let log = std::fs::read_to_string(gw.path("serve.log")).unwrap();
     assert!(log.contains("published security.txt"), "{log}");
 }
+
+/// Before the daemon's first start there is no store: `publish` writes the tree all
+/// the same (nobody to thank yet) and creates no store.
+#[test]
+fn publish_before_the_first_start_writes_the_tree_and_creates_no_store() {
+    let gw = Gateway::new();
+    let (dir, said) = publish(&gw);
+    assert!(said.contains("the hall of fame is empty"), "{said}");
+    assert!(dir.join(".well-known/security.txt").is_file());
+    assert!(
+        dir.join(format!(".well-known/openpgpkey/hu/{}", hash_of(GATEWAY)))
+            .is_file()
+    );
+    assert!(!gw.path("state").exists(), "publish created the store");
+}
