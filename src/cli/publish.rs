@@ -77,13 +77,22 @@ fn describe(
             "No gateway key has a user ID for {}: nothing in the Web Key Directory.",
             settings.gateway.address
         )?,
-        keys => writeln!(
-            out.stdout,
-            "Web Key Directory: {} key(s) for {} ({})",
-            keys.len(),
-            settings.gateway.address,
-            keys.join(", ")
-        )?,
+        keys => {
+            writeln!(
+                out.stdout,
+                "Web Key Directory: {} key(s) for {} ({})",
+                keys.len(),
+                settings.gateway.address,
+                keys.join(", ")
+            )?;
+            if !tree.revoked.is_empty() {
+                writeln!(
+                    out.stdout,
+                    "  published revoked as superseded by the signing key (they keep decrypting here): {}",
+                    tree.revoked.join(", ")
+                )?;
+            }
+        }
     }
     writeln!(
         out.stdout,

@@ -59,6 +59,39 @@ pub(crate) fn for_address(cert: &Cert, address: &str) -> Cert {
         .retain_userids(|ua| certs::userid_is_for(ua.userid(), address))
 }
 
+/// `old` revoked as superseded by the key `new` (RFC 9580 section 5.2.3.31, reason 1),
+/// for publishing a key that `keys rotate` replaced: researchers' clients stop
+/// encrypting to it, while the gateway, whose own copy is not revoked, keeps
+/// decrypting what was sent to it. `None` when the old key's secret primary key is
+/// not at hand unlocked (a passphrase this process cannot read): it is then
+/// published as it is. A key already revoked is returned as it is.
+pub(crate) fn superseded(old: &Cert, new: &openpgp::Fingerprint) -> Option<Cert> {
+    use openpgp::types::{ReasonForRevocation, RevocationStatus};
+    if !matches!(
+        old.revocation_status(&POLICY, None),
+        RevocationStatus::NotAsFarAsWeKnow
+    ) {
+        return Some(old.clone());
+    }
+    let mut signer = old
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .ok()?
+        .into_keypair()
+        .ok()?;
+    let revocation = openpgp::cert::CertRevocationBuilder::new()
+        .set_reason_for_revocation(
+            ReasonForRevocation::KeySuperseded,
+            format!("superseded by {new}").as_bytes(),
+        )
+        .ok()?
+        .build(&mut signer, old, None)
+        .ok()?;
+    old.clone().insert_packets(revocation).ok().map(|(c, _)| c)
+}
+
 /// `text` as an OpenPGP cleartext signed message (RFC 9580 section 7) made by the
 /// gateway's signing key, with its `Hash:` header: the form RFC 9116 section 2.3 asks
 /// of a signed security.txt. Lines end in LF and nothing follows the signature.
@@ -199,6 +232,29 @@ mod tests {
         let other = crate::crypto::test_keyring(other.path(), ADDRESS);
         assert!(verify_clearsigned(signed.as_bytes(), other.signing_cert().unwrap()).is_none());
         assert!(verify_clearsigned(b"Contact: mailto:a@b\n", cert).is_none());
+    }
+
+    #[test]
+    fn a_superseded_key_is_published_revoked_and_the_gateway_copy_is_not() {
+        use openpgp::types::RevocationStatus;
+        let tmp = tempfile::tempdir().unwrap();
+        let ring = crate::crypto::test_keyring(tmp.path(), ADDRESS);
+        let old = ring.signing_cert().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        let new = crate::crypto::test_keyring(other.path(), ADDRESS);
+        let new_fpr = new.signing_cert().unwrap().fingerprint();
+        let published = superseded(old, &new_fpr).unwrap();
+        assert!(matches!(
+            published.revocation_status(&POLICY, None),
+            RevocationStatus::Revoked(_)
+        ));
+        assert!(matches!(
+            old.revocation_status(&POLICY, None),
+            RevocationStatus::NotAsFarAsWeKnow
+        ));
+        // Without the secret key there is nothing to revoke with.
+        let public = old.clone().strip_secret_key_material();
+        assert!(superseded(&public, &new_fpr).is_none());
     }
 
     #[test]

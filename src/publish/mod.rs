@@ -4,7 +4,7 @@
 //! - `.well-known/security.txt` (RFC 9116), cleartext-signed by the gateway key.
 //! - `.well-known/openpgpkey/`: the Web Key Directory, advanced and direct layouts
 //!   ([`wkd`]), holding every gateway key with the gateway's address (the signing key
-//!   first, then older ones, revoked or not, as they are) with that user ID only.
+//!   first, then older ones revoked as superseded by it) with that user ID only.
 //! - `security-key.asc`: the signing key, armored.
 //! - `security-policy.md` and `security-policy.html`: the policy page ([`page`],
 //!   rendered by [`markup`]) with the hall of fame ([`credits`]).
@@ -53,6 +53,8 @@ pub(crate) struct Tree {
     pub expires: Option<DateTime<Utc>>,
     /// Fingerprints of the keys in the WKD, the signing key first.
     pub wkd_keys: Vec<String>,
+    /// Those among them published revoked (superseded by the signing key).
+    pub revoked: Vec<String>,
 }
 
 /// The whole tree as of `now`, signed by the keyring's signing key.
@@ -79,7 +81,8 @@ pub(crate) fn build(
     tree.files.insert(KEY_FILE.into(), armored);
 
     // The WKD: the signing key first, then every other gateway key for the address
-    // (after `keys rotate`, the old key beside the new one).
+    // (after `keys rotate`, the old key beside the new one), revoked as superseded by
+    // the signing key so that clients encrypt to that one.
     let mut wkd = Vec::new();
     let others = keyring
         .gateway_keys()
@@ -87,13 +90,22 @@ pub(crate) fn build(
         .map(|g| &g.cert)
         .filter(|c| c.fingerprint() != signing.fingerprint());
     for cert in std::iter::once(signing).chain(others) {
-        let only = publication::for_address(cert, address);
+        let current = cert.fingerprint() == signing.fingerprint();
+        let published = if current {
+            None
+        } else {
+            publication::superseded(cert, &signing.fingerprint())
+        };
+        let only = publication::for_address(published.as_ref().unwrap_or(cert), address);
         if only.userids().next().is_none() {
             continue;
         }
         use sequoia_openpgp::serialize::Serialize as _;
         if only.serialize(&mut wkd).is_ok() {
             tree.wkd_keys.push(cert.fingerprint().to_hex());
+            if published.is_some() {
+                tree.revoked.push(cert.fingerprint().to_hex());
+            }
         }
     }
     if let Some((keys, policies)) = wkd::paths(address)

@@ -75,5 +75,6 @@ fn after_rotation_the_wkd_holds_the_new_key_then_the_old_one() {
     let new_fpr = ring.signing_cert().unwrap().fingerprint().to_hex();
     assert_ne!(old_fpr, new_fpr);
     let tree = build(&settings(), &ring, &[], Utc::now()).unwrap();
-    assert_eq!(tree.wkd_keys, [new_fpr, old_fpr]);
+    assert_eq!(tree.wkd_keys, [new_fpr, old_fpr.clone()]);
+    assert_eq!(tree.revoked, [old_fpr]);
 }

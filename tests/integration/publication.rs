@@ -233,6 +233,50 @@ fn after_keys_rotate_the_wkd_holds_both_keys_and_security_txt_the_new_one() {
             "{fpr} not in {listing}"
         );
     }
+    // The old key is published revoked (superseded), the new one valid: GnuPG
+    // encrypts to the new one.
+    let validity = |fpr: &str| {
+        let lines: Vec<&str> = listing.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("fpr:") && l.contains(fpr))
+            .unwrap();
+        // The pub line just before the primary key's fpr line.
+        lines[at - 1].split(':').nth(1).unwrap().to_string()
+    };
+    assert_eq!(validity(&old), "r", "{listing}");
+    assert_ne!(validity(&new), "r", "{listing}");
+    let out = gpg.try_run(
+        &["--status-fd", "1", "--armor", "--encrypt", "-r", GATEWAY],
+        b"hello",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The gateway still decrypts mail sent to the old key: its own copy is not
+    // revoked.
+    let gpg_old = Gpg::new();
+    gpg_old.run(
+        &["--import"],
+        &std::fs::read(gw.path("keys").join(format!("gateway-{old}.pub.asc"))).unwrap(),
+    );
+    let report = gpg_old.run(
+        &["--armor", "--encrypt", "-r", &old],
+        crate::pipeline::REPORT.as_bytes(),
+    );
+    gw.deliver(&pgp_mime_encrypted(
+        &[
+            ("From", "Alice <alice@example.net>"),
+            ("To", GATEWAY),
+            ("Subject", "..."),
+            ("Message-ID", "<to-old@example.net>"),
+        ],
+        &report,
+    ));
+    gw.run_once();
+    assert_eq!(gw.reports().len(), 1, "{:?}", gw.quarantine());
     let text = std::fs::read_to_string(dir.join(".well-known/security.txt")).unwrap();
     assert!(text.contains(&format!("openpgp4fpr:{new}")), "{text}");
     // Signed by the new key.
