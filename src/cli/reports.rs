@@ -112,6 +112,7 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
             let to = to.as_ref().and(req.file.as_deref());
             super::ops::backup(p, file, to, out)
         }
+        Command::Publish { dir } => super::publish::publish(p, dir.as_deref(), out),
         _ => bail!("not a command on the store"),
     }
 }

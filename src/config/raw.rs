@@ -28,6 +28,24 @@ pub(super) struct Raw {
     pub(super) limits: Limits,
     pub(super) rate_limits: RawRateLimits,
     pub(super) backup: RawBackup,
+    pub(super) publish: RawPublish,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    pub(super) dir: Option<PathBuf>,
+    pub(super) base_url: Option<String>,
+    pub(super) contact: Vec<String>,
+    pub(super) expires: String,
+    pub(super) renew_before: String,
+    pub(super) languages: Vec<String>,
+    pub(super) policy_url: Option<String>,
+    pub(super) acknowledgments_url: Option<String>,
+    pub(super) canonical: Option<Vec<String>>,
+    pub(super) csaf: Option<String>,
+    pub(super) in_scope: Vec<String>,
+    pub(super) safe_harbour: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -198,6 +216,8 @@ pub(super) fn load(
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("policy.required_fields")
+            .with_list_parse_key("publish.contact")
+            .with_list_parse_key("publish.languages")
             .try_parsing(true)
             .source(Some(env)),
     );

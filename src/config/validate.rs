@@ -21,10 +21,10 @@ type Problems = Vec<String>;
 
 /// Relative paths are resolved against the working directory at load time, so a later
 /// change of directory cannot move the store.
-struct Base(PathBuf);
+pub(super) struct Base(PathBuf);
 
 impl Base {
-    fn abs(&self, p: &Path) -> PathBuf {
+    pub(super) fn abs(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
@@ -65,6 +65,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     policy.required_fields = required_fields(&raw.policy.required_fields, &mut problems);
     raw.limits.problems(&mut problems);
     let rate_limits = rate_limits(&raw.rate_limits, &mut problems);
+    let publish = super::publish::validate(&raw.publish, &gateway.address, &base, &mut problems);
     let stall_limit = duration("inbox.stall_limit", &raw.inbox.stall_limit)
         .map_err(|e| problems.push(e))
         .unwrap_or(Duration::from_secs(120));
@@ -95,6 +96,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             backup: super::BackupSettings {
                 recipients: raw.backup.recipients.iter().map(|p| base.abs(p)).collect(),
             },
+            publish,
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }
@@ -539,7 +541,7 @@ fn maintainers_mail(raw: &RawMaintainersMail, problems: &mut Problems) -> Mainta
 }
 
 /// Parses durations such as `48h`, `7d`, `500ms` or `1h 30m`.
-fn duration(key: &str, value: &str) -> Result<Duration, String> {
+pub(super) fn duration(key: &str, value: &str) -> Result<Duration, String> {
     // Longer than any sensible deadline, and short enough that date arithmetic on
     // it can never overflow.
     const MAX: Duration = Duration::from_secs(10 * 366 * 86400);

@@ -25,6 +25,7 @@ impl Pipeline {
     pub fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<Scheduled, PipelineError> {
         let escalated = self.escalate(now)?;
         self.prune_signatures(now);
+        self.keep_published(now, false);
         let digest = match self.store.last_digest()? {
             // The first digest is the first scheduled time after the gateway started.
             None => {
