@@ -49,7 +49,10 @@
 //!   quoted in prose.
 //! - [`layouts3_b`]: issue 25, defects 4 and 6: CAST5 and 3DES PGP/MIME read and
 //!   marked, a cipher the gateway cannot read refused by name, and KMail's
-//!   multipart/signed with two binary attachments (ignored until fixed).
+//!   multipart/signed with two binary attachments.
+//! - [`layouts3_c`]: issue 25, defects 4 and 5 further: text signatures judged as
+//!   GnuPG judges them over every spelling of line ends, and still bad when
+//!   tampered, by a wrong, expired or revoked key, or over SHA-1.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
@@ -86,6 +89,7 @@ mod keys_late;
 mod layouts;
 mod layouts3_a;
 mod layouts3_b;
+mod layouts3_c;
 mod lifecycle;
 mod manual;
 mod network;
