@@ -50,9 +50,10 @@
 //! - [`layouts3_b`]: issue 25, defects 4 and 6: CAST5 and 3DES PGP/MIME read and
 //!   marked, a cipher the gateway cannot read refused by name, and KMail's
 //!   multipart/signed with two binary attachments.
-//! - [`layouts3_c`]: issue 25, defects 4 and 5 further: text signatures judged as
-//!   GnuPG judges them over every spelling of line ends, and still bad when
-//!   tampered, by a wrong, expired or revoked key, or over SHA-1.
+//! - [`layouts3_c`]: issue 25, defects 4 and 5: text signatures judged as GnuPG
+//!   judges them over every spelling of line ends, and still bad when tampered, by
+//!   a wrong, expired or revoked key, or over SHA-1; a BAD signature by a key in the
+//!   Autocrypt header (or attached, or bound with SHA-1) recorded as bad.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named

@@ -332,6 +332,9 @@ impl Helper<'_> {
             }
             Err(VerificationError::UnknownSignature { .. }) => (SignatureStatus::UnknownKey, None),
             Err(VerificationError::MissingKey { sig }) => {
+                if let Some(fpr) = self.fails_with_named_key(sig) {
+                    return (SignatureStatus::Bad, Some(fpr));
+                }
                 // The best handle first: a fingerprint names the key.
                 let mut issuers = sig.get_issuers();
                 issuers.sort_by_key(|h| !matches!(h, KeyHandle::Fingerprint(_)));
@@ -352,6 +355,68 @@ impl Helper<'_> {
             }
             Err(_) => (SignatureStatus::Bad, None),
         }
+    }
+
+    /// A signature no usable key was found for, whose issuer fingerprint names a key
+    /// in a certificate the message itself carries (its Autocrypt header, an
+    /// attached or pasted key) that the policy does not let sign: bound by a SHA-1
+    /// self-signature, as older clients' keys are, or not flagged for signing. Such a
+    /// key makes no signature good; but when the signature does not even verify with
+    /// that key's own material, the signed data is not what the key signed, and the
+    /// signature is bad, as GnuPG (which still reads such keys) says. Returns that
+    /// certificate's fingerprint. A signature that does verify with it stays one by a
+    /// key the gateway cannot use (unknown), and a key ID alone, which another key may
+    /// share, names no key.
+    fn fails_with_named_key(
+        &mut self,
+        sig: &openpgp::packet::Signature,
+    ) -> Option<openpgp::Fingerprint> {
+        let named = sig.issuer_fingerprints().cloned().collect::<Vec<_>>();
+        let (cert, key) = self.extra.iter().find_map(|(cert, _)| {
+            named.iter().find_map(|fpr| {
+                cert.keys()
+                    .key_handle(fpr.clone())
+                    .next()
+                    .map(|ka| (cert.clone(), ka.key().clone()))
+            })
+        })?;
+        let verifies = match self.text_data_digest(sig) {
+            Some(Ok(digest)) => sig.verify_digest(&key, &digest).is_ok(),
+            Some(Err(_)) => false,
+            // The parser hashes the data for every signature it reads; without
+            // that digest nothing can be told.
+            None if sig.computed_digest().is_none() => return None,
+            None => sig.verify_document(&key).is_ok(),
+        };
+        if verifies {
+            return None;
+        }
+        let fpr = cert.fingerprint();
+        let mut state = self.state.borrow_mut();
+        if let Some((_, source)) = self.extra.iter().find(|(c, _)| c.fingerprint() == fpr) {
+            state.sources.entry(fpr.clone()).or_insert(*source);
+        }
+        if !state.certs.iter().any(|c| c.fingerprint() == fpr) {
+            state.certs.push(cert);
+        }
+        Some(fpr)
+    }
+
+    /// The digest of a text signature over the signed entity of a
+    /// `multipart/signed`, hashed as GnuPG hashes text; `None` for any other
+    /// signature (whose digest the parser computed).
+    fn text_data_digest(
+        &mut self,
+        sig: &openpgp::packet::Signature,
+    ) -> Option<openpgp::Result<Vec<u8>>> {
+        if sig.typ() != openpgp::types::SignatureType::Text {
+            return None;
+        }
+        let entity = self.signed_entity?;
+        let canonical = self
+            .text_canonical
+            .get_or_insert_with(|| gnupg_text_canonical(entity));
+        Some(text_digest(sig, canonical))
     }
 
     /// A good signature by `ka`, verified against `digest` when the gateway hashed
@@ -400,16 +465,10 @@ impl Helper<'_> {
         >,
     ) -> Option<openpgp::Result<Vec<u8>>> {
         use openpgp::policy::Policy as _;
-        if sig.typ() != openpgp::types::SignatureType::Text {
-            return None;
-        }
-        let entity = self.signed_entity?;
-        let canonical = self
-            .text_canonical
-            .get_or_insert_with(|| gnupg_text_canonical(entity));
+        let digest = self.text_data_digest(sig)?;
         Some((|| {
             sig.signature_alive(None, None)?;
-            let digest = text_digest(sig, canonical)?;
+            let digest = digest?;
             sig.verify_digest(ka.key(), &digest)?;
             POLICY.signature(sig, openpgp::policy::HashAlgoSecurity::CollisionResistance)?;
             Ok(digest)
