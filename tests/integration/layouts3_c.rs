@@ -1,11 +1,13 @@
-//! Issue 25, defects 4 and 5. Text signatures (`gpg --textmode`, as KMail, Enigmail
+//! Issue 25, defects 4, 5 and 2. Text signatures (`gpg --textmode`, as KMail, Enigmail
 //! and Mutt sign `multipart/signed`) are judged over the bytes GnuPG hashed, with
 //! GnuPG the oracle for every spelling of line ends, and that way of hashing them
 //! still fails a tampered entity, a wrong key, an expired or revoked key and a hash
 //! the policy rejects. A signature GnuPG calls BAD by a key the message carries in
 //! its Autocrypt header (or attached) is bad in every layout that carries one,
 //! including when the key is an old one bound with SHA-1 that the policy lets make
-//! no good signature; one by a key the gateway truly lacks is unknown.
+//! no good signature; one by a key the gateway truly lacks is unknown. Defect 2:
+//! inline armor GnuPG reads (no blank line after the armor headers, no-break spaces
+//! in the data) is decrypted, not quarantined as corrupt.
 
 use crate::pipeline::{REPORT, Scene};
 use crate::util::*;
@@ -572,5 +574,118 @@ fn a_bad_signature_by_an_old_sha1_bound_key_the_message_carries_is_bad() {
             assert_eq!(full["signer_fingerprint"], carol.as_str(), "{name}: {full}");
             assert!(full["proven_key"].is_null(), "{name}: {full}");
         }
+    }
+}
+
+/// Defect 2, the layouts found: inline armor with CRLF line ends that GnuPG reads
+/// and sequoia's armor reader did not, quarantined as corrupt. KMail's armor (a
+/// `Version:` and a `Comment:` header, sign and encrypt) in a `text/plain` part
+/// with CRLF line ends, (a) with the blank line after the armor headers gone, as
+/// mailers and relays that drop blank lines leave it, and (b) with a no-break space
+/// at the end of every other line, UTF-8 in an 8bit part and ISO-8859-15 in a
+/// quoted-printable one (`=A0`). GnuPG decrypts each as it arrives; so must the
+/// gateway, with Alice's good signature.
+#[test]
+fn inline_armor_gnupg_reads_is_decrypted() {
+    let s = Scene::new();
+    s.preload_alice();
+    let armored = String::from_utf8(s.gpg.run(
+        &[
+            "--armor",
+            "--emit-version",
+            "--comment",
+            "Using GnuPG with KMail",
+            "--encrypt",
+            "--recipient",
+            &s.gateway_fpr,
+            "--recipient",
+            &s.alice,
+            "--sign",
+            "--local-user",
+            &s.alice,
+        ],
+        REPORT.as_bytes(),
+    ))
+    .unwrap();
+    let lines: Vec<&str> = armored.lines().collect();
+    assert_eq!(lines[3], "", "{armored}");
+    let no_blank: String = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3)
+        .map(|(_, l)| format!("{l}\r\n"))
+        .collect();
+    let with_nbsp = |nbsp: &str| -> String {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let data = i > 3 && !l.starts_with('-') && !l.starts_with('=');
+                if data && i % 2 == 0 {
+                    format!("{l}{nbsp}\r\n")
+                } else {
+                    format!("{l}\r\n")
+                }
+            })
+            .collect()
+    };
+    let utf8 = with_nbsp("\u{a0}");
+    let latin9: Vec<u8> = with_nbsp("\u{a0}")
+        .chars()
+        .map(|c| if c == '\u{a0}' { 0xa0 } else { c as u8 })
+        .collect();
+    let qp = with_nbsp("=A0").replace("==", "=3D=3D");
+    // Name, Content-Type, transfer encoding, the body as sent, and as decoded.
+    type Case = (&'static str, &'static str, &'static str, Vec<u8>, Vec<u8>);
+    let cases: Vec<Case> = vec![
+        (
+            "no blank line after the armor headers",
+            "text/plain; charset=\"us-ascii\"",
+            "7Bit",
+            no_blank.clone().into_bytes(),
+            no_blank.into_bytes(),
+        ),
+        (
+            "no-break spaces, UTF-8, 8bit",
+            "text/plain; charset=\"utf-8\"",
+            "8Bit",
+            utf8.clone().into_bytes(),
+            utf8.into_bytes(),
+        ),
+        (
+            "no-break spaces, ISO-8859-15, quoted-printable",
+            "text/plain; charset=\"iso-8859-15\"",
+            "quoted-printable",
+            qp.into_bytes(),
+            latin9,
+        ),
+    ];
+    for (i, (name, ct, cte, body, decoded)) in cases.iter().enumerate() {
+        // GnuPG warns of the missing blank line (exit status 2) and decrypts all
+        // the same: its plaintext and its DECRYPTION_OKAY and GOODSIG say so.
+        let (status, plain, _) = s.gpg.decrypt(decoded);
+        assert!(
+            plain == REPORT.as_bytes()
+                && status.contains("[GNUPG:] DECRYPTION_OKAY")
+                && status.contains("[GNUPG:] GOODSIG"),
+            "GnuPG, {name}: {status}"
+        );
+        let msgid = format!("<armor-{i}@example.net>");
+        let mut h = s.headers(&msgid, "SQL injection in login form");
+        h.push(("Content-Type", ct));
+        h.push(("Content-Transfer-Encoding", cte));
+        let mut raw = message(&h, "");
+        raw.extend_from_slice(body);
+        s.gw.deliver(&raw);
+    }
+    s.gw.run_once();
+    for (i, (name, ..)) in cases.iter().enumerate() {
+        let full = report(&s, &format!("<armor-{i}@example.net>"));
+        assert_eq!(full["encrypted"], true, "{name}: {full}");
+        assert_eq!(full["signature"], "good", "{name}: {full}");
+        assert!(
+            full["body"].as_str().unwrap().contains("SQL query"),
+            "{name}: {full}"
+        );
     }
 }

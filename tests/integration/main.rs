@@ -53,7 +53,8 @@
 //! - [`layouts3_c`]: issue 25, defects 4 and 5: text signatures judged as GnuPG
 //!   judges them over every spelling of line ends, and still bad when tampered, by
 //!   a wrong, expired or revoked key, or over SHA-1; a BAD signature by a key in the
-//!   Autocrypt header (or attached, or bound with SHA-1) recorded as bad.
+//!   Autocrypt header (or attached, or bound with SHA-1) recorded as bad; defect
+//!   2: inline armor read as GnuPG reads it.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named

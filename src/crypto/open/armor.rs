@@ -52,7 +52,7 @@ impl Ctx<'_> {
                     if self.out.form == Form::Plain {
                         self.out.form = Form::Inline;
                     }
-                    let block = armor_line_ends(block);
+                    let block = armor_as_gnupg_reads(&armor_line_ends(block));
                     let (plaintext, status, decrypted) = self.decrypt_verified(&block)?;
                     let inner_charset =
                         plaintext_charset(&plaintext, charset, armor_charset(&block));
@@ -257,6 +257,50 @@ fn armor_line_ends(block: &[u8]) -> Vec<u8> {
             b => out.push(b),
         }
         after_lf = b == b'\n';
+    }
+    out
+}
+
+/// An armored message (after [`armor_line_ends`]) as GnuPG reads it, which is more
+/// forgiving than sequoia's armor reader in two ways mail meets (issue 25): armor
+/// headers (`Version: GnuPG v2`, `Comment: ...`) followed by the data with no blank
+/// line between them (a mailer or relay that drops blank lines), read by GnuPG with
+/// a warning and by sequoia not at all; and bytes outside the radix-64 alphabet in
+/// the data lines (a no-break space a charset conversion or an editor left), which
+/// GnuPG skips and sequoia stops at. Here the blank line is put back and such bytes
+/// dropped; nothing else changes. Dropping bytes from ciphertext or a signed message
+/// cannot make it say anything else: the encryption's integrity check and the
+/// signature still decide.
+fn armor_as_gnupg_reads(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() + 1);
+    let mut lines = block.split(|b| *b == b'\n');
+    if let Some(begin) = lines.next() {
+        out.extend_from_slice(begin);
+        out.push(b'\n');
+    }
+    let mut in_headers = true;
+    for line in lines {
+        if in_headers {
+            if std::str::from_utf8(line).is_ok_and(is_armor_header) {
+                out.extend_from_slice(line);
+                out.push(b'\n');
+                continue;
+            }
+            in_headers = false;
+            out.push(b'\n');
+            if line.is_empty() {
+                continue;
+            }
+        }
+        if line.starts_with(b"-----") {
+            out.extend_from_slice(line);
+        } else {
+            out.extend(
+                line.iter()
+                    .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')),
+            );
+        }
+        out.push(b'\n');
     }
     out
 }
@@ -507,6 +551,39 @@ mod tests {
             armor_line_ends(b"-----BEGIN\r\nA: b \r\n\r\nabc\r\r\nde\rf\n\rg\n-----END\r\n"),
             b"-----BEGIN\nA: b\n\nabc\nde\nf\ng\n-----END\n"
         );
+    }
+
+    #[test]
+    fn armor_is_read_as_gnupg_reads_it() {
+        let cases: &[(&str, &[u8], &[u8])] = &[
+            (
+                "as written",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nhQEM\nA0Zk\n=JJFP\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nhQEM\nA0Zk\n=JJFP\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "no blank line after the headers",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\nComment: Using GnuPG with KMail\nhQEM\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\nComment: Using GnuPG with KMail\n\nhQEM\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "no headers, no blank line",
+                b"-----BEGIN PGP MESSAGE-----\nhQEM\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "no-break spaces (UTF-8 and Latin-1) and a tab in the data",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQ\xc2\xa0EM\nA0\xa0Zk\tx\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Zkx\n-----END PGP MESSAGE-----\n",
+            ),
+        ];
+        for (name, block, want) in cases {
+            assert_eq!(
+                String::from_utf8_lossy(&armor_as_gnupg_reads(block)),
+                String::from_utf8_lossy(want),
+                "{name}"
+            );
+        }
     }
 
     #[test]
