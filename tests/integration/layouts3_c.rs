@@ -581,32 +581,49 @@ fn a_bad_signature_by_an_old_sha1_bound_key_the_message_carries_is_bad() {
 /// and sequoia's armor reader did not, quarantined as corrupt. KMail's armor (a
 /// `Version:` and a `Comment:` header, sign and encrypt) in a `text/plain` part
 /// with CRLF line ends, (a) with the blank line after the armor headers gone, as
-/// mailers and relays that drop blank lines leave it, and (b) with a no-break space
-/// at the end of every other line, UTF-8 in an 8bit part and ISO-8859-15 in a
-/// quoted-printable one (`=A0`). GnuPG decrypts each as it arrives; so must the
-/// gateway, with Alice's good signature.
+/// mailers and relays that drop blank lines leave it, (b) with a no-break space at
+/// the end of every other line, UTF-8 in an 8bit part and ISO-8859-15 in a
+/// quoted-printable one (`=A0`), (c) in a part labelled quoted-printable whose `=`
+/// were never escaped: the last data line's single padding `=` and its CRLF decode
+/// as a soft line break, joining the checksum to the data, which the gateway
+/// quarantined as "the encrypted data is corrupt or truncated (Malformed packet:
+/// Truncated packet)", the reason issue 25 quotes. GnuPG decrypts each as a mail
+/// reader decodes it; so must the gateway, with Alice's good signature. The END
+/// line glued to the checksum or to the data (which the gateway always read) stays
+/// read.
 #[test]
 fn inline_armor_gnupg_reads_is_decrypted() {
     let s = Scene::new();
     s.preload_alice();
-    let armored = String::from_utf8(s.gpg.run(
-        &[
-            "--armor",
-            "--emit-version",
-            "--comment",
-            "Using GnuPG with KMail",
-            "--encrypt",
-            "--recipient",
-            &s.gateway_fpr,
-            "--recipient",
-            &s.alice,
-            "--sign",
-            "--local-user",
-            &s.alice,
-        ],
-        REPORT.as_bytes(),
-    ))
-    .unwrap();
+    // An armor whose last line of data ends in one padding character (a third of
+    // them do; the report's length decides): quoted-printable takes that `=` and the
+    // line break after it for a soft line break.
+    let (report_text, armored) = (0..60)
+        .find_map(|pad| {
+            let text = format!("{REPORT}{}", " ".repeat(pad));
+            let armored = String::from_utf8(s.gpg.run(
+                &[
+                    "--armor",
+                    "--emit-version",
+                    "--comment",
+                    "Using GnuPG with KMail",
+                    "--encrypt",
+                    "--recipient",
+                    &s.gateway_fpr,
+                    "--recipient",
+                    &s.alice,
+                    "--sign",
+                    "--local-user",
+                    &s.alice,
+                ],
+                text.as_bytes(),
+            ))
+            .unwrap();
+            let lines: Vec<&str> = armored.lines().collect();
+            let last_data = lines[lines.len() - 3];
+            (last_data.ends_with('=') && !last_data.ends_with("==")).then_some((text, armored))
+        })
+        .expect("an armor with one padding character within 60 lengths");
     let lines: Vec<&str> = armored.lines().collect();
     assert_eq!(lines[3], "", "{armored}");
     let no_blank: String = lines
@@ -634,7 +651,24 @@ fn inline_armor_gnupg_reads_is_decrypted() {
         .chars()
         .map(|c| if c == '\u{a0}' { 0xa0 } else { c as u8 })
         .collect();
-    let qp = with_nbsp("=A0").replace("==", "=3D=3D");
+    // Quoted-printable: every `=` of the armor escaped, the no-break space `=A0`.
+    let qp = with_nbsp("\u{a0}")
+        .replace('=', "=3D")
+        .replace('\u{a0}', "=A0");
+    let crlf_armor: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+    // The END line glued to the checksum line, and to the last data line with the
+    // checksum gone.
+    let n = lines.len();
+    let glued_crc: String = lines[..n - 2]
+        .iter()
+        .map(|l| format!("{l}\r\n"))
+        .chain([format!("{}{}\r\n", lines[n - 2], lines[n - 1])])
+        .collect();
+    let glued_data: String = lines[..n - 3]
+        .iter()
+        .map(|l| format!("{l}\r\n"))
+        .chain([format!("{}{}\r\n", lines[n - 3], lines[n - 1])])
+        .collect();
     // Name, Content-Type, transfer encoding, the body as sent, and as decoded.
     type Case = (&'static str, &'static str, &'static str, Vec<u8>, Vec<u8>);
     let cases: Vec<Case> = vec![
@@ -659,13 +693,34 @@ fn inline_armor_gnupg_reads_is_decrypted() {
             qp.into_bytes(),
             latin9,
         ),
+        (
+            "labelled quoted-printable, nothing escaped",
+            "text/plain; charset=\"us-ascii\"",
+            "quoted-printable",
+            crlf_armor.clone().into_bytes(),
+            qp_decode(crlf_armor.as_bytes()).into_bytes(),
+        ),
+        (
+            "END glued to the checksum",
+            "text/plain; charset=\"us-ascii\"",
+            "7Bit",
+            glued_crc.clone().into_bytes(),
+            glued_crc.into_bytes(),
+        ),
+        (
+            "END glued to the data, no checksum",
+            "text/plain; charset=\"us-ascii\"",
+            "7Bit",
+            glued_data.clone().into_bytes(),
+            glued_data.into_bytes(),
+        ),
     ];
     for (i, (name, ct, cte, body, decoded)) in cases.iter().enumerate() {
         // GnuPG warns of the missing blank line (exit status 2) and decrypts all
         // the same: its plaintext and its DECRYPTION_OKAY and GOODSIG say so.
         let (status, plain, _) = s.gpg.decrypt(decoded);
         assert!(
-            plain == REPORT.as_bytes()
+            plain == report_text.as_bytes()
                 && status.contains("[GNUPG:] DECRYPTION_OKAY")
                 && status.contains("[GNUPG:] GOODSIG"),
             "GnuPG, {name}: {status}"
