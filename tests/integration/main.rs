@@ -50,11 +50,12 @@
 //! - [`layouts3_b`]: issue 25, defects 4 and 6: CAST5 and 3DES PGP/MIME read and
 //!   marked, a cipher the gateway cannot read refused by name, and KMail's
 //!   multipart/signed with two binary attachments.
-//! - [`layouts3_c`]: issue 25, defects 4 and 5: text signatures judged as GnuPG
-//!   judges them over every spelling of line ends, and still bad when tampered, by
-//!   a wrong, expired or revoked key, or over SHA-1; a BAD signature by a key in the
-//!   Autocrypt header (or attached, or bound with SHA-1) recorded as bad; defect
-//!   2: inline armor read as GnuPG reads it.
+//! - [`layouts3_c`]: issue 25, defect 4: text signatures judged as GnuPG judges
+//!   them over every spelling of line ends, and still bad when tampered, by a
+//!   wrong, expired or revoked key, or over SHA-1.
+//! - [`layouts3_d`]: issue 25, defects 5 and 2: a BAD signature by a key in the
+//!   Autocrypt header (or attached, or bound with SHA-1) recorded as bad; inline
+//!   armor read as GnuPG reads it.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
@@ -92,6 +93,7 @@ mod layouts;
 mod layouts3_a;
 mod layouts3_b;
 mod layouts3_c;
+mod layouts3_d;
 mod lifecycle;
 mod manual;
 mod network;
