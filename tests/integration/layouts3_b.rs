@@ -3,7 +3,7 @@
 //! German clients), which GnuPG reads and the gateway quarantined, and a cipher the
 //! gateway cannot read at all, refused by name; a `multipart/signed` message with two
 //! binary attachments in KMail's layout, whose good signature is reported "bad" when
-//! a file holds a lone CR (ignored until fixed). GnuPG makes every OpenPGP part and is
+//! a file holds a lone CR. GnuPG makes every OpenPGP part and is
 //! the oracle for what the verdict must be.
 
 use crate::lifecycle::Team;
@@ -102,14 +102,12 @@ fn kmail_signed(s: &Scene, headers: &[(&str, &str)], entity: &str, signer: &str)
 }
 
 /// Defect 4: a signed message with two binary attachments verifies as good, as
-/// GnuPG says it does, and keeps both files. With both files in base64 it already
+/// GnuPG says it does, and keeps both files. With both files in base64 it always
 /// did; with the second sent unencoded and holding carriage returns that end no
-/// line, the gateway says "bad": sequoia's text-mode hashing takes a lone CR for a
+/// line, the gateway said "bad": sequoia's text-mode hashing takes a lone CR for a
 /// line end (and hashes CRLF for it), GnuPG's does not, and RFC 3156 canonicalises
-/// only line ends. Not fixed yet: ignored until the verification hashes text-mode
-/// signatures as GnuPG does.
+/// only line ends. The gateway now hashes text signatures' data as GnuPG does.
 #[test]
-#[ignore = "issue 25 defect 4: a lone CR in text-mode-signed data verifies bad (not fixed yet)"]
 fn kmail_signed_with_two_binary_attachments_is_good() {
     for raw_binary in [false, true] {
         signed_with_two_attachments_is_good(raw_binary);

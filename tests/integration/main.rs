@@ -49,7 +49,13 @@
 //!   quoted in prose.
 //! - [`layouts3_b`]: issue 25, defects 4 and 6: CAST5 and 3DES PGP/MIME read and
 //!   marked, a cipher the gateway cannot read refused by name, and KMail's
-//!   multipart/signed with two binary attachments (ignored until fixed).
+//!   multipart/signed with two binary attachments.
+//! - [`layouts3_c`]: issue 25, defect 4: text signatures judged as GnuPG judges
+//!   them over every spelling of line ends, and still bad when tampered, by a
+//!   wrong, expired or revoked key, or over SHA-1.
+//! - [`layouts3_d`]: issue 25, defects 5 and 2: a BAD signature by a key in the
+//!   Autocrypt header (or attached, or bound with SHA-1) recorded as bad; inline
+//!   armor read as GnuPG reads it.
 //! - [`publication`]: issue 26 items 1 to 4: `publish` (security.txt checked by sectxt
 //!   and GnuPG, the WKD by gpg-wks-client and GnuPG), the policy page, `doctor` on the
 //!   published file, the Autocrypt header of every outgoing mail, key by mail.
@@ -89,6 +95,8 @@ mod keys_late;
 mod layouts;
 mod layouts3_a;
 mod layouts3_b;
+mod layouts3_c;
+mod layouts3_d;
 mod lifecycle;
 mod manual;
 mod network;

@@ -52,7 +52,7 @@ impl Ctx<'_> {
                     if self.out.form == Form::Plain {
                         self.out.form = Form::Inline;
                     }
-                    let block = armor_line_ends(block);
+                    let block = armor_as_gnupg_reads(&armor_line_ends(block));
                     let (plaintext, status, decrypted) = self.decrypt_verified(&block)?;
                     let inner_charset =
                         plaintext_charset(&plaintext, charset, armor_charset(&block));
@@ -259,6 +259,116 @@ fn armor_line_ends(block: &[u8]) -> Vec<u8> {
         after_lf = b == b'\n';
     }
     out
+}
+
+/// An armored message (after [`armor_line_ends`]) as GnuPG reads it, which is more
+/// forgiving than sequoia's armor reader in ways mail meets (issue 25): armor
+/// headers (`Version: GnuPG v2`, `Comment: ...`) followed by the data with no blank
+/// line between them (a mailer or relay that drops blank lines), read by GnuPG with
+/// a warning and by sequoia not at all; bytes outside the radix-64 alphabet in the
+/// data lines (a no-break space a charset conversion or an editor left), which GnuPG
+/// skips and sequoia stops at; the data ending at its padding (see [`RadixData`]);
+/// the END line glued to the line before it. Here the blank line is put back, such
+/// bytes dropped, the data ended at its padding and the END line given its own line;
+/// nothing else changes. Dropping bytes from ciphertext or a signed message cannot
+/// make it say anything else: the encryption's integrity check and the signature
+/// still decide.
+fn armor_as_gnupg_reads(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() + 1);
+    let mut lines = block.split(|b| *b == b'\n');
+    if let Some(begin) = lines.next() {
+        out.extend_from_slice(begin);
+        out.push(b'\n');
+    }
+    let mut in_headers = true;
+    let mut data = RadixData::default();
+    for line in lines {
+        if in_headers {
+            if std::str::from_utf8(line).is_ok_and(is_armor_header) {
+                out.extend_from_slice(line);
+                out.push(b'\n');
+                continue;
+            }
+            in_headers = false;
+            out.push(b'\n');
+            if line.is_empty() {
+                continue;
+            }
+        }
+        // The END line glued to the line before it (the checksum or the last data)
+        // is two lines to GnuPG.
+        let (text, end) = match find_from(line, b"-----END", 0) {
+            Some(at) => line.split_at(at),
+            None => (line, &b""[..]),
+        };
+        let radix: Vec<u8> = text
+            .iter()
+            .copied()
+            .filter(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+            .collect();
+        data.line(&radix, &mut out);
+        out.extend_from_slice(end);
+        if !end.is_empty() {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// The radix-64 data lines of an armored message, read as GnuPG reads them: the
+/// data ends at its padding (`=`), and what follows the padding on that line (the
+/// checksum line, joined to it when a quoted-printable decoder took `=` and the line
+/// break for a soft line break) and any data line after it are not data. A `=` at
+/// the start of a four-character group is not padding but a checksum glued to the
+/// data. sequoia's reader decodes on after the padding and makes a bogus packet of
+/// the checksum ("Malformed packet: Truncated packet", issue 25).
+#[derive(Default)]
+struct RadixData {
+    /// Data characters so far (modulo 4 tells where a group starts).
+    chars: usize,
+    /// The data ended (padding or a checksum seen).
+    ended: bool,
+    /// A checksum line was written (one at most).
+    checksum: bool,
+}
+
+impl RadixData {
+    fn line(&mut self, radix: &[u8], out: &mut Vec<u8>) {
+        if radix.is_empty() {
+            return;
+        }
+        if radix.first() == Some(&b'=') {
+            // The checksum line ends the data.
+            if !self.checksum {
+                out.extend_from_slice(radix);
+                out.push(b'\n');
+            }
+            self.ended = true;
+            self.checksum = true;
+            return;
+        }
+        if self.ended {
+            return;
+        }
+        let data_len = radix.iter().position(|b| *b == b'=').unwrap_or(radix.len());
+        let (body, rest) = radix.split_at(data_len);
+        out.extend_from_slice(body);
+        self.chars += body.len();
+        if !rest.is_empty() {
+            self.ended = true;
+            if self.chars.is_multiple_of(4) {
+                // Not padding: the checksum, glued to the last line of data.
+                out.push(b'\n');
+                out.extend(rest.iter().take(5));
+                self.checksum = true;
+            } else {
+                // Padding, completed to the end of its group; what follows it on
+                // the line is not data.
+                out.extend(std::iter::repeat_n(b'=', 4 - self.chars % 4));
+            }
+        }
+        out.push(b'\n');
+    }
 }
 
 /// Whether decrypted bytes begin with a MIME header section that names a
@@ -507,6 +617,69 @@ mod tests {
             armor_line_ends(b"-----BEGIN\r\nA: b \r\n\r\nabc\r\r\nde\rf\n\rg\n-----END\r\n"),
             b"-----BEGIN\nA: b\n\nabc\nde\nf\ng\n-----END\n"
         );
+    }
+
+    #[test]
+    fn armor_is_read_as_gnupg_reads_it() {
+        let cases: &[(&str, &[u8], &[u8])] = &[
+            (
+                "as written",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nhQEM\nA0Zk\n=JJFP\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\n\nhQEM\nA0Zk\n=JJFP\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "no blank line after the headers",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\nComment: Using GnuPG with KMail\nhQEM\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\nVersion: GnuPG v2\nComment: Using GnuPG with KMail\n\nhQEM\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "no headers, no blank line",
+                b"-----BEGIN PGP MESSAGE-----\nhQEM\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "the END line glued to the checksum, and to the data",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Zk\n=JJFP-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Zk\n=JJFP\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "the END line glued to the data",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Z=-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Z=\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "the checksum joined to the last data line by a soft line break",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Z=Cume\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Z=\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "one of two padding characters lost, the checksum after it",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0=\n=Cume\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0==\n=Cume\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "a checksum glued to whole groups of data",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Zk=Cume\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Zk\n=Cume\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "data after the padding",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Z=\nmore\n=Cume\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Z=\n=Cume\n-----END PGP MESSAGE-----\n",
+            ),
+            (
+                "no-break spaces (UTF-8 and Latin-1) and a tab in the data",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQ\xc2\xa0EM\nA0\xa0Zk\tx\n-----END PGP MESSAGE-----",
+                b"-----BEGIN PGP MESSAGE-----\n\nhQEM\nA0Zkx\n-----END PGP MESSAGE-----\n",
+            ),
+        ];
+        for (name, block, want) in cases {
+            assert_eq!(
+                String::from_utf8_lossy(&armor_as_gnupg_reads(block)),
+                String::from_utf8_lossy(want),
+                "{name}"
+            );
+        }
     }
 
     #[test]

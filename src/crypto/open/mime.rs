@@ -150,6 +150,27 @@ pub fn canonical_crlf(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The bytes GnuPG hashes for a text-mode signature (type 0x01) over `bytes`, and so
+/// what KMail, Enigmail, Mutt and GpgOL sign a `multipart/signed` entity as: every line
+/// (up to an LF) loses the carriage returns that end it, and each LF becomes CRLF; a
+/// carriage return inside a line is data and stays. RFC 3156 section 5 canonicalises
+/// line ends and nothing else. sequoia's own text mode also takes a lone CR for a line
+/// end, so a file holding one made GnuPG's good signature "bad" (issue 25). Checked
+/// against GnuPG 2.2: `a\rb\n` signs as `a\rb\r\n`, `a\r\r\n` as `a\r\n`, `a\r` at the
+/// end as `a`, and trailing spaces and tabs stay.
+pub(super) fn gnupg_text_canonical(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32);
+    let mut lines = bytes.split(|b| *b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let end = line.iter().rposition(|b| *b != b'\r').map_or(0, |i| i + 1);
+        out.extend_from_slice(line.get(..end).unwrap_or_default());
+        if lines.peek().is_some() {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +204,33 @@ mod tests {
     fn crlf_canonicalisation() {
         assert_eq!(canonical_crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
         assert_eq!(canonical_crlf(b""), b"");
+    }
+
+    #[test]
+    fn text_mode_canonicalisation_is_gnupgs() {
+        // Each row was signed with `gpg --textmode --detach-sign` over the input and
+        // verified over the other spellings (GnuPG 2.2.40).
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"a\nb\r\nc\n", b"a\r\nb\r\nc\r\n"),
+            (b"a\rb\n", b"a\rb\r\n"),
+            (b"a\r\rb", b"a\r\rb"),
+            (b"a\r\r\nb", b"a\r\nb"),
+            (b"a\r\r\r\n", b"a\r\n"),
+            (b"a\r", b"a"),
+            (b"abc  \n", b"abc  \r\n"),
+            (b"abc\t\r\n", b"abc\t\r\n"),
+            (b"\r\n\n", b"\r\n\r\n"),
+            (b"\r", b""),
+            (b"", b""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                gnupg_text_canonical(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
     }
 }
 

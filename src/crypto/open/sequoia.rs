@@ -16,6 +16,7 @@ use openpgp::parse::stream::{
 };
 use openpgp::{Cert, KeyHandle};
 
+use super::mime::{canonical_crlf, gnupg_text_canonical};
 use super::{CertLookup, Ctx, MAX_BLOCKS, OpenError, SignatureMark, Verdict};
 use crate::config::LimitExceeded;
 use crate::crypto::certs::signs_with;
@@ -31,6 +32,8 @@ impl Ctx<'_> {
             lookup: self.lookup,
             extra: &self.extra,
             state: Rc::clone(state),
+            signed_entity: None,
+            text_canonical: None,
         }
     }
 
@@ -142,16 +145,27 @@ impl Ctx<'_> {
         }
     }
 
+    /// Verifies a detached signature over `entity`, the signed part of a
+    /// `multipart/signed` as received: a binary signature over its bytes with CRLF
+    /// line ends, a text signature over them as GnuPG hashes text (see
+    /// [`Helper::check`]).
     pub(super) fn verify_detached(
         &mut self,
-        data: &[u8],
+        entity: &[u8],
         signature: &[u8],
     ) -> Result<Verdict, OpenError> {
         self.count_block()?;
         let state = Rc::new(RefCell::new(HelperState::default()));
+        let data = canonical_crlf(entity);
         let ok = DetachedVerifierBuilder::from_bytes(signature)
-            .and_then(|b| b.with_policy(&POLICY, None, self.helper(&state)))
-            .and_then(|mut v| v.verify_bytes(data));
+            .and_then(|b| {
+                let helper = Helper {
+                    signed_entity: Some(entity),
+                    ..self.helper(&state)
+                };
+                b.with_policy(&POLICY, None, helper)
+            })
+            .and_then(|mut v| v.verify_bytes(&data));
         Ok(match ok {
             Ok(()) => state.take().verdict,
             Err(_) => bad_unverifiable(),
@@ -184,6 +198,16 @@ impl Ctx<'_> {
 
 /// What identifies one good signature (see [`SignatureMark`]), made by `key`.
 pub(super) fn mark(sig: &openpgp::packet::Signature, key: &openpgp::Fingerprint) -> SignatureMark {
+    mark_over(sig, key, sig.computed_digest())
+}
+
+/// [`mark`] with the digest the signature was verified against, when the gateway
+/// hashed the signed data itself (a text signature over a `multipart/signed` entity).
+fn mark_over(
+    sig: &openpgp::packet::Signature,
+    key: &openpgp::Fingerprint,
+    digest: Option<&[u8]>,
+) -> SignatureMark {
     use openpgp::serialize::MarshalInto;
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
@@ -200,7 +224,7 @@ pub(super) fn mark(sig: &openpgp::packet::Signature, key: &openpgp::Fingerprint)
     let hashed = sig.hashed_area().to_vec().unwrap_or_default();
     h.update((hashed.len() as u64).to_be_bytes());
     h.update(&hashed);
-    match sig.computed_digest() {
+    match digest {
         // Set by the parser for every signature it verified: the hash over the
         // signed data and the hashed area, which is what the signer signed.
         Some(d) => {
@@ -279,6 +303,190 @@ pub(super) struct Helper<'a> {
     lookup: &'a dyn CertLookup,
     extra: &'a [(Cert, KeySource)],
     state: Rc<RefCell<HelperState>>,
+    /// The signed entity of a `multipart/signed`, as received, when this helper
+    /// checks its detached signature: what a text signature is judged over.
+    signed_entity: Option<&'a [u8]>,
+    /// [`gnupg_text_canonical`] of it, made when a text signature first needs it.
+    text_canonical: Option<Vec<u8>>,
+}
+
+impl Helper<'_> {
+    /// One signature's verdict, and the certificate behind it when there is one.
+    fn judge(
+        &mut self,
+        result: &openpgp::parse::stream::VerificationResult<'_>,
+    ) -> (SignatureStatus, Option<openpgp::Fingerprint>) {
+        match result {
+            Ok(good) => match self.text_verdict(good.sig, &good.ka) {
+                None => self.good(good.sig, &good.ka, None),
+                Some(Ok(digest)) => self.good(good.sig, &good.ka, Some(&digest)),
+                Some(Err(_)) => (SignatureStatus::Bad, Some(good.ka.cert().fingerprint())),
+            },
+            // A text signature sequoia's hashing of line ends made bad may be
+            // good over the bytes GnuPG signed.
+            Err(VerificationError::BadSignature { sig, ka, .. }) => {
+                match self.text_verdict(sig, ka) {
+                    Some(Ok(digest)) => self.good(sig, ka, Some(&digest)),
+                    _ => (SignatureStatus::Bad, Some(ka.cert().fingerprint())),
+                }
+            }
+            Err(VerificationError::UnknownSignature { .. }) => (SignatureStatus::UnknownKey, None),
+            Err(VerificationError::MissingKey { sig }) => {
+                if let Some(fpr) = self.fails_with_named_key(sig) {
+                    return (SignatureStatus::Bad, Some(fpr));
+                }
+                // The best handle first: a fingerprint names the key.
+                let mut issuers = sig.get_issuers();
+                issuers.sort_by_key(|h| !matches!(h, KeyHandle::Fingerprint(_)));
+                if let Some(issuer) = issuers.first() {
+                    let hex = issuer.to_hex();
+                    let mut state = self.state.borrow_mut();
+                    if !state.verdict.unknown.contains(&hex) {
+                        state.verdict.unknown.push(hex);
+                    }
+                }
+                (SignatureStatus::UnknownKey, None)
+            }
+            Err(VerificationError::BadKey { ka, .. }) => {
+                (SignatureStatus::Bad, Some(ka.cert().fingerprint()))
+            }
+            Err(VerificationError::UnboundKey { cert, .. }) => {
+                (SignatureStatus::Bad, Some(cert.fingerprint()))
+            }
+            Err(_) => (SignatureStatus::Bad, None),
+        }
+    }
+
+    /// A signature no usable key was found for, whose issuer fingerprint names a key
+    /// in a certificate the message itself carries (its Autocrypt header, an
+    /// attached or pasted key) that the policy does not let sign: bound by a SHA-1
+    /// self-signature, as older clients' keys are, or not flagged for signing. Such a
+    /// key makes no signature good; but when the signature does not even verify with
+    /// that key's own material, the signed data is not what the key signed, and the
+    /// signature is bad, as GnuPG (which still reads such keys) says. Returns that
+    /// certificate's fingerprint. A signature that does verify with it stays one by a
+    /// key the gateway cannot use (unknown), and a key ID alone, which another key may
+    /// share, names no key.
+    fn fails_with_named_key(
+        &mut self,
+        sig: &openpgp::packet::Signature,
+    ) -> Option<openpgp::Fingerprint> {
+        let named = sig.issuer_fingerprints().cloned().collect::<Vec<_>>();
+        let (cert, key) = self.extra.iter().find_map(|(cert, _)| {
+            named.iter().find_map(|fpr| {
+                cert.keys()
+                    .key_handle(fpr.clone())
+                    .next()
+                    .map(|ka| (cert.clone(), ka.key().clone()))
+            })
+        })?;
+        let verifies = match self.text_data_digest(sig) {
+            Some(Ok(digest)) => sig.verify_digest(&key, &digest).is_ok(),
+            Some(Err(_)) => false,
+            // The parser hashes the data for every signature it reads; without
+            // that digest nothing can be told.
+            None if sig.computed_digest().is_none() => return None,
+            None => sig.verify_document(&key).is_ok(),
+        };
+        if verifies {
+            return None;
+        }
+        let fpr = cert.fingerprint();
+        let mut state = self.state.borrow_mut();
+        if let Some((_, source)) = self.extra.iter().find(|(c, _)| c.fingerprint() == fpr) {
+            state.sources.entry(fpr.clone()).or_insert(*source);
+        }
+        if !state.certs.iter().any(|c| c.fingerprint() == fpr) {
+            state.certs.push(cert);
+        }
+        Some(fpr)
+    }
+
+    /// The digest of a text signature over the signed entity of a
+    /// `multipart/signed`, hashed as GnuPG hashes text; `None` for any other
+    /// signature (whose digest the parser computed).
+    fn text_data_digest(
+        &mut self,
+        sig: &openpgp::packet::Signature,
+    ) -> Option<openpgp::Result<Vec<u8>>> {
+        if sig.typ() != openpgp::types::SignatureType::Text {
+            return None;
+        }
+        let entity = self.signed_entity?;
+        let canonical = self
+            .text_canonical
+            .get_or_insert_with(|| gnupg_text_canonical(entity));
+        Some(text_digest(sig, canonical))
+    }
+
+    /// A good signature by `ka`, verified against `digest` when the gateway hashed
+    /// the data itself.
+    fn good(
+        &mut self,
+        sig: &openpgp::packet::Signature,
+        ka: &openpgp::cert::prelude::ValidErasedKeyAmalgamation<
+            '_,
+            openpgp::packet::key::PublicParts,
+        >,
+        digest: Option<&[u8]>,
+    ) -> (SignatureStatus, Option<openpgp::Fingerprint>) {
+        let fpr = ka.cert().fingerprint();
+        let mut state = self.state.borrow_mut();
+        if state.gateway.contains(&fpr) {
+            state.verdict.gateway = true;
+        }
+        let key = ka.key().fingerprint();
+        let m = match digest {
+            Some(d) => mark_over(sig, &key, Some(d)),
+            None => mark(sig, &key),
+        };
+        state.verdict.marks.push((fpr.to_hex(), m));
+        (SignatureStatus::Good, Some(fpr))
+    }
+
+    /// The verdict on a text signature (type 0x01) over the signed entity of a
+    /// `multipart/signed`, by a key sequoia's verifier found and accepted (valid
+    /// under the policy at the signature's time, alive, not revoked, signing
+    /// capable: a `GoodChecksum` or a `BadSignature` carries only such a key).
+    /// sequoia hashed the data with its own text mode, which also takes a lone CR
+    /// for a line end; GnuPG, which made the signature, keeps it as data. So the
+    /// checks that follow the key's are made again here over GnuPG's canonical form,
+    /// each as sequoia's verifier makes it: the signature alive now (with the same
+    /// clock skew tolerance), the signature over the digest by that key, and the
+    /// policy's rules for the signature (its hash algorithm). `None` when the
+    /// signature is not such a one (binary signatures are hashed as they stand).
+    /// Returns the digest the signature was verified against.
+    fn text_verdict(
+        &mut self,
+        sig: &openpgp::packet::Signature,
+        ka: &openpgp::cert::prelude::ValidErasedKeyAmalgamation<
+            '_,
+            openpgp::packet::key::PublicParts,
+        >,
+    ) -> Option<openpgp::Result<Vec<u8>>> {
+        use openpgp::policy::Policy as _;
+        let digest = self.text_data_digest(sig)?;
+        Some((|| {
+            sig.signature_alive(None, None)?;
+            let digest = digest?;
+            sig.verify_digest(ka.key(), &digest)?;
+            POLICY.signature(sig, openpgp::policy::HashAlgoSecurity::CollisionResistance)?;
+            Ok(digest)
+        })())
+    }
+}
+
+/// The digest a signature over `data` is made over: `data` hashed as it stands (after
+/// a v6 signature's salt), then the signature's own trailer.
+fn text_digest(sig: &openpgp::packet::Signature, data: &[u8]) -> openpgp::Result<Vec<u8>> {
+    use openpgp::crypto::hash::Hash as _;
+    let mut ctx = sig.hash_algo().context()?.for_signature(sig.version());
+    if let Some(salt) = sig.salt() {
+        ctx.update(salt);
+    }
+    ctx.update(data);
+    sig.hash(&mut ctx)?;
+    ctx.into_digest()
 }
 
 impl VerificationHelper for Helper<'_> {
@@ -341,42 +549,7 @@ impl VerificationHelper for Helper<'_> {
                 continue;
             };
             for result in results {
-                let (status, cert) = match result {
-                    Ok(good) => {
-                        let fpr = good.ka.cert().fingerprint();
-                        let mut state = self.state.borrow_mut();
-                        if state.gateway.contains(&fpr) {
-                            state.verdict.gateway = true;
-                        }
-                        let m = mark(good.sig, &good.ka.key().fingerprint());
-                        state.verdict.marks.push((fpr.to_hex(), m));
-                        (SignatureStatus::Good, Some(fpr))
-                    }
-                    Err(VerificationError::UnknownSignature { .. }) => {
-                        (SignatureStatus::UnknownKey, None)
-                    }
-                    Err(VerificationError::MissingKey { sig }) => {
-                        // The best handle first: a fingerprint names the key.
-                        let mut issuers = sig.get_issuers();
-                        issuers.sort_by_key(|h| !matches!(h, KeyHandle::Fingerprint(_)));
-                        if let Some(issuer) = issuers.first() {
-                            let hex = issuer.to_hex();
-                            let mut state = self.state.borrow_mut();
-                            if !state.verdict.unknown.contains(&hex) {
-                                state.verdict.unknown.push(hex);
-                            }
-                        }
-                        (SignatureStatus::UnknownKey, None)
-                    }
-                    Err(VerificationError::BadKey { ka, .. })
-                    | Err(VerificationError::BadSignature { ka, .. }) => {
-                        (SignatureStatus::Bad, Some(ka.cert().fingerprint()))
-                    }
-                    Err(VerificationError::UnboundKey { cert, .. }) => {
-                        (SignatureStatus::Bad, Some(cert.fingerprint()))
-                    }
-                    Err(_) => (SignatureStatus::Bad, None),
-                };
+                let (status, cert) = self.judge(result);
                 let mut state = self.state.borrow_mut();
                 let merged = state.verdict.status.merge(status);
                 if (merged != state.verdict.status || state.verdict.signer.is_none())

@@ -5,9 +5,7 @@ use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
 use sequoia_openpgp::Cert;
 
 use super::armor::{BEGIN_MESSAGE, BEGIN_SIGNED, find, html_armor_text};
-use super::mime::{
-    canonical_crlf, children, contents_of, flowed, is_type, transfer_decoded, unflow,
-};
+use super::mime::{children, contents_of, flowed, is_type, transfer_decoded, unflow};
 use super::{Attachment, Ctx, Form, OpenError};
 use crate::crypto::KeySource;
 
@@ -155,7 +153,7 @@ impl Ctx<'_> {
         let signed_bytes = raw
             .get(signed.offset_header as usize..signed.offset_end as usize)
             .ok_or_else(|| OpenError::Malformed("multipart/signed part out of range".into()))?;
-        let verdict = self.verify_detached(&canonical_crlf(signed_bytes), contents_of(sig))?;
+        let verdict = self.verify_detached(signed_bytes, contents_of(sig))?;
         let status = verdict.status;
         self.apply(verdict, self.encrypted_depth > 0, false);
         if self.out.form == Form::Plain {
