@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Policy, Schedule};
 use crate::extract::{Fields, Severity};
 
+pub(crate) mod embargo;
+
+pub(crate) use embargo::{EmbargoLimit, ExitReason, ZonedInstant};
+
 /// The deadlines of the policy, in the order a report meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

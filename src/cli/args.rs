@@ -299,6 +299,21 @@ pub(crate) struct SetArgs {
     /// The version that fixes it.
     #[arg(long, value_name = "VERSION")]
     pub fixed_in: Option<String>,
+    /// Sets the embargo: its end with an offset or an IANA time zone
+    /// (2027-01-15T09:00+01:00, "2027-01-15 09:00 Europe/Berlin"; a time without zone
+    /// is refused), or `accept` to accept the end the researcher proposed. Refused
+    /// beyond policy.embargo.max_length and while an embargo is active (a report has
+    /// one: see --embargo-revise). The researcher is told.
+    #[arg(long, value_name = "INSTANT|accept", conflicts_with_all = ["embargo_revise", "embargo_exit"])]
+    pub embargo: Option<String>,
+    /// Moves the end of the active embargo (same forms as --embargo). The researcher
+    /// is told.
+    #[arg(long, value_name = "INSTANT", conflicts_with = "embargo_exit")]
+    pub embargo_revise: Option<String>,
+    /// Ends the active embargo early: public, exploit_public, exploited, agreed. The
+    /// researcher is told. Goes with --status disclosed before the embargo's end.
+    #[arg(long, value_name = "REASON")]
+    pub embargo_exit: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -413,7 +413,21 @@ fn reports_set(
         ),
         None => None,
     };
+    let embargo = match (&args.embargo, &args.embargo_revise, &args.embargo_exit) {
+        (Some(v), _, _) => {
+            Some(crate::store::EmbargoChange::parse_set(v).map_err(|e| anyhow!("--embargo: {e}"))?)
+        }
+        (_, Some(v), _) => Some(crate::store::EmbargoChange::Revise(
+            crate::policy::ZonedInstant::parse(v).map_err(|e| anyhow!("--embargo-revise: {e}"))?,
+        )),
+        (_, _, Some(v)) => Some(crate::store::EmbargoChange::Exit(
+            v.parse()
+                .map_err(|e: String| anyhow!("--embargo-exit: {e}"))?,
+        )),
+        _ => None,
+    };
     let change = Change {
+        embargo,
         details,
         status: args.status,
         reason,
@@ -442,6 +456,7 @@ fn reports_set(
     };
     // The researcher hears of the states in `notify.reporter_on`, whoever moved it.
     let status_id = outbox::new_message_id(&p.settings, "status");
+    let embargo_id = outbox::new_message_id(&p.settings, "embargo");
     let answer = p.answer_key_before(&id)?;
     let ask = StatusAsk {
         actor,
@@ -451,14 +466,17 @@ fn reports_set(
     let report = match p.store.modify_report(&id, |r| {
         let before = r.status;
         let assigned_before = r.triage.assignee.clone();
+        let events_before = r.events.len();
         r.apply(&change, actor, now, policy)?;
-        let mut jobs: Vec<NewJob> = if r.status == before {
-            Vec::new()
-        } else {
-            p.status_notice(r, &answer, &status_id, &ask, now)
-                .into_iter()
-                .collect()
-        };
+        // The embargo mail first: the status mail's event is the last one, which
+        // the output below reads.
+        let mut jobs: Vec<NewJob> = p
+            .embargo_notice(r, events_before, &answer, &embargo_id, actor, now)
+            .into_iter()
+            .collect();
+        if r.status != before {
+            jobs.extend(p.status_notice(r, &answer, &status_id, &ask, now));
+        }
         jobs.extend(crate::store::assignment_notice(
             &p.settings.maintainers,
             assigned_before.as_deref(),
@@ -490,6 +508,28 @@ fn reports_set(
             .map(|f| format!(", fix due {}", human_time(f)))
             .unwrap_or_default()
     )?;
+    if let Some(e) = report.embargo.as_ref().filter(|_| change.embargo.is_some()) {
+        writeln!(out.stdout, "embargo: {}", e.describe(now))?;
+        let told = report.events.iter().rev().find(|e| {
+            e.at == now
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("embargo mail"))
+        });
+        if let Some(e) = told {
+            let note = e.note.as_deref().unwrap_or_default();
+            if e.action == "researcher_told" {
+                let mid = note.rsplit(' ').next().unwrap_or_default();
+                writeln!(
+                    out.stdout,
+                    "researcher told of the embargo, Message-ID {mid}"
+                )?;
+            } else {
+                let why = note.strip_prefix("embargo mail: ").unwrap_or(note);
+                writeln!(out.stdout, "researcher not told of the embargo: {why}")?;
+            }
+        }
+    }
     // What this change told the researcher: the event the transaction recorded.
     if args.status.is_some()
         && let Some(e) = report.events.iter().rev().find(|e| {
@@ -917,6 +957,9 @@ mod tests {
             cwe: None,
             cve: None,
             fixed_in: None,
+            embargo: None,
+            embargo_revise: None,
+            embargo_exit: None,
         };
         // A hang is a failure with a message, not a stuck test run.
         let (done, result) = std::sync::mpsc::channel();

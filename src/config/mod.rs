@@ -228,6 +228,8 @@ pub struct Policy {
     /// Categories the policy declares out of scope, with the words that suggest them.
     /// Matching ones are hints for maintainers, never a decision.
     pub out_of_scope: Vec<ScopeCategory>,
+    /// The longest embargo a maintainer may set or accept (`policy.embargo.max_length`).
+    pub embargo_limit: crate::policy::EmbargoLimit,
 }
 
 /// Fix deadlines per severity, counted from receipt.

@@ -122,6 +122,13 @@ pub(super) struct RawPolicy {
     pub(super) out_of_scope: Vec<String>,
     #[serde(default)]
     pub(super) scope_keywords: std::collections::BTreeMap<String, Vec<String>>,
+    pub(super) embargo: RawEmbargo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmbargo {
+    pub(super) max_length: String,
 }
 
 #[derive(Debug, Deserialize)]

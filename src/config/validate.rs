@@ -339,6 +339,12 @@ fn policy(p: &RawPolicy, problems: &mut Problems) -> Policy {
         required_fields: Vec::new(),
         supported_versions,
         out_of_scope: out_of_scope(p, problems),
+        embargo_limit: p
+            .embargo
+            .max_length
+            .parse()
+            .map_err(|e| problems.push(format!("policy.embargo.max_length: {e}")))
+            .unwrap_or(crate::policy::EmbargoLimit::Off),
     }
 }
 

@@ -19,6 +19,12 @@ pub(super) enum Keyword {
     Report,
     /// A detail of the report to correct or complete (`X-CVE: CVE-2026-12345`).
     Detail(crate::store::Detail),
+    /// Sets the embargo (an instant with its zone) or accepts the proposed one.
+    Embargo,
+    /// Moves the end of the active embargo.
+    EmbargoRevise,
+    /// Ends the active embargo early, with a reason.
+    EmbargoExit,
 }
 
 impl Keyword {
@@ -51,6 +57,9 @@ impl Keyword {
         ("X-CWE", Keyword::Detail(crate::store::Detail::Cwe)),
         ("X-CVE", Keyword::Detail(crate::store::Detail::Cve)),
         ("X-FIXED-IN", Keyword::Detail(crate::store::Detail::FixedIn)),
+        ("X-EMBARGO", Keyword::Embargo),
+        ("X-EMBARGO-REVISE", Keyword::EmbargoRevise),
+        ("X-EMBARGO-EXIT", Keyword::EmbargoExit),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {

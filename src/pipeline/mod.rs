@@ -19,6 +19,7 @@
 
 mod commands;
 mod decide;
+mod disclosure;
 mod error;
 mod keys;
 mod message;

@@ -149,6 +149,26 @@ impl Pipeline {
             .proven
             .is_some()
             .then(|| crate::extract::labelled(&super::commands::relayable(&c.text)));
+        // A signed follow-up may propose an embargo end ("Disclosure date: ..."); the
+        // researcher hears it was received, in the same transaction.
+        let proposal = opened
+            .proven
+            .is_some()
+            .then(|| crate::policy::embargo::proposed_in(&super::commands::relayable(&c.text)))
+            .flatten();
+        let answer = self.answer_key_before(&report.id)?;
+        let embargo_id = outbox::new_message_id(&self.settings, "embargo");
+        let reporter = c.from.address.clone();
+        let also = |r: &mut Report| -> Vec<NewJob> {
+            let Some(proposed) = &proposal else {
+                return Vec::new();
+            };
+            let before = r.events.len();
+            r.propose_embargo(proposed.clone(), &reporter, now);
+            self.embargo_notice(r, before, &answer, &embargo_id, &reporter, now)
+                .into_iter()
+                .collect()
+        };
         match self.store.commit_followup(
             &report.id,
             entry,
@@ -156,6 +176,7 @@ impl Pipeline {
             &digests,
             found.as_ref(),
             jobs,
+            &also,
         ) {
             Ok(Commit::Stored(_)) => {
                 let span = tracing::Span::current();

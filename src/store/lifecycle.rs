@@ -261,6 +261,8 @@ pub struct Change {
     /// Details to correct or complete, values as given (checked by `apply`); an empty
     /// value removes the maintainer's value (the report's own shows again).
     pub details: BTreeMap<Detail, String>,
+    /// Sets, accepts, revises or exits the embargo (`--embargo`, `X-EMBARGO:`, ...).
+    pub embargo: Option<super::embargo::EmbargoChange>,
 }
 
 impl Change {
@@ -284,6 +286,10 @@ impl Report {
         let mut next = self.clone();
         if change.reason.is_some() && change.status != Some(Status::Rejected) {
             return Err("a rejection reason goes with --status rejected".into());
+        }
+        // The embargo first: exiting it and disclosing go together in one change.
+        if let Some(embargo) = &change.embargo {
+            next.change_embargo(embargo, actor, now, policy)?;
         }
         if let Some(to) = change.status {
             next.move_to(to, change.reason.clone(), actor, now)?;
@@ -477,6 +483,11 @@ impl Report {
                 }
             ));
         }
+        if to == Status::Disclosed
+            && let Some(why) = self.embargo_forbids_disclosure(now)
+        {
+            return Err(why);
+        }
         let mut note = format!("{} -> {}", from.as_str(), to.as_str());
         match to {
             Status::Rejected => {
@@ -515,16 +526,17 @@ impl Report {
     }
 }
 
+/// A bare report for the unit tests of the rules on reports.
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
+#[allow(clippy::unwrap_used)]
+pub(super) mod tests_support {
     use super::*;
     use crate::config::Settings;
     use crate::store::records::{NewReport, ReportId};
 
-    fn report() -> Report {
+    /// A report received at `now`, with the default policy's deadlines.
+    pub(crate) fn report_at(now: DateTime<Utc>) -> Report {
         let policy = Settings::parse_toml("").unwrap().policy;
-        let now = Utc::now();
         let data: NewReport = serde_json::from_value(serde_json::json!({
             "received_at": now,
             "from": {"name": null, "address": "r@example.net"},
@@ -537,6 +549,17 @@ mod tests {
         }))
         .unwrap();
         data.into_report(ReportId::new("VR", 2026, 1))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn report() -> Report {
+        tests_support::report_at(Utc::now())
     }
 
     fn to(status: Status) -> Change {

@@ -21,6 +21,7 @@
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
+mod embargo;
 mod guard;
 mod ids;
 mod inhand;
@@ -39,6 +40,7 @@ mod retry;
 mod tx;
 
 pub(crate) use backup::Exported;
+pub(crate) use embargo::{Embargo, EmbargoChange};
 pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;

@@ -385,6 +385,10 @@ pub struct Report {
     /// Deadlines maintainers were already warned about: one escalation each.
     #[serde(default)]
     pub escalated: Vec<DeadlineName>,
+    /// The embargo proposed, agreed or exited (see `store::embargo`); records from
+    /// before embargoes were kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embargo: Option<super::embargo::Embargo>,
     pub events: Vec<Event>,
 }
 
@@ -557,7 +561,9 @@ impl NewReport {
                 Some("sender over the rate limit for automatic mail".into()),
             ));
         }
-        Report {
+        let proposal = crate::policy::embargo::proposed_in(&self.body);
+        let actor = self.from.address.clone();
+        let mut report = Report {
             id,
             status: Status::New,
             data: self,
@@ -565,8 +571,15 @@ impl NewReport {
             correspondence: Vec::new(),
             milestones: Default::default(),
             escalated: Vec::new(),
+            embargo: None,
             events,
+        };
+        // A "Disclosure date:" the researcher wrote is their proposal; the
+        // acknowledgement tells them it was received (or could not be read).
+        if let Some(proposed) = proposal {
+            report.propose_embargo(proposed, &actor, at);
         }
+        report
     }
 }
 

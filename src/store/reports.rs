@@ -93,6 +93,8 @@ pub(super) struct HeadRecord {
     correspondence: Vec<Correspondence>,
     milestones: std::collections::BTreeMap<DeadlineName, DateTime<Utc>>,
     escalated: Vec<DeadlineName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    embargo: Option<super::embargo::Embargo>,
 }
 
 impl From<Report> for HeadRecord {
@@ -105,6 +107,7 @@ impl From<Report> for HeadRecord {
             correspondence: r.correspondence,
             milestones: r.milestones,
             escalated: r.escalated,
+            embargo: r.embargo,
         }
     }
 }
@@ -119,6 +122,7 @@ impl From<HeadRecord> for Report {
             correspondence: h.correspondence,
             milestones: h.milestones,
             escalated: h.escalated,
+            embargo: h.embargo,
             events: Vec::new(),
         }
     }
