@@ -1,0 +1,334 @@
+//! Issue 27, coordinated disclosure: embargoes proposed by the researcher (in the
+//! report, in a signed follow-up), set, accepted, revised and exited by maintainers
+//! (GnuPG-signed mail commands and the command line), every refusal (a time without
+//! zone, beyond the policy's maximum, a second active embargo, `disclosed` before the
+//! end), and the researcher told of each step, encrypted to the key their report
+//! proved. Alice's key reaches the gateway as her client sends it: in an Autocrypt
+//! header of her report, never preloaded.
+
+use chrono::{Duration, Utc};
+
+use crate::lifecycle::{Maintainer, Team, actions, year};
+use crate::pipeline::{REPORT, entity, pgp_mime_encrypted};
+use crate::util::*;
+
+/// Bob and Carol maintain; Alice's key is not on the gateway.
+fn team() -> Team {
+    let t = Team::new("");
+    std::fs::remove_file(t.s.gw.path("keys/reporters/alice.asc")).unwrap();
+    t
+}
+
+/// Alice's Autocrypt header value, as her client adds it to every message.
+fn autocrypt(t: &Team) -> String {
+    use base64::Engine as _;
+    let binary = t.s.gpg.run(&["--export", &t.s.alice], b"");
+    format!(
+        "addr=alice@example.net; keydata={}",
+        base64::engine::general_purpose::STANDARD.encode(binary)
+    )
+}
+
+/// Alice's mail: `text` signed by her key and encrypted to the gateway in one step,
+/// with her Autocrypt header; answering `in_reply_to` when given.
+fn from_alice(
+    t: &Team,
+    msgid: &str,
+    subject: &str,
+    text: &str,
+    in_reply_to: Option<&str>,
+) -> Vec<u8> {
+    let inner = entity(Some(subject), text, &[]);
+    let armored = t.s.gpg.encrypt(&t.s.gateway_fpr, Some(&t.s.alice), &inner);
+    let ac = autocrypt(t);
+    let mut h = t.s.headers(msgid, "...");
+    h.push(("Autocrypt", &ac));
+    if let Some(parent) = in_reply_to {
+        h.push(("In-Reply-To", parent));
+        h.push(("References", parent));
+    }
+    pgp_mime_encrypted(&h, &armored)
+}
+
+/// Alice reports (with `extra` lines before the report's text); the report's ID.
+fn reported(t: &Team, extra: &str) -> String {
+    let text = format!("{extra}{REPORT}");
+    t.s.gw.deliver(&from_alice(
+        t,
+        "<d-orig@example.net>",
+        "report",
+        &text,
+        None,
+    ));
+    let log = t.s.gw.run_once();
+    let id = format!("VR-{}-0001", year());
+    assert_eq!(t.show(&id)["proven_key"], t.s.alice.as_str(), "{log}");
+    id
+}
+
+/// A GnuPG-signed, encrypted command mail from maintainer `m` about report `id`.
+fn commands_from(t: &Team, m: &Maintainer, id: &str, msgid: &str, text: &str) -> String {
+    let inner = entity(Some(&format!("Re: [{id}] New report")), text, &[]);
+    let armored = m.gpg.encrypt(&t.s.gateway_fpr, Some(m.address), &inner);
+    let h = vec![
+        ("From", m.address),
+        ("To", GATEWAY),
+        ("Subject", "..."),
+        ("Message-ID", msgid),
+        ("MIME-Version", "1.0"),
+    ];
+    t.s.gw.deliver(&pgp_mime_encrypted(&h, &armored));
+    t.s.gw.run_once()
+}
+
+/// Alice's embargo mails, decrypted by her GnuPG (each checked as the gateway's).
+fn embargo_mail(t: &Team) -> Vec<String> {
+    t.mail_to("alice@example.net", "")
+        .iter()
+        .filter_map(|m| {
+            let (status, plain, ok) = t.s.gpg.decrypt(&armored_block(m));
+            assert!(ok, "Alice cannot decrypt: {status}");
+            assert!(status.contains("VALIDSIG") && status.contains(&t.s.gateway_fpr));
+            let text = qp_decode(&plain);
+            text.contains("Embargo").then_some(text)
+        })
+        .collect()
+}
+
+/// The refusals Bob got, decrypted.
+fn refusals_to(t: &Team, m: &Maintainer) -> Vec<String> {
+    t.mail_to(m.address, "not taken")
+        .iter()
+        .map(|raw| m.open(raw, &t.s.gateway_fpr))
+        .collect()
+}
+
+/// An end `days` from now at 09:00 in Berlin, as a researcher writes it.
+fn berlin(days: i64) -> String {
+    (Utc::now() + Duration::days(days))
+        .format("%Y-%m-%d 09:00 Europe/Berlin")
+        .to_string()
+}
+
+#[test]
+fn an_embargo_proposed_in_the_report_is_accepted_and_revised_by_mail_and_the_researcher_hears_each_step()
+ {
+    let t = team();
+    let proposed = berlin(40);
+    let id = reported(&t, &format!("Disclosure date: {proposed}\n"));
+    let r = t.show(&id);
+    assert_eq!(r["embargo"]["state"], "proposed", "{}", r["embargo"]);
+    assert_eq!(r["embargo"]["zone"], "Europe/Berlin");
+    // The acknowledgement says the proposal was received, with its zone and in UTC.
+    let ack = t.mail_to("alice@example.net", "Received");
+    let (_, plain, ok) = t.s.gpg.decrypt(&armored_block(&ack[0]));
+    assert!(ok);
+    let ack_text = qp_decode(&plain);
+    assert!(
+        ack_text.contains("Your proposed embargo: until"),
+        "{ack_text}"
+    );
+    assert!(
+        ack_text.contains("Europe/Berlin (") && ack_text.contains(" UTC)"),
+        "{ack_text}"
+    );
+
+    // Bob accepts it by signed mail.
+    let log = commands_from(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-e1@example.org>",
+        "X-EMBARGO: accept\n",
+    );
+    let r = t.show(&id);
+    assert_eq!(r["embargo"]["state"], "active", "{log}");
+    assert!(actions(&r).contains(&"embargo_accepted".to_string()));
+    let mail = embargo_mail(&t);
+    assert_eq!(mail.len(), 1, "{log}");
+    assert!(mail[0].contains("accepted the embargo"), "{}", mail[0]);
+    assert!(mail[0].contains("Europe/Berlin"), "{}", mail[0]);
+
+    // A second embargo while one is active: refused, nothing of the message applied.
+    commands_from(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-e2@example.org>",
+        &format!("X-STATUS: triaged\nX-EMBARGO: {}\n", berlin(50)),
+    );
+    let r = t.show(&id);
+    assert_eq!(r["status"], "acknowledged");
+    let refused = refusals_to(&t, &t.bob);
+    assert_eq!(refused.len(), 1);
+    assert!(
+        refused[0].contains("already has an active embargo"),
+        "{}",
+        refused[0]
+    );
+    assert!(refused[0].contains("X-EMBARGO-REVISE"), "{}", refused[0]);
+
+    // A time without zone: refused with the forms that are accepted.
+    commands_from(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-e3@example.org>",
+        "X-EMBARGO-REVISE: 2027-02-01 09:00\n",
+    );
+    let refused = refusals_to(&t, &t.bob);
+    assert_eq!(refused.len(), 2);
+    assert!(refused[1].contains("has no time zone"), "{}", refused[1]);
+    assert!(
+        refused[1].contains("2027-01-15 09:00 Europe/Berlin"),
+        "{}",
+        refused[1]
+    );
+
+    // Carol revises it; Alice hears of the new end.
+    let new_end = (Utc::now() + Duration::days(60))
+        .format("%Y-%m-%dT10:30-05:00")
+        .to_string();
+    commands_from(
+        &t,
+        &t.carol,
+        &id,
+        "<carol-e1@example.org>",
+        &format!("X-EMBARGO-REVISE: {new_end}\n"),
+    );
+    let r = t.show(&id);
+    assert_eq!(r["embargo"]["zone"], "-05:00", "{}", r["embargo"]);
+    let mail = embargo_mail(&t);
+    assert_eq!(mail.len(), 2);
+    assert!(mail[1].contains("changed"), "{}", mail[1]);
+    assert!(mail[1].contains("10:30 -05:00"), "{}", mail[1]);
+}
+
+#[test]
+fn embargo_commands_on_the_command_line_and_their_refusals() {
+    let t = team();
+    let id = reported(&t, "");
+    let fail = |args: &[&str], needle: &str| {
+        let (ok, out, err) = t.cli(args);
+        assert!(!ok, "{args:?} should be refused: {out}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    };
+    fail(
+        &["reports", "set", &id, "--embargo", "2027-01-15 09:00"],
+        "has no time zone",
+    );
+    fail(
+        &["reports", "set", &id, "--embargo", "2027-01-15T09:00"],
+        "2027-01-15T09:00+01:00",
+    );
+    // The default maximum is "90+30": 90 days from receipt for an unfixed report.
+    fail(
+        &["reports", "set", &id, "--embargo", &berlin(120)],
+        "beyond the policy's maximum",
+    );
+    fail(
+        &["reports", "set", &id, "--embargo-exit", "public"],
+        "no active embargo to exit",
+    );
+    assert!(t.show(&id).get("embargo").is_none());
+
+    let end = (Utc::now() + Duration::days(20))
+        .format("%Y-%m-%dT09:00+01:00")
+        .to_string();
+    let (ok, out, err) = t.cli(&["reports", "set", &id, "--embargo", &end]);
+    assert!(ok, "{err}");
+    assert!(out.contains("embargo: active until"), "{out}");
+    assert!(out.contains("researcher told of the embargo"), "{out}");
+    fail(
+        &["reports", "set", &id, "--embargo", &berlin(30)],
+        "already has an active embargo",
+    );
+    for status in ["triaged", "accepted", "fixed"] {
+        let (ok, _, err) = t.cli(&["reports", "set", &id, "--status", status]);
+        assert!(ok, "{status}: {err}");
+    }
+    // Not disclosed while the embargo is in force ...
+    fail(
+        &["reports", "set", &id, "--status", "disclosed"],
+        "under embargo until",
+    );
+    fail(
+        &["reports", "set", &id, "--embargo-exit", "because"],
+        "not a reason to exit an embargo",
+    );
+    assert_eq!(t.show(&id)["status"], "fixed");
+    // ... unless it is exited, in the same command.
+    let (ok, out, err) = t.cli(&[
+        "reports",
+        "set",
+        &id,
+        "--status",
+        "disclosed",
+        "--embargo-exit",
+        "public",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("exited"), "{out}");
+    let r = t.show(&id);
+    assert_eq!(r["status"], "disclosed");
+    assert_eq!(r["embargo"]["state"], "exited");
+    assert_eq!(r["embargo"]["exit_reason"], "public");
+    t.s.gw.run_once();
+    let mail = embargo_mail(&t);
+    assert_eq!(mail.len(), 2, "set, then exited");
+    assert!(mail[0].contains("set an embargo"), "{}", mail[0]);
+    assert!(mail[0].contains("+01:00 ("), "{}", mail[0]);
+    assert!(mail[1].contains("ended early"), "{}", mail[1]);
+    assert!(mail[1].contains("became public"), "{}", mail[1]);
+    // The text of `reports show` names the embargo, in its zone and in UTC.
+    let (_, text, _) = t.cli(&["reports", "show", &id]);
+    assert!(text.contains("Embargo: exited"), "{text}");
+}
+
+#[test]
+fn a_signed_follow_up_proposes_an_embargo_and_a_naive_one_is_answered_with_why() {
+    let t = team();
+    let id = reported(&t, "");
+    let ack = t.mail_to("alice@example.net", "Received");
+    let ack_id = header(&ack[0], "Message-ID").unwrap();
+    t.s.gw.deliver(&from_alice(
+        &t,
+        "<d-f1@example.net>",
+        "Re: report",
+        "Could we say: Disclosure date: 2027-03-01 09:00\n\nDisclosure date: 2027-03-01 09:00\n",
+        Some(&ack_id),
+    ));
+    let log = t.s.gw.run_once();
+    let r = t.show(&id);
+    assert!(r.get("embargo").is_none(), "{log}");
+    assert!(actions(&r).contains(&"embargo_proposal_unreadable".to_string()));
+    let mail = embargo_mail(&t);
+    assert_eq!(mail.len(), 1, "{log}");
+    assert!(mail[0].contains("could not read"), "{}", mail[0]);
+    assert!(mail[0].contains("has no time zone"), "{}", mail[0]);
+
+    let proposed = berlin(30);
+    t.s.gw.deliver(&from_alice(
+        &t,
+        "<d-f2@example.net>",
+        "Re: report",
+        &format!("Embargo until: {proposed}\n"),
+        Some(&ack_id),
+    ));
+    t.s.gw.run_once();
+    let r = t.show(&id);
+    assert_eq!(r["embargo"]["state"], "proposed", "{}", r["embargo"]);
+    let mail = embargo_mail(&t);
+    assert_eq!(mail.len(), 2);
+    assert!(
+        mail[1].contains("received your proposed embargo"),
+        "{}",
+        mail[1]
+    );
+    // The team hears of the follow-up as of any other.
+    assert!(!t.mail_to(t.bob.address, "follow-up").is_empty());
+    // A maintainer accepts it from the command line.
+    let (ok, out, err) = t.cli(&["reports", "set", &id, "--embargo", "accept"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("embargo: active until"), "{out}");
+}
