@@ -428,6 +428,7 @@ fn reports_set(
     };
     let change = Change {
         embargo,
+        needs_info: None,
         details,
         status: args.status,
         reason,

@@ -230,6 +230,9 @@ pub struct Policy {
     pub out_of_scope: Vec<ScopeCategory>,
     /// The longest embargo a maintainer may set or accept (`policy.embargo.max_length`).
     pub embargo_limit: crate::policy::EmbargoLimit,
+    /// Working days and holidays the response targets are counted in
+    /// (`[policy.calendar]`); `None`: every hour counts.
+    pub calendar: Option<crate::policy::clocks::Calendar>,
 }
 
 /// Fix deadlines per severity, counted from receipt.

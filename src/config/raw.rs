@@ -123,6 +123,16 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     pub(super) scope_keywords: std::collections::BTreeMap<String, Vec<String>>,
     pub(super) embargo: RawEmbargo,
+    pub(super) calendar: RawCalendar,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCalendar {
+    pub(super) business_days: bool,
+    pub(super) working_days: Vec<String>,
+    pub(super) holidays: Vec<String>,
+    pub(super) timezone: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +212,8 @@ pub(super) fn load(
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("policy.required_fields")
+            .with_list_parse_key("policy.calendar.working_days")
+            .with_list_parse_key("policy.calendar.holidays")
             .try_parsing(true)
             .source(Some(env)),
     );

@@ -263,6 +263,9 @@ pub struct Change {
     pub details: BTreeMap<Detail, String>,
     /// Sets, accepts, revises or exits the embargo (`--embargo`, `X-EMBARGO:`, ...).
     pub embargo: Option<super::embargo::EmbargoChange>,
+    /// `Some(true)`: a question goes to the researcher and the clocks pause
+    /// (`--needs-info`, `X-NEEDS-INFO: yes`); `Some(false)`: a maintainer resumes them.
+    pub needs_info: Option<bool>,
 }
 
 impl Change {
@@ -293,6 +296,11 @@ impl Report {
         }
         if let Some(to) = change.status {
             next.move_to(to, change.reason.clone(), actor, now)?;
+        }
+        match change.needs_info {
+            Some(true) => next.ask_researcher(actor, now)?,
+            Some(false) => next.resume_clocks(actor, "resumed by a maintainer", now, policy)?,
+            None => {}
         }
         next.rate(change, actor, now, policy);
         if let Some(assignee) = &change.assignee {
@@ -440,22 +448,99 @@ impl Report {
                     after.map_or("unrated", Severity::as_str)
                 )),
             ));
-            let fix = Deadlines::compute(policy, self.data.received_at, after).fix;
-            if fix != self.data.deadlines.fix {
-                self.data.deadlines.fix = fix;
-                // A new fix deadline gets its own escalation when it passes.
-                self.escalated.retain(|d| *d != DeadlineName::Fix);
+            self.recompute_deadlines(policy, now);
+        }
+    }
+
+    /// The deadlines again from the clocks: the policy's targets for the severity in
+    /// force, counted from receipt without the intervals the team waited on the
+    /// researcher (an open wait counted as ending `now`: the deadline is recomputed
+    /// when it ends). A moved deadline is an event and gets its own escalation.
+    pub(crate) fn recompute_deadlines(&mut self, policy: &Policy, now: DateTime<Utc>) {
+        let pauses: Vec<_> = self
+            .pauses()
+            .into_iter()
+            .map(|(from, to)| (from, Some(to.unwrap_or(now).max(from))))
+            .collect();
+        let fresh =
+            Deadlines::compute_paused(policy, self.data.received_at, self.severity(), &pauses);
+        let mut moved = |name: DeadlineName, what: &str, before, after: Option<DateTime<Utc>>| {
+            if before != after {
+                self.escalated.retain(|d| *d != name);
                 self.events.push(Event::new(
                     now,
                     "system",
                     "deadline",
-                    Some(match fix {
-                        Some(at) => format!("fix deadline now {}", crate::policy::human_time(at)),
-                        None => "no fix deadline (unrated)".to_string(),
+                    Some(match after {
+                        Some(at) => {
+                            format!("{what} deadline now {}", crate::policy::human_time(at))
+                        }
+                        None => format!("no {what} deadline (unrated)"),
                     }),
                 ));
             }
+        };
+        let old = self.data.deadlines.clone();
+        moved(
+            DeadlineName::InitialAssessment,
+            "assessment",
+            Some(old.initial_assessment),
+            Some(fresh.initial_assessment),
+        );
+        moved(DeadlineName::Fix, "fix", old.fix, fresh.fix);
+        self.data.deadlines = fresh;
+    }
+
+    /// Asks the researcher for more information (the question goes to them from the
+    /// pipeline): the assessment and fix clocks stand still until they answer or a
+    /// maintainer resumes them.
+    fn ask_researcher(&mut self, actor: &str, now: DateTime<Utc>) -> Result<(), String> {
+        if self.status.is_closed() {
+            return Err(format!(
+                "{} is {}: nobody waits on the researcher",
+                self.id,
+                self.status.as_str()
+            ));
         }
+        if let Some((since, None)) = self.pauses().last() {
+            return Err(format!(
+                "{} already waits on the researcher (since {}): their answer, or --resume-clocks (X-NEEDS-INFO: no), resumes the clocks",
+                self.id,
+                crate::policy::human_time(*since)
+            ));
+        }
+        self.events.push(Event::new(
+            now,
+            actor,
+            crate::policy::clocks::PAUSE,
+            Some("question sent to the researcher; assessment and fix clocks paused".into()),
+        ));
+        Ok(())
+    }
+
+    /// Resumes the clocks paused by a question: `by` says who (the researcher's
+    /// answer, or a maintainer). Refused when nothing waits.
+    pub(crate) fn resume_clocks(
+        &mut self,
+        actor: &str,
+        why: &str,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<(), String> {
+        if !self.waiting_on_researcher() {
+            return Err(format!(
+                "{} does not wait on the researcher: no clock is paused",
+                self.id
+            ));
+        }
+        self.events.push(Event::new(
+            now,
+            actor,
+            crate::policy::clocks::RESUME,
+            Some(why.to_string()),
+        ));
+        self.recompute_deadlines(policy, now);
+        Ok(())
     }
 
     fn move_to(

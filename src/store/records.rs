@@ -456,7 +456,24 @@ impl Report {
         }
     }
 
-    /// Deadlines neither met, closed nor escalated: what escalation watches.
+    /// The intervals the assessment and fix clocks were paused (see
+    /// `policy::clocks`), from the events; the last is open while the team waits.
+    pub fn pauses(&self) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+        crate::policy::clocks::pauses(self.events.iter().map(|e| (e.at, e.action.as_str())))
+    }
+
+    /// Whether the team is waiting on the researcher (`needs_info`, not answered).
+    pub fn waiting_on_researcher(&self) -> bool {
+        self.pauses().last().is_some_and(|(_, end)| end.is_none())
+    }
+
+    /// Whether a deadline's clock stands still: the assessment and fix clocks while
+    /// the team waits on the researcher.
+    pub fn deadline_paused(&self, name: DeadlineName) -> bool {
+        name != DeadlineName::Acknowledge && self.waiting_on_researcher()
+    }
+
+    /// Deadlines neither met, closed, paused nor escalated: what escalation watches.
     pub fn open_deadlines(&self) -> Vec<(DeadlineName, DateTime<Utc>)> {
         DeadlineName::ALL
             .into_iter()
@@ -464,6 +481,7 @@ impl Report {
             .filter(|(n, _)| {
                 !self.milestones.contains_key(n)
                     && !self.deadline_closed(*n)
+                    && !self.deadline_paused(*n)
                     && !self.escalated.contains(n)
             })
             .collect()
@@ -478,6 +496,7 @@ impl Report {
             &self.data.deadlines,
             |n| self.milestones.get(&n).copied(),
             |n| self.deadline_closed(n),
+            |n| self.deadline_paused(n),
             now,
         )
     }
