@@ -314,6 +314,15 @@ pub(crate) struct SetArgs {
     /// researcher is told. Goes with --status disclosed before the embargo's end.
     #[arg(long, value_name = "REASON")]
     pub embargo_exit: Option<String>,
+    /// Asks the researcher for more information: the question in FILE goes to them
+    /// (signed; encrypted to the key the report proved) and the assessment and fix
+    /// clocks stand still until they answer (a follow-up signed as the report was)
+    /// or --resume-clocks.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume_clocks")]
+    pub needs_info: Option<std::path::PathBuf>,
+    /// Runs the clocks paused by --needs-info again without waiting for an answer.
+    #[arg(long)]
+    pub resume_clocks: bool,
 }
 
 #[derive(Debug, Args)]

@@ -426,9 +426,24 @@ fn reports_set(
         )),
         _ => None,
     };
+    let question = match &args.needs_info {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--needs-info {}", path.display()))?;
+            if text.trim().is_empty() {
+                bail!("--needs-info {}: the question is empty", path.display());
+            }
+            Some(text)
+        }
+        None => None,
+    };
     let change = Change {
         embargo,
-        needs_info: None,
+        needs_info: match (&question, args.resume_clocks) {
+            (Some(_), _) => Some(true),
+            (None, true) => Some(false),
+            (None, false) => None,
+        },
         details,
         status: args.status,
         reason,
@@ -458,6 +473,7 @@ fn reports_set(
     // The researcher hears of the states in `notify.reporter_on`, whoever moved it.
     let status_id = outbox::new_message_id(&p.settings, "status");
     let embargo_id = outbox::new_message_id(&p.settings, "embargo");
+    let question_id = outbox::new_message_id(&p.settings, "question");
     let answer = p.answer_key_before(&id)?;
     let ask = StatusAsk {
         actor,
@@ -475,6 +491,13 @@ fn reports_set(
             .embargo_notice(r, events_before, &answer, &embargo_id, actor, now)
             .into_iter()
             .collect();
+        // A question that cannot reach the researcher pauses nothing.
+        if let Some(q) = &question {
+            jobs.push(
+                p.question_mail(r, &answer, &question_id, q, now)
+                    .map_err(|why| format!("the question cannot go to the researcher: {why}"))?,
+            );
+        }
         if r.status != before {
             jobs.extend(p.status_notice(r, &answer, &status_id, &ask, now));
         }
@@ -509,6 +532,14 @@ fn reports_set(
             .map(|f| format!(", fix due {}", human_time(f)))
             .unwrap_or_default()
     )?;
+    if question.is_some() {
+        writeln!(
+            out.stdout,
+            "question sent to the researcher, Message-ID <{question_id}>; assessment and fix clocks paused until they answer"
+        )?;
+    } else if args.resume_clocks {
+        writeln!(out.stdout, "clocks running again")?;
+    }
     if let Some(e) = report.embargo.as_ref().filter(|_| change.embargo.is_some()) {
         writeln!(out.stdout, "embargo: {}", e.describe(now))?;
         let told = report.events.iter().rev().find(|e| {
@@ -961,6 +992,8 @@ mod tests {
             embargo: None,
             embargo_revise: None,
             embargo_exit: None,
+            needs_info: None,
+            resume_clocks: false,
         };
         // A hang is a failure with a message, not a stuck test run.
         let (done, result) = std::sync::mpsc::channel();

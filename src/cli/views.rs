@@ -151,6 +151,9 @@ pub(super) struct ReportView<'a> {
     /// The embargo, if one was ever proposed or set.
     #[serde(skip_serializing_if = "Option::is_none")]
     embargo: Option<EmbargoView<'a>>,
+    /// The team asked the researcher a question and waits: the assessment and fix
+    /// clocks are paused.
+    waiting_on_researcher: bool,
 }
 
 /// An embargo in `reports show --json`: the end in UTC, the zone it was given in,
@@ -277,6 +280,7 @@ impl<'a> ReportView<'a> {
             conversation: r.conversation(),
             events: r.events.iter().map(EventView::of).collect(),
             embargo: r.embargo.as_ref().map(|e| EmbargoView::of(e, now)),
+            waiting_on_researcher: r.waiting_on_researcher(),
         }
     }
 }

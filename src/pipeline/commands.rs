@@ -25,6 +25,9 @@ pub(super) enum Keyword {
     EmbargoRevise,
     /// Ends the active embargo early, with a reason.
     EmbargoExit,
+    /// `yes`: the text is a question relayed to the researcher and the clocks
+    /// pause; `no`: they run again.
+    NeedsInfo,
 }
 
 impl Keyword {
@@ -60,6 +63,7 @@ impl Keyword {
         ("X-EMBARGO", Keyword::Embargo),
         ("X-EMBARGO-REVISE", Keyword::EmbargoRevise),
         ("X-EMBARGO-EXIT", Keyword::EmbargoExit),
+        ("X-NEEDS-INFO", Keyword::NeedsInfo),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {

@@ -73,6 +73,76 @@ impl Pipeline {
         told.ok()
     }
 
+    /// The maintainers' question to the researcher (`--needs-info`): the clocks
+    /// stand still until they answer.
+    pub(crate) fn question_mail(
+        &self,
+        r: &mut Report,
+        answer: &AnswerKey,
+        message_id: &str,
+        question: &str,
+        now: DateTime<Utc>,
+    ) -> Result<NewJob, String> {
+        let body = format!(
+            "The maintainers need more information about your report {id}:\n\n{q}\n\n\
+             Until you answer, the clocks of our response targets for this report stand \
+             still.\n\n{follow}-- \n{team}\n",
+            id = r.id,
+            q = question.trim_end().replace("\r\n", "\n"),
+            follow = outbox::follow_up_text(r),
+            team = self.settings.gateway.name,
+        );
+        let subject = format!("[{}] A question about your report", r.id);
+        self.researcher_mail(r, answer, message_id, subject, body, "system", now)
+    }
+
+    /// What a reporter's follow-up does when the team waits on them: the clocks run
+    /// again (an event names the follow-up), and the assignee, if a configured
+    /// maintainer, is told. Inside the follow-up's transaction.
+    pub(crate) fn researcher_answered(
+        &self,
+        r: &mut Report,
+        reporter: &str,
+        message_id: &str,
+        now: DateTime<Utc>,
+    ) -> Vec<NewJob> {
+        let why = format!("the researcher answered (Message-ID {message_id})");
+        if r.resume_clocks(reporter, &why, now, &self.settings.policy)
+            .is_err()
+        {
+            return Vec::new();
+        }
+        let Some(m) = r
+            .triage
+            .assignee
+            .as_deref()
+            .and_then(|name| self.settings.maintainers.iter().find(|m| m.name == name))
+        else {
+            return Vec::new();
+        };
+        let d = &r.data.deadlines;
+        let text = format!(
+            "The researcher answered the question about {id}: the assessment and fix \
+             clocks run again.\n\nAssessment due: {ia}\nFix due:        {fix}\n\n\
+             Their answer is in the follow-up notice.\n\n-- \ndisclosured reports show {id}\n",
+            id = r.id,
+            ia = crate::policy::human_time(d.initial_assessment),
+            fix = d
+                .fix
+                .map_or_else(|| "none (unrated)".to_string(), crate::policy::human_time),
+        );
+        vec![NewJob::new(
+            JobKind::TeamNotice {
+                text,
+                subject: format!("[{}] The researcher answered", r.id),
+                in_reply_to: None,
+                references: Vec::new(),
+            },
+            &m.address,
+            now,
+        )]
+    }
+
     /// A mail of the gateway's own to the researcher, recorded as outgoing
     /// correspondence; refused (with why) for a report rejected as spam, and for one
     /// that came encrypted when the answer would go in clear.

@@ -442,9 +442,17 @@ impl Pipeline {
         commands::stray_command(&text).map_err(Refusal::Refused)?;
         // Text leaves the team only when the maintainer clearly means it to: in a
         // reply to mail that brought the researcher's words, or under X-RELAY: yes.
+        // X-NEEDS-INFO: yes is a question for the researcher: relayed, or refused.
+        let asks = change.needs_info == Some(true);
+        if asks && text.is_empty() {
+            return Err(Refusal::Refused(
+                "X-NEEDS-INFO: yes needs the question: write it after the command lines                  (it is relayed to the researcher)"
+                    .into(),
+            ));
+        }
         let kept = if commands.internal || commands.relay == Some(false) {
             (!commands.rest.trim().is_empty()).then_some(Kept::Asked)
-        } else if text.is_empty() || commands.relay == Some(true) || answers_researcher {
+        } else if text.is_empty() || commands.relay == Some(true) || answers_researcher || asks {
             None
         } else {
             Some(Kept::TeamThread)
@@ -648,6 +656,21 @@ impl Pipeline {
             }
         }
         change.embargo = embargo_command(commands, &mut bad);
+        if let Some((line, v)) = commands.value(Keyword::NeedsInfo) {
+            match v.to_ascii_lowercase().as_str() {
+                "yes" => {
+                    change.needs_info = Some(true);
+                    if commands.internal || commands.relay == Some(false) {
+                        bad(
+                            line,
+                            "X-NEEDS-INFO: yes relays your question to the researcher: drop X-INTERNAL / X-RELAY: no".into(),
+                        );
+                    }
+                }
+                "no" => change.needs_info = Some(false),
+                _ => bad(line, format!("X-NEEDS-INFO takes yes or no, not {v:?}")),
+            }
+        }
         Ok((change, errors))
     }
 
