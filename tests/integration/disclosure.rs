@@ -332,3 +332,135 @@ fn a_signed_follow_up_proposes_an_embargo_and_a_naive_one_is_answered_with_why()
     assert!(ok, "{err}");
     assert!(out.contains("embargo: active until"), "{out}");
 }
+
+/// The time of the last event with this action.
+fn event_time(r: &serde_json::Value, action: &str) -> chrono::DateTime<Utc> {
+    let e = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|e| e["action"] == action)
+        .unwrap_or_else(|| panic!("no {action} event"));
+    chrono::DateTime::parse_from_rfc3339(e["time"].as_str().or(e["at"].as_str()).unwrap())
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn deadline(r: &serde_json::Value, name: &str) -> (chrono::DateTime<Utc>, String) {
+    let d = &r["deadlines"][name];
+    (
+        chrono::DateTime::parse_from_rfc3339(d["at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc),
+        d["state"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_question_by_mail_pauses_the_clocks_and_the_researchers_signed_answer_resumes_them() {
+    let t = team();
+    let id = reported(&t, "");
+    for args in [
+        &["reports", "set", &id, "--severity", "high"][..],
+        &["reports", "set", &id, "--assignee", "carol"][..],
+    ] {
+        let (ok, _, err) = t.cli(args);
+        assert!(ok, "{err}");
+    }
+    let before = t.show(&id);
+    let (ia0, _) = deadline(&before, "initial_assessment");
+    let (fix0, _) = deadline(&before, "fix");
+    let (ack0, _) = deadline(&before, "acknowledge");
+
+    // Bob asks; his text is the question, relayed although his mail answers nothing.
+    let log = commands_from(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-q1@example.org>",
+        "X-NEEDS-INFO: yes\n\nWhich build of the login form did you test, 2.3.0 or 2.3.1?\n",
+    );
+    let r = t.show(&id);
+    assert_eq!(r["waiting_on_researcher"], true, "{log}");
+    assert_eq!(deadline(&r, "initial_assessment").1, "paused");
+    assert_eq!(deadline(&r, "fix").1, "paused");
+    assert_ne!(deadline(&r, "acknowledge").1, "paused");
+    let questions: Vec<Vec<u8>> = t
+        .mail_to("alice@example.net", "")
+        .into_iter()
+        .filter(|m| {
+            let (_, plain, _) = t.s.gpg.decrypt(&armored_block(m));
+            qp_decode(&plain).contains("Which build of the login form")
+        })
+        .collect();
+    assert_eq!(questions.len(), 1, "{log}");
+    let question_id = header(&questions[0], "Message-ID").unwrap();
+    // A second question while one waits: refused (nothing applied).
+    commands_from(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-q2@example.org>",
+        "X-NEEDS-INFO: yes\n\nAnd the browser?\n",
+    );
+    assert!(refusals_to(&t, &t.bob)[0].contains("already waits on the researcher"));
+
+    // Alice answers the question, signed and encrypted, her key in Autocrypt.
+    t.s.gw.deliver(&from_alice(
+        &t,
+        "<d-answer@example.net>",
+        "Re: question",
+        "2.3.1, the release build.\n",
+        Some(&question_id),
+    ));
+    let log = t.s.gw.run_once();
+    let r = t.show(&id);
+    assert_eq!(r["waiting_on_researcher"], false, "{log}");
+    let paused = event_time(&r, "needs_info_answered") - event_time(&r, "needs_info");
+    assert!(paused > chrono::Duration::zero());
+    // Each paused clock moved by exactly the time it stood still; the
+    // acknowledgement's never pauses.
+    assert_eq!(deadline(&r, "initial_assessment").0, ia0 + paused);
+    assert_eq!(deadline(&r, "fix").0, fix0 + paused);
+    assert_eq!(deadline(&r, "acknowledge").0, ack0);
+    // Carol, the assignee, is told, encrypted to her key.
+    let told = t.mail_to(t.carol.address, "The researcher answered");
+    assert_eq!(told.len(), 1, "{log}");
+    let text = t.carol.open(&told[0], &t.s.gateway_fpr);
+    assert!(text.contains("clocks run again"), "{text}");
+    assert!(
+        t.mail_to(t.bob.address, "The researcher answered")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_question_from_the_command_line_and_clocks_resumed_by_hand() {
+    let t = team();
+    let id = reported(&t, "");
+    let q = t.s.gw.path("question.txt");
+    std::fs::write(&q, "Does it need a logged-in user?\n").unwrap();
+    let q = q.display().to_string();
+    let (ok, out, err) = t.cli(&["reports", "set", &id, "--needs-info", &q]);
+    assert!(ok, "{err}");
+    assert!(out.contains("clocks paused"), "{out}");
+    let (ok, _, err) = t.cli(&["reports", "set", &id, "--needs-info", &q]);
+    assert!(!ok && err.contains("already waits"), "{err}");
+    let (_, text, _) = t.cli(&["reports", "show", &id]);
+    assert!(text.contains("Waiting on the researcher since"), "{text}");
+    t.s.gw.run_once();
+    let asked = t.mail_to("alice@example.net", "").into_iter().any(|m| {
+        let (_, plain, ok) = t.s.gpg.decrypt(&armored_block(&m));
+        ok && qp_decode(&plain).contains("Does it need a logged-in user?")
+    });
+    assert!(asked, "Alice got the question, encrypted to her key");
+    let (ok, out, err) = t.cli(&["reports", "set", &id, "--resume-clocks"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("clocks running again"), "{out}");
+    let (ok, _, err) = t.cli(&["reports", "set", &id, "--resume-clocks"]);
+    assert!(!ok && err.contains("no clock is paused"), "{err}");
+    let r = t.show(&id);
+    assert_eq!(r["waiting_on_researcher"], false);
+    assert!(actions(&r).contains(&"needs_info_answered".to_string()));
+}
