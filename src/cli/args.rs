@@ -216,6 +216,19 @@ pub(crate) enum ReportsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Response figures: time to first response, to triage, to fix and to disclosure
+    /// (median and 90th percentile, nearest rank; the time the team waited on the
+    /// researcher left out of triage and fix), the share of each target met per
+    /// severity, and the open reports per state and age.
+    Stats {
+        /// Only reports received since this date (YYYY-MM-DD, UTC) or instant (with
+        /// its zone, as --embargo takes it).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Print JSON instead of text (times in seconds).
+        #[arg(long)]
+        json: bool,
+    },
     /// Send the reporter a message (signed; encrypted to the key the report proved),
     /// threaded in the report and recorded as correspondence.
     Reply {
@@ -429,6 +442,7 @@ impl Command {
         match self {
             Command::Reports(ReportsCommand::List { json, .. })
             | Command::Reports(ReportsCommand::Show { json, .. })
+            | Command::Reports(ReportsCommand::Stats { json, .. })
             | Command::Quarantine(QuarantineCommand::List { json })
             | Command::Outbox(OutboxCommand::List { json, .. })
             | Command::Status { json } => *json,

@@ -85,6 +85,9 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
         }
         Command::Reports(ReportsCommand::Show { id, json }) => reports_show(p, id, *json, now, out),
         Command::Reports(ReportsCommand::Set(args)) => reports_set(p, args, &req.actor, now, out),
+        Command::Reports(ReportsCommand::Stats { since, json }) => {
+            reports_stats(p, since.as_deref(), *json, now, out)
+        }
         Command::Reports(ReportsCommand::Reply {
             id,
             subject,
@@ -259,6 +262,7 @@ fn reports_show(
         out.stdout
             .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
         out.stdout.push_str(&details_text(&r));
+        out.stdout.push_str(&timeline_text(&r));
         out.stdout.push_str(&attachments_text(&r));
         out.stdout.push_str(&address_keys_text(&r, &address_keys));
     }
@@ -273,6 +277,52 @@ fn details_text(r: &Report) -> String {
     let mut text = String::from("\nSet by maintainers:\n");
     for (detail, value) in &r.triage.details {
         let _ = writeln!(text, "  {:<19} {value}", format!("{}:", detail.label()));
+    }
+    text
+}
+
+/// `reports stats`.
+fn reports_stats(
+    p: &Pipeline,
+    since: Option<&str>,
+    json: bool,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let since = match since {
+        None => None,
+        Some(text) => Some(
+            match chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+                Ok(day) => day.and_time(chrono::NaiveTime::MIN).and_utc(),
+                Err(_) => {
+                    crate::policy::ZonedInstant::parse(text)
+                        .map_err(|e| anyhow!("--since: {e} (or a date, YYYY-MM-DD)"))?
+                        .at
+                }
+            },
+        ),
+    };
+    let reports = p.store.reports()?;
+    let stats = outbox::stats::Stats::build(&reports, &p.settings.policy, since, now);
+    if json {
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&stats)?)?;
+    } else {
+        out.stdout.push_str(&stats.text());
+    }
+    Ok(0)
+}
+
+/// The dated timeline, as `reports show` prints it.
+fn timeline_text(r: &Report) -> String {
+    let mut text = String::from("\nTimeline:\n");
+    for s in r.timeline().steps {
+        let _ = writeln!(
+            text,
+            "  {}  {:<17}{}",
+            human_time(s.at),
+            s.what,
+            s.note.map(|n| format!(" {n}")).unwrap_or_default()
+        );
     }
     text
 }

@@ -154,6 +154,8 @@ pub(super) struct ReportView<'a> {
     /// The team asked the researcher a question and waits: the assessment and fix
     /// clocks are paused.
     waiting_on_researcher: bool,
+    /// The dated steps of the report's life and its key dates.
+    timeline: crate::store::Timeline,
 }
 
 /// An embargo in `reports show --json`: the end in UTC, the zone it was given in,
@@ -281,6 +283,7 @@ impl<'a> ReportView<'a> {
             events: r.events.iter().map(EventView::of).collect(),
             embargo: r.embargo.as_ref().map(|e| EmbargoView::of(e, now)),
             waiting_on_researcher: r.waiting_on_researcher(),
+            timeline: r.timeline(),
         }
     }
 }

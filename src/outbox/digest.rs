@@ -38,6 +38,8 @@ pub struct Digest {
     pub new: Vec<Item>,
     pub by_state: BTreeMap<&'static str, usize>,
     pub by_severity: BTreeMap<&'static str, usize>,
+    /// The response figures (`reports stats`), in the weekly digest.
+    pub figures: Option<String>,
 }
 
 impl Digest {
@@ -160,6 +162,10 @@ impl Digest {
         t.push_str("Reports by severity:\n");
         for (sev, n) in &self.by_severity {
             t.push_str(&format!("  {sev:<14}{n:>6}\n"));
+        }
+        if let Some(f) = &self.figures {
+            t.push('\n');
+            t.push_str(f);
         }
         t.push_str("\n-- \ndisclosured reports list --overdue | disclosured reports show ID\n");
         t

@@ -116,7 +116,18 @@ impl Pipeline {
             .last_digest()?
             .unwrap_or(now - FIRST_DIGEST_WINDOW);
         let reports = self.store.report_heads()?;
-        Ok(outbox::digest::Digest::build(&reports, Some(since), now))
+        let mut digest = outbox::digest::Digest::build(&reports, Some(since), now);
+        // The weekly digest carries the response figures (they need the events,
+        // which heads leave out).
+        if matches!(
+            self.settings.digest.schedule,
+            crate::config::Schedule::Weekly(..)
+        ) {
+            let full = self.store.reports()?;
+            digest.figures =
+                Some(outbox::stats::Stats::build(&full, &self.settings.policy, None, now).text());
+        }
+        Ok(digest)
     }
 
     /// Queues the digest to every maintainer, unless it has nothing to say and the

@@ -614,7 +614,7 @@ impl Report {
 /// A bare report for the unit tests of the rules on reports.
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-pub(super) mod tests_support {
+pub(crate) mod tests_support {
     use super::*;
     use crate::config::Settings;
     use crate::store::records::{NewReport, ReportId};
