@@ -346,6 +346,12 @@ pub struct NotifySettings {
     pub reporter_on: Vec<String>,
     /// How often the daemon looks for missed deadlines and a digest that is due.
     pub check_interval: std::time::Duration,
+    /// How long before a deadline or an embargo's end maintainers are reminded
+    /// (`notify.reminders`), longest first; empty: no reminders.
+    pub reminders: Vec<std::time::Duration>,
+    /// Whether the researcher gets a short status when the assessment or fix
+    /// deadline promised to them passes unmet.
+    pub reporter_late: bool,
 }
 
 /// When the digest goes out.

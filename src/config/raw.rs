@@ -166,6 +166,8 @@ pub(super) struct RawNotify {
     pub(super) escalations: bool,
     pub(super) reporter_on: Vec<String>,
     pub(super) check_interval: String,
+    pub(super) reminders: Vec<String>,
+    pub(super) reporter_late: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +216,7 @@ pub(super) fn load(
             .with_list_parse_key("policy.required_fields")
             .with_list_parse_key("policy.calendar.working_days")
             .with_list_parse_key("policy.calendar.holidays")
+            .with_list_parse_key("notify.reminders")
             .try_parsing(true)
             .source(Some(env)),
     );

@@ -43,7 +43,21 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     let keys = keys(&raw.keys, &base, &mut problems);
     let mut policy = policy(&raw.policy, &mut problems);
     let maintainers = maintainers(&raw.maintainers, &base, &mut problems);
+    let mut reminders: Vec<Duration> = raw
+        .notify
+        .reminders
+        .iter()
+        .filter_map(|r| {
+            duration("notify.reminders", r)
+                .map_err(|e| problems.push(e))
+                .ok()
+        })
+        .collect();
+    reminders.sort_unstable_by(|a, b| b.cmp(a));
+    reminders.dedup();
     let notify = NotifySettings {
+        reminders,
+        reporter_late: raw.notify.reporter_late,
         new_reports: raw.notify.new_reports,
         correspondence: raw.notify.correspondence,
         escalations: raw.notify.escalations,

@@ -40,6 +40,8 @@ pub struct Digest {
     pub by_severity: BTreeMap<&'static str, usize>,
     /// The response figures (`reports stats`), in the weekly digest.
     pub figures: Option<String>,
+    /// Embargoes in force that end within [`DUE_SOON`]: report ID and end as shown.
+    pub embargo_ending: Vec<(String, String)>,
 }
 
 impl Digest {
@@ -81,6 +83,12 @@ impl Digest {
                     _ => {}
                 }
             }
+            if let Some(e) = r.embargo.as_ref().filter(|e| e.in_force(now))
+                && e.end.at <= now + DUE_SOON
+            {
+                d.embargo_ending
+                    .push((r.id.as_str().to_string(), e.end.display()));
+            }
             match r.status {
                 Status::New => d.awaiting_ack.push(item(None)),
                 Status::Acknowledged => d.awaiting_assessment.push(item(None)),
@@ -105,6 +113,7 @@ impl Digest {
     pub fn is_empty(&self) -> bool {
         self.overdue.is_empty()
             && self.due_soon.is_empty()
+            && self.embargo_ending.is_empty()
             && self.awaiting_ack.is_empty()
             && self.awaiting_assessment.is_empty()
             && self.new.is_empty()
@@ -139,6 +148,15 @@ impl Digest {
         }
         section(&mut t, "OVERDUE", &self.overdue, self.at);
         section(&mut t, "Due in the next 48 hours", &self.due_soon, self.at);
+        if !self.embargo_ending.is_empty() {
+            t.push_str(&format!(
+                "\nEmbargoes ending in the next 48 hours ({}):\n",
+                self.embargo_ending.len()
+            ));
+            for (id, end) in &self.embargo_ending {
+                t.push_str(&format!("  {id:<14} ends {end}\n"));
+            }
+        }
         section(
             &mut t,
             "Waiting for acknowledgement",

@@ -147,7 +147,7 @@ impl Pipeline {
     /// correspondence; refused (with why) for a report rejected as spam, and for one
     /// that came encrypted when the answer would go in clear.
     #[allow(clippy::too_many_arguments)]
-    fn researcher_mail(
+    pub(super) fn researcher_mail(
         &self,
         r: &mut Report,
         answer: &AnswerKey,
@@ -224,7 +224,7 @@ fn embargo_sentence(r: &Report, e: &Event) -> Option<String> {
         ),
         "embargo_revised" => format!("The end of the embargo on {id} changed: {note}."),
         "embargo_exited" => format!("The embargo on {id} ended early: {note}."),
-        "embargo_ended" => format!("The embargo on {id} ended: {note}."),
+        "embargo_ended" => format!("The embargo on {id} has ended: {note}."),
         _ => return None,
     })
 }

@@ -24,6 +24,7 @@ mod error;
 mod keys;
 mod message;
 mod progress;
+mod reminders;
 mod schedule;
 mod team_mail;
 mod threads;

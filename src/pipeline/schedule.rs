@@ -24,6 +24,7 @@ impl Pipeline {
     /// scheduled time has come. `now` is passed in so tests run on a fixed clock.
     pub fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<Scheduled, PipelineError> {
         let escalated = self.escalate(now)?;
+        self.remind(now)?;
         self.prune_signatures(now);
         let digest = match self.store.last_digest()? {
             // The first digest is the first scheduled time after the gateway started.
@@ -67,6 +68,9 @@ impl Pipeline {
                 Vec::new()
             };
             let before = self.store.report(&id)?;
+            // The researcher hears that a deadline promised to them passed.
+            let answer = self.answer_key_before(&id)?;
+            let late_id = outbox::new_message_id(&self.settings, "status");
             let after = self.store.modify_report(&id, |r| {
                 let due = r
                     .open_deadlines()
@@ -86,7 +90,9 @@ impl Pipeline {
                         jobs.len()
                     )),
                 ));
-                Ok(jobs.clone())
+                let mut jobs = jobs.clone();
+                jobs.extend(self.late_notice(r, name, &answer, &late_id, now));
+                Ok(jobs)
             });
             match after {
                 Ok(r) if before.is_some_and(|b| b.escalated.len() < r.escalated.len()) => {

@@ -40,6 +40,9 @@ pub struct Embargo {
     /// When and why it was exited.
     #[serde(default)]
     pub exited: Option<(DateTime<Utc>, ExitReason)>,
+    /// The end was reached and everyone told (`embargo_ended`).
+    #[serde(default)]
+    pub ended_noted: bool,
 }
 
 impl Embargo {
@@ -155,6 +158,7 @@ impl Report {
                     since: Some(now),
                     revision: None,
                     exited: None,
+                    ended_noted: false,
                 });
                 self.events
                     .push(Event::new(now, actor, "embargo_set", Some(note)));
@@ -189,6 +193,7 @@ impl Report {
                     since: e.since.or(Some(now)),
                     revision: None,
                     exited: None,
+                    ended_noted: false,
                 });
                 self.events
                     .push(Event::new(now, actor, "embargo_accepted", Some(note)));
@@ -298,6 +303,7 @@ impl Report {
                     since: None,
                     revision: None,
                     exited: None,
+                    ended_noted: false,
                 });
             }
             Some(e) if e.state == EmbargoState::Proposed => e.end = end,
@@ -318,6 +324,22 @@ impl Report {
         }
         self.events
             .push(Event::new(now, actor, "embargo_proposed", Some(note)));
+    }
+
+    /// Records that an active embargo reached its end (once): the event the
+    /// researcher and the team hear of. `false` when there is nothing to record.
+    pub(crate) fn note_embargo_end(&mut self, now: DateTime<Utc>) -> bool {
+        let Some(e) = self.embargo.as_mut() else {
+            return false;
+        };
+        if e.state != EmbargoState::Active || e.in_force(now) || e.ended_noted {
+            return false;
+        }
+        e.ended_noted = true;
+        let note = e.end.display();
+        self.events
+            .push(Event::new(now, "system", "embargo_ended", Some(note)));
+        true
     }
 
     /// Why the report may not be `disclosed` now: an embargo in force.

@@ -41,7 +41,7 @@ mod timeline;
 mod tx;
 
 pub(crate) use backup::Exported;
-pub(crate) use embargo::{Embargo, EmbargoChange};
+pub(crate) use embargo::{Embargo, EmbargoChange, EmbargoState};
 pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;

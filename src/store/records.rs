@@ -389,6 +389,10 @@ pub struct Report {
     /// before embargoes were kept have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embargo: Option<super::embargo::Embargo>,
+    /// Reminders sent to maintainers: `<deadline or embargo> <due time> <lead secs>`,
+    /// so each lead time of each due time is reminded once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminded: Vec<String>,
     pub events: Vec<Event>,
 }
 
@@ -591,6 +595,7 @@ impl NewReport {
             milestones: Default::default(),
             escalated: Vec::new(),
             embargo: None,
+            reminded: Vec::new(),
             events,
         };
         // A "Disclosure date:" the researcher wrote is their proposal; the

@@ -95,6 +95,8 @@ pub(super) struct HeadRecord {
     escalated: Vec<DeadlineName>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     embargo: Option<super::embargo::Embargo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reminded: Vec<String>,
 }
 
 impl From<Report> for HeadRecord {
@@ -108,6 +110,7 @@ impl From<Report> for HeadRecord {
             milestones: r.milestones,
             escalated: r.escalated,
             embargo: r.embargo,
+            reminded: r.reminded,
         }
     }
 }
@@ -123,6 +126,7 @@ impl From<HeadRecord> for Report {
             milestones: h.milestones,
             escalated: h.escalated,
             embargo: h.embargo,
+            reminded: h.reminded,
             events: Vec::new(),
         }
     }
