@@ -7,6 +7,8 @@
 //! header of her report, never preloaded.
 
 use chrono::{Duration, Utc};
+use disclosured::testing::config::Settings;
+use disclosured::testing::pipeline::Pipeline;
 
 use crate::lifecycle::{Maintainer, Team, actions, year};
 use crate::pipeline::{REPORT, entity, pgp_mime_encrypted};
@@ -14,7 +16,11 @@ use crate::util::*;
 
 /// Bob and Carol maintain; Alice's key is not on the gateway.
 fn team() -> Team {
-    let t = Team::new("");
+    team_with("")
+}
+
+fn team_with(extra: &str) -> Team {
+    let t = Team::new(extra);
     std::fs::remove_file(t.s.gw.path("keys/reporters/alice.asc")).unwrap();
     t
 }
@@ -463,4 +469,98 @@ fn a_question_from_the_command_line_and_clocks_resumed_by_hand() {
     let r = t.show(&id);
     assert_eq!(r["waiting_on_researcher"], false);
     assert!(actions(&r).contains(&"needs_info_answered".to_string()));
+}
+
+#[test]
+fn reminders_before_deadlines_and_the_embargo_end_on_an_injected_clock() {
+    let t = team_with("[notify]\nreminders = [\"1d\", \"2h\"]\n");
+    let id = reported(&t, "");
+    let r = t.show(&id);
+    assert_eq!(
+        r["severity"], "critical",
+        "the report's CVSS: fix due in 2 days"
+    );
+    let received = chrono::DateTime::parse_from_rfc3339(r["received_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    let end = (received + Duration::days(10))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let (ok, _, err) = t.cli(&["reports", "set", &id, "--embargo", &end]);
+    assert!(ok, "{err}");
+    let hours = |h: i64| received + Duration::hours(h);
+    {
+        let p = Pipeline::open(Settings::load(Some(&t.s.gw.config)).unwrap()).unwrap();
+        assert_eq!(p.remind(hours(12)).unwrap(), 0, "no lead time reached yet");
+        // A day before the fix deadline, then two hours before it: one each.
+        assert_eq!(p.remind(hours(24) + Duration::minutes(1)).unwrap(), 1);
+        assert_eq!(
+            p.remind(hours(24) + Duration::minutes(2)).unwrap(),
+            0,
+            "once"
+        );
+        assert_eq!(p.remind(hours(47)).unwrap(), 1);
+        assert_eq!(p.remind(hours(47) + Duration::minutes(30)).unwrap(), 0);
+        // The deadline passes: escalated, and Alice gets a short status.
+        assert_eq!(p.escalate(hours(48) + Duration::minutes(1)).unwrap(), 1);
+        // A day before the embargo ends: a reminder, and the digest lists it.
+        let day9 = hours(9 * 24) + Duration::minutes(1);
+        assert_eq!(p.remind(day9).unwrap(), 1);
+        let digest = p.digest(day9).unwrap().text();
+        assert!(
+            digest.contains("Embargoes ending in the next 48 hours (1)"),
+            "{digest}"
+        );
+        assert!(digest.contains(&id), "{digest}");
+        // The end passes: noted once, and everyone told.
+        let day10 = hours(10 * 24) + Duration::minutes(1);
+        p.remind(day10).unwrap();
+        p.remind(day10 + Duration::minutes(1)).unwrap();
+        disclosured::testing::outbox::deliver_due(&p.outbox(), hours(11 * 24)).unwrap();
+    }
+    let r = t.show(&id);
+    let acts = actions(&r);
+    assert_eq!(
+        acts.iter().filter(|a| *a == "reminded").count(),
+        3,
+        "{acts:?}"
+    );
+    assert_eq!(acts.iter().filter(|a| *a == "embargo_ended").count(), 1);
+    // `reports show` reads the real clock, on which the end is still ahead.
+    assert_eq!(r["embargo"]["state"], "active");
+    for m in [&t.bob, &t.carol] {
+        let fix = t.mail_to(m.address, "Reminder: fix due");
+        assert_eq!(fix.len(), 2, "{}", m.address);
+        let text = m.open(&fix[0], &t.s.gateway_fpr);
+        assert!(text.contains("the fix deadline is"), "{text}");
+        assert_eq!(t.mail_to(m.address, "Reminder: embargo due").len(), 1);
+        assert_eq!(t.mail_to(m.address, "Embargo ended").len(), 1);
+    }
+    let alice: Vec<String> = t
+        .mail_to("alice@example.net", "")
+        .iter()
+        .map(|m| {
+            let (_, plain, ok) = t.s.gpg.decrypt(&armored_block(m));
+            assert!(ok);
+            qp_decode(&plain)
+        })
+        .collect();
+    assert!(
+        alice
+            .iter()
+            .any(|x| x.contains("our fix, which we aimed to complete by") && x.contains("is late")),
+        "{alice:?}"
+    );
+    assert!(
+        alice
+            .iter()
+            .any(|x| x.contains("The embargo on") && x.contains("has ended")),
+        "{alice:?}"
+    );
+    // Nothing of it was mail about the initial assessment (due on day 7, escalation's
+    // business, not reminders', once it passed without a check in between).
+    assert!(
+        t.mail_to(t.bob.address, "Reminder: initial_assessment")
+            .is_empty()
+    );
 }
