@@ -564,3 +564,55 @@ fn reminders_before_deadlines_and_the_embargo_end_on_an_injected_clock() {
             .is_empty()
     );
 }
+
+#[test]
+fn stats_and_the_timeline_on_the_command_line() {
+    let t = team();
+    let id = reported(&t, "");
+    for status in ["triaged", "accepted"] {
+        let (ok, _, err) = t.cli(&["reports", "set", &id, "--status", status]);
+        assert!(ok, "{err}");
+    }
+    let r = t.show(&id);
+    let steps: Vec<&str> = r["timeline"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["what"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        ["received", "acknowledged", "first_response", "triaged"]
+    );
+    let (_, text, _) = t.cli(&["reports", "show", &id]);
+    assert!(
+        text.contains("Timeline:") && text.contains("first_response"),
+        "{text}"
+    );
+
+    let stats = t.s.gw.json(&["reports", "stats", "--json"]);
+    assert_eq!(stats["reports"], 1, "{stats}");
+    let received =
+        chrono::DateTime::parse_from_rfc3339(r["received_at"].as_str().unwrap()).unwrap();
+    let triaged =
+        chrono::DateTime::parse_from_rfc3339(r["timeline"]["triaged"].as_str().unwrap()).unwrap();
+    assert_eq!(stats["times"]["triage"]["count"], 1);
+    assert_eq!(
+        stats["times"]["triage"]["median_secs"],
+        (triaged - received).num_seconds()
+    );
+    assert_eq!(stats["open"]["accepted"]["count"], 1);
+    assert_eq!(stats["targets"]["critical"]["acknowledge"]["met"], 1);
+    // Nothing received since tomorrow; a naive --since instant is refused.
+    let tomorrow = (Utc::now() + Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let later =
+        t.s.gw
+            .json(&["reports", "stats", "--json", "--since", &tomorrow]);
+    assert_eq!(later["reports"], 0);
+    let (ok, _, err) = t.cli(&["reports", "stats", "--since", "2027-01-01 10:00"]);
+    assert!(!ok && err.contains("has no time zone"), "{err}");
+    let (ok, text, _) = t.cli(&["reports", "stats"]);
+    assert!(ok && text.contains("time to"), "{text}");
+}
