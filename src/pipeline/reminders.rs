@@ -17,6 +17,9 @@ struct Due {
     /// `fix`, `initial_assessment`, `acknowledge` or `embargo`.
     what: String,
     at: DateTime<Utc>,
+    /// When its clock started (receipt; the embargo's start): a lead time that
+    /// reaches back to it or before would remind of it as soon as it exists.
+    start: DateTime<Utc>,
 }
 
 impl Due {
@@ -41,6 +44,10 @@ impl Pipeline {
             // The open-deadline index holds what is neither met, closed, paused nor
             // escalated: what falls due within the longest lead.
             for (id, name) in self.store.due_deadlines(now + *longest)? {
+                // The acknowledgement is the gateway's own, sent at once.
+                if name == DeadlineName::Acknowledge {
+                    continue;
+                }
                 if let Some(r) = self.store.report(&id)?
                     && let Some(at) = r.data.deadlines.get(name)
                     && at > now
@@ -49,6 +56,7 @@ impl Pipeline {
                         id,
                         what: name.as_str().to_string(),
                         at,
+                        start: r.data.received_at,
                     });
                 }
             }
@@ -61,6 +69,7 @@ impl Pipeline {
                     id: r.id.clone(),
                     what: "embargo".into(),
                     at: e.end.at,
+                    start: e.since.unwrap_or(e.end.at),
                 });
             } else if e.state == crate::store::EmbargoState::Active
                 && !e.in_force(now)
@@ -92,7 +101,7 @@ impl Pipeline {
         let key = d.key();
         let crossed: Vec<String> = leads
             .iter()
-            .filter(|l| d.at - **l <= now)
+            .filter(|l| d.at - **l <= now && d.at - **l > d.start)
             .map(|l| format!("{key} {}", l.num_seconds()))
             .collect();
         let result = self.store.modify_report(&d.id, |r| {
