@@ -337,7 +337,7 @@ pub(crate) fn proposed_in(text: &str) -> Option<Result<ZonedInstant, String>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

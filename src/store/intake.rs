@@ -148,6 +148,8 @@ impl Store {
     /// the thread and the mail about it, in one transaction. A replay of the same
     /// message is a duplicate; one whose `signatures` (replay keys) were used before
     /// is refused ([`StoreError::Refused`]), and they are recorded as used with it.
+    // One transaction's inputs: split, they would be read outside it.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_followup(
         &self,
         id: &ReportId,
