@@ -616,3 +616,24 @@ fn stats_and_the_timeline_on_the_command_line() {
     let (ok, text, _) = t.cli(&["reports", "stats"]);
     assert!(ok && text.contains("time to"), "{text}");
 }
+
+#[test]
+fn the_weekly_digest_carries_the_figures_and_the_daily_one_does_not() {
+    let t = team_with("[digest]\nschedule = \"weekly mon 08:00\"\n");
+    let id = reported(&t, "");
+    let (ok, _, err) = t.cli(&["reports", "set", &id, "--status", "triaged"]);
+    assert!(ok, "{err}");
+    let p = Pipeline::open(Settings::load(Some(&t.s.gw.config)).unwrap()).unwrap();
+    let text = p.digest(Utc::now()).unwrap().text();
+    assert!(text.contains("Response figures"), "{text}");
+    assert!(text.contains("triage"), "{text}");
+    let daily = team_with("[digest]\nschedule = \"daily 08:00\"\n");
+    reported(&daily, "");
+    let p = Pipeline::open(Settings::load(Some(&daily.s.gw.config)).unwrap()).unwrap();
+    assert!(
+        !p.digest(Utc::now())
+            .unwrap()
+            .text()
+            .contains("Response figures")
+    );
+}
