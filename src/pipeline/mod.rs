@@ -85,6 +85,9 @@ pub struct Pipeline {
     pub team: Team,
     pub store: Store,
     pub transport: Transport,
+    /// When the reminders last read every report for embargo ends (see
+    /// `reminders`): not on every check, which runs every few seconds.
+    pub(crate) embargo_scan: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Where a message came from and where it will be put, for the records and logs.
@@ -188,6 +191,7 @@ impl Pipeline {
             team,
             store,
             transport,
+            embargo_scan: std::sync::Mutex::new(None),
         })
     }
 

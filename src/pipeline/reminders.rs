@@ -11,6 +11,9 @@ use crate::outbox;
 use crate::policy::{DeadlineName, human_time};
 use crate::store::{Event, JobKind, NewJob, Report, ReportId, StoreError};
 
+/// How often the reminders look for embargo ends.
+const EMBARGO_SCAN_EVERY: chrono::Duration = chrono::Duration::minutes(5);
+
 /// One thing to remind maintainers of: a deadline or an embargo's end.
 struct Due {
     id: ReportId,
@@ -62,7 +65,12 @@ impl Pipeline {
             }
         }
         let mut ended = Vec::new();
-        for r in self.store.report_heads()? {
+        let heads = if self.embargo_scan_due(now) {
+            self.store.report_heads()?
+        } else {
+            Vec::new()
+        };
+        for r in heads {
             let Some(e) = &r.embargo else { continue };
             if e.in_force(now) && leads.first().is_some_and(|l| e.end.at - *l <= now) {
                 due.push(Due {
@@ -88,6 +96,20 @@ impl Pipeline {
             self.embargo_ended(&id, now)?;
         }
         Ok(count)
+    }
+
+    /// Whether to read every report for embargo ends now: at most every
+    /// [`EMBARGO_SCAN_EVERY`] (lead times are hours or days; reading a large store on
+    /// every check would not be), and again at once when the clock went back.
+    fn embargo_scan_due(&self, now: DateTime<Utc>) -> bool {
+        let Ok(mut last) = self.embargo_scan.lock() else {
+            return true;
+        };
+        let due = last.is_none_or(|l| now < l || now - l >= EMBARGO_SCAN_EVERY);
+        if due {
+            *last = Some(now);
+        }
+        due
     }
 
     /// One reminder for the shortest lead time `d` is now within and no reminder was
