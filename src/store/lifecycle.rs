@@ -722,6 +722,57 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_deadline_is_neither_escalated_nor_due_and_moves_by_the_pause() {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let t0 = Utc::now();
+        let mut r = tests_support::report_at(t0);
+        let ia = r.data.deadlines.initial_assessment;
+        let ask = Change {
+            needs_info: Some(true),
+            ..Change::default()
+        };
+        r.apply(&ask, "cli:bob", t0 + chrono::Duration::hours(1), &policy)
+            .unwrap();
+        let open: Vec<DeadlineName> = r.open_deadlines().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            open,
+            vec![DeadlineName::Acknowledge],
+            "no escalation while paused"
+        );
+        let late = t0 + chrono::Duration::days(30);
+        let st = r.deadline_status(late);
+        assert_eq!(
+            st[&DeadlineName::InitialAssessment].state,
+            crate::policy::DeadlineState::Paused
+        );
+        assert!(
+            r.apply(&ask, "cli:bob", late, &policy).is_err(),
+            "one wait at a time"
+        );
+        r.escalated.push(DeadlineName::InitialAssessment);
+        r.resume_clocks(
+            "r@example.net",
+            "answered",
+            t0 + chrono::Duration::hours(25),
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(
+            r.data.deadlines.initial_assessment,
+            ia + chrono::Duration::hours(24)
+        );
+        assert!(
+            !r.escalated.contains(&DeadlineName::InitialAssessment),
+            "a moved deadline gets its own escalation"
+        );
+        assert!(
+            r.open_deadlines()
+                .iter()
+                .any(|(n, _)| *n == DeadlineName::InitialAssessment)
+        );
+    }
+
+    #[test]
     fn cwe_and_cve_ids_are_checked_and_normalised() {
         assert_eq!(Detail::Cwe.check(" cwe-79 ").unwrap(), "CWE-79");
         assert_eq!(
