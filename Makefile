@@ -6,8 +6,9 @@ BIN     := target/release/disclosured
 # Build: bindgen needs libclang; sequoia's default crypto backend is nettle.
 BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
 # Tests: GnuPG is the independent OpenPGP implementation the tests check against;
-# Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1.
-TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd openssl
+# Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1;
+# python3-venv holds the PyPI validators (tests/validators/).
+TEST_DEBS  := gnupg gpg-agent dovecot-imapd python3 python3-aiosmtpd python3-venv openssl
 
 .PHONY: all build run test bench fuzz check fmt clippy deps test-deps test-validators clean install uninstall
 

@@ -21,6 +21,8 @@
 //! - [`outbox`]: composing what the gateway sends (acknowledgements, notices, replies,
 //!   maintainers' notifications, digests and escalations, all PGP/MIME) and delivering
 //!   the queued mail through the configured transport.
+//! - [`publish`]: the static tree that publishes the channel (security.txt, the Web
+//!   Key Directory, the public key, the policy page with its hall of fame).
 //! - [`pipeline`]: one message from raw bytes to a recorded outcome (the decision
 //!   steps, reporters' keys, threads), and the time-driven work (escalations, digest).
 //! - [`daemon`]: the inbox drivers over one decide-store-flush-move driver (Maildir,
@@ -49,6 +51,7 @@ mod intake;
 mod outbox;
 mod pipeline;
 mod policy;
+mod publish;
 mod source;
 mod store;
 mod workers;

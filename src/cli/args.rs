@@ -127,6 +127,19 @@ pub(crate) enum Command {
         #[arg(long, value_name = "KINDS", value_delimiter = ',')]
         install_keys: Vec<super::backup::KeyKind>,
     },
+    /// Write the static tree that publishes the channel into DIR (default
+    /// publish.dir), for any web server to serve as it is:
+    /// .well-known/security.txt (RFC 9116, cleartext-signed by the gateway key,
+    /// Expires publish.expires ahead), the Web Key Directory (.well-known/openpgpkey/,
+    /// advanced and direct layouts, every gateway key with the gateway's address),
+    /// security-key.asc, and the policy page (security-policy.md and .html, with the
+    /// hall of fame). Each file is replaced atomically. While the daemon runs, the
+    /// daemon writes DIR (as its own user). With publish.dir set, the daemon writes
+    /// the tree at start and again publish.renew_before before it expires.
+    Publish {
+        /// Where to write the tree; default publish.dir.
+        dir: Option<PathBuf>,
+    },
     /// Print the security policy this gateway keeps, in Markdown (a SECURITY.md or a
     /// web page): the address, the key to encrypt to, what to include, and the clocks
     /// of [policy] (acknowledgement, assessment, fix targets by severity).
@@ -433,6 +446,7 @@ impl Command {
                 | Command::Outbox(_)
                 | Command::Status { .. }
                 | Command::Backup { .. }
+                | Command::Publish { .. }
         )
     }
 

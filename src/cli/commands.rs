@@ -70,7 +70,8 @@ fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Outbox(_)
         | Command::Status { .. }
         // Handed to `store_command` above (see `Command::runs_in_daemon`).
-        | Command::Backup { .. } => {}
+        | Command::Backup { .. }
+        | Command::Publish { .. } => {}
         Command::Restore {
             file,
             trust,
@@ -106,10 +107,8 @@ fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy => {
             let ring = Keyring::load_locked(&settings.keys)?;
             let fingerprint = ring.signing_cert().map(|c| c.fingerprint().to_hex());
-            print!(
-                "{}",
-                super::manual::policy(&settings, fingerprint.as_deref())
-            );
+            let page = crate::publish::page::policy_page(&settings, fingerprint.as_deref(), None);
+            print!("{}", crate::publish::markup::markdown(&page));
         }
         // Handled before the configuration is read.
         Command::Manpages { .. } | Command::Completions { .. } => {}
@@ -193,6 +192,16 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
             }
             argv
         }
+        // Likewise the directory to publish into.
+        Command::Publish { dir } => {
+            let mut argv = vec!["publish".to_string()];
+            if let Some(dir) = dir {
+                let dir = std::path::absolute(dir)
+                    .with_context(|| format!("cannot resolve {}", dir.display()))?;
+                argv.push(dir.to_string_lossy().into_owned());
+            }
+            argv
+        }
         _ => std::env::args().skip(1).collect(),
     };
     let request = control::Request {
@@ -221,6 +230,13 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         None => {
             // No daemon: this process opens the store, which must exist (a command
             // run from the wrong directory must not answer from a new, empty store).
+            // `publish` is the exception: before the first start it has nothing to
+            // read there, and writes the tree without a hall of fame.
+            if let Command::Publish { dir } = command
+                && Store::check_exists(&settings.store.path).is_err()
+            {
+                return super::publish::publish_without_store(&settings, dir.as_deref());
+            }
             Store::check_exists(&settings.store.path)?;
             match Pipeline::open_locked(settings) {
                 Ok(pipeline) => super::reports::execute(&pipeline, command, &request),
@@ -400,6 +416,15 @@ fn keys_rotate(settings: &Settings) -> anyhow::Result<()> {
         r.new.public_path.display()
     );
     println!("A running daemon signs with the new key once restarted; publish the new public key.");
+    match &settings.publish.dir {
+        Some(dir) => println!(
+            "publish.dir is set: the daemon writes {} again (security.txt signed by the new key, both keys in the Web Key Directory) when it restarts; or run `disclosured publish` now.",
+            dir.display()
+        ),
+        None => println!(
+            "Run `disclosured publish DIR` to write security.txt, the Web Key Directory (both keys) and the policy page for your web server."
+        ),
+    }
     Ok(())
 }
 

@@ -3,14 +3,12 @@
 //! commit it was built from, and the security policy a deployment serves
 //! (`disclosured policy`), written from its own configuration.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::CommandFactory;
 
 use super::args::Cli;
-use crate::config::Settings;
 
 /// `disclosured --version`: the release and the commit (`commit unknown` when built
 /// from a tree without git history).
@@ -125,96 +123,6 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> Vec<u8> {
     out
 }
 
-/// The security policy this gateway keeps, in Markdown (a SECURITY.md): where to
-/// write, the key to encrypt to, what to include, and the clocks of `[policy]`.
-pub(crate) fn policy(settings: &Settings, fingerprint: Option<&str>) -> String {
-    let p = &settings.policy;
-    let human = human_duration;
-    let mut t = String::new();
-    let _ = writeln!(t, "# Security policy of {}\n", settings.gateway.name);
-    let _ = writeln!(
-        t,
-        "Report vulnerabilities by email to **{}**. Do not open public issues for them.\n",
-        settings.gateway.address
-    );
-    let _ = writeln!(t, "## Encrypt and sign\n");
-    match fingerprint {
-        Some(f) => {
-            let _ = writeln!(
-                t,
-                "Encrypt to our OpenPGP key `{f}` (`gpg --locate-keys {}`, or ask for it in a \
-                 first unencrypted mail that says nothing of the issue), and sign with your own \
-                 key inside the encryption (`gpg --sign --encrypt`, or your mail client's \
-                 PGP/MIME). Attach your public key, or let your client send an Autocrypt \
-                 header, so that our answers are encrypted to you.\n",
-                settings.gateway.address
-            );
-        }
-        None => {
-            let _ = writeln!(
-                t,
-                "This gateway has no key yet (`disclosured keys generate`).\n"
-            );
-        }
-    }
-    let _ = writeln!(t, "## What to include\n");
-    for field in &p.required_fields {
-        let _ = writeln!(t, "- {}", field.label());
-    }
-    if !p.supported_versions.is_empty() {
-        let _ = writeln!(
-            t,
-            "\nSupported versions: {}.",
-            p.supported_versions.join(", ")
-        );
-    }
-    if !p.out_of_scope.is_empty() {
-        let names: Vec<&str> = p.out_of_scope.iter().map(|c| c.name.as_str()).collect();
-        let _ = writeln!(t, "\nOut of scope: {}.", names.join(", ").replace('_', " "));
-    }
-    let _ = writeln!(t, "\n## What happens next\n");
-    let _ = writeln!(
-        t,
-        "- You get a signed acknowledgement with a report ID (`{}-YYYY-NNNN`) within seconds, \
-         and in any case within {}.",
-        settings.gateway.report_id_prefix,
-        human(p.acknowledge)
-    );
-    let _ = writeln!(
-        t,
-        "- A maintainer assesses the report within {} of receipt.",
-        human(p.initial_assessment)
-    );
-    let _ = writeln!(
-        t,
-        "- We aim to fix it within {} (critical), {} (high), {} (medium) or {} (low) of \
-         receipt.",
-        human(p.fix.critical),
-        human(p.fix.high),
-        human(p.fix.medium),
-        human(p.fix.low)
-    );
-    let _ = writeln!(
-        t,
-        "- Keep the `[{}-…]` tag in the subject of follow-ups and sign them with the same \
-         key.",
-        settings.gateway.report_id_prefix
-    );
-    t
-}
-
-/// A policy's clock as a person says it: "7 days", "12 hours", else humantime's form.
-fn human_duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    match secs {
-        0 => "0 seconds".to_string(),
-        s if s % 86_400 == 0 => plural(s / 86_400, "day"),
-        s if s % 3_600 == 0 => plural(s / 3_600, "hour"),
-        _ => humantime::format_duration(d).to_string(),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -261,19 +169,5 @@ mod tests {
             bash.contains("quarantine") && bash.contains("reports"),
             "{bash}"
         );
-    }
-
-    #[test]
-    fn the_policy_states_the_configured_clocks() {
-        let s = Settings::parse_toml(
-            "[policy]\ninitial_assessment = \"5d\"\n[policy.fix]\ncritical = \"3d\"\n",
-        )
-        .unwrap();
-        let text = policy(&s, Some("ABCD"));
-        assert!(text.contains("within 5 days"), "{text}");
-        assert!(text.contains("3 days (critical)"), "{text}");
-        assert!(text.contains("90 days (low)"), "{text}");
-        assert!(text.contains("`ABCD`"), "{text}");
-        assert!(text.contains(&s.gateway.address), "{text}");
     }
 }

@@ -1,7 +1,8 @@
 //! The command-line interface: clap definitions in [`args`], their implementations in
 //! [`commands`] (store commands in [`reports`], operator tooling in [`ops`], the
 //! backup file in `backup`, `quarantine retry` in `quarantine`, systemd's
-//! `ExecStopPost=` in `note_stop`), log output in
+//! `ExecStopPost=` in `note_stop`, `publish` and its `doctor` check in `publish`), log
+//! output in
 //! [`logging`]. `anyhow` is used here and in `main.rs` only.
 //!
 //! The modules depend one way: `commands` → `reports` → `ops` → `backup`, and
@@ -15,6 +16,7 @@ pub(crate) mod logging;
 mod manual;
 mod note_stop;
 pub(crate) mod ops;
+mod publish;
 mod quarantine;
 pub(crate) mod reports;
 mod status;

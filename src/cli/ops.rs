@@ -361,6 +361,14 @@ fn doctor_checks(settings: &Settings, checks: &mut Checks) {
     }
     checks.push(outbox_check(settings));
     checks.extend(delivery_check(settings));
+    if let Some((verdict, detail, fix)) = super::publish::doctor_check(settings, ring.as_ref()) {
+        checks.push(Check {
+            verdict: if verdict { Verdict::Ok } else { Verdict::Warn },
+            name: "published",
+            detail,
+            fix,
+        });
+    }
 }
 
 /// The Maildir inbox, looked at and never created (the daemon creates it).

@@ -115,6 +115,7 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
             let to = to.as_ref().and(req.file.as_deref());
             super::ops::backup(p, file, to, out)
         }
+        Command::Publish { dir } => super::publish::publish(p, dir.as_deref(), out),
         _ => bail!("not a command on the store"),
     }
 }
@@ -173,26 +174,49 @@ fn reports_list(
             )
         }
     });
-    let reports = p.store.report_heads()?;
-    let rows: Vec<(&Report, ReportSummary<'_>)> = reports
-        .iter()
-        .filter(|r| states.as_ref().is_none_or(|s| s.contains(&r.status)))
-        .filter(|r| {
-            assignee
+    let keep = |r: &Report| {
+        states.as_ref().is_none_or(|s| s.contains(&r.status))
+            && assignee
                 .as_ref()
                 .is_none_or(|a| match (a, &r.triage.assignee) {
                     (None, None) => true,
                     (Some(want), Some(has)) => want.eq_ignore_ascii_case(has),
                     _ => false,
                 })
-        })
-        .filter(|r| severity.is_none_or(|s| r.severity() == s))
-        .map(|r| (r, ReportSummary::of(r, now)))
-        .filter(|(_, s)| !filter.overdue || !s.overdue.is_empty())
-        .collect();
+            && severity.is_none_or(|s| r.severity() == s)
+    };
+    // One head at a time (a store may hold a hundred thousand): each row is written as
+    // it is read, so memory holds one chunk of heads and the output, never every head.
     if json {
-        let summaries: Vec<&ReportSummary<'_>> = rows.iter().map(|(_, s)| s).collect();
-        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&summaries)?)?;
+        use serde::ser::{SerializeSeq as _, Serializer as _};
+        let mut bytes = Vec::new();
+        let mut ser = serde_json::Serializer::pretty(&mut bytes);
+        let mut seq = ser.serialize_seq(None)?;
+        let mut failed = None;
+        p.store.each_report_head(|r| {
+            if failed.is_some() || !keep(&r) {
+                return Ok(());
+            }
+            let s = ReportSummary::of(&r, now);
+            if (!filter.overdue || !s.overdue.is_empty())
+                && let Err(e) = seq.serialize_element(&s)
+            {
+                failed = Some(e);
+            }
+            Ok(())
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        seq.end()?;
+        let text = String::from_utf8(bytes)?;
+        if out.stdout.is_empty() {
+            // The listing may be tens of MiB: moved, not copied.
+            out.stdout = text;
+        } else {
+            out.stdout.push_str(&text);
+        }
+        out.stdout.push('\n');
         return Ok(0);
     }
     writeln!(
@@ -200,34 +224,48 @@ fn reports_list(
         "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} TITLE",
         "ID", "STATUS", "SEVERITY", "RECEIVED", "NEXT DEADLINE", "ASSIGNEE", "FROM"
     )?;
-    for (r, s) in &rows {
-        let next = if !s.overdue.is_empty() {
-            format!("OVERDUE {}", s.overdue.join(","))
-        } else {
-            s.next_deadline
-                .as_ref()
-                .map(|n| {
-                    let at = DateTime::parse_from_rfc3339(&n.at)
-                        .map(|t| human_time(t.with_timezone(&Utc)))
-                        .unwrap_or_default();
-                    format!("{} {at}", short_deadline(n.name))
-                })
-                .unwrap_or_else(|| "-".into())
-        };
-        writeln!(
-            out.stdout,
-            "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} {}",
-            s.id,
-            s.status,
-            s.severity,
-            human_time(r.data.received_at),
-            crate::intake::one_line(&next, 30),
-            crate::intake::one_line(s.assignee.unwrap_or("-"), 12),
-            crate::intake::one_line(s.from, 24),
-            crate::intake::one_line(s.title.unwrap_or("-"), 50)
-        )?;
-    }
+    p.store.each_report_head(|r| {
+        if !keep(&r) {
+            return Ok(());
+        }
+        let s = ReportSummary::of(&r, now);
+        if filter.overdue && s.overdue.is_empty() {
+            return Ok(());
+        }
+        table_row(&r, &s, &mut out.stdout);
+        Ok(())
+    })?;
     Ok(0)
+}
+
+/// One line of the `reports list` table.
+fn table_row(r: &Report, s: &ReportSummary<'_>, table: &mut String) {
+    let next = if !s.overdue.is_empty() {
+        format!("OVERDUE {}", s.overdue.join(","))
+    } else {
+        s.next_deadline
+            .as_ref()
+            .map(|n| {
+                let at = DateTime::parse_from_rfc3339(&n.at)
+                    .map(|t| human_time(t.with_timezone(&Utc)))
+                    .unwrap_or_default();
+                format!("{} {at}", short_deadline(n.name))
+            })
+            .unwrap_or_else(|| "-".into())
+    };
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        table,
+        "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} {}",
+        s.id,
+        s.status,
+        s.severity,
+        human_time(r.data.received_at),
+        crate::intake::one_line(&next, 30),
+        crate::intake::one_line(s.assignee.unwrap_or("-"), 12),
+        crate::intake::one_line(s.from, 24),
+        crate::intake::one_line(s.title.unwrap_or("-"), 50)
+    );
 }
 
 fn short_deadline(name: &str) -> &str {

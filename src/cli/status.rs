@@ -82,9 +82,8 @@ pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<
 /// The counts, from the report heads, the open jobs and the intake records.
 fn collect(p: &Pipeline) -> anyhow::Result<Status> {
     let now = Utc::now();
-    let reports = p.store.report_heads()?;
     let mut s = Status {
-        reports: reports.len(),
+        reports: 0,
         by_state: BTreeMap::new(),
         by_severity: BTreeMap::new(),
         overdue: Vec::new(),
@@ -115,7 +114,9 @@ fn collect(p: &Pipeline) -> anyhow::Result<Status> {
             })
             .collect(),
     };
-    for r in &reports {
+    // One head at a time: a large store is never held whole.
+    p.store.each_report_head(|r| {
+        s.reports += 1;
         *s.by_state.entry(r.status.as_str()).or_default() += 1;
         *s.by_severity
             .entry(r.severity().map_or("unrated", Severity::as_str))
@@ -130,7 +131,8 @@ fn collect(p: &Pipeline) -> anyhow::Result<Status> {
             }
         }
         s.inbox.last_message = s.inbox.last_message.max(Some(r.data.received_at));
-    }
+        Ok(())
+    })?;
     s.overdue
         .sort_by(|a, b| a.due.cmp(&b.due).then(a.id.cmp(&b.id)));
     for job in p.store.open_jobs()? {

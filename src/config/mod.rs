@@ -9,9 +9,11 @@
 //! - `raw`: the TOML layers merged and deserialized as they are; unknown keys refused.
 //! - `validate`: one validator per section, every problem reported at once.
 //! - `limits`: `[limits]` (named by [`Limit`]) and `[rate_limits]`.
+//! - `publish`: `[publish]`, the published tree (security.txt, WKD, policy page).
 //! - `secrets`: passwords and passphrases named by file or systemd credential.
 
 mod limits;
+pub(crate) mod publish;
 mod raw;
 mod secrets;
 mod validate;
@@ -23,6 +25,7 @@ use crate::extract::FieldName;
 
 pub use limits::Limits;
 pub(crate) use limits::{Limit, LimitExceeded, RateLimits};
+pub(crate) use publish::PublishSettings;
 pub(crate) use secrets::{
     INSTALLED_CREDENTIALS, Secret, SecretError, check_private_file, credentials_directory,
     set_cli_credentials,
@@ -70,6 +73,9 @@ pub struct Settings {
     /// and the systemd watchdog is no longer fed.
     pub stall_limit: Duration,
     pub backup: BackupSettings,
+    /// What `publish` writes and the daemon keeps current (security.txt, WKD, the
+    /// policy page).
+    pub publish: PublishSettings,
 }
 
 /// What `backup` needs beyond the store and the keys.
@@ -181,6 +187,8 @@ pub struct Retry {
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
+    /// The page cache sled may keep, in bytes (`cache_mb`; 64 MiB unless set).
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -28,6 +28,24 @@ pub(super) struct Raw {
     pub(super) limits: Limits,
     pub(super) rate_limits: RawRateLimits,
     pub(super) backup: RawBackup,
+    pub(super) publish: RawPublish,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    pub(super) dir: Option<PathBuf>,
+    pub(super) base_url: Option<String>,
+    pub(super) contact: Vec<String>,
+    pub(super) expires: String,
+    pub(super) renew_before: String,
+    pub(super) languages: Vec<String>,
+    pub(super) policy_url: Option<String>,
+    pub(super) acknowledgments_url: Option<String>,
+    pub(super) canonical: Option<Vec<String>>,
+    pub(super) csaf: Option<String>,
+    pub(super) in_scope: Vec<String>,
+    pub(super) safe_harbour: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +117,9 @@ pub(super) struct RawOutbox {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: PathBuf,
+    /// The most memory sled may keep as a page cache, in MiB.
+    #[serde(default)]
+    pub(super) cache_mb: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -214,6 +235,8 @@ pub(super) fn load(
             .separator("__")
             .list_separator(",")
             .with_list_parse_key("policy.required_fields")
+            .with_list_parse_key("publish.contact")
+            .with_list_parse_key("publish.languages")
             .with_list_parse_key("policy.calendar.working_days")
             .with_list_parse_key("policy.calendar.holidays")
             .with_list_parse_key("notify.reminders")

@@ -165,3 +165,17 @@ fn maintainers_mail_and_reporter_states_are_checked() {
     let s = load("[notify]\nreporter_on = [\"Fixed\", \"fixed\"]\n", &[]).unwrap();
     assert_eq!(s.notify.reporter_on, ["fixed"]);
 }
+
+#[test]
+fn store_cache_defaults_to_64_mib_and_is_bounded() {
+    let s = Settings::load_with_env(None, Vec::new()).unwrap();
+    assert_eq!(s.store.cache_bytes, 64 << 20);
+    let s = load("[store]\npath = \"s\"\ncache_mb = 256\n", &[]).unwrap();
+    assert_eq!(s.store.cache_bytes, 256 << 20);
+    for bad in ["0", "7", "4097"] {
+        let err = load(&format!("[store]\npath = \"s\"\ncache_mb = {bad}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("store.cache_mb") && err.contains(bad), "{err}");
+    }
+}

@@ -21,10 +21,10 @@ type Problems = Vec<String>;
 
 /// Relative paths are resolved against the working directory at load time, so a later
 /// change of directory cannot move the store.
-struct Base(PathBuf);
+pub(super) struct Base(PathBuf);
 
 impl Base {
-    fn abs(&self, p: &Path) -> PathBuf {
+    pub(super) fn abs(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
@@ -79,9 +79,11 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     policy.required_fields = required_fields(&raw.policy.required_fields, &mut problems);
     raw.limits.problems(&mut problems);
     let rate_limits = rate_limits(&raw.rate_limits, &mut problems);
+    let publish = super::publish::validate(&raw.publish, &gateway.address, &base, &mut problems);
     let stall_limit = duration("inbox.stall_limit", &raw.inbox.stall_limit)
         .map_err(|e| problems.push(e))
         .unwrap_or(Duration::from_secs(120));
+    let cache_bytes = store_cache(raw.store.cache_mb, &mut problems);
     match (inbox, outbox) {
         (Some(inbox), Some(outbox)) if problems.is_empty() => Ok(Settings {
             source: file.map(Path::to_path_buf),
@@ -91,6 +93,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             retry,
             store: StoreSettings {
                 path: base.abs(&raw.store.path),
+                cache_bytes,
             },
             keys,
             policy,
@@ -107,6 +110,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             backup: super::BackupSettings {
                 recipients: raw.backup.recipients.iter().map(|p| base.abs(p)).collect(),
             },
+            publish,
         }),
         _ => Err(ConfigError::Invalid(problems)),
     }
@@ -490,6 +494,21 @@ fn maintainers(raw: &[RawMaintainer], base: &Base, problems: &mut Problems) -> V
     maintainers
 }
 
+/// sled's page cache: 64 MiB unless set; between 8 MiB and 4 GiB.
+fn store_cache(mb: Option<u64>, problems: &mut Problems) -> u64 {
+    const DEFAULT_MB: u64 = 64;
+    match mb {
+        None => DEFAULT_MB << 20,
+        Some(mb @ 8..=4096) => mb << 20,
+        Some(mb) => {
+            problems.push(format!(
+                "store.cache_mb: {mb} is outside 8 to 4096 (MiB of page cache; 64 when unset)"
+            ));
+            DEFAULT_MB << 20
+        }
+    }
+}
+
 fn digest(d: &RawDigest, problems: &mut Problems) -> DigestSettings {
     let schedule = d
         .schedule
@@ -589,7 +608,7 @@ fn maintainers_mail(raw: &RawMaintainersMail, problems: &mut Problems) -> Mainta
 }
 
 /// Parses durations such as `48h`, `7d`, `500ms` or `1h 30m`.
-fn duration(key: &str, value: &str) -> Result<Duration, String> {
+pub(super) fn duration(key: &str, value: &str) -> Result<Duration, String> {
     // Longer than any sensible deadline, and short enough that date arithmetic on
     // it can never overflow.
     const MAX: Duration = Duration::from_secs(10 * 366 * 86400);

@@ -12,6 +12,7 @@ mod key_error;
 mod key_files;
 pub(crate) mod keys;
 pub mod open;
+pub(crate) mod publication;
 pub mod seal;
 pub(crate) mod team;
 

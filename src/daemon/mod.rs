@@ -162,6 +162,16 @@ async fn generation(
     let wake_delivery = Arc::new(Notify::new());
 
     let stall_limit = inbox_stall_limit(&pipeline.settings);
+    // The published tree (publish.dir), written before the inbox is read: a
+    // configuration or key that changed since the last start shows at once.
+    {
+        let p = Arc::clone(&pipeline);
+        blocking(move || {
+            p.keep_published(chrono::Utc::now(), true);
+            Ok::<(), DaemonError>(())
+        })
+        .await?;
+    }
     pipeline.progress.beat();
     let inbox_task = spawn_inbox(&pipeline, inbox, &shutdown, &wake_delivery)?;
     let delivery_task = tokio::spawn(delivery::run(

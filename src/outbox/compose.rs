@@ -162,7 +162,7 @@ pub(crate) fn seal_message(
     let fingerprint = gateway.fingerprint().to_hex();
     let protected = recipient.map(|_| protected_subject);
     let inner = inner_part(keyring, &fingerprint, body, extras, protected)?;
-    let builder = headers(settings, env)?;
+    let builder = headers(settings, keyring, env)?;
     let outer = outer_part(keyring, inner, recipient)?;
     let message = builder
         .multipart(outer)
@@ -219,9 +219,10 @@ fn inner_part(
     })
 }
 
-/// The outer headers, from the envelope.
+/// The outer headers, from the envelope, and the gateway's Autocrypt header.
 fn headers(
     settings: &Settings,
+    keyring: &Keyring,
     env: &Envelope<'_>,
 ) -> Result<lettre::message::MessageBuilder, OutboxError> {
     let from = Mailbox::new(
@@ -250,6 +251,12 @@ fn headers(
         .date(env.date.into());
     if let Some(value) = env.auto_submitted {
         builder = builder.header(AutoSubmitted(value));
+    }
+    if let Some(autocrypt) = keyring
+        .signing_cert()
+        .and_then(|cert| Autocrypt::of(cert, &settings.gateway.address))
+    {
+        builder = builder.header(autocrypt);
     }
     if let Some(parent) = env.in_reply_to.and_then(safe_msgid) {
         builder = builder.in_reply_to(format!("<{parent}>"));
@@ -339,6 +346,70 @@ impl header::Header for AutoSubmitted {
     }
 }
 
+/// The `Autocrypt:` header (Autocrypt Level 1, section 2.1): our address, which is
+/// the From of everything we send, `prefer-encrypt=mutual`, and the minimal key, so
+/// that a researcher's client can encrypt to the gateway without a key server.
+#[derive(Debug, Clone)]
+struct Autocrypt {
+    addr: String,
+    keydata: String,
+}
+
+impl Autocrypt {
+    fn of(cert: &Cert, address: &str) -> Option<Autocrypt> {
+        use base64::Engine as _;
+        let key = crate::crypto::publication::autocrypt_keydata(cert, address)?;
+        Some(Autocrypt {
+            addr: address.to_string(),
+            keydata: base64::engine::general_purpose::STANDARD.encode(key),
+        })
+    }
+
+    /// The value, folded: the base64 key runs over many short continuation lines
+    /// (folding whitespace inside `keydata` is ignored by readers).
+    fn folded(&self) -> String {
+        let mut out = format!("addr={}; prefer-encrypt=mutual; keydata=", self.addr);
+        // base64 is ASCII: every chunk boundary is a character boundary.
+        for chunk in self.keydata.as_bytes().chunks(72) {
+            out.push_str("\r\n ");
+            out.push_str(&String::from_utf8_lossy(chunk));
+        }
+        out
+    }
+}
+
+impl header::Header for Autocrypt {
+    fn name() -> header::HeaderName {
+        header::HeaderName::new_from_ascii_str("Autocrypt")
+    }
+
+    fn parse(value: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let mut addr = None;
+        let mut keydata = None;
+        for attr in value.split(';') {
+            match attr.trim().split_once('=') {
+                Some(("addr", v)) => addr = Some(v.trim().to_string()),
+                Some(("keydata", v)) => keydata = Some(v.split_whitespace().collect()),
+                _ => {}
+            }
+        }
+        match (addr, keydata) {
+            (Some(addr), Some(keydata)) => Ok(Autocrypt { addr, keydata }),
+            _ => Err("Autocrypt header without addr or keydata".into()),
+        }
+    }
+
+    fn display(&self) -> header::HeaderValue {
+        let raw = format!(
+            "addr={}; prefer-encrypt=mutual; keydata={}",
+            self.addr, self.keydata
+        );
+        // Pre-encoded: the address passed lettre's address check (no spaces, no line
+        // breaks) and the rest is base64, so there is nothing to escape.
+        header::HeaderValue::dangerous_new_pre_encoded(Self::name(), raw, self.folded())
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -371,6 +442,47 @@ mod tests {
         assert_eq!(safe_msgid("a@b>\r\nBcc: x"), None);
         assert_eq!(safe_msgid("no-at-sign"), None);
         assert_eq!(safe_msgid(""), None);
+    }
+
+    #[test]
+    fn every_message_carries_the_gateway_autocrypt_header() {
+        use base64::Engine as _;
+        let tmp = tempfile::tempdir().unwrap();
+        let settings =
+            Settings::parse_toml("[gateway]\naddress = \"security@example.org\"").unwrap();
+        let ring = crate::crypto::test_keyring(tmp.path(), "security@example.org");
+        let env = Envelope {
+            to: "alice@example.net",
+            to_name: None,
+            subject: "s".into(),
+            in_reply_to: None,
+            references: &[],
+            message_id: "m@example.org",
+            date: Utc::now(),
+            auto_submitted: Some("auto-replied"),
+        };
+        let sent = seal_message(&settings, &ring, &env, "text", &[], None, "").unwrap();
+        let parsed = mail_parser::MessageParser::default()
+            .parse(&sent.bytes)
+            .unwrap();
+        let value = parsed.header_raw("Autocrypt").unwrap();
+        // Folded lines, each short, none longer than the 78 characters of RFC 5322.
+        assert!(value.lines().all(|l| l.len() <= 78), "{value}");
+        let unfolded: String = value.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            unfolded.starts_with("addr=security@example.org; prefer-encrypt=mutual; keydata="),
+            "{unfolded}"
+        );
+        let (_, b64) = unfolded.split_once("keydata=").unwrap();
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(b64.replace(' ', ""))
+            .unwrap();
+        let want = crate::crypto::publication::autocrypt_keydata(
+            ring.signing_cert().unwrap(),
+            "security@example.org",
+        )
+        .unwrap();
+        assert_eq!(key, want);
     }
 
     #[test]

@@ -51,62 +51,80 @@ impl Digest {
         since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Digest {
-        let mut d = Digest {
+        let mut d = Digest::start(since, now);
+        for r in reports {
+            d.add(r);
+        }
+        d.finish()
+    }
+
+    /// An empty digest at `now`, to [`Digest::add`] reports to one at a time (a store's
+    /// heads are read a chunk at a time, never all at once), then [`Digest::finish`].
+    pub fn start(since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Digest {
+        Digest {
             since,
             at: now,
             ..Digest::default()
+        }
+    }
+
+    /// Counts one report and lists it where it belongs.
+    pub fn add(&mut self, r: &Report) {
+        let (since, now) = (self.since, self.at);
+        *self.by_state.entry(r.status.as_str()).or_default() += 1;
+        *self
+            .by_severity
+            .entry(r.severity().map_or("unrated", Severity::as_str))
+            .or_default() += 1;
+        let item = |deadline| Item {
+            id: r.id.to_string(),
+            title: r
+                .data
+                .fields
+                .title
+                .as_deref()
+                .map(|t| sanitize_header_text(t, 70))
+                .unwrap_or_else(|| "(no title)".into()),
+            status: r.status,
+            severity: r.severity(),
+            deadline,
         };
-        for r in reports {
-            *d.by_state.entry(r.status.as_str()).or_default() += 1;
-            *d.by_severity
-                .entry(r.severity().map_or("unrated", Severity::as_str))
-                .or_default() += 1;
-            let item = |deadline| Item {
-                id: r.id.to_string(),
-                title: r
-                    .data
-                    .fields
-                    .title
-                    .as_deref()
-                    .map(|t| sanitize_header_text(t, 70))
-                    .unwrap_or_else(|| "(no title)".into()),
-                status: r.status,
-                severity: r.severity(),
-                deadline,
-            };
-            for (name, st) in r.deadline_status(now) {
-                match st.state {
-                    DeadlineState::Overdue => d.overdue.push(item(Some((name, st.at)))),
-                    DeadlineState::Due if st.at <= now + DUE_SOON => {
-                        d.due_soon.push(item(Some((name, st.at))))
-                    }
-                    _ => {}
+        for (name, st) in r.deadline_status(now) {
+            match st.state {
+                DeadlineState::Overdue => self.overdue.push(item(Some((name, st.at)))),
+                DeadlineState::Due if st.at <= now + DUE_SOON => {
+                    self.due_soon.push(item(Some((name, st.at))))
                 }
-            }
-            if let Some(e) = r.embargo.as_ref().filter(|e| e.in_force(now))
-                && e.end.at <= now + DUE_SOON
-            {
-                d.embargo_ending
-                    .push((r.id.as_str().to_string(), e.end.display()));
-            }
-            match r.status {
-                Status::New => d.awaiting_ack.push(item(None)),
-                Status::Acknowledged => d.awaiting_assessment.push(item(None)),
                 _ => {}
             }
-            if since.is_none_or(|s| r.data.received_at > s) {
-                d.new.push(item(None));
-            }
         }
+        if let Some(e) = r.embargo.as_ref().filter(|e| e.in_force(now))
+            && e.end.at <= now + DUE_SOON
+        {
+            self.embargo_ending
+                .push((r.id.as_str().to_string(), e.end.display()));
+        }
+        match r.status {
+            Status::New => self.awaiting_ack.push(item(None)),
+            Status::Acknowledged => self.awaiting_assessment.push(item(None)),
+            _ => {}
+        }
+        if since.is_none_or(|s| r.data.received_at > s) {
+            self.new.push(item(None));
+        }
+    }
+
+    /// Puts the deadline lists in time order.
+    pub fn finish(mut self) -> Digest {
         let by_time = |a: &Item, b: &Item| {
             a.deadline
                 .map(|x| x.1)
                 .cmp(&b.deadline.map(|x| x.1))
                 .then_with(|| a.id.cmp(&b.id))
         };
-        d.overdue.sort_by(by_time);
-        d.due_soon.sort_by(by_time);
-        d
+        self.overdue.sort_by(by_time);
+        self.due_soon.sort_by(by_time);
+        self
     }
 
     /// Whether there is anything a maintainer must look at.

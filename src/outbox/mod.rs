@@ -96,6 +96,7 @@ pub(crate) fn kind_name(kind: &JobKind) -> &'static str {
     match kind {
         JobKind::Ack => "acknowledgement",
         JobKind::Unreadable { .. } => "unreadable_notice",
+        JobKind::KeyRequest { .. } => "key_answer",
         JobKind::Reply => "reply",
         JobKind::NewReport => "new_report_notice",
         JobKind::FollowUp { .. } => "follow_up_notice",

@@ -96,6 +96,34 @@ fn render(
                 now,
             )
         }
+        JobKind::KeyRequest {
+            in_reply_to,
+            references,
+        } => {
+            let body = key_answer_body(ctx.settings, ctx.keyring)?;
+            let mut refs = references.clone();
+            if let Some(parent) = in_reply_to {
+                refs.push(parent.clone());
+            }
+            compose::seal_message(
+                ctx.settings,
+                ctx.keyring,
+                &Envelope {
+                    to: &job.to,
+                    to_name: None,
+                    subject: format!("OpenPGP key of {}", ctx.settings.gateway.address),
+                    in_reply_to: in_reply_to.as_deref(),
+                    references: &refs,
+                    message_id,
+                    date: now,
+                    auto_submitted: Some("auto-replied"),
+                },
+                &body,
+                &[Extra::GatewayKey],
+                None,
+                "",
+            )
+        }
         JobKind::Unreadable {
             reason,
             in_reply_to,
@@ -307,6 +335,21 @@ fn key_to_announce(keyring: &Keyring, report: &Report) -> Option<(String, String
             })
         })?;
     Some((new, old.fingerprint().to_hex()))
+}
+
+/// The answer to a key request: the fingerprint and how to use the attached key. It
+/// may go to a forged sender, so it says nothing but what is public.
+fn key_answer_body(settings: &Settings, keyring: &Keyring) -> Result<String, OutboxError> {
+    let cert = keyring.signing_cert().ok_or(OutboxError::NoSigningKey)?;
+    Ok(format!(
+        "You asked for the OpenPGP key of {address}: it is attached to this message, \
+         which it signs.\n\nFingerprint: {fingerprint}\n\nCheck the fingerprint against \
+         the one we publish, then send your report encrypted to this key and signed with \
+         your own, with your public key attached (or in your client's Autocrypt header) \
+         so that our answers are encrypted to you.\n",
+        address = settings.gateway.address,
+        fingerprint = cert.fingerprint().to_hex(),
+    ))
 }
 
 fn unreadable_body(settings: &Settings, reason: &str) -> String {

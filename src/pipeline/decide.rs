@@ -1,7 +1,7 @@
 //! Deciding one message: a short sequence of named steps over one context. Each step
 //! either ends the message with a recorded outcome or hands it on:
 //! parse → earlier outcome (dedupe) → loop filter → sender → open (decrypt, verify)
-//! → the gateway's own mail → keys → content → maintainers' mail (`team_mail`) → thread
+//! → the gateway's own mail → key request → keys → content → maintainers' mail (`team_mail`) → thread
 //! → report.
 
 use chrono::{DateTime, Utc};
@@ -64,6 +64,9 @@ impl Pipeline {
             let reason =
                 "signed by this gateway's own key: a copy of mail the gateway sent, not a report";
             return self.record(&m, IntakeKind::Quarantined, reason.into(), None);
+        }
+        if super::key_request::is_key_request(&opened, &m.env) {
+            return self.answer_key_request(&m, &sender);
         }
         let from = m.env.from.clone().unwrap_or_else(|| sender.clone());
         self.learn_proven(&from.address, opened.proven.as_ref(), now)?;

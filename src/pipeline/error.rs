@@ -19,6 +19,8 @@ pub enum PipelineError {
     Outbox(#[from] outbox::OutboxError),
     #[error(transparent)]
     Team(#[from] crypto::TeamError),
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
 }
 
 /// Why one message could not be decided or moved now. A message's own faults are

@@ -9,21 +9,25 @@
 //! replay harmless. This is the only place, with `daemon`, that joins the stages.
 //!
 //! - [`decide`]: the steps of deciding one message, over one context ([`message`]).
+//! - [`key_request`]: an unencrypted `Subject: key` mail answered with our key.
 //! - [`keys`]: reporters' keys: Autocrypt, the proven certificate, signer look-ups.
 //! - [`threads`]: which report a message continues; follow-ups.
 //! - [`team_mail`]: maintainers' signed mail: commands, relayed answers, refusals.
 //! - [`commands`]: the command lines of a maintainer's mail, parsed.
 //! - [`schedule`]: escalations and digests.
 //! - [`error`]: what a failure means for the caller.
+//! - [`publication`]: the published tree (security.txt, WKD, policy page) kept current.
 //! - [`progress`]: signs of life for the watchdog and `status`.
 
 mod commands;
 mod decide;
 mod disclosure;
 mod error;
+mod key_request;
 mod keys;
 mod message;
 mod progress;
+mod publication;
 mod reminders;
 mod schedule;
 mod team_mail;
@@ -162,7 +166,7 @@ impl Pipeline {
     }
 
     fn with_keyring(settings: Settings, keyring: Keyring) -> Result<Pipeline, PipelineError> {
-        let store = Store::open(&settings.store.path)?;
+        let store = Store::open_with_cache(&settings.store.path, settings.store.cache_bytes)?;
         Self::assemble(settings, keyring, store)
     }
 

@@ -65,26 +65,25 @@ impl Pipeline {
             }
         }
         let mut ended = Vec::new();
-        let heads = if self.embargo_scan_due(now) {
-            self.store.report_heads()?
-        } else {
-            Vec::new()
-        };
-        for r in heads {
-            let Some(e) = &r.embargo else { continue };
-            if e.in_force(now) && leads.first().is_some_and(|l| e.end.at - *l <= now) {
-                due.push(Due {
-                    id: r.id.clone(),
-                    what: "embargo".into(),
-                    at: e.end.at,
-                    start: e.since.unwrap_or(e.end.at),
-                });
-            } else if e.state == crate::store::EmbargoState::Active
-                && !e.in_force(now)
-                && !e.ended_noted
-            {
-                ended.push(r.id.clone());
-            }
+        if self.embargo_scan_due(now) {
+            // A chunk of heads at a time, never the whole store at once.
+            self.store.each_report_head(|r| {
+                let Some(e) = &r.embargo else { return Ok(()) };
+                if e.in_force(now) && leads.first().is_some_and(|l| e.end.at - *l <= now) {
+                    due.push(Due {
+                        id: r.id.clone(),
+                        what: "embargo".into(),
+                        at: e.end.at,
+                        start: e.since.unwrap_or(e.end.at),
+                    });
+                } else if e.state == crate::store::EmbargoState::Active
+                    && !e.in_force(now)
+                    && !e.ended_noted
+                {
+                    ended.push(r.id.clone());
+                }
+                Ok(())
+            })?;
         }
         let mut count = 0;
         for d in due {

@@ -26,6 +26,7 @@ impl Pipeline {
         let escalated = self.escalate(now)?;
         self.remind(now)?;
         self.prune_signatures(now);
+        self.keep_published(now, false);
         let digest = match self.store.last_digest()? {
             // The first digest is the first scheduled time after the gateway started.
             None => {
@@ -121,8 +122,12 @@ impl Pipeline {
             .store
             .last_digest()?
             .unwrap_or(now - FIRST_DIGEST_WINDOW);
-        let reports = self.store.report_heads()?;
-        let mut digest = outbox::digest::Digest::build(&reports, Some(since), now);
+        let mut digest = outbox::digest::Digest::start(Some(since), now);
+        self.store.each_report_head(|r| {
+            digest.add(&r);
+            Ok(())
+        })?;
+        let mut digest = digest.finish();
         // The weekly digest carries the response figures (they need the events,
         // which heads leave out).
         if matches!(

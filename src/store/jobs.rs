@@ -224,6 +224,7 @@ pub(crate) fn job_noun(kind: &JobKind) -> &'static str {
         JobKind::Digest { .. } => "digest",
         JobKind::TeamNotice { .. } => "team notice",
         JobKind::Unreadable { .. } => "notice",
+        JobKind::KeyRequest { .. } => "key answer",
     }
 }
 

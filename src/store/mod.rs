@@ -237,6 +237,39 @@ fn decode_all<T: serde::de::DeserializeOwned + Send>(
         .collect()
 }
 
+/// How many values [`decode_each`] holds at once: enough for every core to decode a
+/// few hundred, few enough that a listing of any store stays within a few MiB.
+const DECODE_CHUNK: usize = 4096;
+
+/// Every value of a tree, in key order, decoded a chunk at a time on every core and
+/// handed to `f` one by one: memory stays bounded by the chunk, not the store.
+fn decode_each<T: serde::de::DeserializeOwned + Send>(
+    tree: &guard::Tree,
+    f: impl FnMut(T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    decode_each_in(tree, DECODE_CHUNK, f)
+}
+
+fn decode_each_in<T: serde::de::DeserializeOwned + Send>(
+    tree: &guard::Tree,
+    chunk: usize,
+    mut f: impl FnMut(T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut values = tree.iter()?.values();
+    loop {
+        let raw = values
+            .by_ref()
+            .take(chunk.max(1))
+            .collect::<Result<Vec<_>, _>>()?;
+        if raw.is_empty() {
+            return Ok(());
+        }
+        for decoded in crate::workers::map(&raw, 512, |v| decode::<T>(v)) {
+            f(decoded?)?;
+        }
+    }
+}
+
 fn u64_from(bytes: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     for (dst, src) in b.iter_mut().zip(bytes.iter()) {

@@ -55,9 +55,19 @@ fn remove_unfinished_snapshots(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The page cache a store gets unless the configuration sets one (`store.cache_mb`).
+pub(crate) const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
 impl Store {
-    /// Opens the store at `path`, creating it when there is none.
+    /// Opens the store at `path`, creating it when there is none, with the default page
+    /// cache ([`DEFAULT_CACHE_BYTES`]).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// As [`Store::open`], with sled's page cache bounded to `cache_bytes` (sled's own
+    /// default is 1 GiB, which a daemon listing a large store would keep).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         permissions::prepare(path)?;
         let locked = |holder| StoreError::Locked {
             path: shown(path),
@@ -70,7 +80,11 @@ impl Store {
             attempts += 1;
             lock::acquire(path).map_err(locked)?;
             remove_unfinished_snapshots(path)?;
-            match sled::Config::new().path(path).open() {
+            match sled::Config::new()
+                .path(path)
+                .cache_capacity(cache_bytes)
+                .open()
+            {
                 Ok(db) => break db,
                 // `acquire` decides again whether to wait for whoever has it.
                 Err(source)

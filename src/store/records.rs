@@ -662,6 +662,12 @@ pub enum JobKind {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         references: Vec<String>,
     },
+    /// The answer to a request for the gateway's key (an unencrypted mail whose
+    /// subject is "key", or empty): the public key, and nothing of any report.
+    KeyRequest {
+        in_reply_to: Option<String>,
+        references: Vec<String>,
+    },
     /// "We could not read your message", with our public key.
     Unreadable {
         reason: String,

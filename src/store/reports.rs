@@ -159,6 +159,16 @@ impl Store {
             .collect())
     }
 
+    /// Each report head (as [`Store::report_heads`]), oldest first, handed to `f` one at
+    /// a time: listings, digests and status of a store of any size hold one chunk of
+    /// heads at once, never all of them.
+    pub fn each_report_head(
+        &self,
+        mut f: impl FnMut(Report) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        super::decode_each::<HeadRecord>(&self.heads, |h| f(Report::from(h)))
+    }
+
     /// How many reports the store holds (counted on the heads, the smaller tree).
     pub fn report_count(&self) -> Result<usize, StoreError> {
         self.heads.len()

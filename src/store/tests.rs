@@ -87,6 +87,43 @@ fn ids_are_sequential_per_year_and_dedupe_holds() {
 }
 
 #[test]
+fn heads_stream_in_order_across_chunks_and_stop_at_the_first_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for i in 0..7 {
+        store
+            .commit_report("VR", new_report(None, &format!("h{i}")), vec![])
+            .unwrap();
+    }
+    let whole: Vec<String> = store
+        .report_heads()
+        .unwrap()
+        .iter()
+        .map(|r| r.id.to_string())
+        .collect();
+    assert_eq!(whole.len(), 7);
+    for chunk in [1, 2, 3, 7, 100] {
+        let mut streamed = Vec::new();
+        decode_each_in::<reports::HeadRecord>(&store.heads, chunk, |h| {
+            streamed.push(Report::from(h).id.to_string());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(streamed, whole, "chunk {chunk}");
+    }
+    let mut seen = 0;
+    let err = store.each_report_head(|_| {
+        seen += 1;
+        if seen == 3 {
+            return Err(StoreError::Decode("stop here".into()));
+        }
+        Ok(())
+    });
+    assert!(err.is_err());
+    assert_eq!(seen, 3, "nothing is handed on after an error");
+}
+
+#[test]
 fn sent_ack_marks_report_acknowledged_and_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {

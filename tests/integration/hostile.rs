@@ -32,7 +32,7 @@ fn plain(from: &str, subject: &str, msgid: &str, extra: &[(&str, &str)], body: &
 }
 
 /// Header names the gateway writes at the top level of what it sends.
-const OUR_HEADERS: [&str; 11] = [
+const OUR_HEADERS: [&str; 12] = [
     "from",
     "to",
     "subject",
@@ -44,6 +44,8 @@ const OUR_HEADERS: [&str; 11] = [
     "mime-version",
     "content-type",
     "content-transfer-encoding",
+    // The gateway's own key (issue 26), folded over continuation lines.
+    "autocrypt",
 ];
 
 #[test]

@@ -53,6 +53,9 @@
 //! - [`layouts3_b`]: issue 25, defects 4 and 6: CAST5 and 3DES PGP/MIME read and
 //!   marked, a cipher the gateway cannot read refused by name, and KMail's
 //!   multipart/signed with two binary attachments (ignored until fixed).
+//! - [`publication`]: issue 26 items 1 to 4: `publish` (security.txt checked by sectxt
+//!   and GnuPG, the WKD by gpg-wks-client and GnuPG), the policy page, `doctor` on the
+//!   published file, the Autocrypt header of every outgoing mail, key by mail.
 //! - [`ops`]: operator tooling: `status`, `doctor` (also against Dovecot and the SMTP
 //!   server), `backup` and `restore`, beside a running daemon and without one.
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
@@ -96,6 +99,7 @@ mod network;
 mod ops;
 mod pipeline;
 mod poison;
+mod publication;
 mod quickstart;
 mod refusals;
 mod review;
