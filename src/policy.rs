@@ -14,6 +14,11 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Policy, Schedule};
 use crate::extract::{Fields, Severity};
 
+pub(crate) mod clocks;
+pub(crate) mod embargo;
+
+pub(crate) use embargo::{EmbargoLimit, ExitReason, ZonedInstant};
+
 /// The deadlines of the policy, in the order a report meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,10 +83,28 @@ impl Deadlines {
         received_at: DateTime<Utc>,
         severity: Option<Severity>,
     ) -> Deadlines {
+        Deadlines::compute_paused(policy, received_at, severity, &[])
+    }
+
+    /// The deadlines when the assessment and fix clocks were paused over `pauses`
+    /// (each closed: see [`clocks::pauses`]); the acknowledgement's never pauses.
+    /// Counted in working time when the policy has a calendar.
+    pub(crate) fn compute_paused(
+        policy: &Policy,
+        received_at: DateTime<Utc>,
+        severity: Option<Severity>,
+        pauses: &[(DateTime<Utc>, Option<DateTime<Utc>>)],
+    ) -> Deadlines {
+        let cal = policy.calendar.as_ref();
+        let at = |target: std::time::Duration, pauses| {
+            let target = chrono_duration(target);
+            clocks::deadline(received_at, target, pauses, cal)
+                .unwrap_or_else(|| received_at + target)
+        };
         Deadlines {
-            acknowledge: received_at + chrono_duration(policy.acknowledge),
-            initial_assessment: received_at + chrono_duration(policy.initial_assessment),
-            fix: fix_target(policy, severity).map(|d| received_at + chrono_duration(d)),
+            acknowledge: at(policy.acknowledge, &[]),
+            initial_assessment: at(policy.initial_assessment, pauses),
+            fix: fix_target(policy, severity).map(|d| at(d, pauses)),
         }
     }
 
@@ -120,6 +143,8 @@ pub enum DeadlineState {
     Overdue,
     /// No longer applies (a rejected report needs no fix).
     Closed,
+    /// Its clock stands still: the team waits on the researcher (`needs_info`).
+    Paused,
 }
 
 impl DeadlineState {
@@ -129,6 +154,7 @@ impl DeadlineState {
             DeadlineState::Due => "due",
             DeadlineState::Overdue => "overdue",
             DeadlineState::Closed => "closed",
+            DeadlineState::Paused => "paused",
         }
     }
 }
@@ -148,6 +174,7 @@ pub(crate) fn evaluate(
     deadlines: &Deadlines,
     met: impl Fn(DeadlineName) -> Option<DateTime<Utc>>,
     closed: impl Fn(DeadlineName) -> bool,
+    paused: impl Fn(DeadlineName) -> bool,
     now: DateTime<Utc>,
 ) -> BTreeMap<DeadlineName, DeadlineStatus> {
     let mut out = BTreeMap::new();
@@ -160,6 +187,8 @@ pub(crate) fn evaluate(
             DeadlineState::Met
         } else if closed(name) {
             DeadlineState::Closed
+        } else if paused(name) {
+            DeadlineState::Paused
         } else if now > at {
             DeadlineState::Overdue
         } else {
@@ -455,14 +484,14 @@ mod tests {
         let d = Deadlines::compute(&p, t0, Some(Severity::High));
         let acked = at("2026-03-01T10:05:00Z");
         let met = |n: DeadlineName| (n == DeadlineName::Acknowledge).then_some(acked);
-        let early = evaluate(&d, met, |_| false, at("2026-03-02T00:00:00Z"));
+        let early = evaluate(&d, met, |_| false, |_| false, at("2026-03-02T00:00:00Z"));
         assert_eq!(early[&DeadlineName::Acknowledge].state, DeadlineState::Met);
         assert_eq!(early[&DeadlineName::Acknowledge].met_at, Some(acked));
         assert_eq!(
             early[&DeadlineName::InitialAssessment].state,
             DeadlineState::Due
         );
-        let late = evaluate(&d, met, |_| false, at("2026-03-08T10:00:01Z"));
+        let late = evaluate(&d, met, |_| false, |_| false, at("2026-03-08T10:00:01Z"));
         assert_eq!(
             late[&DeadlineName::InitialAssessment].state,
             DeadlineState::Overdue
@@ -472,6 +501,7 @@ mod tests {
             &d,
             met,
             |n| n == DeadlineName::Fix,
+            |_| false,
             at("2026-04-01T00:00:00Z"),
         );
         assert_eq!(closed[&DeadlineName::Fix].state, DeadlineState::Closed);

@@ -229,6 +229,19 @@ pub(crate) enum ReportsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Response figures: time to first response, to triage, to fix and to disclosure
+    /// (median and 90th percentile, nearest rank; the time the team waited on the
+    /// researcher left out of triage and fix), the share of each target met per
+    /// severity, and the open reports per state and age.
+    Stats {
+        /// Only reports received since this date (YYYY-MM-DD, UTC) or instant (with
+        /// its zone, as --embargo takes it).
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Print JSON instead of text (times in seconds).
+        #[arg(long)]
+        json: bool,
+    },
     /// Send the reporter a message (signed; encrypted to the key the report proved),
     /// threaded in the report and recorded as correspondence.
     Reply {
@@ -312,6 +325,30 @@ pub(crate) struct SetArgs {
     /// The version that fixes it.
     #[arg(long, value_name = "VERSION")]
     pub fixed_in: Option<String>,
+    /// Sets the embargo: its end with an offset or an IANA time zone
+    /// (2027-01-15T09:00+01:00, "2027-01-15 09:00 Europe/Berlin"; a time without zone
+    /// is refused), or `accept` to accept the end the researcher proposed. Refused
+    /// beyond policy.embargo.max_length and while an embargo is active (a report has
+    /// one: see --embargo-revise). The researcher is told.
+    #[arg(long, value_name = "INSTANT|accept", conflicts_with_all = ["embargo_revise", "embargo_exit"])]
+    pub embargo: Option<String>,
+    /// Moves the end of the active embargo (same forms as --embargo). The researcher
+    /// is told.
+    #[arg(long, value_name = "INSTANT", conflicts_with = "embargo_exit")]
+    pub embargo_revise: Option<String>,
+    /// Ends the active embargo early: public, exploit_public, exploited, agreed. The
+    /// researcher is told. Goes with --status disclosed before the embargo's end.
+    #[arg(long, value_name = "REASON")]
+    pub embargo_exit: Option<String>,
+    /// Asks the researcher for more information: the question in FILE goes to them
+    /// (signed; encrypted to the key the report proved) and the assessment and fix
+    /// clocks stand still until they answer (a follow-up signed as the report was)
+    /// or --resume-clocks.
+    #[arg(long, value_name = "FILE", conflicts_with = "resume_clocks")]
+    pub needs_info: Option<std::path::PathBuf>,
+    /// Runs the clocks paused by --needs-info again without waiting for an answer.
+    #[arg(long)]
+    pub resume_clocks: bool,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +456,7 @@ impl Command {
         match self {
             Command::Reports(ReportsCommand::List { json, .. })
             | Command::Reports(ReportsCommand::Show { json, .. })
+            | Command::Reports(ReportsCommand::Stats { json, .. })
             | Command::Quarantine(QuarantineCommand::List { json })
             | Command::Outbox(OutboxCommand::List { json, .. })
             | Command::Status { json } => *json,

@@ -65,11 +65,15 @@ EXAMPLES:
     disclosured reports set VR-2026-0042 --status triaged --severity high --assignee carol
     disclosured reports set VR-2026-0042 --cvss CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
     disclosured reports set VR-2026-0043 --status rejected --reason duplicate --duplicate-of VR-2026-0042
+    disclosured reports set VR-2026-0042 --embargo \"2027-01-15 09:00 Europe/Berlin\"
+    disclosured reports set VR-2026-0042 --status disclosed --embargo-exit public
+    disclosured reports set VR-2026-0042 --needs-info question.txt
 
 The researcher is told of the states listed in notify.reporter_on (by default accepted,
 fixed, disclosed and rejected), by a signed mail encrypted to the key their report proved;
 the command says whether they were told. --message FILE explains the change in that mail,
---no-notify keeps it quiet, and a rejection as spam is never told.";
+--no-notify keeps it quiet, and a rejection as spam is never told. Embargo steps and
+questions (--needs-info) are always told, the same way.";
 
 /// The end of `backup --help` and `restore --help`.
 pub(crate) const BACKUP_AFTER_HELP: &str = "\

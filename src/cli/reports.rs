@@ -85,6 +85,9 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
         }
         Command::Reports(ReportsCommand::Show { id, json }) => reports_show(p, id, *json, now, out),
         Command::Reports(ReportsCommand::Set(args)) => reports_set(p, args, &req.actor, now, out),
+        Command::Reports(ReportsCommand::Stats { since, json }) => {
+            reports_stats(p, since.as_deref(), *json, now, out)
+        }
         Command::Reports(ReportsCommand::Reply {
             id,
             subject,
@@ -297,6 +300,7 @@ fn reports_show(
         out.stdout
             .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
         out.stdout.push_str(&details_text(&r));
+        out.stdout.push_str(&timeline_text(&r));
         out.stdout.push_str(&attachments_text(&r));
         out.stdout.push_str(&address_keys_text(&r, &address_keys));
     }
@@ -311,6 +315,52 @@ fn details_text(r: &Report) -> String {
     let mut text = String::from("\nSet by maintainers:\n");
     for (detail, value) in &r.triage.details {
         let _ = writeln!(text, "  {:<19} {value}", format!("{}:", detail.label()));
+    }
+    text
+}
+
+/// `reports stats`.
+fn reports_stats(
+    p: &Pipeline,
+    since: Option<&str>,
+    json: bool,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let since = match since {
+        None => None,
+        Some(text) => Some(
+            match chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+                Ok(day) => day.and_time(chrono::NaiveTime::MIN).and_utc(),
+                Err(_) => {
+                    crate::policy::ZonedInstant::parse(text)
+                        .map_err(|e| anyhow!("--since: {e} (or a date, YYYY-MM-DD)"))?
+                        .at
+                }
+            },
+        ),
+    };
+    let reports = p.store.reports()?;
+    let stats = outbox::stats::Stats::build(&reports, &p.settings.policy, since, now);
+    if json {
+        writeln!(out.stdout, "{}", serde_json::to_string_pretty(&stats)?)?;
+    } else {
+        out.stdout.push_str(&stats.text());
+    }
+    Ok(0)
+}
+
+/// The dated timeline, as `reports show` prints it.
+fn timeline_text(r: &Report) -> String {
+    let mut text = String::from("\nTimeline:\n");
+    for s in r.timeline().steps {
+        let _ = writeln!(
+            text,
+            "  {}  {:<17}{}",
+            human_time(s.at),
+            s.what,
+            s.note.map(|n| format!(" {n}")).unwrap_or_default()
+        );
     }
     text
 }
@@ -451,7 +501,37 @@ fn reports_set(
         ),
         None => None,
     };
+    let embargo = match (&args.embargo, &args.embargo_revise, &args.embargo_exit) {
+        (Some(v), _, _) => {
+            Some(crate::store::EmbargoChange::parse_set(v).map_err(|e| anyhow!("--embargo: {e}"))?)
+        }
+        (_, Some(v), _) => Some(crate::store::EmbargoChange::Revise(
+            crate::policy::ZonedInstant::parse(v).map_err(|e| anyhow!("--embargo-revise: {e}"))?,
+        )),
+        (_, _, Some(v)) => Some(crate::store::EmbargoChange::Exit(
+            v.parse()
+                .map_err(|e: String| anyhow!("--embargo-exit: {e}"))?,
+        )),
+        _ => None,
+    };
+    let question = match &args.needs_info {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--needs-info {}", path.display()))?;
+            if text.trim().is_empty() {
+                bail!("--needs-info {}: the question is empty", path.display());
+            }
+            Some(text)
+        }
+        None => None,
+    };
     let change = Change {
+        embargo,
+        needs_info: match (&question, args.resume_clocks) {
+            (Some(_), _) => Some(true),
+            (None, true) => Some(false),
+            (None, false) => None,
+        },
         details,
         status: args.status,
         reason,
@@ -480,6 +560,8 @@ fn reports_set(
     };
     // The researcher hears of the states in `notify.reporter_on`, whoever moved it.
     let status_id = outbox::new_message_id(&p.settings, "status");
+    let embargo_id = outbox::new_message_id(&p.settings, "embargo");
+    let question_id = outbox::new_message_id(&p.settings, "question");
     let answer = p.answer_key_before(&id)?;
     let ask = StatusAsk {
         actor,
@@ -489,14 +571,24 @@ fn reports_set(
     let report = match p.store.modify_report(&id, |r| {
         let before = r.status;
         let assigned_before = r.triage.assignee.clone();
+        let events_before = r.events.len();
         r.apply(&change, actor, now, policy)?;
-        let mut jobs: Vec<NewJob> = if r.status == before {
-            Vec::new()
-        } else {
-            p.status_notice(r, &answer, &status_id, &ask, now)
-                .into_iter()
-                .collect()
-        };
+        // The embargo mail first: the status mail's event is the last one, which
+        // the output below reads.
+        let mut jobs: Vec<NewJob> = p
+            .embargo_notice(r, events_before, &answer, &embargo_id, actor, now)
+            .into_iter()
+            .collect();
+        // A question that cannot reach the researcher pauses nothing.
+        if let Some(q) = &question {
+            jobs.push(
+                p.question_mail(r, &answer, &question_id, q, now)
+                    .map_err(|why| format!("the question cannot go to the researcher: {why}"))?,
+            );
+        }
+        if r.status != before {
+            jobs.extend(p.status_notice(r, &answer, &status_id, &ask, now));
+        }
         jobs.extend(crate::store::assignment_notice(
             &p.settings.maintainers,
             assigned_before.as_deref(),
@@ -528,6 +620,36 @@ fn reports_set(
             .map(|f| format!(", fix due {}", human_time(f)))
             .unwrap_or_default()
     )?;
+    if question.is_some() {
+        writeln!(
+            out.stdout,
+            "question sent to the researcher, Message-ID <{question_id}>; assessment and fix clocks paused until they answer"
+        )?;
+    } else if args.resume_clocks {
+        writeln!(out.stdout, "clocks running again")?;
+    }
+    if let Some(e) = report.embargo.as_ref().filter(|_| change.embargo.is_some()) {
+        writeln!(out.stdout, "embargo: {}", e.describe(now))?;
+        let told = report.events.iter().rev().find(|e| {
+            e.at == now
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("embargo mail"))
+        });
+        if let Some(e) = told {
+            let note = e.note.as_deref().unwrap_or_default();
+            if e.action == "researcher_told" {
+                let mid = note.rsplit(' ').next().unwrap_or_default();
+                writeln!(
+                    out.stdout,
+                    "researcher told of the embargo, Message-ID {mid}"
+                )?;
+            } else {
+                let why = note.strip_prefix("embargo mail: ").unwrap_or(note);
+                writeln!(out.stdout, "researcher not told of the embargo: {why}")?;
+            }
+        }
+    }
     // What this change told the researcher: the event the transaction recorded.
     if args.status.is_some()
         && let Some(e) = report.events.iter().rev().find(|e| {
@@ -955,6 +1077,11 @@ mod tests {
             cwe: None,
             cve: None,
             fixed_in: None,
+            embargo: None,
+            embargo_revise: None,
+            embargo_exit: None,
+            needs_info: None,
+            resume_clocks: false,
         };
         // A hang is a failure with a message, not a stuck test run.
         let (done, result) = std::sync::mpsc::channel();

@@ -148,6 +148,45 @@ pub(super) struct ReportView<'a> {
     /// Every message about the report in time order, internal ones included.
     conversation: Vec<crate::store::Turn<'a>>,
     events: Vec<EventView<'a>>,
+    /// The embargo, if one was ever proposed or set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    embargo: Option<EmbargoView<'a>>,
+    /// The team asked the researcher a question and waits: the assessment and fix
+    /// clocks are paused.
+    waiting_on_researcher: bool,
+    /// The dated steps of the report's life and its key dates.
+    timeline: crate::store::Timeline,
+}
+
+/// An embargo in `reports show --json`: the end in UTC, the zone it was given in,
+/// and both as people read them.
+#[derive(Serialize)]
+struct EmbargoView<'a> {
+    /// proposed, active, ended (an active one past its end) or exited.
+    state: &'static str,
+    end: String,
+    zone: &'a str,
+    end_shown: String,
+    since: Option<String>,
+    /// The end the researcher proposed instead, while one is active.
+    proposed_end: Option<String>,
+    exited_at: Option<String>,
+    exit_reason: Option<&'static str>,
+}
+
+impl<'a> EmbargoView<'a> {
+    fn of(e: &'a crate::store::Embargo, now: DateTime<Utc>) -> Self {
+        EmbargoView {
+            state: e.phase(now),
+            end: e.end.at.to_rfc3339(),
+            zone: &e.end.zone,
+            end_shown: e.end.display(),
+            since: e.since.map(|t| t.to_rfc3339()),
+            proposed_end: e.revision.as_ref().map(|r| r.at.to_rfc3339()),
+            exited_at: e.exited.map(|(t, _)| t.to_rfc3339()),
+            exit_reason: e.exited.map(|(_, r)| r.as_str()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -242,6 +281,9 @@ impl<'a> ReportView<'a> {
                 .collect(),
             conversation: r.conversation(),
             events: r.events.iter().map(EventView::of).collect(),
+            embargo: r.embargo.as_ref().map(|e| EmbargoView::of(e, now)),
+            waiting_on_researcher: r.waiting_on_researcher(),
+            timeline: r.timeline(),
         }
     }
 }

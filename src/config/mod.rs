@@ -236,6 +236,11 @@ pub struct Policy {
     /// Categories the policy declares out of scope, with the words that suggest them.
     /// Matching ones are hints for maintainers, never a decision.
     pub out_of_scope: Vec<ScopeCategory>,
+    /// The longest embargo a maintainer may set or accept (`policy.embargo.max_length`).
+    pub embargo_limit: crate::policy::EmbargoLimit,
+    /// Working days and holidays the response targets are counted in
+    /// (`[policy.calendar]`); `None`: every hour counts.
+    pub calendar: Option<crate::policy::clocks::Calendar>,
 }
 
 /// Fix deadlines per severity, counted from receipt.
@@ -349,6 +354,12 @@ pub struct NotifySettings {
     pub reporter_on: Vec<String>,
     /// How often the daemon looks for missed deadlines and a digest that is due.
     pub check_interval: std::time::Duration,
+    /// How long before a deadline or an embargo's end maintainers are reminded
+    /// (`notify.reminders`), longest first; empty: no reminders.
+    pub reminders: Vec<std::time::Duration>,
+    /// Whether the researcher gets a short status when the assessment or fix
+    /// deadline promised to them passes unmet.
+    pub reporter_late: bool,
 }
 
 /// When the digest goes out.

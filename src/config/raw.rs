@@ -143,6 +143,23 @@ pub(super) struct RawPolicy {
     pub(super) out_of_scope: Vec<String>,
     #[serde(default)]
     pub(super) scope_keywords: std::collections::BTreeMap<String, Vec<String>>,
+    pub(super) embargo: RawEmbargo,
+    pub(super) calendar: RawCalendar,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCalendar {
+    pub(super) business_days: bool,
+    pub(super) working_days: Vec<String>,
+    pub(super) holidays: Vec<String>,
+    pub(super) timezone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmbargo {
+    pub(super) max_length: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,6 +187,8 @@ pub(super) struct RawNotify {
     pub(super) escalations: bool,
     pub(super) reporter_on: Vec<String>,
     pub(super) check_interval: String,
+    pub(super) reminders: Vec<String>,
+    pub(super) reporter_late: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -218,6 +237,9 @@ pub(super) fn load(
             .with_list_parse_key("policy.required_fields")
             .with_list_parse_key("publish.contact")
             .with_list_parse_key("publish.languages")
+            .with_list_parse_key("policy.calendar.working_days")
+            .with_list_parse_key("policy.calendar.holidays")
+            .with_list_parse_key("notify.reminders")
             .try_parsing(true)
             .source(Some(env)),
     );

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::raw::RawMaintainersMail;
 use super::raw::{Raw, RawDigest, RawGateway, RawInbox, RawKeys, RawMaintainer, RawOutbox};
-use super::raw::{RawPolicy, RawRateLimits};
+use super::raw::{RawCalendar, RawPolicy, RawRateLimits};
 use super::secrets::{optional_secret, secret};
 use super::{AckSettings, BUILTIN_SCOPE_CATEGORIES, ConfigError, DigestSettings, FixTargets};
 use super::{Gateway, ImapSettings, Inbox, KeySettings, Maintainer, NotifySettings, Outbox};
@@ -43,7 +43,21 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     let keys = keys(&raw.keys, &base, &mut problems);
     let mut policy = policy(&raw.policy, &mut problems);
     let maintainers = maintainers(&raw.maintainers, &base, &mut problems);
+    let mut reminders: Vec<Duration> = raw
+        .notify
+        .reminders
+        .iter()
+        .filter_map(|r| {
+            duration("notify.reminders", r)
+                .map_err(|e| problems.push(e))
+                .ok()
+        })
+        .collect();
+    reminders.sort_unstable_by(|a, b| b.cmp(a));
+    reminders.dedup();
     let notify = NotifySettings {
+        reminders,
+        reporter_late: raw.notify.reporter_late,
         new_reports: raw.notify.new_reports,
         correspondence: raw.notify.correspondence,
         escalations: raw.notify.escalations,
@@ -343,7 +357,60 @@ fn policy(p: &RawPolicy, problems: &mut Problems) -> Policy {
         required_fields: Vec::new(),
         supported_versions,
         out_of_scope: out_of_scope(p, problems),
+        embargo_limit: p
+            .embargo
+            .max_length
+            .parse()
+            .map_err(|e| problems.push(format!("policy.embargo.max_length: {e}")))
+            .unwrap_or(crate::policy::EmbargoLimit::Off),
+        calendar: calendar(&p.calendar, problems),
     }
+}
+
+/// `[policy.calendar]`: `None` unless `business_days` is on.
+fn calendar(c: &RawCalendar, problems: &mut Problems) -> Option<crate::policy::clocks::Calendar> {
+    if !c.business_days {
+        return None;
+    }
+    let mut working_days = Vec::new();
+    for d in &c.working_days {
+        match d.trim().parse::<chrono::Weekday>() {
+            Ok(day) => {
+                if !working_days.contains(&day) {
+                    working_days.push(day);
+                }
+            }
+            Err(_) => problems.push(format!(
+                "policy.calendar.working_days: {d:?} is not a day of the week (mon, tue, ...)"
+            )),
+        }
+    }
+    if working_days.is_empty() {
+        problems.push("policy.calendar.working_days: name at least one day".into());
+    }
+    let mut holidays = std::collections::BTreeSet::new();
+    for h in &c.holidays {
+        match chrono::NaiveDate::parse_from_str(h.trim(), "%Y-%m-%d") {
+            Ok(day) => {
+                holidays.insert(day);
+            }
+            Err(_) => problems.push(format!(
+                "policy.calendar.holidays: {h:?} is not a date (YYYY-MM-DD)"
+            )),
+        }
+    }
+    let zone = c.timezone.trim().parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+        problems.push(format!(
+            "policy.calendar.timezone: {:?} is not an IANA time zone name such as \"Europe/Berlin\" or \"UTC\"",
+            c.timezone
+        ));
+        chrono_tz::Tz::UTC
+    });
+    Some(crate::policy::clocks::Calendar {
+        working_days,
+        holidays,
+        zone,
+    })
 }
 
 fn out_of_scope(p: &RawPolicy, problems: &mut Problems) -> Vec<ScopeCategory> {

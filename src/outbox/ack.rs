@@ -93,6 +93,7 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
     body.push('\n');
     if may_quote {
         body.push_str(&understood(settings, report));
+        body.push_str(&embargo_proposal(report));
     } else {
         body.push_str(if r.unknown_signer.is_some() && !proven {
             // No fingerprint: whoever re-sent a captured report would learn whose key
@@ -127,6 +128,24 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
         body.push('\n');
     }
     body
+}
+
+/// What the acknowledgement says of the embargo the report proposed, if it did.
+fn embargo_proposal(report: &Report) -> String {
+    let proposed = report.events.iter().find_map(|e| match e.action.as_str() {
+        "embargo_proposed" => Some(format!(
+            "\nYour proposed embargo: {}. The maintainers will accept it or answer you; \
+             until then nothing is agreed.\n",
+            e.note.as_deref().unwrap_or_default()
+        )),
+        "embargo_proposal_unreadable" => Some(format!(
+            "\nWe could not read the embargo end you proposed: {}. Nothing was proposed; \
+             send it again in a follow-up.\n",
+            e.note.as_deref().unwrap_or_default()
+        )),
+        _ => None,
+    });
+    proposed.unwrap_or_default()
 }
 
 /// Every clock of the policy for `report`, as the researcher reads it: the initial

@@ -38,6 +38,10 @@ pub struct Digest {
     pub new: Vec<Item>,
     pub by_state: BTreeMap<&'static str, usize>,
     pub by_severity: BTreeMap<&'static str, usize>,
+    /// The response figures (`reports stats`), in the weekly digest.
+    pub figures: Option<String>,
+    /// Embargoes in force that end within [`DUE_SOON`]: report ID and end as shown.
+    pub embargo_ending: Vec<(String, String)>,
 }
 
 impl Digest {
@@ -94,6 +98,12 @@ impl Digest {
                 _ => {}
             }
         }
+        if let Some(e) = r.embargo.as_ref().filter(|e| e.in_force(now))
+            && e.end.at <= now + DUE_SOON
+        {
+            self.embargo_ending
+                .push((r.id.as_str().to_string(), e.end.display()));
+        }
         match r.status {
             Status::New => self.awaiting_ack.push(item(None)),
             Status::Acknowledged => self.awaiting_assessment.push(item(None)),
@@ -121,6 +131,7 @@ impl Digest {
     pub fn is_empty(&self) -> bool {
         self.overdue.is_empty()
             && self.due_soon.is_empty()
+            && self.embargo_ending.is_empty()
             && self.awaiting_ack.is_empty()
             && self.awaiting_assessment.is_empty()
             && self.new.is_empty()
@@ -155,6 +166,15 @@ impl Digest {
         }
         section(&mut t, "OVERDUE", &self.overdue, self.at);
         section(&mut t, "Due in the next 48 hours", &self.due_soon, self.at);
+        if !self.embargo_ending.is_empty() {
+            t.push_str(&format!(
+                "\nEmbargoes ending in the next 48 hours ({}):\n",
+                self.embargo_ending.len()
+            ));
+            for (id, end) in &self.embargo_ending {
+                t.push_str(&format!("  {id:<14} ends {end}\n"));
+            }
+        }
         section(
             &mut t,
             "Waiting for acknowledgement",
@@ -178,6 +198,10 @@ impl Digest {
         t.push_str("Reports by severity:\n");
         for (sev, n) in &self.by_severity {
             t.push_str(&format!("  {sev:<14}{n:>6}\n"));
+        }
+        if let Some(f) = &self.figures {
+            t.push('\n');
+            t.push_str(f);
         }
         t.push_str("\n-- \ndisclosured reports list --overdue | disclosured reports show ID\n");
         t

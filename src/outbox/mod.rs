@@ -26,6 +26,7 @@ pub(crate) mod digest;
 pub(crate) mod file;
 pub(crate) mod notify;
 mod render;
+pub(crate) mod stats;
 mod transport;
 
 use crate::config::Settings;

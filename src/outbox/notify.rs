@@ -99,6 +99,15 @@ fn deadlines_text(report: &Report, policy: &Policy, now: DateTime<Utc>, text: &m
     if report.data.deadlines.fix.is_none() {
         text.push_str("  fix                  none until the report has a severity\n");
     }
+    if let Some((since, None)) = report.pauses().last() {
+        text.push_str(&format!(
+            "  Waiting on the researcher since {}: the assessment and fix clocks are paused.\n",
+            human_time(*since)
+        ));
+    }
+    if let Some(e) = &report.embargo {
+        text.push_str(&format!("\nEmbargo: {}\n", e.describe(now)));
+    }
     if !d.hints.is_empty() {
         text.push_str("\nHints (the gateway flags, maintainers decide):\n");
         for h in &d.hints {

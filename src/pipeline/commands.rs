@@ -19,6 +19,15 @@ pub(super) enum Keyword {
     Report,
     /// A detail of the report to correct or complete (`X-CVE: CVE-2026-12345`).
     Detail(crate::store::Detail),
+    /// Sets the embargo (an instant with its zone) or accepts the proposed one.
+    Embargo,
+    /// Moves the end of the active embargo.
+    EmbargoRevise,
+    /// Ends the active embargo early, with a reason.
+    EmbargoExit,
+    /// `yes`: the text is a question relayed to the researcher and the clocks
+    /// pause; `no`: they run again.
+    NeedsInfo,
 }
 
 impl Keyword {
@@ -51,6 +60,10 @@ impl Keyword {
         ("X-CWE", Keyword::Detail(crate::store::Detail::Cwe)),
         ("X-CVE", Keyword::Detail(crate::store::Detail::Cve)),
         ("X-FIXED-IN", Keyword::Detail(crate::store::Detail::FixedIn)),
+        ("X-EMBARGO", Keyword::Embargo),
+        ("X-EMBARGO-REVISE", Keyword::EmbargoRevise),
+        ("X-EMBARGO-EXIT", Keyword::EmbargoExit),
+        ("X-NEEDS-INFO", Keyword::NeedsInfo),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {

@@ -21,12 +21,14 @@
 
 mod commands;
 mod decide;
+mod disclosure;
 mod error;
 mod key_request;
 mod keys;
 mod message;
 mod progress;
 mod publication;
+mod reminders;
 mod schedule;
 mod team_mail;
 mod threads;
@@ -87,6 +89,9 @@ pub struct Pipeline {
     pub team: Team,
     pub store: Store,
     pub transport: Transport,
+    /// When the reminders last read every report for embargo ends (see
+    /// `reminders`): not on every check, which runs every few seconds.
+    pub(crate) embargo_scan: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Where a message came from and where it will be put, for the records and logs.
@@ -190,6 +195,7 @@ impl Pipeline {
             team,
             store,
             transport,
+            embargo_scan: std::sync::Mutex::new(None),
         })
     }
 

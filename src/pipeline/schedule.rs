@@ -24,6 +24,7 @@ impl Pipeline {
     /// scheduled time has come. `now` is passed in so tests run on a fixed clock.
     pub fn scheduled(&self, now: chrono::DateTime<Utc>) -> Result<Scheduled, PipelineError> {
         let escalated = self.escalate(now)?;
+        self.remind(now)?;
         self.prune_signatures(now);
         self.keep_published(now, false);
         let digest = match self.store.last_digest()? {
@@ -68,6 +69,9 @@ impl Pipeline {
                 Vec::new()
             };
             let before = self.store.report(&id)?;
+            // The researcher hears that a deadline promised to them passed.
+            let answer = self.answer_key_before(&id)?;
+            let late_id = outbox::new_message_id(&self.settings, "status");
             let after = self.store.modify_report(&id, |r| {
                 let due = r
                     .open_deadlines()
@@ -87,7 +91,9 @@ impl Pipeline {
                         jobs.len()
                     )),
                 ));
-                Ok(jobs.clone())
+                let mut jobs = jobs.clone();
+                jobs.extend(self.late_notice(r, name, &answer, &late_id, now));
+                Ok(jobs)
             });
             match after {
                 Ok(r) if before.is_some_and(|b| b.escalated.len() < r.escalated.len()) => {
@@ -121,7 +127,18 @@ impl Pipeline {
             digest.add(&r);
             Ok(())
         })?;
-        Ok(digest.finish())
+        let mut digest = digest.finish();
+        // The weekly digest carries the response figures (they need the events,
+        // which heads leave out).
+        if matches!(
+            self.settings.digest.schedule,
+            crate::config::Schedule::Weekly(..)
+        ) {
+            let full = self.store.reports()?;
+            digest.figures =
+                Some(outbox::stats::Stats::build(&full, &self.settings.policy, None, now).text());
+        }
+        Ok(digest)
     }
 
     /// Queues the digest to every maintainer, unless it has nothing to say and the

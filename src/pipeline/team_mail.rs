@@ -442,9 +442,17 @@ impl Pipeline {
         commands::stray_command(&text).map_err(Refusal::Refused)?;
         // Text leaves the team only when the maintainer clearly means it to: in a
         // reply to mail that brought the researcher's words, or under X-RELAY: yes.
+        // X-NEEDS-INFO: yes is a question for the researcher: relayed, or refused.
+        let asks = change.needs_info == Some(true);
+        if asks && text.is_empty() {
+            return Err(Refusal::Refused(
+                "X-NEEDS-INFO: yes needs the question: write it after the command lines                  (it is relayed to the researcher)"
+                    .into(),
+            ));
+        }
         let kept = if commands.internal || commands.relay == Some(false) {
             (!commands.rest.trim().is_empty()).then_some(Kept::Asked)
-        } else if text.is_empty() || commands.relay == Some(true) || answers_researcher {
+        } else if text.is_empty() || commands.relay == Some(true) || answers_researcher || asks {
             None
         } else {
             Some(Kept::TeamThread)
@@ -647,6 +655,22 @@ impl Pipeline {
                 Err(e) => bad(line, e),
             }
         }
+        change.embargo = embargo_command(commands, &mut bad);
+        if let Some((line, v)) = commands.value(Keyword::NeedsInfo) {
+            match v.to_ascii_lowercase().as_str() {
+                "yes" => {
+                    change.needs_info = Some(true);
+                    if commands.internal || commands.relay == Some(false) {
+                        bad(
+                            line,
+                            "X-NEEDS-INFO: yes relays your question to the researcher: drop X-INTERNAL / X-RELAY: no".into(),
+                        );
+                    }
+                }
+                "no" => change.needs_info = Some(false),
+                _ => bad(line, format!("X-NEEDS-INFO takes yes or no, not {v:?}")),
+            }
+        }
         Ok((change, errors))
     }
 
@@ -674,15 +698,18 @@ impl Pipeline {
             _ => None,
         };
         let status_id = outbox::new_message_id(&self.settings, "status");
+        let embargo_id = outbox::new_message_id(&self.settings, "embargo");
         let answer = self.answer_key_before(&id)?;
         let explained = format!("{}\n\n{}", plan.text, self.signature_line(member));
         let result = self.store.modify_report_signed(&id, digests, now, |r| {
             let before = r.status;
             let assigned_before = r.triage.assignee.clone();
+            let events_before = r.events.len();
             if !plan.change.is_empty() {
                 r.apply(&plan.change, &actor, now, &self.settings.policy)?;
             }
             let mut jobs = Vec::new();
+            jobs.extend(self.embargo_notice(r, events_before, &answer, &embargo_id, &actor, now));
             jobs.extend(crate::store::assignment_notice(
                 &self.settings.maintainers,
                 assigned_before.as_deref(),
@@ -944,6 +971,48 @@ pub(crate) struct StatusAsk<'a> {
     pub(crate) explanation: Option<&'a str>,
 }
 
+/// The embargo command of a maintainer's mail (`X-EMBARGO:`, `X-EMBARGO-REVISE:`,
+/// `X-EMBARGO-EXIT:`; one at a time), its value checked as `reports set` checks it.
+fn embargo_command(
+    commands: &Commands,
+    bad: &mut impl FnMut(usize, String),
+) -> Option<crate::store::EmbargoChange> {
+    use crate::store::EmbargoChange;
+    let given: Vec<(usize, Keyword, &str)> = [
+        Keyword::Embargo,
+        Keyword::EmbargoRevise,
+        Keyword::EmbargoExit,
+    ]
+    .into_iter()
+    .filter_map(|k| commands.value(k).map(|(line, v)| (line, k, v)))
+    .collect();
+    match given.as_slice() {
+        [] => None,
+        [(line, keyword, value)] => {
+            let parsed = match keyword {
+                Keyword::Embargo => EmbargoChange::parse_set(value),
+                Keyword::EmbargoRevise => {
+                    crate::policy::ZonedInstant::parse(value).map(EmbargoChange::Revise)
+                }
+                _ => value.parse().map(EmbargoChange::Exit),
+            };
+            let name = match keyword {
+                Keyword::Embargo => "X-EMBARGO",
+                Keyword::EmbargoRevise => "X-EMBARGO-REVISE",
+                _ => "X-EMBARGO-EXIT",
+            };
+            parsed.map_err(|e| bad(*line, format!("{name}: {e}"))).ok()
+        }
+        [.., (line, _, _)] => {
+            bad(
+                *line,
+                "X-EMBARGO, X-EMBARGO-REVISE and X-EMBARGO-EXIT go one at a time: keep one".into(),
+            );
+            None
+        }
+    }
+}
+
 /// The refusal of several command lines, one per line.
 fn refused_lines(errors: &[String]) -> String {
     match errors {
@@ -974,7 +1043,7 @@ impl AnswerKey {
     /// Whether an answer to `r` goes encrypted: only to the key looked up before, and
     /// only while it is still the one the report names (a report changed by another
     /// writer in between is answered as if no key were known, never to another key).
-    fn encrypts_to(&self, r: &Report) -> bool {
+    pub(super) fn encrypts_to(&self, r: &Report) -> bool {
         self.0.is_some() && self.0.as_deref() == r.answer_key()
     }
 }

@@ -100,6 +100,7 @@ impl Pipeline {
             .message_id
             .clone()
             .unwrap_or_else(|| format!("{}@no-message-id.invalid", env.content_sha256));
+        let answered_by = message_id.clone();
         let entry = Correspondence {
             direction: Direction::In,
             at: now,
@@ -149,6 +150,32 @@ impl Pipeline {
             .proven
             .is_some()
             .then(|| crate::extract::labelled(&super::commands::relayable(&c.text)));
+        // A signed follow-up may propose an embargo end ("Disclosure date: ..."); the
+        // researcher hears it was received, in the same transaction.
+        let proposal = opened
+            .proven
+            .is_some()
+            .then(|| crate::policy::embargo::proposed_in(&super::commands::relayable(&c.text)))
+            .flatten();
+        let answer = self.answer_key_before(&report.id)?;
+        let embargo_id = outbox::new_message_id(&self.settings, "embargo");
+        let reporter = c.from.address.clone();
+        // A follow-up that proves the reporter (it reached here through the thread
+        // rules) answers a question the team asked: the clocks run again.
+        let also = |r: &mut Report| -> Vec<NewJob> {
+            let mut jobs = if r.waiting_on_researcher() {
+                self.researcher_answered(r, &reporter, &answered_by, now)
+            } else {
+                Vec::new()
+            };
+            let Some(proposed) = &proposal else {
+                return jobs;
+            };
+            let before = r.events.len();
+            r.propose_embargo(proposed.clone(), &reporter, now);
+            jobs.extend(self.embargo_notice(r, before, &answer, &embargo_id, &reporter, now));
+            jobs
+        };
         match self.store.commit_followup(
             &report.id,
             entry,
@@ -156,6 +183,7 @@ impl Pipeline {
             &digests,
             found.as_ref(),
             jobs,
+            &also,
         ) {
             Ok(Commit::Stored(_)) => {
                 let span = tracing::Span::current();

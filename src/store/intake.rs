@@ -57,7 +57,9 @@ impl Store {
             self.threads.tx(),
             self.deadlines.tx(),
         );
-        self.with_job_ids(jobs.len(), |ids| {
+        // `also` may queue one more (the researcher's answer to what the follow-up
+        // did); more are drawn if it needs them.
+        self.with_job_ids(jobs.len() + 1, |ids| {
             transact(
                 &trees,
                 |(meta, reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
@@ -146,6 +148,8 @@ impl Store {
     /// the thread and the mail about it, in one transaction. A replay of the same
     /// message is a duplicate; one whose `signatures` (replay keys) were used before
     /// is refused ([`StoreError::Refused`]), and they are recorded as used with it.
+    // One transaction's inputs: split, they would be read outside it.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_followup(
         &self,
         id: &ReportId,
@@ -154,6 +158,7 @@ impl Store {
         signatures: &[String],
         found: Option<&crate::extract::Fields>,
         jobs: Vec<NewJob>,
+        also: &dyn Fn(&mut Report) -> Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
         let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
@@ -206,6 +211,8 @@ impl Store {
                     if let Some(found) = found {
                         report.fill_missing(found, &entry.from, mid, entry.at);
                     }
+                    let mut jobs = jobs.clone();
+                    jobs.extend(also(&mut report));
                     put_report(reports, heads, &key, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;
                     let outcome = OutcomeRef::Report(id.clone());

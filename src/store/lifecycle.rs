@@ -261,6 +261,11 @@ pub struct Change {
     /// Details to correct or complete, values as given (checked by `apply`); an empty
     /// value removes the maintainer's value (the report's own shows again).
     pub details: BTreeMap<Detail, String>,
+    /// Sets, accepts, revises or exits the embargo (`--embargo`, `X-EMBARGO:`, ...).
+    pub embargo: Option<super::embargo::EmbargoChange>,
+    /// `Some(true)`: a question goes to the researcher and the clocks pause
+    /// (`--needs-info`, `X-NEEDS-INFO: yes`); `Some(false)`: a maintainer resumes them.
+    pub needs_info: Option<bool>,
 }
 
 impl Change {
@@ -285,8 +290,17 @@ impl Report {
         if change.reason.is_some() && change.status != Some(Status::Rejected) {
             return Err("a rejection reason goes with --status rejected".into());
         }
+        // The embargo first: exiting it and disclosing go together in one change.
+        if let Some(embargo) = &change.embargo {
+            next.change_embargo(embargo, actor, now, policy)?;
+        }
         if let Some(to) = change.status {
             next.move_to(to, change.reason.clone(), actor, now)?;
+        }
+        match change.needs_info {
+            Some(true) => next.ask_researcher(actor, now)?,
+            Some(false) => next.resume_clocks(actor, "resumed by a maintainer", now, policy)?,
+            None => {}
         }
         next.rate(change, actor, now, policy);
         if let Some(assignee) = &change.assignee {
@@ -434,22 +448,99 @@ impl Report {
                     after.map_or("unrated", Severity::as_str)
                 )),
             ));
-            let fix = Deadlines::compute(policy, self.data.received_at, after).fix;
-            if fix != self.data.deadlines.fix {
-                self.data.deadlines.fix = fix;
-                // A new fix deadline gets its own escalation when it passes.
-                self.escalated.retain(|d| *d != DeadlineName::Fix);
+            self.recompute_deadlines(policy, now);
+        }
+    }
+
+    /// The deadlines again from the clocks: the policy's targets for the severity in
+    /// force, counted from receipt without the intervals the team waited on the
+    /// researcher (an open wait counted as ending `now`: the deadline is recomputed
+    /// when it ends). A moved deadline is an event and gets its own escalation.
+    pub(crate) fn recompute_deadlines(&mut self, policy: &Policy, now: DateTime<Utc>) {
+        let pauses: Vec<_> = self
+            .pauses()
+            .into_iter()
+            .map(|(from, to)| (from, Some(to.unwrap_or(now).max(from))))
+            .collect();
+        let fresh =
+            Deadlines::compute_paused(policy, self.data.received_at, self.severity(), &pauses);
+        let mut moved = |name: DeadlineName, what: &str, before, after: Option<DateTime<Utc>>| {
+            if before != after {
+                self.escalated.retain(|d| *d != name);
                 self.events.push(Event::new(
                     now,
                     "system",
                     "deadline",
-                    Some(match fix {
-                        Some(at) => format!("fix deadline now {}", crate::policy::human_time(at)),
-                        None => "no fix deadline (unrated)".to_string(),
+                    Some(match after {
+                        Some(at) => {
+                            format!("{what} deadline now {}", crate::policy::human_time(at))
+                        }
+                        None => format!("no {what} deadline (unrated)"),
                     }),
                 ));
             }
+        };
+        let old = self.data.deadlines.clone();
+        moved(
+            DeadlineName::InitialAssessment,
+            "assessment",
+            Some(old.initial_assessment),
+            Some(fresh.initial_assessment),
+        );
+        moved(DeadlineName::Fix, "fix", old.fix, fresh.fix);
+        self.data.deadlines = fresh;
+    }
+
+    /// Asks the researcher for more information (the question goes to them from the
+    /// pipeline): the assessment and fix clocks stand still until they answer or a
+    /// maintainer resumes them.
+    fn ask_researcher(&mut self, actor: &str, now: DateTime<Utc>) -> Result<(), String> {
+        if self.status.is_closed() {
+            return Err(format!(
+                "{} is {}: nobody waits on the researcher",
+                self.id,
+                self.status.as_str()
+            ));
         }
+        if let Some((since, None)) = self.pauses().last() {
+            return Err(format!(
+                "{} already waits on the researcher (since {}): their answer, or --resume-clocks (X-NEEDS-INFO: no), resumes the clocks",
+                self.id,
+                crate::policy::human_time(*since)
+            ));
+        }
+        self.events.push(Event::new(
+            now,
+            actor,
+            crate::policy::clocks::PAUSE,
+            Some("question sent to the researcher; assessment and fix clocks paused".into()),
+        ));
+        Ok(())
+    }
+
+    /// Resumes the clocks paused by a question: `by` says who (the researcher's
+    /// answer, or a maintainer). Refused when nothing waits.
+    pub(crate) fn resume_clocks(
+        &mut self,
+        actor: &str,
+        why: &str,
+        now: DateTime<Utc>,
+        policy: &Policy,
+    ) -> Result<(), String> {
+        if !self.waiting_on_researcher() {
+            return Err(format!(
+                "{} does not wait on the researcher: no clock is paused",
+                self.id
+            ));
+        }
+        self.events.push(Event::new(
+            now,
+            actor,
+            crate::policy::clocks::RESUME,
+            Some(why.to_string()),
+        ));
+        self.recompute_deadlines(policy, now);
+        Ok(())
     }
 
     fn move_to(
@@ -476,6 +567,11 @@ impl Report {
                     allowed.join(", ")
                 }
             ));
+        }
+        if to == Status::Disclosed
+            && let Some(why) = self.embargo_forbids_disclosure(now)
+        {
+            return Err(why);
         }
         let mut note = format!("{} -> {}", from.as_str(), to.as_str());
         match to {
@@ -515,16 +611,17 @@ impl Report {
     }
 }
 
+/// A bare report for the unit tests of the rules on reports.
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests_support {
     use super::*;
     use crate::config::Settings;
     use crate::store::records::{NewReport, ReportId};
 
-    fn report() -> Report {
+    /// A report received at `now`, with the default policy's deadlines.
+    pub(crate) fn report_at(now: DateTime<Utc>) -> Report {
         let policy = Settings::parse_toml("").unwrap().policy;
-        let now = Utc::now();
         let data: NewReport = serde_json::from_value(serde_json::json!({
             "received_at": now,
             "from": {"name": null, "address": "r@example.net"},
@@ -537,6 +634,17 @@ mod tests {
         }))
         .unwrap();
         data.into_report(ReportId::new("VR", 2026, 1))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn report() -> Report {
+        tests_support::report_at(Utc::now())
     }
 
     fn to(status: Status) -> Change {
@@ -610,6 +718,57 @@ mod tests {
         assert!(
             r.apply(&Change::default(), "cli:test", now, &policy)
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_paused_deadline_is_neither_escalated_nor_due_and_moves_by_the_pause() {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let t0 = Utc::now();
+        let mut r = tests_support::report_at(t0);
+        let ia = r.data.deadlines.initial_assessment;
+        let ask = Change {
+            needs_info: Some(true),
+            ..Change::default()
+        };
+        r.apply(&ask, "cli:bob", t0 + chrono::Duration::hours(1), &policy)
+            .unwrap();
+        let open: Vec<DeadlineName> = r.open_deadlines().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            open,
+            vec![DeadlineName::Acknowledge],
+            "no escalation while paused"
+        );
+        let late = t0 + chrono::Duration::days(30);
+        let st = r.deadline_status(late);
+        assert_eq!(
+            st[&DeadlineName::InitialAssessment].state,
+            crate::policy::DeadlineState::Paused
+        );
+        assert!(
+            r.apply(&ask, "cli:bob", late, &policy).is_err(),
+            "one wait at a time"
+        );
+        r.escalated.push(DeadlineName::InitialAssessment);
+        r.resume_clocks(
+            "r@example.net",
+            "answered",
+            t0 + chrono::Duration::hours(25),
+            &policy,
+        )
+        .unwrap();
+        assert_eq!(
+            r.data.deadlines.initial_assessment,
+            ia + chrono::Duration::hours(24)
+        );
+        assert!(
+            !r.escalated.contains(&DeadlineName::InitialAssessment),
+            "a moved deadline gets its own escalation"
+        );
+        assert!(
+            r.open_deadlines()
+                .iter()
+                .any(|(n, _)| *n == DeadlineName::InitialAssessment)
         );
     }
 

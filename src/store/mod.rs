@@ -21,6 +21,7 @@
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
+mod embargo;
 mod guard;
 mod ids;
 mod inhand;
@@ -36,16 +37,21 @@ mod rate;
 mod records;
 mod reports;
 mod retry;
+mod timeline;
 mod tx;
 
 pub(crate) use backup::Exported;
+pub(crate) use embargo::{Embargo, EmbargoChange, EmbargoState};
 pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
+#[cfg(test)]
+pub(crate) use lifecycle::tests_support;
 pub(crate) use lifecycle::{Detail, assignment_notice, resolve_assignee};
 pub(crate) use lock::{Holder, holder, wait_for_others};
 pub use records::*;
 pub(crate) use retry::Release;
+pub(crate) use timeline::Timeline;
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";

@@ -385,6 +385,14 @@ pub struct Report {
     /// Deadlines maintainers were already warned about: one escalation each.
     #[serde(default)]
     pub escalated: Vec<DeadlineName>,
+    /// The embargo proposed, agreed or exited (see `store::embargo`); records from
+    /// before embargoes were kept have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embargo: Option<super::embargo::Embargo>,
+    /// Reminders sent to maintainers: `<deadline or embargo> <due time> <lead secs>`,
+    /// so each lead time of each due time is reminded once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminded: Vec<String>,
     pub events: Vec<Event>,
 }
 
@@ -452,7 +460,24 @@ impl Report {
         }
     }
 
-    /// Deadlines neither met, closed nor escalated: what escalation watches.
+    /// The intervals the assessment and fix clocks were paused (see
+    /// `policy::clocks`), from the events; the last is open while the team waits.
+    pub fn pauses(&self) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+        crate::policy::clocks::pauses(self.events.iter().map(|e| (e.at, e.action.as_str())))
+    }
+
+    /// Whether the team is waiting on the researcher (`needs_info`, not answered).
+    pub fn waiting_on_researcher(&self) -> bool {
+        self.pauses().last().is_some_and(|(_, end)| end.is_none())
+    }
+
+    /// Whether a deadline's clock stands still: the assessment and fix clocks while
+    /// the team waits on the researcher.
+    pub fn deadline_paused(&self, name: DeadlineName) -> bool {
+        name != DeadlineName::Acknowledge && self.waiting_on_researcher()
+    }
+
+    /// Deadlines neither met, closed, paused nor escalated: what escalation watches.
     pub fn open_deadlines(&self) -> Vec<(DeadlineName, DateTime<Utc>)> {
         DeadlineName::ALL
             .into_iter()
@@ -460,6 +485,7 @@ impl Report {
             .filter(|(n, _)| {
                 !self.milestones.contains_key(n)
                     && !self.deadline_closed(*n)
+                    && !self.deadline_paused(*n)
                     && !self.escalated.contains(n)
             })
             .collect()
@@ -474,6 +500,7 @@ impl Report {
             &self.data.deadlines,
             |n| self.milestones.get(&n).copied(),
             |n| self.deadline_closed(n),
+            |n| self.deadline_paused(n),
             now,
         )
     }
@@ -557,7 +584,9 @@ impl NewReport {
                 Some("sender over the rate limit for automatic mail".into()),
             ));
         }
-        Report {
+        let proposal = crate::policy::embargo::proposed_in(&self.body);
+        let actor = self.from.address.clone();
+        let mut report = Report {
             id,
             status: Status::New,
             data: self,
@@ -565,8 +594,16 @@ impl NewReport {
             correspondence: Vec::new(),
             milestones: Default::default(),
             escalated: Vec::new(),
+            embargo: None,
+            reminded: Vec::new(),
             events,
+        };
+        // A "Disclosure date:" the researcher wrote is their proposal; the
+        // acknowledgement tells them it was received (or could not be read).
+        if let Some(proposed) = proposal {
+            report.propose_embargo(proposed, &actor, at);
         }
+        report
     }
 }
 

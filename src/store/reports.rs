@@ -93,6 +93,10 @@ pub(super) struct HeadRecord {
     correspondence: Vec<Correspondence>,
     milestones: std::collections::BTreeMap<DeadlineName, DateTime<Utc>>,
     escalated: Vec<DeadlineName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    embargo: Option<super::embargo::Embargo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reminded: Vec<String>,
 }
 
 impl From<Report> for HeadRecord {
@@ -105,6 +109,8 @@ impl From<Report> for HeadRecord {
             correspondence: r.correspondence,
             milestones: r.milestones,
             escalated: r.escalated,
+            embargo: r.embargo,
+            reminded: r.reminded,
         }
     }
 }
@@ -119,6 +125,8 @@ impl From<HeadRecord> for Report {
             correspondence: h.correspondence,
             milestones: h.milestones,
             escalated: h.escalated,
+            embargo: h.embargo,
+            reminded: h.reminded,
             events: Vec::new(),
         }
     }

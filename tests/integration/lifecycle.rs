@@ -653,8 +653,9 @@ fn a_deadline_passing_is_escalated_once_and_the_digest_lists_it_first() {
     let out = t.s.gw.outbox();
     assert_eq!(
         out.len(),
-        before + 2 * 3,
-        "2 escalations + 1 digest, to each of 2 maintainers"
+        before + 2 * 3 + 2,
+        "2 escalations + 1 digest, to each of 2 maintainers, and the researcher's short \
+         status for each of the 2 deadlines promised to her (notify.reporter_late)"
     );
     for m in [&t.bob, &t.carol] {
         let fix = t.mail_to(m.address, "OVERDUE: fix");

@@ -22,6 +22,9 @@
 //!   was told (and mail's `X-NOTIFY`), every clock in acknowledgements and status
 //!   mails, the mail workflow in notifications, taken mail listed as taken, human
 //!   timestamps where people read and RFC 3339 in `--json`.
+//! - [`disclosure`]: issue 27, coordinated disclosure: embargoes proposed, set,
+//!   accepted, revised and exited by signed mail and the command line, each refusal,
+//!   and the researcher told of each step.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
 //! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
 //! - [`keys`]: a GnuPG-made passphrase-protected key through `keys import`, start-up
@@ -87,6 +90,7 @@ mod conversation;
 mod crash;
 mod daemon;
 mod daily;
+mod disclosure;
 mod extract_languages;
 mod hostile;
 mod journeys;
