@@ -120,6 +120,8 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
     body.push_str(&next_steps(settings));
     body.push('\n');
     body.push_str(&follow_up_text(report));
+    body.push('\n');
+    body.push_str(&credit_text(report));
     let footer = settings.ack.footer.trim();
     if !footer.is_empty() {
         body.push_str("\n-- \n");
@@ -227,6 +229,36 @@ pub(crate) fn follow_up_text(report: &Report) -> String {
         );
     }
     out.push('\n');
+    out
+}
+
+/// How the researcher chooses their credit in advisories: it is theirs to give, by a
+/// reply signed with the key the report proved. The examples are indented, so that a
+/// reply quoting this text without `>` does not choose anything.
+pub(crate) fn credit_text(report: &Report) -> String {
+    let mut out = String::from(
+        "Credit: advisories about this report credit nobody unless you choose how to be \
+         credited. Reply with a line that starts with \"Credit:\", for example\n\
+         \n\
+         \x20 Credit: Jane Doe <@jdoe> <https://jdoe.example>\n\
+         \x20 Credit: none\n\
+         \n\
+         (a name, then optionally a handle and a contact, a web or email address, each in \
+         <>; \"none\" to stay anonymous), and optionally a line \"Credit-Type: finder\" \
+         (or reporter, analyst, coordinator, remediation developer, remediation reviewer, \
+         remediation verifier, tool, sponsor, other). Your address is published only if \
+         you give it as the contact. A later Credit: line replaces an earlier one.",
+    );
+    if report.proven_key().is_some() {
+        out.push_str(" The reply must be signed with the same key as your report.\n");
+    } else {
+        out.push_str(
+            " Only a reply signed with the key that signed your report counts, and we \
+             could not check a signature on this report: a Credit: line is taken once its \
+             signature is verified (if you signed it, send a signed follow-up with your \
+             public key attached).\n",
+        );
+    }
     out
 }
 

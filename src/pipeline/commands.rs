@@ -51,6 +51,31 @@ impl Keyword {
         ("X-CWE", Keyword::Detail(crate::store::Detail::Cwe)),
         ("X-CVE", Keyword::Detail(crate::store::Detail::Cve)),
         ("X-FIXED-IN", Keyword::Detail(crate::store::Detail::FixedIn)),
+        ("X-SUMMARY", Keyword::Detail(crate::store::Detail::Summary)),
+        (
+            "X-ECOSYSTEM",
+            Keyword::Detail(crate::store::Detail::Ecosystem),
+        ),
+        ("X-PACKAGE", Keyword::Detail(crate::store::Detail::Package)),
+        ("X-PURL", Keyword::Detail(crate::store::Detail::Purl)),
+        ("X-VENDOR", Keyword::Detail(crate::store::Detail::Vendor)),
+        ("X-PRODUCT", Keyword::Detail(crate::store::Detail::Product)),
+        (
+            "X-REFERENCES",
+            Keyword::Detail(crate::store::Detail::References),
+        ),
+        (
+            "X-REMEDIATION",
+            Keyword::Detail(crate::store::Detail::Remediation),
+        ),
+        (
+            "X-PUBLISHED",
+            Keyword::Detail(crate::store::Detail::Published),
+        ),
+        (
+            "X-AFFECTED",
+            Keyword::Detail(crate::store::Detail::Affected),
+        ),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {

@@ -153,6 +153,7 @@ impl Store {
         content_sha256: &str,
         signatures: &[String],
         found: Option<&crate::extract::Fields>,
+        credit: Option<&super::CreditReply>,
         jobs: Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
@@ -205,6 +206,9 @@ impl Store {
                     report.correspondence.push(entry.clone());
                     if let Some(found) = found {
                         report.fill_missing(found, &entry.from, mid, entry.at);
+                    }
+                    if let Some(credit) = credit {
+                        report.take_credit_reply(credit, &entry.from, entry.at);
                     }
                     put_report(reports, heads, &key, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;

@@ -386,6 +386,10 @@ pub struct Report {
     #[serde(default)]
     pub escalated: Vec<DeadlineName>,
     pub events: Vec<Event>,
+    /// How the researcher chose to be credited, by a reply signed with the key the
+    /// report proved; `None`: they did not choose, and advisories credit nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<super::CreditChoice>,
 }
 
 impl Report {
@@ -566,6 +570,7 @@ impl NewReport {
             milestones: Default::default(),
             escalated: Vec::new(),
             events,
+            credit: None,
         }
     }
 }

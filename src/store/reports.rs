@@ -120,6 +120,8 @@ impl From<HeadRecord> for Report {
             milestones: h.milestones,
             escalated: h.escalated,
             events: Vec::new(),
+            // Listings and digests have no use for it; `reports show` reads the report.
+            credit: None,
         }
     }
 }

@@ -1,0 +1,783 @@
+//! Issue 26, advisories: `disclosured advisory ID --format osv|csaf|cve` on a fixed report,
+//! checked by the formats' own validators (check-jsonschema with the OSV schema, the BSI's
+//! csaf-validator-lib with every mandatory test, cvelib's `cve validate`), each also shown
+//! a broken document it must reject. Then the rules around them: no advisory before the
+//! fix but a marked draft, no internal note or researcher's address in any format, the
+//! credit only as the researcher chose it by a reply signed with the report's key (and
+//! not by an unsigned one, another key, or a reply in another report's thread), the
+//! advisory details set by `reports set` and by a maintainer's signed mail (all or
+//! nothing; unsigned mail sets nothing).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::lifecycle::{Maintainer, Team, year};
+use crate::pipeline::{REPORT, entity, pgp_mime_encrypted};
+use crate::util::*;
+
+/// Where `make test-validators` installs the validators.
+fn validators() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/validators");
+    assert!(
+        dir.join("advisory-py/bin/check-jsonschema").exists()
+            && dir.join("advisory-py/bin/cve").exists()
+            && dir
+                .join("advisory-node/node_modules/@secvisogram/csaf-validator-lib/package.json")
+                .exists(),
+        "the advisory validators are not installed in {}: run `make test-validators` \
+         (tests/validators/install-advisory.sh)",
+        dir.display()
+    );
+    dir
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// `check-jsonschema` with the OSV schema: (valid, output).
+fn osv_verdict(file: &Path) -> (bool, String) {
+    let out = Command::new(validators().join("advisory-py/bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(fixture("tests/fixtures/schemas/osv/schema.json"))
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `cve validate` with a schema type (cna-published, full): (valid, output).
+fn cve_verdict(file: &Path, schema: &str) -> (bool, String) {
+    let out = Command::new(validators().join("advisory-py/bin/cve"))
+        .args(["validate", "-s", schema, "-f"])
+        .arg(file)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Every file through csaf-validator-lib in one node process: file → (valid, errors).
+fn csaf_verdicts(files: &[&Path]) -> Vec<(bool, Vec<String>)> {
+    let dir = validators();
+    let out = Command::new("node")
+        .arg(fixture("tests/validators/csaf-validate.mjs"))
+        .args(files)
+        .env(
+            "CSAF_VALIDATOR_MODULES",
+            dir.join("advisory-node/node_modules"),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the CSAF validator did not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), files.len(), "one verdict per file: {lines:?}");
+    lines
+        .iter()
+        .map(|v| {
+            (
+                v["valid"].as_bool().unwrap(),
+                v["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap().to_string())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// Alice's report, stored and acknowledged; its ID.
+fn reported(t: &Team) -> String {
+    t.s.gw.deliver(&t.report("<adv-orig@example.net>", REPORT));
+    t.s.gw.run_once();
+    format!("VR-{}-0001", year())
+}
+
+fn set(t: &Team, id: &str, args: &[&str]) {
+    let mut all = vec!["reports", "set", id];
+    all.extend_from_slice(args);
+    let (ok, out, err) = t.cli(&all);
+    assert!(ok, "reports set {args:?}: {out}{err}");
+}
+
+/// Moves the report on to `fixed` from where it is (the researcher is told along the
+/// way).
+fn fix(t: &Team, id: &str) {
+    let order = ["acknowledged", "triaged", "accepted", "fixed"];
+    let now = t.show(id)["status"].as_str().unwrap().to_string();
+    let from = order.iter().position(|s| *s == now).unwrap_or(0);
+    for status in order.iter().skip(from + 1) {
+        set(t, id, &["--status", status]);
+    }
+}
+
+/// A CNA's organisation ID, as CVE Services gives them (UUID version 4).
+const ORG_ID: &str = "b3476cb9-2e3d-41a6-98d0-0f47421a65b6";
+
+/// `advisory` with these arguments: (success, stdout, stderr).
+fn advisory(t: &Team, id: &str, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["advisory", id];
+    all.extend_from_slice(args);
+    t.cli(&all)
+}
+
+/// The advisory as JSON, which must be written.
+fn advisory_json(t: &Team, id: &str, args: &[&str]) -> Value {
+    let (ok, out, err) = advisory(t, id, args);
+    assert!(ok, "advisory {args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Alice's reply in her report's thread (In-Reply-To her acknowledgement), encrypted
+/// to the gateway and signed by `signer` (a key in `gpg`), or clear and unsigned.
+fn reply_from_alice(
+    t: &Team,
+    gpg: &Gpg,
+    signer: Option<&str>,
+    in_reply_to: &str,
+    msgid: &str,
+    text: &str,
+) {
+    let mut h = t.s.headers(msgid, "Re: ...");
+    h.push(("In-Reply-To", in_reply_to));
+    let raw = match signer {
+        Some(signer) => {
+            let inner = entity(Some("Re: report"), text, &[]);
+            let armored = gpg.encrypt(&t.s.gateway_fpr, Some(signer), &inner);
+            pgp_mime_encrypted(&h, &armored)
+        }
+        None => message(&h, text),
+    };
+    t.s.gw.deliver(&raw);
+    t.s.gw.run_once();
+}
+
+/// The Message-ID of Alice's acknowledgement of `id`.
+fn ack_id(t: &Team, id: &str) -> String {
+    let ack = t.mail_to("alice@example.net", &format!("[{id}] Received"));
+    assert_eq!(ack.len(), 1);
+    header(&ack[0], "Message-ID").unwrap()
+}
+
+/// `m`'s signed, encrypted mail about `id`, in reply to their notification of it.
+fn maintainer_mail(t: &Team, m: &Maintainer, id: &str, msgid: &str, text: &str) -> Vec<u8> {
+    let first = t.mail_to(m.address, "New report");
+    let root = header(&first[0], "Message-ID").unwrap();
+    let inner = entity(Some(&format!("Re: [{id}] New report")), text, &[]);
+    let armored = m.gpg.encrypt(&t.s.gateway_fpr, Some(m.address), &inner);
+    let h = vec![
+        ("From", m.address),
+        ("To", GATEWAY),
+        ("Subject", "..."),
+        ("Message-ID", msgid),
+        ("MIME-Version", "1.0"),
+        ("In-Reply-To", root.as_str()),
+    ];
+    pgp_mime_encrypted(&h, &armored)
+}
+
+/// The advisory details of a package on crates.io, set from the command line.
+const DETAILS: &[&str] = &[
+    "--ecosystem",
+    "crates.io",
+    "--package",
+    "example-auth",
+    "--purl",
+    "pkg:cargo/example-auth",
+    "--vendor",
+    "Example Org",
+    "--cwe",
+    "CWE-89",
+    "--references",
+    "https://example.org/advisories/1 https://example.org/commit/abc",
+    "--remediation",
+    "Upgrade to 2.3.2.",
+    "--fixed-in",
+    "2.3.2",
+    "--affected",
+    "introduced=2.0 fixed=2.3.2",
+    "--published",
+    "2026-12-01",
+];
+
+#[test]
+fn advisories_pass_the_independent_validators_and_broken_ones_do_not() {
+    let dir = validators();
+    let t = Team::new("");
+    let id = reported(&t);
+    set(&t, &id, DETAILS);
+    set(&t, &id, &["--cve", "CVE-2026-12345"]);
+    fix(&t, &id);
+    reply_from_alice(
+        &t,
+        &t.s.gpg,
+        Some(&t.s.alice),
+        &ack_id(&t, &id),
+        "<adv-credit@example.net>",
+        "Thanks for the fix.\nCredit: Alice Example <@alice> <https://alice.example>\nCredit-Type: finder\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    let write = |name: &str, args: &[&str]| -> PathBuf {
+        let file = out.path().join(name);
+        let mut all = args.to_vec();
+        let path = file.display().to_string();
+        all.extend(["--out", path.as_str()]);
+        let (ok, so, err) = advisory(&t, &id, &all);
+        assert!(ok, "{args:?}: {so}{err}");
+        assert!(err.contains("advisory written to"), "{err}");
+        file
+    };
+    let read = |p: &Path| -> Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+
+    // OSV: the record and a draft pass; lower-case credit types do not.
+    let osv = write("osv.json", &["--format", "osv"]);
+    let osv_draft = write("osv-draft.json", &["--format", "osv", "--draft"]);
+    let v = read(&osv);
+    assert_eq!(v["id"], "CVE-2026-12345");
+    assert_eq!(v["schema_version"], "1.7.5");
+    assert_eq!(v["published"], "2026-12-01T00:00:00Z");
+    assert!(v["modified"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(v["credits"][0]["type"], "FINDER");
+    assert_eq!(v["credits"][0]["name"], "Alice Example (@alice)");
+    assert_eq!(v["severity"][0]["type"], "CVSS_V3");
+    assert_eq!(
+        v["affected"][0]["ranges"][0]["events"],
+        serde_json::json!([{"introduced": "2.0"}, {"fixed": "2.3.2"}])
+    );
+    for f in [&osv, &osv_draft] {
+        let (ok, why) = osv_verdict(f);
+        assert!(ok, "{}: {why}", f.display());
+    }
+    let mut broken = v.clone();
+    broken["credits"][0]["type"] = "finder".into();
+    let broken_osv = out.path().join("osv-broken.json");
+    std::fs::write(&broken_osv, broken.to_string()).unwrap();
+    let (ok, why) = osv_verdict(&broken_osv);
+    assert!(!ok, "a lower-case credit type passed the OSV schema: {why}");
+
+    // CVE: the CNA container and the full record pass; a German-only description
+    // does not.
+    let cna = write("cna.json", &["--format", "cve", "--org-id", ORG_ID]);
+    let full = write(
+        "full.json",
+        &["--format", "cve", "--full", "--org-id", ORG_ID],
+    );
+    let c = read(&cna);
+    assert_eq!(c["descriptions"][0]["lang"], "en");
+    assert_eq!(c["credits"][0]["type"], "finder");
+    assert_eq!(c["affected"][0]["versions"][0]["lessThan"], "2.3.2");
+    assert_eq!(c["problemTypes"][0]["descriptions"][0]["cweId"], "CWE-89");
+    assert_eq!(read(&full)["cveMetadata"]["cveId"], "CVE-2026-12345");
+    let (ok, why) = cve_verdict(&cna, "cna-published");
+    assert!(ok, "CNA container: {why}");
+    let (ok, why) = cve_verdict(&full, "full");
+    assert!(ok, "full record: {why}");
+    let mut broken = c.clone();
+    broken["descriptions"] = serde_json::json!([{"lang": "de", "value": "Eine Lücke."}]);
+    let broken_cna = out.path().join("cna-broken.json");
+    std::fs::write(&broken_cna, broken.to_string()).unwrap();
+    let (ok, why) = cve_verdict(&broken_cna, "cna-published");
+    assert!(
+        !ok,
+        "a CNA container without an English description passed: {why}"
+    );
+
+    // CSAF: the advisory and a draft pass the strict schema and every mandatory test;
+    // one without product_status and with a wrong version does not. The file name
+    // follows CSAF's rule when --out is a directory.
+    let csaf = write("csaf.json", &["--format", "csaf"]);
+    let csaf_draft = write("csaf-draft.json", &["--format", "csaf", "--draft"]);
+    let named = tempfile::tempdir().unwrap();
+    let (ok, _, err) = advisory(
+        &t,
+        &id,
+        &[
+            "--format",
+            "csaf",
+            "--out",
+            &named.path().display().to_string(),
+        ],
+    );
+    assert!(ok, "{err}");
+    let expected = named.path().join(format!("vr-{}-0001.json", year()));
+    assert!(expected.exists(), "{err}");
+    let d = read(&csaf);
+    assert_eq!(d["document"]["tracking"]["status"], "final");
+    assert_eq!(d["vulnerabilities"][0]["cve"], "CVE-2026-12345");
+    assert_eq!(
+        d["vulnerabilities"][0]["acknowledgments"][0]["names"][0],
+        "Alice Example (@alice)"
+    );
+    let mut broken = d.clone();
+    broken["vulnerabilities"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("product_status");
+    broken["document"]["tracking"]["version"] = "2".into();
+    let broken_csaf = out.path().join("csaf-broken.json");
+    std::fs::write(&broken_csaf, broken.to_string()).unwrap();
+    let verdicts = csaf_verdicts(&[&csaf, &csaf_draft, &expected, &broken_csaf]);
+    for (file, (valid, errors)) in [&csaf, &csaf_draft, &expected].iter().zip(&verdicts) {
+        assert!(valid, "{}: {errors:?}", file.display());
+    }
+    let (valid, errors) = &verdicts[3];
+    assert!(!valid, "a broken CSAF document passed");
+    assert!(
+        errors.iter().any(|e| e.contains("6_1_16"))
+            && errors.iter().any(|e| e.contains("6_1_27_6")),
+        "{errors:?}"
+    );
+    let _ = dir;
+}
+
+#[test]
+fn no_advisory_before_the_fix_but_a_draft_marked_as_such() {
+    let t = Team::new("");
+    let id = reported(&t);
+    set(&t, &id, &["--status", "triaged"]);
+    for format in ["osv", "csaf", "cve"] {
+        let (ok, out, err) = advisory(&t, &id, &["--format", format]);
+        assert!(!ok, "{format}: written before the fix: {out}");
+        assert!(out.is_empty(), "{out}");
+        assert!(
+            err.contains("is triaged") && err.contains("--draft"),
+            "{format}: {err}"
+        );
+    }
+    let osv = advisory_json(&t, &id, &["--format", "osv", "--draft"]);
+    assert!(osv.get("published").is_none(), "{osv}");
+    assert_eq!(osv["database_specific"]["draft"], true);
+    assert_eq!(osv["id"], format!("x_{id}").as_str());
+    let csaf = advisory_json(&t, &id, &["--format", "csaf", "--draft"]);
+    assert_eq!(csaf["document"]["tracking"]["status"], "draft");
+    assert_eq!(csaf["document"]["tracking"]["version"], "0");
+    let cve = advisory_json(&t, &id, &["--format", "cve", "--draft"]);
+    assert!(cve.get("datePublic").is_none(), "{cve}");
+    // A draft file is the maintainers' only.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("draft.json");
+    let (ok, _, err) = advisory(
+        &t,
+        &id,
+        &[
+            "--format",
+            "osv",
+            "--draft",
+            "--out",
+            &file.display().to_string(),
+        ],
+    );
+    assert!(ok && err.contains("draft advisory written"), "{err}");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // Once fixed, the final advisory still names what it lacks.
+    fix(&t, &id);
+    let (ok, _, err) = advisory(&t, &id, &["--format", "osv"]);
+    assert!(!ok && err.contains("--ecosystem and --package"), "{err}");
+    let (ok, _, err) = advisory(&t, &id, &["--format", "cve"]);
+    assert!(!ok && err.contains("--org-id"), "{err}");
+    let (ok, _, err) = advisory(&t, &id, &["--format", "cve", "--org-id", ORG_ID]);
+    assert!(!ok && err.contains("--references"), "{err}");
+}
+
+#[test]
+fn advisories_carry_no_internal_note_and_no_researcher_address() {
+    let t = Team::new("");
+    let id = reported(&t);
+    set(&t, &id, DETAILS);
+    set(&t, &id, &["--note", "canary-cli-note-7f3a"]);
+    // Bob's internal mail to the team.
+    t.s.gw.deliver(&maintainer_mail(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-internal@example.org>",
+        "X-INTERNAL: yes\nX-NOTE: canary-mail-note-91c2\n\ncanary-internal-text-55de\n",
+    ));
+    t.s.gw.run_once();
+    let events = serde_json::to_string(&t.show(&id)["events"]).unwrap();
+    assert!(
+        events.contains("canary-mail-note-91c2"),
+        "the note was taken: {events}"
+    );
+    fix(&t, &id);
+    let canaries = [
+        "canary-cli-note-7f3a",
+        "canary-mail-note-91c2",
+        "canary-internal-text-55de",
+        "alice@example.net",
+        // From the report's text, which advisories never quote.
+        "concatenated into the SQL query",
+    ];
+    for format in [
+        &["--format", "osv"][..],
+        &["--format", "csaf"],
+        &["--format", "cve"],
+    ] {
+        let mut args = format.to_vec();
+        args.extend(["--org-id", ORG_ID]);
+        let (ok, out, err) = advisory(&t, &id, &args);
+        assert!(ok, "{err}");
+        for c in canaries {
+            assert!(!out.contains(c), "{c} in {format:?}: {out}");
+        }
+    }
+    // A detail that carries the address is refused rather than published.
+    set(
+        &t,
+        &id,
+        &["--title", "SQL injection found by alice@example.net"],
+    );
+    let (ok, out, err) = advisory(&t, &id, &["--format", "osv"]);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("researcher's address") && err.contains("Title"),
+        "{err}"
+    );
+    // Unless the researcher gave it as their contact.
+    set(&t, &id, &["--title", ""]);
+    reply_from_alice(
+        &t,
+        &t.s.gpg,
+        Some(&t.s.alice),
+        &ack_id(&t, &id),
+        "<adv-contact@example.net>",
+        "Credit: Alice Example <alice@example.net>\n",
+    );
+    let osv = advisory_json(&t, &id, &["--format", "osv"]);
+    assert_eq!(
+        osv["credits"][0]["contact"][0], "mailto:alice@example.net",
+        "{osv}"
+    );
+}
+
+#[test]
+fn the_credit_is_the_researchers_by_a_reply_signed_with_the_reports_key() {
+    let t = Team::new("");
+    let id = reported(&t);
+    set(&t, &id, DETAILS);
+    fix(&t, &id);
+    let ack = ack_id(&t, &id);
+
+    // The acknowledgement tells Alice how.
+    let mail = t.mail_to("alice@example.net", &format!("[{id}] Received"));
+    let (status, plain, ok) = t.s.gpg.decrypt(&armored_block(&mail[0]));
+    assert!(ok, "{status}");
+    let text = qp_decode(&plain);
+    assert!(
+        text.contains("Credit: none")
+            && text.contains("Credit-Type:")
+            && text.contains("signed with the same key"),
+        "{text}"
+    );
+    let credits = |t: &Team| advisory_json(t, &id, &["--format", "osv"])["credits"].clone();
+    assert_eq!(credits(&t), Value::Null, "anonymous by default");
+
+    // Mallory writes as Alice: unsigned, and signed with a key of his own that says
+    // it is Alice's.
+    reply_from_alice(
+        &t,
+        &t.s.gpg,
+        None,
+        &ack,
+        "<forged-1@evil.example>",
+        "Credit: Mallory <https://evil.example>\n",
+    );
+    let mallory = Gpg::new();
+    mallory.import(&t.s.gw.public_key_path());
+    let fake = mallory.gen_key("Alice Example <alice@example.net>");
+    reply_from_alice(
+        &t,
+        &mallory,
+        Some(&fake),
+        &ack,
+        "<forged-2@evil.example>",
+        "Credit: Mallory <https://evil.example>\n",
+    );
+    assert_eq!(credits(&t), Value::Null, "a forged reply chose the credit");
+    assert!(t.show(&id)["credit"].is_null());
+
+    // Another report (Dave's, signed with his own key) in whose thread Alice's key
+    // signs a Credit line: it does not join that report, and credits nobody there.
+    let dave = Gpg::new();
+    dave.import(&t.s.gw.public_key_path());
+    let dave_key = dave.gen_key("Dave Example <dave@example.com>");
+    std::fs::write(
+        t.s.gw.path("keys/reporters/dave.asc"),
+        dave.export(&dave_key),
+    )
+    .unwrap();
+    let dave_report = {
+        let inner = entity(
+            Some("report"),
+            "Title: XSS in search\n\nDescription:\nEchoed.\n",
+            &[],
+        );
+        let armored = dave.encrypt(&t.s.gateway_fpr, Some(&dave_key), &inner);
+        let h = vec![
+            ("From", "Dave Example <dave@example.com>"),
+            ("To", GATEWAY),
+            ("Subject", "..."),
+            ("Message-ID", "<dave-report@example.com>"),
+            ("MIME-Version", "1.0"),
+        ];
+        t.s.gw.deliver(&pgp_mime_encrypted(&h, &armored));
+        t.s.gw.run_once();
+        t.s.gw
+            .reports()
+            .iter()
+            .find(|r| {
+                r["from"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("dave@example.com"))
+            })
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .expect("Dave's report")
+    };
+    let dave_view = t.show(&dave_report);
+    assert_eq!(
+        dave_view["from"]["address"], "dave@example.com",
+        "{dave_view}"
+    );
+    assert!(dave_view["proven_key"].is_string(), "{dave_view}");
+    reply_from_alice(
+        &t,
+        &t.s.gpg,
+        Some(&t.s.alice),
+        "<dave-report@example.com>",
+        "<other-thread@example.net>",
+        "Credit: Alice in the wrong thread\n",
+    );
+    assert!(
+        t.show(&dave_report)["credit"].is_null(),
+        "another thread's report got a credit"
+    );
+    assert!(t.show(&id)["credit"].is_null());
+
+    // A report that proved no key (Erin's, unsigned) takes follow-ups by address:
+    // a Credit line in one is refused, with an event saying why.
+    let erin = message(
+        &[
+            ("From", "Erin <erin@example.com>"),
+            ("To", GATEWAY),
+            ("Subject", "Report"),
+            ("Message-ID", "<erin-report@example.com>"),
+        ],
+        REPORT,
+    );
+    t.s.gw.deliver(&erin);
+    t.s.gw.run_once();
+    let erin_id =
+        t.s.gw
+            .reports()
+            .iter()
+            .find(|r| {
+                r["from"]
+                    .as_str()
+                    .is_some_and(|f| f.contains("erin@example.com"))
+            })
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .expect("Erin's report");
+    t.s.gw.deliver(&message(
+        &[
+            ("From", "Erin <erin@example.com>"),
+            ("To", GATEWAY),
+            ("Subject", "Re: Report"),
+            ("Message-ID", "<erin-credit@example.com>"),
+            ("In-Reply-To", "<erin-report@example.com>"),
+        ],
+        "Credit: Erin\n",
+    ));
+    t.s.gw.run_once();
+    let erin_view = t.show(&erin_id);
+    assert_eq!(
+        erin_view["correspondence"].as_array().unwrap().len(),
+        1,
+        "{erin_view}"
+    );
+    assert!(erin_view["credit"].is_null());
+    assert!(
+        erin_view["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "credit_refused"),
+        "{}",
+        erin_view["events"]
+    );
+
+    // Alice, signed with her key, in her thread: taken, and an event records it.
+    reply_from_alice(
+        &t,
+        &t.s.gpg,
+        Some(&t.s.alice),
+        &ack,
+        "<adv-credit-2@example.net>",
+        "Thanks!\n\nCredit: Alice Example <@alice>\nCredit-Type: reporter\n\n> Credit: quoted lines are not her choice\n",
+    );
+    let r = t.show(&id);
+    assert_eq!(r["credit"]["name"], "Alice Example", "{}", r["credit"]);
+    assert!(
+        r["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "credit")
+    );
+    let c = credits(&t);
+    assert_eq!(c[0]["name"], "Alice Example (@alice)");
+    assert_eq!(c[0]["type"], "REPORTER");
+    let cve = advisory_json(&t, &id, &["--format", "cve", "--org-id", ORG_ID]);
+    assert_eq!(cve["credits"][0]["type"], "reporter");
+
+    // And she may take it back.
+    reply_from_alice(
+        &t,
+        &t.s.gpg,
+        Some(&t.s.alice),
+        &ack,
+        "<adv-credit-3@example.net>",
+        "Credit: none\n",
+    );
+    assert_eq!(credits(&t), Value::Null);
+    assert_eq!(t.show(&id)["credit"]["choice"], "anonymous");
+}
+
+#[test]
+fn advisory_details_by_signed_mail_all_or_nothing_and_never_unsigned() {
+    let t = Team::new("");
+    let id = reported(&t);
+    let details = |t: &Team| t.show(&id)["details"].clone();
+
+    // One bad line refuses the whole mail.
+    t.s.gw.deliver(&maintainer_mail(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-adv-1@example.org>",
+        "X-ECOSYSTEM: PyPI\nX-PURL: not-a-purl\n\nInternal.\n",
+    ));
+    t.s.gw.run_once();
+    assert!(details(&t).get("ecosystem").is_none(), "{}", details(&t));
+
+    // The same commands, unsigned, from Bob's address: nothing.
+    let subject = format!("Re: [{id}] New report");
+    let h = vec![
+        ("From", t.bob.address),
+        ("To", GATEWAY),
+        ("Subject", subject.as_str()),
+        ("Message-ID", "<bob-adv-unsigned@example.org>"),
+    ];
+    t.s.gw.deliver(&message(
+        &h,
+        "X-ECOSYSTEM: PyPI\nX-PACKAGE: evil\n\nUnsigned.\n",
+    ));
+    t.s.gw.run_once();
+    assert!(details(&t).get("ecosystem").is_none(), "{}", details(&t));
+
+    // Signed and well-formed: every detail, each an event.
+    t.s.gw.deliver(&maintainer_mail(
+        &t,
+        &t.bob,
+        &id,
+        "<bob-adv-2@example.org>",
+        "X-INTERNAL: yes\nX-ECOSYSTEM: pypi\nX-PACKAGE: example-auth\nX-PURL: pkg:pypi/example-auth\nX-AFFECTED: introduced=2.0, last_affected=2.3.1\nX-FIXED-IN: 2.3.2\nX-REFERENCES: https://example.org/a/1\nX-REMEDIATION: Upgrade.\nX-PUBLISHED: 2026-12-02T10:00:00+01:00\nX-SUMMARY: SQL injection in the login form of example-auth.\n\nAdvisory data.\n",
+    ));
+    t.s.gw.run_once();
+    let d = details(&t);
+    assert_eq!(d["ecosystem"], "PyPI", "{d}");
+    assert_eq!(d["affected"], "introduced=2.0 last_affected=2.3.1");
+    assert_eq!(d["published"], "2026-12-02T09:00:00Z");
+    let r = t.show(&id);
+    let actions: Vec<&str> = r["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "ecosystem",
+        "package",
+        "purl",
+        "affected",
+        "references",
+        "published",
+        "summary",
+    ] {
+        assert!(actions.contains(&a), "no {a} event: {actions:?}");
+    }
+    fix(&t, &id);
+    let osv = advisory_json(&t, &id, &["--format", "osv"]);
+    assert_eq!(osv["affected"][0]["package"]["ecosystem"], "PyPI");
+    assert_eq!(
+        osv["affected"][0]["ranges"][0]["events"],
+        serde_json::json!([{"introduced": "2.0"}, {"last_affected": "2.3.1"}])
+    );
+    assert_eq!(
+        osv["details"].as_str().unwrap().lines().next(),
+        Some("SQL injection in the login form of example-auth.")
+    );
+    let cve = advisory_json(&t, &id, &["--format", "cve", "--org-id", ORG_ID]);
+    assert_eq!(
+        cve["affected"][0]["versions"][0]["lessThanOrEqual"],
+        "2.3.1"
+    );
+    assert_eq!(cve["datePublic"], "2026-12-02T09:00:00Z");
+}
+
+#[test]
+fn a_maintainer_corrects_the_affected_ranges_from_the_command_line() {
+    let t = Team::new("");
+    let id = reported(&t);
+    set(&t, &id, DETAILS);
+    fix(&t, &id);
+    let ranges =
+        |t: &Team| advisory_json(t, &id, &["--format", "osv"])["affected"][0]["ranges"].clone();
+    assert_eq!(
+        ranges(&t)[0]["events"],
+        serde_json::json!([{"introduced": "2.0"}, {"fixed": "2.3.2"}])
+    );
+    set(
+        &t,
+        &id,
+        &[
+            "--affected",
+            "introduced=1.9 fixed=2.3.2; introduced=3.0 fixed=3.0.4",
+        ],
+    );
+    let r = ranges(&t);
+    assert_eq!(r.as_array().unwrap().len(), 2, "{r}");
+    assert_eq!(
+        r[1]["events"],
+        serde_json::json!([{"introduced": "3.0"}, {"fixed": "3.0.4"}])
+    );
+    let (ok, _, err) = t.cli(&["reports", "set", &id, "--affected", "2.0 to 2.3"]);
+    assert!(!ok && err.contains("introduced=V"), "{err}");
+}
