@@ -155,8 +155,10 @@ impl Pipeline {
             entry,
             &env.content_sha256,
             &digests,
-            found.as_ref(),
-            credit.as_ref(),
+            crate::store::FollowUpRead {
+                found: found.as_ref(),
+                credit: credit.as_ref(),
+            },
             jobs,
         ) {
             Ok(Commit::Stored(_)) => {

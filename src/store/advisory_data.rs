@@ -491,7 +491,7 @@ pub(crate) fn parse_credit(value: &str, kind: CreditType) -> Result<CreditChoice
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -44,6 +44,7 @@ pub(crate) use advisory_data::{CreditChoice, CreditReply, CreditType};
 pub(crate) use advisory_data::{credit_from_reply, parse_date, parse_ranges};
 pub(crate) use backup::Exported;
 pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
+pub(crate) use intake::FollowUpRead;
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
 pub(crate) use lifecycle::{Detail, assignment_notice, resolve_assignee};
