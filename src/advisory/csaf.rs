@@ -302,10 +302,28 @@ pub(crate) fn document(a: &Advisory) -> Document {
     };
     let released = a.published.unwrap_or(a.modified);
     let date = rfc3339(released);
-    let (status, version) = if a.draft {
-        ("draft", "0")
-    } else {
-        ("final", "1")
+    let status = if a.draft { "draft" } else { "final" };
+    // Integer versions: a draft is 0; the release is 1, and each change since a
+    // revision of its own.
+    let mut revision_history = vec![Revision {
+        date: date.clone(),
+        number: if a.draft { "0".into() } else { "1".into() },
+        summary: if a.draft {
+            "Draft.".into()
+        } else {
+            "Initial release.".into()
+        },
+    }];
+    for (n, u) in (2..).zip(&a.updates) {
+        revision_history.push(Revision {
+            date: rfc3339(u.at),
+            number: n.to_string(),
+            summary: format!("Updated: {}.", u.what),
+        });
+    }
+    let (version, current) = match revision_history.last() {
+        Some(r) => (r.number.clone(), r.date.clone()),
+        None => ("1".to_string(), date.clone()),
     };
     let acknowledgments: Vec<Acknowledgment> = a
         .credits
@@ -377,18 +395,10 @@ pub(crate) fn document(a: &Advisory) -> Document {
             tracking: Tracking {
                 id: a.report_id.clone(),
                 status,
-                version: version.into(),
-                initial_release_date: date.clone(),
-                current_release_date: date.clone(),
-                revision_history: vec![Revision {
-                    date,
-                    number: version.into(),
-                    summary: if a.draft {
-                        "Draft.".into()
-                    } else {
-                        "Initial release.".into()
-                    },
-                }],
+                version,
+                initial_release_date: date,
+                current_release_date: current,
+                revision_history,
                 generator: Generator {
                     engine: Engine {
                         name: "disclosured",

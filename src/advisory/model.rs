@@ -75,6 +75,54 @@ pub(crate) struct Milestone {
     pub(crate) what: &'static str,
 }
 
+/// A change to a published advisory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Update {
+    pub(crate) at: DateTime<Utc>,
+    /// What changed, as labels: "CVSS, Fixed in".
+    pub(crate) what: String,
+}
+
+/// The event actions that change what an advisory says.
+fn changes_advisory(action: &str) -> Option<&'static str> {
+    Detail::ALL
+        .into_iter()
+        .find(|d| d.as_str() == action)
+        .map(Detail::label)
+        .or(match action {
+            "cvss" => Some("CVSS"),
+            "severity" => Some("Severity"),
+            "credit" => Some("Credit"),
+            _ => None,
+        })
+}
+
+/// The updates after `published`: events that change the advisory, one per instant.
+fn updates_after(report: &Report, published: Option<DateTime<Utc>>) -> Vec<Update> {
+    let Some(published) = published else {
+        return Vec::new();
+    };
+    let mut out: Vec<Update> = Vec::new();
+    for e in report.events.iter().filter(|e| e.at > published) {
+        let Some(label) = changes_advisory(&e.action) else {
+            continue;
+        };
+        match out.last_mut() {
+            Some(u) if u.at == e.at => {
+                if !u.what.split(", ").any(|w| w == label) {
+                    u.what.push_str(&format!(", {label}"));
+                }
+            }
+            _ => out.push(Update {
+                at: e.at,
+                what: label.to_string(),
+            }),
+        }
+    }
+    out.sort_by_key(|u| u.at);
+    out
+}
+
 /// Everything an advisory says.
 #[derive(Debug, Clone)]
 pub(crate) struct Advisory {
@@ -101,6 +149,10 @@ pub(crate) struct Advisory {
     pub(crate) published: Option<DateTime<Utc>>,
     /// The last change to the report.
     pub(crate) modified: DateTime<Utc>,
+    /// Changes to what the advisory says after it was published, oldest first: each
+    /// maintainer's change (one command, one time) or credit choice, with what it
+    /// changed. CSAF makes each one a revision.
+    pub(crate) updates: Vec<Update>,
     pub(crate) timeline: Vec<Milestone>,
     pub(crate) credits: Vec<PublicCredit>,
     /// The publisher: the gateway's name, and a namespace URL from its domain.
@@ -233,6 +285,11 @@ impl Advisory {
                 .map(|r| r.split(' ').map(str::to_string).collect())
                 .unwrap_or_default(),
             remediation: d(Detail::Remediation),
+            updates: if draft {
+                Vec::new()
+            } else {
+                updates_after(report, published)
+            },
             published,
             modified,
             timeline,
@@ -312,6 +369,114 @@ fn span_of(r: &AffectedRange) -> VersionSpan {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::config::Settings;
+    use crate::store::Change;
+
+    /// A fixed report whose extraction read `affected` and `fixed_versions`.
+    fn fixed_report(affected: Vec<AffectedRange>, fixed_versions: Vec<String>) -> Report {
+        let policy = Settings::parse_toml("").unwrap().policy;
+        let now = Utc::now();
+        let mut r: Report = serde_json::from_value(serde_json::json!({
+            "id": "VR-2026-0007", "status": "new",
+            "events": [{"at": now, "actor": "system", "action": "received", "note": null}],
+            "received_at": now,
+            "from": {"name": null, "address": "r@example.net"},
+            "reply_to": null, "subject": null, "message_id": null,
+            "content_sha256": "x", "form": "plain", "encrypted": false,
+            "decrypted_with": null, "signature": "none", "signer_fingerprint": null,
+            "signer_key_source": null, "reporter_key": null,
+            "fields": {"title": "Path traversal in upload"},
+            "missing": [], "attachments": [], "body": "", "source_file": null,
+            "deadlines": crate::store::Deadlines::compute(&policy, now, None),
+        }))
+        .unwrap();
+        r.data.fields.affected = affected;
+        r.data.fields.fixed_versions = fixed_versions;
+        for status in [Status::Triaged, Status::Accepted, Status::Fixed] {
+            let change = Change {
+                status: Some(status),
+                ..Change::default()
+            };
+            r.apply(&change, "cli:test", now, &policy).unwrap();
+        }
+        r
+    }
+
+    #[test]
+    fn ranges_come_from_the_extraction_until_a_maintainer_corrects_them() {
+        let settings = Settings::parse_toml("").unwrap();
+        let extracted = vec![
+            AffectedRange {
+                introduced: None,
+                fixed: Some("2.4.1".into()),
+                last_affected: None,
+                text: "before 2.4.1".into(),
+            },
+            AffectedRange {
+                introduced: Some("3.0".into()),
+                fixed: None,
+                last_affected: Some("3.2".into()),
+                text: "3.0 to 3.2".into(),
+            },
+        ];
+        let mut r = fixed_report(extracted, vec!["2.4.1".into(), "3.3".into()]);
+        let a = Advisory::of(&r, &settings, false).unwrap();
+        assert_eq!(
+            a.spans,
+            vec![
+                VersionSpan::Range {
+                    introduced: None,
+                    end: RangeEnd::Fixed("2.4.1".into())
+                },
+                VersionSpan::Range {
+                    introduced: Some("3.0".into()),
+                    end: RangeEnd::LastAffected("3.2".into())
+                },
+            ]
+        );
+        assert_eq!(a.fixed_versions, ["2.4.1", "3.3"]);
+        // The formats: OSV's events start at "0", CVE's versions read lessThan.
+        let mut a2 = a.clone();
+        a2.ecosystem = Some("npm".into());
+        a2.package = Some("upload".into());
+        a2.references = vec!["https://example.org/a".into()];
+        let osv = serde_json::to_value(super::super::osv::record(&a2).unwrap()).unwrap();
+        assert_eq!(
+            osv["affected"][0]["ranges"][0]["events"],
+            serde_json::json!([{"introduced": "0"}, {"fixed": "2.4.1"}])
+        );
+        let cve = serde_json::to_value(
+            super::super::cve::container(&a2, Some("b3476cb9-2e3d-41a6-98d0-0f47421a65b6"))
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            cve.to_string().contains("\"lessThanOrEqual\":\"3.2\""),
+            "{cve}"
+        );
+
+        let policy = &settings.policy;
+        let correct = Change {
+            details: std::collections::BTreeMap::from([
+                (Detail::Affected, "introduced=2.0 fixed=2.4.2".to_string()),
+                (Detail::FixedIn, "2.4.2".to_string()),
+            ]),
+            ..Change::default()
+        };
+        r.apply(&correct, "cli:test", Utc::now(), policy).unwrap();
+        let a = Advisory::of(&r, &settings, false).unwrap();
+        assert_eq!(
+            a.spans,
+            vec![VersionSpan::Range {
+                introduced: Some("2.0".into()),
+                end: RangeEnd::Fixed("2.4.2".into())
+            }]
+        );
+        assert_eq!(a.fixed_versions, ["2.4.2"]);
+        // Changes after publication are the advisory's updates.
+        assert_eq!(a.updates.len(), 1, "{:?}", a.updates);
+        assert_eq!(a.updates[0].what, "Fixed in, Affected ranges");
+    }
 
     #[test]
     fn a_range_written_as_one_version_is_that_version() {

@@ -327,6 +327,22 @@ fn advisories_pass_the_independent_validators_and_broken_ones_do_not() {
     assert!(expected.exists(), "{err}");
     let d = read(&csaf);
     assert_eq!(d["document"]["tracking"]["status"], "final");
+    // Published on 2026-12-01 (--published), changed since (the details, the CVE, the
+    // credit): each change a revision, the version the last one's number.
+    let revisions = d["document"]["tracking"]["revision_history"]
+        .as_array()
+        .unwrap();
+    assert!(revisions.len() >= 3, "{revisions:?}");
+    assert_eq!(
+        d["document"]["tracking"]["version"],
+        revisions.last().unwrap()["number"]
+    );
+    assert!(
+        revisions
+            .iter()
+            .any(|r| r["summary"].as_str().unwrap().contains("Credit")),
+        "{revisions:?}"
+    );
     assert_eq!(d["vulnerabilities"][0]["cve"], "CVE-2026-12345");
     assert_eq!(
         d["vulnerabilities"][0]["acknowledgments"][0]["names"][0],
