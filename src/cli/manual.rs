@@ -210,6 +210,12 @@ pub(crate) fn policy(settings: &Settings, fingerprint: Option<&str>) -> String {
          key.",
         settings.gateway.report_id_prefix
     );
+    let _ = writeln!(
+        t,
+        "- Advisories credit you only as you choose: reply to the acknowledgement, signed \
+         with the same key, with a line `Credit: Name <handle> <contact>` (handle and \
+         contact optional) or `Credit: none`. Until you do, nobody is credited."
+    );
     t
 }
 

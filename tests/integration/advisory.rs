@@ -513,6 +513,8 @@ fn the_credit_is_the_researchers_by_a_reply_signed_with_the_reports_key() {
             && text.contains("signed with the same key"),
         "{text}"
     );
+    let (ok, policy, _) = t.cli(&["policy"]);
+    assert!(ok && policy.contains("`Credit: none`"), "{policy}");
     let credits = |t: &Team| advisory_json(t, &id, &["--format", "osv"])["credits"].clone();
     assert_eq!(credits(&t), Value::Null, "anonymous by default");
 
@@ -796,4 +798,74 @@ fn a_maintainer_corrects_the_affected_ranges_from_the_command_line() {
     );
     let (ok, _, err) = t.cli(&["reports", "set", &id, "--affected", "2.0 to 2.3"]);
     assert!(!ok && err.contains("introduced=V"), "{err}");
+}
+
+/// Waits for `f`, at most 30 s; fails naming `what`.
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn advisories_come_through_a_running_daemon_and_are_saved_by_the_command_line() {
+    let t = Team::new("");
+    let id = reported(&t);
+    set(&t, &id, DETAILS);
+    fix(&t, &id);
+    let offline = advisory_json(&t, &id, &["--format", "osv"]);
+    let mut child =
+        t.s.gw
+            .command()
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+    wait_for("the control socket", || t.s.gw.path("state.sock").exists());
+    // A detail set through the daemon, then the advisory written by this process into
+    // a directory of its own (the daemon's user may not write there).
+    set(
+        &t,
+        &id,
+        &["--summary", "Login form SQL injection in example-auth."],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = advisory(
+        &t,
+        &id,
+        &[
+            "--format",
+            "osv",
+            "--out",
+            &dir.path().display().to_string(),
+        ],
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("serve did not stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(ok, "{out}{err}");
+    let file = dir.path().join("x_".to_string() + &id + ".json");
+    let online: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(online["id"], offline["id"]);
+    assert_eq!(
+        online["details"].as_str().unwrap().lines().next(),
+        Some("Login form SQL injection in example-auth.")
+    );
+    assert_eq!(online["affected"], offline["affected"]);
+    let (ok, why) = osv_verdict(&file);
+    assert!(ok, "{why}");
 }
