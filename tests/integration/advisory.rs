@@ -413,8 +413,27 @@ fn no_advisory_before_the_fix_but_a_draft_marked_as_such() {
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
+    // A draft OSV record without a package (no `affected`) is still valid OSV.
+    let (ok, why) = osv_verdict(&file);
+    assert!(ok, "{why}");
     // Once fixed, the final advisory still names what it lacks.
     fix(&t, &id);
+    // CSAF needs nothing more than the report: no version known, the product as a
+    // whole is known affected; it passes every mandatory test.
+    let bare = dir.path().join("bare-csaf.json");
+    let (ok, _, err) = advisory(
+        &t,
+        &id,
+        &["--format", "csaf", "--out", &bare.display().to_string()],
+    );
+    assert!(ok, "{err}");
+    let bare_doc: Value = serde_json::from_slice(&std::fs::read(&bare).unwrap()).unwrap();
+    assert_eq!(
+        bare_doc["vulnerabilities"][0]["product_status"]["known_affected"],
+        serde_json::json!(["CSAFPID-0001"])
+    );
+    let verdicts = csaf_verdicts(&[&bare]);
+    assert!(verdicts[0].0, "{:?}", verdicts[0].1);
     let (ok, _, err) = advisory(&t, &id, &["--format", "osv"]);
     assert!(!ok && err.contains("--ecosystem and --package"), "{err}");
     let (ok, _, err) = advisory(&t, &id, &["--format", "cve"]);
