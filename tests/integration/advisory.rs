@@ -529,7 +529,8 @@ fn the_credit_is_the_researchers_by_a_reply_signed_with_the_reports_key() {
     assert!(
         text.contains("Credit: none")
             && text.contains("Credit-Type:")
-            && text.contains("signed with the same key"),
+            && text.contains("signed with the same key")
+            && text.contains("Your report names \"Alice Example\" for the credit"),
         "{text}"
     );
     let (ok, policy, _) = t.cli(&["policy"]);
