@@ -18,6 +18,7 @@
 //!   whether they are met, hints for maintainers, the digest schedule.
 //! - [`store`]: the only owner of the embedded `sled` database: reports, the intake log
 //!   (quarantined and skipped messages), dedupe indexes, learnt keys, the outbox queue.
+//! - [`advisory`]: OSV, CSAF 2.0 and CVE 5 advisories from fixed reports (read only).
 //! - [`outbox`]: composing what the gateway sends (acknowledgements, notices, replies,
 //!   maintainers' notifications, digests and escalations, all PGP/MIME) and delivering
 //!   the queued mail through the configured transport.
@@ -41,6 +42,7 @@
 // crate (`cargo doc --document-private-items`).
 #![allow(rustdoc::private_intra_doc_links)]
 
+mod advisory;
 mod cli;
 mod config;
 mod crypto;

@@ -55,6 +55,13 @@ pub(crate) enum Command {
     /// Stored reports: list, show, change, answer.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Write the advisory of a fixed or disclosed report as OSV, CSAF 2.0 or a CVE
+    /// record, from the report and the advisory details maintainers set (reports set
+    /// --ecosystem, --package, --references, ...; X-ECOSYSTEM: ... by mail). Refused
+    /// before the report is fixed unless --draft. Credits only whom the researcher
+    /// chose by a signed reply; never internal notes or the researcher's address.
+    #[command(after_long_help = super::manual::ADVISORY_AFTER_HELP)]
+    Advisory(AdvisoryArgs),
     /// The maintainers' digest: print the next one, or send it now.
     Digest(DigestArgs),
     /// Messages that did not become reports (quarantined or skipped).
@@ -322,8 +329,8 @@ pub(crate) struct SetArgs {
     /// The CVE ID assigned: CVE-YYYY-NNNN (four or more digits).
     #[arg(long, value_name = "CVE-ID")]
     pub cve: Option<String>,
-    /// The version that fixes it.
-    #[arg(long, value_name = "VERSION")]
+    /// The versions that fix it, separated by commas.
+    #[arg(long, value_name = "VERSIONS")]
     pub fixed_in: Option<String>,
     /// Sets the embargo: its end with an offset or an IANA time zone
     /// (2027-01-15T09:00+01:00, "2027-01-15 09:00 Europe/Berlin"; a time without zone
@@ -349,6 +356,67 @@ pub(crate) struct SetArgs {
     /// Runs the clocks paused by --needs-info again without waiting for an answer.
     #[arg(long)]
     pub resume_clocks: bool,
+    /// Advisory: the description (English), instead of one made from the title,
+    /// type and product.
+    #[arg(long, value_name = "TEXT")]
+    pub summary: Option<String>,
+    /// Advisory: the package's ecosystem as OSV names it (crates.io, PyPI, npm, Go,
+    /// Maven, Debian, ...).
+    #[arg(long)]
+    pub ecosystem: Option<String>,
+    /// Advisory: the package name in that ecosystem.
+    #[arg(long)]
+    pub package: Option<String>,
+    /// Advisory: the package URL (pkg:cargo/name).
+    #[arg(long)]
+    pub purl: Option<String>,
+    /// Advisory: the vendor (default: gateway.name).
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// Advisory: the product (default: the package, else the component).
+    #[arg(long)]
+    pub product: Option<String>,
+    /// Advisory: web addresses (https://...), separated by spaces or commas.
+    #[arg(long, value_name = "URLS")]
+    pub references: Option<String>,
+    /// Advisory: what users should do (upgrade, a workaround).
+    #[arg(long, value_name = "TEXT")]
+    pub remediation: Option<String>,
+    /// Advisory: the publication date, YYYY-MM-DD or RFC 3339 with a zone (default:
+    /// when the report was disclosed, else fixed).
+    #[arg(long, value_name = "DATE")]
+    pub published: Option<String>,
+    /// Advisory: the affected ranges, correcting those read from the report:
+    /// "introduced=1.0 fixed=1.4; introduced=2.0 last_affected=2.3".
+    #[arg(long, value_name = "RANGES")]
+    pub affected: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AdvisoryArgs {
+    /// The report ID.
+    pub id: String,
+    /// osv (OSV 1.7), csaf (CSAF 2.0 security advisory) or cve (the CNA container of a
+    /// CVE Record 5.1).
+    #[arg(long, value_enum)]
+    pub format: crate::advisory::Format,
+    /// Write it to FILE (replaced when it exists) rather than to standard output; a
+    /// directory gets the file name of the format (CSAF's rule: ex-2026-0001.json).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write a draft before the report is fixed: CSAF `status: draft` (version 0,
+    /// TLP:AMBER), OSV without `published`, marked as a draft; missing details are
+    /// left out rather than refused.
+    #[arg(long)]
+    pub draft: bool,
+    /// With --format cve: the whole CVE record (needs the CVE ID), not only the CNA
+    /// container.
+    #[arg(long)]
+    pub full: bool,
+    /// With --format cve: the organisation UUID of the CNA that publishes it (required
+    /// unless --draft; a draft without it has all zeros).
+    #[arg(long, value_name = "UUID")]
+    pub org_id: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -441,6 +509,7 @@ impl Command {
         matches!(
             self,
             Command::Reports(_)
+                | Command::Advisory(_)
                 | Command::Digest(_)
                 | Command::Quarantine(_)
                 | Command::Outbox(_)
@@ -460,6 +529,7 @@ impl Command {
             | Command::Quarantine(QuarantineCommand::List { json })
             | Command::Outbox(OutboxCommand::List { json, .. })
             | Command::Status { json } => *json,
+            Command::Advisory(_) => true,
             _ => false,
         }
     }

@@ -65,6 +65,7 @@ fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
             run_once(settings)?
         }
         Command::Reports(_)
+        | Command::Advisory(_)
         | Command::Digest(_)
         | Command::Quarantine(_)
         | Command::Outbox(_)
@@ -259,9 +260,79 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         eprint!("{}", response.stderr);
         return save_attachment(&response.stdout, out, *force);
     }
+    if let Command::Advisory(args) = command
+        && let Some(out) = &args.out
+        && response.code == 0
+    {
+        return save_advisory(&response.stdout, &response.stderr, out, args.draft);
+    }
     print!("{}", response.stdout);
     eprint!("{}", response.stderr);
     Ok(ExitCode::from(response.code))
+}
+
+/// Writes an advisory to `out` (a file, replaced atomically, or a directory: then the
+/// file name of its format, which the store command names on its stderr). A draft is
+/// mode 0600: it is not for publication yet.
+fn save_advisory(
+    json: &str,
+    stderr: &str,
+    out: &std::path::Path,
+    draft: bool,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = if out.is_dir() {
+        let name = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("file name: "))
+            .filter(|n| !n.contains('/') && !n.starts_with('.'))
+            .context("the advisory came back without its file name")?;
+        out.join(name)
+    } else {
+        out.to_path_buf()
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let mut tmp = tempfile_in(&dir)?;
+    tmp.1
+        .write_all(json.as_bytes())
+        .and_then(|()| tmp.1.sync_all())
+        .and_then(|()| {
+            std::fs::set_permissions(
+                &tmp.0,
+                std::fs::Permissions::from_mode(if draft { 0o600 } else { 0o644 }),
+            )
+        })
+        .and_then(|()| std::fs::rename(&tmp.0, &path))
+        .with_context(|| format!("cannot write {}", path.display()))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp.0);
+        })?;
+    eprintln!(
+        "{}advisory written to {}",
+        if draft { "draft " } else { "" },
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new file beside where an advisory goes, for the atomic replace.
+fn tempfile_in(dir: &std::path::Path) -> anyhow::Result<(std::path::PathBuf, std::fs::File)> {
+    let name = format!(
+        ".advisory-{}-{}.tmp",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    Ok((path, file))
 }
 
 /// A permission error on the store or keys, with who to run the command as.

@@ -75,6 +75,20 @@ the command says whether they were told. --message FILE explains the change in t
 --no-notify keeps it quiet, and a rejection as spam is never told. Embargo steps and
 questions (--needs-info) are always told, the same way.";
 
+/// The end of `advisory --help`.
+pub(crate) const ADVISORY_AFTER_HELP: &str = "\
+EXAMPLES:
+    disclosured reports set VR-2026-0042 --ecosystem crates.io --package foo --purl pkg:cargo/foo \\
+        --references https://example.org/advisories/42 --fixed-in 1.4.2
+    disclosured reports set VR-2026-0042 --affected 'introduced=1.0 fixed=1.4.2'
+    disclosured advisory VR-2026-0042 --format osv --out advisories/
+    disclosured advisory VR-2026-0042 --format csaf --draft
+    disclosured advisory VR-2026-0042 --format cve --full --org-id <your CNA's UUID>
+
+The researcher is credited only as they chose, by a reply signed with the key their report
+proved (a line `Credit: Name <handle> <contact>`, or `Credit: none`); by default nobody is
+credited. The file name is printed on standard error.";
+
 /// The end of `backup --help` and `restore --help`.
 pub(crate) const BACKUP_AFTER_HELP: &str = "\
 EXAMPLES:

@@ -10,7 +10,9 @@ use anyhow::{Context as _, anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::args::{Command, DigestArgs, OutboxCommand, QuarantineCommand, ReportsCommand, SetArgs};
+use super::args::{
+    AdvisoryArgs, Command, DigestArgs, OutboxCommand, QuarantineCommand, ReportsCommand, SetArgs,
+};
 use crate::crypto::SignatureStatus;
 use crate::daemon::control::{Request, Response};
 use crate::extract::Severity;
@@ -101,6 +103,7 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
             };
             reports_reply(p, id, &reply, &req.actor, now, out)
         }
+        Command::Advisory(args) => advisory(p, args, out),
         Command::Digest(args) => digest(p, args, now, out),
         Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(p, *json, out),
         Command::Quarantine(QuarantineCommand::Retry { id, all }) => {
@@ -301,6 +304,13 @@ fn reports_show(
             .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
         out.stdout.push_str(&details_text(&r));
         out.stdout.push_str(&timeline_text(&r));
+        out.stdout.push_str(&format!(
+            "\nCredit (the researcher's choice): {}\n",
+            r.credit.as_ref().map_or_else(
+                || "none chosen (advisories credit nobody)".to_string(),
+                crate::store::CreditChoice::describe
+            )
+        ));
         out.stdout.push_str(&attachments_text(&r));
         out.stdout.push_str(&address_keys_text(&r, &address_keys));
     }
@@ -489,6 +499,16 @@ fn reports_set(
         (Detail::Cwe, &args.cwe),
         (Detail::Cve, &args.cve),
         (Detail::FixedIn, &args.fixed_in),
+        (Detail::Summary, &args.summary),
+        (Detail::Ecosystem, &args.ecosystem),
+        (Detail::Package, &args.package),
+        (Detail::Purl, &args.purl),
+        (Detail::Vendor, &args.vendor),
+        (Detail::Product, &args.product),
+        (Detail::References, &args.references),
+        (Detail::Remediation, &args.remediation),
+        (Detail::Published, &args.published),
+        (Detail::Affected, &args.affected),
     ] {
         if let Some(value) = value {
             details.insert(detail, detail.check(value).map_err(|e| anyhow!(e))?);
@@ -670,6 +690,36 @@ fn reports_set(
         )?;
     }
     Ok(0)
+}
+
+/// `advisory`: the document on standard output (the command line saves it to --out).
+fn advisory(p: &Pipeline, args: &AdvisoryArgs, out: &mut Out) -> anyhow::Result<u8> {
+    if args.full && args.format != crate::advisory::Format::Cve {
+        bail!("--full goes with --format cve");
+    }
+    if let Some(org) = &args.org_id
+        && !crate::advisory::is_uuid(org)
+    {
+        bail!("--org-id {org:?} is not a version 4 UUID (as CVE organisation IDs are)");
+    }
+    let r = find_report(p, &args.id)?;
+    let options = crate::advisory::Options {
+        format: args.format,
+        draft: args.draft,
+        full: args.full,
+        org_id: args.org_id.clone(),
+    };
+    match crate::advisory::write(&r, &p.settings, &options) {
+        Ok(w) => {
+            out.stdout.push_str(&w.json);
+            writeln!(out.stderr, "file name: {}", w.file_name)?;
+            Ok(0)
+        }
+        Err(e) => {
+            writeln!(out.stderr, "disclosured: {e}")?;
+            Ok(1)
+        }
+    }
 }
 
 /// A maintainer's message to a reporter, as `reports reply` was given it.
@@ -1082,6 +1132,16 @@ mod tests {
             embargo_exit: None,
             needs_info: None,
             resume_clocks: false,
+            summary: None,
+            ecosystem: None,
+            package: None,
+            purl: None,
+            vendor: None,
+            product: None,
+            references: None,
+            remediation: None,
+            published: None,
+            affected: None,
         };
         // A hang is a failure with a message, not a stuck test run.
         let (done, result) = std::sync::mpsc::channel();

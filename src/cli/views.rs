@@ -136,8 +136,13 @@ pub(super) struct ReportView<'a> {
     suppressed_ack: bool,
     fields: &'a Fields,
     /// What maintainers corrected or completed (title, affected_versions,
-    /// affected_component, vulnerability_type, cwe, cve, fixed_in); wins over `fields`.
+    /// affected_component, vulnerability_type, cwe, cve, fixed_in) and the advisory
+    /// details (summary, ecosystem, package, purl, vendor, product, references,
+    /// remediation, published, affected); wins over `fields`.
     details: &'a BTreeMap<crate::store::Detail, String>,
+    /// How the researcher chose to be credited in advisories (a signed reply); null:
+    /// they did not choose, and nobody is credited.
+    credit: Option<&'a crate::store::CreditChoice>,
     missing_fields: Vec<&'static str>,
     hints: Vec<String>,
     hint_details: Vec<String>,
@@ -255,6 +260,7 @@ impl<'a> ReportView<'a> {
             suppressed_ack: d.suppressed_ack,
             fields: &d.fields,
             details: &r.triage.details,
+            credit: r.credit.as_ref(),
             missing_fields: d.missing.iter().map(|f| f.as_str()).collect(),
             hints: d.hints.iter().map(|h| h.to_string()).collect(),
             hint_details: d.hints.iter().map(|h| h.explain(policy)).collect(),

@@ -121,6 +121,8 @@ fn ack_body(settings: &Settings, report: &Report, may_quote: bool) -> String {
     body.push_str(&next_steps(settings));
     body.push('\n');
     body.push_str(&follow_up_text(report));
+    body.push('\n');
+    body.push_str(&credit_text(report, may_quote));
     let footer = settings.ack.footer.trim();
     if !footer.is_empty() {
         body.push_str("\n-- \n");
@@ -249,6 +251,49 @@ pub(crate) fn follow_up_text(report: &Report) -> String {
     out
 }
 
+/// How the researcher chooses their credit in advisories: it is theirs to give, by a
+/// reply signed with the key the report proved. No line of it starts with `Credit:`
+/// (the examples are indented), so that a reply quoting it without `>` chooses
+/// nothing. A credit the report names is only a suggestion until confirmed (repeated
+/// when `may_quote`).
+pub(crate) fn credit_text(report: &Report, may_quote: bool) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "Credits: advisories about this report credit nobody unless you choose how to be \
+         credited. Reply with a line that starts with \"Credit:\", for example\n\
+         \n\
+         \x20 Credit: Jane Doe <@jdoe> <https://jdoe.example>\n\
+         \x20 Credit: none\n\
+         \n\
+         (a name, then optionally a handle and a contact, a web or email address, each in \
+         <>; \"none\" to stay anonymous), and optionally a line \"Credit-Type: finder\" \
+         (or reporter, analyst, coordinator, remediation developer, remediation reviewer, \
+         remediation verifier, tool, sponsor, other). Your address is published only if \
+         you give it as the contact. A later Credit: line replaces an earlier one.",
+    );
+    if report.proven_key().is_some() {
+        out.push_str(" The reply must be signed with the same key as your report.\n");
+    } else {
+        out.push_str(
+            " Only a reply signed with the key that signed your report counts, and we \
+             could not check a signature on this report: a Credit: line is taken once its \
+             signature is verified (if you signed it, send a signed follow-up with your \
+             public key attached).\n",
+        );
+    }
+    if may_quote
+        && let Some(name) = report.data.fields.credit_name.as_deref()
+        && report.credit.is_none()
+    {
+        let name = sanitize_header_text(name, 100);
+        out.push_str(&format!(
+            "Your report names \"{name}\" for the credit: to be credited so, confirm it \
+             in a signed reply with the line Credit: {name}\n"
+        ));
+    }
+    out
+}
+
 /// The signature as an acknowledgement that may quote the report states it.
 fn signature_line(report: &Report) -> String {
     let r = &report.data;
@@ -324,4 +369,46 @@ fn understood(settings: &Settings, report: &Report) -> String {
         }
     }
     body
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A report that proved a key and names a credit, as stored.
+    fn report() -> Report {
+        let settings = Settings::parse_toml("").unwrap();
+        let now = Utc::now();
+        serde_json::from_value(serde_json::json!({
+            "id": "VR-2026-0001", "status": "acknowledged", "events": [],
+            "received_at": now,
+            "from": {"name": null, "address": "r@example.net"},
+            "reply_to": null, "subject": null, "message_id": null,
+            "content_sha256": "x", "form": "pgp_mime", "encrypted": true,
+            "decrypted_with": null, "signature": "good", "signature_covers_all": true,
+            "signer_fingerprint": "AB", "signer_key_source": null, "reporter_key": "AB",
+            "proven_key": "AB", "proof_checked": true,
+            "fields": {"title": "T", "credit_name": "Jane Doe"},
+            "missing": [], "attachments": [], "body": "", "source_file": null,
+            "deadlines": crate::policy::Deadlines::compute(&settings.policy, now, None),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_acknowledgement_quoted_back_without_quote_marks_chooses_no_credit() {
+        let settings = Settings::parse_toml("").unwrap();
+        let r = report();
+        for may_quote in [true, false] {
+            let body = ack_body(&settings, &r, may_quote);
+            assert!(body.contains("Credit: none"), "{body}");
+            assert_eq!(
+                body.contains("Your report names \"Jane Doe\""),
+                may_quote,
+                "{body}"
+            );
+            assert_eq!(crate::store::credit_from_reply(&body), None, "{body}");
+        }
+    }
 }

@@ -64,6 +64,31 @@ impl Keyword {
         ("X-EMBARGO-REVISE", Keyword::EmbargoRevise),
         ("X-EMBARGO-EXIT", Keyword::EmbargoExit),
         ("X-NEEDS-INFO", Keyword::NeedsInfo),
+        ("X-SUMMARY", Keyword::Detail(crate::store::Detail::Summary)),
+        (
+            "X-ECOSYSTEM",
+            Keyword::Detail(crate::store::Detail::Ecosystem),
+        ),
+        ("X-PACKAGE", Keyword::Detail(crate::store::Detail::Package)),
+        ("X-PURL", Keyword::Detail(crate::store::Detail::Purl)),
+        ("X-VENDOR", Keyword::Detail(crate::store::Detail::Vendor)),
+        ("X-PRODUCT", Keyword::Detail(crate::store::Detail::Product)),
+        (
+            "X-REFERENCES",
+            Keyword::Detail(crate::store::Detail::References),
+        ),
+        (
+            "X-REMEDIATION",
+            Keyword::Detail(crate::store::Detail::Remediation),
+        ),
+        (
+            "X-PUBLISHED",
+            Keyword::Detail(crate::store::Detail::Published),
+        ),
+        (
+            "X-AFFECTED",
+            Keyword::Detail(crate::store::Detail::Affected),
+        ),
     ];
 
     fn parse(name: &str) -> Option<Keyword> {

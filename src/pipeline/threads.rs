@@ -176,12 +176,16 @@ impl Pipeline {
             jobs.extend(self.embargo_notice(r, before, &answer, &embargo_id, &reporter, now));
             jobs
         };
+        let credit = credit_reply(report, opened, &c.text);
         match self.store.commit_followup(
             &report.id,
             entry,
             &env.content_sha256,
             &digests,
-            found.as_ref(),
+            crate::store::FollowUpRead {
+                found: found.as_ref(),
+                credit: credit.as_ref(),
+            },
             jobs,
             &also,
         ) {
@@ -212,6 +216,24 @@ impl Pipeline {
         );
         self.record(m, crate::store::IntakeKind::Quarantined, reason, None)
     }
+}
+
+/// What a follow-up says about the researcher's credit. Credits are the researcher's
+/// to give: a `Credit:` line counts only in a reply that proves the key the report
+/// proved (a good signature over all of it, inside the encryption); a report that
+/// proved no key cannot be credited by mail, since anyone may write from its address.
+/// Quoted text (the acknowledgement's own example) is not the researcher's answer.
+fn credit_reply(
+    report: &Report,
+    opened: &crate::crypto::Opened,
+    text: &str,
+) -> Option<crate::store::CreditReply> {
+    let said = crate::store::credit_from_reply(&super::commands::relayable(text))?;
+    let proven = opened.proven.as_ref().map(|p| p.fingerprint.as_str());
+    Some(match report.proven_key() {
+        Some(key) if proven == Some(key) => crate::store::CreditReply::Chosen(said),
+        _ => crate::store::CreditReply::Unproven,
+    })
 }
 
 /// `[PREFIX-YYYY-NNNN]` tags in a subject.

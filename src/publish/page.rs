@@ -139,6 +139,16 @@ fn what_happens_next(settings: &Settings, b: &mut Vec<Block>) {
             Inline::Code(format!("[{prefix}-…]")),
             text(" tag in the subject of follow-ups and sign them with the same key."),
         ],
+        vec![
+            text(
+                "Advisories credit you only as you choose: reply to the acknowledgement, \
+                 signed with the same key, with a line ",
+            ),
+            Inline::Code("Credit: Name <handle> <contact>".into()),
+            text(" (handle and contact optional) or "),
+            Inline::Code("Credit: none".into()),
+            text(". Until you do, nobody is credited."),
+        ],
     ]));
 }
 

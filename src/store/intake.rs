@@ -144,7 +144,8 @@ impl Store {
         Ok(result)
     }
 
-    /// Adds a reporter's follow-up to its report, with its dedupe entries, its place in
+    /// Adds a reporter's follow-up to its report (and what was read in it: see
+    /// [`FollowUpRead`]), with its dedupe entries, its place in
     /// the thread and the mail about it, in one transaction. A replay of the same
     /// message is a duplicate; one whose `signatures` (replay keys) were used before
     /// is refused ([`StoreError::Refused`]), and they are recorded as used with it.
@@ -156,10 +157,11 @@ impl Store {
         entry: Correspondence,
         content_sha256: &str,
         signatures: &[String],
-        found: Option<&crate::extract::Fields>,
+        read: FollowUpRead<'_>,
         jobs: Vec<NewJob>,
         also: &dyn Fn(&mut Report) -> Vec<NewJob>,
     ) -> Result<Commit, StoreError> {
+        let FollowUpRead { found, credit } = read;
         let _writing = self.writing()?;
         let key = key_of(id).ok_or_else(|| StoreError::NoSuchReport(id.to_string()))?;
         let trees = (
@@ -210,6 +212,9 @@ impl Store {
                     report.correspondence.push(entry.clone());
                     if let Some(found) = found {
                         report.fill_missing(found, &entry.from, mid, entry.at);
+                    }
+                    if let Some(credit) = credit {
+                        report.take_credit_reply(credit, &entry.from, entry.at);
                     }
                     let mut jobs = jobs.clone();
                     jobs.extend(also(&mut report));
@@ -289,4 +294,12 @@ fn dedupe_hit<E: From<StoreError>>(
         }
     }
     Ok(None)
+}
+
+/// What the pipeline read in a reporter's follow-up, for the report: the details it
+/// fills (a signed follow-up only) and what it says of the researcher's credit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FollowUpRead<'a> {
+    pub found: Option<&'a crate::extract::Fields>,
+    pub credit: Option<&'a super::CreditReply>,
 }

@@ -27,13 +27,32 @@ pub enum Detail {
     Cwe,
     Cve,
     FixedIn,
+    /// The advisory's description (English: the CVE record requires one).
+    Summary,
+    /// The package, as OSV names ecosystems (`crates.io`, `PyPI`, ...).
+    Ecosystem,
+    Package,
+    Purl,
+    Vendor,
+    Product,
+    /// Web addresses, separated by spaces.
+    References,
+    /// What users should do (upgrade to ..., a workaround).
+    Remediation,
+    /// When the advisory is (or was) published, RFC 3339 in UTC.
+    Published,
+    /// The affected ranges, corrected: `introduced=1.0 fixed=1.4; ...`; replaces the
+    /// ranges extracted from the report.
+    Affected,
 }
 
 /// Longest value a maintainer may give a detail, in characters.
 const DETAIL_MAX_CHARS: usize = 500;
+/// Longest advisory description or remediation text, in characters.
+const TEXT_MAX_CHARS: usize = 4000;
 
 impl Detail {
-    pub const ALL: [Detail; 7] = [
+    pub const ALL: [Detail; 17] = [
         Detail::Title,
         Detail::AffectedVersions,
         Detail::AffectedComponent,
@@ -41,6 +60,16 @@ impl Detail {
         Detail::Cwe,
         Detail::Cve,
         Detail::FixedIn,
+        Detail::Summary,
+        Detail::Ecosystem,
+        Detail::Package,
+        Detail::Purl,
+        Detail::Vendor,
+        Detail::Product,
+        Detail::References,
+        Detail::Remediation,
+        Detail::Published,
+        Detail::Affected,
     ];
 
     /// Machine name, identical to the serde representation and to the event's action.
@@ -53,6 +82,16 @@ impl Detail {
             Detail::Cwe => "cwe",
             Detail::Cve => "cve",
             Detail::FixedIn => "fixed_in",
+            Detail::Summary => "summary",
+            Detail::Ecosystem => "ecosystem",
+            Detail::Package => "package",
+            Detail::Purl => "purl",
+            Detail::Vendor => "vendor",
+            Detail::Product => "product",
+            Detail::References => "references",
+            Detail::Remediation => "remediation",
+            Detail::Published => "published",
+            Detail::Affected => "affected",
         }
     }
 
@@ -65,6 +104,16 @@ impl Detail {
             Detail::Cwe => "CWE",
             Detail::Cve => "CVE",
             Detail::FixedIn => "Fixed in",
+            Detail::Summary => "Summary",
+            Detail::Ecosystem => "Ecosystem",
+            Detail::Package => "Package",
+            Detail::Purl => "Package URL",
+            Detail::Vendor => "Vendor",
+            Detail::Product => "Product",
+            Detail::References => "References",
+            Detail::Remediation => "Remediation",
+            Detail::Published => "Published",
+            Detail::Affected => "Affected ranges",
         }
     }
 
@@ -75,7 +124,7 @@ impl Detail {
             Detail::AffectedVersions => Some(FieldName::AffectedVersions),
             Detail::AffectedComponent => Some(FieldName::AffectedComponent),
             Detail::VulnerabilityType => Some(FieldName::VulnerabilityType),
-            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+            _ => None,
         }
     }
 
@@ -86,7 +135,7 @@ impl Detail {
             Detail::AffectedVersions => fields.affected_versions.as_deref(),
             Detail::AffectedComponent => fields.affected_component.as_deref(),
             Detail::VulnerabilityType => fields.vulnerability_type.as_deref(),
-            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+            _ => None,
         }
     }
 
@@ -96,7 +145,7 @@ impl Detail {
             Detail::AffectedVersions => Some(&mut fields.affected_versions),
             Detail::AffectedComponent => Some(&mut fields.affected_component),
             Detail::VulnerabilityType => Some(&mut fields.vulnerability_type),
-            Detail::Cwe | Detail::Cve | Detail::FixedIn => None,
+            _ => None,
         }
     }
 
@@ -111,11 +160,14 @@ impl Detail {
         if value.chars().any(char::is_control) {
             return Err(format!("{} must be one line", self.label()));
         }
-        if value.chars().count() > DETAIL_MAX_CHARS {
-            return Err(format!(
-                "{} is longer than {DETAIL_MAX_CHARS} characters",
-                self.label()
-            ));
+        let max = match self {
+            Detail::Summary | Detail::Remediation | Detail::References | Detail::Affected => {
+                TEXT_MAX_CHARS
+            }
+            _ => DETAIL_MAX_CHARS,
+        };
+        if value.chars().count() > max {
+            return Err(format!("{} is longer than {max} characters", self.label()));
         }
         match self {
             Detail::Cwe => {
@@ -153,6 +205,12 @@ impl Detail {
                 }
                 Ok(upper)
             }
+            Detail::FixedIn => super::advisory_data::check_versions(value),
+            Detail::Ecosystem => super::advisory_data::check_ecosystem(value),
+            Detail::Purl => super::advisory_data::check_purl(value),
+            Detail::References => super::advisory_data::check_references(value),
+            Detail::Published => super::advisory_data::check_date(value),
+            Detail::Affected => super::advisory_data::check_ranges(value),
             _ => Ok(value.to_string()),
         }
     }

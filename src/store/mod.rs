@@ -9,7 +9,8 @@
 //! the replay harmless.
 //!
 //! # Layout
-//! - `records`: the records as serialised; `lifecycle`: a maintainer's changes to one.
+//! - `records`: the records as serialised; `lifecycle`: a maintainer's changes to one;
+//!   `advisory_data`: the advisory details' checks and the researcher's credit.
 //! - `open`: opening (the lock, unfinished snapshots, derived trees rebuilt).
 //! - `reports`: reports, their heads, threads and the open-deadline index.
 //! - `intake`: dedupe by Message-ID and content, the intake log, attachments.
@@ -20,6 +21,7 @@
 //! - `ids`: the ID base and the restore time a restore records.
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
+mod advisory_data;
 mod backup;
 mod embargo;
 mod guard;
@@ -40,9 +42,12 @@ mod retry;
 mod timeline;
 mod tx;
 
+pub(crate) use advisory_data::{CreditChoice, CreditReply, CreditType};
+pub(crate) use advisory_data::{credit_from_reply, parse_date, parse_ranges};
 pub(crate) use backup::Exported;
 pub(crate) use embargo::{Embargo, EmbargoChange, EmbargoState};
 pub(crate) use inhand::{Handling, Held, HeldKind, Overdue};
+pub(crate) use intake::FollowUpRead;
 pub(crate) use keys::AddressKey;
 pub(crate) use lifecycle::Change;
 #[cfg(test)]

@@ -394,6 +394,10 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminded: Vec<String>,
     pub events: Vec<Event>,
+    /// How the researcher chose to be credited, by a reply signed with the key the
+    /// report proved; `None`: they did not choose, and advisories credit nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credit: Option<super::CreditChoice>,
 }
 
 impl Report {
@@ -597,6 +601,7 @@ impl NewReport {
             embargo: None,
             reminded: Vec::new(),
             events,
+            credit: None,
         };
         // A "Disclosure date:" the researcher wrote is their proposal; the
         // acknowledgement tells them it was received (or could not be read).

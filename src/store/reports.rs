@@ -128,6 +128,8 @@ impl From<HeadRecord> for Report {
             embargo: h.embargo,
             reminded: h.reminded,
             events: Vec::new(),
+            // Listings and digests have no use for it; `reports show` reads the report.
+            credit: None,
         }
     }
 }

@@ -2,6 +2,10 @@
 //! independent OpenPGP implementation) making the reports and checking the replies.
 //!
 //! - [`util`]: a temporary gateway (config, keys, Maildir, outbox) and a GnuPG home.
+//! - [`advisory`]: issue 26, OSV, CSAF 2.0 and CVE 5 advisories checked by their own
+//!   validators (and broken ones rejected), drafts, through a running daemon;
+//!   [`advisory_rules`]: no leak of notes or the researcher's address, the credit by
+//!   signed reply only, advisory details by CLI and by signed mail.
 //! - [`pipeline`]: every form of report the core pipeline accepts, and its replies.
 //! - [`refusals`]: undecryptable and corrupt mail, loops, duplicates, bad config.
 //! - [`hostile`]: a thousand malformed and adversarial messages in one run.
@@ -86,6 +90,8 @@
     clippy::indexing_slicing
 )]
 
+mod advisory;
+mod advisory_rules;
 mod conversation;
 mod crash;
 mod daemon;
