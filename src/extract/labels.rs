@@ -54,6 +54,16 @@ pub(crate) struct VersionWords {
     pub(crate) earlier: Vec<String>,
     /// Leading a "before" phrase: "all versions", "everything".
     pub(crate) all: Vec<String>,
+    /// Before one version, inclusive: "up to", "up to and including", "bis einschließlich".
+    pub(crate) upto: Vec<String>,
+    /// Before one version, opening a range: "from", "ab", "desde", "从".
+    pub(crate) from: Vec<String>,
+    /// After the last version of a range, inclusive: "까지", "まで", "inclusive".
+    pub(crate) until: Vec<String>,
+    /// Between two ranges of one field: "and", "und", "et", "和".
+    pub(crate) and: Vec<String>,
+    /// Before the versions stated as fixed: "fixed in", "patched versions", "修复版本".
+    pub(crate) fixed: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +72,12 @@ struct Vocabulary {
     severity: HashMap<String, Severity>,
     generic: HashSet<String>,
     versions: VersionWords,
+    /// Closing formulas that end a report's content: "regards", "Abraços", "敬祝 順心".
+    closing: HashSet<String>,
+    /// Mail subjects that name no report: "Security report", "Sicherheitslücke", "安全漏洞报告".
+    generic_subjects: HashSet<String>,
+    /// Words that make a severity word near them a statement: "rated", "eingestuft", "评为".
+    severity_context: Vec<String>,
 }
 
 /// What a vocabulary line gives words for.
@@ -75,6 +91,14 @@ pub(crate) enum Entry {
     Later,
     Earlier,
     All,
+    UpTo,
+    From,
+    Until,
+    And,
+    Fixed,
+    Closing,
+    GenericSubject,
+    SeverityContext,
 }
 
 fn entry(key: &str) -> Option<Entry> {
@@ -90,6 +114,14 @@ fn entry(key: &str) -> Option<Entry> {
         "versions.later" => Entry::Later,
         "versions.earlier" => Entry::Earlier,
         "versions.all" => Entry::All,
+        "versions.upto" => Entry::UpTo,
+        "versions.from" => Entry::From,
+        "versions.until" => Entry::Until,
+        "versions.and" => Entry::And,
+        "versions.fixed" => Entry::Fixed,
+        "closing" => Entry::Closing,
+        "subject.generic" => Entry::GenericSubject,
+        "severity.context" => Entry::SeverityContext,
         field => Entry::Field(field.parse().ok()?),
     };
     Some(entry)
@@ -143,6 +175,18 @@ impl Vocabulary {
             Entry::Later => self.versions.later.push(phrase),
             Entry::Earlier => self.versions.earlier.push(phrase),
             Entry::All => self.versions.all.push(phrase),
+            Entry::UpTo => self.versions.upto.push(phrase),
+            Entry::From => self.versions.from.push(phrase),
+            Entry::Until => self.versions.until.push(phrase),
+            Entry::And => self.versions.and.push(phrase),
+            Entry::Fixed => self.versions.fixed.push(phrase),
+            Entry::Closing => {
+                self.closing.insert(closing_key(word));
+            }
+            Entry::GenericSubject => {
+                self.generic_subjects.insert(key);
+            }
+            Entry::SeverityContext => self.severity_context.push(phrase),
         }
     }
 }
@@ -356,6 +400,34 @@ pub(crate) fn is_short(field: FieldName) -> bool {
 /// Level-one headings that are document furniture rather than a report title.
 pub(crate) fn is_generic_heading(text: &str) -> bool {
     VOCABULARY.generic.contains(&normalise(text))
+}
+
+/// A mail subject that names no particular report ("Security report", "Sicherheitslücke",
+/// "安全漏洞报告", "脆弱性のご報告"): the body's own title is better.
+pub(crate) fn is_generic_subject(subject: &str) -> bool {
+    let key = normalise(subject.trim_end_matches(['.', '!', '?', '。', '！']));
+    VOCABULARY.generic_subjects.contains(&key) || VOCABULARY.generic.contains(&key)
+}
+
+/// Closing formulas compare lower-cased, without trailing punctuation and with spaces collapsed.
+fn closing_key(text: &str) -> String {
+    let t = text
+        .trim()
+        .trim_end_matches([',', '.', '!', '，', '。', '！', '、'])
+        .to_lowercase();
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A line that is a closing formula in any language ("Best regards,", "Abraços", "敬祝 順心",
+/// "Mit freundlichen Grüßen").
+pub(crate) fn is_closing(line: &str) -> bool {
+    let key = closing_key(line);
+    !key.is_empty() && key.chars().count() <= 40 && VOCABULARY.closing.contains(&key)
+}
+
+/// Words that make a nearby severity word a statement ("rated", "eingestuft", "评为").
+pub(crate) fn severity_context() -> &'static [String] {
+    &VOCABULARY.severity_context
 }
 
 #[cfg(test)]

@@ -10,9 +10,36 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::classify::{Kind, classify, heading_shaped};
 use super::fields::{Fields, Severity};
+use super::sections::Parsed;
 use super::text::{Line, compile, indent_width, pattern, prefix, suffix, trim_block};
 use super::{labels, versions};
+
+/// The title line of a body whose Subject names no report: the first heading (Markdown,
+/// setext, HTML `<h1>`-`<h3>` as converted, "■" symbols) that is not document furniture,
+/// else a short first line standing alone as a paragraph.
+pub(crate) fn body_title(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Option<String> {
+    if let Some(heading) = &parsed.first_heading {
+        let t = clean_title(heading);
+        if !t.is_empty() {
+            return Some(t);
+        }
+    }
+    let mut rest = lines.iter().skip_while(|l| l.is_blank());
+    let first = rest.next()?;
+    let alone = rest.next().is_none_or(Line::is_blank);
+    let t = first.text.trim();
+    let plain = !first.code
+        && alone
+        && matches!(classify(t), Kind::Text)
+        && heading_shaped(t)
+        && t.chars().count() <= 120
+        && !t.ends_with([':', '：', '。'])
+        && !labels::is_generic_heading(t)
+        && !labels::is_closing(t);
+    plain.then(|| clean_title(t)).filter(|t| !t.is_empty())
+}
 
 pattern!(
     REPLY_PREFIX,
@@ -113,6 +140,148 @@ pub(crate) fn severity_from_prose(text: &str) -> Option<Severity> {
         .skip(1)
         .flatten()
         .find_map(|m| labels::severity_in(m.as_str()))
+}
+
+/// How far (in characters) a severity word may stand from the word that makes it a statement.
+const CONTEXT_CHARS: usize = 40;
+
+/// Severity stated in a sentence of any language: a `severity.context` word ("rated",
+/// "eingestuft", "classée", "评为") with a severity word next to it, after it ("rated critical
+/// by the vendor", "被评为高危") or, failing that, just before it ("als kritisch eingestuft").
+pub(crate) fn severity_in_sentence(text: &str) -> Option<Severity> {
+    let text = prefix(text, 64 * 1024);
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        // Case folding changed byte offsets: read the lower-cased text alone.
+        return severity_in_sentence_of(&lower);
+    }
+    severity_in_sentence_of(&lower)
+}
+
+fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
+    let mut best: Option<(usize, Severity)> = None;
+    for word in labels::severity_context() {
+        let mut from = 0;
+        while let Some(pos) = lower.get(from..).and_then(|s| s.find(word.as_str())) {
+            let start = from + pos;
+            let end = start + word.len();
+            from = end;
+            if best.is_some_and(|(at, _)| at <= start) {
+                break;
+            }
+            let before = lower.get(..start).and_then(|b| b.chars().next_back());
+            let after = lower.get(end..).and_then(|a| a.chars().next());
+            let lettered = word.chars().next().is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
+            let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !labels::is_cjk(c));
+            if lettered && (glued(before) || glued(after)) {
+                continue;
+            }
+            let ahead = sentence(prefix(lower.get(end..).unwrap_or(""), CONTEXT_CHARS * 4), CONTEXT_CHARS);
+            let found = negated(ahead)
+                .then_some(None)
+                .unwrap_or_else(|| labels::severity_in(ahead.trim_start_matches([' ', ':', '：', '为', '為'])))
+                .or_else(|| {
+                    let behind = suffix(lower.get(..start).unwrap_or(""), CONTEXT_CHARS * 4);
+                    let tail: String = behind
+                        .rsplit(['.', '!', '?', '\n', '。'])
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .rev()
+                        .take(CONTEXT_CHARS / 2)
+                        .collect::<Vec<_>>()
+                        .into_iter()
+                        .rev()
+                        .collect();
+                    let words: Vec<&str> = tail.split_whitespace().collect();
+                    let near = words.get(words.len().saturating_sub(3)..).unwrap_or_default().join(" ");
+                    if negated(&near) { None } else { labels::severity_in(&near) }
+                });
+            if let Some(level) = found {
+                best = Some((start, level));
+                break;
+            }
+        }
+    }
+    best.map(|(_, level)| level)
+}
+
+/// The start of `s` up to the end of its sentence, at most `max` characters.
+fn sentence(s: &str, max: usize) -> &str {
+    let s = prefix(s, max * 4);
+    let end = s
+        .char_indices()
+        .take(max)
+        .find(|(_, c)| matches!(c, '.' | '!' | '?' | '\n' | '。' | ';'))
+        .map_or_else(|| s.char_indices().nth(max).map_or(s.len(), |(i, _)| i), |(i, _)| i);
+    s.get(..end).unwrap_or(s)
+}
+
+/// "not critical", "nicht kritisch", "pas critique": no statement of that level.
+fn negated(s: &str) -> bool {
+    s.split_whitespace()
+        .take(3)
+        .any(|w| matches!(w, "not" | "nicht" | "kein" | "keine" | "pas" | "non" | "no" | "niet" | "не" | "nie" | "não"))
+}
+
+pattern!(
+    SCORE_KEY,
+    r"(?i)cvss|base\s*score|basis-?score|score|punktzahl|puntuación|punteggio|pontuação|nota|оценк|оцінк|wynik|评分|分数|分值|評分|分數|スコア|基本値|점수|값"
+);
+pattern!(SCORE_VALUE, r"(?-u:\b)(10(?:\.0)?|\d\.\d)(?-u:\b)");
+pattern!(
+    OUT_OF_TEN,
+    r"(?i)(?-u:\b)(10(?:\.0)?|\d\.\d|\d)\s*(?:/|out\s+of|von|sur|de|su|z|из|з|em|op|van|分中|满分|점\s*만점에)\s*10(?:\.0)?(?-u:\b)"
+);
+
+/// CVSS versions that follow the word "CVSS" ("CVSS 3.1 base score 9.8").
+const CVSS_VERSIONS: &[&str] = &["2.0", "3.0", "3.1", "4.0", "2", "3", "4"];
+
+/// Severity from a score stated without a vector: "9.8 out of 10", "CVSS 10.0", "base score
+/// 5.5", "CVSS v3.1 评分 7.5", mapped by the CVSS bands. A number right after "CVSS" that is a
+/// CVSS version is skipped when a score follows it.
+pub(crate) fn severity_from_score(text: &str) -> Option<Severity> {
+    let head = prefix(text, 64 * 1024);
+    if let Some(c) = OUT_OF_TEN.as_ref().and_then(|re| re.captures(head))
+        && let Some(v) = c.get(1).and_then(|m| m.as_str().parse::<f64>().ok())
+    {
+        return Some(band(v));
+    }
+    let keys = SCORE_KEY.as_ref()?;
+    let values = SCORE_VALUE.as_ref()?;
+    for key in keys.find_iter(head) {
+        let window = prefix(head.get(key.end()..).unwrap_or(""), 48);
+        let window = window.split(['\n']).next().unwrap_or("");
+        let numbers: Vec<regex::Match<'_>> = values.find_iter(window).take(3).collect();
+        for (i, m) in numbers.iter().enumerate() {
+            let lead = window.get(..m.start()).unwrap_or("").trim();
+            let after_cvss = key.as_str().eq_ignore_ascii_case("cvss")
+                && (lead.is_empty() || matches!(lead.to_ascii_lowercase().as_str(), "v" | ":" | "v:" | "version"));
+            let version = after_cvss && CVSS_VERSIONS.contains(&m.as_str());
+            if version && (i + 1 < numbers.len() || m.as_str().len() == 3 && m.as_str() != "10.0") {
+                continue;
+            }
+            // A vector's own digits ("CVSS:3.1/AV:N") are not a score.
+            if window.get(m.end()..).is_some_and(|r| r.starts_with('/')) {
+                break;
+            }
+            if let Ok(v) = m.as_str().parse::<f64>() {
+                return Some(band(v));
+            }
+        }
+    }
+    None
+}
+
+/// The CVSS v3/v4 qualitative bands.
+fn band(score: f64) -> Severity {
+    match score {
+        s if s <= 0.0 => Severity::None,
+        s if s < 4.0 => Severity::Low,
+        s if s < 7.0 => Severity::Medium,
+        s if s < 9.0 => Severity::High,
+        _ => Severity::Critical,
+    }
 }
 
 /// Common vulnerability class names. Order matters only when two patterns match the same text.
@@ -325,7 +494,17 @@ pub(crate) fn fill_fallbacks(fields: &mut Fields, lines: &[Line<'_>]) {
     let prose = prose_lines.join("\n");
 
     if fields.stated_severity.is_none() {
-        fields.stated_severity = severity_from_prose(&prose);
+        // A stated word wins over a score; a score counts only without a vector.
+        fields.stated_severity = severity_from_prose(&prose)
+            .or_else(|| severity_in_sentence(&prose))
+            .or_else(|| {
+                if fields.cvss.is_some() {
+                    None
+                } else {
+                    severity_from_score(&prose)
+                }
+            });
+        fields.inferred.severity = fields.stated_severity.is_some();
     }
     if fields.affected_versions.is_none() {
         fields.affected_versions = versions::infer(&prose, fields.affected_component.as_deref());

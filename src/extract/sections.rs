@@ -50,6 +50,9 @@ pub(crate) struct Parsed<'a> {
     pub(crate) sections: Vec<Section<'a>>,
     pub(crate) other: Vec<(&'a str, Bucket)>,
     pub(crate) heading_title: Option<String>,
+    /// The first unrecognised heading of any level that is not document furniture: the
+    /// title when the mail's Subject names no report.
+    pub(crate) first_heading: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +184,12 @@ impl<'a> Parser<'a> {
 
     fn unknown_heading(&mut self, line: &'a str, text: &'a str, level: usize) {
         self.resume = Target::Other(Bucket::Loose);
+        if self.out.first_heading.is_none()
+            && !self.seen_known
+            && !labels::is_generic_heading(text)
+        {
+            self.out.first_heading = Some(text.to_owned());
+        }
         let title_candidate = level == 1
             && !self.seen_known
             && self.out.heading_title.is_none()

@@ -1,0 +1,544 @@
+//! Affected versions as ranges, and the versions a report names as fixed.
+//!
+//! [`ranges`] reads the text of the affected-versions field (labelled or found in prose) into
+//! [`AffectedRange`]s, every range in the order written: one per line, per list item, or per
+//! part of a sentence separated by commas, semicolons or "and" in the report's language. The
+//! words that make a range are the vocabulary tables' `versions.*` entries:
+//! "before X" → fixed X; "X through Y", "X – Y", "X 〜 Y", "X부터 Y까지" → introduced X,
+//! last_affected Y; "X and earlier", "X 及之前", "up to X" → last_affected X; ">= A < B" and
+//! "A.x before A.y" → introduced A, fixed B; "X and later" → introduced X.
+//!
+//! [`fixed_versions`] finds the versions stated apart as fixed ("Fixed in: 2.7.8", "Patched
+//! versions", "corrigé dans la version", "修复版本"): they are never affected ranges.
+//!
+//! Like the rest of `extract`: no I/O, `regex` automata only, linear passes.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::fields::AffectedRange;
+use super::labels::{self, VersionWords};
+use super::text::{compile, pattern, prefix};
+
+/// A version token: "2.4", "8.2R12.1", "1.0.0-rc.1", "2.4.x", "v3", "10". Single numbers are
+/// allowed here because the text is already known to be about versions.
+const TOKEN: &str = r"[vV]?\d{1,9}(?:\.(?:\d{1,9}|[xX*]))*(?:[A-Za-z]{1,3}\d{1,6}(?:\.\d{1,6})*)?(?:[-+~][A-Za-z][0-9A-Za-z]{0,15}(?:\.[0-9A-Za-z]{1,16})*)?";
+
+pattern!(TOKENS, TOKEN);
+
+/// At most this many ranges are read from one field (a hostile list stays bounded).
+const MAX_RANGES: usize = 64;
+
+/// The part of a field the range reader looks at.
+const MAX_FIELD_BYTES: usize = 8192;
+
+// "Ver.", "version", "バージョン", "버전", "版本" before or between versions carry nothing.
+pattern!(
+    VERSION_WORD,
+    r"(?i)(?:(?-u:\b)(?:ver(?:sion|sión|são|sione|sie|sja|sii|siya)?s?|versionen|versies|versioni|versões|versiones|wersje|wersji|версия|версии|версій|версії|версія|release|releases|build)(?-u:\b)\.?|バージョン|버전|版本|版)"
+);
+
+/// Ranges of one affected-versions text, in the order written; empty when none is readable.
+pub(crate) fn ranges(text: &str) -> Vec<AffectedRange> {
+    let text = prefix(text, MAX_FIELD_BYTES);
+    let mut out = Vec::new();
+    for segment in segments(text) {
+        read_segment(segment, &mut out);
+        if out.len() >= MAX_RANGES {
+            out.truncate(MAX_RANGES);
+            break;
+        }
+    }
+    merge_bounds(out)
+}
+
+/// Lines, list items and the parts of a sentence between separators. A comma after a lower
+/// bound (">= 1.0, < 1.6") is put back together by [`merge_bounds`].
+fn segments(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut rest = line;
+        while !rest.is_empty() {
+            let cut = separator(rest);
+            let (head, tail) = match cut {
+                Some((start, end)) => (rest.get(..start).unwrap_or(""), rest.get(end..).unwrap_or("")),
+                None => (rest, ""),
+            };
+            if !head.trim().is_empty() {
+                out.push(head);
+            }
+            rest = tail;
+        }
+    }
+    out
+}
+
+static SEPARATORS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let words = labels::version_words();
+    let mut joins: Vec<String> = words
+        .and
+        .iter()
+        .map(|w| {
+            let escaped: Vec<String> = w.split_whitespace().map(regex::escape).collect();
+            let spaced = w.chars().next().is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
+            if spaced {
+                format!(r"\s+{}\s+", escaped.join(r"\s+"))
+            } else {
+                format!(r"\s*{}\s*", escaped.join(r"\s+"))
+            }
+        })
+        .collect();
+    joins.sort_by_key(|j| std::cmp::Reverse(j.len()));
+    let mut alternatives = vec![r"\s*[;,，；、]\s*".to_owned(), r"\s+/\s+".to_owned()];
+    alternatives.extend(joins);
+    compile(&format!("(?i){}", alternatives.join("|")))
+});
+
+/// The first separator of `s` that does not start a phrase of its own ("and earlier", "及之前",
+/// "y anteriores" join a version to its bound, not two ranges).
+fn separator(s: &str) -> Option<(usize, usize)> {
+    let w = labels::version_words();
+    SEPARATORS.as_ref()?.find_iter(s).find_map(|m| {
+        let from = s.get(m.start()..).unwrap_or("").trim_start().to_lowercase();
+        let bound = starts_with_word(&from, &w.earlier) || starts_with_word(&from, &w.later);
+        (!bound).then_some((m.start(), m.end()))
+    })
+}
+
+/// The text before the first `versions.fixed` phrase: "2.7.x before 2.7.8 (fixed in 2.7.8)"
+/// keeps "2.7.x before 2.7.8 (", and a fixed-versions line swallowed into the field goes.
+pub(crate) fn before_fixed(text: &str) -> &str {
+    let w = labels::version_words();
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        return text;
+    }
+    let cut = w
+        .fixed
+        .iter()
+        .filter_map(|word| {
+            let mut from = 0;
+            while let Some(pos) = lower.get(from..).and_then(|s| s.find(word.as_str())) {
+                let start = from + pos;
+                let end = start + word.len();
+                let before = lower.get(..start).and_then(|b| b.chars().next_back());
+                let after = lower.get(end..).and_then(|a| a.chars().next());
+                if boundary(before, word) && boundary(after, word) {
+                    return Some(start);
+                }
+                from = end;
+            }
+            None
+        })
+        .min();
+    match cut {
+        Some(0) | None => text,
+        Some(at) => text
+            .get(..at)
+            .unwrap_or(text)
+            .trim_end_matches(['(', '（', ' ', ',', ';', '，', '；', '-', '–', '\n']),
+    }
+}
+
+/// What a word next to a version says about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bound {
+    /// ">= X", "from X", "X and later".
+    Lower,
+    /// "< X", "before X": X is the first fixed version.
+    Fixed,
+    /// "<= X", "up to X", "X and earlier": X is the last affected version.
+    Last,
+}
+
+fn lower_words(s: &str, words: &[String]) -> bool {
+    words.iter().any(|w| s == w.as_str())
+}
+
+fn ends_with_word(s: &str, words: &[String]) -> bool {
+    words.iter().any(|w| {
+        s.ends_with(w.as_str()) && {
+            let before = s.get(..s.len() - w.len()).and_then(|b| b.chars().next_back());
+            boundary(before, w)
+        }
+    })
+}
+
+fn starts_with_word(s: &str, words: &[String]) -> bool {
+    words.iter().any(|w| {
+        s.starts_with(w.as_str()) && {
+            let after = s.get(w.len()..).and_then(|a| a.chars().next());
+            boundary(after, w)
+        }
+    })
+}
+
+/// A letter word must not run into another letter ("to" inside "tool"); symbols and CJK
+/// words need no space.
+fn boundary(next: Option<char>, word: &str) -> bool {
+    let lettered = word
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
+    !lettered || !next.is_some_and(|c| c.is_alphanumeric() && !labels::is_cjk(c))
+}
+
+/// The bound a word before a version gives it.
+fn bound_before(text: &str, w: &VersionWords) -> Option<Bound> {
+    let t = clean_context(text);
+    let t = t.trim_end();
+    if t.ends_with("<=") || t.ends_with('≤') || t.ends_with('≦') || t.ends_with("=<") {
+        return Some(Bound::Last);
+    }
+    if t.ends_with(">=") || t.ends_with('≥') || t.ends_with('≧') || t.ends_with('>') || t.ends_with('＞') {
+        return Some(Bound::Lower);
+    }
+    if t.ends_with('<') || t.ends_with('＜') {
+        return Some(Bound::Fixed);
+    }
+    if ends_with_word(t, &w.upto) {
+        return Some(Bound::Last);
+    }
+    if ends_with_word(t, &w.before) {
+        return Some(Bound::Fixed);
+    }
+    if ends_with_word(t, &w.from) {
+        return Some(Bound::Lower);
+    }
+    None
+}
+
+/// The bound a word after a version gives it.
+fn bound_after(text: &str, w: &VersionWords) -> Option<Bound> {
+    let t = clean_context(text);
+    let t = t.trim_start();
+    if starts_with_word(t, &w.earlier) {
+        return Some(Bound::Last);
+    }
+    if starts_with_word(t, &w.later) {
+        return Some(Bound::Lower);
+    }
+    if starts_with_word(t, &w.until) {
+        return Some(Bound::Last);
+    }
+    None
+}
+
+/// Lower-cased context with "Ver."/"version"/"バージョン" taken out and brackets as spaces.
+fn clean_context(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let stripped = match VERSION_WORD.as_ref() {
+        Some(re) => re.replace_all(&lower, " ").into_owned(),
+        None => lower,
+    };
+    let spaced: String = stripped
+        .chars()
+        .map(|c| if "()（）[]「」:：\"'`*".contains(c) { ' ' } else { c })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// How two versions with `between` them make one range, if they do.
+fn pair(between: &str, w: &VersionWords) -> Option<Bound> {
+    let t = clean_context(between);
+    if t.is_empty() || t.chars().count() > 24 {
+        return None;
+    }
+    if t.contains("<=") || t.contains('≤') {
+        return Some(Bound::Last);
+    }
+    if t.contains('<') {
+        return Some(Bound::Fixed);
+    }
+    if lower_words(&t, &w.before) || ends_with_word(&t, &w.before) {
+        return Some(Bound::Fixed);
+    }
+    if lower_words(&t, &w.range) || ends_with_word(&t, &w.range) || ends_with_word(&t, &w.upto) {
+        return Some(Bound::Last);
+    }
+    None
+}
+
+/// "2.7.x" as the first affected version is "2.7.0"; as a last affected version it stays.
+fn lower_version(v: &str) -> String {
+    let v = strip_v(v);
+    match v.strip_suffix(".x").or_else(|| v.strip_suffix(".X")).or_else(|| v.strip_suffix(".*")) {
+        Some(stem) => format!("{stem}.0"),
+        None => v.to_owned(),
+    }
+}
+
+fn strip_v(v: &str) -> &str {
+    v.strip_prefix(['v', 'V'])
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(v)
+}
+
+struct Token<'a> {
+    start: usize,
+    end: usize,
+    text: &'a str,
+}
+
+fn tokens(segment: &str) -> Vec<Token<'_>> {
+    let Some(re) = TOKENS.as_ref() else {
+        return Vec::new();
+    };
+    re.find_iter(segment)
+        .filter(|m| {
+            // "CVE-2024-1234", "CWE-79", dates and addresses are not versions.
+            let before = segment.get(..m.start()).and_then(|b| b.chars().next_back());
+            let after = segment.get(m.end()..).and_then(|a| a.chars().next());
+            let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            !glued(before) && !glued(after) && plausible(m.as_str())
+        })
+        .map(|m| Token {
+            start: m.start(),
+            end: m.end(),
+            text: m.as_str(),
+        })
+        .collect()
+}
+
+/// A date ("01.02.2024") or an address ("10.0.0.1") is not a version; neither is a year alone.
+fn plausible(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    let date = matches!(parts.as_slice(), [d, m, y] if d.len() <= 2 && m.len() <= 2 && y.len() == 4);
+    let year = parts.len() == 1 && v.len() == 4 && v.starts_with(['1', '2']);
+    !date && !year && parts.len() <= 5
+}
+
+fn read_segment(segment: &str, out: &mut Vec<AffectedRange>) {
+    let w = labels::version_words();
+    let toks = tokens(segment);
+    let mut i = 0;
+    let mut last_end = 0;
+    while let Some(a) = toks.get(i) {
+        let lead = segment.get(last_end..a.start).unwrap_or("");
+        if let Some(b) = toks.get(i + 1)
+            && let Some(kind) = pair(segment.get(a.end..b.start).unwrap_or(""), w)
+        {
+            let after = toks.get(i + 2).map_or(segment.len(), |n| n.start);
+            let tail = segment.get(b.end..after).unwrap_or("");
+            let kind = match (kind, bound_after(tail, w)) {
+                // ">= 1.0 < 1.6 (exclusive)": the pair already says; "1.0 to 1.4 and earlier" is odd
+                // but the pair still wins.
+                (k, _) => k,
+            };
+            let mut range = AffectedRange {
+                introduced: Some(lower_version(a.text)),
+                text: segment.get(a.start..b.end).unwrap_or("").trim().to_owned(),
+                ..AffectedRange::default()
+            };
+            match kind {
+                Bound::Fixed => range.fixed = Some(strip_v(b.text).to_owned()),
+                _ => range.last_affected = Some(strip_v(b.text).to_owned()),
+            }
+            if bound_before(lead, w) == Some(Bound::Last) {
+                // "<= 1.0 - 1.4" does not happen; keep the pair as read.
+            }
+            out.push(range);
+            last_end = b.end;
+            i += 2;
+            continue;
+        }
+        let next_start = toks.get(i + 1).map_or(segment.len(), |n| n.start);
+        let tail = segment.get(a.end..next_start).unwrap_or("");
+        let bound = bound_before(lead, w).or_else(|| bound_after(tail, w));
+        let version = strip_v(a.text).to_owned();
+        let mut range = AffectedRange {
+            text: segment.get(a.start..a.end).unwrap_or("").trim().to_owned(),
+            ..AffectedRange::default()
+        };
+        match bound {
+            Some(Bound::Fixed) => range.fixed = Some(version),
+            Some(Bound::Last) => range.last_affected = Some(version),
+            Some(Bound::Lower) => range.introduced = Some(lower_version(a.text)),
+            None => range.introduced = Some(version),
+        }
+        range.text = segment.trim().to_owned();
+        out.push(range);
+        last_end = a.end;
+        i += 1;
+    }
+}
+
+/// ">= 1.0.0, < 1.6.0" was cut at the comma: a lone lower bound followed by a lone upper
+/// bound is one range.
+fn merge_bounds(ranges: Vec<AffectedRange>) -> Vec<AffectedRange> {
+    let mut out: Vec<AffectedRange> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let lone_upper = r.introduced.is_none() && (r.fixed.is_some() || r.last_affected.is_some());
+        if lone_upper
+            && let Some(prev) = out.last_mut()
+            && prev.introduced.is_some()
+            && prev.fixed.is_none()
+            && prev.last_affected.is_none()
+            && prev.text.contains(['>', '≥', '≧'])
+        {
+            prev.fixed = r.fixed;
+            prev.last_affected = r.last_affected;
+            prev.text = format!("{}, {}", prev.text, r.text);
+            continue;
+        }
+        out.push(r);
+    }
+    out
+}
+
+pattern!(FIXED_LIST, r"^[\s:：\-–=>≥]*((?:[vV]?\d[0-9A-Za-z.+~\-]*(?:\s*(?:,|，|、|;|\||/|\s+and\s+|\s+or\s+|\s+und\s+|\s+et\s+|\s+y\s+|\s+e\s+|\s+en\s+|\s+i\s+|\s+и\s+|\s+і\s+|\s+та\s+|\s*및\s*|\s*和\s*|\s*及\s*)\s*)?){1,16})");
+
+/// Versions named as fixed: after a `versions.fixed` word ("Fixed in: 2.7.8, 3.0.7",
+/// "corrigé dans la version 4.1", "修复版本：2.1.1"), in the order written, without repeats.
+pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
+    let w = labels::version_words();
+    let text = prefix(text, 64 * 1024);
+    let lower = text.to_lowercase();
+    let mut out: Vec<String> = Vec::new();
+    let Some(list) = FIXED_LIST.as_ref() else {
+        return out;
+    };
+    for word in &w.fixed {
+        let mut from = 0;
+        while let Some(pos) = lower.get(from..).and_then(|s| s.find(word.as_str())) {
+            let start = from + pos;
+            let end = start + word.len();
+            from = end;
+            let before = lower.get(..start).and_then(|b| b.chars().next_back());
+            let after = lower.get(end..).and_then(|a| a.chars().next());
+            if !boundary(before, word) || !boundary(after, word) {
+                continue;
+            }
+            // Lower-casing may change byte lengths; read from the lower-cased text throughout.
+            let rest = lower.get(end..).unwrap_or("");
+            let rest = skip_version_words(rest);
+            if let Some(c) = list.captures(rest).and_then(|c| c.get(1)) {
+                for tok in tokens(c.as_str()) {
+                    let v = original_case(text, &lower, rest, c.start() + tok.start, tok.text);
+                    let v = strip_v(&v).to_owned();
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+    }
+    // Order of appearance in the text, not of the vocabulary.
+    out.sort_by_key(|v| lower.find(&v.to_lowercase()).unwrap_or(usize::MAX));
+    out
+}
+
+/// "la version", "version", "バージョン" between the fixed word and its versions.
+fn skip_version_words(s: &str) -> &str {
+    let mut rest = s.trim_start_matches([' ', ':', '：', '\t']);
+    for _ in 0..3 {
+        let trimmed = rest.trim_start_matches([' ', ':', '：', '\t', '\n']);
+        let next = ["la ", "le ", "the ", "de ", "der ", "die ", "della ", "na ", "w ", "в ", "у "]
+            .iter()
+            .find_map(|a| trimmed.strip_prefix(a))
+            .unwrap_or(trimmed);
+        let next = match VERSION_WORD.as_ref().and_then(|re| re.find(next)) {
+            Some(m) if m.start() == 0 => next.get(m.end()..).unwrap_or(""),
+            _ => next,
+        };
+        if next.len() == rest.len() {
+            break;
+        }
+        rest = next;
+    }
+    rest.trim_start_matches([' ', ':', '：', '\t', '\n'])
+}
+
+/// The token as written in the original text (versions keep their case: "8.2R1").
+fn original_case(text: &str, lower: &str, rest: &str, offset: usize, token: &str) -> String {
+    let base = lower.len() - rest.len() + offset;
+    if text.len() == lower.len() {
+        if let Some(orig) = text.get(base..base + token.len()) {
+            return orig.to_owned();
+        }
+    }
+    token.to_owned()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn show(text: &str) -> Vec<String> {
+        ranges(text)
+            .iter()
+            .map(|r| {
+                let mut parts = Vec::new();
+                if let Some(v) = &r.introduced {
+                    parts.push(format!("introduced={v}"));
+                }
+                if let Some(v) = &r.fixed {
+                    parts.push(format!("fixed={v}"));
+                }
+                if let Some(v) = &r.last_affected {
+                    parts.push(format!("last_affected={v}"));
+                }
+                parts.join(" ")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn patterns_compile() {
+        for re in [&TOKENS, &VERSION_WORD, &FIXED_LIST, &SEPARATORS] {
+            assert!(re.is_some());
+        }
+    }
+
+    #[test]
+    fn every_range_of_a_field_is_kept() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "2.7.x before 2.7.8, 3.0.x before 3.0.7",
+                &["introduced=2.7.0 fixed=2.7.8", "introduced=3.0.0 fixed=3.0.7"],
+            ),
+            (
+                "- 2.7.x before 2.7.8\n- 3.0.x before 3.0.7\n- 3.1.x before 3.1.2",
+                &[
+                    "introduced=2.7.0 fixed=2.7.8",
+                    "introduced=3.0.0 fixed=3.0.7",
+                    "introduced=3.1.0 fixed=3.1.2",
+                ],
+            ),
+            (">= 1.0.0 < 1.6.0", &["introduced=1.0.0 fixed=1.6.0"]),
+            (">= 1.0.0, < 1.6.0", &["introduced=1.0.0 fixed=1.6.0"]),
+            ("before 8.2R12.1", &["fixed=8.2R12.1"]),
+            ("1.0.0-rc.1 through 1.0.0", &["introduced=1.0.0-rc.1 last_affected=1.0.0"]),
+            ("Ver. 1.0 〜 Ver. 1.4", &["introduced=1.0 last_affected=1.4"]),
+            ("1.0부터 1.4까지", &["introduced=1.0 last_affected=1.4"]),
+            ("2.3 及之前版本", &["last_affected=2.3"]),
+            ("3.1.4 以前", &["last_affected=3.1.4"]),
+            ("4.2 and earlier", &["last_affected=4.2"]),
+            ("5.0 and later", &["introduced=5.0"]),
+            ("2.4.1", &["introduced=2.4.1"]),
+            ("alle Versionen vor 3.2.1", &["fixed=3.2.1"]),
+            ("versions antérieures à 3.2", &["fixed=3.2"]),
+            ("none given", &[]),
+            ("CVE-2024-12345", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(show(text), *want, "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn fixed_versions_stated_apart() {
+        let cases: &[(&str, &[&str])] = &[
+            ("Fixed in: 2.7.8, 3.0.7", &["2.7.8", "3.0.7"]),
+            ("Patched versions: >= 1.6.0", &["1.6.0"]),
+            ("Le problème est corrigé dans la version 4.1.2.", &["4.1.2"]),
+            ("修复版本：2.1.1", &["2.1.1"]),
+            ("nothing fixed yet", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(fixed_versions(text), *want, "text {text:?}");
+        }
+    }
+}
