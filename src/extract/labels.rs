@@ -78,6 +78,8 @@ struct Vocabulary {
     generic_subjects: HashSet<String>,
     /// Words that make a severity word near them a statement: "rated", "eingestuft", "评为".
     severity_context: Vec<String>,
+    /// The `versions.fixed` words normalised as labels, for "Fixed in:" key lines.
+    fixed_labels: HashSet<String>,
 }
 
 /// What a vocabulary line gives words for.
@@ -179,7 +181,10 @@ impl Vocabulary {
             Entry::From => self.versions.from.push(phrase),
             Entry::Until => self.versions.until.push(phrase),
             Entry::And => self.versions.and.push(phrase),
-            Entry::Fixed => self.versions.fixed.push(phrase),
+            Entry::Fixed => {
+                self.fixed_labels.insert(key);
+                self.versions.fixed.push(phrase);
+            }
             Entry::Closing => {
                 self.closing.insert(closing_key(word));
             }
@@ -422,7 +427,23 @@ fn closing_key(text: &str) -> String {
 /// "Mit freundlichen Grüßen").
 pub(crate) fn is_closing(line: &str) -> bool {
     let key = closing_key(line);
-    !key.is_empty() && key.chars().count() <= 40 && VOCABULARY.closing.contains(&key)
+    if key.is_empty() || key.chars().count() > 40 {
+        return false;
+    }
+    // "以上、よろしくお願いいたします": a CJK closing ends the line.
+    VOCABULARY.closing.contains(&key)
+        || (key.chars().count() <= 30
+            && VOCABULARY.closing.iter().any(|w| {
+                w.chars().count() >= 4 && w.chars().all(is_cjk) && key.ends_with(w.as_str())
+            }))
+}
+
+/// "Fixed in", "Patched versions", "修复版本" as the key of a line.
+pub(crate) fn is_fixed_label(raw: &str) -> bool {
+    if raw.len() > MAX_LABEL_BYTES * 2 {
+        return false;
+    }
+    VOCABULARY.fixed_labels.contains(&normalise(raw))
 }
 
 /// Words that make a nearby severity word a statement ("rated", "eingestuft", "评为").

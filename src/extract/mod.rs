@@ -21,6 +21,7 @@
 //! - `assemble`: fields from the sections.
 //! - `inline`: "Label: value" inside running prose.
 //! - `prose`: fallbacks for fields no label gave (severity, versions, type, steps).
+//! - `closing`: the researcher's name and address after a closing formula or signature.
 //! - `versions`: affected versions inferred from running text.
 //! - `ranges`: the affected versions as ranges, and the versions stated as fixed.
 //! - `scoring`: CVSS vectors found and scored.
@@ -28,6 +29,7 @@
 
 mod assemble;
 mod classify;
+mod closing;
 mod fields;
 mod html;
 mod html_labels;
@@ -73,6 +75,11 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
         };
     }
     prose::fill_fallbacks(&mut fields, &lines);
+    if fields.credit_name.is_none() || fields.contact.is_none() {
+        let (name, address) = closing::signer(&text::normalise(text));
+        fields.credit_name = fields.credit_name.take().or(name);
+        fields.contact = fields.contact.take().or(address);
+    }
     fill_ranges(&mut fields, &lines);
     cap_all(&mut fields);
     fields

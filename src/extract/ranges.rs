@@ -23,7 +23,7 @@ use super::text::{compile, pattern, prefix};
 
 /// A version token: "2.4", "8.2R12.1", "1.0.0-rc.1", "2.4.x", "v3", "10". Single numbers are
 /// allowed here because the text is already known to be about versions.
-const TOKEN: &str = r"[vV]?\d{1,9}(?:\.(?:\d{1,9}|[xX*]))*(?:[A-Za-z]{1,3}\d{1,6}(?:\.\d{1,6})*)?(?:[-+~][A-Za-z][0-9A-Za-z]{0,15}(?:\.[0-9A-Za-z]{1,16})*)?";
+const TOKEN: &str = r"(?:[vV]|[A-Z]{1,2})?\d{1,9}(?:\.(?:\d{1,9}|[xX*]))*(?:[A-Za-z]{1,3}\d{1,6}(?:\.\d{1,6})*)?(?:[-+~][A-Za-z][0-9A-Za-z]{0,15}(?:\.[0-9A-Za-z]{1,16})*)?";
 
 pattern!(TOKENS, TOKEN);
 
@@ -100,7 +100,9 @@ static SEPARATORS: LazyLock<Option<Regex>> = LazyLock::new(|| {
 fn separator(s: &str) -> Option<(usize, usize)> {
     let w = labels::version_words();
     SEPARATORS.as_ref()?.find_iter(s).find_map(|m| {
-        let from = s.get(m.start()..).unwrap_or("").trim_start().to_lowercase();
+        let from = prefix(s.get(m.start()..).unwrap_or(""), 48)
+            .trim_start()
+            .to_lowercase();
         let bound = starts_with_word(&from, &w.earlier) || starts_with_word(&from, &w.later);
         (!bound).then_some((m.start(), m.end()))
     })
@@ -355,7 +357,11 @@ fn read_segment(segment: &str, out: &mut Vec<AffectedRange>) {
             Some(Bound::Fixed) => range.fixed = Some(version),
             Some(Bound::Last) => range.last_affected = Some(version),
             Some(Bound::Lower) => range.introduced = Some(lower_version(a.text)),
-            None => range.introduced = Some(version),
+            // A single version is affected alone: it opens and closes its range.
+            None => {
+                range.introduced = Some(version.clone());
+                range.last_affected = Some(version);
+            }
         }
         range.text = segment.trim().to_owned();
         out.push(range);
@@ -517,7 +523,7 @@ mod tests {
             ("3.1.4 以前", &["last_affected=3.1.4"]),
             ("4.2 and earlier", &["last_affected=4.2"]),
             ("5.0 and later", &["introduced=5.0"]),
-            ("2.4.1", &["introduced=2.4.1"]),
+            ("2.4.1", &["introduced=2.4.1 last_affected=2.4.1"]),
             ("alle Versionen vor 3.2.1", &["fixed=3.2.1"]),
             ("versions antérieures à 3.2", &["fixed=3.2"]),
             ("none given", &[]),
