@@ -393,7 +393,7 @@ fn merge_bounds(ranges: Vec<AffectedRange>) -> Vec<AffectedRange> {
     out
 }
 
-pattern!(FIXED_LIST, r"^[\s:：\-–=>≥]*((?:[vV]?\d[0-9A-Za-z.+~\-]*(?:\s*(?:,|，|、|;|\||/|\s+and\s+|\s+or\s+|\s+und\s+|\s+et\s+|\s+y\s+|\s+e\s+|\s+en\s+|\s+i\s+|\s+и\s+|\s+і\s+|\s+та\s+|\s*및\s*|\s*和\s*|\s*及\s*)\s*)?){1,16})");
+pattern!(FIXED_LIST, r"^[\s:：\-–=>≥]*((?:[A-Za-z]{0,2}\d[0-9A-Za-z.+~\-]*(?:\s*(?:,|，|、|;|\||/|\s+and\s+|\s+or\s+|\s+und\s+|\s+et\s+|\s+y\s+|\s+e\s+|\s+en\s+|\s+i\s+|\s+и\s+|\s+і\s+|\s+та\s+|\s*및\s*|\s*和\s*|\s*及\s*|\s+или\s+|\s+або\s+|\s+lub\s+|\s+o\s+|\s+ou\s+|\s+oder\s+|\s+of\s+|\s*或\s*|\s*\n\s*)\s*)?){1,16})");
 
 /// Versions named as fixed: after a `versions.fixed` word ("Fixed in: 2.7.8, 3.0.7",
 /// "corrigé dans la version 4.1", "修复版本：2.1.1"), in the order written, without repeats.
@@ -416,13 +416,15 @@ pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
             if !boundary(before, word) || !boundary(after, word) {
                 continue;
             }
-            // Lower-casing may change byte lengths; read from the lower-cased text throughout.
-            let rest = lower.get(end..).unwrap_or("");
-            let rest = skip_version_words(rest);
+            // Positions are found in the lower-cased text; versions are read from the text
+            // as written ("8.2R1", "D4.93") when lower-casing kept the byte offsets.
+            let source = if lower.len() == text.len() { text } else { lower.as_str() };
+            let rest_lower = skip_version_words(lower.get(end..).unwrap_or(""));
+            let offset = lower.len() - rest_lower.len();
+            let rest = source.get(offset..).unwrap_or(rest_lower);
             if let Some(c) = list.captures(rest).and_then(|c| c.get(1)) {
-                for tok in tokens(c.as_str()) {
-                    let v = original_case(text, &lower, rest, c.start() + tok.start, tok.text);
-                    let v = strip_v(&v).to_owned();
+                for tok in tokens(c.as_str()).into_iter().filter(|t| t.text.contains('.')) {
+                    let v = strip_v(tok.text).to_owned();
                     if !out.contains(&v) {
                         out.push(v);
                     }
@@ -437,7 +439,7 @@ pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
 
 /// "la version", "version", "バージョン" between the fixed word and its versions.
 fn skip_version_words(s: &str) -> &str {
-    let mut rest = s.trim_start_matches([' ', ':', '：', '\t']);
+    let mut rest = s.trim_start_matches([' ', ':', '：', '\t', '*', '_', '`']);
     for _ in 0..3 {
         let trimmed = rest.trim_start_matches([' ', ':', '：', '\t', '\n']);
         let next = ["la ", "le ", "the ", "de ", "der ", "die ", "della ", "na ", "w ", "в ", "у "]
@@ -453,18 +455,30 @@ fn skip_version_words(s: &str) -> &str {
         }
         rest = next;
     }
-    rest.trim_start_matches([' ', ':', '：', '\t', '\n'])
+    let rest = rest.trim_start_matches([' ', ':', '：', '\t', '\n', '*', '_', '`']);
+    skip_product_name(rest)
 }
 
-/// The token as written in the original text (versions keep their case: "8.2R1").
-fn original_case(text: &str, lower: &str, rest: &str, offset: usize, token: &str) -> String {
-    let base = lower.len() - rest.len() + offset;
-    if text.len() == lower.len() {
-        if let Some(orig) = text.get(base..base + token.len()) {
-            return orig.to_owned();
+/// "Quill 1.84", "Kreda 1.84": up to three words of a product name before the versions.
+fn skip_product_name(s: &str) -> &str {
+    let mut rest = s;
+    for _ in 0..3 {
+        if rest.starts_with(|c: char| c.is_ascii_digit() || c == 'v' || c == 'V') {
+            return rest;
         }
+        let Some((word, after)) = rest.split_once(' ') else {
+            return s;
+        };
+        if word.is_empty() || !word.chars().all(|c| c.is_alphanumeric() || c == '-') {
+            return s;
+        }
+        rest = after.trim_start();
     }
-    token.to_owned()
+    if rest.starts_with(|c: char| c.is_ascii_digit()) {
+        rest
+    } else {
+        s
+    }
 }
 
 #[cfg(test)]
