@@ -164,6 +164,11 @@ impl Vocabulary {
         let phrase = word.to_lowercase();
         match entry {
             Entry::Field(field) => {
+                // "the severity of this flaw is critical": a severity label in a sentence
+                // states the level as well.
+                if field == FieldName::Severity && word.chars().count() >= 4 {
+                    self.severity_context.push(phrase);
+                }
                 self.labels.entry(key).or_insert(field);
             }
             Entry::Severity(level) => {

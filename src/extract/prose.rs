@@ -183,7 +183,7 @@ fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
                 .or_else(|| {
                     let behind = suffix(lower.get(..start).unwrap_or(""), CONTEXT_CHARS * 4);
                     let tail: String = behind
-                        .rsplit(['.', '!', '?', '\n', '。'])
+                        .rsplit(['.', '!', '?', '。'])
                         .next()
                         .unwrap_or("")
                         .chars()
@@ -212,7 +212,7 @@ fn sentence(s: &str, max: usize) -> &str {
     let end = s
         .char_indices()
         .take(max)
-        .find(|(_, c)| matches!(c, '.' | '!' | '?' | '\n' | '。' | ';'))
+        .find(|(_, c)| matches!(c, '.' | '!' | '?' | '。' | ';'))
         .map_or_else(|| s.char_indices().nth(max).map_or(s.len(), |(i, _)| i), |(i, _)| i);
     s.get(..end).unwrap_or(s)
 }
@@ -243,7 +243,7 @@ const CVSS_VERSIONS: &[&str] = &["2.0", "3.0", "3.1", "4.0", "2", "3", "4"];
 pub(crate) fn severity_from_score(text: &str) -> Option<Severity> {
     let head = prefix(text, 64 * 1024);
     if let Some(c) = OUT_OF_TEN.as_ref().and_then(|re| re.captures(head))
-        && let Some(v) = c.get(1).and_then(|m| m.as_str().parse::<f64>().ok())
+        && let Some(v) = c.get(1).and_then(|m| m.as_str().replace(',', ".").parse::<f64>().ok())
     {
         return Some(band(v));
     }
@@ -265,7 +265,7 @@ pub(crate) fn severity_from_score(text: &str) -> Option<Severity> {
             if window.get(m.end()..).is_some_and(|r| r.starts_with('/')) {
                 break;
             }
-            if let Ok(v) = m.as_str().parse::<f64>() {
+            if let Ok(v) = m.as_str().replace(',', ".").parse::<f64>() {
                 return Some(band(v));
             }
         }
