@@ -64,6 +64,8 @@ pub(crate) struct VersionWords {
     pub(crate) and: Vec<String>,
     /// Before the versions stated as fixed: "fixed in", "patched versions", "修复版本".
     pub(crate) fixed: Vec<String>,
+    /// After one version, exclusive: "未満", "미만", "之前" ("3.6.0 之前" is fixed in 3.6.0).
+    pub(crate) below: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +96,7 @@ pub(crate) enum Entry {
     Earlier,
     All,
     UpTo,
+    Below,
     From,
     Until,
     And,
@@ -117,6 +120,7 @@ fn entry(key: &str) -> Option<Entry> {
         "versions.earlier" => Entry::Earlier,
         "versions.all" => Entry::All,
         "versions.upto" => Entry::UpTo,
+        "versions.below" => Entry::Below,
         "versions.from" => Entry::From,
         "versions.until" => Entry::Until,
         "versions.and" => Entry::And,
@@ -183,6 +187,7 @@ impl Vocabulary {
             Entry::Earlier => self.versions.earlier.push(phrase),
             Entry::All => self.versions.all.push(phrase),
             Entry::UpTo => self.versions.upto.push(phrase),
+            Entry::Below => self.versions.below.push(phrase),
             Entry::From => self.versions.from.push(phrase),
             Entry::Until => self.versions.until.push(phrase),
             Entry::And => self.versions.and.push(phrase),

@@ -43,6 +43,9 @@ pattern!(
 pub(crate) fn ranges(text: &str) -> Vec<AffectedRange> {
     let text = prefix(text, MAX_FIELD_BYTES);
     let mut out = Vec::new();
+    if platforms_only(text) {
+        return out;
+    }
     for segment in segments(text) {
         read_segment(segment, &mut out);
         if out.len() >= MAX_RANGES {
@@ -51,6 +54,20 @@ pub(crate) fn ranges(text: &str) -> Vec<AffectedRange> {
         }
     }
     merge_bounds(out)
+}
+
+pattern!(
+    PLATFORM,
+    r"(?i)(?-u:\b)(?:windows|server|macos|os x|ios|ipados|android|ubuntu|debian|rhel|red hat|fedora|office)(?-u:\b)"
+);
+
+/// "Windows 10 and 11, Windows Server 2019 and 2022": products and platforms, no version of
+/// the software itself; every number is a bare integer after a platform name.
+fn platforms_only(text: &str) -> bool {
+    PLATFORM.as_ref().is_some_and(|re| re.is_match(text))
+        && TOKENS
+            .as_ref()
+            .is_some_and(|re| re.find_iter(text).all(|m| !m.as_str().contains('.')))
 }
 
 /// Lines, list items and the parts of a sentence between separators. A comma after a lower
@@ -104,7 +121,8 @@ fn separator(s: &str) -> Option<(usize, usize)> {
             .trim_start()
             .to_lowercase();
         let bound = starts_with_word(&from, &w.earlier) || starts_with_word(&from, &w.later);
-        (!bound).then_some((m.start(), m.end()))
+        let head_has_version = tokens(s.get(..m.start()).unwrap_or("")).first().is_some();
+        (!bound && head_has_version).then_some((m.start(), m.end()))
     })
 }
 
@@ -218,6 +236,9 @@ fn bound_after(text: &str, w: &VersionWords) -> Option<Bound> {
     if starts_with_word(t, &w.earlier) {
         return Some(Bound::Last);
     }
+    if starts_with_word(t, &w.below) {
+        return Some(Bound::Fixed);
+    }
     if starts_with_word(t, &w.later) {
         return Some(Bound::Lower);
     }
@@ -229,7 +250,7 @@ fn bound_after(text: &str, w: &VersionWords) -> Option<Bound> {
 
 /// Lower-cased context with "Ver."/"version"/"バージョン" taken out and brackets as spaces.
 fn clean_context(text: &str) -> String {
-    let lower = text.to_lowercase();
+    let lower = text.to_lowercase().replace("（含）", " ").replace("(含)", " ");
     let stripped = match VERSION_WORD.as_ref() {
         Some(re) => re.replace_all(&lower, " ").into_owned(),
         None => lower,
@@ -247,17 +268,19 @@ fn pair(between: &str, w: &VersionWords) -> Option<Bound> {
     if t.is_empty() || t.chars().count() > 24 {
         return None;
     }
-    if t.contains("<=") || t.contains('≤') {
+    // "2.0.0 <= 版本 < 2.4.1": the operator next to the upper version decides.
+    let t = t.trim_end();
+    if t.ends_with("<=") || t.ends_with('≤') {
         return Some(Bound::Last);
     }
-    if t.contains('<') {
+    if t.ends_with('<') || t.contains(", <") || t.contains(",<") {
         return Some(Bound::Fixed);
     }
-    if lower_words(&t, &w.before) || ends_with_word(&t, &w.before) {
-        return Some(Bound::Fixed);
-    }
-    if lower_words(&t, &w.range) || ends_with_word(&t, &w.range) || ends_with_word(&t, &w.upto) {
+    if lower_words(t, &w.range) || ends_with_word(t, &w.range) || ends_with_word(t, &w.upto) {
         return Some(Bound::Last);
+    }
+    if lower_words(t, &w.before) || ends_with_word(t, &w.before) {
+        return Some(Bound::Fixed);
     }
     None
 }
@@ -311,7 +334,34 @@ fn plausible(v: &str) -> bool {
     !date && !year && parts.len() <= 5
 }
 
+/// "2.5.9之前的2.5.x版本", "1.x 系の 1.2.0 以降": a series ("2.5.x") beside a range of the same
+/// segment names the range's line, not a range of its own; it opens the range when the
+/// range has no start.
 fn read_segment(segment: &str, out: &mut Vec<AffectedRange>) {
+    let mut found = Vec::new();
+    read_segment_ranges(segment, &mut found);
+    let series = |r: &AffectedRange| {
+        r.introduced.as_deref().is_some_and(is_series) && r.introduced == r.last_affected
+    };
+    let (lines, mut ranges): (Vec<AffectedRange>, Vec<AffectedRange>) =
+        found.into_iter().partition(|r| series(r));
+    if ranges.is_empty() {
+        out.extend(lines);
+        return;
+    }
+    for line in lines {
+        if let Some(open) = ranges.iter_mut().find(|r| r.introduced.is_none()) {
+            open.introduced = line.introduced.as_deref().map(lower_version);
+        }
+    }
+    out.extend(merge_bounds(ranges));
+}
+
+fn is_series(v: &str) -> bool {
+    v.ends_with(".x") || v.ends_with(".X") || v.ends_with(".*")
+}
+
+fn read_segment_ranges(segment: &str, out: &mut Vec<AffectedRange>) {
     let w = labels::version_words();
     let toks = tokens(segment);
     let mut i = 0;
@@ -381,7 +431,6 @@ fn merge_bounds(ranges: Vec<AffectedRange>) -> Vec<AffectedRange> {
             && prev.introduced.is_some()
             && prev.fixed.is_none()
             && prev.last_affected.is_none()
-            && prev.text.contains(['>', '≥', '≧'])
         {
             prev.fixed = r.fixed;
             prev.last_affected = r.last_affected;
@@ -507,7 +556,7 @@ mod tests {
 
     #[test]
     fn patterns_compile() {
-        for re in [&TOKENS, &VERSION_WORD, &FIXED_LIST, &SEPARATORS] {
+        for re in [&TOKENS, &VERSION_WORD, &FIXED_LIST, &SEPARATORS, &PLATFORM] {
             assert!(re.is_some());
         }
     }

@@ -17,7 +17,7 @@ use super::text::{compile, pattern, prefix, suffix};
 
 /// A version number: at least two parts ("2.4", "1.2.3", "2.x"), an optional pre-release tag
 /// ("2.0-rc1", "1.0b2"); single numbers are too often counts.
-const VERSION: &str = r"v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4})?";
+const VERSION: &str = r"v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4}(?:\.\d{1,6})*)?";
 
 /// Versions from prose, as written, or `None`. `component` is the affected component when a
 /// label gave one: a version right after its name is the best guess left.
@@ -131,7 +131,13 @@ static PHRASES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let w = labels::version_words();
     let (range_words, range_marks) = spaced(&w.range);
     let (before_words, before_marks) = spaced(&w.before);
-    let after: Vec<String> = w.later.iter().chain(&w.earlier).cloned().collect();
+    let after: Vec<String> = w
+        .later
+        .iter()
+        .chain(&w.earlier)
+        .chain(&w.below)
+        .cloned()
+        .collect();
     let (after_words, after_marks) = spaced(&after);
     let all = alternation(&w.all);
     let mut alternatives = vec![
