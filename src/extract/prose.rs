@@ -20,25 +20,48 @@ use super::{labels, versions};
 /// setext, HTML `<h1>`-`<h3>` as converted, "■" symbols) that is not document furniture,
 /// else a short first line standing alone as a paragraph.
 pub(crate) fn body_title(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Option<String> {
-    if let Some(heading) = &parsed.first_heading {
+    if let Some(heading) = &parsed.first_heading
+        && !heading.contains([':', '：'])
+    {
         let t = clean_title(heading);
         if !t.is_empty() {
             return Some(t);
         }
     }
-    let mut rest = lines.iter().skip_while(|l| l.is_blank());
-    let first = rest.next()?;
-    let alone = rest.next().is_none_or(Line::is_blank);
-    let t = first.text.trim();
-    let plain = !first.code
-        && alone
-        && matches!(classify(t), Kind::Text)
+    // The first one-line paragraph among the first few, skipping markings ("TLP:CLEAR").
+    let mut paragraphs = 0;
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        if line.is_blank() {
+            i += 1;
+            continue;
+        }
+        paragraphs += 1;
+        if paragraphs > 3 {
+            break;
+        }
+        let alone = lines.get(i + 1).is_none_or(Line::is_blank);
+        let t = line.text.trim();
+        let marking = t.to_ascii_uppercase().starts_with("TLP");
+        if alone && !marking && !line.code && title_line(t) {
+            return Some(clean_title(t)).filter(|t| !t.is_empty());
+        }
+        if !alone || !marking {
+            break;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A line that can be a report's title: not a label line, not a sentence, not a greeting.
+fn title_line(t: &str) -> bool {
+    matches!(classify(t), Kind::Text)
         && heading_shaped(t)
         && t.chars().count() <= 120
         && !t.ends_with([':', '：', '。'])
         && !labels::is_generic_heading(t)
-        && !labels::is_closing(t);
-    plain.then(|| clean_title(t)).filter(|t| !t.is_empty())
+        && !labels::is_closing(t)
 }
 
 pattern!(

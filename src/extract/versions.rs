@@ -63,7 +63,7 @@ fn vocabulary_phrase_at_start(text: &str) -> Option<usize> {
 /// "CVSS >= 7.0", "score < 4.0", "CVSS 7.0 to 8.9" are about scores, not versions.
 fn about_scores(text: &str, start: usize) -> bool {
     let before = text.get(..start).unwrap_or("");
-    let ctx = suffix(before, 24).to_ascii_lowercase();
+    let ctx = suffix(before, 12).to_ascii_lowercase();
     ["cvss", "score", "rating", "severity"]
         .iter()
         .any(|w| ctx.contains(w))
@@ -140,8 +140,11 @@ static PHRASES: LazyLock<Option<Regex>> = LazyLock::new(|| {
         .collect();
     let (after_words, after_marks) = spaced(&after);
     let all = alternation(&w.all);
+    // "dalla 12.5 alla 12.9", "desde la 3.0 hasta la 5.2.0": a preposition glued to its
+    // article leads the range as written.
+    let lead = r"(?:(?:dalla|dal|desde\s+la)\s+)?";
     let mut alternatives = vec![
-        format!(r"{VERSION}\s+{}\s+{VERSION}", alternation(&range_words)),
+        format!(r"{lead}{VERSION}\s+{}\s+{VERSION}", alternation(&range_words)),
         format!(r"{VERSION}\s*{}\s*{VERSION}", alternation(&range_marks)),
         format!(r"(?:{all}\s+)?{}\s+{VERSION}", alternation(&before_words)),
         format!(r"{VERSION}\s+{}", alternation(&after_words)),
