@@ -49,6 +49,22 @@ fn unbullet(s: &str) -> String {
         .join("\n")
 }
 
+/// "rukzak-jwt (npm)", "hopak-client (PyPI)": the package, without its registry.
+fn without_ecosystem(value: &str) -> String {
+    const REGISTRIES: &[&str] = &[
+        "npm", "pypi", "pip", "maven", "nuget", "rubygems", "gem", "go", "crates.io", "cargo",
+        "composer", "packagist", "pub", "hex", "cocoapods", "swift",
+    ];
+    let t = value.trim_end();
+    if let Some(open) = t.rfind(" (")
+        && let Some(inner) = t.get(open + 2..).and_then(|r| r.strip_suffix(')'))
+        && REGISTRIES.contains(&inner.to_ascii_lowercase().as_str())
+    {
+        return t.get(..open).unwrap_or(t).to_owned();
+    }
+    value.to_owned()
+}
+
 fn credit(value: &str) -> String {
     let first = value.lines().next().unwrap_or("");
     match closing::name_in(first) {
@@ -157,7 +173,8 @@ fn place(f: &mut Fields, left: &mut Leftovers, section: &Section<'_>) {
             };
             if slot.is_none() {
                 let value = match field {
-                    FieldName::AffectedVersions | FieldName::AffectedComponent => unbullet(&value),
+                    FieldName::AffectedVersions => unbullet(&value),
+                    FieldName::AffectedComponent => without_ecosystem(&unbullet(&value)),
                     // "Lena Vogt (Office Graz)\nOrchard Labs": the person, not the affiliation.
                     FieldName::CreditName => credit(&value),
                     _ => value,

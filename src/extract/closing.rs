@@ -53,7 +53,24 @@ pub(crate) fn signer(text: &str) -> (Option<String>, Option<String>) {
         }
         email = after.iter().find_map(|l| email_in(l));
     }
-    let name = name.or_else(|| credited(tail));
+    if closing.is_none() {
+        // No closing formula: a name (and an address) as the report's last lines.
+        let last: Vec<&str> = tail.iter().rev().filter(|l| !l.is_empty()).take(2).copied().collect();
+        match last.as_slice() {
+            [address, person, ..] if email_in(address).as_deref() == Some(address.trim()) => {
+                name = name_in(person);
+                email = name.as_ref().and(email_in(address));
+            }
+            [person, ..] => name = name_in(person),
+            [] => {}
+        }
+    }
+    if name.is_none()
+        && let Some((person, address)) = credited(tail)
+    {
+        name = Some(person);
+        email = email.or(address);
+    }
     (name, email)
 }
 
@@ -73,9 +90,10 @@ fn email_in(line: &str) -> Option<String> {
         .map(|m| m.as_str().trim_end_matches('.').to_owned())
 }
 
-/// "Reported by Nerea Goikoetxea.", "Segnalato da Lorenzo Bianchi.": a credit label of any
-/// language, then a name, as the whole of a line near the end.
-fn credited(tail: &[&str]) -> Option<String> {
+/// "Reported by Nerea Goikoetxea.", "Found by Priya Natarajan (priya@…), who…", "Thanks to
+/// Amara Okafor for reporting": a credit label of any language at the start of a line near
+/// the end, then a name; with the address when the line gives one.
+fn credited(tail: &[&str]) -> Option<(String, Option<String>)> {
     tail.iter().rev().find_map(|line| {
         let words: Vec<&str> = line.split_whitespace().collect();
         (2..=4).rev().find_map(|n| {
@@ -84,9 +102,46 @@ fn credited(tail: &[&str]) -> Option<String> {
                 return None;
             }
             let rest = words.get(n..)?.join(" ");
-            name_in(rest.trim_end_matches(['.', '。']))
+            let person = leading_name(&rest)?;
+            Some((person, email_in(&rest)))
         })
     })
+}
+
+/// Words that join the parts of a name without a capital: "Joost van Dijk", "Sanne de Vries".
+const PARTICLES: &[&str] = &[
+    "van", "de", "der", "den", "von", "da", "di", "du", "dos", "das", "do", "la", "le", "del", "ter", "y", "e",
+];
+
+fn name_word(w: &str) -> bool {
+    w.chars().next().is_some_and(char::is_uppercase)
+        && w.chars().all(|c| c.is_alphabetic() || "-'’.".contains(c))
+}
+
+/// The capitalised words a sentence starts with, as a name of two to four words: "Amara
+/// Okafor for reporting" gives "Amara Okafor".
+fn leading_name(text: &str) -> Option<String> {
+    let head = text
+        .split(['<', '(', '（', '|', '·', ',', '，', ';', '—', '–'])
+        .next()
+        .unwrap_or("");
+    let mut taken: Vec<&str> = Vec::new();
+    for w in head.split_whitespace() {
+        let w = w.trim_end_matches(['.', '。', '!', ':']);
+        if name_word(w) || (!taken.is_empty() && PARTICLES.contains(&w)) {
+            taken.push(w);
+        } else {
+            break;
+        }
+        if taken.len() == 5 {
+            break;
+        }
+    }
+    while taken.last().is_some_and(|w| PARTICLES.contains(w)) {
+        taken.pop();
+    }
+    let capitals = taken.iter().filter(|w| name_word(w)).count();
+    (2..=4).contains(&capitals).then(|| taken.join(" "))
 }
 
 /// A person's name at the start of a signature line: "Jakob Wendler", "Lena Vogt (Office
@@ -108,11 +163,12 @@ pub(crate) fn name_in(line: &str) -> Option<String> {
         let n = head.chars().filter(|c| !c.is_whitespace()).count();
         return (2..=5).contains(&n).then(|| head.to_owned());
     }
-    let capitalised = words.iter().all(|w| {
-        w.chars().next().is_some_and(char::is_uppercase)
-            && w.chars().all(|c| c.is_alphabetic() || "-'’.".contains(c))
-    });
-    ((2..=4).contains(&words.len()) && capitalised).then(|| words.join(" "))
+    let capitalised = words
+        .iter()
+        .enumerate()
+        .all(|(i, w)| name_word(w) || (i > 0 && i + 1 < words.len() && PARTICLES.contains(w)));
+    let capitals = words.iter().filter(|w| name_word(w)).count();
+    ((2..=4).contains(&capitals) && capitalised).then(|| words.join(" "))
 }
 
 #[cfg(test)]
@@ -147,6 +203,19 @@ mod tests {
             ("Abraços,\nJoão Silva\n", Some("João Silva"), None),
             ("Text.\n\nReportado por Nerea Goikoetxea.\n", Some("Nerea Goikoetxea"), None),
             ("No closing at all.\nJust text.\n", None, None),
+            ("Groeten,\n-- \nJoost van Dijk\nHavenmeester\n", Some("Joost van Dijk"), None),
+            (
+                "Text.\n\nMatteo Sanna\nmatteo.sanna@example.net\n",
+                Some("Matteo Sanna"),
+                Some("matteo.sanna@example.net"),
+            ),
+            (
+                "Found by Priya Natarajan (priya.n@example.org), who also wrote tests.\n",
+                Some("Priya Natarajan"),
+                Some("priya.n@example.org"),
+            ),
+            ("Thanks to Amara Okafor for reporting this.\n", Some("Amara Okafor"), None),
+            ("Die Lücke ist kritisch.\nIch bitte um Rückmeldung.\n", None, None),
             ("Regards,\nthe security team of example\n", None, None),
         ];
         for (text, name, email) in cases {
