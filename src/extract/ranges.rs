@@ -442,7 +442,10 @@ fn merge_bounds(ranges: Vec<AffectedRange>) -> Vec<AffectedRange> {
     out
 }
 
-pattern!(FIXED_LIST, r"^[\s:：\-–=>≥]*((?:[A-Za-z]{0,2}\d[0-9A-Za-z.+~\-]*(?:\s*(?:,|，|、|;|\||/|\s+and\s+|\s+or\s+|\s+und\s+|\s+et\s+|\s+y\s+|\s+e\s+|\s+en\s+|\s+i\s+|\s+и\s+|\s+і\s+|\s+та\s+|\s*및\s*|\s*和\s*|\s*及\s*|\s+или\s+|\s+або\s+|\s+lub\s+|\s+o\s+|\s+ou\s+|\s+oder\s+|\s+of\s+|\s*或\s*|\s*\n\s*)\s*)?){1,16})");
+pattern!(
+    FIXED_LIST,
+    r"^[\s:：\-–=>≥「『“]*((?:(?:[-*•·]\s*)?[A-Za-z]{0,2}\d[0-9A-Za-z.+~\-]*(?:\s*(?:,|，|、|;|\||/|\s+and\s+|\s+or\s+|\s+und\s+|\s+et\s+|\s+y\s+|\s+e\s+|\s+en\s+|\s+i\s+|\s+и\s+|\s+і\s+|\s+та\s+|\s*및\s*|\s*和\s*|\s*及\s*|\s+или\s+|\s+або\s+|\s+lub\s+|\s+o\s+|\s+ou\s+|\s+oder\s+|\s+of\s+|\s*或\s*|\s*\n\s*)\s*)?){1,16})"
+);
 
 /// Versions named as fixed: after a `versions.fixed` word ("Fixed in: 2.7.8, 3.0.7",
 /// "corrigé dans la version 4.1", "修复版本：2.1.1"), in the order written, without repeats.
@@ -491,7 +494,10 @@ fn skip_version_words(s: &str) -> &str {
     let mut rest = s.trim_start_matches([' ', ':', '：', '\t', '*', '_', '`']);
     for _ in 0..3 {
         let trimmed = rest.trim_start_matches([' ', ':', '：', '\t', '\n']);
-        let next = ["la ", "le ", "the ", "de ", "der ", "die ", "della ", "na ", "w ", "в ", "у "]
+        let next = [
+            "les ", "la ", "le ", "the ", "de ", "der ", "die ", "della ", "na ", "w ", "в ", "у ",
+            "「", "『", "“",
+        ]
             .iter()
             .find_map(|a| trimmed.strip_prefix(a))
             .unwrap_or(trimmed);
