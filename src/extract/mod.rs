@@ -89,6 +89,14 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
 /// before any "fixed in" part, which is never affected), and the fixed versions stated
 /// anywhere in the report.
 fn fill_ranges(fields: &mut Fields, lines: &[text::Line<'_>]) {
+    // "影响产品：青云路由器 QR-300 V2.1.0.8": a product with its version names both.
+    if fields.affected_versions.is_none()
+        && let Some(component) = fields.affected_component.as_deref()
+        && let Some(product) = ranges::product_before_version(component)
+    {
+        fields.affected_versions = Some(component.to_owned());
+        fields.affected_component = Some(product);
+    }
     if let Some(text) = fields.affected_versions.as_mut() {
         let kept = ranges::before_fixed(text).trim_end().to_owned();
         if !kept.trim().is_empty() {

@@ -181,17 +181,22 @@ pub(crate) fn severity_in_sentence(text: &str) -> Option<Severity> {
     severity_in_sentence_of(&lower)
 }
 
+/// All `severity.context` words as one automaton, longest first at any position.
+static CONTEXT_WORDS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let mut words: Vec<&String> = labels::severity_context()
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let parts: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    compile(&parts.join("|"))
+});
+
 fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
-    let mut best: Option<(usize, Severity)> = None;
-    for word in labels::severity_context() {
-        let mut from = 0;
-        while let Some(pos) = lower.get(from..).and_then(|s| s.find(word.as_str())) {
-            let start = from + pos;
-            let end = start + word.len();
-            from = end;
-            if best.is_some_and(|(at, _)| at <= start) {
-                break;
-            }
+    let re = CONTEXT_WORDS.as_ref()?;
+    for m in re.find_iter(lower) {
+        let (start, end, word) = (m.start(), m.end(), m.as_str());
+        {
             let before = lower.get(..start).and_then(|b| b.chars().next_back());
             let after = lower.get(end..).and_then(|a| a.chars().next());
             let lettered = word.chars().next().is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
@@ -220,13 +225,12 @@ fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
                     let near = words.get(words.len().saturating_sub(3)..).unwrap_or_default().join(" ");
                     if negated(&near) { None } else { labels::severity_in(&near) }
                 });
-            if let Some(level) = found {
-                best = Some((start, level));
-                break;
+            if found.is_some() {
+                return found;
             }
         }
     }
-    best.map(|(_, level)| level)
+    None
 }
 
 /// The start of `s` up to the end of its sentence, at most `max` characters.
@@ -561,6 +565,10 @@ mod tests {
             &STEPS_HINT,
             &LIST_ITEM,
             &VULN_ANY,
+            &SCORE_KEY,
+            &SCORE_VALUE,
+            &OUT_OF_TEN,
+            &CONTEXT_WORDS,
         ] {
             assert!(re.is_some());
         }

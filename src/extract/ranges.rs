@@ -23,7 +23,7 @@ use super::text::{compile, pattern, prefix};
 
 /// A version token: "2.4", "8.2R12.1", "1.0.0-rc.1", "2.4.x", "v3", "10". Single numbers are
 /// allowed here because the text is already known to be about versions.
-const TOKEN: &str = r"(?:[vV]|[A-Z]{1,2})?\d{1,9}(?:\.(?:\d{1,9}|[xX*]))*(?:[A-Za-z]{1,3}\d{1,6}(?:\.\d{1,6})*)?(?:[-+~][A-Za-z][0-9A-Za-z]{0,15}(?:\.[0-9A-Za-z]{1,16})*)?";
+const TOKEN: &str = r"(?:[vV]|[A-Z]{1,2})?\d{1,9}(?:\.(?:\d{1,9}|[xX*]))*(?:[A-Za-z]{1,3}\d{1,6}(?:\.\d{1,6})*)?(?:[-+~][A-Za-z][0-9A-Za-z]{0,15}(?:\.[0-9A-Za-z]{1,16})*|-\d{3,9})?";
 
 pattern!(TOKENS, TOKEN);
 
@@ -68,6 +68,19 @@ fn platforms_only(text: &str) -> bool {
         && TOKENS
             .as_ref()
             .is_some_and(|re| re.find_iter(text).all(|m| !m.as_str().contains('.')))
+}
+
+/// "青云路由器 QR-300 V2.1.0.8": the product when a one-line component ends with a version
+/// (with at least one dot; "QR-300" alone is a model, not a version).
+pub(crate) fn product_before_version(component: &str) -> Option<String> {
+    let t = component.trim();
+    if t.contains('\n') {
+        return None;
+    }
+    let last = tokens(t).pop()?;
+    let product = t.get(..last.start)?.trim_end();
+    let tail_empty = t.get(last.end..).is_some_and(|r| r.trim().is_empty());
+    (tail_empty && last.text.contains('.') && !product.is_empty()).then(|| product.to_owned())
 }
 
 /// Lines, list items and the parts of a sentence between separators. A comma after a lower
@@ -263,7 +276,7 @@ fn clean_context(text: &str) -> String {
 }
 
 /// How two versions with `between` them make one range, if they do.
-fn pair(between: &str, w: &VersionWords) -> Option<Bound> {
+fn pair(between: &str, series: bool, w: &VersionWords) -> Option<Bound> {
     let t = clean_context(between);
     if t.is_empty() || t.chars().count() > 24 {
         return None;
@@ -274,6 +287,10 @@ fn pair(between: &str, w: &VersionWords) -> Option<Bound> {
         return Some(Bound::Last);
     }
     if t.ends_with('<') || t.contains(", <") || t.contains(",<") {
+        return Some(Bound::Fixed);
+    }
+    // "5.3.x до 5.3.2", "2.7.x bis 2.7.8": after a series the word means "before".
+    if series && (lower_words(t, &w.before) || ends_with_word(t, &w.before)) {
         return Some(Bound::Fixed);
     }
     if lower_words(t, &w.range) || ends_with_word(t, &w.range) || ends_with_word(t, &w.upto) {
@@ -343,8 +360,9 @@ fn read_segment(segment: &str, out: &mut Vec<AffectedRange>) {
     let series = |r: &AffectedRange| {
         r.introduced.as_deref().is_some_and(is_series) && r.introduced == r.last_affected
     };
-    let (lines, mut ranges): (Vec<AffectedRange>, Vec<AffectedRange>) =
+    let (lines, ranges): (Vec<AffectedRange>, Vec<AffectedRange>) =
         found.into_iter().partition(|r| series(r));
+    let mut ranges = merge_bounds(ranges);
     if ranges.is_empty() {
         out.extend(lines);
         return;
@@ -354,7 +372,17 @@ fn read_segment(segment: &str, out: &mut Vec<AffectedRange>) {
             open.introduced = line.introduced.as_deref().map(lower_version);
         }
     }
-    out.extend(merge_bounds(ranges));
+    out.extend(ranges);
+}
+
+/// Words naming a release line before its number: "branch 8.2", "w gałęzi 8.2".
+fn names_a_branch(lead: &str) -> bool {
+    const BRANCH: &[&str] = &[
+        "branch", "release line", "gałęzi", "gałąź", "ветке", "ветки", "ветка", "гілці", "гілки",
+        "zweig", "branche", "ramo", "rama", "tak", "系列", "分支",
+    ];
+    let t = lead.trim_end().to_lowercase();
+    BRANCH.iter().any(|b| t.ends_with(b))
 }
 
 fn is_series(v: &str) -> bool {
@@ -369,7 +397,7 @@ fn read_segment_ranges(segment: &str, out: &mut Vec<AffectedRange>) {
     while let Some(a) = toks.get(i) {
         let lead = segment.get(last_end..a.start).unwrap_or("");
         if let Some(b) = toks.get(i + 1)
-            && let Some(kind) = pair(segment.get(a.end..b.start).unwrap_or(""), w)
+            && let Some(kind) = pair(segment.get(a.end..b.start).unwrap_or(""), is_series(a.text), w)
         {
             let after = toks.get(i + 2).map_or(segment.len(), |n| n.start);
             let tail = segment.get(b.end..after).unwrap_or("");
@@ -397,6 +425,12 @@ fn read_segment_ranges(segment: &str, out: &mut Vec<AffectedRange>) {
         }
         let next_start = toks.get(i + 1).map_or(segment.len(), |n| n.start);
         let tail = segment.get(a.end..next_start).unwrap_or("");
+        if names_a_branch(lead) {
+            // "8.2R12.1 i wcześniejsze w gałęzi 8.2": the branch is not a range of its own.
+            last_end = a.end;
+            i += 1;
+            continue;
+        }
         let bound = bound_before(lead, w).or_else(|| bound_after(tail, w));
         let version = strip_v(a.text).to_owned();
         let mut range = AffectedRange {
@@ -447,45 +481,52 @@ pattern!(
     r"^[\s:：\-–=>≥「『“]*((?:(?:[-*•·]\s*)?[A-Za-z]{0,2}\d[0-9A-Za-z.+~\-]*(?:\s*(?:,|，|、|;|\||/|\s+and\s+|\s+or\s+|\s+und\s+|\s+et\s+|\s+y\s+|\s+e\s+|\s+en\s+|\s+i\s+|\s+и\s+|\s+і\s+|\s+та\s+|\s*및\s*|\s*和\s*|\s*及\s*|\s+или\s+|\s+або\s+|\s+lub\s+|\s+o\s+|\s+ou\s+|\s+oder\s+|\s+of\s+|\s*或\s*|\s*\n\s*)\s*)?){1,16})"
 );
 
+/// Every `versions.fixed` phrase as one automaton, longest first.
+static FIXED_WORDS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let mut words: Vec<&String> = labels::version_words()
+        .fixed
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let parts: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    compile(&parts.join("|"))
+});
+
 /// Versions named as fixed: after a `versions.fixed` word ("Fixed in: 2.7.8, 3.0.7",
 /// "corrigé dans la version 4.1", "修复版本：2.1.1"), in the order written, without repeats.
 pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
-    let w = labels::version_words();
     let text = prefix(text, 64 * 1024);
     let lower = text.to_lowercase();
     let mut out: Vec<String> = Vec::new();
     let Some(list) = FIXED_LIST.as_ref() else {
         return out;
     };
-    for word in &w.fixed {
-        let mut from = 0;
-        while let Some(pos) = lower.get(from..).and_then(|s| s.find(word.as_str())) {
-            let start = from + pos;
-            let end = start + word.len();
-            from = end;
-            let before = lower.get(..start).and_then(|b| b.chars().next_back());
-            let after = lower.get(end..).and_then(|a| a.chars().next());
-            if !boundary(before, word) || !boundary(after, word) {
-                continue;
-            }
-            // Positions are found in the lower-cased text; versions are read from the text
-            // as written ("8.2R1", "D4.93") when lower-casing kept the byte offsets.
-            let source = if lower.len() == text.len() { text } else { lower.as_str() };
-            let rest_lower = skip_version_words(lower.get(end..).unwrap_or(""));
-            let offset = lower.len() - rest_lower.len();
-            let rest = source.get(offset..).unwrap_or(rest_lower);
-            if let Some(c) = list.captures(rest).and_then(|c| c.get(1)) {
-                for tok in tokens(c.as_str()).into_iter().filter(|t| t.text.contains('.')) {
-                    let v = strip_v(tok.text).to_owned();
-                    if !out.contains(&v) {
-                        out.push(v);
-                    }
+    let Some(words) = FIXED_WORDS.as_ref() else {
+        return out;
+    };
+    for m in words.find_iter(&lower) {
+        let (start, end, word) = (m.start(), m.end(), m.as_str());
+        let before = lower.get(..start).and_then(|b| b.chars().next_back());
+        let after = lower.get(end..).and_then(|a| a.chars().next());
+        if !boundary(before, word) || !boundary(after, word) {
+            continue;
+        }
+        // Positions are found in the lower-cased text; versions are read from the text
+        // as written ("8.2R1", "D4.93") when lower-casing kept the byte offsets.
+        let source = if lower.len() == text.len() { text } else { lower.as_str() };
+        let rest_lower = skip_version_words(lower.get(end..).unwrap_or(""));
+        let offset = lower.len() - rest_lower.len();
+        let rest = source.get(offset..).unwrap_or(rest_lower);
+        if let Some(c) = list.captures(rest).and_then(|c| c.get(1)) {
+            for tok in tokens(c.as_str()).into_iter().filter(|t| t.text.contains('.')) {
+                let v = strip_v(tok.text).to_owned();
+                if !out.contains(&v) {
+                    out.push(v);
                 }
             }
         }
     }
-    // Order of appearance in the text, not of the vocabulary.
-    out.sort_by_key(|v| lower.find(&v.to_lowercase()).unwrap_or(usize::MAX));
     out
 }
 
@@ -562,7 +603,7 @@ mod tests {
 
     #[test]
     fn patterns_compile() {
-        for re in [&TOKENS, &VERSION_WORD, &FIXED_LIST, &SEPARATORS, &PLATFORM] {
+        for re in [&TOKENS, &VERSION_WORD, &FIXED_LIST, &SEPARATORS, &PLATFORM, &FIXED_WORDS] {
             assert!(re.is_some());
         }
     }

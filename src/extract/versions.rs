@@ -130,7 +130,8 @@ fn spaced(words: &[String]) -> (Vec<String>, Vec<String>) {
 static PHRASES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let w = labels::version_words();
     let (range_words, range_marks) = spaced(&w.range);
-    let (before_words, before_marks) = spaced(&w.before);
+    let before_all: Vec<String> = w.before.iter().chain(&w.upto).cloned().collect();
+    let (before_words, before_marks) = spaced(&before_all);
     let after: Vec<String> = w
         .later
         .iter()
