@@ -436,3 +436,62 @@ fn range_lines_read_in_a_fixed_order() {
     assert!(parse_range("start=1").is_err());
     assert_eq!(norm(" 2.7.8.\n"), "2.7.8");
 }
+
+/// Issue 24 end to end: a report whose versions come one range per release line, with the
+/// fixed versions stated apart and the severity in a sentence, goes through `run-once`;
+/// `reports show --json` gives every range, the fixed versions and the inferred severity,
+/// and the text view prints the ranges readably.
+#[test]
+fn reports_show_gives_every_range_and_the_fixed_versions() {
+    use crate::util::{GATEWAY, Gateway, message};
+    let gw = Gateway::new();
+    let body = "Hello,\n\nVulnerability name: Pre-auth path traversal in the VPN portal\n\n\
+        The portal resolves \"../\" after it checked the path.\n\n\
+        Affected versions:\n\
+        - 2.7.x before 2.7.8\n\
+        - 3.0.x before 3.0.7\n\
+        Fixed in: 2.7.8, 3.0.7\n\n\
+        The issue was rated critical by the vendor's own PSIRT.\n\n\
+        Regards,\nJonas Eklund\njonas@eklund.example.net\n";
+    gw.deliver(&message(
+        &[
+            ("From", "Jonas <jonas@eklund.example.net>"),
+            ("To", GATEWAY),
+            ("Subject", "Security report"),
+            ("Message-ID", "<ranges-1@example.net>"),
+            ("Content-Type", "text/plain; charset=utf-8"),
+        ],
+        body,
+    ));
+    gw.run_once();
+    let reports = gw.reports();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let id = reports[0]["id"].as_str().unwrap().to_owned();
+    let shown = gw.json(&["reports", "show", &id, "--json"]);
+    let fields = &shown["fields"];
+    assert_eq!(
+        fields["title"], "Pre-auth path traversal in the VPN portal",
+        "{fields:#}"
+    );
+    assert_eq!(
+        fields["affected"],
+        serde_json::json!([
+            {"introduced": "2.7.0", "fixed": "2.7.8", "text": "2.7.x before 2.7.8"},
+            {"introduced": "3.0.0", "fixed": "3.0.7", "text": "3.0.x before 3.0.7"},
+        ]),
+        "{fields:#}"
+    );
+    assert_eq!(fields["fixed_versions"], serde_json::json!(["2.7.8", "3.0.7"]));
+    assert_eq!(fields["affected_versions"], "2.7.x before 2.7.8\n3.0.x before 3.0.7");
+    assert_eq!(shown["severity"], "critical");
+    assert_eq!(fields["inferred"]["severity"], true);
+    assert_eq!(fields["credit_name"], "Jonas Eklund");
+    assert_eq!(fields["contact"], "jonas@eklund.example.net");
+    let text = gw.cli(&["reports", "show", &id]);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Affected ranges:\n  from 2.7.0, fixed in 2.7.8 (2.7.x before 2.7.8)\n  from 3.0.0, fixed in 3.0.7 (3.0.x before 3.0.7)\nFixed versions: 2.7.8, 3.0.7"),
+        "{text}"
+    );
+}
