@@ -265,13 +265,17 @@ fn score(f: &mut Fields, left: &Leftovers, lines: &[Line<'_>]) {
                 .and_then(crate::extract::labels::severity_in)
         })
         .or_else(|| {
-            // "CVSS score: 8.1" without a usable vector still states a severity.
+            // "CVSS score: 8.1" without a usable vector still states a severity, read from a
+            // score alone: marked inferred.
             if f.cvss.is_some() {
                 return None;
             }
-            left.cvss_text
+            let level = left
+                .cvss_text
                 .iter()
-                .find_map(|t| prose::severity_from_number(t))
+                .find_map(|t| prose::severity_from_number(t));
+            f.inferred.severity = level.is_some();
+            level
         });
 }
 

@@ -110,7 +110,7 @@ pub(crate) fn clean_title(title: &str) -> String {
     t
 }
 
-pattern!(SCORE_NUMBER, r"(?-u:\b)(10(?:\.0)?|[0-9]\.[0-9])(?-u:\b)");
+pattern!(SCORE_NUMBER, r"(?-u:\b)(10(?:[.,]0)?|[0-9][.,][0-9])(?-u:\b)");
 
 /// Severity from the value of a "Severity:" field: the first severity word in any language,
 /// else a 0-10 score.
@@ -131,7 +131,7 @@ pub(crate) fn severity_from_number(value: &str) -> Option<Severity> {
         if ctx.ends_with("cvss") || ctx.ends_with("cvss:") || ctx.ends_with('v') {
             continue;
         }
-        let Ok(score) = m.as_str().parse::<f64>() else {
+        let Ok(score) = m.as_str().replace(',', ".").parse::<f64>() else {
             continue;
         };
         return Some(match score {
@@ -255,10 +255,10 @@ pattern!(
     SCORE_KEY,
     r"(?i)cvss|base\s*score|basis-?score|score|punktzahl|puntuación|punteggio|pontuação|nota|оценк|оцінк|wynik|评分|分数|分值|評分|分數|スコア|基本値|점수|값"
 );
-pattern!(SCORE_VALUE, r"(?-u:\b)(10(?:\.0)?|\d\.\d)(?-u:\b)");
+pattern!(SCORE_VALUE, r"(?-u:\b)(10(?:[.,]0)?|\d[.,]\d)(?-u:\b)");
 pattern!(
     OUT_OF_TEN,
-    r"(?i)(?-u:\b)(10(?:\.0)?|\d\.\d|\d)\s*(?:/|out\s+of|von|sur|de|su|z|из|з|em|op|van|分中|满分|점\s*만점에)\s*10(?:\.0)?(?-u:\b)"
+    r"(?i)(?-u:\b)(10(?:[.,]0)?|\d[.,]\d|\d)\s*(?:/|out\s+of|von|sur|de|su|z|na|sobre|из|з|em|op|van|分中|满分|점\s*만점에)\s*10(?:[.,]0)?(?-u:\b)"
 );
 
 /// CVSS versions that follow the word "CVSS" ("CVSS 3.1 base score 9.8").

@@ -135,8 +135,35 @@ fn separator(s: &str) -> Option<(usize, usize)> {
             .to_lowercase();
         let bound = starts_with_word(&from, &w.earlier) || starts_with_word(&from, &w.later);
         let head_has_version = tokens(s.get(..m.start()).unwrap_or("")).first().is_some();
-        (!bound && head_has_version).then_some((m.start(), m.end()))
+        (!bound && head_has_version && !inside_phrase(s, m.start(), m.end()))
+            .then_some((m.start(), m.end()))
     })
+}
+
+/// Whether `start..end` of `s` lies inside a phrase of several words ("tot en met",
+/// "up to and including"): the "en"/"and" there joins no two ranges.
+fn inside_phrase(s: &str, start: usize, end: usize) -> bool {
+    let w = labels::version_words();
+    let mut lo = start.saturating_sub(32);
+    while !s.is_char_boundary(lo) {
+        lo -= 1;
+    }
+    let window = prefix(s.get(lo..).unwrap_or(""), end - lo + 32);
+    let lower = window.to_lowercase();
+    if lower.len() != window.len() {
+        return false;
+    }
+    let (at, until) = (start - lo, end - lo);
+    w.range
+        .iter()
+        .chain(&w.upto)
+        .chain(&w.before)
+        .chain(&w.earlier)
+        .chain(&w.later)
+        .filter(|p| p.contains(' '))
+        .any(|p| {
+            lower.match_indices(p.as_str()).any(|(i, _)| i <= at && i + p.len() >= until)
+        })
 }
 
 /// The text before the first `versions.fixed` phrase: "2.7.x before 2.7.8 (fixed in 2.7.8)"
@@ -346,7 +373,8 @@ fn tokens(segment: &str) -> Vec<Token<'_>> {
 /// A date ("01.02.2024") or an address ("10.0.0.1") is not a version; neither is a year alone.
 fn plausible(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
-    let date = matches!(parts.as_slice(), [d, m, y] if d.len() <= 2 && m.len() <= 2 && y.len() == 4);
+    let date = matches!(parts.as_slice(), [d, m, y]
+        if d.len() <= 2 && m.len() <= 2 && y.len() == 4 && (y.starts_with("19") || y.starts_with("20")));
     let year = parts.len() == 1 && v.len() == 4 && v.starts_with(['1', '2']);
     !date && !year && parts.len() <= 5
 }
