@@ -25,6 +25,10 @@ enum Mode {
     /// "To reproduce:" followed by a numbered list: ends with the list, so that the prose after
     /// it ("Thanks, Jane") is not taken for a step.
     List { saw_item: bool, after_blank: bool },
+    /// "## Affected versions" (a heading for a short field): its first block, continued
+    /// after a blank line only by list items or indented lines, so that the paragraph
+    /// after the value is not part of it.
+    Block { started: bool, after_blank: bool },
 }
 
 #[derive(Debug)]
@@ -114,6 +118,40 @@ impl<'a> Parser<'a> {
                     true
                 }
             }
+            Mode::Block {
+                started,
+                after_blank,
+            } => {
+                if blank {
+                    if started {
+                        section.body.push(line.text);
+                        section.mode = Mode::Block {
+                            started,
+                            after_blank: true,
+                        };
+                    }
+                    false
+                } else if started && after_blank {
+                    let continues = line.code
+                        || indent_width(line.text) >= 2
+                        || strip_list_marker(line.text.trim()).is_some();
+                    if continues {
+                        section.body.push(line.text);
+                        section.mode = Mode::Block {
+                            started,
+                            after_blank: false,
+                        };
+                    }
+                    !continues
+                } else {
+                    section.body.push(line.text);
+                    section.mode = Mode::Block {
+                        started: true,
+                        after_blank: false,
+                    };
+                    false
+                }
+            }
             Mode::List {
                 saw_item,
                 after_blank,
@@ -154,15 +192,22 @@ impl<'a> Parser<'a> {
                 saw_item: false,
                 after_blank: false,
             }
-        } else if !is_short(field) || heading {
+        } else if !is_short(field) || (heading && field == FieldName::Title) {
             Mode::UntilHeading
+        } else if heading {
+            Mode::Block {
+                started: false,
+                after_blank: false,
+            }
         } else if inline.is_empty() {
             Mode::FirstBlock { started: false }
         } else {
             Mode::Folded
         };
         self.resume = match (mode, self.target) {
-            (Mode::UntilHeading | Mode::List { .. }, _) => Target::Other(Bucket::Loose),
+            (Mode::UntilHeading | Mode::List { .. } | Mode::Block { .. }, _) => {
+                Target::Other(Bucket::Loose)
+            }
             (_, Target::Section(i))
                 if self.out.sections.get(i).is_some_and(|s| !is_short(s.field)) =>
             {

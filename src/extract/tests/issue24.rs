@@ -180,6 +180,16 @@ fn labelled_values_end_where_they_should_in_every_language() {
             "2.0 - 2.3",
         ),
         (
+            "en-heading",
+            "## Affected versions\n\n- 2.7.x before 2.7.8\n- 3.0.x before 3.0.7\n\nBoth lines ship the same parser.\n\n## Impact\n\nRead any file.\n",
+            "2.7.x before 2.7.8\n3.0.x before 3.0.7",
+        ),
+        (
+            "de-heading",
+            "### Betroffene Versionen\n\n4.0 bis 4.2\n\nDie Prüfung fehlt in allen drei Versionen.\n",
+            "4.0 bis 4.2",
+        ),
+        (
             "de",
             "Betroffene Versionen: 3.2.x vor 3.2.9\n\nIch habe den Fehler nachvollzogen.\n\nMit freundlichen Grüßen\nJakob Wendler\n",
             "3.2.x vor 3.2.9",
