@@ -414,7 +414,8 @@ pub(crate) fn is_short(field: FieldName) -> bool {
 
 /// Level-one headings that are document furniture rather than a report title.
 pub(crate) fn is_generic_heading(text: &str) -> bool {
-    VOCABULARY.generic.contains(&normalise(text))
+    let key = normalise(text);
+    VOCABULARY.generic.contains(&key) || VOCABULARY.generic_subjects.contains(&key)
 }
 
 /// A mail subject that names no particular report ("Security report", "Sicherheitslücke",

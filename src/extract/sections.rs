@@ -111,7 +111,13 @@ impl<'a> Parser<'a> {
                 }
             }
             Mode::Folded => {
-                if !blank && !line.code && line.text.starts_with([' ', '\t']) {
+                // In a right-aligned header block ("   homepage: https://…") the next
+                // key ends the value even when no field of ours is named by it.
+                if !blank
+                    && !line.code
+                    && line.text.starts_with([' ', '\t'])
+                    && !header_key(line.text)
+                {
                     section.body.push(line.text);
                     false
                 } else {
@@ -310,6 +316,19 @@ impl<'a> Parser<'a> {
         }
         false
     }
+}
+
+/// "      homepage: https://…": a lower-case key of letters and spaces, a colon, a value.
+fn header_key(line: &str) -> bool {
+    let t = line.trim_start();
+    let Some((key, value)) = t.split_once(':') else {
+        return false;
+    };
+    !key.is_empty()
+        && key.len() <= 32
+        && key.starts_with(|c: char| c.is_lowercase())
+        && key.chars().all(|c| c.is_alphabetic() || c == ' ')
+        && value.starts_with(' ')
 }
 
 /// One pass over the lines; never looks more than one line ahead or behind.
