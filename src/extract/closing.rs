@@ -126,11 +126,16 @@ fn leading_name(text: &str) -> Option<String> {
         .next()
         .unwrap_or("");
     let mut taken: Vec<&str> = Vec::new();
-    for w in head.split_whitespace() {
-        let w = w.trim_end_matches(['.', '。', '!', ':']);
+    for raw in head.split_whitespace() {
+        let w = raw.trim_end_matches(['.', '。', '!', ':']);
         if name_word(w) || (!taken.is_empty() && PARTICLES.contains(&w)) {
             taken.push(w);
         } else {
+            break;
+        }
+        // "Reported by Tomasz Wierzbicki. See #1996": the sentence ends the name ("J." is
+        // an initial).
+        if raw.ends_with(['.', '。', '!']) && w.chars().count() > 1 {
             break;
         }
         if taken.len() == 5 {
@@ -215,6 +220,7 @@ mod tests {
                 Some("priya.n@example.org"),
             ),
             ("Thanks to Amara Okafor for reporting this.\n", Some("Amara Okafor"), None),
+            ("Reported by Tomasz Wierzbicki. See #1996.\n", Some("Tomasz Wierzbicki"), None),
             ("Die Lücke ist kritisch.\nIch bitte um Rückmeldung.\n", None, None),
             ("Regards,\nthe security team of example\n", None, None),
         ];
