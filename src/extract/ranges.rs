@@ -360,7 +360,18 @@ fn tokens(segment: &str) -> Vec<Token<'_>> {
             let before = segment.get(..m.start()).and_then(|b| b.chars().next_back());
             let after = segment.get(m.end()..).and_then(|a| a.chars().next());
             let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            !glued(before) && !glued(after) && plausible(m.as_str())
+            // "1.2.0-1.4.9": a hyphen right after a version joins a range.
+            let joined = before == Some('-')
+                && segment
+                    .get(..m.start().saturating_sub(1))
+                    .and_then(|b| b.chars().next_back())
+                    .is_some_and(|c| c.is_ascii_digit());
+            let joins_next = after == Some('-')
+                && segment
+                    .get(m.end() + 1..)
+                    .and_then(|a| a.chars().next())
+                    .is_some_and(|c| c.is_ascii_digit());
+            (joined || !glued(before)) && (joins_next || !glued(after)) && plausible(m.as_str())
         })
         .map(|m| Token {
             start: m.start(),
@@ -373,8 +384,10 @@ fn tokens(segment: &str) -> Vec<Token<'_>> {
 /// A date ("01.02.2024") or an address ("10.0.0.1") is not a version; neither is a year alone.
 fn plausible(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
+    let in_range = |s: &str, max: u32| s.parse::<u32>().is_ok_and(|n| (1..=max).contains(&n));
     let date = matches!(parts.as_slice(), [d, m, y]
-        if d.len() <= 2 && m.len() <= 2 && y.len() == 4 && (y.starts_with("19") || y.starts_with("20")));
+        if in_range(d, 31) && in_range(m, 12) && y.len() == 4
+            && (y.starts_with("19") || y.starts_with("20")));
     let year = parts.len() == 1 && v.len() == 4 && v.starts_with(['1', '2']);
     !date && !year && parts.len() <= 5
 }
@@ -560,7 +573,7 @@ pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
 
 /// "la version", "version", "バージョン" between the fixed word and its versions.
 fn skip_version_words(s: &str) -> &str {
-    let mut rest = s.trim_start_matches([' ', ':', '：', '\t', '*', '_', '`']);
+    let mut rest = s.trim_start_matches([' ', ':', '：', '\t', '*', '_', '`', '|']);
     for _ in 0..3 {
         let trimmed = rest.trim_start_matches([' ', ':', '：', '\t', '\n']);
         let next = [
@@ -579,7 +592,7 @@ fn skip_version_words(s: &str) -> &str {
         }
         rest = next;
     }
-    let rest = rest.trim_start_matches([' ', ':', '：', '\t', '\n', '*', '_', '`']);
+    let rest = rest.trim_start_matches([' ', ':', '：', '\t', '\n', '*', '_', '`', '|']);
     skip_product_name(rest)
 }
 
@@ -666,6 +679,8 @@ mod tests {
             ("versions antérieures à 3.2", &["fixed=3.2"]),
             ("none given", &[]),
             ("CVE-2024-12345", &[]),
+            ("1.2.0-1.4.9", &["introduced=1.2.0 last_affected=1.4.9"]),
+            ("15.0.2000 bis 15.0.2104", &["introduced=15.0.2000 last_affected=15.0.2104"]),
         ];
         for (text, want) in cases {
             assert_eq!(show(text), *want, "text {text:?}");
