@@ -52,8 +52,22 @@ fn unbullet(s: &str) -> String {
 /// "rukzak-jwt (npm)", "hopak-client (PyPI)": the package, without its registry.
 fn without_ecosystem(value: &str) -> String {
     const REGISTRIES: &[&str] = &[
-        "npm", "pypi", "pip", "maven", "nuget", "rubygems", "gem", "go", "crates.io", "cargo",
-        "composer", "packagist", "pub", "hex", "cocoapods", "swift",
+        "npm",
+        "pypi",
+        "pip",
+        "maven",
+        "nuget",
+        "rubygems",
+        "gem",
+        "go",
+        "crates.io",
+        "cargo",
+        "composer",
+        "packagist",
+        "pub",
+        "hex",
+        "cocoapods",
+        "swift",
     ];
     let t = value.trim_end();
     if let Some(open) = t.rfind(" (")

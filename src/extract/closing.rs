@@ -55,7 +55,13 @@ pub(crate) fn signer(text: &str) -> (Option<String>, Option<String>) {
     }
     if closing.is_none() {
         // No closing formula: a name (and an address) as the report's last lines.
-        let last: Vec<&str> = tail.iter().rev().filter(|l| !l.is_empty()).take(2).copied().collect();
+        let last: Vec<&str> = tail
+            .iter()
+            .rev()
+            .filter(|l| !l.is_empty())
+            .take(2)
+            .copied()
+            .collect();
         match last.as_slice() {
             [address, person, ..] if email_in(address).as_deref() == Some(address.trim()) => {
                 name = name_in(person);
@@ -98,7 +104,8 @@ fn credited(tail: &[&str]) -> Option<(String, Option<String>)> {
         let words: Vec<&str> = line.split_whitespace().collect();
         (2..=4).rev().find_map(|n| {
             let label = words.get(..n)?.join(" ");
-            if labels::lookup(&label) != Some(super::FieldName::CreditName) || !label.contains(' ') {
+            if labels::lookup(&label) != Some(super::FieldName::CreditName) || !label.contains(' ')
+            {
                 return None;
             }
             let rest = words.get(n..)?.join(" ");
@@ -110,7 +117,8 @@ fn credited(tail: &[&str]) -> Option<(String, Option<String>)> {
 
 /// Words that join the parts of a name without a capital: "Joost van Dijk", "Sanne de Vries".
 const PARTICLES: &[&str] = &[
-    "van", "de", "der", "den", "von", "da", "di", "du", "dos", "das", "do", "la", "le", "del", "ter", "y", "e",
+    "van", "de", "der", "den", "von", "da", "di", "du", "dos", "das", "do", "la", "le", "del",
+    "ter", "y", "e",
 ];
 
 fn name_word(w: &str) -> bool {
@@ -163,7 +171,9 @@ pub(crate) fn name_in(line: &str) -> Option<String> {
     if head.is_empty() || head.chars().count() > 60 || head.contains(['@', ':', '：']) {
         return None;
     }
-    let cjk = head.chars().all(|c| labels::is_cjk(c) || c == ' ' || c == '·');
+    let cjk = head
+        .chars()
+        .all(|c| labels::is_cjk(c) || c == ' ' || c == '·');
     if cjk {
         let n = head.chars().filter(|c| !c.is_whitespace()).count();
         return (2..=5).contains(&n).then(|| head.to_owned());
@@ -204,11 +214,23 @@ mod tests {
                 Some("Jonas Eklund"),
                 Some("jonas@eklund.example.net"),
             ),
-            ("修复建议：升级。\n\n此致\n敬礼！\n张明\n", Some("张明"), None),
+            (
+                "修复建议：升级。\n\n此致\n敬礼！\n张明\n",
+                Some("张明"),
+                None,
+            ),
             ("Abraços,\nJoão Silva\n", Some("João Silva"), None),
-            ("Text.\n\nReportado por Nerea Goikoetxea.\n", Some("Nerea Goikoetxea"), None),
+            (
+                "Text.\n\nReportado por Nerea Goikoetxea.\n",
+                Some("Nerea Goikoetxea"),
+                None,
+            ),
             ("No closing at all.\nJust text.\n", None, None),
-            ("Groeten,\n-- \nJoost van Dijk\nHavenmeester\n", Some("Joost van Dijk"), None),
+            (
+                "Groeten,\n-- \nJoost van Dijk\nHavenmeester\n",
+                Some("Joost van Dijk"),
+                None,
+            ),
             (
                 "Text.\n\nMatteo Sanna\nmatteo.sanna@example.net\n",
                 Some("Matteo Sanna"),
@@ -219,14 +241,30 @@ mod tests {
                 Some("Priya Natarajan"),
                 Some("priya.n@example.org"),
             ),
-            ("Thanks to Amara Okafor for reporting this.\n", Some("Amara Okafor"), None),
-            ("Reported by Tomasz Wierzbicki. See #1996.\n", Some("Tomasz Wierzbicki"), None),
-            ("Die Lücke ist kritisch.\nIch bitte um Rückmeldung.\n", None, None),
+            (
+                "Thanks to Amara Okafor for reporting this.\n",
+                Some("Amara Okafor"),
+                None,
+            ),
+            (
+                "Reported by Tomasz Wierzbicki. See #1996.\n",
+                Some("Tomasz Wierzbicki"),
+                None,
+            ),
+            (
+                "Die Lücke ist kritisch.\nIch bitte um Rückmeldung.\n",
+                None,
+                None,
+            ),
             ("Regards,\nthe security team of example\n", None, None),
         ];
         for (text, name, email) in cases {
             let (n, e) = signer(text);
-            assert_eq!((n.as_deref(), e.as_deref()), (*name, *email), "text {text:?}");
+            assert_eq!(
+                (n.as_deref(), e.as_deref()),
+                (*name, *email),
+                "text {text:?}"
+            );
         }
     }
 }

@@ -110,7 +110,10 @@ pub(crate) fn clean_title(title: &str) -> String {
     t
 }
 
-pattern!(SCORE_NUMBER, r"(?-u:\b)(10(?:[.,]0)?|[0-9][.,][0-9])(?-u:\b)");
+pattern!(
+    SCORE_NUMBER,
+    r"(?-u:\b)(10(?:[.,]0)?|[0-9][.,][0-9])(?-u:\b)"
+);
 
 /// Severity from the value of a "Severity:" field: the first severity word in any language,
 /// else a 0-10 score.
@@ -199,32 +202,48 @@ fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
         {
             let before = lower.get(..start).and_then(|b| b.chars().next_back());
             let after = lower.get(end..).and_then(|a| a.chars().next());
-            let lettered = word.chars().next().is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
-            let glued = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !labels::is_cjk(c));
+            let lettered = word
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
+            let glued =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !labels::is_cjk(c));
             if lettered && (glued(before) || glued(after)) {
                 continue;
             }
-            let ahead = sentence(prefix(lower.get(end..).unwrap_or(""), CONTEXT_CHARS * 4), CONTEXT_CHARS);
-            let found = negated(ahead)
-                .then_some(None)
-                .unwrap_or_else(|| labels::severity_in(ahead.trim_start_matches([' ', ':', '：', '为', '為'])))
-                .or_else(|| {
-                    let behind = suffix(lower.get(..start).unwrap_or(""), CONTEXT_CHARS * 4);
-                    let tail: String = behind
-                        .rsplit(['.', '!', '?', '。'])
-                        .next()
-                        .unwrap_or("")
-                        .chars()
-                        .rev()
-                        .take(CONTEXT_CHARS / 2)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect();
-                    let words: Vec<&str> = tail.split_whitespace().collect();
-                    let near = words.get(words.len().saturating_sub(3)..).unwrap_or_default().join(" ");
-                    if negated(&near) { None } else { labels::severity_in(&near) }
-                });
+            let ahead = sentence(
+                prefix(lower.get(end..).unwrap_or(""), CONTEXT_CHARS * 4),
+                CONTEXT_CHARS,
+            );
+            let stated = if negated(ahead) {
+                None
+            } else {
+                labels::severity_in(ahead.trim_start_matches([' ', ':', '：', '为', '為']))
+            };
+            let found = stated.or_else(|| {
+                let behind = suffix(lower.get(..start).unwrap_or(""), CONTEXT_CHARS * 4);
+                let tail: String = behind
+                    .rsplit(['.', '!', '?', '。'])
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .rev()
+                    .take(CONTEXT_CHARS / 2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let words: Vec<&str> = tail.split_whitespace().collect();
+                let near = words
+                    .get(words.len().saturating_sub(3)..)
+                    .unwrap_or_default()
+                    .join(" ");
+                if negated(&near) {
+                    None
+                } else {
+                    labels::severity_in(&near)
+                }
+            });
             if found.is_some() {
                 return found;
             }
@@ -240,15 +259,31 @@ fn sentence(s: &str, max: usize) -> &str {
         .char_indices()
         .take(max)
         .find(|(_, c)| matches!(c, '.' | '!' | '?' | '。' | ';'))
-        .map_or_else(|| s.char_indices().nth(max).map_or(s.len(), |(i, _)| i), |(i, _)| i);
+        .map_or_else(
+            || s.char_indices().nth(max).map_or(s.len(), |(i, _)| i),
+            |(i, _)| i,
+        );
     s.get(..end).unwrap_or(s)
 }
 
 /// "not critical", "nicht kritisch", "pas critique": no statement of that level.
 fn negated(s: &str) -> bool {
-    s.split_whitespace()
-        .take(3)
-        .any(|w| matches!(w, "not" | "nicht" | "kein" | "keine" | "pas" | "non" | "no" | "niet" | "не" | "nie" | "não"))
+    s.split_whitespace().take(3).any(|w| {
+        matches!(
+            w,
+            "not"
+                | "nicht"
+                | "kein"
+                | "keine"
+                | "pas"
+                | "non"
+                | "no"
+                | "niet"
+                | "не"
+                | "nie"
+                | "não"
+        )
+    })
 }
 
 pattern!(
@@ -270,7 +305,9 @@ const CVSS_VERSIONS: &[&str] = &["2.0", "3.0", "3.1", "4.0", "2", "3", "4"];
 pub(crate) fn severity_from_score(text: &str) -> Option<Severity> {
     let head = prefix(text, 64 * 1024);
     if let Some(c) = OUT_OF_TEN.as_ref().and_then(|re| re.captures(head))
-        && let Some(v) = c.get(1).and_then(|m| m.as_str().replace(',', ".").parse::<f64>().ok())
+        && let Some(v) = c
+            .get(1)
+            .and_then(|m| m.as_str().replace(',', ".").parse::<f64>().ok())
     {
         return Some(band(v));
     }
@@ -283,7 +320,11 @@ pub(crate) fn severity_from_score(text: &str) -> Option<Severity> {
         for (i, m) in numbers.iter().enumerate() {
             let lead = window.get(..m.start()).unwrap_or("").trim();
             let after_cvss = key.as_str().eq_ignore_ascii_case("cvss")
-                && (lead.is_empty() || matches!(lead.to_ascii_lowercase().as_str(), "v" | ":" | "v:" | "version"));
+                && (lead.is_empty()
+                    || matches!(
+                        lead.to_ascii_lowercase().as_str(),
+                        "v" | ":" | "v:" | "version"
+                    ));
             let version = after_cvss && CVSS_VERSIONS.contains(&m.as_str());
             if version && (i + 1 < numbers.len() || m.as_str().len() == 3 && m.as_str() != "10.0") {
                 continue;

@@ -92,7 +92,10 @@ fn segments(text: &str) -> Vec<&str> {
         while !rest.is_empty() {
             let cut = separator(rest);
             let (head, tail) = match cut {
-                Some((start, end)) => (rest.get(..start).unwrap_or(""), rest.get(end..).unwrap_or("")),
+                Some((start, end)) => (
+                    rest.get(..start).unwrap_or(""),
+                    rest.get(end..).unwrap_or(""),
+                ),
                 None => (rest, ""),
             };
             if !head.trim().is_empty() {
@@ -111,7 +114,10 @@ static SEPARATORS: LazyLock<Option<Regex>> = LazyLock::new(|| {
         .iter()
         .map(|w| {
             let escaped: Vec<String> = w.split_whitespace().map(regex::escape).collect();
-            let spaced = w.chars().next().is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
+            let spaced = w
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
             if spaced {
                 format!(r"\s+{}\s+", escaped.join(r"\s+"))
             } else {
@@ -134,7 +140,7 @@ fn separator(s: &str) -> Option<(usize, usize)> {
             .trim_start()
             .to_lowercase();
         let bound = starts_with_word(&from, &w.earlier) || starts_with_word(&from, &w.later);
-        let head_has_version = tokens(s.get(..m.start()).unwrap_or("")).first().is_some();
+        let head_has_version = !tokens(s.get(..m.start()).unwrap_or("")).is_empty();
         (!bound && head_has_version && !inside_phrase(s, m.start(), m.end()))
             .then_some((m.start(), m.end()))
     })
@@ -162,7 +168,9 @@ fn inside_phrase(s: &str, start: usize, end: usize) -> bool {
         .chain(&w.later)
         .filter(|p| p.contains(' '))
         .any(|p| {
-            lower.match_indices(p.as_str()).any(|(i, _)| i <= at && i + p.len() >= until)
+            lower
+                .match_indices(p.as_str())
+                .any(|(i, _)| i <= at && i + p.len() >= until)
         })
 }
 
@@ -219,7 +227,9 @@ fn lower_words(s: &str, words: &[String]) -> bool {
 fn ends_with_word(s: &str, words: &[String]) -> bool {
     words.iter().any(|w| {
         s.ends_with(w.as_str()) && {
-            let before = s.get(..s.len() - w.len()).and_then(|b| b.chars().next_back());
+            let before = s
+                .get(..s.len() - w.len())
+                .and_then(|b| b.chars().next_back());
             boundary(before, w)
         }
     })
@@ -251,7 +261,12 @@ fn bound_before(text: &str, w: &VersionWords) -> Option<Bound> {
     if t.ends_with("<=") || t.ends_with('≤') || t.ends_with('≦') || t.ends_with("=<") {
         return Some(Bound::Last);
     }
-    if t.ends_with(">=") || t.ends_with('≥') || t.ends_with('≧') || t.ends_with('>') || t.ends_with('＞') {
+    if t.ends_with(">=")
+        || t.ends_with('≥')
+        || t.ends_with('≧')
+        || t.ends_with('>')
+        || t.ends_with('＞')
+    {
         return Some(Bound::Lower);
     }
     if t.ends_with('<') || t.ends_with('＜') {
@@ -290,14 +305,23 @@ fn bound_after(text: &str, w: &VersionWords) -> Option<Bound> {
 
 /// Lower-cased context with "Ver."/"version"/"バージョン" taken out and brackets as spaces.
 fn clean_context(text: &str) -> String {
-    let lower = text.to_lowercase().replace("（含）", " ").replace("(含)", " ");
+    let lower = text
+        .to_lowercase()
+        .replace("（含）", " ")
+        .replace("(含)", " ");
     let stripped = match VERSION_WORD.as_ref() {
         Some(re) => re.replace_all(&lower, " ").into_owned(),
         None => lower,
     };
     let spaced: String = stripped
         .chars()
-        .map(|c| if "()（）[]「」:：\"'`*".contains(c) { ' ' } else { c })
+        .map(|c| {
+            if "()（）[]「」:：\"'`*".contains(c) {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect();
     spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -332,7 +356,11 @@ fn pair(between: &str, series: bool, w: &VersionWords) -> Option<Bound> {
 /// "2.7.x" as the first affected version is "2.7.0"; as a last affected version it stays.
 fn lower_version(v: &str) -> String {
     let v = strip_v(v);
-    match v.strip_suffix(".x").or_else(|| v.strip_suffix(".X")).or_else(|| v.strip_suffix(".*")) {
+    match v
+        .strip_suffix(".x")
+        .or_else(|| v.strip_suffix(".X"))
+        .or_else(|| v.strip_suffix(".*"))
+    {
         Some(stem) => format!("{stem}.0"),
         None => v.to_owned(),
     }
@@ -359,7 +387,9 @@ fn tokens(segment: &str) -> Vec<Token<'_>> {
             // "CVE-2024-1234", "CWE-79", dates and addresses are not versions.
             let before = segment.get(..m.start()).and_then(|b| b.chars().next_back());
             let after = segment.get(m.end()..).and_then(|a| a.chars().next());
-            let glued = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            let glued = |c: Option<char>| {
+                c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            };
             // "1.2.0-1.4.9": a hyphen right after a version joins a range.
             let joined = before == Some('-')
                 && segment
@@ -419,8 +449,22 @@ fn read_segment(segment: &str, out: &mut Vec<AffectedRange>) {
 /// Words naming a release line before its number: "branch 8.2", "w gałęzi 8.2".
 fn names_a_branch(lead: &str) -> bool {
     const BRANCH: &[&str] = &[
-        "branch", "release line", "gałęzi", "gałąź", "ветке", "ветки", "ветка", "гілці", "гілки",
-        "zweig", "branche", "ramo", "rama", "tak", "系列", "分支",
+        "branch",
+        "release line",
+        "gałęzi",
+        "gałąź",
+        "ветке",
+        "ветки",
+        "ветка",
+        "гілці",
+        "гілки",
+        "zweig",
+        "branche",
+        "ramo",
+        "rama",
+        "tak",
+        "系列",
+        "分支",
     ];
     let t = lead.trim_end().to_lowercase();
     BRANCH.iter().any(|b| t.ends_with(b))
@@ -438,15 +482,12 @@ fn read_segment_ranges(segment: &str, out: &mut Vec<AffectedRange>) {
     while let Some(a) = toks.get(i) {
         let lead = segment.get(last_end..a.start).unwrap_or("");
         if let Some(b) = toks.get(i + 1)
-            && let Some(kind) = pair(segment.get(a.end..b.start).unwrap_or(""), is_series(a.text), w)
+            && let Some(kind) = pair(
+                segment.get(a.end..b.start).unwrap_or(""),
+                is_series(a.text),
+                w,
+            )
         {
-            let after = toks.get(i + 2).map_or(segment.len(), |n| n.start);
-            let tail = segment.get(b.end..after).unwrap_or("");
-            let kind = match (kind, bound_after(tail, w)) {
-                // ">= 1.0 < 1.6 (exclusive)": the pair already says; "1.0 to 1.4 and earlier" is odd
-                // but the pair still wins.
-                (k, _) => k,
-            };
             let mut range = AffectedRange {
                 introduced: Some(lower_version(a.text)),
                 text: segment.get(a.start..b.end).unwrap_or("").trim().to_owned(),
@@ -455,9 +496,6 @@ fn read_segment_ranges(segment: &str, out: &mut Vec<AffectedRange>) {
             match kind {
                 Bound::Fixed => range.fixed = Some(strip_v(b.text).to_owned()),
                 _ => range.last_affected = Some(strip_v(b.text).to_owned()),
-            }
-            if bound_before(lead, w) == Some(Bound::Last) {
-                // "<= 1.0 - 1.4" does not happen; keep the pair as read.
             }
             out.push(range);
             last_end = b.end;
@@ -555,12 +593,19 @@ pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
         }
         // Positions are found in the lower-cased text; versions are read from the text
         // as written ("8.2R1", "D4.93") when lower-casing kept the byte offsets.
-        let source = if lower.len() == text.len() { text } else { lower.as_str() };
+        let source = if lower.len() == text.len() {
+            text
+        } else {
+            lower.as_str()
+        };
         let rest_lower = skip_version_words(lower.get(end..).unwrap_or(""));
         let offset = lower.len() - rest_lower.len();
         let rest = source.get(offset..).unwrap_or(rest_lower);
         if let Some(c) = list.captures(rest).and_then(|c| c.get(1)) {
-            for tok in tokens(c.as_str()).into_iter().filter(|t| t.text.contains('.')) {
+            for tok in tokens(c.as_str())
+                .into_iter()
+                .filter(|t| t.text.contains('.'))
+            {
                 let v = strip_v(tok.text).to_owned();
                 if !out.contains(&v) {
                     out.push(v);
@@ -580,9 +625,9 @@ fn skip_version_words(s: &str) -> &str {
             "les ", "la ", "le ", "the ", "de ", "der ", "die ", "della ", "na ", "w ", "в ", "у ",
             "「", "『", "“",
         ]
-            .iter()
-            .find_map(|a| trimmed.strip_prefix(a))
-            .unwrap_or(trimmed);
+        .iter()
+        .find_map(|a| trimmed.strip_prefix(a))
+        .unwrap_or(trimmed);
         let next = match VERSION_WORD.as_ref().and_then(|re| re.find(next)) {
             Some(m) if m.start() == 0 => next.get(m.end()..).unwrap_or(""),
             _ => next,
@@ -644,7 +689,14 @@ mod tests {
 
     #[test]
     fn patterns_compile() {
-        for re in [&TOKENS, &VERSION_WORD, &FIXED_LIST, &SEPARATORS, &PLATFORM, &FIXED_WORDS] {
+        for re in [
+            &TOKENS,
+            &VERSION_WORD,
+            &FIXED_LIST,
+            &SEPARATORS,
+            &PLATFORM,
+            &FIXED_WORDS,
+        ] {
             assert!(re.is_some());
         }
     }
@@ -654,7 +706,10 @@ mod tests {
         let cases: &[(&str, &[&str])] = &[
             (
                 "2.7.x before 2.7.8, 3.0.x before 3.0.7",
-                &["introduced=2.7.0 fixed=2.7.8", "introduced=3.0.0 fixed=3.0.7"],
+                &[
+                    "introduced=2.7.0 fixed=2.7.8",
+                    "introduced=3.0.0 fixed=3.0.7",
+                ],
             ),
             (
                 "- 2.7.x before 2.7.8\n- 3.0.x before 3.0.7\n- 3.1.x before 3.1.2",
@@ -667,8 +722,14 @@ mod tests {
             (">= 1.0.0 < 1.6.0", &["introduced=1.0.0 fixed=1.6.0"]),
             (">= 1.0.0, < 1.6.0", &["introduced=1.0.0 fixed=1.6.0"]),
             ("before 8.2R12.1", &["fixed=8.2R12.1"]),
-            ("1.0.0-rc.1 through 1.0.0", &["introduced=1.0.0-rc.1 last_affected=1.0.0"]),
-            ("Ver. 1.0 〜 Ver. 1.4", &["introduced=1.0 last_affected=1.4"]),
+            (
+                "1.0.0-rc.1 through 1.0.0",
+                &["introduced=1.0.0-rc.1 last_affected=1.0.0"],
+            ),
+            (
+                "Ver. 1.0 〜 Ver. 1.4",
+                &["introduced=1.0 last_affected=1.4"],
+            ),
             ("1.0부터 1.4까지", &["introduced=1.0 last_affected=1.4"]),
             ("2.3 及之前版本", &["last_affected=2.3"]),
             ("3.1.4 以前", &["last_affected=3.1.4"]),
@@ -680,7 +741,10 @@ mod tests {
             ("none given", &[]),
             ("CVE-2024-12345", &[]),
             ("1.2.0-1.4.9", &["introduced=1.2.0 last_affected=1.4.9"]),
-            ("15.0.2000 bis 15.0.2104", &["introduced=15.0.2000 last_affected=15.0.2104"]),
+            (
+                "15.0.2000 bis 15.0.2104",
+                &["introduced=15.0.2000 last_affected=15.0.2104"],
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(show(text), *want, "text {text:?}");

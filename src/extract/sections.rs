@@ -235,9 +235,7 @@ impl<'a> Parser<'a> {
 
     fn unknown_heading(&mut self, line: &'a str, text: &'a str, level: usize) {
         self.resume = Target::Other(Bucket::Loose);
-        if self.out.first_heading.is_none()
-            && !self.seen_known
-            && !labels::is_generic_heading(text)
+        if self.out.first_heading.is_none() && !self.seen_known && !labels::is_generic_heading(text)
         {
             self.out.first_heading = Some(text.to_owned());
         }

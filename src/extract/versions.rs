@@ -145,7 +145,10 @@ static PHRASES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     // article leads the range as written.
     let lead = r"(?:(?:dalla|dal|desde\s+la)\s+)?";
     let mut alternatives = vec![
-        format!(r"{lead}{VERSION}\s+{}\s+{VERSION}", alternation(&range_words)),
+        format!(
+            r"{lead}{VERSION}\s+{}\s+{VERSION}",
+            alternation(&range_words)
+        ),
         format!(r"{VERSION}\s*{}\s*{VERSION}", alternation(&range_marks)),
         format!(r"(?:{all}\s+)?{}\s+{VERSION}", alternation(&before_words)),
         format!(r"{VERSION}\s+{}", alternation(&after_words)),

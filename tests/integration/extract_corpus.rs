@@ -175,8 +175,13 @@ fn parse(file: &str, default_lang: &str, text: &str) -> Result<Vec<Case>, String
                     }
                 }
                 "expect fixed_versions" => {
-                    case.fixed_versions =
-                        Some(value.split('|').map(norm).filter(|v| !v.is_empty()).collect());
+                    case.fixed_versions = Some(
+                        value
+                            .split('|')
+                            .map(norm)
+                            .filter(|v| !v.is_empty())
+                            .collect(),
+                    );
                 }
                 "expect inferred" => case
                     .inferred
@@ -411,7 +416,11 @@ fn accuracy_on_the_evaluation_corpus() {
     });
     table.push_str(&format!(" {:.1}% |\n", 100.0 * all.rate()));
     println!("{table}");
-    println!("{} failing field(s):\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "{} failing field(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 
     let below: Vec<String> = by_field
         .iter()
@@ -481,8 +490,14 @@ fn reports_show_gives_every_range_and_the_fixed_versions() {
         ]),
         "{fields:#}"
     );
-    assert_eq!(fields["fixed_versions"], serde_json::json!(["2.7.8", "3.0.7"]));
-    assert_eq!(fields["affected_versions"], "2.7.x before 2.7.8\n3.0.x before 3.0.7");
+    assert_eq!(
+        fields["fixed_versions"],
+        serde_json::json!(["2.7.8", "3.0.7"])
+    );
+    assert_eq!(
+        fields["affected_versions"],
+        "2.7.x before 2.7.8\n3.0.x before 3.0.7"
+    );
     assert_eq!(shown["severity"], "critical");
     assert_eq!(fields["inferred"]["severity"], true);
     assert_eq!(fields["credit_name"], "Jonas Eklund");

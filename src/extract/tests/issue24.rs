@@ -51,27 +51,42 @@ fn every_range_is_kept_in_every_language() {
         (
             "de",
             "Betroffene Versionen: 3.2.x vor 3.2.9, 3.3.x vor 3.3.4\n",
-            &["introduced=3.2.0 fixed=3.2.9", "introduced=3.3.0 fixed=3.3.4"],
+            &[
+                "introduced=3.2.0 fixed=3.2.9",
+                "introduced=3.3.0 fixed=3.3.4",
+            ],
         ),
         (
             "fr",
             "Systèmes affectés :\n- Ciboulette versions 4.3.x antérieures à 4.3.12\n- Ciboulette versions 4.4.x antérieures à 4.4.21\n",
-            &["introduced=4.3.0 fixed=4.3.12", "introduced=4.4.0 fixed=4.4.21"],
+            &[
+                "introduced=4.3.0 fixed=4.3.12",
+                "introduced=4.4.0 fixed=4.4.21",
+            ],
         ),
         (
             "es",
             "Versiones afectadas: 4.0 a 4.6 y 5.0 a 5.3\n",
-            &["introduced=4.0 last_affected=4.6", "introduced=5.0 last_affected=5.3"],
+            &[
+                "introduced=4.0 last_affected=4.6",
+                "introduced=5.0 last_affected=5.3",
+            ],
         ),
         (
             "it",
             "Prodotti e versioni affette:\n- Pergola Gateway versioni 9.1.x precedenti alla 9.1.14\n- Pergola Gateway versioni 9.2.x precedenti alla 9.2.5\n",
-            &["introduced=9.1.0 fixed=9.1.14", "introduced=9.2.0 fixed=9.2.5"],
+            &[
+                "introduced=9.1.0 fixed=9.1.14",
+                "introduced=9.2.0 fixed=9.2.5",
+            ],
         ),
         (
             "pt",
             "Versões afetadas: >= 4.0.0 até < 4.2.7; >= 5.0.0 até < 5.1.3\n",
-            &["introduced=4.0.0 fixed=4.2.7", "introduced=5.0.0 fixed=5.1.3"],
+            &[
+                "introduced=4.0.0 fixed=4.2.7",
+                "introduced=5.0.0 fixed=5.1.3",
+            ],
         ),
         (
             "nl",
@@ -84,7 +99,10 @@ fn every_range_is_kept_in_every_language() {
         (
             "ru",
             "Уязвимые версии:\n5.3.x до 5.3.2\n5.2.x до 5.2.4\n",
-            &["introduced=5.3.0 fixed=5.3.2", "introduced=5.2.0 fixed=5.2.4"],
+            &[
+                "introduced=5.3.0 fixed=5.3.2",
+                "introduced=5.2.0 fixed=5.2.4",
+            ],
         ),
         (
             "uk",
@@ -108,17 +126,26 @@ fn every_range_is_kept_in_every_language() {
         (
             "zh-Hant",
             "受影響版本：StarOS 5.0.0 至 5.1.2 及 5.2.0 至 5.2.1\n",
-            &["introduced=5.0.0 last_affected=5.1.2", "introduced=5.2.0 last_affected=5.2.1"],
+            &[
+                "introduced=5.0.0 last_affected=5.1.2",
+                "introduced=5.2.0 last_affected=5.2.1",
+            ],
         ),
         (
             "ja",
             "影響を受けるバージョン：1.x 系の 1.2.0 以降 1.2.9 未満、2.x 系の 2.0.0 以降 2.0.4 未満\n",
-            &["introduced=1.2.0 fixed=1.2.9", "introduced=2.0.0 fixed=2.0.4"],
+            &[
+                "introduced=1.2.0 fixed=1.2.9",
+                "introduced=2.0.0 fixed=2.0.4",
+            ],
         ),
         (
             "ko",
             "영향받는 버전:\n- 9.8.4 ~ 9.16.32 버전\n- 9.18.0 ~ 9.18.6 버전\n",
-            &["introduced=9.8.4 last_affected=9.16.32", "introduced=9.18.0 last_affected=9.18.6"],
+            &[
+                "introduced=9.8.4 last_affected=9.16.32",
+                "introduced=9.18.0 last_affected=9.18.6",
+            ],
         ),
     ];
     for (name, text, want) in cases {
@@ -281,7 +308,12 @@ fn the_closing_gives_name_and_address() {
             "Sanne de Vries",
             Some("sanne@example.net"),
         ),
-        ("zh-Hans", "标题：X\n\n说明。\n\n此致\n敬礼！\n张明\n", "张明", None),
+        (
+            "zh-Hans",
+            "标题：X\n\n说明。\n\n此致\n敬礼！\n张明\n",
+            "张明",
+            None,
+        ),
         (
             "en",
             "Title: X\n\nText.\n\nThanks,\nWen Xiaoyu <wen.xiaoyu@example.net>\n",
@@ -300,27 +332,127 @@ fn the_closing_gives_name_and_address() {
 #[test]
 fn labels_of_advisory_formats() {
     let cases: &[(&str, &str, FieldName, &str)] = &[
-        ("CERT-FR", "Systèmes affectés : Ciboulette 4.3", FieldName::AffectedVersions, "Ciboulette 4.3"),
-        ("CERT-FR", "Risques : Exécution de code arbitraire à distance", FieldName::Impact, "Exécution de code arbitraire à distance"),
-        ("INCIBE-CERT", "Recursos afectados: Pinar 88.0", FieldName::AffectedVersions, "Pinar 88.0"),
-        ("INCIBE-CERT", "Importancia: 5 - Crítica", FieldName::Severity, "critical"),
-        ("CERT-Bund", "Risikostufe: hoch", FieldName::Severity, "high"),
-        ("CERT-Bund", "Betroffene Systeme: Kassenagent 4.2", FieldName::AffectedVersions, "Kassenagent 4.2"),
-        ("CSIRT Italia", "Prodotti e versioni affette: Pergola 9.1", FieldName::AffectedVersions, "Pergola 9.1"),
-        ("CERT.br", "Sistemas afetados: Farol 2.0", FieldName::AffectedVersions, "Farol 2.0"),
-        ("NCSC-NL", "Toepassingen: Zeilboot Mailserver 15.1", FieldName::AffectedVersions, "Zeilboot Mailserver 15.1"),
-        ("BDU FSTEC", "Наименование уязвимости: Обход проверки подписи", FieldName::Title, "Обход проверки подписи"),
-        ("BDU FSTEC", "Уровень опасности уязвимости: Высокий уровень опасности", FieldName::Severity, "high"),
-        ("BDU FSTEC", "Возможные меры по устранению: обновить ПО", FieldName::SuggestedFix, "обновить ПО"),
-        ("CERT-UA", "Вразливі продукти: Ladan 1.83", FieldName::AffectedVersions, "Ladan 1.83"),
-        ("CERT Polska", "Dostawca: Wilga", FieldName::AffectedComponent, "Wilga"),
+        (
+            "CERT-FR",
+            "Systèmes affectés : Ciboulette 4.3",
+            FieldName::AffectedVersions,
+            "Ciboulette 4.3",
+        ),
+        (
+            "CERT-FR",
+            "Risques : Exécution de code arbitraire à distance",
+            FieldName::Impact,
+            "Exécution de code arbitraire à distance",
+        ),
+        (
+            "INCIBE-CERT",
+            "Recursos afectados: Pinar 88.0",
+            FieldName::AffectedVersions,
+            "Pinar 88.0",
+        ),
+        (
+            "INCIBE-CERT",
+            "Importancia: 5 - Crítica",
+            FieldName::Severity,
+            "critical",
+        ),
+        (
+            "CERT-Bund",
+            "Risikostufe: hoch",
+            FieldName::Severity,
+            "high",
+        ),
+        (
+            "CERT-Bund",
+            "Betroffene Systeme: Kassenagent 4.2",
+            FieldName::AffectedVersions,
+            "Kassenagent 4.2",
+        ),
+        (
+            "CSIRT Italia",
+            "Prodotti e versioni affette: Pergola 9.1",
+            FieldName::AffectedVersions,
+            "Pergola 9.1",
+        ),
+        (
+            "CERT.br",
+            "Sistemas afetados: Farol 2.0",
+            FieldName::AffectedVersions,
+            "Farol 2.0",
+        ),
+        (
+            "NCSC-NL",
+            "Toepassingen: Zeilboot Mailserver 15.1",
+            FieldName::AffectedVersions,
+            "Zeilboot Mailserver 15.1",
+        ),
+        (
+            "BDU FSTEC",
+            "Наименование уязвимости: Обход проверки подписи",
+            FieldName::Title,
+            "Обход проверки подписи",
+        ),
+        (
+            "BDU FSTEC",
+            "Уровень опасности уязвимости: Высокий уровень опасности",
+            FieldName::Severity,
+            "high",
+        ),
+        (
+            "BDU FSTEC",
+            "Возможные меры по устранению: обновить ПО",
+            FieldName::SuggestedFix,
+            "обновить ПО",
+        ),
+        (
+            "CERT-UA",
+            "Вразливі продукти: Ladan 1.83",
+            FieldName::AffectedVersions,
+            "Ladan 1.83",
+        ),
+        (
+            "CERT Polska",
+            "Dostawca: Wilga",
+            FieldName::AffectedComponent,
+            "Wilga",
+        ),
         ("CNVD", "危害级别：高", FieldName::Severity, "high"),
-        ("CNVD", "漏洞解决方案：升级到 3.2.5", FieldName::SuggestedFix, "升级到 3.2.5"),
-        ("TWCERT/CC", "解決方法：更新至 5.1.3", FieldName::SuggestedFix, "更新至 5.1.3"),
-        ("JVN", "影響を受けるシステム：みどり掲示板 2.3.1", FieldName::AffectedVersions, "みどり掲示板 2.3.1"),
-        ("JVN", "対策方法：最新版へアップデート", FieldName::SuggestedFix, "最新版へアップデート"),
-        ("KrCERT", "해결방안: 최신 버전으로 업데이트", FieldName::SuggestedFix, "최신 버전으로 업데이트"),
-        ("GitHub", "Package: rukzak-jwt (npm)", FieldName::AffectedComponent, "rukzak-jwt"),
+        (
+            "CNVD",
+            "漏洞解决方案：升级到 3.2.5",
+            FieldName::SuggestedFix,
+            "升级到 3.2.5",
+        ),
+        (
+            "TWCERT/CC",
+            "解決方法：更新至 5.1.3",
+            FieldName::SuggestedFix,
+            "更新至 5.1.3",
+        ),
+        (
+            "JVN",
+            "影響を受けるシステム：みどり掲示板 2.3.1",
+            FieldName::AffectedVersions,
+            "みどり掲示板 2.3.1",
+        ),
+        (
+            "JVN",
+            "対策方法：最新版へアップデート",
+            FieldName::SuggestedFix,
+            "最新版へアップデート",
+        ),
+        (
+            "KrCERT",
+            "해결방안: 최신 버전으로 업데이트",
+            FieldName::SuggestedFix,
+            "최신 버전으로 업데이트",
+        ),
+        (
+            "GitHub",
+            "Package: rukzak-jwt (npm)",
+            FieldName::AffectedComponent,
+            "rukzak-jwt",
+        ),
     ];
     for (format, line, field, want) in cases {
         let fields = extract(Some("x"), &format!("{line}\n"));
@@ -337,22 +469,82 @@ fn labels_of_advisory_formats() {
 #[test]
 fn severity_in_sentences_and_scores() {
     let cases: &[(&str, &str, Option<Severity>)] = &[
-        ("en-prose", "The issue was rated critical by the vendor's PSIRT.", Some(Severity::Critical)),
-        ("en-out-of", "I would put it at 9.8 out of 10.", Some(Severity::Critical)),
-        ("en-cvss", "This is CVSS 10.0 territory.", Some(Severity::Critical)),
-        ("en-base", "CVSS v3.1 base score 5.5, no vector yet.", Some(Severity::Medium)),
-        ("de-prose", "Ich stufe die Lücke deshalb als kritisch ein.", Some(Severity::Critical)),
+        (
+            "en-prose",
+            "The issue was rated critical by the vendor's PSIRT.",
+            Some(Severity::Critical),
+        ),
+        (
+            "en-out-of",
+            "I would put it at 9.8 out of 10.",
+            Some(Severity::Critical),
+        ),
+        (
+            "en-cvss",
+            "This is CVSS 10.0 territory.",
+            Some(Severity::Critical),
+        ),
+        (
+            "en-base",
+            "CVSS v3.1 base score 5.5, no vector yet.",
+            Some(Severity::Medium),
+        ),
+        (
+            "de-prose",
+            "Ich stufe die Lücke deshalb als kritisch ein.",
+            Some(Severity::Critical),
+        ),
         ("de-score", "CVSS-Basiswert: 5,5", Some(Severity::Medium)),
-        ("fr-sur-10", "D'une gravité de 9,6 sur 10, cette faille permet l'exécution de code.", Some(Severity::Critical)),
-        ("es-prose", "La gravedad de esta vulnerabilidad es\ncrítica para los equipos.", Some(Severity::Critical)),
-        ("it-prose", "Il bollettino viene etichettato come «critico».", Some(Severity::Critical)),
-        ("nl-prose", "Jullie securityteam beoordeelt het lek als kritiek.", Some(Severity::Critical)),
-        ("pl-prose", "Producent zaklasyfikował lukę jako krytyczną.", Some(Severity::Critical)),
-        ("pl-score", "Ocena: 5,4 na 10 w skali CVSS 3.1.", Some(Severity::Medium)),
-        ("zh-Hans-prose", "该漏洞已被厂商评定为严重级别。", Some(Severity::Critical)),
-        ("ko-prose", "모든 버전에 대해 중요 등급이 지정됩니다.", Some(Severity::High)),
-        ("en-none", "The upload accepts any file name. Version 3.1 is in use.", None),
-        ("de-none", "Die Schwachstelle betrifft Version 9.8 des Dienstes.", None),
+        (
+            "fr-sur-10",
+            "D'une gravité de 9,6 sur 10, cette faille permet l'exécution de code.",
+            Some(Severity::Critical),
+        ),
+        (
+            "es-prose",
+            "La gravedad de esta vulnerabilidad es\ncrítica para los equipos.",
+            Some(Severity::Critical),
+        ),
+        (
+            "it-prose",
+            "Il bollettino viene etichettato come «critico».",
+            Some(Severity::Critical),
+        ),
+        (
+            "nl-prose",
+            "Jullie securityteam beoordeelt het lek als kritiek.",
+            Some(Severity::Critical),
+        ),
+        (
+            "pl-prose",
+            "Producent zaklasyfikował lukę jako krytyczną.",
+            Some(Severity::Critical),
+        ),
+        (
+            "pl-score",
+            "Ocena: 5,4 na 10 w skali CVSS 3.1.",
+            Some(Severity::Medium),
+        ),
+        (
+            "zh-Hans-prose",
+            "该漏洞已被厂商评定为严重级别。",
+            Some(Severity::Critical),
+        ),
+        (
+            "ko-prose",
+            "모든 버전에 대해 중요 등급이 지정됩니다.",
+            Some(Severity::High),
+        ),
+        (
+            "en-none",
+            "The upload accepts any file name. Version 3.1 is in use.",
+            None,
+        ),
+        (
+            "de-none",
+            "Die Schwachstelle betrifft Version 9.8 des Dienstes.",
+            None,
+        ),
         ("en-negated", "This is rated not critical by anyone.", None),
     ];
     for (name, text, want) in cases {
@@ -361,7 +553,10 @@ fn severity_in_sentences_and_scores() {
         assert_eq!(fields.inferred.severity, want.is_some(), "case {name}");
     }
     // A stated word wins over a score in the same report.
-    let fields = extract(Some("x"), "Severity: low\n\nI scored it 9.8 out of 10 at first.\n");
+    let fields = extract(
+        Some("x"),
+        "Severity: low\n\nI scored it 9.8 out of 10 at first.\n",
+    );
     assert_eq!(fields.severity(), Some(Severity::Low));
     assert!(!fields.inferred.severity);
     let fields = extract(Some("x"), "It is rated high by the vendor, CVSS 9.8.\n");
@@ -372,15 +567,60 @@ fn severity_in_sentences_and_scores() {
 #[test]
 fn title_from_the_body_when_the_subject_is_generic() {
     let cases: &[(&str, &str, &str, &str)] = &[
-        ("en", "Security report", "# Stored XSS in the comment preview\n\nText.\n", "Stored XSS in the comment preview"),
-        ("en-line", "Security report", "CVE-2026-3581: Timing leak in RSA-OAEP decoding\n\nText follows here.\n", "CVE-2026-3581: Timing leak in RSA-OAEP decoding"),
-        ("de", "Sicherheitslücke", "## Umgehung der Anmeldung über Wiederherstellungscodes\n\nText.\n", "Umgehung der Anmeldung über Wiederherstellungscodes"),
-        ("fr", "Avis de sécurité", "Multiples vulnérabilités dans Ciboulette\n\nRisques : exécution de code.\n", "Multiples vulnérabilités dans Ciboulette"),
-        ("it", "Vulnerabilità", "Oggetto della segnalazione: Lettura di file arbitrari\n\nTesto.\n", "Lettura di file arbitrari"),
-        ("zh-Hans", "安全漏洞报告", "漏洞名称：云雀CMS 评论区存储型跨站脚本漏洞\n\n说明。\n", "云雀CMS 评论区存储型跨站脚本漏洞"),
-        ("nl", "Beveiligingsadvies", "### Kwetsbaarheid verholpen in Havenmeester\n\nTekst.\n", "Kwetsbaarheid verholpen in Havenmeester"),
-        ("specific", "XSS in search", "# Another heading\n\nText.\n", "Another heading"),
-        ("specific-kept", "XSS in search", "## Details\n\nText.\n", "XSS in search"),
+        (
+            "en",
+            "Security report",
+            "# Stored XSS in the comment preview\n\nText.\n",
+            "Stored XSS in the comment preview",
+        ),
+        (
+            "en-line",
+            "Security report",
+            "CVE-2026-3581: Timing leak in RSA-OAEP decoding\n\nText follows here.\n",
+            "CVE-2026-3581: Timing leak in RSA-OAEP decoding",
+        ),
+        (
+            "de",
+            "Sicherheitslücke",
+            "## Umgehung der Anmeldung über Wiederherstellungscodes\n\nText.\n",
+            "Umgehung der Anmeldung über Wiederherstellungscodes",
+        ),
+        (
+            "fr",
+            "Avis de sécurité",
+            "Multiples vulnérabilités dans Ciboulette\n\nRisques : exécution de code.\n",
+            "Multiples vulnérabilités dans Ciboulette",
+        ),
+        (
+            "it",
+            "Vulnerabilità",
+            "Oggetto della segnalazione: Lettura di file arbitrari\n\nTesto.\n",
+            "Lettura di file arbitrari",
+        ),
+        (
+            "zh-Hans",
+            "安全漏洞报告",
+            "漏洞名称：云雀CMS 评论区存储型跨站脚本漏洞\n\n说明。\n",
+            "云雀CMS 评论区存储型跨站脚本漏洞",
+        ),
+        (
+            "nl",
+            "Beveiligingsadvies",
+            "### Kwetsbaarheid verholpen in Havenmeester\n\nTekst.\n",
+            "Kwetsbaarheid verholpen in Havenmeester",
+        ),
+        (
+            "specific",
+            "XSS in search",
+            "# Another heading\n\nText.\n",
+            "Another heading",
+        ),
+        (
+            "specific-kept",
+            "XSS in search",
+            "## Details\n\nText.\n",
+            "XSS in search",
+        ),
     ];
     for (name, subject, text, want) in cases {
         let fields = extract(Some(subject), text);
@@ -412,7 +652,10 @@ fn layouts_of_kind_six() {
     );
     assert_eq!(
         ranges_of(&fields),
-        ["introduced=2.8.0 last_affected=2.8.6", "introduced=3.0.0 last_affected=3.0.2"]
+        [
+            "introduced=2.8.0 last_affected=2.8.6",
+            "introduced=3.0.0 last_affected=3.0.2"
+        ]
     );
     assert_eq!(fields.fixed_versions, ["2.8.7", "3.0.3"]);
 
