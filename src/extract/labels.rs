@@ -82,6 +82,8 @@ struct Vocabulary {
     severity_context: Vec<String>,
     /// The `versions.fixed` words normalised as labels, for "Fixed in:" key lines.
     fixed_labels: HashSet<String>,
+    /// Closing formulas of four or more CJK characters, which may end a longer line.
+    cjk_closing: Vec<String>,
 }
 
 /// What a vocabulary line gives words for.
@@ -196,7 +198,11 @@ impl Vocabulary {
                 self.versions.fixed.push(phrase);
             }
             Entry::Closing => {
-                self.closing.insert(closing_key(word));
+                let key = closing_key(word);
+                if key.chars().count() >= 4 && key.chars().all(is_cjk) {
+                    self.cjk_closing.push(key.clone());
+                }
+                self.closing.insert(key);
             }
             Entry::GenericSubject => {
                 self.generic_subjects.insert(key);
@@ -444,9 +450,11 @@ pub(crate) fn is_closing(line: &str) -> bool {
     // "以上、よろしくお願いいたします": a CJK closing ends the line.
     VOCABULARY.closing.contains(&key)
         || (key.chars().count() <= 30
-            && VOCABULARY.closing.iter().any(|w| {
-                w.chars().count() >= 4 && w.chars().all(is_cjk) && key.ends_with(w.as_str())
-            }))
+            && key.chars().next_back().is_some_and(is_cjk)
+            && VOCABULARY
+                .cjk_closing
+                .iter()
+                .any(|w| key.ends_with(w.as_str())))
 }
 
 /// "Fixed in", "Patched versions", "修复版本" as the key of a line.

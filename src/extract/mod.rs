@@ -76,7 +76,7 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
     }
     prose::fill_fallbacks(&mut fields, &lines);
     if fields.credit_name.is_none() || fields.contact.is_none() {
-        let (name, address) = closing::signer(&text::normalise(text));
+        let (name, address) = closing::signer(&text::normalise(text::suffix(text, 4096)));
         fields.credit_name = fields.credit_name.take().or(name);
         fields.contact = fields.contact.take().or(address);
     }

@@ -149,7 +149,9 @@ fn separator(s: &str) -> Option<(usize, usize)> {
 /// Whether `start..end` of `s` lies inside a phrase of several words ("tot en met",
 /// "up to and including"): the "en"/"and" there joins no two ranges.
 fn inside_phrase(s: &str, start: usize, end: usize) -> bool {
-    let w = labels::version_words();
+    let Some(phrases) = MULTIWORD.as_ref() else {
+        return false;
+    };
     let mut lo = start.saturating_sub(32);
     while !s.is_char_boundary(lo) {
         lo -= 1;
@@ -160,46 +162,47 @@ fn inside_phrase(s: &str, start: usize, end: usize) -> bool {
         return false;
     }
     let (at, until) = (start - lo, end - lo);
-    w.range
+    // Overlapping phrases: try every start, each search anchored there.
+    (0..=at).filter(|i| lower.is_char_boundary(*i)).any(|i| {
+        phrases
+            .find_at(&lower, i)
+            .is_some_and(|m| m.start() == i && m.end() >= until)
+    })
+}
+
+/// The version phrases of several words ("tot en met", "up to and including"), longest
+/// first.
+static MULTIWORD: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let w = labels::version_words();
+    let mut words: Vec<&String> = w
+        .range
         .iter()
         .chain(&w.upto)
         .chain(&w.before)
         .chain(&w.earlier)
         .chain(&w.later)
         .filter(|p| p.contains(' '))
-        .any(|p| {
-            lower
-                .match_indices(p.as_str())
-                .any(|(i, _)| i <= at && i + p.len() >= until)
-        })
-}
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let parts: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    compile(&parts.join("|"))
+});
 
 /// The text before the first `versions.fixed` phrase: "2.7.x before 2.7.8 (fixed in 2.7.8)"
 /// keeps "2.7.x before 2.7.8 (", and a fixed-versions line swallowed into the field goes.
 pub(crate) fn before_fixed(text: &str) -> &str {
-    let w = labels::version_words();
     let lower = text.to_lowercase();
     if lower.len() != text.len() {
         return text;
     }
-    let cut = w
-        .fixed
-        .iter()
-        .filter_map(|word| {
-            let mut from = 0;
-            while let Some(pos) = lower.get(from..).and_then(|s| s.find(word.as_str())) {
-                let start = from + pos;
-                let end = start + word.len();
-                let before = lower.get(..start).and_then(|b| b.chars().next_back());
-                let after = lower.get(end..).and_then(|a| a.chars().next());
-                if boundary(before, word) && boundary(after, word) {
-                    return Some(start);
-                }
-                from = end;
-            }
-            None
-        })
-        .min();
+    let Some(words) = FIXED_WORDS.as_ref() else {
+        return text;
+    };
+    let cut = words.find_iter(&lower).find_map(|m| {
+        let before = lower.get(..m.start()).and_then(|b| b.chars().next_back());
+        let after = lower.get(m.end()..).and_then(|a| a.chars().next());
+        (boundary(before, m.as_str()) && boundary(after, m.as_str())).then_some(m.start())
+    });
     match cut {
         Some(0) | None => text,
         Some(at) => text
