@@ -6,8 +6,12 @@
 //! language is a new file (and a line in [`LANGUAGES`]). A table is lines of
 //! `key: word | word | ...`; `#` starts a comment. Keys are the field names of
 //! [`FieldName::as_str`], `severity.<level>` for the severity levels, `generic` for headings
-//! that are not a title, and `versions.range|before|later|earlier|all` for the version phrases
-//! of [`super::versions`]. Words are compared after the same normalisation as labels (lower
+//! that are not a title, `versions.range|before|later|earlier|all` for the version phrases
+//! of [`super::versions`], and (issue 24) `versions.upto|below|from|until|and|fixed` for the
+//! ranges and fixed versions of [`super::ranges`], `closing` for closing formulas,
+//! `subject.generic` for mail subjects that name no report, and `severity.context` for the
+//! words that make a severity word in a sentence a statement. Comments in the tables name
+//! the advisory format a label comes from. Words are compared after the same normalisation as labels (lower
 //! case, no emphasis, numbering, brackets or trailing colon, `-` and `_` as spaces). When two
 //! tables give one spelling to different fields, the earlier table wins; a unit test makes sure
 //! none do.
