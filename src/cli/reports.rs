@@ -302,6 +302,7 @@ fn reports_show(
     } else {
         out.stdout
             .push_str(&outbox::notify::report_text(&r, &p.settings.policy, now));
+        out.stdout.push_str(&ranges_text(&r.data.fields));
         out.stdout.push_str(&details_text(&r));
         out.stdout.push_str(&timeline_text(&r));
         out.stdout.push_str(&format!(
@@ -315,6 +316,35 @@ fn reports_show(
         out.stdout.push_str(&address_keys_text(&r, &address_keys));
     }
     Ok(0)
+}
+
+/// The affected versions as ranges and the fixed versions, as `reports show` prints them:
+/// "from 2.7.0, fixed in 2.7.8 (2.7.x before 2.7.8)".
+pub(crate) fn ranges_text(fields: &crate::extract::Fields) -> String {
+    if fields.affected.is_empty() && fields.fixed_versions.is_empty() {
+        return String::new();
+    }
+    let mut text = String::new();
+    if !fields.affected.is_empty() {
+        text.push_str("\nAffected ranges:\n");
+        for range in &fields.affected {
+            let mut parts = Vec::new();
+            if let Some(v) = &range.introduced {
+                parts.push(format!("from {v}"));
+            }
+            if let Some(v) = &range.fixed {
+                parts.push(format!("fixed in {v}"));
+            }
+            if let Some(v) = &range.last_affected {
+                parts.push(format!("up to and including {v}"));
+            }
+            let _ = writeln!(text, "  {} ({})", parts.join(", "), range.text);
+        }
+    }
+    if !fields.fixed_versions.is_empty() {
+        let _ = writeln!(text, "Fixed versions: {}", fields.fixed_versions.join(", "));
+    }
+    text
 }
 
 /// The details maintainers corrected or completed, as `reports show` prints them.

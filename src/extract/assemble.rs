@@ -6,7 +6,7 @@ use super::fields::{FieldName, Fields};
 use super::labels::is_short;
 use super::sections::{Bucket, Parsed, Section};
 use super::text::{Line, trim_block};
-use super::{prose, scoring};
+use super::{closing, prose, scoring};
 
 fn join_section(section: &Section<'_>) -> String {
     let mut s = String::new();
@@ -33,6 +33,58 @@ fn clean_short(s: &str) -> String {
         }
     }
     t.to_owned()
+}
+
+/// "- 2.7.x before 2.7.8\n• 3.0.x before 3.0.7": the items of a list, without their bullets.
+fn unbullet(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            ["- ", "* ", "+ ", "• ", "・", "· "]
+                .iter()
+                .find_map(|b| t.strip_prefix(b))
+                .map_or(l, str::trim_start)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// "rukzak-jwt (npm)", "hopak-client (PyPI)": the package, without its registry.
+fn without_ecosystem(value: &str) -> String {
+    const REGISTRIES: &[&str] = &[
+        "npm",
+        "pypi",
+        "pip",
+        "maven",
+        "nuget",
+        "rubygems",
+        "gem",
+        "go",
+        "crates.io",
+        "cargo",
+        "composer",
+        "packagist",
+        "pub",
+        "hex",
+        "cocoapods",
+        "swift",
+    ];
+    let t = value.trim_end();
+    if let Some(open) = t.rfind(" (")
+        && let Some(inner) = t.get(open + 2..).and_then(|r| r.strip_suffix(')'))
+        && REGISTRIES.contains(&inner.to_ascii_lowercase().as_str())
+    {
+        return t.get(..open).unwrap_or(t).to_owned();
+    }
+    value.to_owned()
+}
+
+fn credit(value: &str) -> String {
+    let first = value.lines().next().unwrap_or("");
+    match closing::name_in(first) {
+        Some(name) if first.contains(['(', '<', '（']) || value.lines().nth(1).is_some() => name,
+        _ => value.to_owned(),
+    }
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -134,6 +186,13 @@ fn place(f: &mut Fields, left: &mut Leftovers, section: &Section<'_>) {
                 _ => &mut f.contact,
             };
             if slot.is_none() {
+                let value = match field {
+                    FieldName::AffectedVersions => unbullet(&value),
+                    FieldName::AffectedComponent => without_ecosystem(&unbullet(&value)),
+                    // "Lena Vogt (Office Graz)\nOrchard Labs": the person, not the affiliation.
+                    FieldName::CreditName => credit(&value),
+                    _ => value,
+                };
                 *slot = non_empty(clean_short(&value));
             }
         }
@@ -213,13 +272,24 @@ fn score(f: &mut Fields, left: &Leftovers, lines: &[Line<'_>]) {
         .iter()
         .find_map(|t| prose::severity_from_value(t))
         .or_else(|| {
-            // "CVSS score: 8.1" without a usable vector still states a severity.
+            // "impact: High" in advisory headers is the level, when it is nothing else.
+            f.impact
+                .as_deref()
+                .filter(|i| i.split_whitespace().count() <= 2)
+                .and_then(crate::extract::labels::severity_in)
+        })
+        .or_else(|| {
+            // "CVSS score: 8.1" without a usable vector still states a severity, read from a
+            // score alone: marked inferred.
             if f.cvss.is_some() {
                 return None;
             }
-            left.cvss_text
+            let level = left
+                .cvss_text
                 .iter()
-                .find_map(|t| prose::severity_from_number(t))
+                .find_map(|t| prose::severity_from_number(t));
+            f.inferred.severity = level.is_some();
+            level
         });
 }
 

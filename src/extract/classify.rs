@@ -118,10 +118,30 @@ pub(crate) fn classify(line: &str) -> Kind<'_> {
     if line.trim().is_empty() {
         return Kind::Blank;
     }
-    if indent_width(line) > 3 {
-        return Kind::Text;
-    }
     let t = line.trim();
+    if is_fixed_key(t) {
+        // "Fixed in: 2.7.8" ends the section before it; the versions are read apart.
+        return Kind::Unknown { text: t, level: 2 };
+    }
+    if indent_width(line) > 3 {
+        // Right-aligned header blocks of advisories ("      title: X", "     product: Y",
+        // lower-case keys) are key lines; other indented lines are code or continuation.
+        return match split_label(t) {
+            Some((field, Some(value)))
+                if indent_width(line) >= 5
+                    && t.starts_with(|c: char| c.is_lowercase())
+                    && !value.is_empty() =>
+            {
+                Kind::Label {
+                    field,
+                    inline: Some(value),
+                    heading: false,
+                    listed: false,
+                }
+            }
+            _ => Kind::Text,
+        };
+    }
     if let Some((level, text)) = atx(t) {
         return atx_kind(level, text);
     }
@@ -143,6 +163,17 @@ pub(crate) fn classify(line: &str) -> Kind<'_> {
         };
     }
     bold_heading(t).unwrap_or(Kind::Text)
+}
+
+/// "Fixed in:", "Patched versions:", "修复版本：": the key of a line stating fixed versions.
+fn is_fixed_key(t: &str) -> bool {
+    let head = prefix(t, 80);
+    let Some(pos) = head.find([':', '：']) else {
+        return false;
+    };
+    let key = t.get(..pos).unwrap_or("");
+    let key = strip_list_marker(key.trim()).map_or(key, |(rest, _)| rest);
+    labels::is_fixed_label(key)
 }
 
 /// Symbols researchers put before a heading, mostly in Japanese and Chinese reports.

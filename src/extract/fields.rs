@@ -220,11 +220,15 @@ pub struct AffectedRange {
 
 /// Fields whose value was inferred: `reports show --json` gives `"inferred":
 /// {"affected_versions": true}` for versions found in prose ("before 2.4.1", "foo-lib 0.9.2")
-/// rather than under an "Affected versions" label in any language.
+/// rather than under an "Affected versions" label in any language, and `"severity": true`
+/// for a severity read from a sentence ("rated critical by the vendor") or from a score alone
+/// ("9.8 out of 10", "base score 5.5") rather than from a severity label or a CVSS vector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Inferred {
     #[serde(default)]
     pub affected_versions: bool,
+    #[serde(default)]
+    pub severity: bool,
 }
 
 impl Fields {

@@ -59,12 +59,12 @@ pub(crate) fn rewrite(html: &str) -> Cow<'_, str> {
         let pairs = if tag.name == "table" {
             table_pairs(inner)
         } else {
-            list_pairs(inner)
+            list_pairs(inner).map(owned)
         };
         if let Some(pairs) = pairs {
             out.push_str(html.get(copied..tag.start).unwrap_or(""));
             for (label, value) in pairs {
-                push_pair(&mut out, label, value);
+                push_pair(&mut out, &label, &value);
             }
             copied = end;
         }
@@ -156,11 +156,55 @@ fn rows(inner: &str) -> Vec<Row<'_>> {
 }
 
 fn is_label(html: &str) -> bool {
-    labels::lookup(&strip_tags(html)).is_some()
+    let text = strip_tags(html);
+    labels::lookup(&text).is_some() || labels::is_fixed_label(&text)
 }
 
-/// Label rows ("Component | auth.php") or one header row of labels over one row of values.
-fn table_pairs(inner: &str) -> Option<Vec<(&str, &str)>> {
+/// A label and its value, as HTML.
+type Pair = (String, String);
+
+fn owned(pairs: Vec<(&str, &str)>) -> Vec<Pair> {
+    pairs
+        .into_iter()
+        .map(|(l, v)| (l.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Label rows ("Component | auth.php"), one header row of labels over one row of values, or
+/// a header row over several rows (one per product or release line): each labelled column
+/// becomes one value, its cells one per line.
+fn table_pairs(inner: &str) -> Option<Vec<Pair>> {
+    let pairs = simple_table_pairs(inner).map(owned);
+    if pairs.is_some() {
+        return pairs;
+    }
+    let rows = rows(inner);
+    let (header, values) = rows.split_first()?;
+    let shaped = values.len() >= 2
+        && header.len() >= 2
+        && header.iter().all(|(th, _)| *th)
+        && header.iter().filter(|(_, c)| is_label(c)).count() >= 1
+        && values.iter().all(|r| r.len() == header.len());
+    if !shaped {
+        return None;
+    }
+    Some(
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, (_, label))| {
+                let cells: Vec<&str> = values
+                    .iter()
+                    .filter_map(|r| r.get(i).map(|c| c.1.trim()))
+                    .collect();
+                ((*label).to_owned(), cells.join("<br>"))
+            })
+            .collect(),
+    )
+}
+
+/// The two shapes read before issue 24.
+fn simple_table_pairs(inner: &str) -> Option<Vec<(&str, &str)>> {
     // A nested table is content, not a label table.
     if inner.to_ascii_lowercase().contains("<table") {
         return None;

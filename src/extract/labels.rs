@@ -6,8 +6,12 @@
 //! language is a new file (and a line in [`LANGUAGES`]). A table is lines of
 //! `key: word | word | ...`; `#` starts a comment. Keys are the field names of
 //! [`FieldName::as_str`], `severity.<level>` for the severity levels, `generic` for headings
-//! that are not a title, and `versions.range|before|later|earlier|all` for the version phrases
-//! of [`super::versions`]. Words are compared after the same normalisation as labels (lower
+//! that are not a title, `versions.range|before|later|earlier|all` for the version phrases
+//! of [`super::versions`], and (issue 24) `versions.upto|below|from|until|and|fixed` for the
+//! ranges and fixed versions of [`super::ranges`], `closing` for closing formulas,
+//! `subject.generic` for mail subjects that name no report, and `severity.context` for the
+//! words that make a severity word in a sentence a statement. Comments in the tables name
+//! the advisory format a label comes from. Words are compared after the same normalisation as labels (lower
 //! case, no emphasis, numbering, brackets or trailing colon, `-` and `_` as spaces). When two
 //! tables give one spelling to different fields, the earlier table wins; a unit test makes sure
 //! none do.
@@ -54,6 +58,18 @@ pub(crate) struct VersionWords {
     pub(crate) earlier: Vec<String>,
     /// Leading a "before" phrase: "all versions", "everything".
     pub(crate) all: Vec<String>,
+    /// Before one version, inclusive: "up to", "up to and including", "bis einschließlich".
+    pub(crate) upto: Vec<String>,
+    /// Before one version, opening a range: "from", "ab", "desde", "从".
+    pub(crate) from: Vec<String>,
+    /// After the last version of a range, inclusive: "까지", "まで", "inclusive".
+    pub(crate) until: Vec<String>,
+    /// Between two ranges of one field: "and", "und", "et", "和".
+    pub(crate) and: Vec<String>,
+    /// Before the versions stated as fixed: "fixed in", "patched versions", "修复版本".
+    pub(crate) fixed: Vec<String>,
+    /// After one version, exclusive: "未満", "미만", "之前" ("3.6.0 之前" is fixed in 3.6.0).
+    pub(crate) below: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +78,16 @@ struct Vocabulary {
     severity: HashMap<String, Severity>,
     generic: HashSet<String>,
     versions: VersionWords,
+    /// Closing formulas that end a report's content: "regards", "Abraços", "敬祝 順心".
+    closing: HashSet<String>,
+    /// Mail subjects that name no report: "Security report", "Sicherheitslücke", "安全漏洞报告".
+    generic_subjects: HashSet<String>,
+    /// Words that make a severity word near them a statement: "rated", "eingestuft", "评为".
+    severity_context: Vec<String>,
+    /// The `versions.fixed` words normalised as labels, for "Fixed in:" key lines.
+    fixed_labels: HashSet<String>,
+    /// Closing formulas of four or more CJK characters, which may end a longer line.
+    cjk_closing: Vec<String>,
 }
 
 /// What a vocabulary line gives words for.
@@ -75,6 +101,15 @@ pub(crate) enum Entry {
     Later,
     Earlier,
     All,
+    UpTo,
+    Below,
+    From,
+    Until,
+    And,
+    Fixed,
+    Closing,
+    GenericSubject,
+    SeverityContext,
 }
 
 fn entry(key: &str) -> Option<Entry> {
@@ -90,6 +125,15 @@ fn entry(key: &str) -> Option<Entry> {
         "versions.later" => Entry::Later,
         "versions.earlier" => Entry::Earlier,
         "versions.all" => Entry::All,
+        "versions.upto" => Entry::UpTo,
+        "versions.below" => Entry::Below,
+        "versions.from" => Entry::From,
+        "versions.until" => Entry::Until,
+        "versions.and" => Entry::And,
+        "versions.fixed" => Entry::Fixed,
+        "closing" => Entry::Closing,
+        "subject.generic" => Entry::GenericSubject,
+        "severity.context" => Entry::SeverityContext,
         field => Entry::Field(field.parse().ok()?),
     };
     Some(entry)
@@ -130,6 +174,11 @@ impl Vocabulary {
         let phrase = word.to_lowercase();
         match entry {
             Entry::Field(field) => {
+                // "the severity of this flaw is critical": a severity label in a sentence
+                // states the level as well.
+                if field == FieldName::Severity && word.chars().count() >= 4 {
+                    self.severity_context.push(phrase);
+                }
                 self.labels.entry(key).or_insert(field);
             }
             Entry::Severity(level) => {
@@ -143,6 +192,26 @@ impl Vocabulary {
             Entry::Later => self.versions.later.push(phrase),
             Entry::Earlier => self.versions.earlier.push(phrase),
             Entry::All => self.versions.all.push(phrase),
+            Entry::UpTo => self.versions.upto.push(phrase),
+            Entry::Below => self.versions.below.push(phrase),
+            Entry::From => self.versions.from.push(phrase),
+            Entry::Until => self.versions.until.push(phrase),
+            Entry::And => self.versions.and.push(phrase),
+            Entry::Fixed => {
+                self.fixed_labels.insert(key);
+                self.versions.fixed.push(phrase);
+            }
+            Entry::Closing => {
+                let key = closing_key(word);
+                if key.chars().count() >= 4 && key.chars().all(is_cjk) {
+                    self.cjk_closing.push(key.clone());
+                }
+                self.closing.insert(key);
+            }
+            Entry::GenericSubject => {
+                self.generic_subjects.insert(key);
+            }
+            Entry::SeverityContext => self.severity_context.push(phrase),
         }
     }
 }
@@ -355,7 +424,54 @@ pub(crate) fn is_short(field: FieldName) -> bool {
 
 /// Level-one headings that are document furniture rather than a report title.
 pub(crate) fn is_generic_heading(text: &str) -> bool {
-    VOCABULARY.generic.contains(&normalise(text))
+    let key = normalise(text);
+    VOCABULARY.generic.contains(&key) || VOCABULARY.generic_subjects.contains(&key)
+}
+
+/// A mail subject that names no particular report ("Security report", "Sicherheitslücke",
+/// "安全漏洞报告", "脆弱性のご報告"): the body's own title is better.
+pub(crate) fn is_generic_subject(subject: &str) -> bool {
+    let key = normalise(subject.trim_end_matches(['.', '!', '?', '。', '！']));
+    VOCABULARY.generic_subjects.contains(&key) || VOCABULARY.generic.contains(&key)
+}
+
+/// Closing formulas compare lower-cased, without trailing punctuation and with spaces collapsed.
+fn closing_key(text: &str) -> String {
+    let t = text
+        .trim()
+        .trim_end_matches([',', '.', '!', '，', '。', '！', '、'])
+        .to_lowercase();
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A line that is a closing formula in any language ("Best regards,", "Abraços", "敬祝 順心",
+/// "Mit freundlichen Grüßen").
+pub(crate) fn is_closing(line: &str) -> bool {
+    let key = closing_key(line);
+    if key.is_empty() || key.chars().count() > 40 {
+        return false;
+    }
+    // "以上、よろしくお願いいたします": a CJK closing ends the line.
+    VOCABULARY.closing.contains(&key)
+        || (key.chars().count() <= 30
+            && key.chars().next_back().is_some_and(is_cjk)
+            && VOCABULARY
+                .cjk_closing
+                .iter()
+                .any(|w| key.ends_with(w.as_str())))
+}
+
+/// "Fixed in", "Patched versions", "修复版本" as the key of a line.
+pub(crate) fn is_fixed_label(raw: &str) -> bool {
+    if raw.len() > MAX_LABEL_BYTES * 2 {
+        return false;
+    }
+    VOCABULARY.fixed_labels.contains(&normalise(raw))
+}
+
+/// Words that make a nearby severity word a statement ("rated", "eingestuft", "评为").
+pub(crate) fn severity_context() -> &'static [String] {
+    &VOCABULARY.severity_context
 }
 
 #[cfg(test)]

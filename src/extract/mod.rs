@@ -21,18 +21,22 @@
 //! - `assemble`: fields from the sections.
 //! - `inline`: "Label: value" inside running prose.
 //! - `prose`: fallbacks for fields no label gave (severity, versions, type, steps).
+//! - `closing`: the researcher's name and address after a closing formula or signature.
 //! - `versions`: affected versions inferred from running text.
+//! - `ranges`: the affected versions as ranges, and the versions stated as fixed.
 //! - `scoring`: CVSS vectors found and scored.
 //! - `html`: HTML bodies to text; `html_labels`: label tables and definition lists first.
 
 mod assemble;
 mod classify;
+mod closing;
 mod fields;
 mod html;
 mod html_labels;
 mod inline;
 mod labels;
 mod prose;
+mod ranges;
 mod scoring;
 mod sections;
 mod text;
@@ -59,11 +63,53 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
     let mut fields = assemble::assemble(&parsed, &lines);
     assemble::fill_inline(&mut fields, inline::find(&lines));
     if fields.title.is_none() {
-        fields.title = subject.and_then(prose::clean_subject);
+        let from_subject = subject.and_then(prose::clean_subject);
+        // A Subject such as "Security report" names no report: the body's title line does.
+        let generic = from_subject
+            .as_deref()
+            .is_none_or(labels::is_generic_subject);
+        fields.title = if generic {
+            prose::body_title(&parsed, &lines).or(from_subject)
+        } else {
+            from_subject
+        };
     }
     prose::fill_fallbacks(&mut fields, &lines);
+    if fields.credit_name.is_none() || fields.contact.is_none() {
+        let (name, address) = closing::signer(&text::normalise(text::suffix(text, 4096)));
+        fields.credit_name = fields.credit_name.take().or(name);
+        fields.contact = fields.contact.take().or(address);
+    }
+    fill_ranges(&mut fields, &lines);
     cap_all(&mut fields);
     fields
+}
+
+/// The structured view of the versions: ranges read from the affected-versions text (cut
+/// before any "fixed in" part, which is never affected), and the fixed versions stated
+/// anywhere in the report.
+fn fill_ranges(fields: &mut Fields, lines: &[text::Line<'_>]) {
+    // "影响产品：青云路由器 QR-300 V2.1.0.8": a product with its version names both.
+    if fields.affected_versions.is_none()
+        && let Some(component) = fields.affected_component.as_deref()
+        && let Some(product) = ranges::product_before_version(component)
+    {
+        fields.affected_versions = Some(component.to_owned());
+        fields.affected_component = Some(product);
+    }
+    if let Some(text) = fields.affected_versions.as_mut() {
+        let kept = ranges::before_fixed(text).trim_end().to_owned();
+        if !kept.trim().is_empty() {
+            *text = kept;
+        }
+    }
+    fields.affected = fields
+        .affected_versions
+        .as_deref()
+        .map(ranges::ranges)
+        .unwrap_or_default();
+    let prose: Vec<&str> = lines.iter().filter(|l| !l.code).map(|l| l.text).collect();
+    fields.fixed_versions = ranges::fixed_versions(&prose.join("\n"));
 }
 
 /// The fields a text gives under labels only, in any language the extraction knows

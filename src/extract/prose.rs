@@ -10,9 +10,59 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::classify::{Kind, classify, heading_shaped};
 use super::fields::{Fields, Severity};
+use super::sections::Parsed;
 use super::text::{Line, compile, indent_width, pattern, prefix, suffix, trim_block};
 use super::{labels, versions};
+
+/// The title line of a body whose Subject names no report: the first heading (Markdown,
+/// setext, HTML `<h1>`-`<h3>` as converted, "■" symbols) that is not document furniture,
+/// else a short first line standing alone as a paragraph.
+pub(crate) fn body_title(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Option<String> {
+    if let Some(heading) = &parsed.first_heading
+        && !heading.contains([':', '：'])
+    {
+        let t = clean_title(heading);
+        if !t.is_empty() {
+            return Some(t);
+        }
+    }
+    // The first one-line paragraph among the first few, skipping markings ("TLP:CLEAR").
+    let mut paragraphs = 0;
+    let mut i = 0;
+    while let Some(line) = lines.get(i) {
+        if line.is_blank() {
+            i += 1;
+            continue;
+        }
+        paragraphs += 1;
+        if paragraphs > 3 {
+            break;
+        }
+        let alone = lines.get(i + 1).is_none_or(Line::is_blank);
+        let t = line.text.trim();
+        let marking = t.to_ascii_uppercase().starts_with("TLP");
+        if alone && !marking && !line.code && title_line(t) {
+            return Some(clean_title(t)).filter(|t| !t.is_empty());
+        }
+        if !alone || !marking {
+            break;
+        }
+        i += 1;
+    }
+    None
+}
+
+/// A line that can be a report's title: not a label line, not a sentence, not a greeting.
+fn title_line(t: &str) -> bool {
+    matches!(classify(t), Kind::Text)
+        && heading_shaped(t)
+        && t.chars().count() <= 120
+        && !t.ends_with([':', '：', '。'])
+        && !labels::is_generic_heading(t)
+        && !labels::is_closing(t)
+}
 
 pattern!(
     REPLY_PREFIX,
@@ -60,7 +110,10 @@ pub(crate) fn clean_title(title: &str) -> String {
     t
 }
 
-pattern!(SCORE_NUMBER, r"(?-u:\b)(10(?:\.0)?|[0-9]\.[0-9])(?-u:\b)");
+pattern!(
+    SCORE_NUMBER,
+    r"(?-u:\b)(10(?:[.,]0)?|[0-9][.,][0-9])(?-u:\b)"
+);
 
 /// Severity from the value of a "Severity:" field: the first severity word in any language,
 /// else a 0-10 score.
@@ -81,7 +134,7 @@ pub(crate) fn severity_from_number(value: &str) -> Option<Severity> {
         if ctx.ends_with("cvss") || ctx.ends_with("cvss:") || ctx.ends_with('v') {
             continue;
         }
-        let Ok(score) = m.as_str().parse::<f64>() else {
+        let Ok(score) = m.as_str().replace(',', ".").parse::<f64>() else {
             continue;
         };
         return Some(match score {
@@ -113,6 +166,190 @@ pub(crate) fn severity_from_prose(text: &str) -> Option<Severity> {
         .skip(1)
         .flatten()
         .find_map(|m| labels::severity_in(m.as_str()))
+}
+
+/// How far (in characters) a severity word may stand from the word that makes it a statement.
+const CONTEXT_CHARS: usize = 40;
+
+/// Severity stated in a sentence of any language: a `severity.context` word ("rated",
+/// "eingestuft", "classée", "评为") with a severity word next to it, after it ("rated critical
+/// by the vendor", "被评为高危") or, failing that, just before it ("als kritisch eingestuft").
+pub(crate) fn severity_in_sentence(text: &str) -> Option<Severity> {
+    let text = prefix(text, 64 * 1024);
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        // Case folding changed byte offsets: read the lower-cased text alone.
+        return severity_in_sentence_of(&lower);
+    }
+    severity_in_sentence_of(&lower)
+}
+
+/// All `severity.context` words as one automaton, longest first at any position.
+static CONTEXT_WORDS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let mut words: Vec<&String> = labels::severity_context()
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let parts: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    compile(&parts.join("|"))
+});
+
+fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
+    let re = CONTEXT_WORDS.as_ref()?;
+    for m in re.find_iter(lower) {
+        let (start, end, word) = (m.start(), m.end(), m.as_str());
+        {
+            let before = lower.get(..start).and_then(|b| b.chars().next_back());
+            let after = lower.get(end..).and_then(|a| a.chars().next());
+            let lettered = word
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() && !labels::is_cjk(c));
+            let glued =
+                |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() && !labels::is_cjk(c));
+            if lettered && (glued(before) || glued(after)) {
+                continue;
+            }
+            let ahead = sentence(
+                prefix(lower.get(end..).unwrap_or(""), CONTEXT_CHARS * 4),
+                CONTEXT_CHARS,
+            );
+            let stated = if negated(ahead) {
+                None
+            } else {
+                labels::severity_in(ahead.trim_start_matches([' ', ':', '：', '为', '為']))
+            };
+            let found = stated.or_else(|| {
+                let behind = suffix(lower.get(..start).unwrap_or(""), CONTEXT_CHARS * 4);
+                let tail: String = behind
+                    .rsplit(['.', '!', '?', '。'])
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .rev()
+                    .take(CONTEXT_CHARS / 2)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let words: Vec<&str> = tail.split_whitespace().collect();
+                let near = words
+                    .get(words.len().saturating_sub(3)..)
+                    .unwrap_or_default()
+                    .join(" ");
+                if negated(&near) {
+                    None
+                } else {
+                    labels::severity_in(&near)
+                }
+            });
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+    None
+}
+
+/// The start of `s` up to the end of its sentence, at most `max` characters.
+fn sentence(s: &str, max: usize) -> &str {
+    let s = prefix(s, max * 4);
+    let end = s
+        .char_indices()
+        .take(max)
+        .find(|(_, c)| matches!(c, '.' | '!' | '?' | '。' | ';'))
+        .map_or_else(
+            || s.char_indices().nth(max).map_or(s.len(), |(i, _)| i),
+            |(i, _)| i,
+        );
+    s.get(..end).unwrap_or(s)
+}
+
+/// "not critical", "nicht kritisch", "pas critique": no statement of that level.
+fn negated(s: &str) -> bool {
+    s.split_whitespace().take(3).any(|w| {
+        matches!(
+            w,
+            "not"
+                | "nicht"
+                | "kein"
+                | "keine"
+                | "pas"
+                | "non"
+                | "no"
+                | "niet"
+                | "не"
+                | "nie"
+                | "não"
+        )
+    })
+}
+
+pattern!(
+    SCORE_KEY,
+    r"(?i)cvss|base\s*score|basis-?score|score|punktzahl|puntuación|punteggio|pontuação|nota|оценк|оцінк|wynik|评分|分数|分值|評分|分數|スコア|基本値|점수|값"
+);
+pattern!(SCORE_VALUE, r"(?-u:\b)(10(?:[.,]0)?|\d[.,]\d)(?-u:\b)");
+pattern!(
+    OUT_OF_TEN,
+    r"(?i)(?-u:\b)(10(?:[.,]0)?|\d[.,]\d|\d)\s*(?:/|out\s+of|von|sur|de|su|z|na|sobre|из|з|em|op|van|分中|满分|점\s*만점에)\s*10(?:[.,]0)?(?-u:\b)"
+);
+
+/// CVSS versions that follow the word "CVSS" ("CVSS 3.1 base score 9.8").
+const CVSS_VERSIONS: &[&str] = &["2.0", "3.0", "3.1", "4.0", "2", "3", "4"];
+
+/// Severity from a score stated without a vector: "9.8 out of 10", "CVSS 10.0", "base score
+/// 5.5", "CVSS v3.1 评分 7.5", mapped by the CVSS bands. A number right after "CVSS" that is a
+/// CVSS version is skipped when a score follows it.
+pub(crate) fn severity_from_score(text: &str) -> Option<Severity> {
+    let head = prefix(text, 64 * 1024);
+    if let Some(c) = OUT_OF_TEN.as_ref().and_then(|re| re.captures(head))
+        && let Some(v) = c
+            .get(1)
+            .and_then(|m| m.as_str().replace(',', ".").parse::<f64>().ok())
+    {
+        return Some(band(v));
+    }
+    let keys = SCORE_KEY.as_ref()?;
+    let values = SCORE_VALUE.as_ref()?;
+    for key in keys.find_iter(head) {
+        let window = prefix(head.get(key.end()..).unwrap_or(""), 48);
+        let window = window.split(['\n']).next().unwrap_or("");
+        let numbers: Vec<regex::Match<'_>> = values.find_iter(window).take(3).collect();
+        for (i, m) in numbers.iter().enumerate() {
+            let lead = window.get(..m.start()).unwrap_or("").trim();
+            let after_cvss = key.as_str().eq_ignore_ascii_case("cvss")
+                && (lead.is_empty()
+                    || matches!(
+                        lead.to_ascii_lowercase().as_str(),
+                        "v" | ":" | "v:" | "version"
+                    ));
+            let version = after_cvss && CVSS_VERSIONS.contains(&m.as_str());
+            if version && (i + 1 < numbers.len() || m.as_str().len() == 3 && m.as_str() != "10.0") {
+                continue;
+            }
+            // A vector's own digits ("CVSS:3.1/AV:N") are not a score.
+            if window.get(m.end()..).is_some_and(|r| r.starts_with('/')) {
+                break;
+            }
+            if let Ok(v) = m.as_str().replace(',', ".").parse::<f64>() {
+                return Some(band(v));
+            }
+        }
+    }
+    None
+}
+
+/// The CVSS v3/v4 qualitative bands.
+fn band(score: f64) -> Severity {
+    match score {
+        s if s <= 0.0 => Severity::None,
+        s if s < 4.0 => Severity::Low,
+        s if s < 7.0 => Severity::Medium,
+        s if s < 9.0 => Severity::High,
+        _ => Severity::Critical,
+    }
 }
 
 /// Common vulnerability class names. Order matters only when two patterns match the same text.
@@ -325,7 +562,17 @@ pub(crate) fn fill_fallbacks(fields: &mut Fields, lines: &[Line<'_>]) {
     let prose = prose_lines.join("\n");
 
     if fields.stated_severity.is_none() {
-        fields.stated_severity = severity_from_prose(&prose);
+        // A stated word wins over a score; a score counts only without a vector.
+        fields.stated_severity = severity_from_prose(&prose)
+            .or_else(|| severity_in_sentence(&prose))
+            .or_else(|| {
+                if fields.cvss.is_some() {
+                    None
+                } else {
+                    severity_from_score(&prose)
+                }
+            });
+        fields.inferred.severity = fields.stated_severity.is_some();
     }
     if fields.affected_versions.is_none() {
         fields.affected_versions = versions::infer(&prose, fields.affected_component.as_deref());
@@ -359,6 +606,10 @@ mod tests {
             &STEPS_HINT,
             &LIST_ITEM,
             &VULN_ANY,
+            &SCORE_KEY,
+            &SCORE_VALUE,
+            &OUT_OF_TEN,
+            &CONTEXT_WORDS,
         ] {
             assert!(re.is_some());
         }

@@ -25,6 +25,10 @@ enum Mode {
     /// "To reproduce:" followed by a numbered list: ends with the list, so that the prose after
     /// it ("Thanks, Jane") is not taken for a step.
     List { saw_item: bool, after_blank: bool },
+    /// "## Affected versions" (a heading for a short field): its first block, continued
+    /// after a blank line only by list items or indented lines, so that the paragraph
+    /// after the value is not part of it.
+    Block { started: bool, after_blank: bool },
 }
 
 #[derive(Debug)]
@@ -50,6 +54,9 @@ pub(crate) struct Parsed<'a> {
     pub(crate) sections: Vec<Section<'a>>,
     pub(crate) other: Vec<(&'a str, Bucket)>,
     pub(crate) heading_title: Option<String>,
+    /// The first unrecognised heading of any level that is not document furniture: the
+    /// title when the mail's Subject names no report.
+    pub(crate) first_heading: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,11 +111,51 @@ impl<'a> Parser<'a> {
                 }
             }
             Mode::Folded => {
-                if !blank && !line.code && line.text.starts_with([' ', '\t']) {
+                // In a right-aligned header block ("   homepage: https://…") the next
+                // key ends the value even when no field of ours is named by it.
+                if !blank
+                    && !line.code
+                    && line.text.starts_with([' ', '\t'])
+                    && !header_key(line.text)
+                {
                     section.body.push(line.text);
                     false
                 } else {
                     true
+                }
+            }
+            Mode::Block {
+                started,
+                after_blank,
+            } => {
+                if blank {
+                    if started {
+                        section.body.push(line.text);
+                        section.mode = Mode::Block {
+                            started,
+                            after_blank: true,
+                        };
+                    }
+                    false
+                } else if started && after_blank {
+                    let continues = line.code
+                        || indent_width(line.text) >= 2
+                        || strip_list_marker(line.text.trim()).is_some();
+                    if continues {
+                        section.body.push(line.text);
+                        section.mode = Mode::Block {
+                            started,
+                            after_blank: false,
+                        };
+                    }
+                    !continues
+                } else {
+                    section.body.push(line.text);
+                    section.mode = Mode::Block {
+                        started: true,
+                        after_blank: false,
+                    };
+                    false
                 }
             }
             Mode::List {
@@ -151,15 +198,22 @@ impl<'a> Parser<'a> {
                 saw_item: false,
                 after_blank: false,
             }
-        } else if !is_short(field) || heading {
+        } else if !is_short(field) || (heading && field == FieldName::Title) {
             Mode::UntilHeading
+        } else if heading {
+            Mode::Block {
+                started: false,
+                after_blank: false,
+            }
         } else if inline.is_empty() {
             Mode::FirstBlock { started: false }
         } else {
             Mode::Folded
         };
         self.resume = match (mode, self.target) {
-            (Mode::UntilHeading | Mode::List { .. }, _) => Target::Other(Bucket::Loose),
+            (Mode::UntilHeading | Mode::List { .. } | Mode::Block { .. }, _) => {
+                Target::Other(Bucket::Loose)
+            }
             (_, Target::Section(i))
                 if self.out.sections.get(i).is_some_and(|s| !is_short(s.field)) =>
             {
@@ -181,6 +235,10 @@ impl<'a> Parser<'a> {
 
     fn unknown_heading(&mut self, line: &'a str, text: &'a str, level: usize) {
         self.resume = Target::Other(Bucket::Loose);
+        if self.out.first_heading.is_none() && !self.seen_known && !labels::is_generic_heading(text)
+        {
+            self.out.first_heading = Some(text.to_owned());
+        }
         let title_candidate = level == 1
             && !self.seen_known
             && self.out.heading_title.is_none()
@@ -256,6 +314,19 @@ impl<'a> Parser<'a> {
         }
         false
     }
+}
+
+/// "      homepage: https://…": a lower-case key of letters and spaces, a colon, a value.
+fn header_key(line: &str) -> bool {
+    let t = line.trim_start();
+    let Some((key, value)) = t.split_once(':') else {
+        return false;
+    };
+    !key.is_empty()
+        && key.len() <= 32
+        && key.starts_with(|c: char| c.is_lowercase())
+        && key.chars().all(|c| c.is_alphabetic() || c == ' ')
+        && value.starts_with(' ')
 }
 
 /// One pass over the lines; never looks more than one line ahead or behind.

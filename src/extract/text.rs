@@ -268,8 +268,25 @@ fn fence_mask(lines: &[&str]) -> Vec<bool> {
     mask
 }
 
+/// "> text" is quoted mail; ">= 1.0.0, < 1.6.0" (a version range on its own line) is not.
 fn is_quoted(line: &Line<'_>) -> bool {
-    !line.code && line.text.trim_start().starts_with('>')
+    let t = line.text.trim_start();
+    !line.code
+        && t.starts_with('>')
+        && !t
+            .strip_prefix(">=")
+            .or_else(|| t.strip_prefix('>'))
+            .is_some_and(|r| starts_with_version(r.trim_start()))
+}
+
+/// "1.0.0", "v2.3": digits, a dot and a digit ("1. Open" is a numbered line, not a version).
+fn starts_with_version(s: &str) -> bool {
+    let s = s.strip_prefix(['v', 'V']).unwrap_or(s);
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0
+        && s.get(digits..)
+            .and_then(|r| r.strip_prefix('.'))
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// "On Tue, 1 Jan 2030, Jane <jane@example.org> wrote:" and its translations share the ending.
@@ -331,6 +348,9 @@ fn is_outlook_marker(text: &str) -> bool {
 }
 
 fn is_valediction(text: &str) -> bool {
+    if super::labels::is_closing(text) {
+        return true;
+    }
     let t = text.trim().trim_end_matches([',', '.', '!']).to_lowercase();
     let t = t
         .strip_prefix("best ")

@@ -13,24 +13,57 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::labels;
-use super::text::{compile, pattern, suffix};
+use super::text::{compile, pattern, prefix, suffix};
 
 /// A version number: at least two parts ("2.4", "1.2.3", "2.x"), an optional pre-release tag
 /// ("2.0-rc1", "1.0b2"); single numbers are too often counts.
-const VERSION: &str = r"v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4})?";
+const VERSION: &str = r"v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4}(?:\.\d{1,6})*)?";
 
 /// Versions from prose, as written, or `None`. `component` is the affected component when a
 /// label gave one: a version right after its name is the best guess left.
 pub(crate) fn infer(text: &str, component: Option<&str>) -> Option<String> {
     english_phrase(text)
         .or_else(|| vocabulary_phrase(text))
+        .map(|found| joined(text, found))
         .or_else(|| after_name(text, component))
+}
+
+pattern!(
+    JOIN,
+    r"(?i)^(?:\s*,)?\s*(?:and|or|und|oder|et|ou|y|o|e|en|of|i|oraz|lub|и|или|і|та|або|及|和|以及|、|,)\s*(?:versions?\s+|versionen\s+|versiones\s+|versioni\s+|versões\s+|versies\s+|wersje\s+|версии\s+|версії\s+)?(?:from\s+|von\s+|de\s+|dalla\s+|da\s+|desde\s+|od\s+|от\s+|від\s+)?"
+);
+
+/// "4.2.0 through 4.2.6 and 4.3.0 through 4.3.2": a phrase followed by "and" (in the
+/// report's language) and another range is one value with both ranges.
+fn joined(text: &str, found: String) -> String {
+    let Some(start) = text.find(found.as_str()) else {
+        return found;
+    };
+    let mut end = start + found.len();
+    for _ in 0..8 {
+        let rest = text.get(end..).unwrap_or("");
+        let Some(join) = JOIN.as_ref().and_then(|re| re.find(prefix(rest, 64))) else {
+            break;
+        };
+        let after = rest.get(join.end()..).unwrap_or("");
+        let next = vocabulary_phrase_at_start(after);
+        let Some(next) = next else { break };
+        end += join.end() + next;
+    }
+    text.get(start..end).map_or(found, |s| s.trim().to_owned())
+}
+
+/// The length of a version phrase that starts `text`, if one does.
+fn vocabulary_phrase_at_start(text: &str) -> Option<usize> {
+    let re = PHRASES.as_ref()?;
+    let m = re.find(prefix(text, 256))?;
+    (m.start() == 0 && plausible(m.as_str())).then_some(m.end())
 }
 
 /// "CVSS >= 7.0", "score < 4.0", "CVSS 7.0 to 8.9" are about scores, not versions.
 fn about_scores(text: &str, start: usize) -> bool {
     let before = text.get(..start).unwrap_or("");
-    let ctx = suffix(before, 24).to_ascii_lowercase();
+    let ctx = suffix(before, 12).to_ascii_lowercase();
     ["cvss", "score", "rating", "severity"]
         .iter()
         .any(|w| ctx.contains(w))
@@ -97,12 +130,25 @@ fn spaced(words: &[String]) -> (Vec<String>, Vec<String>) {
 static PHRASES: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let w = labels::version_words();
     let (range_words, range_marks) = spaced(&w.range);
-    let (before_words, before_marks) = spaced(&w.before);
-    let after: Vec<String> = w.later.iter().chain(&w.earlier).cloned().collect();
+    let before_all: Vec<String> = w.before.iter().chain(&w.upto).cloned().collect();
+    let (before_words, before_marks) = spaced(&before_all);
+    let after: Vec<String> = w
+        .later
+        .iter()
+        .chain(&w.earlier)
+        .chain(&w.below)
+        .cloned()
+        .collect();
     let (after_words, after_marks) = spaced(&after);
     let all = alternation(&w.all);
+    // "dalla 12.5 alla 12.9", "desde la 3.0 hasta la 5.2.0": a preposition glued to its
+    // article leads the range as written.
+    let lead = r"(?:(?:dalla|dal|desde\s+la)\s+)?";
     let mut alternatives = vec![
-        format!(r"{VERSION}\s+{}\s+{VERSION}", alternation(&range_words)),
+        format!(
+            r"{lead}{VERSION}\s+{}\s+{VERSION}",
+            alternation(&range_words)
+        ),
         format!(r"{VERSION}\s*{}\s*{VERSION}", alternation(&range_marks)),
         format!(r"(?:{all}\s+)?{}\s+{VERSION}", alternation(&before_words)),
         format!(r"{VERSION}\s+{}", alternation(&after_words)),

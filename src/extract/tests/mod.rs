@@ -6,9 +6,12 @@
 //! - `severity`: CVSS versions end to end, stated severities.
 //! - `content`: what is not a field (quotes, signatures, code, unknown keys).
 //! - `api`: `Fields` and `FieldName` as other modules use them.
+//! - `issue24`: the failure kinds of issue 24 (ranges, boundaries, advisory labels, severity
+//!   in prose and scores, titles under generic subjects, table and platform layouts).
 
 mod api;
 mod content;
+mod issue24;
 mod robustness;
 mod severity;
 mod shapes;

@@ -75,7 +75,7 @@ fn shape_markdown() {
                 FieldName::Description,
                 Some("Comments are rendered **without** escaping."),
             ),
-            (FieldName::AffectedVersions, Some("- 3.0\n- 3.1")),
+            (FieldName::AffectedVersions, Some("3.0\n3.1")),
             (
                 FieldName::StepsToReproduce,
                 Some(
