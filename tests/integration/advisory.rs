@@ -528,3 +528,61 @@ fn advisories_come_through_a_running_daemon_and_are_saved_by_the_command_line() 
     let (ok, why) = osv_verdict(&file);
     assert!(ok, "{why}");
 }
+
+/// The affected ranges of an advisory come from the report as the researcher wrote them
+/// (issue 24's extraction) until a maintainer corrects them: two release lines and a
+/// fixed version stated apart, nothing typed in by the team but the package.
+#[test]
+fn the_ranges_the_researcher_wrote_reach_the_advisory_until_a_maintainer_corrects_them() {
+    let t = Team::new("");
+    let text = REPORT.replace(
+        "Affected versions: 2.0 to 2.3.1\n",
+        "Affected versions: 1.x before 1.9.4, 2.0 through 2.3.1\nFixed in: 1.9.4, 2.3.2\n",
+    );
+    t.s.gw.deliver(&t.report("<adv-ranges@example.net>", &text));
+    t.s.gw.run_once();
+    let id = format!("VR-{}-0001", year());
+    let shown = t.show(&id);
+    assert_eq!(
+        shown["fields"]["affected"],
+        serde_json::json!([
+            {"introduced": "1.0", "fixed": "1.9.4", "text": "1.x before 1.9.4"},
+            {"introduced": "2.0", "last_affected": "2.3.1", "text": "2.0 through 2.3.1"}
+        ]),
+        "{shown}"
+    );
+    set(
+        &t,
+        &id,
+        &["--ecosystem", "crates.io", "--package", "example-auth"],
+    );
+    fix(&t, &id);
+    let osv = advisory_json(&t, &id, &["--format", "osv"]);
+    let events: Vec<&Value> = osv["affected"][0]["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["events"])
+        .collect();
+    assert_eq!(
+        events,
+        [
+            &serde_json::json!([{"introduced": "1.0"}, {"fixed": "1.9.4"}]),
+            &serde_json::json!([{"introduced": "2.0"}, {"last_affected": "2.3.1"}])
+        ],
+        "{osv}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("osv.json");
+    std::fs::write(&file, osv.to_string()).unwrap();
+    let (valid, why) = osv_verdict(&file);
+    assert!(valid, "{why}");
+    // A maintainer's correction replaces what was read.
+    set(&t, &id, &["--affected", "introduced=2.0 fixed=2.3.2"]);
+    let osv = advisory_json(&t, &id, &["--format", "osv"]);
+    assert_eq!(
+        osv["affected"][0]["ranges"][0]["events"],
+        serde_json::json!([{"introduced": "2.0"}, {"fixed": "2.3.2"}]),
+        "{osv}"
+    );
+}
