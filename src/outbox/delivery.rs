@@ -102,6 +102,17 @@ fn set_aside(
 /// with 16, in the debug build where a batch takes long enough to be cut often).
 pub const DURABLE_BATCH: usize = 8;
 
+/// The envelope sender of a job: the gateway's address, where bounces come back to
+/// (and are matched to what was sent), except for the answer to a key request, which
+/// goes with the null return path: an automatic answer to a mail anyone can send, that
+/// nothing should bounce back to (RFC 3834, 3.3).
+fn return_path<'a>(ctx: &'a Context<'_>, job: &Job) -> Option<&'a str> {
+    match job.kind {
+        JobKind::KeyRequest { .. } => None,
+        _ => Some(&ctx.settings.gateway.address),
+    }
+}
+
 /// One batch, on every core: each job rendered (signed and encrypted, unless it kept
 /// its rendering from an earlier try) and handed to the transport; then the transport
 /// synced, the outcomes saved in one transaction, one flush. A job keeps its
@@ -128,8 +139,7 @@ fn deliver_batch(
         let result = match render_if_needed(ctx, &mut job, now) {
             Ok(()) => {
                 let bytes = job.message.as_deref().unwrap_or_default().as_bytes();
-                ctx.transport
-                    .send(&ctx.settings.gateway.address, &job.to, bytes)
+                ctx.transport.send(return_path(ctx, &job), &job.to, bytes)
             }
             // The store failed under this job: it is left as it was (not tried);
             // the batch's other jobs may have been sent and are recorded all the same.

@@ -41,14 +41,22 @@ impl Transport {
         }
     }
 
-    pub(super) fn send(&self, from: &str, to: &str, bytes: &[u8]) -> Result<(), OutboxError> {
-        let from: lettre::Address = from
-            .parse()
+    /// Sends one message. `from` is the envelope sender (where bounces go); `None` is
+    /// the null return path `<>` (RFC 3834 answers that want no bounce back).
+    pub(super) fn send(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        bytes: &[u8],
+    ) -> Result<(), OutboxError> {
+        let from: Option<lettre::Address> = from
+            .map(str::parse)
+            .transpose()
             .map_err(|e: lettre::address::AddressError| OutboxError::Compose(e.to_string()))?;
         let to: lettre::Address = to
             .parse()
             .map_err(|e: lettre::address::AddressError| OutboxError::BadRecipient(e.to_string()))?;
-        let envelope = lettre::address::Envelope::new(Some(from), vec![to])
+        let envelope = lettre::address::Envelope::new(from, vec![to])
             .map_err(|e| OutboxError::Compose(e.to_string()))?;
         match self {
             // The file transport has no envelope: the headers say who it is for.
@@ -90,9 +98,11 @@ impl Sendmail {
         let shown = self.command.display();
         let mut cmd = Command::new(&self.command);
         cmd.arg("-i");
-        if let Some(from) = envelope.from() {
-            cmd.arg("-f").arg(from);
-        }
+        match envelope.from() {
+            Some(from) => cmd.arg("-f").arg(from),
+            // The null return path, as sendmail-compatible programs take it.
+            None => cmd.arg("-f").arg("<>"),
+        };
         cmd.arg("--")
             .args(envelope.to().iter().map(ToString::to_string))
             .stdin(Stdio::piped())
@@ -219,7 +229,7 @@ mod tests {
         );
         let started = Instant::now();
         let err = t
-            .send("gw@example.org", "rita@example.net", MAIL)
+            .send(Some("gw@example.org"), "rita@example.net", MAIL)
             .unwrap_err();
         let took = started.elapsed();
         assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -260,20 +270,25 @@ mod tests {
             ),
             Duration::from_secs(20),
         );
-        t.send("gw@example.org", "rita@example.net", MAIL).unwrap();
+        t.send(Some("gw@example.org"), "rita@example.net", MAIL)
+            .unwrap();
         let got = std::fs::read_to_string(&out).unwrap();
         assert!(
             got.starts_with("-i -f gw@example.org -- rita@example.net\n"),
             "{got}"
         );
         assert!(got.contains("Subject: hi"), "{got}");
+        // The null return path of an answer that wants no bounce.
+        t.send(None, "rita@example.net", MAIL).unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        assert!(got.starts_with("-i -f <> -- rita@example.net\n"), "{got}");
 
         let t = transport(
             script(dir.path(), "cat >/dev/null; echo 'queue full' >&2; exit 75"),
             Duration::from_secs(20),
         );
         let err = t
-            .send("gw@example.org", "rita@example.net", MAIL)
+            .send(Some("gw@example.org"), "rita@example.net", MAIL)
             .unwrap_err();
         assert!(!err.is_permanent());
         assert!(err.to_string().contains("queue full"), "{err}");

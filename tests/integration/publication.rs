@@ -980,3 +980,44 @@ fn publish_before_the_first_start_writes_the_tree_and_creates_no_store() {
     );
     assert!(!gw.path("state").exists(), "publish created the store");
 }
+
+/// RFC 3834: the answer to a key request (a mail anyone can send, from any address)
+/// goes with the null return path, so that nothing bounces back to the gateway and a
+/// forged sender's bounce cannot come back as mail to read; an acknowledgement keeps
+/// the gateway's address, where its bounces are matched. Through the real SMTP server.
+#[test]
+fn a_key_answer_has_the_null_return_path_and_an_acknowledgement_the_gateways() {
+    use crate::journeys::{ALICE, KeyPath, World};
+    let mut w = World::new(KeyPath::Attached, "");
+    w.start();
+    let (_id, _ack) = w.reported();
+    w.deliver(&message(
+        &[
+            ("From", "Bob <bob@example.com>"),
+            ("To", GATEWAY),
+            ("Subject", "key"),
+            ("Message-ID", "<key-rp@example.com>"),
+        ],
+        "",
+    ));
+    w.wait_mail("bob@example.com", 0, "OpenPGP key of");
+    let envelopes = w.smtp.envelopes();
+    let sender_to = |who: &str| -> Vec<String> {
+        envelopes
+            .iter()
+            .filter(|(_, to)| to.iter().any(|t| t.eq_ignore_ascii_case(who)))
+            .map(|(from, _)| from.clone())
+            .collect()
+    };
+    assert_eq!(
+        sender_to("bob@example.com"),
+        vec!["<>".to_string()],
+        "{envelopes:?}"
+    );
+    let to_alice = sender_to(ALICE);
+    assert!(!to_alice.is_empty(), "{envelopes:?}");
+    assert!(
+        to_alice.iter().all(|f| f == GATEWAY),
+        "the acknowledgement keeps the gateway's return path: {envelopes:?}"
+    );
+}

@@ -855,6 +855,31 @@ impl SmtpServer {
             .collect()
     }
 
+    /// The envelope sender (`MAIL FROM`, `<>` for the null return path) and
+    /// recipients of each accepted message, oldest first.
+    pub fn envelopes(&self) -> Vec<(String, Vec<String>)> {
+        let out = self.dir.path().join("out");
+        let mut numbers: Vec<u64> = fs::read_dir(&out)
+            .unwrap()
+            .filter_map(|entry| {
+                let name = entry.unwrap().file_name().into_string().ok()?;
+                name.strip_suffix(".eml")?.parse().ok()
+            })
+            .collect();
+        numbers.sort_unstable();
+        numbers
+            .into_iter()
+            .map(|n| {
+                let json = fs::read_to_string(out.join(format!("{n}.json"))).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+                (
+                    v["mail_from"].as_str().unwrap_or_default().to_string(),
+                    json_rcpt_tos(&json),
+                )
+            })
+            .collect()
+    }
+
     /// Stops the server and starts it again on the same port and output.
     pub fn restart(&mut self) {
         self.stop();
