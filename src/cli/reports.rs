@@ -380,8 +380,12 @@ fn reports_stats(
             },
         ),
     };
-    let reports = p.store.reports()?;
-    let stats = outbox::stats::Stats::build(&reports, &p.settings.policy, since, now);
+    let mut stats = outbox::stats::StatsBuilder::new(&p.settings.policy, since, now);
+    p.store.each_report(|r| {
+        stats.add(&r);
+        Ok(())
+    })?;
+    let stats = stats.finish();
     if json {
         writeln!(out.stdout, "{}", serde_json::to_string_pretty(&stats)?)?;
     } else {

@@ -91,89 +91,20 @@ impl Stats {
     /// The figures over the reports received since `since`, at `now`. The times to
     /// triage and to fix leave out the time the team waited on the researcher, and
     /// all but the time to disclosure count in working time when the policy has a
-    /// calendar.
+    /// calendar. (The gateway feeds a [`StatsBuilder`] from the store a chunk at a time;
+    /// this is the same over a list.)
+    #[cfg(test)]
     pub(crate) fn build<'a>(
         reports: impl IntoIterator<Item = &'a Report>,
         policy: &Policy,
         since: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Stats {
-        let cal = policy.calendar.as_ref();
-        let mut times: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
-        let mut targets: BTreeMap<&'static str, BTreeMap<&'static str, TargetShare>> =
-            BTreeMap::new();
-        let mut open: BTreeMap<&'static str, OpenState> = BTreeMap::new();
-        let mut count = 0;
+        let mut acc = StatsBuilder::new(policy, since, now);
         for r in reports {
-            if since.is_some_and(|s| r.data.received_at < s) {
-                continue;
-            }
-            count += 1;
-            let t = r.timeline();
-            let pauses = r.pauses();
-            let from = t.received;
-            for (name, end, paused) in [
-                ("first_response", t.first_response, false),
-                ("triage", t.triaged, true),
-                ("fix", t.fixed, true),
-                ("disclosure", t.disclosed, false),
-            ] {
-                let Some(end) = end else { continue };
-                let ran = match (name, paused) {
-                    ("disclosure", _) => end - from,
-                    (_, true) => clocks::running(from, end, &pauses, cal),
-                    (_, false) => clocks::running(from, end, &[], cal),
-                };
-                times.entry(name).or_default().push(ran.num_seconds());
-            }
-            let severity = r.severity().map_or("unrated", Severity::as_str);
-            for (name, st) in r.deadline_status(now) {
-                let decided = match st.state {
-                    DeadlineState::Met => true,
-                    DeadlineState::Overdue => true,
-                    DeadlineState::Due | DeadlineState::Closed | DeadlineState::Paused => false,
-                };
-                if !decided {
-                    continue;
-                }
-                let share = targets
-                    .entry(severity)
-                    .or_default()
-                    .entry(name.as_str())
-                    .or_insert(TargetShare {
-                        met: 0,
-                        decided: 0,
-                        share: None,
-                    });
-                share.decided += 1;
-                if st.met_at.is_some_and(|m| m <= st.at) {
-                    share.met += 1;
-                }
-            }
-            if !r.status.is_closed() {
-                let state = open.entry(r.status.as_str()).or_default();
-                let age = now - from;
-                state.count += 1;
-                *state.by_age.entry(age_bucket(age)).or_default() += 1;
-                state.oldest_days = state.oldest_days.max(age.num_days());
-            }
+            acc.add(r);
         }
-        for by_target in targets.values_mut() {
-            for s in by_target.values_mut() {
-                s.share = (s.decided > 0).then(|| s.met as f64 / s.decided as f64);
-            }
-        }
-        Stats {
-            since,
-            at: now,
-            reports: count,
-            times: ["first_response", "triage", "fix", "disclosure"]
-                .into_iter()
-                .map(|n| (n, figure(times.remove(n).unwrap_or_default())))
-                .collect(),
-            targets,
-            open,
-        }
+        acc.finish()
     }
 
     /// As people read it (`reports stats`, the weekly digest).
@@ -246,6 +177,114 @@ impl Stats {
             }
         }
         out
+    }
+}
+
+/// [`Stats`] one report at a time: a store's reports are read a chunk at a time, never
+/// all at once.
+pub(crate) struct StatsBuilder<'p> {
+    cal: Option<&'p crate::policy::clocks::Calendar>,
+    since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    times: BTreeMap<&'static str, Vec<i64>>,
+    targets: BTreeMap<&'static str, BTreeMap<&'static str, TargetShare>>,
+    open: BTreeMap<&'static str, OpenState>,
+    count: usize,
+}
+
+impl<'p> StatsBuilder<'p> {
+    pub(crate) fn new(
+        policy: &'p Policy,
+        since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StatsBuilder<'p> {
+        StatsBuilder {
+            cal: policy.calendar.as_ref(),
+            since,
+            now,
+            times: BTreeMap::new(),
+            targets: BTreeMap::new(),
+            open: BTreeMap::new(),
+            count: 0,
+        }
+    }
+
+    /// Counts one report.
+    pub(crate) fn add(&mut self, r: &Report) {
+        let (since, now, cal) = (self.since, self.now, self.cal);
+        if since.is_some_and(|s| r.data.received_at < s) {
+            return;
+        }
+        self.count += 1;
+        let t = r.timeline();
+        let pauses = r.pauses();
+        let from = t.received;
+        for (name, end, paused) in [
+            ("first_response", t.first_response, false),
+            ("triage", t.triaged, true),
+            ("fix", t.fixed, true),
+            ("disclosure", t.disclosed, false),
+        ] {
+            let Some(end) = end else { continue };
+            let ran = match (name, paused) {
+                ("disclosure", _) => end - from,
+                (_, true) => clocks::running(from, end, &pauses, cal),
+                (_, false) => clocks::running(from, end, &[], cal),
+            };
+            self.times.entry(name).or_default().push(ran.num_seconds());
+        }
+        let severity = r.severity().map_or("unrated", Severity::as_str);
+        for (name, st) in r.deadline_status(now) {
+            let decided = match st.state {
+                DeadlineState::Met => true,
+                DeadlineState::Overdue => true,
+                DeadlineState::Due | DeadlineState::Closed | DeadlineState::Paused => false,
+            };
+            if !decided {
+                continue;
+            }
+            let share = self
+                .targets
+                .entry(severity)
+                .or_default()
+                .entry(name.as_str())
+                .or_insert(TargetShare {
+                    met: 0,
+                    decided: 0,
+                    share: None,
+                });
+            share.decided += 1;
+            if st.met_at.is_some_and(|m| m <= st.at) {
+                share.met += 1;
+            }
+        }
+        if !r.status.is_closed() {
+            let state = self.open.entry(r.status.as_str()).or_default();
+            let age = now - from;
+            state.count += 1;
+            *state.by_age.entry(age_bucket(age)).or_default() += 1;
+            state.oldest_days = state.oldest_days.max(age.num_days());
+        }
+    }
+
+    /// The figures.
+    pub(crate) fn finish(mut self) -> Stats {
+        for by_target in self.targets.values_mut() {
+            for s in by_target.values_mut() {
+                s.share = (s.decided > 0).then(|| s.met as f64 / s.decided as f64);
+            }
+        }
+        Stats {
+            since: self.since,
+            at: self.now,
+            reports: self.count,
+            times: ["first_response", "triage", "fix", "disclosure"]
+                .into_iter()
+                .map(|n| (n, figure(self.times.remove(n).unwrap_or_default())))
+                .collect(),
+            targets: self.targets,
+            open: self.open,
+        }
     }
 }
 

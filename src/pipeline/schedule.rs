@@ -134,9 +134,12 @@ impl Pipeline {
             self.settings.digest.schedule,
             crate::config::Schedule::Weekly(..)
         ) {
-            let full = self.store.reports()?;
-            digest.figures =
-                Some(outbox::stats::Stats::build(&full, &self.settings.policy, None, now).text());
+            let mut stats = outbox::stats::StatsBuilder::new(&self.settings.policy, None, now);
+            self.store.each_report(|r| {
+                stats.add(&r);
+                Ok(())
+            })?;
+            digest.figures = Some(stats.finish().text());
         }
         Ok(digest)
     }

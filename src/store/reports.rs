@@ -171,6 +171,15 @@ impl Store {
         super::decode_each::<HeadRecord>(&self.heads, |h| f(Report::from(h)))
     }
 
+    /// Each whole report (as [`Store::reports`]), oldest first, handed to `f` one at a
+    /// time: figures that need the events read a chunk of reports at once, never all.
+    pub fn each_report(
+        &self,
+        f: impl FnMut(Report) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        super::decode_each::<Report>(&self.reports, f)
+    }
+
     /// How many reports the store holds (counted on the heads, the smaller tree).
     pub fn report_count(&self) -> Result<usize, StoreError> {
         self.heads.len()
