@@ -836,15 +836,7 @@ impl SmtpServer {
     /// received, after dot-unstuffing).
     pub fn messages(&self) -> Vec<(Vec<String>, Vec<u8>)> {
         let out = self.dir.path().join("out");
-        let mut numbers: Vec<u64> = fs::read_dir(&out)
-            .unwrap()
-            .filter_map(|entry| {
-                let name = entry.unwrap().file_name().into_string().ok()?;
-                name.strip_suffix(".eml")?.parse().ok()
-            })
-            .collect();
-        numbers.sort_unstable();
-        numbers
+        self.accepted()
             .into_iter()
             .map(|n| {
                 // The server writes the .json before the .eml.
@@ -859,15 +851,7 @@ impl SmtpServer {
     /// recipients of each accepted message, oldest first.
     pub fn envelopes(&self) -> Vec<(String, Vec<String>)> {
         let out = self.dir.path().join("out");
-        let mut numbers: Vec<u64> = fs::read_dir(&out)
-            .unwrap()
-            .filter_map(|entry| {
-                let name = entry.unwrap().file_name().into_string().ok()?;
-                name.strip_suffix(".eml")?.parse().ok()
-            })
-            .collect();
-        numbers.sort_unstable();
-        numbers
+        self.accepted()
             .into_iter()
             .map(|n| {
                 let json = fs::read_to_string(out.join(format!("{n}.json"))).unwrap();
@@ -878,6 +862,19 @@ impl SmtpServer {
                 )
             })
             .collect()
+    }
+
+    /// The numbers of the accepted messages (`<n>.eml` in `out/`), oldest first.
+    fn accepted(&self) -> Vec<u64> {
+        let mut numbers: Vec<u64> = fs::read_dir(self.dir.path().join("out"))
+            .unwrap()
+            .filter_map(|entry| {
+                let name = entry.unwrap().file_name().into_string().ok()?;
+                name.strip_suffix(".eml")?.parse().ok()
+            })
+            .collect();
+        numbers.sort_unstable();
+        numbers
     }
 
     /// Stops the server and starts it again on the same port and output.
