@@ -101,10 +101,7 @@ fn render(
             references,
         } => {
             let body = key_answer_body(ctx.settings, ctx.keyring)?;
-            let mut refs = references.clone();
-            if let Some(parent) = in_reply_to {
-                refs.push(parent.clone());
-            }
+            let refs = thread_refs(in_reply_to.as_deref(), references);
             compose::seal_message(
                 ctx.settings,
                 ctx.keyring,
@@ -134,10 +131,7 @@ fn render(
             // Nothing of the unreadable message is echoed back, not even its
             // subject: the notice may go to a forged sender.
             let subject = "Could not read your message".to_string();
-            let mut refs = references.clone();
-            if let Some(parent) = in_reply_to {
-                refs.push(parent.clone());
-            }
+            let refs = thread_refs(in_reply_to.as_deref(), references);
             compose::seal_message(
                 ctx.settings,
                 ctx.keyring,
@@ -339,6 +333,13 @@ fn key_to_announce(keyring: &Keyring, report: &Report) -> Option<(String, String
 
 /// The answer to a key request: the fingerprint and how to use the attached key. It
 /// may go to a forged sender, so it says nothing but what is public.
+/// The References of an answer: the message's own, then the message answered.
+fn thread_refs(in_reply_to: Option<&str>, references: &[String]) -> Vec<String> {
+    let mut refs = references.to_vec();
+    refs.extend(in_reply_to.map(str::to_string));
+    refs
+}
+
 fn key_answer_body(settings: &Settings, keyring: &Keyring) -> Result<String, OutboxError> {
     let cert = keyring.signing_cert().ok_or(OutboxError::NoSigningKey)?;
     Ok(format!(
