@@ -211,20 +211,9 @@ impl Advisory {
                 .collect(),
             None => fields.fixed_versions.clone(),
         };
-        let event_at = |to: &str| {
-            report
-                .events
-                .iter()
-                .find(|e| {
-                    e.action == "status"
-                        && e.note.as_deref().is_some_and(|n| {
-                            n.split(" -> ").nth(1).is_some_and(|s| s.starts_with(to))
-                        })
-                })
-                .map(|e| e.at)
-        };
-        let fixed_at = event_at("fixed");
-        let disclosed_at = event_at("disclosed");
+        // The same instants the report's timeline shows (`reports show`, the policy page).
+        let t = report.timeline();
+        let (fixed_at, disclosed_at) = (t.fixed, t.disclosed);
         let published = d(Detail::Published)
             .and_then(|p| crate::store::parse_date(&p))
             .or(disclosed_at)

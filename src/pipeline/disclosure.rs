@@ -9,11 +9,8 @@ use chrono::{DateTime, Utc};
 
 use super::Pipeline;
 use super::team_mail::AnswerKey;
-use crate::crypto::SignatureStatus;
 use crate::outbox;
-use crate::store::{
-    Correspondence, Direction, Event, JobKind, NewJob, RejectReason, Report, Status,
-};
+use crate::store::{Correspondence, Event, JobKind, NewJob, RejectReason, Report, Status};
 
 /// The subject of the researcher's embargo mail (inside the encryption).
 pub(crate) fn embargo_subject(id: &crate::store::ReportId) -> String {
@@ -172,26 +169,15 @@ impl Pipeline {
         }
         let to = r.reporter_address().to_string();
         r.correspondence.push(Correspondence {
-            direction: Direction::Out,
-            at: now,
-            from: self.settings.gateway.address.clone(),
-            to: to.clone(),
-            message_id: Some(message_id.to_string()),
             subject: Some(subject),
             body,
-            encrypted,
-            signature: SignatureStatus::Good,
-            signer_fingerprint: self
-                .keyring
-                .signing_cert()
-                .map(|c| c.fingerprint().to_hex()),
-            attachments: Vec::new(),
             // The gateway's words, whoever made the change.
             actor: Some(if actor.starts_with("cli:") || actor.starts_with("mail:") {
                 "system".to_string()
             } else {
                 actor.to_string()
             }),
+            ..self.gateway_entry(&to, message_id, encrypted, now)
         });
         Ok(NewJob {
             message_id: Some(message_id.to_string()),

@@ -805,13 +805,30 @@ impl Pipeline {
             format!("{}\n\n-- \n{line}\n", text.replace("\r\n", "\n"))
         };
         Correspondence {
+            body,
+            actor: Some(actor(member)),
+            ..self.gateway_entry(to, message_id, encrypted, now)
+        }
+    }
+
+    /// A message the gateway sends to a researcher, as its report's correspondence
+    /// records it: from the gateway's address, signed with its key, no subject, body or
+    /// author yet (the caller sets them).
+    pub(super) fn gateway_entry(
+        &self,
+        to: &str,
+        message_id: &str,
+        encrypted: bool,
+        now: DateTime<Utc>,
+    ) -> Correspondence {
+        Correspondence {
             direction: Direction::Out,
             at: now,
             from: self.settings.gateway.address.clone(),
             to: to.to_string(),
             message_id: Some(message_id.to_string()),
             subject: None,
-            body,
+            body: String::new(),
             encrypted,
             signature: SignatureStatus::Good,
             signer_fingerprint: self
@@ -819,7 +836,7 @@ impl Pipeline {
                 .signing_cert()
                 .map(|c| c.fingerprint().to_hex()),
             attachments: Vec::new(),
-            actor: Some(actor(member)),
+            actor: None,
         }
     }
 
@@ -929,21 +946,10 @@ impl Pipeline {
             follow_up = outbox::follow_up_text(r),
             team = self.settings.gateway.name,
         );
+        let entry = self.gateway_entry(r.reporter_address(), message_id, encrypted, now);
         r.correspondence.push(Correspondence {
-            direction: Direction::Out,
-            at: now,
-            from: self.settings.gateway.address.clone(),
-            to: r.reporter_address().to_string(),
-            message_id: Some(message_id.to_string()),
             subject: Some(outbox::status_subject(&r.id, r.status)),
             body,
-            encrypted,
-            signature: SignatureStatus::Good,
-            signer_fingerprint: self
-                .keyring
-                .signing_cert()
-                .map(|c| c.fingerprint().to_hex()),
-            attachments: Vec::new(),
             // A status mail is the gateway's own words unless it carries a maintainer's.
             actor: Some(
                 if ask.explanation.is_some() {
@@ -953,6 +959,7 @@ impl Pipeline {
                 }
                 .to_string(),
             ),
+            ..entry
         });
         let to = r.reporter_address().to_string();
         Ok(NewJob {
