@@ -50,12 +50,17 @@ fn osv_schema() -> PathBuf {
 
 /// `check-jsonschema` with the OSV schema: (valid, output).
 pub(crate) fn osv_verdict(file: &Path) -> (bool, String) {
-    let out = Command::new(validators().join("advisory-py/bin/check-jsonschema"))
-        .arg("--schemafile")
-        .arg(osv_schema())
-        .arg(file)
-        .output()
-        .unwrap();
+    verdict(
+        Command::new(validators().join("advisory-py/bin/check-jsonschema"))
+            .arg("--schemafile")
+            .arg(osv_schema())
+            .arg(file),
+    )
+}
+
+/// Runs a validator: (it accepted, what it printed on both streams).
+fn verdict(validator: &mut Command) -> (bool, String) {
+    let out = validator.output().unwrap();
     (
         out.status.success(),
         format!(
@@ -68,18 +73,10 @@ pub(crate) fn osv_verdict(file: &Path) -> (bool, String) {
 
 /// `cve validate` with a schema type (cna-published, full): (valid, output).
 fn cve_verdict(file: &Path, schema: &str) -> (bool, String) {
-    let out = Command::new(validators().join("advisory-py/bin/cve"))
-        .args(["validate", "-s", schema, "-f"])
-        .arg(file)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    verdict(
+        Command::new(validators().join("advisory-py/bin/cve"))
+            .args(["validate", "-s", schema, "-f"])
+            .arg(file),
     )
 }
 

@@ -8,6 +8,7 @@
 
 use crate::layouts3_c::{gnupg_verdict, replace_after, report, signed_as, text_signature};
 use crate::pipeline::{REPORT, Scene};
+use crate::trust_mail::encrypt_packets_to;
 use crate::util::*;
 
 /// The key `fpr` as an Autocrypt header for `addr`.
@@ -33,9 +34,6 @@ fn tampered_signed_then_encrypted(
     to: &[u8],
 ) -> Vec<u8> {
     use openpgp::parse::Parse;
-    use openpgp::policy::StandardPolicy;
-    use openpgp::serialize::Serialize;
-    use openpgp::serialize::stream::{Armorer, Encryptor, Message};
     use sequoia_openpgp as openpgp;
 
     let signed = s.gpg.run(
@@ -60,26 +58,8 @@ fn tampered_signed_then_encrypted(
     assert!(status.contains("[GNUPG:] BADSIG"), "{status}");
 
     let pile = openpgp::PacketPile::from_bytes(&altered).unwrap();
-    let gateway =
-        openpgp::Cert::from_bytes(&std::fs::read(s.gw.public_key_path()).unwrap()).unwrap();
-    let policy = StandardPolicy::new();
-    let recipients = gateway
-        .keys()
-        .with_policy(&policy, None)
-        .supported()
-        .alive()
-        .revoked(false)
-        .for_transport_encryption();
-    let mut sink = Vec::new();
-    let message = Armorer::new(Message::new(&mut sink)).build().unwrap();
-    let mut message = Encryptor::for_recipients(message, recipients)
-        .build()
-        .unwrap();
-    for p in pile.into_children() {
-        p.serialize(&mut message).unwrap();
-    }
-    message.finalize().unwrap();
-    sink
+    let packets: Vec<openpgp::Packet> = pile.into_children().collect();
+    encrypt_packets_to(&s.gw, &packets)
 }
 
 /// Defect 5: a signature GnuPG calls BAD, by a key the message carries only in its

@@ -111,15 +111,16 @@ fn send(t: &Team, m: &Maintainer, msgid: &str, in_reply_to: &str, inner: &[u8]) 
     armored
 }
 
-/// The gateway's public certificate, as anyone can fetch it.
-fn gateway_cert(t: &Team) -> openpgp::Cert {
-    openpgp::Cert::from_bytes(&std::fs::read(t.s.gw.public_key_path()).unwrap()).unwrap()
-}
-
 /// Encrypts already-made OpenPGP packets (a signed message) to the gateway with
 /// sequoia, without signing: an encryption layer the signer did not make.
 fn encrypt_packets(t: &Team, packets: &[Packet]) -> Vec<u8> {
-    let cert = gateway_cert(t);
+    encrypt_packets_to(&t.s.gw, packets)
+}
+
+/// [`encrypt_packets`] for any gateway: to its public certificate, as anyone can
+/// fetch it.
+pub(crate) fn encrypt_packets_to(gw: &Gateway, packets: &[Packet]) -> Vec<u8> {
+    let cert = openpgp::Cert::from_bytes(&std::fs::read(gw.public_key_path()).unwrap()).unwrap();
     let policy = StandardPolicy::new();
     let recipients = cert
         .keys()
