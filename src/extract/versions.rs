@@ -23,9 +23,12 @@ const VERSION: &str = r"v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,
 /// label gave one: a version right after its name is the best guess left.
 pub(crate) fn infer(text: &str, component: Option<&str>) -> Option<String> {
     product_lines(text)
-        .or_else(|| english_phrase(text))
-        .or_else(|| vocabulary_phrase(text))
-        .map(|found| joined(text, found))
+        .or_else(|| {
+            english_phrase(text)
+                .or_else(|| vocabulary_phrase(text))
+                .map(|found| joined(text, found))
+        })
+        .or_else(|| listed_after_word(text))
         .or_else(|| whole_numbers(text))
         .or_else(|| platforms(text))
         .or_else(|| after_name(text, component))
@@ -210,7 +213,28 @@ fn joined(text: &str, found: String) -> String {
         let Some(next) = next else { break };
         end += join.end() + next;
     }
-    text.get(start..end).map_or(found, |s| s.trim().to_owned())
+    // "15.1.0 tot\nen met 15.1.2507": a phrase wrapped over lines is one line of the field.
+    text.get(start..end).map_or(found, |s| {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    })
+}
+
+pattern!(
+    LISTED,
+    r"(?i)(?-u:\b)(?:versions|versiones|versões|versioni|versies|versionen|wersje|wersjach|версиях|версии|версіях|версії)\s+(v?\d{1,6}(?:\.\d{1,6})+(?:\s*(?:,|\s(?:and|y|e|et|en|und|i|oraz|и|і|та)\s)\s*v?\d{1,6}(?:\.\d{1,6})+)+)"
+);
+
+/// "nas versões 8.8.15 e 9.0": versions listed after the word "versions" and joined by
+/// "and" are affected one by one. The word is kept, for nothing else in the phrase says
+/// that the numbers are versions.
+fn listed_after_word(text: &str) -> Option<String> {
+    let re = LISTED.as_ref()?;
+    re.find_iter(text).find_map(|m| {
+        let after = text.get(m.end()..).and_then(|a| a.chars().next());
+        let glued = after.is_some_and(char::is_alphanumeric);
+        (!glued && plausible(m.as_str()) && !about_scores(text, m.start()))
+            .then(|| m.as_str().split_whitespace().collect::<Vec<_>>().join(" "))
+    })
 }
 
 /// The length of a version phrase that starts `text`, if one does.
