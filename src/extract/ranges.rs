@@ -923,6 +923,7 @@ mod tests {
             &SEPARATORS,
             &PLATFORM,
             &FIXED_WORDS,
+            &FIXES_WORDS,
         ] {
             assert!(re.is_some());
         }

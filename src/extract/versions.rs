@@ -96,6 +96,10 @@ const PLATFORM_WORDS: &[&str] = &[
     "fedora", "office",
 ];
 
+/// Every `versions.platforms` phrase as one automaton, longest first.
+static PLATFORM_LEADS: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(&alternation(&labels::version_words().platforms)));
+
 /// "toutes les éditions prises en charge de Windows 10 et Windows 11", "alle ondersteunde
 /// Windows-versies (Windows 10 en 11)": after a `versions.platforms` phrase, the platform
 /// names and their numbers, joined by "and" words, make the affected list.
@@ -105,7 +109,7 @@ fn platforms(text: &str) -> Option<String> {
     if lower.len() != text.len() {
         return None;
     }
-    let re = compile(&format!("(?:{})", alternation(&w.platforms)))?;
+    let re = PLATFORM_LEADS.as_ref()?;
     re.find_iter(&lower).find_map(|m| {
         let glued = lower
             .get(..m.start())
@@ -489,6 +493,9 @@ mod tests {
             &PHRASES,
             &NUMBERS,
             &NAME_VERSION,
+            &WHOLE_NUMBERS,
+            &LISTED,
+            &PLATFORM_LEADS,
         ] {
             assert!(re.is_some());
         }
