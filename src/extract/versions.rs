@@ -150,7 +150,7 @@ fn platform_run(rest: &str, and: &[String]) -> (usize, bool) {
             || (bare.len() <= 3
                 && bare.starts_with('R')
                 && bare.chars().skip(1).all(|c| c.is_ascii_digit()));
-        let is_and = and.iter().any(|a| *a == lower);
+        let is_and = and.contains(&lower);
         if !(is_platform || is_number || is_and) {
             break;
         }

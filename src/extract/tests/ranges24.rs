@@ -245,7 +245,15 @@ fn product_lines_under_no_label() {
 /// product it repeats stays the component.
 #[test]
 fn a_product_list_is_the_affected_list() {
-    let cases: &[(&str, &str, &str, Option<&str>, &[&str])] = &[
+    // name, text, affected versions, component, ranges.
+    type ProductCase = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static [&'static str],
+    );
+    let cases: &[ProductCase] = &[
         (
             "ja",
             "対象製品\n星川ランタイム SE 18\n星川ランタイム SE 17.0.2 およびそれ以前\n",
