@@ -74,6 +74,8 @@ pub(crate) struct VersionWords {
     pub(crate) fixes: Vec<String>,
     /// Before platforms named as the affected list: "all supported editions of".
     pub(crate) platforms: Vec<String>,
+    /// In a sentence whose versions are not affected: "are not affected", "nicht betroffen".
+    pub(crate) unaffected: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +115,7 @@ pub(crate) enum Entry {
     Fixed,
     Fixes,
     Platforms,
+    Unaffected,
     Closing,
     GenericSubject,
     SeverityContext,
@@ -139,6 +142,7 @@ fn entry(key: &str) -> Option<Entry> {
         "versions.fixed" => Entry::Fixed,
         "versions.fixes" => Entry::Fixes,
         "versions.platforms" => Entry::Platforms,
+        "versions.unaffected" => Entry::Unaffected,
         "closing" => Entry::Closing,
         "subject.generic" => Entry::GenericSubject,
         "severity.context" => Entry::SeverityContext,
@@ -207,6 +211,7 @@ impl Vocabulary {
             Entry::And => self.versions.and.push(phrase),
             Entry::Fixes => self.versions.fixes.push(phrase),
             Entry::Platforms => self.versions.platforms.push(phrase),
+            Entry::Unaffected => self.versions.unaffected.push(phrase),
             Entry::Fixed => {
                 self.fixed_labels.insert(key);
                 self.versions.fixed.push(phrase);

@@ -275,7 +275,7 @@ pattern!(AFFECTS_LEAD, r"(?i)^affects?\s+(?:all\s+)?");
 fn english_phrase(text: &str) -> Option<String> {
     let re = VERSION_PROSE.as_ref()?;
     for m in re.find_iter(text) {
-        if about_scores(text, m.start()) {
+        if about_scores(text, m.start()) || unaffected(text, m.start(), m.end()) {
             continue;
         }
         let mut found = m.as_str().trim().trim_end_matches(['.', '-', '+']);
@@ -366,6 +366,7 @@ fn vocabulary_phrase(text: &str) -> Option<String> {
         if starts_mid_word
             || ends_mid_word
             || about_scores(text, m.start())
+            || unaffected(text, m.start(), m.end())
             || !plausible(m.as_str())
         {
             continue;
@@ -373,6 +374,35 @@ fn vocabulary_phrase(text: &str) -> Option<String> {
         return Some(m.as_str().trim().to_owned());
     }
     None
+}
+
+/// The most of a sentence [`unaffected`] looks at on either side of a phrase.
+const SENTENCE_BYTES: usize = 240;
+
+/// Whether the sentence around `start..end` says its versions are not affected ("8.2R12.0
+/// 이하 버전은 영향을 받지 않습니다", "Versions 2.x are not affected"): such a phrase names
+/// no affected version.
+fn unaffected(text: &str, start: usize, end: usize) -> bool {
+    let words = &labels::version_words().unaffected;
+    let before = suffix(text.get(..start).unwrap_or(""), SENTENCE_BYTES);
+    let from = [". ", ".\n", "。", "\n\n", "! ", "? "]
+        .iter()
+        .filter_map(|d| before.rfind(d).map(|i| i + d.len()))
+        .max()
+        .unwrap_or(0);
+    let after = prefix(text.get(end..).unwrap_or(""), SENTENCE_BYTES);
+    let to = [". ", ".\n", "。", "\n\n", "! ", "? "]
+        .iter()
+        .filter_map(|d| after.find(d))
+        .min()
+        .unwrap_or(after.len());
+    let sentence = format!(
+        "{}{}",
+        before.get(from..).unwrap_or(""),
+        after.get(..to).unwrap_or("")
+    )
+    .to_lowercase();
+    words.iter().any(|w| sentence.contains(w.as_str()))
 }
 
 pattern!(NUMBERS, r"\d+(?:\.\d+)+");
@@ -393,7 +423,7 @@ fn plausible(found: &str) -> bool {
 
 pattern!(
     NAME_VERSION,
-    r"([A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*)\s+(v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4})?)"
+    r"([A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*)\s+(v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4}(?:\.\d{1,6})*)?)"
 );
 
 /// Names that are followed by versions of the reporter's environment, not of the product.

@@ -427,3 +427,30 @@ fn build_numbers_and_wrapped_phrases() {
         assert_eq!(ranges_of(&fields), *ranges, "case {name}: {fields:#?}");
     }
 }
+
+/// A sentence saying its versions are not affected names no affected version; the
+/// version of the product named elsewhere is the one read.
+#[test]
+fn versions_stated_as_not_affected_are_skipped() {
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "ko",
+            "영향을 받는 패키지 및 버전\n패키지 이름      패키지 버전\nHanul.Gateway    8.2R12.1\n\n8.2R12.0 이하 버전은 영향을 받지 않습니다. 패키지 버전 8.2R12.2로 업데이트하는 것이 좋습니다.\n",
+            Some("8.2R12.1"),
+        ),
+        (
+            "en",
+            "The crash shows in Hanul.Gateway 3.1.4 on every node.\n\nVersions 3.0 and earlier are not affected.\n",
+            Some("3.1.4"),
+        ),
+        ("de", "Versionen bis 2.9 sind nicht betroffen.\n", None),
+    ];
+    for (name, text, want) in cases {
+        assert_eq!(versions(text).as_deref(), *want, "case {name}");
+    }
+    // The same phrase without the negation is the affected list.
+    assert_eq!(
+        versions("Versions 3.0 and earlier are affected.\n").as_deref(),
+        Some("Versions 3.0 and earlier")
+    );
+}
