@@ -241,7 +241,9 @@ fn aligned_label(t: &str) -> Option<(FieldName, &str)> {
     }
     let field = labels::lookup(key)?;
     let value = t.get(end..)?.trim().trim_start_matches([':', '：']).trim();
-    (!value.is_empty()).then_some((field, value))
+    // "Version  Datum  Beschreibung": the header row of a column table names no value.
+    let header_row = leader(value).is_some() && !value.contains(|c: char| c.is_ascii_digit());
+    (!value.is_empty() && !header_row).then_some((field, value))
 }
 
 /// Byte range of the first leader in `s`: three or more dots (".", "…", "·", "・", "‥", spaced

@@ -4,6 +4,7 @@
 //! the value ends at the sentence end, a closing bracket that was open before the label, or the
 //! next inline label. Labels at the start of a line are the section parser's.
 
+use super::classify::strip_list_marker;
 use super::fields::FieldName;
 use super::labels::{self, is_cjk};
 use super::text::{Line, prefix};
@@ -26,18 +27,33 @@ struct Hit {
 }
 
 /// Every inline label and its value in the lines, in order.
+///
+/// "- Produto: A 2024. Versões afetadas: >= 4.0.0 até < 4.2.7" on several list items: the
+/// versions of every item make one value, one line per item.
 pub(crate) fn find(lines: &[Line<'_>]) -> Vec<(FieldName, String)> {
-    let mut out = Vec::new();
+    let mut out: Vec<(FieldName, String)> = Vec::new();
+    // Where the versions of the first list item went, to add the next items' versions to.
+    let mut listed_versions: Option<usize> = None;
     for line in lines.iter().filter(|l| !l.code) {
         let text = prefix(line.text, LINE_BYTES);
+        let listed = strip_list_marker(text.trim()).is_some();
         let hits = hits(text);
         for (k, hit) in hits.iter().enumerate() {
             let limit = hits.get(k + 1).map_or(text.len(), |next| next.label_start);
             let rest = text.get(hit.value_start..limit).unwrap_or("");
             let value = value(rest, hit.bracketed);
-            if !value.is_empty() {
-                out.push((hit.field, value.to_owned()));
+            if value.is_empty() {
+                continue;
             }
+            if hit.field == FieldName::AffectedVersions && listed {
+                if let Some((_, first)) = listed_versions.and_then(|i| out.get_mut(i)) {
+                    first.push('\n');
+                    first.push_str(value);
+                    continue;
+                }
+                listed_versions = Some(out.len());
+            }
+            out.push((hit.field, value.to_owned()));
         }
     }
     out

@@ -70,6 +70,12 @@ pub(crate) struct VersionWords {
     pub(crate) fixed: Vec<String>,
     /// After one version, exclusive: "未満", "미만", "之前" ("3.6.0 之前" is fixed in 3.6.0).
     pub(crate) below: Vec<String>,
+    /// Anywhere in a sentence, making its versions fixed ones: "lo corrige", "lost het op".
+    pub(crate) fixes: Vec<String>,
+    /// Before platforms named as the affected list: "all supported editions of".
+    pub(crate) platforms: Vec<String>,
+    /// In a sentence whose versions are not affected: "are not affected", "nicht betroffen".
+    pub(crate) unaffected: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +113,9 @@ pub(crate) enum Entry {
     Until,
     And,
     Fixed,
+    Fixes,
+    Platforms,
+    Unaffected,
     Closing,
     GenericSubject,
     SeverityContext,
@@ -131,6 +140,9 @@ fn entry(key: &str) -> Option<Entry> {
         "versions.until" => Entry::Until,
         "versions.and" => Entry::And,
         "versions.fixed" => Entry::Fixed,
+        "versions.fixes" => Entry::Fixes,
+        "versions.platforms" => Entry::Platforms,
+        "versions.unaffected" => Entry::Unaffected,
         "closing" => Entry::Closing,
         "subject.generic" => Entry::GenericSubject,
         "severity.context" => Entry::SeverityContext,
@@ -197,6 +209,9 @@ impl Vocabulary {
             Entry::From => self.versions.from.push(phrase),
             Entry::Until => self.versions.until.push(phrase),
             Entry::And => self.versions.and.push(phrase),
+            Entry::Fixes => self.versions.fixes.push(phrase),
+            Entry::Platforms => self.versions.platforms.push(phrase),
+            Entry::Unaffected => self.versions.unaffected.push(phrase),
             Entry::Fixed => {
                 self.fixed_labels.insert(key);
                 self.versions.fixed.push(phrase);

@@ -59,7 +59,8 @@ pub fn html_to_text(html: &str) -> String {
 pub fn extract(subject: Option<&str>, text: &str) -> Fields {
     let cleaned = text::clean(text);
     let lines = cleaned.lines();
-    let parsed = sections::parse(&lines);
+    let mut parsed = sections::parse(&lines);
+    sections::prefer_named_versions(&mut parsed);
     let mut fields = assemble::assemble(&parsed, &lines);
     assemble::fill_inline(&mut fields, inline::find(&lines));
     if fields.title.is_none() {
@@ -89,6 +90,18 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
 /// before any "fixed in" part, which is never affected), and the fixed versions stated
 /// anywhere in the report.
 fn fill_ranges(fields: &mut Fields, lines: &[text::Line<'_>]) {
+    // "対象製品" over one product and version per line: that list is the affected list.
+    if fields.affected_versions.is_none() || fields.inferred.affected_versions {
+        let listed = fields
+            .affected_component
+            .as_deref()
+            .and_then(|c| ranges::product_list(c).map(|product| (c.to_owned(), product)));
+        if let Some((list, product)) = listed {
+            fields.affected_versions = Some(list);
+            fields.inferred.affected_versions = false;
+            fields.affected_component = (!product.is_empty()).then_some(product);
+        }
+    }
     // "影响产品：青云路由器 QR-300 V2.1.0.8": a product with its version names both.
     if fields.affected_versions.is_none()
         && let Some(component) = fields.affected_component.as_deref()
@@ -109,7 +122,21 @@ fn fill_ranges(fields: &mut Fields, lines: &[text::Line<'_>]) {
         .map(ranges::ranges)
         .unwrap_or_default();
     let prose: Vec<&str> = lines.iter().filter(|l| !l.code).map(|l| l.text).collect();
-    fields.fixed_versions = ranges::fixed_versions(&prose.join("\n"));
+    let prose = prose.join("\n");
+    let mut fixed = ranges::fixed_versions(&prose);
+    let more = ranges::fixed_in_sentences(&prose).into_iter().chain(
+        fields
+            .suggested_fix
+            .as_deref()
+            .map(|fix| ranges::fixed_in_section(fix, &fields.affected))
+            .unwrap_or_default(),
+    );
+    for v in more {
+        if !fixed.contains(&v) {
+            fixed.push(v);
+        }
+    }
+    fields.fixed_versions = fixed;
 }
 
 /// The fields a text gives under labels only, in any language the extraction knows

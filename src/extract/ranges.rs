@@ -46,14 +46,80 @@ pub(crate) fn ranges(text: &str) -> Vec<AffectedRange> {
     if platforms_only(text) {
         return out;
     }
-    for segment in segments(text) {
-        read_segment(segment, &mut out);
+    let w = labels::version_words();
+    // "Las versiones anteriores a:" over one product and version per line: the bound of
+    // the line without a version is the bound of every line under it.
+    let mut carried = None;
+    for line in text.lines() {
+        if tokens(line).is_empty() {
+            let lead = line.trim_end().trim_end_matches([':', '：']);
+            if !lead.trim().is_empty() {
+                carried = bound_before(lead, w);
+            }
+            continue;
+        }
+        let from = out.len();
+        for segment in segments(line) {
+            read_segment(segment, &mut out);
+        }
+        if let Some(bound) = carried {
+            for r in out.iter_mut().skip(from) {
+                apply_carried(r, bound);
+            }
+        }
         if out.len() >= MAX_RANGES {
             out.truncate(MAX_RANGES);
             break;
         }
     }
     merge_bounds(out)
+}
+
+/// A single version ("Pinar 88.0.1") under a line that bounds it ("anteriores a:").
+fn apply_carried(r: &mut AffectedRange, bound: Bound) {
+    if r.fixed.is_some() || r.introduced != r.last_affected {
+        return;
+    }
+    let Some(version) = r.last_affected.take() else {
+        return;
+    };
+    match bound {
+        Bound::Fixed => {
+            r.introduced = None;
+            r.fixed = Some(version);
+        }
+        Bound::Last => {
+            r.introduced = None;
+            r.last_affected = Some(version);
+        }
+        Bound::Lower => r.last_affected = None,
+    }
+}
+
+/// "星川ランタイム SE 18\n星川ランタイム SE 17.0.2 およびそれ以前": a field of two or more
+/// lines, each with a version, is a list of products with their versions. Gives the
+/// product when every line names the same one before its version, else an empty name.
+pub(crate) fn product_list(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.len() < 2 || lines.len() > MAX_RANGES {
+        return None;
+    }
+    let mut products = Vec::with_capacity(lines.len());
+    for line in &lines {
+        let first = tokens(line).into_iter().next()?;
+        products.push(line.get(..first.start).unwrap_or("").trim());
+    }
+    let first = products.first().copied().unwrap_or("");
+    let same = products.iter().all(|p| *p == first);
+    Some(if same {
+        first.to_owned()
+    } else {
+        String::new()
+    })
 }
 
 pattern!(
@@ -604,6 +670,11 @@ pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
         let rest_lower = skip_version_words(lower.get(end..).unwrap_or(""));
         let offset = lower.len() - rest_lower.len();
         let rest = source.get(offset..).unwrap_or(rest_lower);
+        // "Behoben in: 2.15.0; für Java 7 in 2.12.2": on a key line every version is fixed.
+        if is_key(&lower, start, end) {
+            let line = rest.split('\n').next().unwrap_or("");
+            push_dotted(&mut out, tokens(line).iter().map(|t| t.text));
+        }
         if let Some(c) = list.captures(rest).and_then(|c| c.get(1)) {
             for tok in tokens(c.as_str())
                 .into_iter()
@@ -618,6 +689,159 @@ pub(crate) fn fixed_versions(text: &str) -> Vec<String> {
     }
     out
 }
+
+/// Whether the fixed word at `start..end` of `lower` is the key of a line: only a list
+/// marker before it on its line, a colon after it.
+fn is_key(lower: &str, start: usize, end: usize) -> bool {
+    let line_start = lower
+        .get(..start)
+        .and_then(|b| b.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let lead = lower.get(line_start..start).unwrap_or("x");
+    let after = lower.get(end..).unwrap_or("");
+    lead.trim_start_matches([' ', '\t', '-', '*', '•', '_'])
+        .is_empty()
+        && after
+            .trim_start_matches([' ', '*', '_'])
+            .starts_with([':', '：'])
+}
+
+/// Adds the versions with a dot ("2.12.2", not "Java 7") not yet in `out`, as written.
+fn push_dotted<'a>(out: &mut Vec<String>, found: impl Iterator<Item = &'a str>) {
+    for v in found.filter(|t| t.contains('.')).map(strip_v) {
+        if !out.iter().any(|o| o == v) {
+            out.push(v.to_owned());
+        }
+    }
+}
+
+/// The longest sentence [`fixed_in_sentences`] reads; a longer run is not one statement.
+const MAX_SENTENCE_BYTES: usize = 600;
+
+/// Sentences of `text`: cut after `.`, `!`, `?`, `;` followed by white space, after `。`,
+/// `；` and at blank lines.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let next = chars.peek().map(|(_, n)| *n);
+        let end = i + c.len_utf8();
+        let cut = match c {
+            '。' | '；' | '！' | '？' => true,
+            '.' | '!' | '?' | ';' => next.is_none_or(char::is_whitespace),
+            '\n' => text
+                .get(end..)
+                .is_some_and(|r| r.trim_start_matches([' ', '\t']).starts_with('\n')),
+            _ => false,
+        };
+        if cut {
+            out.push(text.get(start..end).unwrap_or(""));
+            start = end;
+        }
+    }
+    out.push(text.get(start..).unwrap_or(""));
+    out
+}
+
+/// The versions of a sentence that some `versions.fixes` phrase calls fixing ones ("La
+/// versión 5.2.1, publicada la semana pasada, lo corrige", "Versie 4.12.3 lost het op",
+/// "5.0.0 이상으로 업데이트"), in the order written.
+pub(crate) fn fixed_in_sentences(text: &str) -> Vec<String> {
+    let text = prefix(text, 64 * 1024);
+    let mut out = Vec::new();
+    let Some(words) = FIXES_WORDS.as_ref() else {
+        return out;
+    };
+    for sentence in sentences(text) {
+        if sentence.len() > MAX_SENTENCE_BYTES {
+            continue;
+        }
+        let lower = sentence.to_lowercase();
+        let said = words.find_iter(&lower).any(|m| {
+            let before = lower.get(..m.start()).and_then(|b| b.chars().next_back());
+            let after = lower.get(m.end()..).and_then(|a| a.chars().next());
+            boundary(before, m.as_str()) && boundary(after, m.as_str())
+        });
+        if said {
+            push_dotted(&mut out, unbounded(sentence).into_iter());
+        }
+    }
+    out
+}
+
+/// The versions of a fix section ("Actualizar a la última versión: • Pinar 88.0.1",
+/// "1.更新 StarOS 至 5.1.3 或 5.2.2（含）以後版本", "□ 해결 방안 - 9.16.33"): what the
+/// section tells to install, less the versions it names as affected.
+pub(crate) fn fixed_in_section(text: &str, affected: &[AffectedRange]) -> Vec<String> {
+    let text = prefix(text, MAX_FIELD_BYTES);
+    let named_affected = |v: &str| {
+        affected
+            .iter()
+            .any(|r| r.introduced.as_deref() == Some(v) || r.last_affected.as_deref() == Some(v))
+    };
+    let mut out = Vec::new();
+    // "CVE-2026-62910 - CVSS (v3) 7.2": a score is no version.
+    for line in text.lines().filter(|l| !l.to_lowercase().contains("cvss")) {
+        let found: Vec<&str> = unbounded(line)
+            .into_iter()
+            .filter(|v| !named_affected(strip_v(v)))
+            .collect();
+        push_dotted(&mut out, found.into_iter());
+    }
+    out
+}
+
+/// The versions of `segment` that are neither a last affected version ("4.8.2 and
+/// earlier", "up to 4.8.2") nor one end of a range ("4.0 bis 4.2").
+fn unbounded(segment: &str) -> Vec<&str> {
+    let w = labels::version_words();
+    let toks = tokens(segment);
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut last_end = 0;
+    while let Some(a) = toks.get(i) {
+        let between = toks
+            .get(i + 1)
+            .map(|b| segment.get(a.end..b.start).unwrap_or(""));
+        // "1.更新 StarOS 至 5.1.3": a list number opens no range.
+        let opens = a.text.contains('.') || is_series(a.text);
+        if opens && between.is_some_and(|t| pair(t, is_series(a.text), w).is_some()) {
+            last_end = toks.get(i + 1).map_or(a.end, |b| b.end);
+            i += 2;
+            continue;
+        }
+        let lead = segment.get(last_end..a.start).unwrap_or("");
+        let next_start = toks.get(i + 1).map_or(segment.len(), |n| n.start);
+        let tail = segment.get(a.end..next_start).unwrap_or("");
+        let last =
+            bound_before(lead, w) == Some(Bound::Last) || bound_after(tail, w) == Some(Bound::Last);
+        if !last {
+            out.push(a.text);
+        }
+        last_end = a.end;
+        i += 1;
+    }
+    out
+}
+
+/// Every `versions.fixes` phrase as one automaton, longest first.
+static FIXES_WORDS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let mut words: Vec<&String> = labels::version_words()
+        .fixes
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .collect();
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let parts: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let escaped: Vec<String> = w.split_whitespace().map(regex::escape).collect();
+            escaped.join(r"\s+")
+        })
+        .collect();
+    compile(&parts.join("|"))
+});
 
 /// "la version", "version", "バージョン" between the fixed word and its versions.
 fn skip_version_words(s: &str) -> &str {
@@ -699,6 +923,7 @@ mod tests {
             &SEPARATORS,
             &PLATFORM,
             &FIXED_WORDS,
+            &FIXES_WORDS,
         ] {
             assert!(re.is_some());
         }

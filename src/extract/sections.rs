@@ -102,7 +102,20 @@ impl<'a> Parser<'a> {
                 false
             }
             Mode::FirstBlock { started } => {
-                if blank {
+                // "Recursos afectados:\nLas versiones anteriores a:\n\n  • Pinar 88.0.1": a
+                // value line ending in a colon announces the list after the blank line.
+                let announces = section
+                    .body
+                    .last()
+                    .is_some_and(|l| l.trim_end().ends_with([':', '：']));
+                if blank && started && announces {
+                    section.body.push(line.text);
+                    section.mode = Mode::Block {
+                        started,
+                        after_blank: true,
+                    };
+                    false
+                } else if blank {
                     started
                 } else {
                     section.mode = Mode::FirstBlock { started: true };
@@ -357,6 +370,46 @@ pub(crate) fn parse<'a>(lines: &[Line<'a>]) -> Parsed<'a> {
         prev_blank = p.line(line, prev_blank);
     }
     p.out
+}
+
+/// "Versão: 1.0" in a bulletin's header is the document's version when another label names
+/// the affected versions ("Software afetado:"): a key that is only the word "version" gives
+/// way to a label that says what is affected.
+pub(crate) fn prefer_named_versions(parsed: &mut Parsed<'_>) {
+    let bare =
+        |s: &Section<'_>| s.field == FieldName::AffectedVersions && bare_version_key(s.opener);
+    let named = parsed
+        .sections
+        .iter()
+        .any(|s| s.field == FieldName::AffectedVersions && !bare(s));
+    if named {
+        parsed.sections.retain(|s| !bare(s));
+    }
+}
+
+/// Whether a key line's key is the word "version" alone, in any of the languages.
+fn bare_version_key(opener: &str) -> bool {
+    const BARE: &[&str] = &[
+        "version",
+        "versão",
+        "versión",
+        "versione",
+        "versie",
+        "wersja",
+        "версия",
+        "версія",
+        "バージョン",
+        "버전",
+        "版本",
+    ];
+    let key = opener
+        .split([':', '：'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches(['*', '_', '#', ' '])
+        .to_lowercase();
+    BARE.contains(&key.as_str())
 }
 
 struct Context {

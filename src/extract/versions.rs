@@ -22,15 +22,182 @@ const VERSION: &str = r"v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,
 /// Versions from prose, as written, or `None`. `component` is the affected component when a
 /// label gave one: a version right after its name is the best guess left.
 pub(crate) fn infer(text: &str, component: Option<&str>) -> Option<String> {
-    english_phrase(text)
-        .or_else(|| vocabulary_phrase(text))
-        .map(|found| joined(text, found))
+    product_lines(text)
+        .or_else(|| {
+            english_phrase(text)
+                .or_else(|| vocabulary_phrase(text))
+                .map(|found| joined(text, found))
+        })
+        .or_else(|| listed_after_word(text))
+        .or_else(|| whole_numbers(text))
+        .or_else(|| platforms(text))
         .or_else(|| after_name(text, component))
+}
+
+/// "de la 7 hasta la 11, ambas incluidas", "von 7 bis 11": releases numbered by whole
+/// numbers, read only as a from-to range in a sentence that speaks of versions.
+static WHOLE_NUMBERS: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let w = labels::version_words();
+    let (from, _) = spaced(&w.from);
+    let (range, _) = spaced(&w.range);
+    let (until, _) = spaced(&w.until);
+    let article = r"(?:(?:la|el|le|der|the|a|o)\s+)?";
+    compile(&format!(
+        r"(?i){}\s+{article}\d{{1,3}}\s+{}\s+{article}\d{{1,3}}(?:\s*,?\s*{})?",
+        alternation(&from),
+        alternation(&range),
+        alternation(&until)
+    ))
+});
+
+/// The words that say a sentence is about versions, for [`whole_numbers`].
+const VERSION_STEMS: &[&str] = &[
+    "version",
+    "versión",
+    "versione",
+    "versão",
+    "versõe",
+    "versie",
+    "wersj",
+    "верси",
+    "версі",
+    "release",
+    "バージョン",
+    "버전",
+    "版本",
+];
+
+fn whole_numbers(text: &str) -> Option<String> {
+    let re = WHOLE_NUMBERS.as_ref()?;
+    re.find_iter(text).find_map(|m| {
+        let before = text.get(..m.start()).unwrap_or("");
+        let after = text.get(m.end()..).and_then(|a| a.chars().next());
+        let starts_mid_word = before
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric);
+        let ends_mid_word = after.is_some_and(char::is_alphanumeric);
+        // The sentence so far, at most a line or two back.
+        let sentence = suffix(before, 160);
+        let sentence = sentence
+            .rfind(['.', '!', '?', '。'])
+            .and_then(|i| sentence.get(i + 1..))
+            .unwrap_or(sentence)
+            .to_lowercase();
+        let about_versions = VERSION_STEMS.iter().any(|w| sentence.contains(w));
+        (about_versions && !starts_mid_word && !ends_mid_word && !about_scores(text, m.start()))
+            .then(|| m.as_str().trim().to_owned())
+    })
+}
+
+/// Platform names that may stand for the affected list ("Windows 10 and 11").
+const PLATFORM_WORDS: &[&str] = &[
+    "windows", "server", "macos", "ios", "ipados", "android", "linux", "ubuntu", "debian", "rhel",
+    "fedora", "office",
+];
+
+/// Every `versions.platforms` phrase as one automaton, longest first.
+static PLATFORM_LEADS: LazyLock<Option<Regex>> =
+    LazyLock::new(|| compile(&alternation(&labels::version_words().platforms)));
+
+/// "toutes les éditions prises en charge de Windows 10 et Windows 11", "alle ondersteunde
+/// Windows-versies (Windows 10 en 11)": after a `versions.platforms` phrase, the platform
+/// names and their numbers, joined by "and" words, make the affected list.
+fn platforms(text: &str) -> Option<String> {
+    let w = labels::version_words();
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        return None;
+    }
+    let re = PLATFORM_LEADS.as_ref()?;
+    re.find_iter(&lower).find_map(|m| {
+        let glued = lower
+            .get(..m.start())
+            .and_then(|b| b.chars().next_back())
+            .is_some_and(char::is_alphanumeric);
+        if glued {
+            return None;
+        }
+        let rest = text.get(m.end()..)?;
+        let (len, named) = platform_run(prefix(rest, 256), &w.and);
+        let value = text.get(m.start()..m.end() + len)?.trim();
+        let value = value.trim_end_matches([',', ';', ' ']);
+        named.then(|| value.to_owned())
+    })
+}
+
+/// The length of the run of platform names, numbers, "and" words and brackets that starts
+/// `rest`, and whether it names a platform with a number.
+fn platform_run(rest: &str, and: &[String]) -> (usize, bool) {
+    let (mut end, mut platform, mut number) = (0, false, false);
+    let mut at = 0;
+    for word in rest.split_inclusive(char::is_whitespace) {
+        let start = at;
+        at += word.len();
+        let kept = word.trim_end();
+        let stops = kept.ends_with(['.', ';', ':', '!', '?']);
+        let kept = kept.trim_end_matches(['.', ';', ':', '!', '?']);
+        let bare = kept.trim_matches(['(', ')', ',', '（', '）']);
+        if bare.is_empty() {
+            continue;
+        }
+        let lower = bare.to_lowercase();
+        let is_platform = PLATFORM_WORDS
+            .iter()
+            .any(|p| lower == *p || lower.starts_with(&format!("{p}-")));
+        // "10", "2019", "21H2", "R2".
+        let is_number = bare.starts_with(|c: char| c.is_ascii_digit())
+            || (bare.len() <= 3
+                && bare.starts_with('R')
+                && bare.chars().skip(1).all(|c| c.is_ascii_digit()));
+        let is_and = and.contains(&lower);
+        if !(is_platform || is_number || is_and) {
+            break;
+        }
+        platform |= is_platform;
+        number |= is_number && platform;
+        if is_platform || is_number {
+            end = start + kept.len();
+        }
+        if stops {
+            break;
+        }
+    }
+    (end, platform && number)
+}
+
+/// List markers of the lines [`product_lines`] reads ("o" leads KrCERT's items).
+const MARKERS: &[&str] = &["- ", "* ", "+ ", "• ", "・", "· ", "o ", "○ ", "◦ "];
+
+/// The longest list [`product_lines`] reads, in lines.
+const MAX_LIST_LINES: usize = 64;
+
+/// "- 風見ブラウザ 60.0.2 より前のバージョン\n- 風見ブラウザ ESR 52.8.1 より前のバージョン": a
+/// list whose items give products with their versions under no label is the affected list,
+/// as written, when two or more of its items hold a version phrase.
+fn product_lines(text: &str) -> Option<String> {
+    let mut run: Vec<&str> = Vec::new();
+    let mut phrases = 0;
+    for line in text.lines().chain(std::iter::once("")) {
+        let t = line.trim();
+        let item = MARKERS.iter().any(|m| t.starts_with(m)) && run.len() < MAX_LIST_LINES;
+        if item {
+            run.push(t);
+            phrases += usize::from(vocabulary_phrase(prefix(t, 512)).is_some());
+            continue;
+        }
+        if phrases >= 2 {
+            return Some(run.join("\n"));
+        }
+        run.clear();
+        phrases = 0;
+    }
+    None
 }
 
 pattern!(
     JOIN,
-    r"(?i)^(?:\s*,)?\s*(?:and|or|und|oder|et|ou|y|o|e|en|of|i|oraz|lub|и|или|і|та|або|及|和|以及|、|,)\s*(?:versions?\s+|versionen\s+|versiones\s+|versioni\s+|versões\s+|versies\s+|wersje\s+|версии\s+|версії\s+)?(?:from\s+|von\s+|de\s+|dalla\s+|da\s+|desde\s+|od\s+|от\s+|від\s+)?"
+    r"(?i)^(?:\s*,)?\s*(?:and|oder|or|und|et|ou|oraz|of|o|en|e|y|i|lub|или|и|і|та|або|以及|及|和|、|,)\s*(?:versions?\s+|versionen\s+|versiones\s+|versioni\s+|versões\s+|versies\s+|wersje\s+|версии\s+|версії\s+)?(?:from\s+|von\s+|de\s+|dalla\s+|da\s+|desde\s+|od\s+|от\s+|від\s+)?"
 );
 
 /// "4.2.0 through 4.2.6 and 4.3.0 through 4.3.2": a phrase followed by "and" (in the
@@ -50,7 +217,28 @@ fn joined(text: &str, found: String) -> String {
         let Some(next) = next else { break };
         end += join.end() + next;
     }
-    text.get(start..end).map_or(found, |s| s.trim().to_owned())
+    // "15.1.0 tot\nen met 15.1.2507": a phrase wrapped over lines is one line of the field.
+    text.get(start..end).map_or(found, |s| {
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    })
+}
+
+pattern!(
+    LISTED,
+    r"(?i)(?-u:\b)(?:versions|versiones|versões|versioni|versies|versionen|wersje|wersjach|версиях|версии|версіях|версії)\s+(v?\d{1,6}(?:\.\d{1,6})+(?:\s*(?:,|\s(?:and|y|e|et|en|und|i|oraz|и|і|та)\s)\s*v?\d{1,6}(?:\.\d{1,6})+)+)"
+);
+
+/// "nas versões 8.8.15 e 9.0": versions listed after the word "versions" and joined by
+/// "and" are affected one by one. The word is kept, for nothing else in the phrase says
+/// that the numbers are versions.
+fn listed_after_word(text: &str) -> Option<String> {
+    let re = LISTED.as_ref()?;
+    re.find_iter(text).find_map(|m| {
+        let after = text.get(m.end()..).and_then(|a| a.chars().next());
+        let glued = after.is_some_and(char::is_alphanumeric);
+        (!glued && plausible(m.as_str()) && !about_scores(text, m.start()))
+            .then(|| m.as_str().split_whitespace().collect::<Vec<_>>().join(" "))
+    })
 }
 
 /// The length of a version phrase that starts `text`, if one does.
@@ -87,7 +275,7 @@ pattern!(AFFECTS_LEAD, r"(?i)^affects?\s+(?:all\s+)?");
 fn english_phrase(text: &str) -> Option<String> {
     let re = VERSION_PROSE.as_ref()?;
     for m in re.find_iter(text) {
-        if about_scores(text, m.start()) {
+        if about_scores(text, m.start()) || unaffected(text, m.start(), m.end()) {
             continue;
         }
         let mut found = m.as_str().trim().trim_end_matches(['.', '-', '+']);
@@ -178,6 +366,7 @@ fn vocabulary_phrase(text: &str) -> Option<String> {
         if starts_mid_word
             || ends_mid_word
             || about_scores(text, m.start())
+            || unaffected(text, m.start(), m.end())
             || !plausible(m.as_str())
         {
             continue;
@@ -185,6 +374,35 @@ fn vocabulary_phrase(text: &str) -> Option<String> {
         return Some(m.as_str().trim().to_owned());
     }
     None
+}
+
+/// The most of a sentence [`unaffected`] looks at on either side of a phrase.
+const SENTENCE_BYTES: usize = 240;
+
+/// Whether the sentence around `start..end` says its versions are not affected ("8.2R12.0
+/// 이하 버전은 영향을 받지 않습니다", "Versions 2.x are not affected"): such a phrase names
+/// no affected version.
+fn unaffected(text: &str, start: usize, end: usize) -> bool {
+    let words = &labels::version_words().unaffected;
+    let before = suffix(text.get(..start).unwrap_or(""), SENTENCE_BYTES);
+    let from = [". ", ".\n", "。", "\n\n", "! ", "? "]
+        .iter()
+        .filter_map(|d| before.rfind(d).map(|i| i + d.len()))
+        .max()
+        .unwrap_or(0);
+    let after = prefix(text.get(end..).unwrap_or(""), SENTENCE_BYTES);
+    let to = [". ", ".\n", "。", "\n\n", "! ", "? "]
+        .iter()
+        .filter_map(|d| after.find(d))
+        .min()
+        .unwrap_or(after.len());
+    let sentence = format!(
+        "{}{}",
+        before.get(from..).unwrap_or(""),
+        after.get(..to).unwrap_or("")
+    )
+    .to_lowercase();
+    words.iter().any(|w| sentence.contains(w.as_str()))
 }
 
 pattern!(NUMBERS, r"\d+(?:\.\d+)+");
@@ -196,15 +414,16 @@ fn plausible(found: &str) -> bool {
     };
     re.find_iter(found).all(|m| {
         let parts: Vec<&str> = m.as_str().split('.').collect();
-        let date =
-            matches!(parts.as_slice(), [d, m, y] if d.len() <= 2 && m.len() <= 2 && y.len() == 4);
+        // "15.1.2507" is a build number: a year starts with 19 or 20.
+        let date = matches!(parts.as_slice(), [d, m, y]
+            if d.len() <= 2 && m.len() <= 2 && y.len() == 4 && (y.starts_with("19") || y.starts_with("20")));
         !date && parts.len() < 4
     })
 }
 
 pattern!(
     NAME_VERSION,
-    r"([A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*)\s+(v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4})?)"
+    r"([A-Za-z][A-Za-z0-9]*(?:[-_.+][A-Za-z0-9]+)*)\s+(v?\d{1,6}(?:\.(?:\d{1,6}|[xX*]))+(?:-?[A-Za-z]{1,8}\d{0,4}(?:\.\d{1,6})*)?)"
 );
 
 /// Names that are followed by versions of the reporter's environment, not of the product.
@@ -304,6 +523,9 @@ mod tests {
             &PHRASES,
             &NUMBERS,
             &NAME_VERSION,
+            &WHOLE_NUMBERS,
+            &LISTED,
+            &PLATFORM_LEADS,
         ] {
             assert!(re.is_some());
         }

@@ -5,7 +5,7 @@
 
 use super::*;
 
-fn ranges_of(fields: &Fields) -> Vec<String> {
+pub(super) fn ranges_of(fields: &Fields) -> Vec<String> {
     fields
         .affected
         .iter()

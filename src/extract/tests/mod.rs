@@ -8,10 +8,14 @@
 //! - `api`: `Fields` and `FieldName` as other modules use them.
 //! - `issue24`: the failure kinds of issue 24 (ranges, boundaries, advisory labels, severity
 //!   in prose and scores, titles under generic subjects, table and platform layouts).
+//! - `ranges24`: the affected and fixed versions of real bulletins (fixing sentences, fix
+//!   sections, product lists, platform sentences, whole-number releases), two languages or
+//!   more per rule.
 
 mod api;
 mod content;
 mod issue24;
+mod ranges24;
 mod robustness;
 mod severity;
 mod shapes;
