@@ -16,8 +16,7 @@ use crate::config::{Inbox, Outbox, Secret, Settings};
 use crate::crypto::{Keyring, Team};
 use crate::daemon::control;
 use crate::outbox::Transport;
-use crate::pipeline::Pipeline;
-use crate::store::Store;
+use crate::pipeline::{Pipeline, PipelineError};
 
 /// How long `doctor` waits for the IMAP server (connect, TLS, login, select).
 const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -440,9 +439,9 @@ pub(super) fn store_summary(settings: &Settings) -> anyhow::Result<String> {
             n.map_or("?".into(), |n| n.to_string())
         ));
     }
-    match Store::open_existing(&settings.store.path) {
+    match crate::pipeline::store_key::open_existing(&settings.store) {
         Ok(store) => Ok(format!("{path} ({} reports)", store.report_count()?)),
-        Err(crate::store::StoreError::Missing { path }) => Ok(format!(
+        Err(PipelineError::Store(crate::store::StoreError::Missing { path })) => Ok(format!(
             "none yet at {path}: `disclosured serve` creates it at first start"
         )),
         Err(e) => Err(super::explain_locked(
@@ -543,9 +542,11 @@ fn stall_check(status: Option<&serde_json::Value>) -> Option<Check> {
 fn store_opens(settings: &Settings) -> Check {
     let path = settings.store.path.display();
     // Opened, never created: a check must not make state (issue 18).
-    match Store::open_existing(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
+    match crate::pipeline::store_key::open_existing(&settings.store)
+        .and_then(|s| Ok(s.reports().map(|r| r.len())?))
+    {
         Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
-        Err(crate::store::StoreError::Missing { path }) => Check {
+        Err(PipelineError::Store(crate::store::StoreError::Missing { path })) => Check {
             verdict: Verdict::Warn,
             name: "store",
             detail: format!("no store at {path}"),
@@ -554,7 +555,7 @@ fn store_opens(settings: &Settings) -> Check {
                     .into(),
             ),
         },
-        Err(e @ crate::store::StoreError::Locked { .. }) => Check::fail(
+        Err(PipelineError::Store(e @ crate::store::StoreError::Locked { .. })) => Check::fail(
             "store",
             e,
             "the daemon holds the store but its control socket does not answer: look at its log (journalctl -u disclosured)",

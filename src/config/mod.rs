@@ -178,9 +178,16 @@ pub struct Retry {
     pub expire_after: Duration,
 }
 
+/// The store key's file in `keys.dir` when the configuration names none (no
+/// extension: the gateway's key files are told by theirs).
+pub(crate) const STORE_KEY_FILE: &str = "store-key";
+
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
+    /// The store key that seals reports at rest: `store.key_file` or
+    /// `store.key_credential`, by default the file `store-key` in `keys.dir`.
+    pub key: secrets::Secret,
 }
 
 #[derive(Debug, Clone)]

@@ -99,6 +99,8 @@ pub(super) struct RawOutbox {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: PathBuf,
+    pub(super) key_file: Option<PathBuf>,
+    pub(super) key_credential: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -19,6 +19,8 @@ pub enum PipelineError {
     Outbox(#[from] outbox::OutboxError),
     #[error(transparent)]
     Team(#[from] crypto::TeamError),
+    #[error(transparent)]
+    StoreKey(#[from] super::store_key::StoreKeyError),
 }
 
 /// Why one message could not be decided or moved now. A message's own faults are

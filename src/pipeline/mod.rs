@@ -24,6 +24,7 @@ mod keys;
 mod message;
 mod progress;
 mod schedule;
+pub(crate) mod store_key;
 mod team_mail;
 mod threads;
 
@@ -157,7 +158,7 @@ impl Pipeline {
     }
 
     fn with_keyring(settings: Settings, keyring: Keyring) -> Result<Pipeline, PipelineError> {
-        let store = Store::open(&settings.store.path)?;
+        let store = store_key::open_store(&settings.store)?;
         Self::assemble(settings, keyring, store)
     }
 

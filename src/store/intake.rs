@@ -6,8 +6,10 @@ use chrono::Datelike;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::guard::transact;
+use super::queue::sealed_job;
 use super::queue::{put_job, queue_jobs};
-use super::reports::{key_of, put_report, report_key, sync_deadlines};
+use super::reports::{key_of, open_report, put_report, report_key, sync_deadlines};
+use super::seal::{Kind, attachment_key_name};
 use super::tx::{abort, refuse, tx_error};
 use super::{Commit, Correspondence, Event, IntakeKind, IntakeRecord, NewJob, NewReport};
 use super::{OutcomeRef, Report, ReportId, Store, StoreError, decode, encode, u64_from};
@@ -46,6 +48,7 @@ impl Store {
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
         let year = u16::try_from(report.received_at.year()).unwrap_or(0);
+        let seal = &*self.seal;
         let trees = (
             self.meta.tx(),
             self.reports.tx(),
@@ -75,7 +78,7 @@ impl Store {
                     meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
                     let id = ReportId::new(prefix, year, seq32);
                     let stored = report.clone().into_report(id.clone());
-                    put_report(reports, heads, &report_key(year, seq32), &stored)?;
+                    put_report(seal, reports, heads, &report_key(year, seq32), &stored)?;
                     sync_deadlines(deadlines, None, &stored)?;
                     let outcome = OutcomeRef::Report(id.clone());
                     let value = encode(&outcome).map_err(abort)?;
@@ -84,7 +87,7 @@ impl Store {
                         threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
                     }
                     hashes.insert(report.content_sha256.as_bytes(), value)?;
-                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    queue_jobs(seal, ids, (outbox, open), threads, &jobs, Some(&outcome))?;
                     Ok(Commit::Stored(outcome))
                 },
             )
@@ -133,7 +136,12 @@ impl Store {
                 hashes.insert(record.content_sha256.as_bytes(), value)?;
                 if let Some(job) = &notice {
                     let job = job.clone().into_job(job_id, Some(outcome.clone()));
-                    put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
+                    put_job(
+                        outbox,
+                        open,
+                        &job,
+                        sealed_job(&self.seal, &job).map_err(abort)?,
+                    )?;
                 }
                 Ok(Commit::Stored(outcome))
             },
@@ -170,6 +178,7 @@ impl Store {
         );
         let mut used = vec![super::SCHEMA];
         used.extend_from_slice(&entry.at.timestamp().to_be_bytes());
+        let seal = &*self.seal;
         self.with_job_ids(jobs.len(), |ids| {
             transact(
                 &trees,
@@ -192,7 +201,7 @@ impl Store {
                         sigs.insert(digest.as_bytes(), used.as_slice())?;
                     }
                     let old: Report = match reports.get(key)? {
-                        Some(v) => decode(&v).map_err(abort)?,
+                        Some(v) => open_report(seal, &key, &v).map_err(abort)?,
                         None => return Err(refuse(format!("no report {id}"))),
                     };
                     let mut report = old.clone();
@@ -206,7 +215,7 @@ impl Store {
                     if let Some(found) = found {
                         report.fill_missing(found, &entry.from, mid, entry.at);
                     }
-                    put_report(reports, heads, &key, &report)?;
+                    put_report(seal, reports, heads, &key, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;
                     let outcome = OutcomeRef::Report(id.clone());
                     let value = encode(&outcome).map_err(abort)?;
@@ -215,7 +224,7 @@ impl Store {
                         threads.insert(m.as_bytes(), id.as_str().as_bytes())?;
                     }
                     hashes.insert(content_sha256.as_bytes(), value)?;
-                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    queue_jobs(seal, ids, (outbox, open), threads, &jobs, Some(&outcome))?;
                     Ok(Commit::Stored(outcome))
                 },
             )
@@ -234,18 +243,47 @@ impl Store {
         }
     }
 
-    /// Keeps an attachment's bytes, addressed by their SHA-256 (so the same PoC sent
-    /// twice is stored once).
+    /// Keeps an attachment's bytes, addressed by a keyed hash of their SHA-256 (so
+    /// the same PoC sent twice is stored once, and the store does not say which
+    /// known file it holds), sealed with a data key of their own.
     pub fn put_attachment(&self, sha256: &str, data: &[u8]) -> Result<(), StoreError> {
         let _writing = self.writing()?;
-        if !self.attachments.contains_key(sha256.as_bytes())? {
-            self.attachments.insert(sha256.as_bytes(), data)?;
+        if self.seal.writes_clear() {
+            // As before sealing (see `seal::CLEAR_FOR_TESTS`).
+            if !self.attachments.contains_key(sha256.as_bytes())? {
+                self.attachments.insert(sha256.as_bytes(), data)?;
+            }
+            return Ok(());
+        }
+        let key = self.attachment_key(sha256);
+        if !self.attachments.contains_key(key.as_bytes())? {
+            let sealed = self.seal.seal(
+                Kind::Attachment,
+                &attachment_key_name(&key),
+                key.as_bytes(),
+                data,
+            )?;
+            self.attachments.insert(key.as_bytes(), sealed)?;
         }
         Ok(())
     }
 
+    /// An attachment's bytes by their SHA-256: sealed, or clear as written before
+    /// sealing (under the SHA-256 itself).
     pub fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.attachment_key(sha256);
+        if let Some(v) = self.attachments.get(key.as_bytes())? {
+            return self
+                .seal
+                .open(Kind::Attachment, key.as_bytes(), &v)
+                .map(Some);
+        }
         Ok(self.attachments.get(sha256.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// The `attachments` tree key of the bytes with this SHA-256.
+    pub(super) fn attachment_key(&self, sha256: &str) -> String {
+        self.seal.keyed_hash(sha256.as_bytes())
     }
 
     /// Records a message that was a duplicate of an earlier one, so that every

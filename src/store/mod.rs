@@ -18,6 +18,8 @@
 //! - `keys`: reporters' certificates learnt from mail; `retry`: quarantine retry.
 //! - `tx`: how a transaction is aborted, and job IDs drawn before it.
 //! - `ids`: the ID base and the restore time a restore records.
+//! - `seal`: the store key, data keys and sealed values; `shred`: sealing an earlier
+//!   version's clear store, and purging a report (crypto-shredding).
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod backup;
@@ -36,6 +38,8 @@ mod rate;
 mod records;
 mod reports;
 mod retry;
+mod seal;
+mod shred;
 mod tx;
 
 pub(crate) use backup::Exported;
@@ -46,6 +50,8 @@ pub(crate) use lifecycle::{Detail, assignment_notice, resolve_assignee};
 pub(crate) use lock::{Holder, holder, wait_for_others};
 pub use records::*;
 pub(crate) use retry::Release;
+pub(crate) use seal::NotAStoreKey;
+pub use seal::StoreKey;
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";
@@ -143,6 +149,14 @@ pub enum StoreError {
     /// A change a maintainer asked for that the report's state does not allow.
     #[error("{0}")]
     Refused(String),
+    /// The store key given is not the one this store was sealed with.
+    #[error(
+        "the store key does not open this store: it was sealed with another store key (is the key file or credential the right one?)"
+    )]
+    WrongKey,
+    /// The data key of a record was destroyed (`reports purge`): its content is gone.
+    #[error("store: the content sealed with data key {0} was purged")]
+    Purged(String),
     /// The store holds decrypted reports; other users must not reach it.
     #[error(
         "store: {path} can be read by other users (mode {mode:04o}); fix it with: chmod -R go-rwx {path}"
@@ -187,6 +201,8 @@ pub struct Store {
     signatures: guard::Tree,
     threads: guard::Tree,
     deadlines: guard::Tree,
+    /// Purged reports' tombstones (see [`shred`]).
+    purged: guard::Tree,
     /// Added to sled's generator: the next ID of the store this one was restored
     /// from (see [`ids`]).
     id_base: u64,
@@ -199,6 +215,8 @@ pub struct Store {
     /// When the running backup started and when the last one ended: the watchdog
     /// does not count the time writes waited for a backup as a stall.
     exports: std::sync::Arc<backup::ExportClock>,
+    /// Seals what reports say with their data keys (see [`seal`]).
+    seal: std::sync::Arc<seal::Sealer>,
     /// Marks the store open in this process until the last clone is gone; after
     /// `db`, so it goes after sled's handle.
     _open: std::sync::Arc<lock::Registration>,
@@ -220,13 +238,14 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
     }
 }
 
-/// Every value of a tree, decoded on every core: decoding dominates a listing of a
-/// large store.
-fn decode_all<T: serde::de::DeserializeOwned + Send>(
+/// Every value of a tree, opened and decoded by `open` (given key and value) on
+/// every core: decoding dominates a listing of a large store.
+fn decode_all<T: Send>(
     tree: &guard::Tree,
+    open: impl Fn(&[u8], &[u8]) -> Result<T, StoreError> + Sync,
 ) -> Result<Vec<T>, StoreError> {
-    let raw = tree.iter()?.values().collect::<Result<Vec<_>, _>>()?;
-    crate::workers::map(&raw, 512, |v| decode(v))
+    let raw = tree.iter()?.collect::<Result<Vec<_>, _>>()?;
+    crate::workers::map(&raw, 512, |(k, v)| open(k, v))
         .into_iter()
         .collect()
 }

@@ -4,15 +4,16 @@
 
 use std::path::Path;
 
-use super::queue::open_entry;
-use super::reports::head_of;
+use super::queue::{open_entry, open_job};
+use super::reports::{open_report, sealed_report};
+use super::seal::{Sealer, StoreKey};
 use super::{INDEXES_VERSION, Job, JobState, META_INDEXES, Store, StoreError};
 use super::{TREE_ATTACHMENTS, TREE_DEADLINES, TREE_HASHES, TREE_HEADS, TREE_INTAKE};
 use super::{TREE_KEY_ADDRS, TREE_KEY_IDS, TREE_KEYS, TREE_META, TREE_MSGIDS, TREE_NOTICES};
 use super::{
     TREE_OFFERED, TREE_OUTBOX, TREE_OUTBOX_OPEN, TREE_REPORTS, TREE_SIGNATURES, TREE_THREADS,
 };
-use super::{decode, encode, lock, permissions, shown};
+use super::{lock, permissions, shown};
 
 /// Removes the snapshot files sled 0.34 left unfinished.
 ///
@@ -57,7 +58,19 @@ fn remove_unfinished_snapshots(path: &Path) -> Result<(), StoreError> {
 
 impl Store {
     /// Opens the store at `path`, creating it when there is none.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
+    /// Refuses a store key that is not the one its records were sealed with.
+    pub fn open(path: &Path, key: &StoreKey) -> Result<Store, StoreError> {
+        Store::open_sealing(path, Sealer::new(path, key))
+    }
+
+    /// Opens a store that writes in clear, as versions before sealing did: for the
+    /// tests of the migration.
+    #[cfg(test)]
+    pub(crate) fn open_writing_clear(path: &Path, key: &StoreKey) -> Result<Store, StoreError> {
+        Store::open_sealing(path, Sealer::new(path, key).writing_clear())
+    }
+
+    fn open_sealing(path: &Path, seal: Sealer) -> Result<Store, StoreError> {
         permissions::prepare(path)?;
         let locked = |holder| StoreError::Locked {
             path: shown(path),
@@ -86,6 +99,8 @@ impl Store {
                 }
             }
         };
+        // Before anything is read or written: a wrong key changes nothing.
+        seal.check_or_adopt()?;
         permissions::tighten(path)?;
         let db = super::guard::Db::new(db);
         let tree = |name: &str| db.open_tree(name);
@@ -110,23 +125,33 @@ impl Store {
             signatures: tree(TREE_SIGNATURES)?,
             threads: tree(TREE_THREADS)?,
             deadlines: tree(TREE_DEADLINES)?,
+            purged: tree(super::shred::TREE_PURGED)?,
             rate_lock: Default::default(),
             writes: Default::default(),
             exports: Default::default(),
+            seal: std::sync::Arc::new(seal),
             _open: std::sync::Arc::new(lock::Registration::new(path)),
             db,
         };
         store.build_indexes()?;
         store.migrate_key_trees()?;
+        store.seal_existing()?;
+        store.finish_purges()?;
         Ok(store)
     }
 
     /// Opens an existing store; refuses to create one. For commands that only look at
     /// the store: run from the wrong directory or with the wrong configuration, they
     /// must say which path they tried, not answer from a new, empty store.
-    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_existing(path: &Path, key: &StoreKey) -> Result<Store, StoreError> {
         Store::check_exists(path)?;
-        Store::open(path)
+        Store::open(path, key)
+    }
+
+    /// Whether the store at `path` holds sealed records (then it has a store key of
+    /// its own, and no other may be made for it).
+    pub fn is_sealed(path: &Path) -> bool {
+        Sealer::is_sealed_store(path)
     }
 
     /// Refuses a store path that holds no store.
@@ -162,7 +187,7 @@ impl Store {
             return Ok(true);
         }
         if let Some((k, v)) = self.outbox.last()? {
-            let job: Job = decode(&v)?;
+            let job: Job = open_job(&self.seal, &k, &v)?;
             return Ok(job.state != JobState::Sent && !self.outbox_open.contains_key(&k)?);
         }
         Ok(false)
@@ -177,12 +202,14 @@ impl Store {
         self.heads.clear()?;
         for item in self.reports.iter()? {
             let (k, v) = item?;
-            self.heads.insert(k, encode(&head_of(&decode(&v)?))?)?;
+            let report = open_report(&self.seal, &k, &v)?;
+            let (_, head) = sealed_report(&self.seal, &k, &report)?;
+            self.heads.insert(k, head)?;
         }
         self.outbox_open.clear()?;
         for item in self.outbox.iter()? {
             let (k, v) = item?;
-            if let Some(e) = open_entry(&decode(&v)?) {
+            if let Some(e) = open_entry(&open_job(&self.seal, &k, &v)?) {
                 self.outbox_open.insert(k, &e)?;
             }
         }

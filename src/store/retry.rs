@@ -133,7 +133,7 @@ mod tests {
     #[test]
     fn a_retry_marks_once_and_lets_the_same_bytes_be_read_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::store::StoreKey::for_tests(1)).unwrap();
         super::super::tests::fill(&store);
         let (seq, record) = store
             .intake_entries()

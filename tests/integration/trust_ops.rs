@@ -60,7 +60,7 @@ impl Admin {
 
 /// The plaintext of a version 2 backup: `files` (path in keys.dir, contents), then
 /// the export of `store` (a store at that path, made here).
-fn backup_plaintext(files: &[(&str, &[u8])], store: &std::path::Path) -> Vec<u8> {
+fn backup_plaintext(files: &[(&str, &[u8])], store: &std::path::Path, gw: &Gateway) -> Vec<u8> {
     let mut out = b"disclosured-backup 2\n".to_vec();
     for (name, bytes) in files {
         out.push(b'F');
@@ -71,7 +71,7 @@ fn backup_plaintext(files: &[(&str, &[u8])], store: &std::path::Path) -> Vec<u8>
         out.extend(*bytes);
     }
     out.push(b'S');
-    let s = disclosured::testing::store::Store::open(store).unwrap();
+    let s = disclosured::testing::store::Store::open(store, &crate::util::store_key(gw)).unwrap();
     s.export(&mut out).unwrap();
     out
 }
@@ -94,6 +94,7 @@ fn issue_22_restore_refuses_a_backup_made_from_public_keys_and_installs_only_nam
     let plain = backup_plaintext(
         &[("maintainers/bob.asc", &bob), ("reporters/alice.asc", &bob)],
         &gw.path("attacker-store"),
+        &gw,
     );
     let crafted = [
         attacker.encrypt(&gateway_fpr, None, &plain),
@@ -238,7 +239,7 @@ fn issue_22_restore_refuses_a_backup_made_from_public_keys_and_installs_only_nam
 fn issue_22_restore_refuses_a_next_id_of_2_pow_62_at_once() {
     let gw = Gateway::new();
     assert!(!gw.path("state").exists());
-    let mut plain = backup_plaintext(&[], &gw.path("made"));
+    let mut plain = backup_plaintext(&[], &gw.path("made"), &gw);
     // The record is `I` + u64, before `Z` + u64 at the end of the store's export.
     let at = plain.len() - 17;
     assert_eq!(plain[at - 1], b'I');

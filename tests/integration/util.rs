@@ -384,6 +384,17 @@ dir = "{root}/keys"
     }
 }
 
+/// The gateway's store key (`keys generate` made it in keys.dir).
+pub fn store_key(gw: &Gateway) -> disclosured::testing::store::StoreKey {
+    let text = std::fs::read_to_string(gw.path("keys/store-key")).unwrap();
+    disclosured::testing::store::StoreKey::parse(&text).unwrap()
+}
+
+/// Opens the gateway's store in this process, with its store key.
+pub fn open_store(gw: &Gateway) -> disclosured::testing::store::Store {
+    disclosured::testing::store::Store::open(&gw.path("state"), &store_key(gw)).unwrap()
+}
+
 /// Writes a file readable by its owner only (a password or passphrase file).
 pub fn write_private(path: &Path, contents: &str) {
     use std::os::unix::fs::PermissionsExt;
