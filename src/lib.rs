@@ -102,7 +102,7 @@ pub mod testing {
     pub mod store {
         pub use crate::store::{
             AttachmentMeta, Commit, Event, JobKind, JobState, NewJob, NewReport, OutcomeRef,
-            ReportId, Status, Store, StoreKey,
+            ReportId, Status, Store, StoreKey, seal_cost,
         };
     }
 }

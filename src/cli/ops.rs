@@ -57,8 +57,12 @@ pub(super) fn backup(
 
 fn backup_line(to: &str, done: &super::backup::Summary) -> String {
     format!(
-        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted)",
-        done.store.reports, done.store.entries, done.store.trees, done.key_files
+        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted); reports sealed, with their {} wrapped data keys. The store key is not in it: a restore needs it, keep a copy apart from the backups",
+        done.store.reports,
+        done.store.entries,
+        done.store.trees,
+        done.key_files,
+        done.store.data_keys
     )
 }
 
@@ -468,6 +472,15 @@ fn store_check(settings: &Settings) -> Vec<Check> {
                 ),
             )];
             checks.extend(stall_check(status.as_ref()));
+            checks.extend(
+                status
+                    .as_ref()
+                    .and_then(|v| v.get("retention"))
+                    .and_then(|v| {
+                        serde_json::from_value::<super::status::Retention>(v.clone()).ok()
+                    })
+                    .map(|r| Check::ok("retention", r.summary())),
+            );
             return checks;
         }
         Ok(Some(r)) => {
@@ -493,7 +506,7 @@ fn store_check(settings: &Settings) -> Vec<Check> {
             )];
         }
     }
-    vec![store_opens(settings)]
+    store_opens(settings)
 }
 
 /// What the running daemon has had in hand longer than the stall limit, from its
@@ -538,14 +551,28 @@ fn stall_check(status: Option<&serde_json::Value>) -> Option<Check> {
     ))
 }
 
-/// The store opened here, when no daemon runs.
-fn store_opens(settings: &Settings) -> Check {
+/// The store opened here, when no daemon runs, and what retention purges next.
+fn store_opens(settings: &Settings) -> Vec<Check> {
     let path = settings.store.path.display();
     // Opened, never created: a check must not make state (issue 18).
-    match crate::pipeline::store_key::open_existing(&settings.store)
-        .and_then(|s| Ok(s.reports().map(|r| r.len())?))
-    {
-        Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
+    let opened = crate::pipeline::store_key::open_existing(&settings.store).and_then(|s| {
+        let n = s.reports()?.len();
+        let retention = super::status::Retention::of(&s, &settings.retention)?;
+        Ok((n, retention))
+    });
+    vec![match opened {
+        Ok((n, retention)) => {
+            return vec![
+                Check::ok(
+                    "store",
+                    format!(
+                        "{path} opens ({n} reports, sealed with the store key from the {})",
+                        crate::pipeline::store_key::place(&settings.store.key)
+                    ),
+                ),
+                Check::ok("retention", retention.summary()),
+            ];
+        }
         Err(PipelineError::Store(crate::store::StoreError::Missing { path })) => Check {
             verdict: Verdict::Warn,
             name: "store",
@@ -567,7 +594,7 @@ fn store_opens(settings: &Settings) -> Check {
                 None => Check::fail("store", format!("{e:#}"), "restore it from a backup"),
             }
         }
-    }
+    }]
 }
 
 /// Where the control socket is, when its path needs a detour (issue 18: a long

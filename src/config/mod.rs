@@ -70,6 +70,9 @@ pub struct Settings {
     /// and the systemd watchdog is no longer fed.
     pub stall_limit: Duration,
     pub backup: BackupSettings,
+    /// How long reports are kept in a final state before they are purged
+    /// (`[retention]`): (state, period), none when unset.
+    pub retention: Vec<(crate::store::Status, std::time::Duration)>,
 }
 
 /// What `backup` needs beyond the store and the keys.

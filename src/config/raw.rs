@@ -28,6 +28,15 @@ pub(super) struct Raw {
     pub(super) limits: Limits,
     pub(super) rate_limits: RawRateLimits,
     pub(super) backup: RawBackup,
+    #[serde(default)]
+    pub(super) retention: RawRetention,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub(super) disclosed: Option<String>,
+    pub(super) rejected: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -68,6 +68,26 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
     let stall_limit = duration("inbox.stall_limit", &raw.inbox.stall_limit)
         .map_err(|e| problems.push(e))
         .unwrap_or(Duration::from_secs(120));
+    let mut retention = Vec::new();
+    for (status, key, value) in [
+        (
+            crate::store::Status::Disclosed,
+            "retention.disclosed",
+            &raw.retention.disclosed,
+        ),
+        (
+            crate::store::Status::Rejected,
+            "retention.rejected",
+            &raw.retention.rejected,
+        ),
+    ] {
+        if let Some(v) = value {
+            match duration(key, v) {
+                Ok(d) => retention.push((status, d)),
+                Err(e) => problems.push(e),
+            }
+        }
+    }
     let store_key = optional_secret(
         "store.key",
         raw.store.key_file.as_deref().map(|p| base.abs(p)),
@@ -86,6 +106,7 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
                 path: base.abs(&raw.store.path),
                 key: store_key,
             },
+            retention,
             keys,
             policy,
             maintainers,

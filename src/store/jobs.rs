@@ -186,7 +186,7 @@ impl Store {
                     }
                     // A reporter's answer to the acknowledgement joins the report.
                     if let Some(mid) = &job.message_id {
-                        threads.insert(mid.as_bytes(), id.as_bytes())?;
+                        threads.insert(seal.index_key(mid.as_bytes()), id.as_bytes())?;
                     }
                     if job.state != JobState::Sent {
                         continue;

@@ -52,6 +52,7 @@ pub use records::*;
 pub(crate) use retry::Release;
 pub(crate) use seal::NotAStoreKey;
 pub use seal::StoreKey;
+pub use shred::seal_cost;
 
 const TREE_META: &str = "meta";
 const TREE_REPORTS: &str = "reports";

@@ -70,7 +70,7 @@ impl Store {
         Store::open_sealing(path, Sealer::new(path, key).writing_clear())
     }
 
-    fn open_sealing(path: &Path, seal: Sealer) -> Result<Store, StoreError> {
+    pub(super) fn open_sealing(path: &Path, seal: Sealer) -> Result<Store, StoreError> {
         permissions::prepare(path)?;
         let locked = |holder| StoreError::Locked {
             path: shown(path),

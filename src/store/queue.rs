@@ -41,7 +41,7 @@ pub(super) fn queue_jobs(
     }
     for (job, &id) in jobs.iter().zip(ids) {
         if let (Some(mid), Some(OutcomeRef::Report(report))) = (&job.message_id, outcome) {
-            threads.insert(mid.as_bytes(), report.as_str().as_bytes())?;
+            threads.insert(seal.index_key(mid.as_bytes()), report.as_str().as_bytes())?;
         }
         let job = job.clone().into_job(id, outcome.cloned());
         put_job(outbox, open, &job, sealed_job(seal, &job).map_err(abort)?)?;

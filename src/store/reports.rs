@@ -302,7 +302,7 @@ impl Store {
     pub fn thread_of(&self, message_id: &str) -> Result<Option<ReportId>, StoreError> {
         Ok(self
             .threads
-            .get(message_id.as_bytes())?
+            .get(self.seal.index_key(message_id.as_bytes()))?
             .and_then(|v| std::str::from_utf8(&v).ok().map(|s| s.to_string()))
             .and_then(|s| ReportId::parse_numbers(&s).map(|_| s))
             .map(ReportId::from_stored))

@@ -56,7 +56,11 @@ pub(super) enum Kind {
     Head = 2,
     Job = 3,
     Attachment = 4,
+    Intake = 5,
 }
+
+/// First byte of an index key that is a keyed hash (see [`Sealer::index_key`]).
+pub(super) const KEYED: u8 = b'#';
 
 /// A 256-bit key, wiped from memory when dropped.
 type Key = Zeroizing<[u8; KEY]>;
@@ -175,8 +179,8 @@ impl Sealer {
         }
     }
 
-    /// The same, writing in clear (see [`CLEAR_FOR_TESTS`]).
-    #[cfg(test)]
+    /// The same, writing in clear: for the tests of the migration and the baseline
+    /// of `benches/seal_cost.rs`.
     pub(super) fn writing_clear(mut self) -> Sealer {
         self.clear = true;
         self
@@ -255,6 +259,25 @@ impl Sealer {
     /// Message-ID, a content hash.
     pub(super) fn keyed_hash(&self, value: &[u8]) -> String {
         hex::encode(hmac(self.mac.as_slice(), value))
+    }
+
+    /// The key, in an index tree (`msgids`, `hashes`, `threads`, `notice_times`), of a
+    /// Message-ID, content hash or address: `#` and its keyed hash, so the store
+    /// finds it again without holding it (the value itself when writing in clear).
+    pub(super) fn index_key(&self, value: &[u8]) -> Vec<u8> {
+        if self.clear {
+            return value.to_vec();
+        }
+        let mut k = Vec::with_capacity(33);
+        k.push(KEYED);
+        k.extend_from_slice(&hmac(self.mac.as_slice(), value));
+        k
+    }
+
+    /// Whether `key` of an index tree is a keyed hash (else a value an earlier
+    /// version wrote in clear).
+    pub(super) fn is_index_key(key: &[u8]) -> bool {
+        key.len() == 33 && key.first() == Some(&KEYED)
     }
 
     /// The data key called `name`, unwrapped; created when `create` and missing.

@@ -15,14 +15,16 @@ use serde::{Deserialize, Serialize};
 use super::guard::transact;
 use super::queue::{open_job, sealed_job};
 use super::reports::{key_of, open_head, open_report, sealed_report};
-use super::seal::{Kind, attachment_key_name, report_key_name};
+use super::seal::{Kind, Sealer, attachment_key_name, report_key_name};
 use super::tx::tx_error;
-use super::{OutcomeRef, Report, ReportId, SCHEMA, Store, StoreError, decode, encode};
+use super::{OutcomeRef, Report, ReportId, SCHEMA, Status, Store, StoreError, decode, encode};
 
 /// Report key → [`Tombstone`]: what is left of a purged report.
 pub(super) const TREE_PURGED: &str = "purged_reports";
 /// `meta` key: present (`[1]`) once every record of the store is sealed.
 const META_SEALED: &[u8] = b"sealed";
+/// `meta` key: when the retention periods were last applied (Unix seconds).
+const META_RETENTION: &[u8] = b"retention_checked";
 
 /// What is left of a purged report: its ID, when and why; the data keys still to
 /// destroy while a purge is under way.
@@ -34,6 +36,17 @@ pub(crate) struct Tombstone {
     pub reason: String,
     #[serde(default)]
     pub pending_keys: Vec<String>,
+}
+
+/// A report the retention periods will purge, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Due {
+    pub id: ReportId,
+    pub status: Status,
+    /// When it reached that state.
+    pub since: DateTime<Utc>,
+    /// When it is purged.
+    pub at: DateTime<Utc>,
 }
 
 /// What a purge removed.
@@ -50,6 +63,9 @@ pub(crate) struct Sealed {
     pub reports: usize,
     pub jobs: usize,
     pub attachments: usize,
+    /// Index entries (Message-IDs, content hashes) now under their keyed hash.
+    pub index_entries: usize,
+    pub intake: usize,
 }
 
 fn sha256_hex(data: &[u8]) -> String {
@@ -120,6 +136,33 @@ impl Store {
             .map_err(tx_error)?;
             done.attachments += 1;
         }
+        for tree in [&self.msgids, &self.hashes, &self.threads, &self.notices] {
+            for item in tree.iter()? {
+                let (k, v) = item?;
+                if Sealer::is_index_key(&k) {
+                    continue;
+                }
+                let keyed = self.seal.index_key(&k);
+                crate::fault::migration_step();
+                transact(tree.tx(), |t| {
+                    t.insert(keyed.as_slice(), &*v)?;
+                    t.remove(&*k)?;
+                    Ok(())
+                })
+                .map_err(tx_error)?;
+                done.index_entries += 1;
+            }
+        }
+        for item in self.intake.iter()? {
+            let (k, v) = item?;
+            if !clear(&v) {
+                continue;
+            }
+            let record = self.open_intake(&k, &v)?;
+            let sealed = self.sealed_intake(super::u64_from(&k), &record)?;
+            self.intake.insert(&k, sealed)?;
+            done.intake += 1;
+        }
         self.flush()?;
         self.meta.insert(META_SEALED, &[1])?;
         self.flush()?;
@@ -128,6 +171,8 @@ impl Store {
                 reports = done.reports,
                 jobs = done.jobs,
                 attachments = done.attachments,
+                index_entries = done.index_entries,
+                intake = done.intake,
                 "sealed the records an earlier version stored in clear"
             );
         }
@@ -142,9 +187,60 @@ impl Store {
         self.purged.get(key)?.map(|v| decode(&v)).transpose()
     }
 
-    /// Every purged report's tombstone.
-    pub(crate) fn tombstones(&self) -> Result<Vec<Tombstone>, StoreError> {
-        self.purged.iter()?.values().map(|v| decode(&v?)).collect()
+    /// When the retention periods were last applied.
+    pub(crate) fn retention_checked(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .meta
+            .get(META_RETENTION)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
+    }
+
+    pub(crate) fn set_retention_checked(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let _writing = self.writing()?;
+        self.meta
+            .insert(META_RETENTION, &at.timestamp().to_be_bytes())?;
+        Ok(())
+    }
+
+    /// How many reports were purged.
+    pub(crate) fn purged_count(&self) -> Result<usize, StoreError> {
+        self.purged.len()
+    }
+
+    /// When each report in a state of `periods` will be purged: the last change of
+    /// its state (its last `status` event) plus that state's period; soonest first.
+    /// Reads the heads, then the full record of the closed reports only.
+    pub(crate) fn retention_schedule(
+        &self,
+        periods: &[(Status, chrono::TimeDelta)],
+    ) -> Result<Vec<Due>, StoreError> {
+        if periods.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut due = Vec::new();
+        for head in self.report_heads()? {
+            let Some((_, period)) = periods.iter().find(|(s, _)| *s == head.status) else {
+                continue;
+            };
+            let Some(report) = self.report(&head.id)? else {
+                continue;
+            };
+            let since = report
+                .events
+                .iter()
+                .rev()
+                .find(|e| e.action == "status")
+                .map_or(report.data.received_at, |e| e.at);
+            due.push(Due {
+                id: report.id,
+                status: report.status,
+                since,
+                at: since + *period,
+            });
+        }
+        due.sort_by(|a, b| a.at.cmp(&b.at).then(a.id.cmp(&b.id)));
+        Ok(due)
     }
 
     /// Purges a report: its records, its jobs, its index entries and its attachments
@@ -377,4 +473,97 @@ struct PurgePlan {
     jobs: Vec<u64>,
     attachments: Vec<Vec<u8>>,
     late_proofs: Vec<Vec<u8>>,
+}
+
+/// The time to store `n` reports (each with its acknowledgement job, flushed every
+/// 64 as `run-once` does) in a store that writes in clear and in one that seals, for
+/// `benches/seal_cost.rs`.
+#[doc(hidden)]
+pub fn seal_cost(n: usize) -> (std::time::Duration, std::time::Duration) {
+    let key = super::StoreKey::generate().0;
+    let run = |clear: bool| {
+        let Ok(dir) = tempfile_dir() else {
+            return std::time::Duration::ZERO;
+        };
+        let mut seal = super::seal::Sealer::new(&dir, &key);
+        if clear {
+            seal = seal.writing_clear();
+        }
+        let Ok(store) = Store::open_sealing(&dir, seal) else {
+            return std::time::Duration::ZERO;
+        };
+        let started = std::time::Instant::now();
+        for i in 0..n {
+            let report = bench_report(i);
+            let job = super::NewJob::new(super::JobKind::Ack, "r@example.net", Utc::now());
+            let _ = store.commit_report("VR", report, vec![job]);
+            if i % 64 == 63 {
+                let _ = store.flush();
+            }
+        }
+        let _ = store.flush();
+        let took = started.elapsed();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        took
+    };
+    let clear = run(true);
+    let sealed = run(false);
+    (clear, sealed)
+}
+
+fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = std::env::temp_dir().join(format!(
+        "disclosured-seal-cost-{}-{}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+    Ok(dir)
+}
+
+/// A report of the size the backlog benchmark sends (about 1 KB of text).
+fn bench_report(i: usize) -> super::NewReport {
+    let now = Utc::now();
+    let body = format!(
+        "Title: SQL injection in login form {i}\nVulnerability type: SQL injection\nAffected component: auth/login.php\nAffected versions: 2.0 to 2.3.1\n\nSteps to reproduce:\n1. Open /login\n2. Enter a quote\n\nImpact: the whole user table.\n{}",
+        "Details of the query and the fix. ".repeat(20)
+    );
+    super::NewReport {
+        received_at: now,
+        from: crate::intake::Mailbox {
+            name: Some("Reporter".into()),
+            address: format!("r{i}@example.net"),
+        },
+        reply_to: None,
+        subject: Some(format!("Report {i}")),
+        message_id: Some(format!("<m{i}@example.net>")),
+        content_sha256: format!("{i:064x}"),
+        form: crate::crypto::open::Form::Plain,
+        encrypted: true,
+        decrypted_with: None,
+        signature: crate::crypto::SignatureStatus::Good,
+        signature_covers_all: true,
+        signer_matches_from: true,
+        signer_fingerprint: Some("F".repeat(40)),
+        signer_key_source: None,
+        reporter_key: Some("F".repeat(40)),
+        proven_key: Some("F".repeat(40)),
+        proof_checked: true,
+        unverified_followup_of: None,
+        fields: Default::default(),
+        missing: vec![],
+        attachments: vec![],
+        body,
+        source_file: None,
+        deadlines: super::Deadlines {
+            acknowledge: now,
+            initial_assessment: now,
+            fix: None,
+        },
+        hints: vec![],
+        suppressed_ack: false,
+        unknown_signer: None,
+    }
 }

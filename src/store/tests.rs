@@ -788,9 +788,126 @@ fn issue_28_a_clear_store_is_sealed_at_open_and_nothing_is_lost() {
         let (_, v) = item.unwrap();
         assert_eq!(v.first(), Some(&super::seal::SEALED));
     }
+    // The indexes were moved to keyed hashes and still find the report.
+    assert_eq!(
+        store.seen(Some("canary@x"), "other").unwrap(),
+        Some(OutcomeRef::Report(id.clone()))
+    );
+    assert_eq!(store.thread_of("canary@x").unwrap(), Some(id.clone()));
+    assert_eq!(store.intake_records().unwrap().len(), 0);
     // Opened again, nothing is sealed twice.
     assert_eq!(
         store.seal_existing().unwrap(),
         super::shred::Sealed::default()
     );
+}
+
+#[test]
+fn issue_28_indexes_keep_keyed_hashes_not_message_ids_or_addresses() {
+    let key = crate::store::StoreKey::for_tests(3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &key).unwrap();
+    let Commit::Stored(OutcomeRef::Report(id)) = store
+        .commit_report(
+            "VR",
+            new_report(Some("msgid-canary-wren@example.net"), "sha-canary-finch"),
+            ack("r@example.net"),
+        )
+        .unwrap()
+    else {
+        panic!()
+    };
+    let limits = crate::config::RateLimits {
+        per_sender: 5,
+        per_sender_window: std::time::Duration::from_secs(3600),
+        per_domain: 5,
+        per_domain_window: std::time::Duration::from_secs(3600),
+        global: 5,
+        global_window: std::time::Duration::from_secs(3600),
+        notice_window: std::time::Duration::from_secs(3600),
+    };
+    let now = Utc::now();
+    assert!(
+        store
+            .take_send_slot("victim-canary@sparrow-canary.example", now, &limits)
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_notice_slot("notice-canary@example.net", now, chrono::Duration::hours(1))
+            .unwrap()
+    );
+    // Found again by value.
+    assert_eq!(
+        store
+            .seen(Some("msgid-canary-wren@example.net"), "x")
+            .unwrap(),
+        Some(OutcomeRef::Report(id.clone()))
+    );
+    assert_eq!(
+        store.seen(None, "sha-canary-finch").unwrap(),
+        Some(OutcomeRef::Report(id.clone()))
+    );
+    assert_eq!(
+        store.thread_of("msgid-canary-wren@example.net").unwrap(),
+        Some(id)
+    );
+    assert!(
+        !store
+            .take_notice_slot("notice-canary@example.net", now, chrono::Duration::hours(1))
+            .unwrap()
+    );
+    store.flush().unwrap();
+    drop(store);
+    for c in [
+        "msgid-canary-wren",
+        "sha-canary-finch",
+        "victim-canary",
+        "sparrow-canary",
+        "notice-canary",
+    ] {
+        let hits = files_holding(dir.path(), c.as_bytes());
+        assert!(hits.is_empty(), "{c} in {hits:?}");
+    }
+}
+
+#[test]
+fn issue_28_retention_schedules_closed_reports_from_their_last_change_of_state() {
+    let key = crate::store::StoreKey::for_tests(3);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &key).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let Commit::Stored(OutcomeRef::Report(id)) = store
+            .commit_report("VR", new_report(None, &format!("r{i}")), vec![])
+            .unwrap()
+        else {
+            panic!()
+        };
+        ids.push(id);
+    }
+    let t0 = Utc::now() - chrono::TimeDelta::days(400);
+    for (id, status, at) in [
+        (&ids[0], Status::Disclosed, t0),
+        (&ids[1], Status::Rejected, t0 + chrono::TimeDelta::days(350)),
+    ] {
+        store
+            .modify_report(id, |r| {
+                r.status = status;
+                r.events.push(Event::new(at, "cli:dana", "status", None));
+                Ok(vec![])
+            })
+            .unwrap();
+    }
+    let periods = [
+        (Status::Disclosed, chrono::TimeDelta::days(365)),
+        (Status::Rejected, chrono::TimeDelta::days(90)),
+    ];
+    let due = store.retention_schedule(&periods).unwrap();
+    assert_eq!(due.len(), 2, "the open report is not scheduled");
+    assert_eq!(due[0].id, ids[0]);
+    assert_eq!(due[0].at, t0 + chrono::TimeDelta::days(365));
+    assert_eq!(due[1].id, ids[1]);
+    assert_eq!(due[1].at, t0 + chrono::TimeDelta::days(440));
+    assert!(store.retention_schedule(&[]).unwrap().is_empty());
 }
