@@ -68,9 +68,15 @@ impl Pipeline {
         if periods.is_empty() {
             return Ok(0);
         }
-        if let Some(last) = self.store.retention_checked()?
-            && now < last + RETENTION_EVERY
-            && now >= last
+        // Once an hour in this process, and at its first round (a `run-once`, a
+        // restarted daemon).
+        let last = self
+            .progress
+            .retention_checked
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if last != 0
+            && now.timestamp() >= last
+            && now.timestamp() < last + RETENTION_EVERY.num_seconds()
         {
             return Ok(0);
         }
@@ -90,7 +96,9 @@ impl Pipeline {
             info!(report = %due.id, reason = %reason, "purged by the retention policy");
             purged += 1;
         }
-        self.store.set_retention_checked(now)?;
+        self.progress
+            .retention_checked
+            .store(now.timestamp(), std::sync::atomic::Ordering::Relaxed);
         Ok(purged)
     }
 

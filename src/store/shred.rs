@@ -23,8 +23,6 @@ use super::{OutcomeRef, Report, ReportId, SCHEMA, Status, Store, StoreError, dec
 pub(super) const TREE_PURGED: &str = "purged_reports";
 /// `meta` key: present (`[1]`) once every record of the store is sealed.
 const META_SEALED: &[u8] = b"sealed";
-/// `meta` key: when the retention periods were last applied (Unix seconds).
-const META_RETENTION: &[u8] = b"retention_checked";
 
 /// What is left of a purged report: its ID, when and why; the data keys still to
 /// destroy while a purge is under way.
@@ -185,22 +183,6 @@ impl Store {
             return Ok(None);
         };
         self.purged.get(key)?.map(|v| decode(&v)).transpose()
-    }
-
-    /// When the retention periods were last applied.
-    pub(crate) fn retention_checked(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        Ok(self
-            .meta
-            .get(META_RETENTION)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .and_then(|b| DateTime::from_timestamp(i64::from_be_bytes(b), 0)))
-    }
-
-    pub(crate) fn set_retention_checked(&self, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let _writing = self.writing()?;
-        self.meta
-            .insert(META_RETENTION, &at.timestamp().to_be_bytes())?;
-        Ok(())
     }
 
     /// How many reports were purged.

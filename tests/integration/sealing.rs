@@ -379,3 +379,66 @@ fn issue_28_a_clear_store_sealed_under_sigkill_at_random_points_loses_nothing() 
         .collect();
     assert_eq!(keys.len(), N, "one data key per report (seed {seed})");
 }
+
+#[test]
+fn issue_28_retention_purges_a_rejected_report_after_its_period_and_status_says_what_is_next() {
+    let gw = Gateway::new();
+    let mut config = std::fs::read_to_string(&gw.config).unwrap();
+    config = config.replacen("[keys]", "[retention]\nrejected = \"1s\"\n[keys]", 1);
+    std::fs::write(&gw.config, config).unwrap();
+    gw.deliver(&plain_report(1));
+    gw.deliver(&plain_report(2));
+    gw.run_once();
+    let first = format!("VR-{}-0001", year());
+    let out = gw.cli(&[
+        "reports",
+        "set",
+        &first,
+        "--status",
+        "rejected",
+        "--reason",
+        "out_of_scope",
+        "--no-notify",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = String::from_utf8_lossy(&gw.cli(&["status"]).stdout).into_owned();
+    assert!(
+        status.contains("Retention:    rejected 0 days; 0 purged; next: ")
+            && status.contains(&first),
+        "{status}"
+    );
+    // The period (1 s) passes; the next round of scheduled work purges it.
+    std::thread::sleep(Duration::from_millis(1500));
+    gw.run_once();
+    let (ids, _) = (
+        gw.reports()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>(),
+        (),
+    );
+    assert_eq!(
+        ids,
+        vec![format!("VR-{}-0002", year())],
+        "only the open report stays"
+    );
+    let out = gw.cli(&["reports", "show", &first]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was purged")
+            && err.contains("by system")
+            && err.contains("retention: rejected"),
+        "{err}"
+    );
+    let status = String::from_utf8_lossy(&gw.cli(&["status"]).stdout).into_owned();
+    assert!(status.contains("1 purged"), "{status}");
+    let doctor = String::from_utf8_lossy(&gw.cli(&["doctor"]).stdout).into_owned();
+    assert!(
+        doctor.contains("retention") && doctor.contains("1 purged"),
+        "{doctor}"
+    );
+}
