@@ -462,6 +462,8 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
             .command()
             .env("DISCLOSURED__STORE__PATH", gw.path("new/state"))
             .env("DISCLOSURED__KEYS__DIR", gw.path("new/keys"))
+            // The store key, kept apart from the backups (a restore needs it).
+            .env("DISCLOSURED__STORE__KEY_FILE", gw.path("keys/store-key"))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

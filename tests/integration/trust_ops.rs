@@ -165,6 +165,8 @@ fn issue_22_restore_refuses_a_backup_made_from_public_keys_and_installs_only_nam
         [
             ("DISCLOSURED__STORE__PATH", gw.path(store)),
             ("DISCLOSURED__KEYS__DIR", new_keys.clone()),
+            // The store key stays where it is: a restore needs it.
+            ("DISCLOSURED__STORE__KEY_FILE", gw.path("keys/store-key")),
         ]
     };
     // The new keys.dir holds no gateway key: the gateway's public key is trusted.
@@ -347,6 +349,8 @@ fn issue_23_a_backup_restores_on_an_empty_host_and_the_conversation_continues() 
     let kept = tempfile::tempdir().unwrap();
     std::fs::copy(&file, kept.path().join("offsite.backup")).unwrap();
     std::fs::write(kept.path().join("gateway.asc"), &exported.stdout).unwrap();
+    // And the store key (issue 28): the backup holds sealed reports without it.
+    std::fs::copy(s.gw.path("keys/store-key"), kept.path().join("store-key")).unwrap();
 
     // The old host is gone.
     let old_dir = s.gw.dir.path().to_path_buf();
@@ -368,6 +372,41 @@ fn issue_23_a_backup_restores_on_an_empty_host_and_the_conversation_continues() 
     assert!(text(&out).1.contains("gpg --decrypt"), "{:?}", text(&out));
     let decrypted = admin.gpg.run(&["--decrypt"], &backup);
     let trust = kept.path().join("gateway.asc");
+    let restore = [
+        "restore",
+        "--trust",
+        trust.to_str().unwrap(),
+        "--install-keys",
+        "gateway",
+        "-",
+    ];
+    // Without the store key: refused, naming it, and no store is left behind.
+    let out = run(&new, &[], &restore, &decrypted);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("store key") && text(&out).1.contains("store-key"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(!new.path("state").exists());
+    // With a wrong one: refused too.
+    write_private(
+        &new.path("keys/store-key"),
+        &format!("{}\n", "ab".repeat(32)),
+    );
+    let out = run(&new, &[], &restore, &decrypted);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("another store key"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(!new.path("state").exists());
+    // The kept one put back.
+    write_private(
+        &new.path("keys/store-key"),
+        &std::fs::read_to_string(kept.path().join("store-key")).unwrap(),
+    );
     let out = run(
         &new,
         &[],
