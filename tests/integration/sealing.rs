@@ -169,8 +169,7 @@ fn issue_28_canaries_never_reach_the_store_files_and_a_purge_destroys_them() {
         Err(e) => e.to_string(),
         Ok(old) => old
             .report(&rid)
-            .err()
-            .expect("the purged report opened")
+            .expect_err("the purged report opened")
             .to_string(),
     };
     assert!(err.contains("purged"), "{err}");
