@@ -139,8 +139,20 @@ impl Store {
         // Each job with its encoding and, for an acknowledgement, its report's key.
         // A job whose report cannot be found is saved all the same: the batch's other
         // jobs were sent and must be recorded.
-        let jobs = jobs
-            .iter()
+        // A job of a report purged while it was being sent is not saved: it would be
+        // sealed under a new data key and outlive the purge.
+        let mut kept = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if let Some(OutcomeRef::Report(id)) = &job.outcome
+                && let Some(key) = key_of(id)
+                && self.purged.contains_key(key)?
+            {
+                continue;
+            }
+            kept.push(job);
+        }
+        let jobs = kept
+            .into_iter()
             .map(|job| {
                 let report = match &job.outcome {
                     Some(OutcomeRef::Report(id)) => key_of(id).map(|key| (key, id.as_str())),

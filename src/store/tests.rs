@@ -681,9 +681,31 @@ fn issue_28_purge_destroys_the_content_for_good_and_later_backups_lack_it() {
     copy_dir(&path, &before);
 
     let store = Store::open(&path, &key).unwrap();
+    // A job of the report, in hand in a delivery round while the report is purged.
+    let in_hand = store
+        .jobs()
+        .unwrap()
+        .into_iter()
+        .find(|j| j.outcome == Some(OutcomeRef::Report(id.clone())))
+        .unwrap();
     let done = store
         .purge_report(&id, "cli:dana", "retention test", Utc::now())
         .unwrap();
+    let mut sent = in_hand.clone();
+    sent.state = JobState::Sent;
+    store.save_job(&sent).unwrap();
+    assert!(
+        store.job(in_hand.id).unwrap().is_none(),
+        "the job came back"
+    );
+    let k = super::reports::key_of(&id).unwrap();
+    assert!(
+        !path
+            .join(super::seal::KEY_DIR)
+            .join(super::seal::report_key_name(&k))
+            .exists(),
+        "a new data key was made for the purged report"
+    );
     assert_eq!(done.attachments, 1);
     assert!(
         done.jobs >= 2,
