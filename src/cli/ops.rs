@@ -57,7 +57,7 @@ pub(super) fn backup(
 
 fn backup_line(to: &str, done: &super::backup::Summary) -> String {
     format!(
-        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted); reports sealed, with their {} wrapped data keys. The store key is not in it: a restore needs it, keep a copy apart from the backups",
+        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted); reports sealed, with the key pool of their wrapped data keys ({} slots). The store key is not in it: a restore needs it, keep a copy apart from the backups",
         done.store.reports,
         done.store.entries,
         done.store.trees,

@@ -35,7 +35,8 @@ pub struct Exported {
     pub entries: u64,
     /// Entries of the reports tree, for the operator to compare.
     pub reports: u64,
-    /// Wrapped data keys (reports and attachments; see `store::seal`).
+    /// Slots of the key pool (wrapped data keys of reports and attachments, and
+    /// those filled ahead; see `store::seal`).
     pub data_keys: u64,
 }
 
@@ -148,7 +149,7 @@ impl Store {
             write_bytes(out, name.as_bytes())?;
             write_bytes(out, &bytes)?;
             done.entries += 1;
-            done.data_keys += 1;
+            done.data_keys += super::seal::pool_slots(&name, &bytes);
         }
         let mut names = self.db.tree_names()?;
         names.sort();
@@ -228,9 +229,10 @@ impl Store {
                 [TAG_KEY] => {
                     let name = read_bytes(input)?;
                     let name = String::from_utf8(name).map_err(|_| bad("a key file name"))?;
-                    store.seal.restore_file(&name, &read_bytes(input)?)?;
+                    let bytes = read_bytes(input)?;
+                    store.seal.restore_file(&name, &bytes)?;
                     done.entries += 1;
-                    done.data_keys += 1;
+                    done.data_keys += super::seal::pool_slots(&name, &bytes);
                 }
                 [TAG_TREE] => {
                     let name = read_bytes(input)?;
@@ -356,8 +358,9 @@ mod tests {
         );
         assert_eq!(store.reports().unwrap(), restored.reports().unwrap());
         assert_eq!(
-            exported.data_keys, 3,
-            "the check file and two reports' keys"
+            exported.data_keys,
+            crate::store::seal::BATCH,
+            "one batch of the key pool holds both reports' keys"
         );
         for tree in [
             super::super::TREE_REPORTS,

@@ -9,7 +9,7 @@ use super::guard::transact;
 use super::queue::sealed_job;
 use super::queue::{put_job, queue_jobs};
 use super::reports::{key_of, open_report, put_report, report_key, sync_deadlines};
-use super::seal::{Kind, attachment_key_name};
+use super::seal::Kind;
 use super::tx::{abort, refuse, tx_error};
 use super::{Commit, Correspondence, Event, IntakeKind, IntakeRecord, NewJob, NewReport};
 use super::{OutcomeRef, Report, ReportId, Store, StoreError, decode, encode, u64_from};
@@ -281,7 +281,7 @@ impl Store {
     ) -> Result<Vec<u8>, StoreError> {
         self.seal.seal(
             Kind::Intake,
-            super::seal::general_key_name(),
+            super::seal::GENERAL,
             &seq.to_be_bytes(),
             &encode(record)?,
         )
@@ -306,12 +306,10 @@ impl Store {
         }
         let key = self.attachment_key(sha256);
         if !self.attachments.contains_key(key.as_bytes())? {
-            let sealed = self.seal.seal(
-                Kind::Attachment,
-                &attachment_key_name(&key),
-                key.as_bytes(),
-                data,
-            )?;
+            let slot = self.seal.new_slot()?;
+            let sealed = self
+                .seal
+                .seal(Kind::Attachment, slot, key.as_bytes(), data)?;
             self.attachments.insert(key.as_bytes(), sealed)?;
         }
         Ok(())

@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use super::guard::transact;
-use super::queue::{open_job, put_job, queue_jobs, sealed_job};
+use super::queue::{open_job, put_job, queue_jobs, sealed_job_in};
 use super::reports::{key_of, open_report, put_report, sync_deadlines};
+use super::seal::GENERAL;
 use super::seal::Sealer;
 use super::tx::tx_error;
 use super::{DeadlineName, Event, Job, JobKind, JobState, NewJob, OutcomeRef, Status};
@@ -158,7 +159,13 @@ impl Store {
                     Some(OutcomeRef::Report(id)) => key_of(id).map(|key| (key, id.as_str())),
                     _ => None,
                 };
-                Ok((job, sealed_job(&self.seal, job)?, report))
+                // Sealed with its report's data key; one whose report is not found,
+                // with the key of records of no report.
+                let slot = match report {
+                    Some((key, _)) => self.report_slot(&key)?.unwrap_or(GENERAL),
+                    None => GENERAL,
+                };
+                Ok((job, sealed_job_in(&self.seal, job, slot)?, report))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let seal = &*self.seal;

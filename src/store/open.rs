@@ -229,7 +229,12 @@ impl Store {
         for item in self.reports.iter()? {
             let (k, v) = item?;
             let report = open_report(&self.seal, &k, &v)?;
-            let (_, head) = sealed_report(&self.seal, &k, &report)?;
+            let slot = match self.report_slot(&k)? {
+                Some(slot) => slot,
+                None => self.seal.new_slot()?,
+            };
+            self.seal.remember(&k, slot);
+            let (_, head) = sealed_report(&self.seal, slot, &k, &report)?;
             self.heads.insert(k, head)?;
         }
         self.outbox_open.clear()?;

@@ -3,21 +3,34 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
-use super::seal::{Kind, Sealer, general_key_name, report_key_name};
+use super::seal::{GENERAL, Kind, Sealer, Slot};
 use super::tx::{Abort, abort};
 use super::{Job, JobState, NewJob, OutcomeRef, StoreError, decode, encode};
 
 /// A job as stored: sealed with its report's data key (it may hold the report's
 /// text: a rendered notice, a maintainer's answer), else with the key of records of
-/// no report.
+/// no report. The report's slot must be known (see [`Store::report_slot`]): inside a
+/// transaction, the report was written before its jobs.
 pub(super) fn sealed_job(seal: &Sealer, job: &Job) -> Result<Vec<u8>, StoreError> {
-    let name = match &job.outcome {
-        Some(OutcomeRef::Report(id)) => super::reports::key_of(id)
-            .map(|k| report_key_name(&k))
-            .unwrap_or_else(|| general_key_name().to_string()),
-        _ => general_key_name().to_string(),
-    };
-    seal.seal(Kind::Job, &name, &job.id.to_be_bytes(), &encode(job)?)
+    sealed_job_in(seal, job, job_slot(seal, job)?)
+}
+
+/// The slot of a job's data key: its report's, else [`GENERAL`].
+pub(super) fn job_slot(seal: &Sealer, job: &Job) -> Result<Slot, StoreError> {
+    Ok(match &job.outcome {
+        Some(OutcomeRef::Report(id)) => match super::reports::key_of(id) {
+            Some(k) if !seal.writes_clear() => seal.known(&k).ok_or_else(|| {
+                StoreError::Decode(format!("no data key known for the report {id}"))
+            })?,
+            _ => GENERAL,
+        },
+        _ => GENERAL,
+    })
+}
+
+/// A job sealed with the data key of `slot`.
+pub(super) fn sealed_job_in(seal: &Sealer, job: &Job, slot: Slot) -> Result<Vec<u8>, StoreError> {
+    seal.seal(Kind::Job, slot, &job.id.to_be_bytes(), &encode(job)?)
 }
 
 /// A job as stored at `key` (sealed, or clear from before sealing).

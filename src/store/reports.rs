@@ -8,7 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::guard::transact;
 use super::queue::queue_jobs;
-use super::seal::{Kind, Sealer, report_key_name};
+use super::seal::{Kind, Sealer, Slot};
 use super::tx::{abort, refuse};
 use super::{Correspondence, DeadlineName, NewJob, NewReport, OutcomeRef, Report, ReportId};
 use super::{SCHEMA, Status, Store, StoreError, Triage, decode, decode_all, encode};
@@ -136,7 +136,7 @@ impl From<HeadRecord> for Report {
 }
 
 /// Writes a report and its head in a transaction, both sealed with the report's
-/// data key (created the first time).
+/// data key (drawn from the key pool the first time).
 pub(super) fn put_report<E: From<StoreError>>(
     seal: &Sealer,
     reports: &TransactionalTree,
@@ -144,22 +144,30 @@ pub(super) fn put_report<E: From<StoreError>>(
     key: &[u8],
     report: &Report,
 ) -> Result<(), ConflictableTransactionError<E>> {
-    let (full, head) = sealed_report(seal, key, report).map_err(abort)?;
+    let slot = match seal.known(key) {
+        Some(slot) => slot,
+        None => match reports.get(key)?.and_then(|v| Sealer::slot_of(&v)) {
+            Some(slot) => slot,
+            None => seal.new_slot().map_err(abort)?,
+        },
+    };
+    seal.remember(key, slot);
+    let (full, head) = sealed_report(seal, slot, key, report).map_err(abort)?;
     reports.insert(key, full)?;
     heads.insert(key, head)?;
     Ok(())
 }
 
-/// A report's record and head as stored: sealed with the report's data key.
+/// A report's record and head as stored: sealed with the data key of `slot`.
 pub(super) fn sealed_report(
     seal: &Sealer,
+    slot: Slot,
     key: &[u8],
     report: &Report,
 ) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
-    let name = report_key_name(key);
     Ok((
-        seal.seal(Kind::Report, &name, key, &encode(report)?)?,
-        seal.seal(Kind::Head, &name, key, &encode(&head_of(report))?)?,
+        seal.seal(Kind::Report, slot, key, &encode(report)?)?,
+        seal.seal(Kind::Head, slot, key, &encode(&head_of(report))?)?,
     ))
 }
 
@@ -174,6 +182,23 @@ pub(super) fn open_head(seal: &Sealer, key: &[u8], value: &[u8]) -> Result<Repor
 }
 
 impl Store {
+    /// The slot of the data key of the report at `key`: as met in this process, else
+    /// as its stored head names it; none for a report not stored (or stored clear).
+    /// Outside transactions only.
+    pub(super) fn report_slot(&self, key: &[u8]) -> Result<Option<Slot>, StoreError> {
+        if let Some(slot) = self.seal.known(key) {
+            return Ok(Some(slot));
+        }
+        let slot = match self.heads.get(key)?.and_then(|v| Sealer::slot_of(&v)) {
+            Some(slot) => Some(slot),
+            None => self.reports.get(key)?.and_then(|v| Sealer::slot_of(&v)),
+        };
+        if let Some(slot) = slot {
+            self.seal.remember(key, slot);
+        }
+        Ok(slot)
+    }
+
     /// All reports, oldest first.
     pub fn reports(&self) -> Result<Vec<Report>, StoreError> {
         decode_all(&self.reports, |k, v| open_report(&self.seal, k, v))

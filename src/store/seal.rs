@@ -5,23 +5,31 @@
 //!   with HMAC-SHA256 and a label: the key that wraps data keys, the key of records
 //!   that belong to no report, the secret of the keyed hashes, the check value.
 //! - Each **report** (and each attachment) has a random **data key**, kept wrapped
-//!   (XChaCha20-Poly1305 under the wrapping key) in a small file of its own in
-//!   `sealed-keys/` beside sled's files, not in sled: sled keeps overwritten and
-//!   removed values in its log segments until it happens to rewrite them, so a key
-//!   removed from a tree could still be read back. Deleting the file is final; that
-//!   is what `reports purge` does (crypto-shredding).
-//! - A **sealed value** is `2`, the length and name of its data key, a random
+//!   (XChaCha20-Poly1305 under the wrapping key) in one slot of the **key pool**, the
+//!   file `sealed-keys/pool` beside sled's files, not in sled: sled keeps overwritten
+//!   and removed values in its log segments until it happens to rewrite them, so a
+//!   key removed from a tree could still be read back. The pool is a header and
+//!   slots of [`SLOT`] bytes. Slots are filled ahead, [`BATCH`] at a time with one
+//!   sync, so storing a report syncs no key file: a record only ever names a slot
+//!   that was on disk before it was handed out. Each process hands out only slots it
+//!   filled itself (those of earlier processes may be in use), and a slot handed out
+//!   whose record was never stored is merely unused. `reports purge` overwrites the
+//!   slot with zeros and syncs (crypto-shredding; what that does on copy-on-write
+//!   filesystems and SSDs is in docs/security-model.md).
+//! - A **sealed value** is `2`, its data key's slot (8 bytes, big-endian), a random
 //!   24-byte nonce and the ciphertext of the clear value (schema byte and JSON).
-//!   The associated data binds it to its record kind, its data key's name and its
-//!   tree key: a value moved to another report or another tree does not open.
+//!   The associated data binds it to its record kind, its slot and its tree key: a
+//!   value moved to another report or another tree does not open.
 //!
 //! A value that starts with the clear schema byte (`1`) was written before sealing;
 //! it is read as it is, and [`Store::seal_existing`] rewrites it sealed.
 //!
-//! Nothing here touches sled: data keys may be looked up inside a transaction.
+//! Nothing here touches sled: data keys may be drawn inside a transaction.
 
 use std::collections::HashMap;
+use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -41,13 +49,26 @@ pub(crate) const KEY_DIR: &str = "sealed-keys";
 /// The file in [`KEY_DIR`] that tells the right store key from a wrong one; its
 /// presence marks a store whose records are sealed.
 pub(crate) const CHECK_FILE: &str = "check";
-/// Version byte of a wrapped data key file.
+/// The key pool's file in [`KEY_DIR`].
+pub(crate) const POOL_FILE: &str = "pool";
+/// First bytes of the key pool file (then a version byte and seven zeros).
+const POOL_MAGIC: &[u8; 8] = b"dsdkpool";
+const POOL_HEADER: u64 = 16;
+/// Bytes of one slot: [`WRAPPED`], nonce, wrapped key and tag, zeros to 80.
+pub(crate) const SLOT: u64 = 80;
+/// Slots filled (and synced) at a time.
+pub(crate) const BATCH: u64 = 256;
+/// First byte of a slot holding a wrapped data key (a destroyed one is all zeros).
 const WRAPPED: u8 = 1;
 const NONCE: usize = 24;
 const KEY: usize = 32;
-/// The name of the data key of records that belong to no report (jobs about intake
-/// records, the digest): derived from the store key, never destroyed.
-const GENERAL: &str = "";
+
+/// A data key's place in the key pool.
+pub(super) type Slot = u64;
+
+/// The "slot" of the data key of records that belong to no report (jobs about
+/// intake records, the digest): derived from the store key, never destroyed.
+pub(super) const GENERAL: Slot = Slot::MAX;
 
 /// What kind of record a sealed value is (part of its associated data).
 #[derive(Debug, Clone, Copy)]
@@ -144,19 +165,33 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The store's sealing: the wrapping key, the data keys met so far, their directory.
+/// The store's sealing: the wrapping key, the data keys met so far, the key pool.
 pub(super) struct Sealer {
     dir: PathBuf,
     wrap: Key,
     general: Key,
     mac: Key,
     check: Key,
-    /// Data keys unwrapped so far (listings read every head).
-    keys: Mutex<HashMap<String, Arc<Key>>>,
+    /// Data keys unwrapped so far, by slot (listings read every head).
+    keys: Mutex<HashMap<Slot, Arc<Key>>>,
+    /// Each report's slot, by its tree key, as met in its records or drawn for it.
+    reports: Mutex<HashMap<Vec<u8>, Slot>>,
+    pool: Mutex<Pool>,
     /// Writes records in clear, as versions before sealing did: only in debug builds
     /// with [`CLEAR_FOR_TESTS`] set, for the tests that make a store of an earlier
     /// version (the migration) or show that their search finds clear text.
     clear: bool,
+}
+
+/// The key pool file as this process uses it: opened at first need.
+#[derive(Default)]
+struct Pool {
+    file: Option<File>,
+    /// The next slot to hand out; filled ahead up to `end`.
+    next: Slot,
+    end: Slot,
+    /// The keys of the slots this process filled and has not handed out yet.
+    fresh: Vec<Key>,
 }
 
 /// Set (to anything) in a debug build: the store writes in clear, as before sealing.
@@ -172,6 +207,8 @@ impl Sealer {
             mac: key.derive("disclosured keyed hashes v1"),
             check: key.derive("disclosured store key check v1"),
             keys: Mutex::default(),
+            reports: Mutex::default(),
+            pool: Mutex::default(),
             #[cfg(debug_assertions)]
             clear: std::env::var_os(CLEAR_FOR_TESTS).is_some(),
             #[cfg(not(debug_assertions))]
@@ -280,45 +317,160 @@ impl Sealer {
         key.len() == 33 && key.first() == Some(&KEYED)
     }
 
-    /// The data key called `name`, unwrapped; created when `create` and missing.
-    fn data_key(&self, name: &str, create: bool) -> Result<Option<Arc<Key>>, StoreError> {
-        if name == GENERAL {
-            return Ok(Some(Arc::new(self.general.clone())));
-        }
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(k) = keys.get(name) {
-            return Ok(Some(k.clone()));
-        }
-        let path = self.dir.join(name);
-        let key = match std::fs::read(&path) {
-            Ok(bytes) => self.unwrap_key(name, &bytes)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                let mut key = Key::default();
-                rand::rng().fill_bytes(key.as_mut_slice());
-                self.create_dir()?;
-                self.write_file(name, &self.wrap_key(name, &key)?)?;
-                key
+    /// The key pool file, opened (and made, with its header, synced) at first need.
+    fn pool_file<'a>(&self, pool: &'a mut Pool) -> Result<&'a File, StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        if pool.file.is_none() {
+            let path = self.dir.join(POOL_FILE);
+            self.create_dir()?;
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(self.io(&path))?;
+            let len = file.metadata().map_err(self.io(&path))?.len();
+            if len < POOL_HEADER {
+                let mut header = [0u8; POOL_HEADER as usize];
+                header[..8].copy_from_slice(POOL_MAGIC);
+                header[8] = 1;
+                file.write_all_at(&header, 0).map_err(self.io(&path))?;
+                file.sync_all().map_err(self.io(&path))?;
+                sync_dir(&self.dir).map_err(self.io(&self.dir))?;
+            } else {
+                let mut magic = [0u8; 8];
+                file.read_exact_at(&mut magic, 0).map_err(self.io(&path))?;
+                if &magic != POOL_MAGIC {
+                    return Err(StoreError::Decode(format!(
+                        "{} is not a key pool",
+                        path.display()
+                    )));
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io(&path)(e)),
-        };
-        let key = Arc::new(key);
-        keys.insert(name.to_string(), key.clone());
-        Ok(Some(key))
+            // Slots of earlier processes may be in use: hand out only new ones (a
+            // partly written last slot is passed over too).
+            let end = len.saturating_sub(POOL_HEADER).div_ceil(SLOT);
+            pool.next = end;
+            pool.end = end;
+            pool.fresh.clear();
+            pool.file = Some(file);
+        }
+        pool.file
+            .as_ref()
+            .ok_or_else(|| StoreError::Decode("the key pool is not open".into()))
     }
 
-    fn wrap_key(&self, name: &str, key: &Key) -> Result<Vec<u8>, StoreError> {
+    /// A new data key for a report or an attachment: its slot. The key itself is on
+    /// disk (synced) before this returns; a batch of them is filled at most once per
+    /// [`BATCH`] calls.
+    pub(super) fn new_slot(&self) -> Result<Slot, StoreError> {
+        if self.clear {
+            return Ok(GENERAL);
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        self.pool_file(&mut pool)?;
+        if pool.next >= pool.end || pool.fresh.is_empty() {
+            self.fill(&mut pool)?;
+        }
+        let slot = pool.next;
+        // `fresh` holds the keys of slots next..end, last slot last.
+        let key = pool
+            .fresh
+            .first()
+            .cloned()
+            .ok_or_else(|| StoreError::Decode("the key pool has no fresh slot".into()))?;
+        pool.fresh.remove(0);
+        pool.next += 1;
+        drop(pool);
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(slot, Arc::new(key));
+        Ok(slot)
+    }
+
+    /// Writes [`BATCH`] new wrapped keys after the last slot, with one sync.
+    fn fill(&self, pool: &mut Pool) -> Result<(), StoreError> {
+        let path = self.dir.join(POOL_FILE);
+        let start = pool.end;
+        let mut bytes = Vec::with_capacity((BATCH * SLOT) as usize);
+        let mut fresh = Vec::with_capacity(BATCH as usize);
+        for slot in start..start + BATCH {
+            let mut key = Key::default();
+            rand::rng().fill_bytes(key.as_mut_slice());
+            let mut wrapped = self.wrap_key(slot, &key)?;
+            wrapped.resize(SLOT as usize, 0);
+            bytes.extend_from_slice(&wrapped);
+            fresh.push(key);
+        }
+        let file = self.pool_file(pool)?;
+        file.write_all_at(&bytes, POOL_HEADER + start * SLOT)
+            .map_err(self.io(&path))?;
+        file.sync_data().map_err(self.io(&path))?;
+        pool.next = start;
+        pool.end = start + BATCH;
+        pool.fresh = fresh;
+        Ok(())
+    }
+
+    /// The data key of `slot`, unwrapped; [`StoreError::Purged`] once destroyed.
+    fn data_key(&self, slot: Slot) -> Result<Arc<Key>, StoreError> {
+        if slot == GENERAL {
+            return Ok(Arc::new(self.general.clone()));
+        }
+        if let Some(k) = self
+            .keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&slot)
+        {
+            return Ok(k.clone());
+        }
+        let mut bytes = [0u8; SLOT as usize];
+        {
+            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            let file = self.pool_file(&mut pool)?;
+            let at = slot
+                .checked_mul(SLOT)
+                .and_then(|o| o.checked_add(POOL_HEADER))
+                .ok_or_else(|| StoreError::Decode(format!("no data key slot {slot}")))?;
+            match file.read_exact_at(&mut bytes, at) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(StoreError::Decode(format!(
+                        "data key slot {slot} is past the end of the key pool"
+                    )));
+                }
+                Err(e) => return Err(self.io(&self.dir.join(POOL_FILE))(e)),
+            }
+        }
+        if bytes.first() != Some(&WRAPPED) {
+            return Err(StoreError::Purged(format!("slot {slot}")));
+        }
+        let key = Arc::new(self.unwrap_key(slot, &bytes)?);
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(slot, key.clone());
+        Ok(key)
+    }
+
+    fn wrap_key(&self, slot: Slot, key: &Key) -> Result<Vec<u8>, StoreError> {
         let mut out = vec![WRAPPED];
-        out.extend_from_slice(&aead_seal(&self.wrap, &wrap_ad(name), key.as_slice())?);
+        out.extend_from_slice(&aead_seal(&self.wrap, &wrap_ad(slot), key.as_slice())?);
         Ok(out)
     }
 
-    fn unwrap_key(&self, name: &str, bytes: &[u8]) -> Result<Key, StoreError> {
-        let bad = || StoreError::Decode(format!("the wrapped data key {name} does not open"));
+    fn unwrap_key(&self, slot: Slot, bytes: &[u8]) -> Result<Key, StoreError> {
+        let bad =
+            || StoreError::Decode(format!("the wrapped data key of slot {slot} does not open"));
         let Some((&WRAPPED, rest)) = bytes.split_first() else {
             return Err(bad());
         };
-        let plain = Zeroizing::new(aead_open(&self.wrap, &wrap_ad(name), rest).ok_or_else(bad)?);
+        let rest = rest.get(..NONCE + KEY + 16).ok_or_else(bad)?;
+        let plain = Zeroizing::new(aead_open(&self.wrap, &wrap_ad(slot), rest).ok_or_else(bad)?);
         let mut key = Key::default();
         if plain.len() != KEY {
             return Err(bad());
@@ -327,28 +479,51 @@ impl Sealer {
         Ok(key)
     }
 
+    /// The slot a sealed value names (none for a clear value).
+    pub(super) fn slot_of(value: &[u8]) -> Option<Slot> {
+        let (&SEALED, rest) = value.split_first()? else {
+            return None;
+        };
+        let bytes: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+        Some(Slot::from_be_bytes(bytes))
+    }
+
+    /// The slot of the report at `report_key`, when met in this process.
+    pub(super) fn known(&self, report_key: &[u8]) -> Option<Slot> {
+        self.reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(report_key)
+            .copied()
+    }
+
+    /// Notes the slot of the report at `report_key`.
+    pub(super) fn remember(&self, report_key: &[u8], slot: Slot) {
+        if slot != GENERAL {
+            self.reports
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(report_key.to_vec(), slot);
+        }
+    }
+
     /// Seals `clear` (a value as [`super::encode`] makes it) as a record of `kind`
-    /// under the data key `name`, at `tree_key`; the key is created if need be.
+    /// under the data key of `slot`, at `tree_key`.
     pub(super) fn seal(
         &self,
         kind: Kind,
-        name: &str,
+        slot: Slot,
         tree_key: &[u8],
         clear: &[u8],
     ) -> Result<Vec<u8>, StoreError> {
         if self.clear {
             return Ok(clear.to_vec());
         }
-        let key = self
-            .data_key(name, true)?
-            .ok_or_else(|| StoreError::Decode(format!("no data key {name}")))?;
-        let name_len = u8::try_from(name.len())
-            .map_err(|_| StoreError::Decode(format!("data key name {name} too long")))?;
+        let key = self.data_key(slot)?;
         let mut out = Vec::with_capacity(clear.len() + 64);
         out.push(SEALED);
-        out.push(name_len);
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(&aead_seal(&key, &record_ad(kind, name, tree_key), clear)?);
+        out.extend_from_slice(&slot.to_be_bytes());
+        out.extend_from_slice(&aead_seal(&key, &record_ad(kind, slot, tree_key), clear)?);
         Ok(out)
     }
 
@@ -364,107 +539,144 @@ impl Sealer {
             return Ok(value.to_vec());
         };
         let bad = |what: &str| StoreError::Decode(format!("a sealed value {what}"));
-        let (&len, rest) = rest.split_first().ok_or_else(|| bad("is cut short"))?;
-        let (name, sealed) = rest
-            .split_at_checked(usize::from(len))
+        let (slot, sealed) = rest
+            .split_at_checked(8)
             .ok_or_else(|| bad("is cut short"))?;
-        let name = std::str::from_utf8(name).map_err(|_| bad("names no data key"))?;
-        let key = self
-            .data_key(name, false)?
-            .ok_or_else(|| StoreError::Purged(name.to_string()))?;
-        aead_open(&key, &record_ad(kind, name, tree_key), sealed)
-            .ok_or_else(|| bad("does not open (altered, or moved from another record)"))
+        let slot = Slot::from_be_bytes(slot.try_into().map_err(|_| bad("is cut short"))?);
+        let key = self.data_key(slot)?;
+        let clear = aead_open(&key, &record_ad(kind, slot, tree_key), sealed)
+            .ok_or_else(|| bad("does not open (altered, or moved from another record)"))?;
+        if matches!(kind, Kind::Report | Kind::Head) {
+            self.remember(tree_key, slot);
+        }
+        Ok(clear)
     }
 
-    /// Destroys a data key: its file is removed and the directory synced. What it
-    /// sealed cannot be opened any more, wherever a copy of it lies.
-    pub(super) fn destroy(&self, name: &str) -> Result<bool, StoreError> {
-        if name == GENERAL {
+    /// Destroys a data key: its slot is overwritten with zeros and the pool synced.
+    /// What it sealed cannot be opened any more, wherever a copy of it lies.
+    pub(super) fn destroy(&self, slot: Slot) -> Result<bool, StoreError> {
+        if slot == GENERAL {
             return Ok(false);
         }
         self.keys
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(name);
-        let path = self.dir.join(name);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                sync_dir(&self.dir).map_err(self.io(&self.dir))?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(self.io(&path)(e)),
+            .remove(&slot);
+        self.reports
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|_, s| *s != slot);
+        let path = self.dir.join(POOL_FILE);
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        let file = self.pool_file(&mut pool)?;
+        let Some(at) = slot
+            .checked_mul(SLOT)
+            .and_then(|o| o.checked_add(POOL_HEADER))
+        else {
+            return Ok(false);
+        };
+        let mut first = [0u8; 1];
+        match file.read_exact_at(&mut first, at) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(e) => return Err(self.io(&path)(e)),
         }
+        if first[0] != WRAPPED {
+            return Ok(false);
+        }
+        file.write_all_at(&[0u8; SLOT as usize], at)
+            .map_err(self.io(&path))?;
+        file.sync_data().map_err(self.io(&path))?;
+        Ok(true)
     }
 
-    /// Every wrapped data key file (name, bytes), for a backup; the check file
-    /// included.
+    /// The files of the key directory (name, bytes) for a backup: the check file
+    /// first, then the key pool.
     pub(super) fn wrapped_files(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(self.io(&self.dir)(e)),
-        };
         let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(self.io(&self.dir))?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
+        for name in [CHECK_FILE, POOL_FILE] {
+            let path = self.dir.join(name);
+            match std::fs::read(&path) {
+                Ok(bytes) => out.push((name.to_string(), bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(self.io(&path)(e)),
             }
-            let bytes = std::fs::read(entry.path()).map_err(self.io(&entry.path()))?;
-            out.push((name, bytes));
         }
-        out.sort();
         Ok(out)
     }
 
-    /// Writes a wrapped key file of a backup being restored, after checking that it
-    /// opens with this store key (the check file must match).
+    /// Writes a file of the key directory from a backup being restored, after
+    /// checking that this store key opens it (the check file must match).
     pub(super) fn restore_file(&self, name: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        if name.is_empty() || name.starts_with('.') || name.contains('/') {
-            return Err(StoreError::Decode(format!(
-                "a backup names a data key file {name:?}"
-            )));
-        }
-        if name == CHECK_FILE {
-            if bytes != hmac(self.check.as_slice(), b"check").as_slice() {
-                return Err(StoreError::WrongKey);
+        match name {
+            CHECK_FILE => {
+                if bytes != hmac(self.check.as_slice(), b"check").as_slice() {
+                    return Err(StoreError::WrongKey);
+                }
             }
-        } else {
-            self.unwrap_key(name, bytes)?;
+            POOL_FILE => {
+                if bytes.get(..8) != Some(POOL_MAGIC.as_slice()) {
+                    return Err(StoreError::Decode(
+                        "the backup's key pool has no key pool header".into(),
+                    ));
+                }
+            }
+            _ => {
+                return Err(StoreError::Decode(format!(
+                    "a backup names a data key file {name:?}"
+                )));
+            }
         }
         self.create_dir()?;
-        self.write_file(name, bytes)
+        self.write_file(name, bytes)?;
+        // The pool is read again from the restored file.
+        *self.pool.lock().unwrap_or_else(PoisonError::into_inner) = Pool::default();
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(())
+    }
+
+    /// How many slots the key pool has, and how many of them hold a key (for the
+    /// tests and `doctor`).
+    #[cfg(test)]
+    pub(super) fn pool_counts(&self) -> Result<(u64, u64), StoreError> {
+        let bytes = match std::fs::read(self.dir.join(POOL_FILE)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(self.io(&self.dir)(e)),
+        };
+        let slots = bytes
+            .get(POOL_HEADER as usize..)
+            .unwrap_or_default()
+            .chunks(SLOT as usize);
+        let total = slots.len() as u64;
+        let live = slots.filter(|s| s.first() == Some(&WRAPPED)).count() as u64;
+        Ok((total, live))
     }
 }
 
-/// The data key name of a report (by its tree key).
-pub(super) fn report_key_name(key: &[u8]) -> String {
-    format!("r-{}", hex::encode(key))
+/// How many slots a file of the key directory holds (none but in the pool).
+pub(super) fn pool_slots(name: &str, bytes: &[u8]) -> u64 {
+    if name != POOL_FILE {
+        return 0;
+    }
+    (bytes.len() as u64)
+        .saturating_sub(POOL_HEADER)
+        .div_ceil(SLOT)
 }
 
-/// The data key name of an attachment (by its keyed hash).
-pub(super) fn attachment_key_name(keyed: &str) -> String {
-    format!("a-{keyed}")
-}
-
-/// The data key name of records that belong to no report.
-pub(super) fn general_key_name() -> &'static str {
-    GENERAL
-}
-
-fn wrap_ad(name: &str) -> Vec<u8> {
-    let mut ad = b"disclosured data key\0".to_vec();
-    ad.extend_from_slice(name.as_bytes());
+fn wrap_ad(slot: Slot) -> Vec<u8> {
+    let mut ad = b"disclosured data key slot\0".to_vec();
+    ad.extend_from_slice(&slot.to_be_bytes());
     ad
 }
 
-fn record_ad(kind: Kind, name: &str, tree_key: &[u8]) -> Vec<u8> {
+fn record_ad(kind: Kind, slot: Slot, tree_key: &[u8]) -> Vec<u8> {
     let mut ad = b"disclosured record\0".to_vec();
     ad.push(kind as u8);
-    ad.extend_from_slice(name.as_bytes());
-    ad.push(0);
+    ad.extend_from_slice(&slot.to_be_bytes());
     ad.extend_from_slice(tree_key);
     ad
 }
@@ -505,9 +717,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Sealer::new(dir.path(), &StoreKey::for_tests(7));
         s.check_or_adopt().unwrap();
-        let name = report_key_name(b"\x07\xea\0\0\0\x01");
+        let slot = s.new_slot().unwrap();
         let sealed = s
-            .seal(Kind::Report, &name, b"k1", b"\x01{\"canary\":1}")
+            .seal(Kind::Report, slot, b"k1", b"\x01{\"canary\":1}")
             .unwrap();
         assert!(!sealed.windows(6).any(|w| w == b"canary"));
         assert_eq!(
@@ -521,13 +733,55 @@ mod tests {
         let other = Sealer::new(dir.path(), &StoreKey::for_tests(8));
         assert!(matches!(other.check_or_adopt(), Err(StoreError::WrongKey)));
         assert!(other.open(Kind::Report, b"k1", &sealed).is_err());
+        // A fresh handle with the right key reads the slot from the pool file.
+        let again = Sealer::new(dir.path(), &StoreKey::for_tests(7));
+        assert!(again.open(Kind::Report, b"k1", &sealed).is_ok());
         // Destroyed: gone for good, also for a fresh handle with the right key.
-        assert!(s.destroy(&name).unwrap());
+        assert!(s.destroy(slot).unwrap());
+        assert!(!s.destroy(slot).unwrap(), "destroyed once");
         let fresh = Sealer::new(dir.path(), &StoreKey::for_tests(7));
         assert!(matches!(
             fresh.open(Kind::Report, b"k1", &sealed),
             Err(StoreError::Purged(_))
         ));
+    }
+
+    #[test]
+    fn the_pool_is_filled_a_batch_at_a_time_and_a_new_process_never_reuses_a_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sealer::new(dir.path(), &StoreKey::for_tests(7));
+        s.check_or_adopt().unwrap();
+        let first: Vec<Slot> = (0..3).map(|_| s.new_slot().unwrap()).collect();
+        assert_eq!(first, vec![0, 1, 2]);
+        // One batch on disk, every slot holding a wrapped key.
+        assert_eq!(s.pool_counts().unwrap(), (BATCH, BATCH));
+        let path = dir.path().join(KEY_DIR).join(POOL_FILE);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            POOL_HEADER + BATCH * SLOT
+        );
+        for _ in 3..BATCH + 1 {
+            s.new_slot().unwrap();
+        }
+        assert_eq!(s.pool_counts().unwrap(), (2 * BATCH, 2 * BATCH));
+        // The next process (after a crash, say) starts after every slot on disk,
+        // even after a batch cut short by the crash.
+        let f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all_at(&[1u8; 30], POOL_HEADER + 2 * BATCH * SLOT)
+            .unwrap();
+        drop(f);
+        let next = Sealer::new(dir.path(), &StoreKey::for_tests(7));
+        assert_eq!(next.new_slot().unwrap(), 2 * BATCH + 1);
+        // Its keys are its own: each slot's key opens only what it sealed.
+        let a = next
+            .seal(Kind::Job, 2 * BATCH + 1, b"j", b"\x01{}")
+            .unwrap();
+        let b = s.seal(Kind::Job, 0, b"j", b"\x01{}").unwrap();
+        assert_ne!(a.get(1..9), b.get(1..9));
+        assert!(next.open(Kind::Job, b"j", &b).is_ok());
     }
 
     #[test]

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::guard::transact;
-use super::queue::{open_job, sealed_job};
+use super::queue::{open_job, sealed_job_in};
 use super::reports::{key_of, open_head, open_report, sealed_report};
-use super::seal::{Kind, Sealer, attachment_key_name, report_key_name};
+use super::seal::{GENERAL, Kind, Sealer, Slot};
 use super::tx::tx_error;
 use super::{OutcomeRef, Report, ReportId, SCHEMA, Status, Store, StoreError, decode, encode};
 
@@ -32,8 +32,9 @@ pub(crate) struct Tombstone {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub reason: String,
+    /// The key pool slots of its data keys, until they are destroyed.
     #[serde(default)]
-    pub pending_keys: Vec<String>,
+    pub pending_slots: Vec<Slot>,
 }
 
 /// A report the retention periods will purge, and when.
@@ -87,8 +88,13 @@ impl Store {
                 continue;
             }
             let report = open_report(&self.seal, &k, &v)?;
-            // The data key is written and synced here, before the records.
-            let (full, head) = sealed_report(&self.seal, &k, &report)?;
+            // The data key is in the pool (synced) before the records name it.
+            let slot = match self.report_slot(&k)? {
+                Some(slot) => slot,
+                None => self.seal.new_slot()?,
+            };
+            self.seal.remember(&k, slot);
+            let (full, head) = sealed_report(&self.seal, slot, &k, &report)?;
             crate::fault::migration_step();
             transact(&(self.reports.tx(), self.heads.tx()), |(reports, heads)| {
                 reports.insert(&*k, full.as_slice())?;
@@ -104,7 +110,14 @@ impl Store {
                 continue;
             }
             let job = open_job(&self.seal, &k, &v)?;
-            let sealed = sealed_job(&self.seal, &job)?;
+            let slot = match &job.outcome {
+                Some(OutcomeRef::Report(id)) => match key_of(id) {
+                    Some(rk) => self.report_slot(&rk)?.unwrap_or(GENERAL),
+                    None => GENERAL,
+                },
+                _ => GENERAL,
+            };
+            let sealed = sealed_job_in(&self.seal, &job, slot)?;
             crate::fault::migration_step();
             self.outbox.insert(&k, sealed)?;
             done.jobs += 1;
@@ -118,12 +131,8 @@ impl Store {
                 continue;
             }
             let key = self.attachment_key(&sha);
-            let sealed = self.seal.seal(
-                Kind::Attachment,
-                &attachment_key_name(&key),
-                key.as_bytes(),
-                &v,
-            )?;
+            let slot = self.seal.new_slot()?;
+            let sealed = self.seal.seal(Kind::Attachment, slot, key.as_bytes(), &v)?;
             crate::fault::migration_step();
             // Both in one step: the bytes are never missing under both keys.
             transact(self.attachments.tx(), |t| {
@@ -252,7 +261,7 @@ impl Store {
             at: now,
             actor: actor.to_string(),
             reason: reason.to_string(),
-            pending_keys: plan.keys.clone(),
+            pending_slots: plan.slots.clone(),
         };
         let stone = encode(&tombstone)?;
         let mut removed = Purge {
@@ -332,10 +341,10 @@ impl Store {
 
     /// Destroys the data keys a tombstone still names, then clears them from it.
     fn destroy_pending(&self, key: &[u8], mut stone: Tombstone) -> Result<(), StoreError> {
-        for name in &stone.pending_keys {
-            self.seal.destroy(name)?;
+        for slot in &stone.pending_slots {
+            self.seal.destroy(*slot)?;
         }
-        stone.pending_keys.clear();
+        stone.pending_slots.clear();
         self.purged.insert(key, encode(&stone)?)?;
         self.flush()
     }
@@ -346,7 +355,7 @@ impl Store {
         for item in self.purged.iter()? {
             let (k, v) = item?;
             let stone: Tombstone = decode(&v)?;
-            if !stone.pending_keys.is_empty() {
+            if !stone.pending_slots.is_empty() {
                 unfinished.push((k, stone));
             }
         }
@@ -359,10 +368,13 @@ impl Store {
 
     /// What purging `report` removes: found before its transaction.
     fn purge_plan(&self, key: &[u8], report: &Report) -> Result<PurgePlan, StoreError> {
-        let mut plan = PurgePlan {
-            keys: vec![report_key_name(key)],
-            ..PurgePlan::default()
-        };
+        let mut plan = PurgePlan::default();
+        // Every slot a record of the report names: the report, its head, its jobs.
+        for tree in [&self.reports, &self.heads] {
+            if let Some(slot) = tree.get(key)?.and_then(|v| Sealer::slot_of(&v)) {
+                plan.slots.push(slot);
+            }
+        }
         let outcome = OutcomeRef::Report(report.id.clone());
         let value = encode(&outcome)?;
         // Every index entry that leads to the report (the thread's Message-IDs, the
@@ -390,6 +402,7 @@ impl Store {
                 && job.outcome.as_ref() == Some(&outcome)
             {
                 plan.jobs.push(job.id);
+                plan.slots.extend(Sealer::slot_of(&v));
             }
         }
         // Attachments (and the raw message kept for a late proof) that no other
@@ -434,11 +447,11 @@ impl Store {
         for sha in mine.iter().filter(|s| !shared.contains(*s)) {
             let keyed = self.attachment_key(sha);
             for k in [keyed.as_bytes(), sha.as_bytes()] {
-                if self.attachments.contains_key(k)? {
+                if let Some(v) = self.attachments.get(k)? {
                     plan.attachments.push(k.to_vec());
+                    plan.slots.extend(Sealer::slot_of(&v));
                 }
             }
-            plan.keys.push(attachment_key_name(&keyed));
         }
         for item in self.late_proofs.iter()? {
             let (k, _) = item?;
@@ -446,14 +459,17 @@ impl Store {
                 plan.late_proofs.push(k.to_vec());
             }
         }
+        plan.slots.retain(|s| *s != GENERAL);
+        plan.slots.sort_unstable();
+        plan.slots.dedup();
         Ok(plan)
     }
 }
 
 #[derive(Default)]
 struct PurgePlan {
-    /// Data keys to destroy.
-    keys: Vec<String>,
+    /// Key pool slots to destroy.
+    slots: Vec<Slot>,
     threads: Vec<Vec<u8>>,
     msgids: Vec<Vec<u8>>,
     hashes: Vec<Vec<u8>>,

@@ -729,6 +729,7 @@ fn issue_28_purge_destroys_the_content_for_good_and_later_backups_lack_it() {
     let done = store
         .purge_report(&id, "cli:dana", "retention test", Utc::now())
         .unwrap();
+    let live_after_purge = store.seal.pool_counts().unwrap().1;
     let mut sent = in_hand.clone();
     sent.state = JobState::Sent;
     store.save_job(&sent).unwrap();
@@ -736,13 +737,10 @@ fn issue_28_purge_destroys_the_content_for_good_and_later_backups_lack_it() {
         store.job(in_hand.id).unwrap().is_none(),
         "the job came back"
     );
-    let k = super::reports::key_of(&id).unwrap();
-    assert!(
-        !path
-            .join(super::seal::KEY_DIR)
-            .join(super::seal::report_key_name(&k))
-            .exists(),
-        "a new data key was made for the purged report"
+    assert_eq!(
+        store.seal.pool_counts().unwrap().1,
+        live_after_purge,
+        "a new data key was drawn for the purged report"
     );
     assert_eq!(done.attachments, 1);
     assert!(
@@ -752,7 +750,7 @@ fn issue_28_purge_destroys_the_content_for_good_and_later_backups_lack_it() {
     assert!(store.report(&id).unwrap().is_none());
     let stone = store.tombstone(&id).unwrap().unwrap();
     assert_eq!(stone.reason, "retention test");
-    assert!(stone.pending_keys.is_empty());
+    assert!(stone.pending_slots.is_empty());
     assert_eq!(
         store.report_heads().unwrap().len(),
         1,
@@ -773,8 +771,20 @@ fn issue_28_purge_destroys_the_content_for_good_and_later_backups_lack_it() {
     // A backup made now has neither its records nor its wrapped key.
     let mut backup = Vec::new();
     store.export(&mut backup).unwrap();
-    let name = super::seal::report_key_name(&k);
-    assert!(!backup.windows(name.len()).any(|w| w == name.as_bytes()));
+    let slot = super::seal::Sealer::slot_of(&sealed_value).unwrap();
+    let pool = std::fs::read(
+        before
+            .join(super::seal::KEY_DIR)
+            .join(super::seal::POOL_FILE),
+    )
+    .unwrap();
+    let at = usize::try_from(16 + slot * super::seal::SLOT).unwrap();
+    let wrapped = &pool[at..at + usize::try_from(super::seal::SLOT).unwrap()];
+    assert_eq!(
+        wrapped[0], 1,
+        "the slot held the wrapped key before the purge"
+    );
+    assert!(!backup.windows(wrapped.len()).any(|w| w == wrapped));
     drop(store);
     // The old copy with today's key files: every sealed byte sled ever held for the
     // report, and the store key, do not give it back.

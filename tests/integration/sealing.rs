@@ -6,7 +6,7 @@
 //! byte sled held before. A wrong or missing store key stops the gateway before it
 //! reads or writes anything; a clear store is sealed in place under SIGKILLs.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -200,17 +200,7 @@ fn issue_28_the_same_journey_in_clear_leaves_every_canary_and_is_sealed_at_next_
         assert!(shown.contains(c), "{c} lost by the migration");
     }
     assert!(state.join("sealed-keys/check").exists());
-    let n = std::fs::read_dir(state.join("sealed-keys"))
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("r-")
-        })
-        .count();
-    assert_eq!(n, 1, "one data key for the one report");
+    assert_key_pool_only(&state);
     // The attachment is still there to save.
     let saved = t.s.gw.path("saved.py");
     let (ok, _, err) = t.cli(&[
@@ -371,12 +361,7 @@ fn issue_28_a_clear_store_sealed_under_sigkill_at_random_points_loses_nothing() 
             "{id} lost its text (seed {seed}): {body}"
         );
     }
-    let keys: Vec<PathBuf> = std::fs::read_dir(state.join("sealed-keys"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("r-"))
-        .collect();
-    assert_eq!(keys.len(), N, "one data key per report (seed {seed})");
+    assert_key_pool_only(&state);
 }
 
 #[test]
@@ -440,4 +425,18 @@ fn issue_28_retention_purges_a_rejected_report_after_its_period_and_status_says_
         doctor.contains("retention") && doctor.contains("1 purged"),
         "{doctor}"
     );
+}
+
+/// The data keys are in the key pool, whole slots of it: no file per key.
+fn assert_key_pool_only(state: &std::path::Path) {
+    let mut names: Vec<String> = std::fs::read_dir(state.join("sealed-keys"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["check", "pool"], "the key directory holds");
+    let len = std::fs::metadata(state.join("sealed-keys/pool"))
+        .unwrap()
+        .len();
+    assert!(len > 16, "the pool holds keys");
 }
