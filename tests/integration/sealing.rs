@@ -1,6 +1,7 @@
 //! Issue 28: reports sealed at rest. Canaries in a report's body and attachment
-//! (made by GnuPG as Alice sends them), in a maintainer's answer relayed to her and
-//! in notes are searched for, byte by byte, in every file of the store: found when
+//! (made by GnuPG as Alice sends them), in a maintainer's answer relayed to her, in
+//! notes, in advisory details a maintainer sets and in the credit Alice chooses by
+//! a signed reply are searched for, byte by byte, in every file of the store: found when
 //! the store writes in clear (as before this change), never once it seals, and not
 //! recoverable after `reports purge`, even with the store key and a copy of every
 //! byte sled held before. A wrong or missing store key stops the gateway before it
@@ -18,13 +19,16 @@ use crate::util::*;
 
 const CLEAR: &str = "DISCLOSURED_TEST_WRITE_CLEAR";
 
-const CANARIES: [&str; 6] = [
+const CANARIES: [&str; 9] = [
     "body-canary-osprey",
     "name-canary-kestrel",
     "bytes-canary-heron",
     "relayed-canary-curlew",
     "mail-note-canary-plover",
     "cli-note-canary-dunlin",
+    "summary-canary-wagtail",
+    "remedy-canary-pipit",
+    "credit-canary-wren",
 ];
 
 /// The canaries found in any file under `dir`.
@@ -103,6 +107,26 @@ fn canary_journey(t: &Team) -> String {
     let log = t.s.gw.run_once();
     let (ok, _, err) = t.cli(&["reports", "set", &id, "--note", "cli-note-canary-dunlin"]);
     assert!(ok, "{err}");
+    // Advisory details a maintainer sets, and the credit Alice chooses by a signed
+    // reply to her acknowledgement.
+    crate::advisory::set(
+        t,
+        &id,
+        &[
+            "--summary",
+            "Overflow summary-canary-wagtail",
+            "--remediation",
+            "Upgrade, remedy-canary-pipit.",
+        ],
+    );
+    crate::advisory::reply_from_alice(
+        t,
+        &t.s.gpg,
+        Some(&t.s.alice),
+        &crate::advisory::ack_id(t, &id),
+        "<canary-credit@example.net>",
+        "Thanks.\nCredit: Alice credit-canary-wren\n",
+    );
 
     // Every canary is in the report as maintainers read it.
     let shown = serde_json::to_string(&t.show(&id)).unwrap();
@@ -115,6 +139,16 @@ fn canary_journey(t: &Team) -> String {
     }
     for c in ["mail-note-canary-plover", "cli-note-canary-dunlin"] {
         assert!(shown.contains(c), "{c} not in the report's events: {log}");
+    }
+    for c in [
+        "summary-canary-wagtail",
+        "remedy-canary-pipit",
+        "credit-canary-wren",
+    ] {
+        assert!(
+            shown.contains(c),
+            "{c} not in the report's advisory details"
+        );
     }
     id
 }
