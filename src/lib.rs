@@ -107,7 +107,7 @@ pub mod testing {
     pub mod store {
         pub use crate::store::{
             AttachmentMeta, Commit, Event, JobKind, JobState, NewJob, NewReport, OutcomeRef,
-            ReportId, Status, Store, StoreKey, seal_cost,
+            ReportId, SealCost, Status, Store, StoreKey, seal_cost,
         };
     }
 }

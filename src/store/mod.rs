@@ -62,7 +62,7 @@ pub use records::*;
 pub(crate) use retry::Release;
 pub(crate) use seal::NotAStoreKey;
 pub use seal::StoreKey;
-pub use shred::seal_cost;
+pub use shred::{SealCost, seal_cost};
 pub(crate) use timeline::Timeline;
 
 const TREE_META: &str = "meta";

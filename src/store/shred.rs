@@ -478,22 +478,40 @@ struct PurgePlan {
     late_proofs: Vec<Vec<u8>>,
 }
 
-/// The time to store `n` reports (each with its acknowledgement job, flushed every
-/// 64 as `run-once` does) in a store that writes in clear and in one that seals, for
-/// `benches/seal_cost.rs`.
+/// What `benches/seal_cost.rs` measures, in a store that writes in clear and in one
+/// that seals.
 #[doc(hidden)]
-pub fn seal_cost(n: usize) -> (std::time::Duration, std::time::Duration) {
+#[derive(Debug, Clone, Copy)]
+pub struct SealCost {
+    /// Storing the reports (each with its acknowledgement job, flushed every 64 as
+    /// `run-once` does).
+    pub clear_store: std::time::Duration,
+    pub sealed_store: std::time::Duration,
+    /// Then, after the store is opened again (no data key in memory), every head
+    /// read once as listings do ([`Store::each_report_head`]).
+    pub clear_list: std::time::Duration,
+    pub sealed_list: std::time::Duration,
+}
+
+/// Stores `n` reports in a store that writes in clear and in one that seals, then
+/// lists their heads in each, for `benches/seal_cost.rs`.
+#[doc(hidden)]
+pub fn seal_cost(n: usize) -> SealCost {
     let key = super::StoreKey::generate().0;
-    let run = |clear: bool| {
-        let Ok(dir) = tempfile_dir() else {
-            return std::time::Duration::ZERO;
-        };
-        let mut seal = super::seal::Sealer::new(&dir, &key);
+    let zero = std::time::Duration::ZERO;
+    let open = |dir: &std::path::Path, clear: bool| {
+        let mut seal = super::seal::Sealer::new(dir, &key);
         if clear {
             seal = seal.writing_clear();
         }
-        let Ok(store) = Store::open_sealing(&dir, seal, super::open::DEFAULT_CACHE_BYTES) else {
-            return std::time::Duration::ZERO;
+        Store::open_sealing(dir, seal, super::open::DEFAULT_CACHE_BYTES)
+    };
+    let run = |clear: bool| {
+        let Ok(dir) = tempfile_dir() else {
+            return (zero, zero);
+        };
+        let Ok(store) = open(&dir, clear) else {
+            return (zero, zero);
         };
         let started = std::time::Instant::now();
         for i in 0..n {
@@ -505,14 +523,35 @@ pub fn seal_cost(n: usize) -> (std::time::Duration, std::time::Duration) {
             }
         }
         let _ = store.flush();
-        let took = started.elapsed();
+        let stored = started.elapsed();
         drop(store);
+        let listed = match open(&dir, clear) {
+            Ok(store) => {
+                let started = std::time::Instant::now();
+                let mut seen = 0usize;
+                let _ = store.each_report_head(|_| {
+                    seen += 1;
+                    Ok(())
+                });
+                let took = started.elapsed();
+                if seen != n {
+                    eprintln!("seal_cost: listed {seen} of {n} reports");
+                }
+                took
+            }
+            Err(_) => zero,
+        };
         let _ = std::fs::remove_dir_all(&dir);
-        took
+        (stored, listed)
     };
-    let clear = run(true);
-    let sealed = run(false);
-    (clear, sealed)
+    let (clear_store, clear_list) = run(true);
+    let (sealed_store, sealed_list) = run(false);
+    SealCost {
+        clear_store,
+        sealed_store,
+        clear_list,
+        sealed_list,
+    }
 }
 
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
