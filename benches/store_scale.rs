@@ -33,7 +33,7 @@ use chrono::{TimeZone, Utc};
 use disclosured::testing::intake::Mailbox;
 use disclosured::testing::policy::{DeadlineName, Deadlines};
 use disclosured::testing::store::{
-    AttachmentMeta, Event, JobKind, NewJob, NewReport, Status, Store,
+    AttachmentMeta, Event, JobKind, NewJob, NewReport, Status, Store, StoreKey,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_disclosured");
@@ -146,7 +146,10 @@ fn status_of(i: usize, n: usize) -> Status {
 }
 
 fn fill(path: &Path, n: usize) {
-    let store = Store::open(path).unwrap();
+    // `keys generate` made the store key beside the store, in keys.dir.
+    let key_file = path.parent().unwrap().join("keys/store-key");
+    let key = StoreKey::parse(&std::fs::read_to_string(key_file).unwrap()).unwrap();
+    let store = Store::open(path, &key).unwrap();
     let threads = 16;
     std::thread::scope(|scope| {
         for t in 0..threads {

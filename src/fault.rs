@@ -149,3 +149,20 @@ pub(crate) fn slow_backup() {
         std::thread::sleep(std::time::Duration::from_secs(secs.min(60)));
     }
 }
+
+/// Set to a number of milliseconds to make each record the migration to sealed
+/// records rewrites take that long (debug builds only): the test that kills the
+/// migration at random points needs it to last.
+#[cfg(debug_assertions)]
+pub(crate) const SLOW_MIGRATION_ENV: &str = "DISCLOSURED_TEST_SLOW_MIGRATION_MS";
+
+/// Waits as [`SLOW_MIGRATION_ENV`] asks, before each record the migration rewrites.
+pub(crate) fn migration_step() {
+    #[cfg(debug_assertions)]
+    if let Some(ms) = std::env::var(SLOW_MIGRATION_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(1000)));
+    }
+}

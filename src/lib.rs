@@ -107,7 +107,7 @@ pub mod testing {
     pub mod store {
         pub use crate::store::{
             AttachmentMeta, Commit, Event, JobKind, JobState, NewJob, NewReport, OutcomeRef,
-            Status, Store,
+            ReportId, SealCost, Status, Store, StoreKey, seal_cost,
         };
     }
 }

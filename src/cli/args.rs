@@ -265,6 +265,20 @@ pub(crate) enum ReportsCommand {
         #[arg(long)]
         allow_plaintext: bool,
     },
+    /// Destroy a report for good (crypto-shredding): its data key, records, mail
+    /// queued about it, index entries and the attachments no other report has. Its
+    /// content can then not be read back from the store, sled's old log files or
+    /// any later backup, even with the store key. Only its ID, when and why stay.
+    Purge {
+        /// The report ID.
+        id: String,
+        /// Why (kept with what is left of the report).
+        #[arg(long)]
+        reason: String,
+        /// Required: the purge cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -479,6 +493,8 @@ pub(crate) enum OutboxCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum KeysCommand {
     /// Generate a new gateway key; it becomes the signing key, older keys keep decrypting.
+    /// Also creates the store key (store.key_file, by default keys.dir/store-key) when
+    /// it is missing and the store holds no sealed report.
     Generate,
     /// Replace the signing key: generate a new key that signs and is published from
     /// now on, certified by the old one; older keys keep decrypting. Each open

@@ -141,7 +141,16 @@ pub(super) fn write(
         format!("the gateway key {}", gateway.fingerprint()),
     )];
     recipients.extend(operator.iter().map(|(c, n)| (c, n.clone())));
-    let files = key_files(&p.settings.keys.dir)?;
+    // Every key file but the store key: the backup holds sealed content, and a
+    // restore needs the store key kept apart from it.
+    let store_key = match &p.settings.store.key {
+        crate::config::Secret::File(f) => Some(f.clone()),
+        crate::config::Secret::Credential(_) => None,
+    };
+    let files: Vec<_> = key_files(&p.settings.keys.dir)?
+        .into_iter()
+        .filter(|(rel, _, _)| store_key.as_deref() != Some(p.settings.keys.dir.join(rel).as_path()))
+        .collect();
     let store = archive::seal(out, &p.keyring, &recipients, |w| -> anyhow::Result<_> {
         writeln!(w, "{HEADER}")?;
         for (rel, mode, bytes) in &files {
@@ -309,7 +318,17 @@ fn restore_into(
             Err(e) => return Err(e).with_context(|| dest.display().to_string()),
         }
     }
-    let (store, done) = Store::import(path, &mut plain)
+    let key = crate::pipeline::store_key::load(&settings.store, false).context(
+        "a restore needs the store key that sealed the backup (a backup of an earlier version, made before sealing: create one with `disclosured keys generate`)",
+    )?;
+    let (store, done) = Store::import(path, &key, &mut plain)
+        .map_err(|e| match e {
+            crate::store::StoreError::WrongKey => anyhow::anyhow!(
+                "the backup was sealed with another store key than {}: a restore needs the store key of the gateway that made it",
+                crate::pipeline::store_key::place(&settings.store.key)
+            ),
+            e => e.into(),
+        })
         .with_context(|| format!("restoring into {}", path.display()))?;
     // An encrypted file is only proven whole, and a signature checked, at its end.
     let mut rest = Vec::new();

@@ -93,6 +93,7 @@ fn run_with(settings: Settings, cli: Cli) -> anyhow::Result<ExitCode> {
                 &settings.gateway.address,
             )?;
             daemon::announce_generated(&g);
+            store_key_generate(&settings)?;
         }
         Command::Keys(KeysCommand::Rotate) => keys_rotate(&settings)?,
         Command::Keys(KeysCommand::Import { file, sign }) => keys_import(&settings, &file, sign)?,
@@ -166,6 +167,28 @@ fn actor_of(user: &str, maintainers: &[crate::config::Maintainer]) -> String {
         Some(m) if !m.name.eq_ignore_ascii_case(user) => format!("cli:{user} ({})", m.name),
         _ => format!("cli:{user}"),
     }
+}
+
+/// `keys generate`'s second half: the store key, when its file is missing and the
+/// store holds no sealed record (a credential is the operator's to make).
+fn store_key_generate(settings: &Settings) -> anyhow::Result<()> {
+    use crate::config::Secret;
+    let Secret::File(path) = &settings.store.key else {
+        println!(
+            "Store key: read from the credential named by store.key_credential (create it with systemd-creds, see docs/operators.md)."
+        );
+        return Ok(());
+    };
+    if std::fs::symlink_metadata(path).is_ok() {
+        println!("Store key: {} (kept)", path.display());
+        return Ok(());
+    }
+    crate::pipeline::store_key::load(&settings.store, true)?;
+    println!(
+        "Store key: created {} (it seals reports at rest; keep a copy apart from the backups: a restore needs it)",
+        path.display()
+    );
+    Ok(())
 }
 
 /// Runs a command on the store: through the daemon's control socket when it runs (the

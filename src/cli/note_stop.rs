@@ -14,7 +14,6 @@ use std::time::Duration;
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
-use crate::store::Store;
 
 /// How long `note-stop` may take before it gives up (a store that does not open).
 const LIMIT: Duration = Duration::from_secs(10);
@@ -96,7 +95,7 @@ pub(crate) fn run(config: Option<&Path>) -> ExitCode {
 
 fn record(config: Option<&Path>, how: &str) -> anyhow::Result<Vec<crate::store::Held>> {
     let settings = Settings::load(config)?;
-    let store = Store::open_existing(&settings.store.path)?;
+    let store = crate::pipeline::store_key::open_existing(&settings.store)?;
     Ok(store.note_crash(how)?)
 }
 

@@ -16,8 +16,7 @@ use crate::config::{Inbox, Outbox, Secret, Settings};
 use crate::crypto::{Keyring, Team};
 use crate::daemon::control;
 use crate::outbox::Transport;
-use crate::pipeline::Pipeline;
-use crate::store::Store;
+use crate::pipeline::{Pipeline, PipelineError};
 
 /// How long `doctor` waits for the IMAP server (connect, TLS, login, select).
 const IMAP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -58,8 +57,12 @@ pub(super) fn backup(
 
 fn backup_line(to: &str, done: &super::backup::Summary) -> String {
     format!(
-        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted)",
-        done.store.reports, done.store.entries, done.store.trees, done.key_files
+        "Backup written to {to}: {} reports, {} entries in {} trees, {} key files (encrypted); reports sealed, with the key pool of their wrapped data keys ({} slots). The store key is not in it: a restore needs it, keep a copy apart from the backups",
+        done.store.reports,
+        done.store.entries,
+        done.store.trees,
+        done.key_files,
+        done.store.data_keys
     )
 }
 
@@ -448,9 +451,9 @@ pub(super) fn store_summary(settings: &Settings) -> anyhow::Result<String> {
             n.map_or("?".into(), |n| n.to_string())
         ));
     }
-    match Store::open_existing(&settings.store.path) {
+    match crate::pipeline::store_key::open_existing(&settings.store) {
         Ok(store) => Ok(format!("{path} ({} reports)", store.report_count()?)),
-        Err(crate::store::StoreError::Missing { path }) => Ok(format!(
+        Err(PipelineError::Store(crate::store::StoreError::Missing { path })) => Ok(format!(
             "none yet at {path}: `disclosured serve` creates it at first start"
         )),
         Err(e) => Err(super::explain_locked(
@@ -477,6 +480,15 @@ fn store_check(settings: &Settings) -> Vec<Check> {
                 ),
             )];
             checks.extend(stall_check(status.as_ref()));
+            checks.extend(
+                status
+                    .as_ref()
+                    .and_then(|v| v.get("retention"))
+                    .and_then(|v| {
+                        serde_json::from_value::<super::status::Retention>(v.clone()).ok()
+                    })
+                    .map(|r| Check::ok("retention", r.summary())),
+            );
             return checks;
         }
         Ok(Some(r)) => {
@@ -502,7 +514,7 @@ fn store_check(settings: &Settings) -> Vec<Check> {
             )];
         }
     }
-    vec![store_opens(settings)]
+    store_opens(settings)
 }
 
 /// What the running daemon has had in hand longer than the stall limit, from its
@@ -547,13 +559,29 @@ fn stall_check(status: Option<&serde_json::Value>) -> Option<Check> {
     ))
 }
 
-/// The store opened here, when no daemon runs.
-fn store_opens(settings: &Settings) -> Check {
+/// The store opened here, when no daemon runs, and what retention purges next.
+fn store_opens(settings: &Settings) -> Vec<Check> {
     let path = settings.store.path.display();
     // Opened, never created: a check must not make state (issue 18).
-    match Store::open_existing(&settings.store.path).and_then(|s| s.reports().map(|r| r.len())) {
-        Ok(n) => Check::ok("store", format!("{path} opens ({n} reports)")),
-        Err(crate::store::StoreError::Missing { path }) => Check {
+    let opened = crate::pipeline::store_key::open_existing(&settings.store).and_then(|s| {
+        let n = s.report_count()?;
+        let retention = super::status::Retention::of(&s, &settings.retention)?;
+        Ok((n, retention))
+    });
+    vec![match opened {
+        Ok((n, retention)) => {
+            return vec![
+                Check::ok(
+                    "store",
+                    format!(
+                        "{path} opens ({n} reports, sealed with the store key from the {})",
+                        crate::pipeline::store_key::place(&settings.store.key)
+                    ),
+                ),
+                Check::ok("retention", retention.summary()),
+            ];
+        }
+        Err(PipelineError::Store(crate::store::StoreError::Missing { path })) => Check {
             verdict: Verdict::Warn,
             name: "store",
             detail: format!("no store at {path}"),
@@ -562,7 +590,7 @@ fn store_opens(settings: &Settings) -> Check {
                     .into(),
             ),
         },
-        Err(e @ crate::store::StoreError::Locked { .. }) => Check::fail(
+        Err(PipelineError::Store(e @ crate::store::StoreError::Locked { .. })) => Check::fail(
             "store",
             e,
             "the daemon holds the store but its control socket does not answer: look at its log (journalctl -u disclosured)",
@@ -574,7 +602,7 @@ fn store_opens(settings: &Settings) -> Check {
                 None => Check::fail("store", format!("{e:#}"), "restore it from a backup"),
             }
         }
-    }
+    }]
 }
 
 /// Where the control socket is, when its path needs a detour (issue 18: a long

@@ -104,6 +104,9 @@ fn run(p: &Pipeline, command: &Command, req: &Request, out: &mut Out) -> anyhow:
             reports_reply(p, id, &reply, &req.actor, now, out)
         }
         Command::Advisory(args) => advisory(p, args, out),
+        Command::Reports(ReportsCommand::Purge { id, reason, yes }) => {
+            reports_purge(p, id, reason, *yes, &req.actor, now, out)
+        }
         Command::Digest(args) => digest(p, args, now, out),
         Command::Quarantine(QuarantineCommand::List { json }) => quarantine_list(p, *json, out),
         Command::Quarantine(QuarantineCommand::Retry { id, all }) => {
@@ -280,11 +283,53 @@ fn short_deadline(name: &str) -> &str {
 }
 
 fn find_report(p: &Pipeline, id: &str) -> anyhow::Result<Report> {
-    let found = match ReportId::parse(id) {
-        Some(parsed) => p.store.report(&parsed)?,
-        None => None,
+    let Some(parsed) = ReportId::parse(id) else {
+        bail!("no report {id}");
     };
-    found.ok_or_else(|| anyhow!("no report {id}"))
+    if let Some(found) = p.store.report(&parsed)? {
+        return Ok(found);
+    }
+    match p.store.tombstone(&parsed)? {
+        Some(t) => bail!(
+            "report {} was purged on {} by {} ({}): its content is destroyed",
+            t.id,
+            t.at.format("%Y-%m-%d %H:%M UTC"),
+            t.actor,
+            t.reason
+        ),
+        None => bail!("no report {id}"),
+    }
+}
+
+/// `reports purge ID --reason TEXT --yes`.
+fn reports_purge(
+    p: &Pipeline,
+    id: &str,
+    reason: &str,
+    yes: bool,
+    actor: &str,
+    now: DateTime<Utc>,
+    out: &mut Out,
+) -> anyhow::Result<u8> {
+    let report = find_report(p, id)?;
+    if !yes {
+        bail!(
+            "purging {} destroys it for good (no backup made from now on holds it); run again with --yes",
+            report.id
+        );
+    }
+    if reason.trim().is_empty() {
+        bail!("--reason: say why the report is purged");
+    }
+    let done = p
+        .store
+        .purge_report(&report.id, actor, reason.trim(), now)?;
+    writeln!(
+        out.stdout,
+        "{} purged: its data key is destroyed; {} queued or sent message(s), {} attachment(s) and {} index entries removed. Backups made before now still hold it, sealed: destroy them, or they keep it until they are.",
+        report.id, done.jobs, done.attachments, done.index_entries
+    )?;
+    Ok(0)
 }
 
 fn reports_show(

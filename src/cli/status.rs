@@ -30,10 +30,85 @@ struct Status {
     /// `inbox.stall_limit`, longest first: what it is stalled on.
     stalled: Vec<crate::store::Overdue>,
     stall_limit_s: u64,
+    /// The retention periods, and the reports they purge next.
+    retention: Retention,
     /// Messages and jobs that stopped the daemon once (in hand past the stall limit
     /// when it was restarted, or when it crashed): tried again alone; a second stop
     /// sets them aside.
     stopped_once: Vec<StoppedOnce>,
+}
+
+/// What the retention periods (`[retention]`) keep and purge next.
+#[derive(Serialize, serde::Deserialize)]
+pub(super) struct Retention {
+    /// Each final state with a period, and the period in days.
+    periods: BTreeMap<String, i64>,
+    /// Reports purged so far (by `reports purge` or retention).
+    purged: usize,
+    /// The next reports to purge, soonest first (at most five).
+    next: Vec<NextPurge>,
+}
+
+#[derive(Serialize, serde::Deserialize)]
+struct NextPurge {
+    id: String,
+    status: String,
+    since: DateTime<Utc>,
+    at: DateTime<Utc>,
+}
+
+impl Retention {
+    pub(super) fn of(
+        store: &crate::store::Store,
+        periods: &[(crate::store::Status, std::time::Duration)],
+    ) -> Result<Retention, crate::store::StoreError> {
+        let periods: Vec<_> = periods
+            .iter()
+            .map(|(s, d)| (*s, crate::policy::chrono_duration(*d)))
+            .collect();
+        Ok(Retention {
+            periods: periods
+                .iter()
+                .map(|(s, d)| (s.as_str().to_string(), d.num_days()))
+                .collect(),
+            purged: store.purged_count()?,
+            next: store
+                .retention_schedule(&periods)?
+                .into_iter()
+                .take(5)
+                .map(|d| NextPurge {
+                    id: d.id.to_string(),
+                    status: d.status.as_str().to_string(),
+                    since: d.since,
+                    at: d.at,
+                })
+                .collect(),
+        })
+    }
+
+    /// One line: the periods, what was purged, what goes next.
+    pub(super) fn summary(&self) -> String {
+        let periods = if self.periods.is_empty() {
+            "off (no [retention] period: reports are kept for ever)".to_string()
+        } else {
+            self.periods
+                .iter()
+                .map(|(s, d)| format!("{s} {d} days"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let next = match self.next.first() {
+            Some(n) => format!(
+                "; next: {} ({} since {}) on {}",
+                n.id,
+                n.status,
+                n.since.format("%Y-%m-%d"),
+                n.at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            None => String::new(),
+        };
+        format!("{periods}; {} purged{next}", self.purged)
+    }
 }
 
 #[derive(Serialize)]
@@ -82,7 +157,9 @@ pub(super) fn status(p: &Pipeline, json: bool, out: &mut Out) -> anyhow::Result<
 /// The counts, from the report heads, the open jobs and the intake records.
 fn collect(p: &Pipeline) -> anyhow::Result<Status> {
     let now = Utc::now();
+    let retention = Retention::of(&p.store, &p.settings.retention)?;
     let mut s = Status {
+        retention,
         reports: 0,
         by_state: BTreeMap::new(),
         by_severity: BTreeMap::new(),
@@ -199,6 +276,17 @@ fn print(s: &Status, o: &mut String) -> std::fmt::Result {
         writeln!(o, "Inbox:        no daemon running")?;
     }
     writeln!(o, "  last message stored: {}", when(s.inbox.last_message))?;
+    writeln!(o, "Retention:    {}", s.retention.summary())?;
+    for n in s.retention.next.iter().skip(1) {
+        writeln!(
+            o,
+            "  then {} ({} since {}) on {}",
+            n.id,
+            n.status,
+            n.since.format("%Y-%m-%d"),
+            n.at.format("%Y-%m-%d %H:%M UTC")
+        )?;
+    }
     for h in &s.stalled {
         writeln!(
             o,

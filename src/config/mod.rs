@@ -76,6 +76,9 @@ pub struct Settings {
     /// What `publish` writes and the daemon keeps current (security.txt, WKD, the
     /// policy page).
     pub publish: PublishSettings,
+    /// How long reports are kept in a final state before they are purged
+    /// (`[retention]`): (state, period), none when unset.
+    pub retention: Vec<(crate::store::Status, std::time::Duration)>,
 }
 
 /// What `backup` needs beyond the store and the keys.
@@ -184,11 +187,18 @@ pub struct Retry {
     pub expire_after: Duration,
 }
 
+/// The store key's file in `keys.dir` when the configuration names none (no
+/// extension: the gateway's key files are told by theirs).
+pub(crate) const STORE_KEY_FILE: &str = "store-key";
+
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
     /// The page cache sled may keep, in bytes (`cache_mb`; 64 MiB unless set).
     pub cache_bytes: u64,
+    /// The store key that seals reports at rest: `store.key_file` or
+    /// `store.key_credential`, by default the file `store-key` in `keys.dir`.
+    pub key: secrets::Secret,
 }
 
 #[derive(Debug, Clone)]

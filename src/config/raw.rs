@@ -29,6 +29,8 @@ pub(super) struct Raw {
     pub(super) rate_limits: RawRateLimits,
     pub(super) backup: RawBackup,
     pub(super) publish: RawPublish,
+    #[serde(default)]
+    pub(super) retention: RawRetention,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +48,13 @@ pub(super) struct RawPublish {
     pub(super) csaf: Option<String>,
     pub(super) in_scope: Vec<String>,
     pub(super) safe_harbour: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRetention {
+    pub(super) disclosed: Option<String>,
+    pub(super) rejected: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +129,8 @@ pub(super) struct RawStore {
     /// The most memory sled may keep as a page cache, in MiB.
     #[serde(default)]
     pub(super) cache_mb: Option<u64>,
+    pub(super) key_file: Option<PathBuf>,
+    pub(super) key_credential: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -8,12 +8,12 @@ use std::time::Duration;
 use super::raw::RawMaintainersMail;
 use super::raw::{Raw, RawDigest, RawGateway, RawInbox, RawKeys, RawMaintainer, RawOutbox};
 use super::raw::{RawCalendar, RawPolicy, RawRateLimits};
-use super::secrets::{optional_secret, secret};
+use super::secrets::{Secret, optional_secret, secret};
 use super::{AckSettings, BUILTIN_SCOPE_CATEGORIES, ConfigError, DigestSettings, FixTargets};
 use super::{Gateway, ImapSettings, Inbox, KeySettings, Maintainer, NotifySettings, Outbox};
 use super::{MaintainersMail, REPORTER_STATES};
 use super::{Policy, RateLimits, Retry, Schedule, ScopeCategory, Settings, SmtpSettings};
-use super::{StoreSettings, Tls};
+use super::{STORE_KEY_FILE, StoreSettings, Tls};
 use crate::extract::FieldName;
 
 /// What is wrong so far, one line each.
@@ -84,6 +84,33 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
         .map_err(|e| problems.push(e))
         .unwrap_or(Duration::from_secs(120));
     let cache_bytes = store_cache(raw.store.cache_mb, &mut problems);
+    let mut retention = Vec::new();
+    for (status, key, value) in [
+        (
+            crate::store::Status::Disclosed,
+            "retention.disclosed",
+            &raw.retention.disclosed,
+        ),
+        (
+            crate::store::Status::Rejected,
+            "retention.rejected",
+            &raw.retention.rejected,
+        ),
+    ] {
+        if let Some(v) = value {
+            match duration(key, v) {
+                Ok(d) => retention.push((status, d)),
+                Err(e) => problems.push(e),
+            }
+        }
+    }
+    let store_key = optional_secret(
+        "store.key",
+        raw.store.key_file.as_deref().map(|p| base.abs(p)),
+        raw.store.key_credential.as_deref(),
+        &mut problems,
+    )
+    .unwrap_or_else(|| Secret::File(base.abs(&raw.keys.dir).join(STORE_KEY_FILE)));
     match (inbox, outbox) {
         (Some(inbox), Some(outbox)) if problems.is_empty() => Ok(Settings {
             source: file.map(Path::to_path_buf),
@@ -94,7 +121,9 @@ pub(super) fn validate(raw: Raw, file: Option<&Path>) -> Result<Settings, Config
             store: StoreSettings {
                 path: base.abs(&raw.store.path),
                 cache_bytes,
+                key: store_key,
             },
+            retention,
             keys,
             policy,
             maintainers,

@@ -21,6 +21,8 @@ pub enum PipelineError {
     Team(#[from] crypto::TeamError),
     #[error(transparent)]
     Publish(#[from] crate::publish::PublishError),
+    #[error(transparent)]
+    StoreKey(#[from] super::store_key::StoreKeyError),
 }
 
 /// Why one message could not be decided or moved now. A message's own faults are

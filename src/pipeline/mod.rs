@@ -30,6 +30,7 @@ mod progress;
 mod publication;
 mod reminders;
 mod schedule;
+pub(crate) mod store_key;
 mod team_mail;
 mod threads;
 
@@ -166,7 +167,7 @@ impl Pipeline {
     }
 
     fn with_keyring(settings: Settings, keyring: Keyring) -> Result<Pipeline, PipelineError> {
-        let store = Store::open_with_cache(&settings.store.path, settings.store.cache_bytes)?;
+        let store = store_key::open_store(&settings.store)?;
         Self::assemble(settings, keyring, store)
     }
 

@@ -17,6 +17,9 @@ pub struct Progress {
     /// Unix milliseconds of the last completed pass; 0: none yet.
     last_pass_ms: AtomicI64,
     pub(super) handled: AtomicU64,
+    /// Unix seconds of this process's last look at the retention periods; 0: none
+    /// yet (each process looks at its first round of scheduled work).
+    pub(super) retention_checked: AtomicI64,
     /// The messages and jobs being worked on now, for the watchdog and `status`.
     pub handling: crate::store::Handling,
 }

@@ -17,7 +17,12 @@ pub(crate) const FIRST_DIGEST_WINDOW: chrono::TimeDelta = chrono::TimeDelta::day
 pub struct Scheduled {
     pub escalated: usize,
     pub digest: bool,
+    /// Reports purged because their retention period passed.
+    pub purged: usize,
 }
+
+/// How often the retention periods are looked at: a look reads every closed report.
+const RETENTION_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 impl Pipeline {
     /// Time-driven work: one escalation per missed deadline, and the digest when its
@@ -27,6 +32,7 @@ impl Pipeline {
         self.remind(now)?;
         self.prune_signatures(now);
         self.keep_published(now, false);
+        let purged = self.retain(now)?;
         let digest = match self.store.last_digest()? {
             // The first digest is the first scheduled time after the gateway started.
             None => {
@@ -41,7 +47,61 @@ impl Pipeline {
                 }
             }
         };
-        Ok(Scheduled { escalated, digest })
+        Ok(Scheduled {
+            escalated,
+            digest,
+            purged,
+        })
+    }
+
+    /// The retention periods as the store takes them.
+    pub(crate) fn retention_periods(&self) -> Vec<(crate::store::Status, chrono::TimeDelta)> {
+        self.settings
+            .retention
+            .iter()
+            .map(|(s, d)| (*s, policy::chrono_duration(*d)))
+            .collect()
+    }
+
+    /// Purges the reports whose retention period (`[retention]`) has passed, at
+    /// most once an hour; the reason goes in each tombstone and the log.
+    pub fn retain(&self, now: chrono::DateTime<Utc>) -> Result<usize, PipelineError> {
+        let periods = self.retention_periods();
+        if periods.is_empty() {
+            return Ok(0);
+        }
+        // Once an hour in this process, and at its first round (a `run-once`, a
+        // restarted daemon).
+        let last = self
+            .progress
+            .retention_checked
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if last != 0
+            && now.timestamp() >= last
+            && now.timestamp() < last + RETENTION_EVERY.num_seconds()
+        {
+            return Ok(0);
+        }
+        let mut purged = 0;
+        for due in self.store.retention_schedule(&periods)? {
+            if due.at > now {
+                break;
+            }
+            let reason = format!(
+                "retention: {} since {}, past retention.{} ({} days)",
+                due.status.as_str(),
+                due.since.format("%Y-%m-%d"),
+                due.status.as_str(),
+                (due.at - due.since).num_days()
+            );
+            self.store.purge_report(&due.id, "system", &reason, now)?;
+            info!(report = %due.id, reason = %reason, "purged by the retention policy");
+            purged += 1;
+        }
+        self.progress
+            .retention_checked
+            .store(now.timestamp(), std::sync::atomic::Ordering::Relaxed);
+        Ok(purged)
     }
 
     /// Forgets used maintainer signatures that their age refuses anyway (taken longer

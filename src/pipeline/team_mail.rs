@@ -776,7 +776,7 @@ impl Pipeline {
         });
         match result {
             Ok(report) => {
-                info!(report = %report.id, maintainer = %member.address, "maintainer mail taken");
+                info!(report = %report.id, maintainer = %member.name, "maintainer mail taken");
                 let reason = format!("{TAKEN_PREFIX}{} taken for {}", member.address, report.id);
                 self.record(m, IntakeKind::Skipped, reason, None)
                     .map_err(Refusal::Failed)

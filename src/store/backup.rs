@@ -3,6 +3,8 @@
 //! schema.
 //!
 //! The file opens with the line [`BACKUP_HEADER`], then binary records:
+//! `K` + name + bytes (a wrapped data key file of `sealed-keys/`, the check file
+//! first: sealed content is restored only with the store key that sealed it),
 //! `T` + name (a tree starts), `E` + key + value (one entry of that tree), `I` + u64
 //! (the next free ID of sled's generator), `Z` + u64 (the number of entries: the end,
 //! so a truncated file is refused). Lengths are u32 and numbers u64, big-endian.
@@ -19,6 +21,7 @@ use super::{Store, StoreError};
 /// The first line of a backup file; the number is the format's version.
 pub(crate) const BACKUP_HEADER: &str = "disclosured-backup 1";
 
+const TAG_KEY: u8 = b'K';
 const TAG_TREE: u8 = b'T';
 const TAG_ENTRY: u8 = b'E';
 const TAG_NEXT_ID: u8 = b'I';
@@ -32,6 +35,9 @@ pub struct Exported {
     pub entries: u64,
     /// Entries of the reports tree, for the operator to compare.
     pub reports: u64,
+    /// Slots of the key pool (wrapped data keys of reports and attachments, and
+    /// those filled ahead; see `store::seal`).
+    pub data_keys: u64,
 }
 
 fn io(source: std::io::Error) -> StoreError {
@@ -133,10 +139,20 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         crate::fault::slow_backup();
         self.db.flush()?;
+        let mut done = Exported::default();
         writeln!(out, "{BACKUP_HEADER}").map_err(io)?;
+        let mut files = self.seal.wrapped_files()?;
+        // The check file first: a restore with another store key stops at once.
+        files.sort_by_key(|(name, _)| name != super::seal::CHECK_FILE);
+        for (name, bytes) in files {
+            out.write_all(&[TAG_KEY]).map_err(io)?;
+            write_bytes(out, name.as_bytes())?;
+            write_bytes(out, &bytes)?;
+            done.entries += 1;
+            done.data_keys += super::seal::pool_slots(&name, &bytes);
+        }
         let mut names = self.db.tree_names()?;
         names.sort();
-        let mut done = Exported::default();
         for name in names {
             let tree = self.db.open_tree(&name)?;
             out.write_all(&[TAG_TREE]).map_err(io)?;
@@ -166,8 +182,15 @@ impl Store {
 
     /// Creates a store at `path` from a backup and flushes it. `path` must not exist
     /// or be an empty directory: a restore never merges into or overwrites a store.
-    /// On error the partial store is left at `path` for the operator to remove.
-    pub fn import(path: &Path, input: &mut dyn BufRead) -> Result<(Store, Exported), StoreError> {
+    /// On error the partial store is left at `path` for the operator to remove. The
+    /// backup's sealed content needs `key`, the store key that sealed it
+    /// ([`StoreError::WrongKey`] otherwise); a backup from before sealing is sealed
+    /// with `key` as it is restored.
+    pub fn import(
+        path: &Path,
+        key: &super::StoreKey,
+        input: &mut dyn BufRead,
+    ) -> Result<(Store, Exported), StoreError> {
         match std::fs::read_dir(path) {
             Ok(mut entries) => {
                 if entries.next().is_some() {
@@ -195,7 +218,7 @@ impl Store {
                 "the first line is not {BACKUP_HEADER:?} (a newer version's backup, or another file?)"
             )));
         }
-        let mut store = Store::open(path)?;
+        let mut store = Store::open(path, key)?;
         let mut done = Exported::default();
         let mut next_id = None;
         let mut tree: Option<(super::guard::Tree, bool)> = None;
@@ -203,6 +226,14 @@ impl Store {
             let mut tag = [0u8; 1];
             input.read_exact(&mut tag).map_err(|_| bad("cut short"))?;
             match tag {
+                [TAG_KEY] => {
+                    let name = read_bytes(input)?;
+                    let name = String::from_utf8(name).map_err(|_| bad("a key file name"))?;
+                    let bytes = read_bytes(input)?;
+                    store.seal.restore_file(&name, &bytes)?;
+                    done.entries += 1;
+                    done.data_keys += super::seal::pool_slots(&name, &bytes);
+                }
                 [TAG_TREE] => {
                     let name = read_bytes(input)?;
                     let is_reports = name == super::TREE_REPORTS.as_bytes();
@@ -248,6 +279,8 @@ impl Store {
         store.mark_restored(next_id, chrono::Utc::now())?;
         // A backup from before a derived tree existed restores without it.
         store.rebuild_indexes()?;
+        // A backup from before sealing holds clear records.
+        store.seal_existing()?;
         Ok((store, done))
     }
 }
@@ -282,7 +315,11 @@ mod tests {
 
     fn filled() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("old")).unwrap();
+        let store = Store::open(
+            &dir.path().join("old"),
+            &crate::store::StoreKey::for_tests(1),
+        )
+        .unwrap();
         super::super::tests::fill(&store);
         (dir, store)
     }
@@ -295,17 +332,36 @@ mod tests {
         assert!(file.starts_with(format!("{BACKUP_HEADER}\n").as_bytes()));
         assert_eq!(exported.reports, 2);
         let new = dir.path().join("new");
-        let (restored, imported) = Store::import(&new, &mut file.as_slice()).unwrap();
+        let (restored, imported) = Store::import(
+            &new,
+            &crate::store::StoreKey::for_tests(1),
+            &mut file.as_slice(),
+        )
+        .unwrap();
         assert_eq!(exported, imported);
-        let before = dump(&store);
-        // The same, but for what the restore records of itself (see `ids`).
+        let mut before = dump(&store);
+        // The same, but for what the restore records of itself (see `ids`), and the
+        // heads, which the restore derives again: sealed afresh, with new nonces.
         let mut after = dump(&restored);
-        for (name, entries) in &mut after {
+        for (name, entries) in after.iter_mut().chain(before.iter_mut()) {
             if name.as_slice() == super::super::TREE_META.as_bytes() {
                 entries.retain(|(k, _)| !matches!(k.as_slice(), b"id_base" | b"restored_at"));
             }
+            if name.as_slice() == super::super::TREE_HEADS.as_bytes() {
+                entries.clear();
+            }
         }
-        assert_eq!(before, after);
+        assert!(before == after, "a tree differs after the round trip");
+        assert_eq!(
+            store.report_heads().unwrap(),
+            restored.report_heads().unwrap()
+        );
+        assert_eq!(store.reports().unwrap(), restored.reports().unwrap());
+        assert_eq!(
+            exported.data_keys,
+            crate::store::seal::BATCH,
+            "one batch of the key pool holds both reports' keys"
+        );
         for tree in [
             super::super::TREE_REPORTS,
             super::super::TREE_OUTBOX,
@@ -325,7 +381,12 @@ mod tests {
         assert!(first > used);
         let mut again = Vec::new();
         restored.export(&mut again).unwrap();
-        let (third, _) = Store::import(&dir.path().join("third"), &mut again.as_slice()).unwrap();
+        let (third, _) = Store::import(
+            &dir.path().join("third"),
+            &crate::store::StoreKey::for_tests(1),
+            &mut again.as_slice(),
+        )
+        .unwrap();
         assert!(third.new_id().unwrap() > first);
         assert!(third.signatures_not_before().unwrap().is_some());
     }
@@ -336,16 +397,30 @@ mod tests {
         let mut file = Vec::new();
         store.export(&mut file).unwrap();
         let used = dir.path().join("old");
-        let err = Store::import(&used, &mut file.as_slice()).err().unwrap();
+        let err = Store::import(
+            &used,
+            &crate::store::StoreKey::for_tests(1),
+            &mut file.as_slice(),
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("move it away"), "{err}");
         let cut = &file[..file.len() - 5];
-        let err = Store::import(&dir.path().join("cut"), &mut &cut[..])
-            .err()
-            .unwrap();
+        let err = Store::import(
+            &dir.path().join("cut"),
+            &crate::store::StoreKey::for_tests(1),
+            &mut &cut[..],
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("cut short"), "{err}");
-        let err = Store::import(&dir.path().join("foreign"), &mut &b"hello\n"[..])
-            .err()
-            .unwrap();
+        let err = Store::import(
+            &dir.path().join("foreign"),
+            &crate::store::StoreKey::for_tests(1),
+            &mut &b"hello\n"[..],
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().contains("first line"), "{err}");
     }
 
@@ -359,9 +434,13 @@ mod tests {
         assert_eq!(file[at - 1], TAG_NEXT_ID);
         file[at..at + 8].copy_from_slice(&(1u64 << 62).to_be_bytes());
         let started = std::time::Instant::now();
-        let err = Store::import(&dir.path().join("new"), &mut file.as_slice())
-            .err()
-            .unwrap();
+        let err = Store::import(
+            &dir.path().join("new"),
+            &crate::store::StoreKey::for_tests(1),
+            &mut file.as_slice(),
+        )
+        .err()
+        .unwrap();
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         assert!(err.to_string().contains("next ID"), "{err}");
     }

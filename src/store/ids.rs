@@ -118,7 +118,8 @@ mod tests {
     #[test]
     fn old_signatures_are_pruned_and_recent_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s")).unwrap();
+        let store =
+            Store::open(&dir.path().join("s"), &crate::store::StoreKey::for_tests(1)).unwrap();
         let now = Utc::now();
         let record = |t: DateTime<Utc>| {
             let mut v = vec![SCHEMA];

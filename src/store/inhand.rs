@@ -399,7 +399,7 @@ mod tests {
     #[test]
     fn only_a_stall_the_watchdog_saw_counts_and_the_second_sets_aside() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::store::StoreKey::for_tests(1)).unwrap();
         store
             .hold(HeldKind::Message, &names(&["a", "b", "c"]))
             .unwrap();
@@ -454,7 +454,7 @@ mod tests {
     #[test]
     fn a_crash_blames_everything_in_hand_once_and_the_second_sets_aside() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::store::StoreKey::for_tests(1)).unwrap();
         store.hold(HeldKind::Message, &names(&["a", "b"])).unwrap();
         store.hold(HeldKind::Job, &names(&["9"])).unwrap();
         for (kind, n) in [
@@ -504,7 +504,7 @@ mod tests {
     #[test]
     fn a_crash_after_a_named_stall_blames_the_stalled_one_only() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::store::StoreKey::for_tests(1)).unwrap();
         store.hold(HeldKind::Job, &names(&["1", "2", "3"])).unwrap();
         store.mark_stalled(HeldKind::Job, &names(&["2"])).unwrap();
         for n in ["1", "2", "3"] {
@@ -529,7 +529,7 @@ mod tests {
     #[test]
     fn a_restart_of_this_process_settles_nothing_of_its_own() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::store::StoreKey::for_tests(1)).unwrap();
         store.hold(HeldKind::Job, &names(&["7"])).unwrap();
         store.mark_stalled(HeldKind::Job, &names(&["7"])).unwrap();
         assert!(store.settle_previous_run().unwrap().is_empty());

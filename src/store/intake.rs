@@ -6,8 +6,10 @@ use chrono::Datelike;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::guard::transact;
+use super::queue::sealed_job;
 use super::queue::{put_job, queue_jobs};
-use super::reports::{key_of, put_report, report_key, sync_deadlines};
+use super::reports::{key_of, open_report, put_report, report_key, sync_deadlines};
+use super::seal::Kind;
 use super::tx::{abort, refuse, tx_error};
 use super::{Commit, Correspondence, Event, IntakeKind, IntakeRecord, NewJob, NewReport};
 use super::{OutcomeRef, Report, ReportId, Store, StoreError, decode, encode, u64_from};
@@ -21,11 +23,11 @@ impl Store {
         sha256: &str,
     ) -> Result<Option<OutcomeRef>, StoreError> {
         if let Some(id) = message_id
-            && let Some(v) = self.msgids.get(id.as_bytes())?
+            && let Some(v) = self.msgids.get(self.seal.index_key(id.as_bytes()))?
         {
             return decode(&v).map(Some);
         }
-        match self.hashes.get(sha256.as_bytes())? {
+        match self.hashes.get(self.seal.index_key(sha256.as_bytes()))? {
             Some(v) => decode(&v).map(Some),
             None => Ok(None),
         }
@@ -46,6 +48,7 @@ impl Store {
     ) -> Result<Commit, StoreError> {
         let _writing = self.writing()?;
         let year = u16::try_from(report.received_at.year()).unwrap_or(0);
+        let seal = &*self.seal;
         let trees = (
             self.meta.tx(),
             self.reports.tx(),
@@ -63,7 +66,7 @@ impl Store {
             transact(
                 &trees,
                 |(meta, reports, heads, msgids, hashes, outbox, open, threads, deadlines)| {
-                    if let Some(prev) = dedupe_hit(msgids, hashes, &report)? {
+                    if let Some(prev) = dedupe_hit(seal, msgids, hashes, &report)? {
                         return Ok(Commit::Duplicate(prev));
                     }
                     let counter = format!("report_seq:{year}");
@@ -77,16 +80,17 @@ impl Store {
                     meta.insert(counter.as_bytes(), &seq.to_be_bytes())?;
                     let id = ReportId::new(prefix, year, seq32);
                     let stored = report.clone().into_report(id.clone());
-                    put_report(reports, heads, &report_key(year, seq32), &stored)?;
+                    put_report(seal, reports, heads, &report_key(year, seq32), &stored)?;
                     sync_deadlines(deadlines, None, &stored)?;
                     let outcome = OutcomeRef::Report(id.clone());
                     let value = encode(&outcome).map_err(abort)?;
                     if let Some(mid) = &report.message_id {
-                        msgids.insert(mid.as_bytes(), value.clone())?;
-                        threads.insert(mid.as_bytes(), id.as_str().as_bytes())?;
+                        let mid = seal.index_key(mid.as_bytes());
+                        msgids.insert(mid.as_slice(), value.clone())?;
+                        threads.insert(mid.as_slice(), id.as_str().as_bytes())?;
                     }
-                    hashes.insert(report.content_sha256.as_bytes(), value)?;
-                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    hashes.insert(seal.index_key(report.content_sha256.as_bytes()), value)?;
+                    queue_jobs(seal, ids, (outbox, open), threads, &jobs, Some(&outcome))?;
                     Ok(Commit::Stored(outcome))
                 },
             )
@@ -104,6 +108,13 @@ impl Store {
         let _writing = self.writing()?;
         let seq = self.new_id()?;
         let job_id = self.new_id()?;
+        let seal = &*self.seal;
+        let mid_key = record
+            .message_id
+            .as_ref()
+            .map(|m| seal.index_key(m.as_bytes()));
+        let sha_key = seal.index_key(record.content_sha256.as_bytes());
+        let sealed_record = self.sealed_intake(seq, &record)?;
         let result = transact(
             &(
                 self.intake.tx(),
@@ -113,29 +124,34 @@ impl Store {
                 self.outbox_open.tx(),
             ),
             |(intake, msgids, hashes, outbox, open)| {
-                if let Some(mid) = &record.message_id
-                    && let Some(v) = msgids.get(mid.as_bytes())?
+                if let Some(mid) = &mid_key
+                    && let Some(v) = msgids.get(mid.as_slice())?
                 {
                     return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
                 }
-                if let Some(v) = hashes.get(record.content_sha256.as_bytes())? {
+                if let Some(v) = hashes.get(sha_key.as_slice())? {
                     return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
                 }
                 let outcome = OutcomeRef::Intake(seq);
-                intake.insert(&seq.to_be_bytes(), encode(&record).map_err(abort)?)?;
+                intake.insert(&seq.to_be_bytes(), sealed_record.as_slice())?;
                 let value = encode(&outcome).map_err(abort)?;
                 // Only a recorded outcome dedupes by Message-ID: a message that was
                 // quarantined for a reason the sender can fix (wrong key) may be
                 // re-sent with the same ID, and then it must be read.
                 if record.kind == IntakeKind::Skipped
-                    && let Some(mid) = &record.message_id
+                    && let Some(mid) = &mid_key
                 {
-                    msgids.insert(mid.as_bytes(), value.clone())?;
+                    msgids.insert(mid.as_slice(), value.clone())?;
                 }
-                hashes.insert(record.content_sha256.as_bytes(), value)?;
+                hashes.insert(sha_key.as_slice(), value)?;
                 if let Some(job) = &notice {
                     let job = job.clone().into_job(job_id, Some(outcome.clone()));
-                    put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
+                    put_job(
+                        outbox,
+                        open,
+                        &job,
+                        sealed_job(&self.seal, &job).map_err(abort)?,
+                    )?;
                 }
                 Ok(Commit::Stored(outcome))
             },
@@ -177,17 +193,20 @@ impl Store {
         );
         let mut used = vec![super::SCHEMA];
         used.extend_from_slice(&entry.at.timestamp().to_be_bytes());
+        let seal = &*self.seal;
         self.with_job_ids(jobs.len(), |ids| {
             transact(
                 &trees,
                 |(reports, heads, msgids, hashes, outbox, open, threads, deadlines, sigs)| {
                     let mid = entry.message_id.as_deref();
-                    if let Some(m) = mid
-                        && let Some(v) = msgids.get(m.as_bytes())?
+                    let mid_key = mid.map(|m| seal.index_key(m.as_bytes()));
+                    let sha_key = seal.index_key(content_sha256.as_bytes());
+                    if let Some(m) = &mid_key
+                        && let Some(v) = msgids.get(m.as_slice())?
                     {
                         return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
                     }
-                    if let Some(v) = hashes.get(content_sha256.as_bytes())? {
+                    if let Some(v) = hashes.get(sha_key.as_slice())? {
                         return Ok(Commit::Duplicate(decode(&v).map_err(abort)?));
                     }
                     for digest in signatures {
@@ -199,7 +218,7 @@ impl Store {
                         sigs.insert(digest.as_bytes(), used.as_slice())?;
                     }
                     let old: Report = match reports.get(key)? {
-                        Some(v) => decode(&v).map_err(abort)?,
+                        Some(v) => open_report(seal, &key, &v).map_err(abort)?,
                         None => return Err(refuse(format!("no report {id}"))),
                     };
                     let mut report = old.clone();
@@ -218,16 +237,16 @@ impl Store {
                     }
                     let mut jobs = jobs.clone();
                     jobs.extend(also(&mut report));
-                    put_report(reports, heads, &key, &report)?;
+                    put_report(seal, reports, heads, &key, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;
                     let outcome = OutcomeRef::Report(id.clone());
                     let value = encode(&outcome).map_err(abort)?;
-                    if let Some(m) = mid {
-                        msgids.insert(m.as_bytes(), value.clone())?;
-                        threads.insert(m.as_bytes(), id.as_str().as_bytes())?;
+                    if let Some(m) = &mid_key {
+                        msgids.insert(m.as_slice(), value.clone())?;
+                        threads.insert(m.as_slice(), id.as_str().as_bytes())?;
                     }
-                    hashes.insert(content_sha256.as_bytes(), value)?;
-                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    hashes.insert(sha_key.as_slice(), value)?;
+                    queue_jobs(seal, ids, (outbox, open), threads, &jobs, Some(&outcome))?;
                     Ok(Commit::Stored(outcome))
                 },
             )
@@ -236,28 +255,82 @@ impl Store {
 
     /// Messages that did not become reports, oldest first.
     pub fn intake_records(&self) -> Result<Vec<IntakeRecord>, StoreError> {
-        self.intake.iter()?.values().map(|v| decode(&v?)).collect()
+        self.intake
+            .iter()?
+            .map(|item| {
+                let (k, v) = item?;
+                self.open_intake(&k, &v)
+            })
+            .collect()
     }
 
     pub fn intake_record(&self, seq: u64) -> Result<Option<IntakeRecord>, StoreError> {
-        match self.intake.get(seq.to_be_bytes())? {
-            Some(v) => decode(&v).map(Some),
+        let key = seq.to_be_bytes();
+        match self.intake.get(key)? {
+            Some(v) => self.open_intake(&key, &v).map(Some),
             None => Ok(None),
         }
     }
 
-    /// Keeps an attachment's bytes, addressed by their SHA-256 (so the same PoC sent
-    /// twice is stored once).
+    /// An intake record as stored: sealed with the key of records of no report (it
+    /// names the sender and the Message-ID).
+    pub(super) fn sealed_intake(
+        &self,
+        seq: u64,
+        record: &IntakeRecord,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.seal.seal(
+            Kind::Intake,
+            super::seal::GENERAL,
+            &seq.to_be_bytes(),
+            &encode(record)?,
+        )
+    }
+
+    /// An intake record as stored at `key` (sealed, or clear from before sealing).
+    pub(super) fn open_intake(&self, key: &[u8], value: &[u8]) -> Result<IntakeRecord, StoreError> {
+        decode(&self.seal.open(Kind::Intake, key, value)?)
+    }
+
+    /// Keeps an attachment's bytes, addressed by a keyed hash of their SHA-256 (so
+    /// the same PoC sent twice is stored once, and the store does not say which
+    /// known file it holds), sealed with a data key of their own.
     pub fn put_attachment(&self, sha256: &str, data: &[u8]) -> Result<(), StoreError> {
         let _writing = self.writing()?;
-        if !self.attachments.contains_key(sha256.as_bytes())? {
-            self.attachments.insert(sha256.as_bytes(), data)?;
+        if self.seal.writes_clear() {
+            // As before sealing (see `seal::CLEAR_FOR_TESTS`).
+            if !self.attachments.contains_key(sha256.as_bytes())? {
+                self.attachments.insert(sha256.as_bytes(), data)?;
+            }
+            return Ok(());
+        }
+        let key = self.attachment_key(sha256);
+        if !self.attachments.contains_key(key.as_bytes())? {
+            let slot = self.seal.new_slot()?;
+            let sealed = self
+                .seal
+                .seal(Kind::Attachment, slot, key.as_bytes(), data)?;
+            self.attachments.insert(key.as_bytes(), sealed)?;
         }
         Ok(())
     }
 
+    /// An attachment's bytes by their SHA-256: sealed, or clear as written before
+    /// sealing (under the SHA-256 itself).
     pub fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.attachment_key(sha256);
+        if let Some(v) = self.attachments.get(key.as_bytes())? {
+            return self
+                .seal
+                .open(Kind::Attachment, key.as_bytes(), &v)
+                .map(Some);
+        }
         Ok(self.attachments.get(sha256.as_bytes())?.map(|v| v.to_vec()))
+    }
+
+    /// The `attachments` tree key of the bytes with this SHA-256.
+    pub(super) fn attachment_key(&self, sha256: &str) -> String {
+        self.seal.keyed_hash(sha256.as_bytes())
     }
 
     /// Records a message that was a duplicate of an earlier one, so that every
@@ -265,7 +338,8 @@ impl Store {
     pub fn record_duplicate(&self, record: IntakeRecord) -> Result<(), StoreError> {
         let _writing = self.writing()?;
         let seq = self.new_id()?;
-        self.intake.insert(seq.to_be_bytes(), encode(&record)?)?;
+        self.intake
+            .insert(seq.to_be_bytes(), self.sealed_intake(seq, &record)?)?;
         Ok(())
     }
 }
@@ -273,12 +347,13 @@ impl Store {
 /// The earlier report this message already became, by Message-ID or content; a
 /// quarantine is no such outcome.
 fn dedupe_hit<E: From<StoreError>>(
+    seal: &super::seal::Sealer,
     msgids: &TransactionalTree,
     hashes: &TransactionalTree,
     report: &NewReport,
 ) -> Result<Option<OutcomeRef>, ConflictableTransactionError<E>> {
     if let Some(mid) = &report.message_id
-        && let Some(v) = msgids.get(mid.as_bytes())?
+        && let Some(v) = msgids.get(seal.index_key(mid.as_bytes()))?
     {
         let prev: OutcomeRef = decode(&v).map_err(abort)?;
         // A message quarantined earlier may come back readable (re-sent with the
@@ -287,7 +362,7 @@ fn dedupe_hit<E: From<StoreError>>(
             return Ok(Some(prev));
         }
     }
-    if let Some(v) = hashes.get(report.content_sha256.as_bytes())? {
+    if let Some(v) = hashes.get(seal.index_key(report.content_sha256.as_bytes()))? {
         let prev: OutcomeRef = decode(&v).map_err(abort)?;
         if matches!(prev, OutcomeRef::Report(_)) {
             return Ok(Some(prev));

@@ -5,11 +5,13 @@
 use chrono::{DateTime, Utc};
 
 use super::guard::transact;
-use super::queue::{put_job, queue_jobs};
-use super::reports::{key_of, put_report, sync_deadlines};
+use super::queue::{open_job, put_job, queue_jobs, sealed_job_in};
+use super::reports::{key_of, open_report, put_report, sync_deadlines};
+use super::seal::GENERAL;
+use super::seal::Sealer;
 use super::tx::tx_error;
-use super::{DeadlineName, Event, Job, JobKind, JobState, NewJob, OutcomeRef, Report, Status};
-use super::{Store, StoreError, decode, encode};
+use super::{DeadlineName, Event, Job, JobKind, JobState, NewJob, OutcomeRef, Status};
+use super::{Store, StoreError};
 
 impl Store {
     /// When the last digest was queued.
@@ -30,10 +32,11 @@ impl Store {
             self.outbox_open.tx(),
             self.threads.tx(),
         );
+        let seal = &*self.seal;
         self.with_job_ids(jobs.len(), |ids| {
             transact(&trees, |(meta, outbox, open, threads)| {
                 meta.insert(b"last_digest", &at.timestamp().to_be_bytes())?;
-                queue_jobs(ids, (outbox, open), threads, &jobs, None)?;
+                queue_jobs(seal, ids, (outbox, open), threads, &jobs, None)?;
                 Ok(())
             })
         })?;
@@ -42,12 +45,19 @@ impl Store {
 
     /// Every queued job, oldest first.
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        self.outbox.iter()?.values().map(|v| decode(&v?)).collect()
+        self.outbox
+            .iter()?
+            .map(|item| {
+                let (k, v) = item?;
+                open_job(&self.seal, &k, &v)
+            })
+            .collect()
     }
 
     pub fn job(&self, id: u64) -> Result<Option<Job>, StoreError> {
-        match self.outbox.get(id.to_be_bytes())? {
-            Some(v) => decode(&v).map(Some),
+        let key = id.to_be_bytes();
+        match self.outbox.get(key)? {
+            Some(v) => open_job(&self.seal, &key, &v).map(Some),
             None => Ok(None),
         }
     }
@@ -82,8 +92,8 @@ impl Store {
             {
                 continue;
             }
-            if let Some(v) = self.outbox.get(k)? {
-                let job: Job = decode(&v)?;
+            if let Some(v) = self.outbox.get(&k)? {
+                let job = open_job(&self.seal, &k, &v)?;
                 // The entry and the job are written together; the job is the truth.
                 if job.state == JobState::Pending && job.next_attempt.timestamp_millis() <= now {
                     due.push(job);
@@ -98,8 +108,8 @@ impl Store {
         let mut jobs = Vec::new();
         for item in self.outbox_open.iter()? {
             let (k, _) = item?;
-            if let Some(v) = self.outbox.get(k)? {
-                jobs.push(decode(&v)?);
+            if let Some(v) = self.outbox.get(&k)? {
+                jobs.push(open_job(&self.seal, &k, &v)?);
             }
         }
         Ok(jobs)
@@ -130,16 +140,35 @@ impl Store {
         // Each job with its encoding and, for an acknowledgement, its report's key.
         // A job whose report cannot be found is saved all the same: the batch's other
         // jobs were sent and must be recorded.
-        let jobs = jobs
-            .iter()
+        // A job of a report purged while it was being sent is not saved: it would be
+        // sealed under a new data key and outlive the purge.
+        let mut kept = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            if let Some(OutcomeRef::Report(id)) = &job.outcome
+                && let Some(key) = key_of(id)
+                && self.purged.contains_key(key)?
+            {
+                continue;
+            }
+            kept.push(job);
+        }
+        let jobs = kept
+            .into_iter()
             .map(|job| {
                 let report = match &job.outcome {
                     Some(OutcomeRef::Report(id)) => key_of(id).map(|key| (key, id.as_str())),
                     _ => None,
                 };
-                Ok((job, encode(job)?, report))
+                // Sealed with its report's data key; one whose report is not found,
+                // with the key of records of no report.
+                let slot = match report {
+                    Some((key, _)) => self.report_slot(&key)?.unwrap_or(GENERAL),
+                    None => GENERAL,
+                };
+                Ok((job, sealed_job_in(&self.seal, job, slot)?, report))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let seal = &*self.seal;
         transact(
             &(
                 self.outbox.tx(),
@@ -154,7 +183,7 @@ impl Store {
                     // Whether this save is the one that gives the job up.
                     let newly_failed = job.state == JobState::Failed
                         && match outbox.get(job.id.to_be_bytes())? {
-                            Some(old) => decode::<Job>(&old)
+                            Some(old) => open_job(seal, &job.id.to_be_bytes(), &old)
                                 .map(|old| old.state != JobState::Failed)
                                 .unwrap_or(true),
                             None => true,
@@ -164,19 +193,19 @@ impl Store {
                         continue;
                     };
                     if newly_failed {
-                        note_undelivered(reports, heads, deadlines, rkey, job)?;
+                        note_undelivered(seal, reports, heads, deadlines, rkey, job)?;
                     }
                     if job.state == JobState::Sent
                         && let Some(fpr) = &job.announced_key
                     {
-                        note_announced(reports, heads, rkey, job, fpr)?;
+                        note_announced(seal, reports, heads, rkey, job, fpr)?;
                     }
                     if job.kind != JobKind::Ack {
                         continue;
                     }
                     // A reporter's answer to the acknowledgement joins the report.
                     if let Some(mid) = &job.message_id {
-                        threads.insert(mid.as_bytes(), id.as_bytes())?;
+                        threads.insert(seal.index_key(mid.as_bytes()), id.as_bytes())?;
                     }
                     if job.state != JobState::Sent {
                         continue;
@@ -185,7 +214,7 @@ impl Store {
                         continue;
                     };
                     let at = job.sent_at.unwrap_or_else(Utc::now);
-                    let Ok(old) = decode::<Report>(&old) else {
+                    let Ok(old) = open_report(seal, rkey, &old) else {
                         // Unreadable (a newer version's record): its job is saved.
                         continue;
                     };
@@ -203,7 +232,7 @@ impl Store {
                             Some(format!("acknowledgement sent to {}", job.to)),
                         ));
                     }
-                    put_report(reports, heads, rkey, &report)?;
+                    put_report(seal, reports, heads, rkey, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;
                 }
                 Ok(())
@@ -231,6 +260,7 @@ pub(crate) fn job_noun(kind: &JobKind) -> &'static str {
 /// Records on the report that `job` was given up (a permanent refusal, or its expiry
 /// passed): in the transaction that saves the job failed, so it is said once.
 fn note_undelivered<E: From<StoreError>>(
+    seal: &Sealer,
     reports: &sled::transaction::TransactionalTree,
     heads: &sled::transaction::TransactionalTree,
     deadlines: &sled::transaction::TransactionalTree,
@@ -240,7 +270,7 @@ fn note_undelivered<E: From<StoreError>>(
     let Some(old) = reports.get(rkey)? else {
         return Ok(());
     };
-    let Ok(old) = decode::<Report>(&old) else {
+    let Ok(old) = open_report(seal, rkey, &old) else {
         return Ok(());
     };
     let mut report = old.clone();
@@ -259,7 +289,7 @@ fn note_undelivered<E: From<StoreError>>(
             job.to
         )),
     ));
-    put_report(reports, heads, rkey, &report)?;
+    put_report(seal, reports, heads, rkey, &report)?;
     sync_deadlines(deadlines, Some(&old), &report)?;
     Ok(())
 }
@@ -270,6 +300,7 @@ pub(crate) const KEY_ANNOUNCED: &str = "gateway key announced";
 /// Records on the report that `job`, now sent, carried the new gateway key `fpr`;
 /// once per key.
 fn note_announced<E: From<StoreError>>(
+    seal: &Sealer,
     reports: &sled::transaction::TransactionalTree,
     heads: &sled::transaction::TransactionalTree,
     rkey: &[u8],
@@ -279,7 +310,7 @@ fn note_announced<E: From<StoreError>>(
     let Some(old) = reports.get(rkey)? else {
         return Ok(());
     };
-    let Ok(mut report) = decode::<Report>(&old) else {
+    let Ok(mut report) = open_report(seal, rkey, &old) else {
         return Ok(());
     };
     if report.key_announced(fpr) {
@@ -296,6 +327,6 @@ fn note_announced<E: From<StoreError>>(
             job.message_id.as_deref().unwrap_or("?")
         )),
     ));
-    put_report(reports, heads, rkey, &report)?;
+    put_report(seal, reports, heads, rkey, &report)?;
     Ok(())
 }

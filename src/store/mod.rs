@@ -19,6 +19,8 @@
 //! - `keys`: reporters' certificates learnt from mail; `retry`: quarantine retry.
 //! - `tx`: how a transaction is aborted, and job IDs drawn before it.
 //! - `ids`: the ID base and the restore time a restore records.
+//! - `seal`: the store key, data keys and sealed values; `shred`: sealing an earlier
+//!   version's clear store, and purging a report (crypto-shredding).
 //! - `backup`, `lock`, `permissions`: the store as a whole on disk.
 
 mod advisory_data;
@@ -39,6 +41,8 @@ mod rate;
 mod records;
 mod reports;
 mod retry;
+mod seal;
+mod shred;
 mod timeline;
 mod tx;
 
@@ -56,6 +60,9 @@ pub(crate) use lifecycle::{Detail, assignment_notice, resolve_assignee};
 pub(crate) use lock::{Holder, holder, wait_for_others};
 pub use records::*;
 pub(crate) use retry::Release;
+pub(crate) use seal::NotAStoreKey;
+pub use seal::StoreKey;
+pub use shred::{SealCost, seal_cost};
 pub(crate) use timeline::Timeline;
 
 const TREE_META: &str = "meta";
@@ -154,6 +161,14 @@ pub enum StoreError {
     /// A change a maintainer asked for that the report's state does not allow.
     #[error("{0}")]
     Refused(String),
+    /// The store key given is not the one this store was sealed with.
+    #[error(
+        "the store key does not open this store: it was sealed with another store key (is the key file or credential the right one?)"
+    )]
+    WrongKey,
+    /// The data key of a record was destroyed (`reports purge`): its content is gone.
+    #[error("store: the content sealed with data key {0} was purged")]
+    Purged(String),
     /// The store holds decrypted reports; other users must not reach it.
     #[error(
         "store: {path} can be read by other users (mode {mode:04o}); fix it with: chmod -R go-rwx {path}"
@@ -198,6 +213,8 @@ pub struct Store {
     signatures: guard::Tree,
     threads: guard::Tree,
     deadlines: guard::Tree,
+    /// Purged reports' tombstones (see [`shred`]).
+    purged: guard::Tree,
     /// Added to sled's generator: the next ID of the store this one was restored
     /// from (see [`ids`]).
     id_base: u64,
@@ -210,6 +227,8 @@ pub struct Store {
     /// When the running backup started and when the last one ended: the watchdog
     /// does not count the time writes waited for a backup as a stall.
     exports: std::sync::Arc<backup::ExportClock>,
+    /// Seals what reports say with their data keys (see [`seal`]).
+    seal: std::sync::Arc<seal::Sealer>,
     /// Marks the store open in this process until the last clone is gone; after
     /// `db`, so it goes after sled's handle.
     _open: std::sync::Arc<lock::Registration>,
@@ -231,13 +250,14 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
     }
 }
 
-/// Every value of a tree, decoded on every core: decoding dominates a listing of a
-/// large store.
-fn decode_all<T: serde::de::DeserializeOwned + Send>(
+/// Every value of a tree, opened and decoded by `open` (given key and value) on
+/// every core: decoding dominates a listing of a large store.
+fn decode_all<T: Send>(
     tree: &guard::Tree,
+    open: impl Fn(&[u8], &[u8]) -> Result<T, StoreError> + Sync,
 ) -> Result<Vec<T>, StoreError> {
-    let raw = tree.iter()?.values().collect::<Result<Vec<_>, _>>()?;
-    crate::workers::map(&raw, 512, |v| decode(v))
+    let raw = tree.iter()?.collect::<Result<Vec<_>, _>>()?;
+    crate::workers::map(&raw, 512, |(k, v)| open(k, v))
         .into_iter()
         .collect()
 }
@@ -246,31 +266,34 @@ fn decode_all<T: serde::de::DeserializeOwned + Send>(
 /// few hundred, few enough that a listing of any store stays within a few MiB.
 const DECODE_CHUNK: usize = 4096;
 
-/// Every value of a tree, in key order, decoded a chunk at a time on every core and
-/// handed to `f` one by one: memory stays bounded by the chunk, not the store.
-fn decode_each<T: serde::de::DeserializeOwned + Send>(
+/// Every value of a tree, in key order, opened and decoded by `open` (given key and
+/// value) a chunk at a time on every core and handed to `f` one by one: memory stays
+/// bounded by the chunk, not the store.
+fn decode_each<T: Send>(
     tree: &guard::Tree,
+    open: impl Fn(&[u8], &[u8]) -> Result<T, StoreError> + Sync,
     f: impl FnMut(T) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    decode_each_in(tree, DECODE_CHUNK, f)
+    decode_each_in(tree, DECODE_CHUNK, open, f)
 }
 
-fn decode_each_in<T: serde::de::DeserializeOwned + Send>(
+fn decode_each_in<T: Send>(
     tree: &guard::Tree,
     chunk: usize,
+    open: impl Fn(&[u8], &[u8]) -> Result<T, StoreError> + Sync,
     mut f: impl FnMut(T) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut values = tree.iter()?.values();
+    let mut items = tree.iter()?;
     loop {
-        let raw = values
+        let raw = items
             .by_ref()
             .take(chunk.max(1))
             .collect::<Result<Vec<_>, _>>()?;
         if raw.is_empty() {
             return Ok(());
         }
-        for decoded in crate::workers::map(&raw, 512, |v| decode::<T>(v)) {
-            f(decoded?)?;
+        for opened in crate::workers::map(&raw, 512, |(k, v)| open(k, v)) {
+            f(opened?)?;
         }
     }
 }

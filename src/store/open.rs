@@ -4,15 +4,16 @@
 
 use std::path::Path;
 
-use super::queue::open_entry;
-use super::reports::head_of;
+use super::queue::{open_entry, open_job};
+use super::reports::{open_report, sealed_report};
+use super::seal::{Sealer, StoreKey};
 use super::{INDEXES_VERSION, Job, JobState, META_INDEXES, Store, StoreError};
 use super::{TREE_ATTACHMENTS, TREE_DEADLINES, TREE_HASHES, TREE_HEADS, TREE_INTAKE};
 use super::{TREE_KEY_ADDRS, TREE_KEY_IDS, TREE_KEYS, TREE_META, TREE_MSGIDS, TREE_NOTICES};
 use super::{
     TREE_OFFERED, TREE_OUTBOX, TREE_OUTBOX_OPEN, TREE_REPORTS, TREE_SIGNATURES, TREE_THREADS,
 };
-use super::{decode, encode, lock, permissions, shown};
+use super::{lock, permissions, shown};
 
 /// Removes the snapshot files sled 0.34 left unfinished.
 ///
@@ -60,14 +61,38 @@ pub(crate) const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
 
 impl Store {
     /// Opens the store at `path`, creating it when there is none, with the default page
-    /// cache ([`DEFAULT_CACHE_BYTES`]).
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    /// cache ([`DEFAULT_CACHE_BYTES`]). Refuses a store key that is not the one its
+    /// records were sealed with.
+    pub fn open(path: &Path, key: &StoreKey) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, key, DEFAULT_CACHE_BYTES)
     }
 
     /// As [`Store::open`], with sled's page cache bounded to `cache_bytes` (sled's own
     /// default is 1 GiB, which a daemon listing a large store would keep).
-    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+    pub fn open_with_cache(
+        path: &Path,
+        key: &StoreKey,
+        cache_bytes: u64,
+    ) -> Result<Store, StoreError> {
+        Store::open_sealing(path, Sealer::new(path, key), cache_bytes)
+    }
+
+    /// Opens a store that writes in clear, as versions before sealing did: for the
+    /// tests of the migration.
+    #[cfg(test)]
+    pub(crate) fn open_writing_clear(path: &Path, key: &StoreKey) -> Result<Store, StoreError> {
+        Store::open_sealing(
+            path,
+            Sealer::new(path, key).writing_clear(),
+            DEFAULT_CACHE_BYTES,
+        )
+    }
+
+    pub(super) fn open_sealing(
+        path: &Path,
+        seal: Sealer,
+        cache_bytes: u64,
+    ) -> Result<Store, StoreError> {
         permissions::prepare(path)?;
         let locked = |holder| StoreError::Locked {
             path: shown(path),
@@ -100,6 +125,8 @@ impl Store {
                 }
             }
         };
+        // Before anything is read or written: a wrong key changes nothing.
+        seal.check_or_adopt()?;
         permissions::tighten(path)?;
         let db = super::guard::Db::new(db);
         let tree = |name: &str| db.open_tree(name);
@@ -124,23 +151,33 @@ impl Store {
             signatures: tree(TREE_SIGNATURES)?,
             threads: tree(TREE_THREADS)?,
             deadlines: tree(TREE_DEADLINES)?,
+            purged: tree(super::shred::TREE_PURGED)?,
             rate_lock: Default::default(),
             writes: Default::default(),
             exports: Default::default(),
+            seal: std::sync::Arc::new(seal),
             _open: std::sync::Arc::new(lock::Registration::new(path)),
             db,
         };
         store.build_indexes()?;
         store.migrate_key_trees()?;
+        store.seal_existing()?;
+        store.finish_purges()?;
         Ok(store)
     }
 
     /// Opens an existing store; refuses to create one. For commands that only look at
     /// the store: run from the wrong directory or with the wrong configuration, they
     /// must say which path they tried, not answer from a new, empty store.
-    pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
+    pub fn open_existing(path: &Path, key: &StoreKey) -> Result<Store, StoreError> {
         Store::check_exists(path)?;
-        Store::open(path)
+        Store::open(path, key)
+    }
+
+    /// Whether the store at `path` holds sealed records (then it has a store key of
+    /// its own, and no other may be made for it).
+    pub fn is_sealed(path: &Path) -> bool {
+        Sealer::is_sealed_store(path)
     }
 
     /// Refuses a store path that holds no store.
@@ -176,7 +213,7 @@ impl Store {
             return Ok(true);
         }
         if let Some((k, v)) = self.outbox.last()? {
-            let job: Job = decode(&v)?;
+            let job: Job = open_job(&self.seal, &k, &v)?;
             return Ok(job.state != JobState::Sent && !self.outbox_open.contains_key(&k)?);
         }
         Ok(false)
@@ -191,12 +228,19 @@ impl Store {
         self.heads.clear()?;
         for item in self.reports.iter()? {
             let (k, v) = item?;
-            self.heads.insert(k, encode(&head_of(&decode(&v)?))?)?;
+            let report = open_report(&self.seal, &k, &v)?;
+            let slot = match self.report_slot(&k)? {
+                Some(slot) => slot,
+                None => self.seal.new_slot()?,
+            };
+            self.seal.remember(&k, slot);
+            let (_, head) = sealed_report(&self.seal, slot, &k, &report)?;
+            self.heads.insert(k, head)?;
         }
         self.outbox_open.clear()?;
         for item in self.outbox.iter()? {
             let (k, v) = item?;
-            if let Some(e) = open_entry(&decode(&v)?) {
+            if let Some(e) = open_entry(&open_job(&self.seal, &k, &v)?) {
                 self.outbox_open.insert(k, &e)?;
             }
         }

@@ -3,13 +3,46 @@
 
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::seal::{GENERAL, Kind, Sealer, Slot};
 use super::tx::{Abort, abort};
-use super::{Job, JobState, NewJob, OutcomeRef, encode};
+use super::{Job, JobState, NewJob, OutcomeRef, StoreError, decode, encode};
+
+/// A job as stored: sealed with its report's data key (it may hold the report's
+/// text: a rendered notice, a maintainer's answer), else with the key of records of
+/// no report. The report's slot must be known (see [`Store::report_slot`]): inside a
+/// transaction, the report was written before its jobs.
+pub(super) fn sealed_job(seal: &Sealer, job: &Job) -> Result<Vec<u8>, StoreError> {
+    sealed_job_in(seal, job, job_slot(seal, job)?)
+}
+
+/// The slot of a job's data key: its report's, else [`GENERAL`].
+pub(super) fn job_slot(seal: &Sealer, job: &Job) -> Result<Slot, StoreError> {
+    Ok(match &job.outcome {
+        Some(OutcomeRef::Report(id)) => match super::reports::key_of(id) {
+            Some(k) if !seal.writes_clear() => seal.known(&k).ok_or_else(|| {
+                StoreError::Decode(format!("no data key known for the report {id}"))
+            })?,
+            _ => GENERAL,
+        },
+        _ => GENERAL,
+    })
+}
+
+/// A job sealed with the data key of `slot`.
+pub(super) fn sealed_job_in(seal: &Sealer, job: &Job, slot: Slot) -> Result<Vec<u8>, StoreError> {
+    seal.seal(Kind::Job, slot, &job.id.to_be_bytes(), &encode(job)?)
+}
+
+/// A job as stored at `key` (sealed, or clear from before sealing).
+pub(super) fn open_job(seal: &Sealer, key: &[u8], value: &[u8]) -> Result<Job, StoreError> {
+    decode(&seal.open(Kind::Job, key, value)?)
+}
 
 /// Queues `jobs` about `outcome` inside a transaction, under `ids` drawn before it
 /// (see [`Store::with_job_ids`]); replies with a known Message-ID join the report's
 /// thread at once.
 pub(super) fn queue_jobs(
+    seal: &Sealer,
     ids: &[u64],
     (outbox, open): (&TransactionalTree, &TransactionalTree),
     threads: &TransactionalTree,
@@ -21,10 +54,10 @@ pub(super) fn queue_jobs(
     }
     for (job, &id) in jobs.iter().zip(ids) {
         if let (Some(mid), Some(OutcomeRef::Report(report))) = (&job.message_id, outcome) {
-            threads.insert(mid.as_bytes(), report.as_str().as_bytes())?;
+            threads.insert(seal.index_key(mid.as_bytes()), report.as_str().as_bytes())?;
         }
         let job = job.clone().into_job(id, outcome.cloned());
-        put_job(outbox, open, &job, encode(&job).map_err(abort)?)?;
+        put_job(outbox, open, &job, sealed_job(seal, &job).map_err(abort)?)?;
     }
     Ok(())
 }
@@ -44,7 +77,7 @@ pub(super) fn open_entry(job: &Job) -> Option<[u8; 9]> {
     Some(v)
 }
 
-/// Writes a job (already encoded as `value`) and its `outbox_open` entry.
+/// Writes a job (already sealed as `value`, see [`sealed_job`]) and its `outbox_open` entry.
 pub(super) fn put_job<E>(
     outbox: &TransactionalTree,
     open: &TransactionalTree,

@@ -64,10 +64,12 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let _writing = self.writing()?;
         // Per mailbox, not per spelling of it: `Victim+1@` is `victim@`.
-        let key = crate::intake::normalised_address(address);
+        let key = self
+            .seal
+            .index_key(crate::intake::normalised_address(address).as_bytes());
         let stamp = now.timestamp().to_be_bytes();
         loop {
-            let old = self.notices.get(key.as_bytes())?;
+            let old = self.notices.get(&key)?;
             if let Some(prev) = &old {
                 let last = i64::from_be_bytes(<[u8; 8]>::try_from(prev.as_ref()).unwrap_or([0; 8]));
                 if now.timestamp().saturating_sub(last) < window.num_seconds() {
@@ -76,7 +78,7 @@ impl Store {
             }
             if self
                 .notices
-                .compare_and_swap(key.as_bytes(), old, Some(&stamp[..]))?
+                .compare_and_swap(&key, old, Some(&stamp[..]))?
                 .is_ok()
             {
                 return Ok(true);
@@ -124,7 +126,8 @@ impl Store {
         let now = now.timestamp();
         let mut recent = Vec::new();
         for (key, max, window) in &checks {
-            let mut counts = SendCounts::decode(self.notices.get(key.as_bytes())?.as_deref());
+            let key = self.seal.index_key(key.as_bytes());
+            let mut counts = SendCounts::decode(self.notices.get(&key)?.as_deref());
             counts.forget_before(now.saturating_sub(*window), *window);
             if counts.total() >= *max {
                 return Ok(false);
@@ -133,7 +136,8 @@ impl Store {
         }
         for ((key, _, _), (mut counts, window)) in checks.iter().zip(recent) {
             counts.add(now, window);
-            self.notices.insert(key.as_bytes(), encode(&counts.0)?)?;
+            self.notices
+                .insert(self.seal.index_key(key.as_bytes()), encode(&counts.0)?)?;
         }
         Ok(true)
     }

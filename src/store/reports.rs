@@ -8,6 +8,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::guard::transact;
 use super::queue::queue_jobs;
+use super::seal::{Kind, Sealer, Slot};
 use super::tx::{abort, refuse};
 use super::{Correspondence, DeadlineName, NewJob, NewReport, OutcomeRef, Report, ReportId};
 use super::{SCHEMA, Status, Store, StoreError, Triage, decode, decode_all, encode};
@@ -27,7 +28,7 @@ pub(super) fn key_of(id: &ReportId) -> Option<[u8; 6]> {
 }
 
 /// The open-deadline index keys of a report: due time, report, deadline.
-fn deadline_keys(report: &Report) -> Vec<Vec<u8>> {
+pub(super) fn deadline_keys(report: &Report) -> Vec<Vec<u8>> {
     let Some(key) = key_of(&report.id) else {
         return Vec::new();
     };
@@ -134,31 +135,79 @@ impl From<HeadRecord> for Report {
     }
 }
 
-/// Writes a report and its head in a transaction.
+/// Writes a report and its head in a transaction, both sealed with the report's
+/// data key (drawn from the key pool the first time).
 pub(super) fn put_report<E: From<StoreError>>(
+    seal: &Sealer,
     reports: &TransactionalTree,
     heads: &TransactionalTree,
     key: &[u8],
     report: &Report,
 ) -> Result<(), ConflictableTransactionError<E>> {
-    reports.insert(key, encode(report).map_err(abort)?)?;
-    heads.insert(key, encode(&head_of(report)).map_err(abort)?)?;
+    let slot = match seal.known(key) {
+        Some(slot) => slot,
+        None => match reports.get(key)?.and_then(|v| Sealer::slot_of(&v)) {
+            Some(slot) => slot,
+            None => seal.new_slot().map_err(abort)?,
+        },
+    };
+    seal.remember(key, slot);
+    let (full, head) = sealed_report(seal, slot, key, report).map_err(abort)?;
+    reports.insert(key, full)?;
+    heads.insert(key, head)?;
     Ok(())
 }
 
+/// A report's record and head as stored: sealed with the data key of `slot`.
+pub(super) fn sealed_report(
+    seal: &Sealer,
+    slot: Slot,
+    key: &[u8],
+    report: &Report,
+) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    Ok((
+        seal.seal(Kind::Report, slot, key, &encode(report)?)?,
+        seal.seal(Kind::Head, slot, key, &encode(&head_of(report))?)?,
+    ))
+}
+
+/// A report as stored at `key` (sealed, or clear from before sealing).
+pub(super) fn open_report(seal: &Sealer, key: &[u8], value: &[u8]) -> Result<Report, StoreError> {
+    decode(&seal.open(Kind::Report, key, value)?)
+}
+
+/// A head as stored at `key`.
+pub(super) fn open_head(seal: &Sealer, key: &[u8], value: &[u8]) -> Result<Report, StoreError> {
+    decode::<HeadRecord>(&seal.open(Kind::Head, key, value)?).map(Report::from)
+}
+
 impl Store {
+    /// The slot of the data key of the report at `key`: as met in this process, else
+    /// as its stored head names it; none for a report not stored (or stored clear).
+    /// Outside transactions only.
+    pub(super) fn report_slot(&self, key: &[u8]) -> Result<Option<Slot>, StoreError> {
+        if let Some(slot) = self.seal.known(key) {
+            return Ok(Some(slot));
+        }
+        let slot = match self.heads.get(key)?.and_then(|v| Sealer::slot_of(&v)) {
+            Some(slot) => Some(slot),
+            None => self.reports.get(key)?.and_then(|v| Sealer::slot_of(&v)),
+        };
+        if let Some(slot) = slot {
+            self.seal.remember(key, slot);
+        }
+        Ok(slot)
+    }
+
     /// All reports, oldest first.
     pub fn reports(&self) -> Result<Vec<Report>, StoreError> {
-        decode_all(&self.reports)
+        decode_all(&self.reports, |k, v| open_report(&self.seal, k, v))
     }
 
     /// All reports without their texts (no body, long fields, correspondence bodies
     /// or events), oldest first: for listings and digests, which need none of them.
     pub fn report_heads(&self) -> Result<Vec<Report>, StoreError> {
-        Ok(decode_all::<HeadRecord>(&self.heads)?
-            .into_iter()
-            .map(Report::from)
-            .collect())
+        decode_all(&self.heads, |k, v| open_head(&self.seal, k, v))
     }
 
     /// Each report head (as [`Store::report_heads`]), oldest first, handed to `f` one at
@@ -166,9 +215,9 @@ impl Store {
     /// heads at once, never all of them.
     pub fn each_report_head(
         &self,
-        mut f: impl FnMut(Report) -> Result<(), StoreError>,
+        f: impl FnMut(Report) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        super::decode_each::<HeadRecord>(&self.heads, |h| f(Report::from(h)))
+        super::decode_each(&self.heads, |k, v| open_head(&self.seal, k, v), f)
     }
 
     /// Each whole report (as [`Store::reports`]), oldest first, handed to `f` one at a
@@ -177,7 +226,7 @@ impl Store {
         &self,
         f: impl FnMut(Report) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        super::decode_each::<Report>(&self.reports, f)
+        super::decode_each(&self.reports, |k, v| open_report(&self.seal, k, v), f)
     }
 
     /// How many reports the store holds (counted on the heads, the smaller tree).
@@ -191,7 +240,7 @@ impl Store {
         };
         match self.reports.get(key)? {
             Some(v) => {
-                let r: Report = decode(&v)?;
+                let r = open_report(&self.seal, &key, &v)?;
                 // The prefix may have been changed in the config since; the numbers
                 // identify the report, but the full ID must still match.
                 Ok(r.id.as_str().eq_ignore_ascii_case(id.as_str()).then_some(r))
@@ -245,6 +294,7 @@ impl Store {
             self.threads.tx(),
             self.signatures.tx(),
         );
+        let seal = &*self.seal;
         self.with_job_ids(wanted, |ids| {
             transact(
                 &trees,
@@ -256,15 +306,15 @@ impl Store {
                         sigs.insert(digest.as_bytes(), used.as_slice())?;
                     }
                     let old: Report = match reports.get(key)? {
-                        Some(v) => decode(&v).map_err(abort)?,
+                        Some(v) => open_report(seal, &key, &v).map_err(abort)?,
                         None => return Err(refuse(format!("no report {id}"))),
                     };
                     let mut report = old.clone();
                     let jobs = f(&mut report).map_err(refuse)?;
-                    put_report(reports, heads, &key, &report)?;
+                    put_report(seal, reports, heads, &key, &report)?;
                     sync_deadlines(deadlines, Some(&old), &report)?;
                     let outcome = OutcomeRef::Report(report.id.clone());
-                    queue_jobs(ids, (outbox, open), threads, &jobs, Some(&outcome))?;
+                    queue_jobs(seal, ids, (outbox, open), threads, &jobs, Some(&outcome))?;
                     Ok(report)
                 },
             )
@@ -306,7 +356,7 @@ impl Store {
     pub fn thread_of(&self, message_id: &str) -> Result<Option<ReportId>, StoreError> {
         Ok(self
             .threads
-            .get(message_id.as_bytes())?
+            .get(self.seal.index_key(message_id.as_bytes()))?
             .and_then(|v| std::str::from_utf8(&v).ok().map(|s| s.to_string()))
             .and_then(|s| ReportId::parse_numbers(&s).map(|_| s))
             .map(ReportId::from_stored))

@@ -44,7 +44,7 @@ impl Store {
             .iter()?
             .map(|item| {
                 let (k, v) = item?;
-                Ok((super::u64_from(&k), decode(&v)?))
+                Ok((super::u64_from(&k), self.open_intake(&k, &v)?))
             })
             .collect()
     }
@@ -92,13 +92,19 @@ impl Store {
         let retried_tree = self.db.open_tree(TREE_RETRIED)?;
         let key = seq.to_be_bytes();
         let ours = encode(&OutcomeRef::Intake(seq))?;
+        let seal = &*self.seal;
         transact(
             &(self.intake.tx(), self.hashes.tx(), retried_tree.tx()),
             |(intake, hashes, retried)| {
                 let Some(v) = intake.get(key)? else {
                     return Err(refuse(format!("no quarantined message {seq}")));
                 };
-                let record: IntakeRecord = decode(&v).map_err(abort)?;
+                let record: IntakeRecord = decode(
+                    &seal
+                        .open(super::seal::Kind::Intake, &key, &v)
+                        .map_err(abort)?,
+                )
+                .map_err(abort)?;
                 if record.kind != IntakeKind::Quarantined {
                     return Err(refuse(format!(
                         "message {seq} was skipped, not quarantined: nothing to retry"
@@ -109,8 +115,9 @@ impl Store {
                 }
                 // Only when it still points here: the same bytes may have become a
                 // report since (sent again, or retried through another record).
-                if hashes.get(record.content_sha256.as_bytes())?.as_deref() == Some(&ours[..]) {
-                    hashes.remove(record.content_sha256.as_bytes())?;
+                let sha_key = seal.index_key(record.content_sha256.as_bytes());
+                if hashes.get(sha_key.as_slice())?.as_deref() == Some(&ours[..]) {
+                    hashes.remove(sha_key.as_slice())?;
                 }
                 let mark = Retried {
                     at: now,
@@ -133,7 +140,7 @@ mod tests {
     #[test]
     fn a_retry_marks_once_and_lets_the_same_bytes_be_read_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
+        let store = Store::open(dir.path(), &crate::store::StoreKey::for_tests(1)).unwrap();
         super::super::tests::fill(&store);
         let (seq, record) = store
             .intake_entries()

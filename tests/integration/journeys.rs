@@ -992,11 +992,14 @@ fn backup_restore_and_the_conversation_continues(path: KeyPath) {
     std::fs::write(&gateway_pub, w.ok(&["keys", "export"])).unwrap();
     w.stop();
 
+    // The store key is kept apart from the backups (a restore needs it).
+    let store_key = std::fs::read_to_string(w.gw.path("keys/store-key")).unwrap();
     // The host is lost: store, keys (gateway, maintainers', reporters'), inbox state.
     for dir in ["state", "keys"] {
         std::fs::remove_dir_all(w.gw.path(dir)).unwrap();
     }
     std::fs::create_dir_all(w.gw.path("keys")).unwrap();
+    write_private(&w.gw.path("keys/store-key"), &store_key);
     let (status, plain, ok) = operator.decrypt(&std::fs::read(&backup).unwrap());
     assert!(ok, "the operator cannot decrypt the backup: {status}");
     let (ok, out, err) = w.cli_with_input(

@@ -73,6 +73,9 @@
 //! - [`poison`]: issue 21's poison messages (a message that hangs the daemon is named
 //!   while it hangs and quarantined after two stops) and issue 23's clients that give
 //!   up on a daemon that does not answer (SIGSTOP).
+//! - [`sealing`]: issue 28, reports sealed at rest: canaries searched for in the
+//!   store's files (found in clear, never sealed, gone after a purge), a wrong or
+//!   missing store key, a clear store sealed in place under SIGKILL.
 //! - [`sysadmin`]: issue 18's findings on a fresh install: checks that create nothing,
 //!   credentials from a shell, a running daemon named by pid, a long store path, an
 //!   expired key.
@@ -120,6 +123,7 @@ mod publication;
 mod quickstart;
 mod refusals;
 mod review;
+mod sealing;
 mod servers;
 mod sysadmin;
 mod trust;

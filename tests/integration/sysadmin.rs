@@ -462,6 +462,8 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
             .command()
             .env("DISCLOSURED__STORE__PATH", gw.path("new/state"))
             .env("DISCLOSURED__KEYS__DIR", gw.path("new/keys"))
+            // The store key, kept apart from the backups (a restore needs it).
+            .env("DISCLOSURED__STORE__KEY_FILE", gw.path("keys/store-key"))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -531,7 +533,7 @@ fn issue_18_backups_are_encrypted_hold_the_keys_and_restore_on_a_new_host() {
     // A plain backup of the earlier format is refused: nobody signed it.
     let old = gw.path("old.backup");
     {
-        let store = disclosured::testing::store::Store::open(&gw.path("state")).unwrap();
+        let store = crate::util::open_store(&gw);
         let mut f = std::fs::File::create(&old).unwrap();
         store.export(&mut f).unwrap();
     }
@@ -650,7 +652,7 @@ fn issue_18_serve_waits_for_a_command_holding_the_store_at_start() {
     let gw = Gateway::new();
     gw.run_once();
     // This test process plays the command: it holds the store.
-    let held = disclosured::testing::store::Store::open(&gw.path("state")).unwrap();
+    let held = crate::util::open_store(&gw);
     let log = gw.path("serve.log");
     let mut child = gw
         .command()

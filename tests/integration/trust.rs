@@ -904,7 +904,7 @@ fn a_key_that_grows_with_every_message_keeps_the_store_bounded() {
     assert_eq!(reports.len(), 200);
     assert!(reports.iter().all(|r| r["signature"] == "good"));
 
-    let store = disclosured::testing::store::Store::open(&gw.path("state")).unwrap();
+    let store = crate::util::open_store(&gw);
     let kept = store.learnt_cert(&fpr).unwrap().unwrap();
     let cert = openpgp::Cert::from_bytes(&kept).unwrap();
     assert!(

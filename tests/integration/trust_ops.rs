@@ -60,7 +60,7 @@ impl Admin {
 
 /// The plaintext of a version 2 backup: `files` (path in keys.dir, contents), then
 /// the export of `store` (a store at that path, made here).
-fn backup_plaintext(files: &[(&str, &[u8])], store: &std::path::Path) -> Vec<u8> {
+fn backup_plaintext(files: &[(&str, &[u8])], store: &std::path::Path, gw: &Gateway) -> Vec<u8> {
     let mut out = b"disclosured-backup 2\n".to_vec();
     for (name, bytes) in files {
         out.push(b'F');
@@ -71,7 +71,7 @@ fn backup_plaintext(files: &[(&str, &[u8])], store: &std::path::Path) -> Vec<u8>
         out.extend(*bytes);
     }
     out.push(b'S');
-    let s = disclosured::testing::store::Store::open(store).unwrap();
+    let s = disclosured::testing::store::Store::open(store, &crate::util::store_key(gw)).unwrap();
     s.export(&mut out).unwrap();
     out
 }
@@ -94,6 +94,7 @@ fn issue_22_restore_refuses_a_backup_made_from_public_keys_and_installs_only_nam
     let plain = backup_plaintext(
         &[("maintainers/bob.asc", &bob), ("reporters/alice.asc", &bob)],
         &gw.path("attacker-store"),
+        &gw,
     );
     let crafted = [
         attacker.encrypt(&gateway_fpr, None, &plain),
@@ -164,6 +165,8 @@ fn issue_22_restore_refuses_a_backup_made_from_public_keys_and_installs_only_nam
         [
             ("DISCLOSURED__STORE__PATH", gw.path(store)),
             ("DISCLOSURED__KEYS__DIR", new_keys.clone()),
+            // The store key stays where it is: a restore needs it.
+            ("DISCLOSURED__STORE__KEY_FILE", gw.path("keys/store-key")),
         ]
     };
     // The new keys.dir holds no gateway key: the gateway's public key is trusted.
@@ -238,7 +241,7 @@ fn issue_22_restore_refuses_a_backup_made_from_public_keys_and_installs_only_nam
 fn issue_22_restore_refuses_a_next_id_of_2_pow_62_at_once() {
     let gw = Gateway::new();
     assert!(!gw.path("state").exists());
-    let mut plain = backup_plaintext(&[], &gw.path("made"));
+    let mut plain = backup_plaintext(&[], &gw.path("made"), &gw);
     // The record is `I` + u64, before `Z` + u64 at the end of the store's export.
     let at = plain.len() - 17;
     assert_eq!(plain[at - 1], b'I');
@@ -346,6 +349,8 @@ fn issue_23_a_backup_restores_on_an_empty_host_and_the_conversation_continues() 
     let kept = tempfile::tempdir().unwrap();
     std::fs::copy(&file, kept.path().join("offsite.backup")).unwrap();
     std::fs::write(kept.path().join("gateway.asc"), &exported.stdout).unwrap();
+    // And the store key (issue 28): the backup holds sealed reports without it.
+    std::fs::copy(s.gw.path("keys/store-key"), kept.path().join("store-key")).unwrap();
 
     // The old host is gone.
     let old_dir = s.gw.dir.path().to_path_buf();
@@ -367,6 +372,41 @@ fn issue_23_a_backup_restores_on_an_empty_host_and_the_conversation_continues() 
     assert!(text(&out).1.contains("gpg --decrypt"), "{:?}", text(&out));
     let decrypted = admin.gpg.run(&["--decrypt"], &backup);
     let trust = kept.path().join("gateway.asc");
+    let restore = [
+        "restore",
+        "--trust",
+        trust.to_str().unwrap(),
+        "--install-keys",
+        "gateway",
+        "-",
+    ];
+    // Without the store key: refused, naming it, and no store is left behind.
+    let out = run(&new, &[], &restore, &decrypted);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("store key") && text(&out).1.contains("store-key"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(!new.path("state").exists());
+    // With a wrong one: refused too.
+    write_private(
+        &new.path("keys/store-key"),
+        &format!("{}\n", "ab".repeat(32)),
+    );
+    let out = run(&new, &[], &restore, &decrypted);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).1.contains("another store key"),
+        "{:?}",
+        text(&out)
+    );
+    assert!(!new.path("state").exists());
+    // The kept one put back.
+    write_private(
+        &new.path("keys/store-key"),
+        &std::fs::read_to_string(kept.path().join("store-key")).unwrap(),
+    );
     let out = run(
         &new,
         &[],

@@ -205,6 +205,8 @@ pub struct Gateway {
     pub dir: tempfile::TempDir,
     pub config: PathBuf,
     counter: std::cell::Cell<u32>,
+    /// Environment given to every command of this gateway (test hooks).
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Gateway {
@@ -254,6 +256,7 @@ dir = "{root}/keys"
             dir,
             config,
             counter: std::cell::Cell::new(0),
+            env: Default::default(),
         }
     }
 
@@ -281,7 +284,20 @@ dir = "{root}/keys"
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_disclosured"));
         cmd.arg("--config").arg(&self.config);
         cmd.env_remove("RUST_LOG");
+        for (k, v) in self.env.borrow().iter() {
+            cmd.env(k, v);
+        }
         cmd
+    }
+
+    /// Gives every later command of this gateway `key=value` in its environment;
+    /// `None` takes it away again.
+    pub fn set_env(&self, key: &str, value: Option<&str>) {
+        let mut env = self.env.borrow_mut();
+        env.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            env.push((key.to_string(), v.to_string()));
+        }
     }
 
     pub fn cli(&self, args: &[&str]) -> Output {
@@ -382,6 +398,17 @@ dir = "{root}/keys"
             .map(|p| std::fs::read(p).unwrap())
             .collect()
     }
+}
+
+/// The gateway's store key (`keys generate` made it in keys.dir).
+pub fn store_key(gw: &Gateway) -> disclosured::testing::store::StoreKey {
+    let text = std::fs::read_to_string(gw.path("keys/store-key")).unwrap();
+    disclosured::testing::store::StoreKey::parse(&text).unwrap()
+}
+
+/// Opens the gateway's store in this process, with its store key.
+pub fn open_store(gw: &Gateway) -> disclosured::testing::store::Store {
+    disclosured::testing::store::Store::open(&gw.path("state"), &store_key(gw)).unwrap()
 }
 
 /// Writes a file readable by its owner only (a password or passphrase file).
