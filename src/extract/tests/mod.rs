@@ -8,10 +8,13 @@
 //! - `api`: `Fields` and `FieldName` as other modules use them.
 //! - `issue24`: the failure kinds of issue 24 (ranges, boundaries, advisory labels, severity
 //!   in prose and scores, titles under generic subjects, table and platform layouts).
+//! - `prose24`: issue 24's severity, type, credit and contact as real reports state them
+//!   (levels in sentences and header lines, type headings, contact lines with a name).
 
 mod api;
 mod content;
 mod issue24;
+mod prose24;
 mod robustness;
 mod severity;
 mod shapes;
