@@ -408,7 +408,17 @@ pub(crate) fn severity_in(value: &str) -> Option<Severity> {
 }
 
 fn severity_word(word: &str) -> Option<Severity> {
-    VOCABULARY.severity.get(&word.to_lowercase()).copied()
+    VOCABULARY.severity.get(lower(word).as_ref()).copied()
+}
+
+/// `word` in lower case, copied only when it has a capital: these look-ups run once per word
+/// of a report.
+fn lower(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(word.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(word)
+    }
 }
 
 /// CJK levels run on into the next word: "高危漏洞", "中等偏高", "긴급입니다". Longest prefix
@@ -494,7 +504,7 @@ pub(crate) fn is_fixed_label(raw: &str) -> bool {
 /// A word for a vulnerability that a level next to it qualifies ("vulnerability",
 /// "Schwachstelle", "уязвимость"); `word` as written, any case.
 pub(crate) fn is_severity_noun(word: &str) -> bool {
-    VOCABULARY.severity_nouns.contains(&word.to_lowercase())
+    VOCABULARY.severity_nouns.contains(lower(word).as_ref())
 }
 
 /// One severity word (a level of one word), any case: "crítica", "High".
