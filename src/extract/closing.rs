@@ -116,6 +116,12 @@ pub(crate) fn credited(tail: &[&str]) -> Option<(String, Option<String>)> {
         let words: Vec<&str> = line.split_whitespace().collect();
         (0..=CREDIT_LEAD_WORDS).find_map(|start| {
             (2..=4).rev().find_map(|n| {
+                // A name starts with a capital right after the label: only then is the
+                // label looked up (this runs for every word position of the last lines).
+                let next = words.get(start + n)?;
+                if !next.chars().next().is_some_and(char::is_uppercase) {
+                    return None;
+                }
                 let label = words.get(start..start + n)?.join(" ");
                 if labels::lookup(&label) != Some(super::FieldName::CreditName)
                     || !label.contains(' ')
