@@ -81,6 +81,10 @@ fn without_ecosystem(value: &str) -> String {
 
 fn credit(value: &str) -> String {
     let first = value.lines().next().unwrap_or("");
+    // "Acknowledgements\nThanks to Amara Okafor for reporting this": the person thanked.
+    if let Some((person, _)) = closing::credited(&[first]) {
+        return person;
+    }
     match closing::name_in(first) {
         Some(name) if first.contains(['(', '<', '（']) || value.lines().nth(1).is_some() => name,
         _ => value.to_owned(),
@@ -185,6 +189,15 @@ fn place(f: &mut Fields, left: &mut Leftovers, section: &Section<'_>) {
                 FieldName::CreditName => &mut f.credit_name,
                 _ => &mut f.contact,
             };
+            // BDU records give "Класс уязвимости: Уязвимость кода" before "Тип ошибки:
+            // CWE-502: …", NVD-style forms a class before the CWE: the CWE names the type.
+            let cwe = |v: &str| v.to_ascii_uppercase().contains("CWE-");
+            if field == FieldName::VulnerabilityType
+                && slot.as_deref().is_some_and(|old| !cwe(old))
+                && cwe(&value)
+            {
+                *slot = None;
+            }
             if slot.is_none() {
                 let value = match field {
                     FieldName::AffectedVersions => unbullet(&value),
@@ -238,6 +251,38 @@ pub(crate) fn fill_inline(f: &mut Fields, found: Vec<(FieldName, String)>) {
             }
         }
     }
+    split_contact(f);
+}
+
+/// "Contactgegevens: Daan Jansen, daan.jansen@example.org", "Contact: Jane Doe <jane@…>": the
+/// contact is the address, the name before it is the credit when no label gave one. "Author |
+/// wang.lei@example.com": an address alone is no name, it is the contact.
+pub(crate) fn split_contact(f: &mut Fields) {
+    if let Some(credit) = f.credit_name.as_deref()
+        && let Some(address) = closing::email_in(credit)
+        && credit.trim().trim_matches(['<', '>']) == address
+    {
+        f.contact = f.contact.take().or(Some(address));
+        f.credit_name = None;
+    }
+    let Some(contact) = f.contact.as_deref() else {
+        return;
+    };
+    let Some(address) = closing::email_in(contact) else {
+        return;
+    };
+    if contact.trim() == address {
+        return;
+    }
+    let name = closing::name_in(contact);
+    if name.is_none() && contact.lines().count() > 1 {
+        // A contact block of several lines (postal address, phone) stays as written.
+        return;
+    }
+    if f.credit_name.is_none() {
+        f.credit_name = name;
+    }
+    f.contact = Some(address);
 }
 
 /// With real sections present, only loose text (e.g. a preamble) can be the description;
@@ -272,11 +317,10 @@ fn score(f: &mut Fields, left: &Leftovers, lines: &[Line<'_>]) {
         .iter()
         .find_map(|t| prose::severity_from_value(t))
         .or_else(|| {
-            // "impact: High" in advisory headers is the level, when it is nothing else.
-            f.impact
-                .as_deref()
-                .filter(|i| i.split_whitespace().count() <= 2)
-                .and_then(crate::extract::labels::severity_in)
+            // "impact: High" in advisory headers, "Impatto sistemico\nAlto (66.41)" in CSIRT
+            // bulletins: an impact whose first line is a level alone states the level, even
+            // when unknown header lines ("homepage:", "found:") run on after it.
+            f.impact.as_deref().and_then(level_line)
         })
         .or_else(|| {
             // "CVSS score: 8.1" without a usable vector still states a severity, read from a
@@ -293,10 +337,106 @@ fn score(f: &mut Fields, left: &Leftovers, lines: &[Line<'_>]) {
         });
 }
 
+/// The level an impact's first line states when it is nothing else: "medium", "High",
+/// "Alto (66.41)"; `None` for a sentence ("High-value accounts can be taken over").
+fn level_line(impact: &str) -> Option<crate::extract::Severity> {
+    let first = impact.lines().find(|l| !l.trim().is_empty())?;
+    if first.split_whitespace().count() > 2 {
+        return None;
+    }
+    crate::extract::labels::severity_in(first)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use crate::extract::Severity;
+
+    #[test]
+    fn a_contact_with_a_name_gives_the_address() {
+        /// (credit, contact) in, (credit, contact) out.
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: &[Case<'_>] = &[
+            (
+                None,
+                Some("Daan Jansen, daan.jansen@example.org"),
+                Some("Daan Jansen"),
+                Some("daan.jansen@example.org"),
+            ),
+            (
+                Some("J. Doe"),
+                Some("Jane Doe <jane@example.org>"),
+                Some("J. Doe"),
+                Some("jane@example.org"),
+            ),
+            (
+                Some("wang.lei@example.com"),
+                None,
+                None,
+                Some("wang.lei@example.com"),
+            ),
+            (
+                Some("<anna@example.pl>"),
+                Some("anna.k@example.pl"),
+                None,
+                Some("anna.k@example.pl"),
+            ),
+            (
+                Some("Ирина Соколова"),
+                Some("i.sokolova@example.org"),
+                Some("Ирина Соколова"),
+                Some("i.sokolova@example.org"),
+            ),
+            (
+                None,
+                Some("Security team\nExample GmbH\n+49 30 1234 | sec@example.de"),
+                None,
+                Some("Security team\nExample GmbH\n+49 30 1234 | sec@example.de"),
+            ),
+            (None, Some("@jdoe on Matrix"), None, Some("@jdoe on Matrix")),
+        ];
+        for (credit, contact, want_credit, want_contact) in cases {
+            let mut f = Fields {
+                credit_name: credit.map(str::to_owned),
+                contact: contact.map(str::to_owned),
+                ..Fields::default()
+            };
+            split_contact(&mut f);
+            assert_eq!(
+                (f.credit_name.as_deref(), f.contact.as_deref()),
+                (*want_credit, *want_contact),
+                "credit {credit:?}, contact {contact:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_impact_line_that_is_a_level() {
+        let cases: &[(&str, Option<Severity>)] = &[
+            (
+                "medium\n          homepage: https://x.example\n             found: 2026-07-02",
+                Some(Severity::Medium),
+            ),
+            ("High", Some(Severity::High)),
+            ("Alto (66.41)", Some(Severity::High)),
+            (
+                "Élevé\nUn attaquant peut lire la base.",
+                Some(Severity::High),
+            ),
+            ("Высокий", Some(Severity::High)),
+            ("High-value accounts can be taken over.", None),
+            ("Un attaquant distant peut exécuter du code.", None),
+        ];
+        for (impact, want) in cases {
+            assert_eq!(level_line(impact), *want, "impact {impact:?}");
+        }
+    }
 
     #[test]
     fn clean_short_strips_wrapping_markup() {

@@ -326,10 +326,16 @@ fn plain_label_kind<'a>(t: &str, field: FieldName, inline: Option<&'a str>) -> K
             heading: false,
             listed: false,
         },
-        // A bare label line ("Description") is only trusted for section-like fields or
-        // multi-word labels; "Version" alone on a line is too likely to be prose.
+        // A bare label line ("Description") is trusted for section-like fields, multi-word
+        // labels and capitalised words ("Tipologia", "Version" as CSIRT bulletins head their
+        // fields); "version" in lower case alone on a line is too likely a wrapped sentence.
         // CJK labels have no spaces to tell them from a word of prose; they are labels alone.
-        None if bold || !is_short(field) || t.contains(' ') || t.chars().any(labels::is_cjk) => {
+        None if bold
+            || !is_short(field)
+            || t.contains(' ')
+            || t.chars().next().is_some_and(char::is_uppercase)
+            || t.chars().any(labels::is_cjk) =>
+        {
             Kind::Label {
                 field,
                 inline: None,
@@ -408,7 +414,11 @@ mod tests {
             ("**Title: SQLi in login**", "title=SQLi in login"),
             ("Description:", "description="),
             ("Description", "description#"),
-            ("Version", "text"),
+            ("Version", "affected_versions#"),
+            ("version", "text"),
+            ("Tipologia", "vulnerability_type#"),
+            ("Typ", "vulnerability_type#"),
+            ("typ", "text"),
             ("Affected versions", "affected_versions#"),
             ("## Steps to Reproduce", "steps_to_reproduce#"),
             ("### 3. Impact", "impact#"),

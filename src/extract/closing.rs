@@ -67,7 +67,14 @@ pub(crate) fn signer(text: &str) -> (Option<String>, Option<String>) {
                 name = name_in(person);
                 email = name.as_ref().and(email_in(address));
             }
-            [person, ..] => name = name_in(person),
+            // "Segnalato da Lorenzo Bianchi.": a credit sentence, not a name of four words.
+            [person, ..] => match credited(std::slice::from_ref(person)) {
+                Some((p, address)) => {
+                    name = Some(p);
+                    email = address;
+                }
+                None => name = name_in(person),
+            },
             [] => {}
         }
     }
@@ -89,28 +96,42 @@ fn closing_with_name(line: &str) -> Option<String> {
     name_in(rest.trim())
 }
 
-fn email_in(line: &str) -> Option<String> {
+pub(crate) fn email_in(line: &str) -> Option<String> {
     EMAIL
         .as_ref()?
         .find(line)
         .map(|m| m.as_str().trim_end_matches('.').to_owned())
 }
 
+/// Words a credit label may stand after in its sentence: "Vulnerabilidad descubierta por
+/// Rocío Vidal", "The issue was reported by …".
+const CREDIT_LEAD_WORDS: usize = 4;
+
 /// "Reported by Nerea Goikoetxea.", "Found by Priya Natarajan (priya@…), who…", "Thanks to
-/// Amara Okafor for reporting": a credit label of any language at the start of a line near
-/// the end, then a name; with the address when the line gives one.
-fn credited(tail: &[&str]) -> Option<(String, Option<String>)> {
+/// Amara Okafor for reporting", "Vulnerabilidad descubierta por Rocío Vidal.": a credit label
+/// of any language near the start of a line near the end, then a name; with the address when
+/// the line gives one.
+pub(crate) fn credited(tail: &[&str]) -> Option<(String, Option<String>)> {
     tail.iter().rev().find_map(|line| {
         let words: Vec<&str> = line.split_whitespace().collect();
-        (2..=4).rev().find_map(|n| {
-            let label = words.get(..n)?.join(" ");
-            if labels::lookup(&label) != Some(super::FieldName::CreditName) || !label.contains(' ')
-            {
-                return None;
-            }
-            let rest = words.get(n..)?.join(" ");
-            let person = leading_name(&rest)?;
-            Some((person, email_in(&rest)))
+        (0..=CREDIT_LEAD_WORDS).find_map(|start| {
+            (2..=4).rev().find_map(|n| {
+                // A name starts with a capital right after the label: only then is the
+                // label looked up (this runs for every word position of the last lines).
+                let next = words.get(start + n)?;
+                if !next.chars().next().is_some_and(char::is_uppercase) {
+                    return None;
+                }
+                let label = words.get(start..start + n)?.join(" ");
+                if labels::lookup(&label) != Some(super::FieldName::CreditName)
+                    || !label.contains(' ')
+                {
+                    return None;
+                }
+                let rest = words.get(start + n..)?.join(" ");
+                let person = leading_name(&rest)?;
+                Some((person, email_in(&rest)))
+            })
         })
     })
 }
@@ -257,6 +278,28 @@ mod tests {
                 None,
             ),
             ("Regards,\nthe security team of example\n", None, None),
+            // Issue 24: the credit label inside its sentence, and a credit sentence as the
+            // last line is the person it names, not a name of four words.
+            (
+                "Detalle:\nVulnerabilidad descubierta por Rocío Vidal.\n",
+                Some("Rocío Vidal"),
+                None,
+            ),
+            (
+                "Text.\n\nThe issue was reported by Jane Doe.\n",
+                Some("Jane Doe"),
+                None,
+            ),
+            (
+                "Il parametro q non è codificato.\n\nSegnalato da Lorenzo Bianchi.\n",
+                Some("Lorenzo Bianchi"),
+                None,
+            ),
+            (
+                "Text.\n\nThe flaw was reported by the vendor itself.\n",
+                None,
+                None,
+            ),
         ];
         for (text, name, email) in cases {
             let (n, e) = signer(text);

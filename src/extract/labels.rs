@@ -10,7 +10,9 @@
 //! of [`super::versions`], and (issue 24) `versions.upto|below|from|until|and|fixed` for the
 //! ranges and fixed versions of [`super::ranges`], `closing` for closing formulas,
 //! `subject.generic` for mail subjects that name no report, and `severity.context` for the
-//! words that make a severity word in a sentence a statement. Comments in the tables name
+//! words that make a severity word in a sentence a statement, `severity.noun` for the words
+//! for "vulnerability" that a level right before or after states ("vulnerabilidade crítica",
+//! "critical vulnerability"). Comments in the tables name
 //! the advisory format a label comes from. Words are compared after the same normalisation as labels (lower
 //! case, no emphasis, numbering, brackets or trailing colon, `-` and `_` as spaces). When two
 //! tables give one spelling to different fields, the earlier table wins; a unit test makes sure
@@ -90,6 +92,9 @@ struct Vocabulary {
     generic_subjects: HashSet<String>,
     /// Words that make a severity word near them a statement: "rated", "eingestuft", "评为".
     severity_context: Vec<String>,
+    /// Words for a vulnerability that a level next to them qualifies: "vulnerability",
+    /// "vulnerabilidade", "уязвимость".
+    severity_nouns: HashSet<String>,
     /// The `versions.fixed` words normalised as labels, for "Fixed in:" key lines.
     fixed_labels: HashSet<String>,
     /// Closing formulas of four or more CJK characters, which may end a longer line.
@@ -119,6 +124,7 @@ pub(crate) enum Entry {
     Closing,
     GenericSubject,
     SeverityContext,
+    SeverityNoun,
 }
 
 fn entry(key: &str) -> Option<Entry> {
@@ -146,6 +152,7 @@ fn entry(key: &str) -> Option<Entry> {
         "closing" => Entry::Closing,
         "subject.generic" => Entry::GenericSubject,
         "severity.context" => Entry::SeverityContext,
+        "severity.noun" => Entry::SeverityNoun,
         field => Entry::Field(field.parse().ok()?),
     };
     Some(entry)
@@ -227,6 +234,9 @@ impl Vocabulary {
                 self.generic_subjects.insert(key);
             }
             Entry::SeverityContext => self.severity_context.push(phrase),
+            Entry::SeverityNoun => {
+                self.severity_nouns.insert(phrase);
+            }
         }
     }
 }
@@ -386,8 +396,11 @@ fn exact(key: &str) -> Option<FieldName> {
 /// The first severity word in `value` (a severity field's value), in any language: "High",
 /// "hoch", "élevée", "高危", "높음".
 pub(crate) fn severity_in(value: &str) -> Option<Severity> {
+    // "'높음'으로", "'high'": a quoted level is still the level; an apostrophe inside a word
+    // ("it's") stays part of it.
     let words: Vec<&str> = value
         .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\''))
         .filter(|w| !w.is_empty())
         .collect();
     for (i, word) in words.iter().enumerate() {
@@ -410,19 +423,38 @@ pub(crate) fn severity_in(value: &str) -> Option<Severity> {
 }
 
 fn severity_word(word: &str) -> Option<Severity> {
-    VOCABULARY.severity.get(&word.to_lowercase()).copied()
+    VOCABULARY.severity.get(lower(word).as_ref()).copied()
 }
 
-/// CJK levels run on into the next word: "高危漏洞", "中等偏高". Longest prefix wins.
+/// `word` in lower case, copied only when it has a capital: these look-ups run once per word
+/// of a report.
+fn lower(word: &str) -> std::borrow::Cow<'_, str> {
+    if word.chars().any(char::is_uppercase) {
+        std::borrow::Cow::Owned(word.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(word)
+    }
+}
+
+/// CJK levels run on into the next word: "高危漏洞", "中等偏高", "긴급입니다". Longest prefix
+/// wins. A Hangul level of one syllable ("상", "중", "하") is a level only as a whole word:
+/// as a prefix it starts too many other words ("하는", "중요", "상태").
 fn severity_prefix(word: &str) -> Option<Severity> {
     let ends: Vec<usize> = word
         .char_indices()
         .map(|(i, c)| i + c.len_utf8())
         .take(MAX_SEVERITY_CHARS)
         .collect();
+    let hangul = word.chars().next().is_some_and(is_hangul);
     ends.iter()
+        .enumerate()
         .rev()
-        .find_map(|end| word.get(..*end).and_then(severity_word))
+        .filter(|(n, _)| !hangul || *n > 0)
+        .find_map(|(_, end)| word.get(..*end).and_then(severity_word))
+}
+
+fn is_hangul(c: char) -> bool {
+    matches!(c, '\u{ac00}'..='\u{d7af}' | '\u{1100}'..='\u{11ff}' | '\u{3130}'..='\u{318f}')
 }
 
 /// Fields whose values are short one-liners; their key lines do not swallow following prose.
@@ -482,6 +514,17 @@ pub(crate) fn is_fixed_label(raw: &str) -> bool {
         return false;
     }
     VOCABULARY.fixed_labels.contains(&normalise(raw))
+}
+
+/// A word for a vulnerability that a level next to it qualifies ("vulnerability",
+/// "Schwachstelle", "уязвимость"); `word` as written, any case.
+pub(crate) fn is_severity_noun(word: &str) -> bool {
+    VOCABULARY.severity_nouns.contains(lower(word).as_ref())
+}
+
+/// One severity word (a level of one word), any case: "crítica", "High".
+pub(crate) fn severity_of_word(word: &str) -> Option<Severity> {
+    severity_word(word)
 }
 
 /// Words that make a nearby severity word a statement ("rated", "eingestuft", "评为").
@@ -668,6 +711,22 @@ mod tests {
             ("높음", Some(Severity::High)),
             ("highway", None),
             ("unknown", None),
+            // Issue 24: a quoted level is the level.
+            ("위험도는 '높음'으로", Some(Severity::High)),
+            ("rated 'medium'", Some(Severity::Medium)),
+            ("« critique »", Some(Severity::Critical)),
+            ("it's low", Some(Severity::Low)),
+            // A one-syllable Hangul level is a whole word, not the start of another one.
+            ("긴급입니다", Some(Severity::Critical)),
+            ("상", Some(Severity::High)),
+            ("하는 경우", None),
+            ("상태 중요", Some(Severity::High)),
+            // Issue 24: the inflected levels of sentences ("als wichtig eingestuft",
+            // "jest średniej wagi", "как среднюю", "як критичну").
+            ("wichtig", Some(Severity::High)),
+            ("średniej", Some(Severity::Medium)),
+            ("среднюю", Some(Severity::Medium)),
+            ("критичну", Some(Severity::Critical)),
         ];
         for (value, want) in cases {
             assert_eq!(severity_in(value), *want, "value {value:?}");

@@ -68,7 +68,7 @@ pub fn extract(subject: Option<&str>, text: &str) -> Fields {
         // A Subject such as "Security report" names no report: the body's title line does.
         let generic = from_subject
             .as_deref()
-            .is_none_or(labels::is_generic_subject);
+            .is_none_or(|s| labels::is_generic_subject(s) || prose::bulletin_line(s));
         fields.title = if generic {
             prose::body_title(&parsed, &lines).or(from_subject)
         } else {

@@ -42,7 +42,9 @@ pub(crate) fn body_title(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Option<Stri
         }
         let alone = lines.get(i + 1).is_none_or(Line::is_blank);
         let t = line.text.trim();
-        let marking = t.to_ascii_uppercase().starts_with("TLP");
+        // "TLP:CLEAR", and a bulletin's number line above its title ("Bulletin de sécurité
+        // Kestrel KS26-007 - Critique").
+        let marking = t.to_ascii_uppercase().starts_with("TLP") || bulletin_line(t);
         if alone && !marking && !line.code && title_line(t) {
             return Some(clean_title(t)).filter(|t| !t.is_empty());
         }
@@ -52,6 +54,40 @@ pub(crate) fn body_title(parsed: &Parsed<'_>, lines: &[Line<'_>]) -> Option<Stri
         i += 1;
     }
     None
+}
+
+/// Words of a bulletin line after its generic name: the vendor, the number, the level.
+const BULLETIN_REST_WORDS: usize = 4;
+
+/// A bulletin's number line, which names a publication, not the flaw: a generic subject of
+/// any language ("Bulletin de sécurité", "Boletim de Segurança", "Security Advisory") and
+/// then only a few capitalised words or numbers, one an identifier ("Kestrel KS26-007 -
+/// Critique", "Farol FS26-008"). "Vulnerability CVE-2026-1234 in the parser" is a title.
+pub(crate) fn bulletin_line(t: &str) -> bool {
+    let words: Vec<&str> = t.split_whitespace().take(16).collect();
+    (1..=4).any(|n| {
+        let (Some(head), Some(rest)) = (words.get(..n), words.get(n..)) else {
+            return false;
+        };
+        let rest: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|w| !matches!(*w, "-" | "–" | "—" | "|" | ":" | "/"))
+            .collect();
+        let identifier = |w: &&str| {
+            w.chars().any(|c| c.is_ascii_digit())
+                && w.chars().any(|c| c.is_alphabetic() || c == '-')
+        };
+        !rest.is_empty()
+            && rest.len() <= BULLETIN_REST_WORDS
+            && rest.iter().all(|w| {
+                w.chars()
+                    .next()
+                    .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit())
+            })
+            && rest.iter().any(identifier)
+            && labels::is_generic_subject(&head.join(" "))
+    })
 }
 
 /// A line that can be a report's title: not a label line, not a sentence, not a greeting.
@@ -248,6 +284,44 @@ fn severity_in_sentence_of(lower: &str) -> Option<Severity> {
                 return found;
             }
         }
+    }
+    None
+}
+
+/// Severity given as the adjective of the word for a vulnerability, right before or after it,
+/// in any language with `severity.noun` words: "Vulnerabilidade crítica no firewall",
+/// "eine kritische Schwachstelle", "критическая уязвимость". The two words must stand in one
+/// sentence with only spaces (or a hyphen) between them; "none" is never read this way ("no
+/// vulnerability" states nothing).
+pub(crate) fn severity_by_noun(text: &str) -> Option<Severity> {
+    let text = prefix(text, 64 * 1024);
+    let mut previous: Option<(&str, bool)> = None;
+    for raw in text.split(|c: char| c.is_whitespace() || c == '-') {
+        if raw.is_empty() {
+            previous = None;
+            continue;
+        }
+        // Opening quotes and emphasis belong to no word; closing punctuation ends the pairing.
+        let word = raw.trim_start_matches(|c: char| !c.is_alphanumeric());
+        let core = word.trim_end_matches(|c: char| !c.is_alphanumeric());
+        let closed = core.len() != word.len();
+        let opened = word.len() != raw.len();
+        if let Some((before, before_closed)) = previous
+            && !before_closed
+            && !opened
+        {
+            let pair = if labels::is_severity_noun(before) {
+                labels::severity_of_word(core)
+            } else if labels::is_severity_noun(core) {
+                labels::severity_of_word(before)
+            } else {
+                None
+            };
+            if let Some(level) = pair.filter(|l| *l != Severity::None) {
+                return Some(level);
+            }
+        }
+        previous = (!core.is_empty()).then_some((core, closed));
     }
     None
 }
@@ -565,6 +639,7 @@ pub(crate) fn fill_fallbacks(fields: &mut Fields, lines: &[Line<'_>]) {
         // A stated word wins over a score; a score counts only without a vector.
         fields.stated_severity = severity_from_prose(&prose)
             .or_else(|| severity_in_sentence(&prose))
+            .or_else(|| severity_by_noun(&prose))
             .or_else(|| {
                 if fields.cvss.is_some() {
                     None

@@ -11,11 +11,14 @@
 //! - `ranges24`: the affected and fixed versions of real bulletins (fixing sentences, fix
 //!   sections, product lists, platform sentences, whole-number releases), two languages or
 //!   more per rule.
+//! - `prose24`: issue 24's severity, type, credit and contact as real reports state them
+//!   (levels in sentences and header lines, type headings, contact lines with a name).
 
 mod api;
 mod content;
 mod issue24;
 mod ranges24;
+mod prose24;
 mod robustness;
 mod severity;
 mod shapes;
