@@ -17,8 +17,8 @@
 mod api;
 mod content;
 mod issue24;
-mod ranges24;
 mod prose24;
+mod ranges24;
 mod robustness;
 mod severity;
 mod shapes;
