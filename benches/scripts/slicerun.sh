@@ -1,7 +1,7 @@
 #!/bin/bash
 # slicerun.sh CAPTURE SLICE: for each slice of SLICE messages of CAPTURE's inbox, in name order, run-once of
 # disclosured-before and disclosured-after (copies of the two binaries placed beside this script; interleaved),
-# the before and the after binary (interleaved), each on its own store that grows slice by slice;
+# each on its own store that grows slice by slice;
 # prints per slice the CPU ms/report and wall ms/report of each from run-once's own log.
 cap=$1; n=$2; here=$(cd "$(dirname "$0")" && pwd)
 orig=$(cat "$cap/.orig_root")
