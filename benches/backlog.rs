@@ -11,6 +11,13 @@
 //!    on as many workers as there are cores (the parallelism run-once uses).
 //!
 //! `cargo bench --bench backlog -- 1000 cv25519` (or `rsa4096`); `make bench` runs both.
+//!
+//! Scale: `BACKLOG_SLICE=1000 BACKLOG_ONLY_GATEWAY=1 cargo bench --bench backlog --
+//! 10000 cv25519` prints, for each slice of 1,000 messages in the order run-once
+//! handled them, the time per report of intake and of the acknowledgements sent
+//! (from the timestamps of run-once's own log lines), so that a store that slows as
+//! it grows shows as rising figures. `BACKLOG_ONLY_GATEWAY` skips the floor and the
+//! GnuPG pipeline.
 
 #![allow(
     unreachable_pub,
@@ -126,6 +133,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
+    let only_gateway = std::env::var_os("BACKLOG_ONLY_GATEWAY").is_some();
     // 2. The OpenPGP floor, in-process.
     let keyring = Keyring::load(&KeySettings {
         dir: root.join("keys"),
@@ -146,7 +154,7 @@ fn main() {
     };
     let ack = vec![b'a'; 1500];
     let t = Instant::now();
-    for raw in &messages {
+    for raw in messages.iter().filter(|_| !only_gateway) {
         let opened = open(raw, &keyring, &lookup, &[], &Limits::default()).unwrap();
         assert_eq!(
             opened.signature,
@@ -164,8 +172,9 @@ fn main() {
     std::thread::scope(|scope| {
         for _ in 0..cores {
             scope.spawn(|| {
-                while let Some(raw) =
-                    messages.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                while let Some(raw) = messages
+                    .get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    .filter(|_| !only_gateway)
                 {
                     let text = String::from_utf8_lossy(raw);
                     let armor = &text[text.find("-----BEGIN").unwrap()..];
@@ -217,19 +226,56 @@ fn main() {
         field("cpu_ms") / n as f64,
         field("peak_rss_kib") / 1024.0
     );
-    println!(
-        "  OpenPGP floor: {:.2} ms/report in one thread -> floor rate {floor_rate:.0} reports/s on {cores} cores",
-        floor * 1000.0
-    );
-    println!("  GnuPG:         {gnupg_rate:.0} reports/s with {cores} workers");
-    println!(
-        "  ratios: run-once / floor rate = {:.2}; run-once / GnuPG at the same parallelism = {:.1}",
-        rate / floor_rate,
-        rate / gnupg_rate
-    );
+    if !only_gateway {
+        println!(
+            "  OpenPGP floor: {:.2} ms/report in one thread -> floor rate {floor_rate:.0} reports/s on {cores} cores",
+            floor * 1000.0
+        );
+        println!("  GnuPG:         {gnupg_rate:.0} reports/s with {cores} workers");
+        println!(
+            "  ratios: run-once / floor rate = {:.2}; run-once / GnuPG at the same parallelism = {:.1}",
+            rate / floor_rate,
+            rate / gnupg_rate
+        );
+    }
+    if let Some(slice) = std::env::var("BACKLOG_SLICE")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        print_slices(log, slice.max(1));
+    }
     let _ = Command::new("gpgconf")
         .arg("--homedir")
         .arg(home.path())
         .args(["--kill", "all"])
         .status();
+}
+
+/// The time of each of run-once's log lines that contains `what`, in order.
+fn stamps(log: &str, what: &str) -> Vec<chrono::DateTime<chrono::FixedOffset>> {
+    log.lines()
+        .filter(|l| l.contains(what))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .collect()
+}
+
+/// Milliseconds per report in each slice of `slice` messages handled ("message
+/// handled") and acknowledgements sent ("message sent"): from the line that ended the
+/// slice before to the one that ends this one (the first slice from the first line).
+fn print_slices(log: &str, slice: usize) {
+    for (what, name) in [("message handled", "intake"), ("message sent", "sent")] {
+        let times = stamps(log, what);
+        let mut line = format!("  {name} per slice of {slice}, ms/report:");
+        let mut from = times.first().copied();
+        for chunk in times.chunks(slice) {
+            let (Some(start), Some(end)) = (from, chunk.last().copied()) else {
+                break;
+            };
+            let ms = (end - start).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+            line.push_str(&format!(" {:.2}", ms / chunk.len() as f64));
+            from = Some(end);
+        }
+        println!("{line}");
+    }
 }

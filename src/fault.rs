@@ -166,3 +166,28 @@ pub(crate) fn migration_step() {
         std::thread::sleep(std::time::Duration::from_millis(ms.min(1000)));
     }
 }
+
+/// Set to a comma-separated list of durability steps to make them fail (debug builds
+/// only): `intake-flush`, the one store flush that makes a batch of messages' outcomes
+/// durable before they leave the inbox; `outbox-sync`, the file transport's one sync
+/// of a delivery batch, before its messages take their names. The tests of what a
+/// failed step holds back.
+#[cfg(debug_assertions)]
+pub(crate) const FAIL_ENV: &str = "DISCLOSURED_TEST_FAIL";
+
+/// Whether [`FAIL_ENV`] asks the durability step `step` to fail.
+pub(crate) fn fail(step: &str) -> bool {
+    #[cfg(debug_assertions)]
+    {
+        let asked = std::env::var(FAIL_ENV).is_ok_and(|v| v.split(',').any(|s| s.trim() == step));
+        if asked {
+            tracing::warn!(step, "test fault hook: this durability step fails");
+        }
+        asked
+    }
+    #[cfg(not(debug_assertions))]
+    {
+        let _ = step;
+        false
+    }
+}

@@ -76,7 +76,7 @@ pub mod testing {
             pub use crate::daemon::control::socket_path;
         }
         pub mod maildir {
-            pub use crate::daemon::maildir::pass;
+            pub use crate::daemon::maildir::{INTAKE_BATCH, pass};
         }
         pub mod shutdown {
             pub use crate::daemon::shutdown::Shutdown;

@@ -32,7 +32,7 @@ pub(crate) fn commit<M>(
     decided: Vec<(M, Result<Outcome, MessageError>)>,
 ) -> Vec<(M, Committed)> {
     if decided.iter().any(|(_, r)| r.is_ok())
-        && let Err(e) = pipeline.store.flush()
+        && let Err(e) = flush(pipeline)
     {
         warn!(error = %e, "store flush failed; the batch stays in the inbox");
         return decided
@@ -55,6 +55,19 @@ pub(crate) fn commit<M>(
             (m, committed)
         })
         .collect()
+}
+
+/// The batch's durability point: the one store flush after its transactions, before
+/// any of its messages moves. The debug builds' fault hook can make it fail
+/// (`DISCLOSURED_TEST_FAIL=intake-flush`, see `crate::fault`).
+fn flush(pipeline: &Pipeline) -> Result<(), StoreError> {
+    if crate::fault::fail("intake-flush") {
+        return Err(StoreError::Io {
+            path: "(test fault hook)".into(),
+            source: std::io::Error::other("the batch's flush fails (test fault hook)"),
+        });
+    }
+    pipeline.store.flush()
 }
 
 /// Counts from one pass over the inbox.

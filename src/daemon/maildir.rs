@@ -24,7 +24,7 @@ use crate::store::{HeldKind, StoreError};
 /// loses none of them (each moves only after its outcome is durable); it makes at
 /// most this many be handled again, as duplicates. One flush and one sync per
 /// message made those the backlog's bottleneck.
-pub(crate) const INTAKE_BATCH: usize = 32;
+pub const INTAKE_BATCH: usize = 32;
 
 /// Messages of one batch with what became of them, in the order decided.
 type Decided<'e> = Vec<(&'e MaildirEntry, Result<Outcome, MessageError>)>;

@@ -125,6 +125,13 @@ impl Pipeline {
             .filter(|l| d.at - **l <= now && d.at - **l > d.start)
             .map(|l| format!("{key} {}", l.num_seconds()))
             .collect();
+        // No lead crossed: nothing to record, so no transaction. Every open report
+        // whose deadline falls within the longest lead comes here at every round: a
+        // transaction each made a pass over a 10,000-report store cost 1.4 s of CPU
+        // (BENCHMARKS.md, scale).
+        if crossed.is_empty() {
+            return Ok(false);
+        }
         let result = self.store.modify_report(&d.id, |r| {
             let fresh: Vec<&String> = crossed.iter().filter(|k| !r.reminded.contains(k)).collect();
             if fresh.is_empty() {

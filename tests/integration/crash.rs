@@ -251,6 +251,50 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let mut by_time = 0;
     // Starts that found a snapshot torn by the kill before (see `Store::open`).
     let mut torn_snapshots = 0;
+    // Bounds per kill: the acknowledgements sent again by one run (those written
+    // before the last kill, not yet recorded as sent: at most one delivery batch), and
+    // the messages one run finds already stored (their batch's outcomes were flushed
+    // or in flight, the messages not yet moved: the batch being committed and the one
+    // being decided beside it, see `daemon::maildir`).
+    let ack_bound = disclosured::testing::outbox::DURABLE_BATCH;
+    let replay_bound = 2 * disclosured::testing::daemon::maildir::INTAKE_BATCH;
+    let mut dup_acks_before = 0;
+    let (mut most_dup_acks, mut most_replays) = (0, 0);
+    let mut check_cycle = |cycle: &str, log: &str| {
+        // A kill before the first start created the outbox leaves none yet.
+        let (sent, bad) = if gw.path("outbox").is_dir() {
+            outbox_files(&gw)
+        } else {
+            Default::default()
+        };
+        // A kill leaves hidden temporary files (written, not yet named); the next
+        // start removes them, and the end checks that none is left.
+        let bad: Vec<&String> = bad.iter().filter(|b| !b.starts_with(".tmp-")).collect();
+        assert!(
+            bad.is_empty(),
+            "{cycle} (seed {seed}): partial outbox files: {bad:?}"
+        );
+        let answered: BTreeSet<&str> = sent.iter().map(|s| s.in_reply_to.as_str()).collect();
+        let dup_acks = sent.len() - answered.len();
+        let new_dups = dup_acks - dup_acks_before;
+        dup_acks_before = dup_acks;
+        assert!(
+            new_dups <= ack_bound,
+            "{cycle} (seed {seed}): {new_dups} acknowledgements sent again by one run \
+             (bound: one delivery batch, {ack_bound})"
+        );
+        let replays = log
+            .lines()
+            .filter(|l| l.contains("outcome=duplicate") || l.contains("outcome=\"duplicate\""))
+            .count();
+        assert!(
+            replays <= replay_bound,
+            "{cycle} (seed {seed}): {replays} messages taken again by one run (bound \
+             {replay_bound})\n{log}"
+        );
+        most_dup_acks = most_dup_acks.max(new_dups);
+        most_replays = most_replays.max(replays);
+    };
     for cycle in 0..kills {
         let done = progress(&gw);
         let left = total_steps.saturating_sub(done);
@@ -299,6 +343,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         if text.contains("removing an unfinished store snapshot") {
             torn_snapshots += 1;
         }
+        check_cycle(&format!("cycle {cycle}"), &text);
         eprintln!(
             "crash test: cycle {cycle}: {plan:?}, killed after {} ms{}; new/ {}, outbox {}",
             spawned.elapsed().as_millis(),
@@ -356,6 +401,11 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         read_log(&log)
     );
     let total = started.elapsed();
+    check_cycle("final run", &read_log(&log));
+    eprintln!(
+        "crash test: seed {seed}: at most {most_dup_acks} acknowledgements sent again and \
+         {most_replays} messages taken again by one run (bounds {ack_bound} and {replay_bound})"
+    );
 
     // Every message became exactly one report, acknowledged.
     let stored = gw.reports();
@@ -437,4 +487,137 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         most <= 1 + kills,
         "seed {seed}: one report acknowledged {most} times after {kills} kills"
     );
+}
+
+/// A gateway that knows one reporter, with `n` reports from that reporter (encrypted
+/// to the gateway and signed, made with GnuPG) waiting in its inbox; their
+/// Message-IDs without brackets. Failed sends are retried after one second.
+fn small_backlog(n: usize) -> (Gateway, Vec<String>) {
+    let gw = Gateway::new();
+    let config = std::fs::read_to_string(&gw.config).unwrap().replace(
+        "[outbox]\nkind = \"file\"\n",
+        "[outbox]\nkind = \"file\"\nretry_schedule = [\"1s\"]\nretry_jitter = 0.0\n",
+    );
+    std::fs::write(&gw.config, config).unwrap();
+    let gpg = Gpg::new();
+    gpg.import(&gw.public_key_path());
+    let gateway_fpr = gw.signing_fingerprint();
+    let signer = gpg.gen_key(REPORTERS[0]);
+    std::fs::write(gw.path("keys/reporters/r0.asc"), gpg.export(&signer)).unwrap();
+    let ids = (0..n)
+        .map(|i| {
+            let msgid = format!("<durable-{i}@example.net>");
+            let inner = entity(Some(&format!("Report {i}")), &report_text(i), &[]);
+            let armored = gpg.encrypt(&gateway_fpr, Some(&signer), &inner);
+            let headers = [
+                ("From", REPORTERS[0]),
+                ("To", GATEWAY),
+                ("Subject", "..."),
+                ("Message-ID", msgid.as_str()),
+                ("Date", "Mon, 23 Nov 2026 10:00:00 +0000"),
+                ("MIME-Version", "1.0"),
+            ];
+            gw.deliver(&pgp_mime_encrypted(&headers, &armored));
+            msgid.trim_matches(['<', '>']).to_string()
+        })
+        .collect();
+    (gw, ids)
+}
+
+/// `run-once` with the debug build's fault hook failing the durability `step`.
+fn run_once_failing(gw: &Gateway, step: &str) -> String {
+    let out = gw
+        .command()
+        .arg("run-once")
+        .env("DISCLOSURED_TEST_FAIL", step)
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "run-once failed: {log}");
+    log
+}
+
+/// How many acknowledgement files answer each report (by In-Reply-To), and the
+/// outbox's names that are not whole messages' (`.eml`).
+fn answers(gw: &Gateway) -> (BTreeMap<String, usize>, Vec<String>) {
+    let (sent, bad) = outbox_files(gw);
+    let mut by_report = BTreeMap::new();
+    for s in sent {
+        *by_report
+            .entry(s.in_reply_to.trim_matches(['<', '>']).to_string())
+            .or_default() += 1;
+    }
+    (by_report, bad)
+}
+
+/// Issue 29: a batch of messages leaves the inbox only after the one store flush that
+/// made its outcomes durable. With that flush failing, every message stays in `new/`
+/// (a crash there would have lost nothing); the next pass takes each again as a
+/// duplicate of its stored outcome: one report and one acknowledgement each.
+#[test]
+fn a_batch_whose_flush_fails_stays_in_the_inbox_and_is_replayed_once() {
+    let (gw, ids) = small_backlog(3);
+    let log = run_once_failing(&gw, "intake-flush");
+    assert!(
+        log.contains("store flush failed; the batch stays in the inbox"),
+        "{log}"
+    );
+    assert_eq!(count_files(&gw.path("inbox/new")), 3, "{log}");
+    assert_eq!(count_files(&gw.path("inbox/cur")), 0, "{log}");
+
+    let log = gw.run_once();
+    assert_eq!(count_files(&gw.path("inbox/new")), 0, "{log}");
+    assert_eq!(count_files(&gw.path("inbox/cur")), 3, "{log}");
+    let reports = gw.reports();
+    let mut stored: Vec<String> = reports
+        .iter()
+        .map(|r| r["message_id"].as_str().unwrap().to_string())
+        .collect();
+    stored.sort();
+    assert_eq!(stored, ids, "each message one report");
+    // The replay is on record as three duplicates of the stored reports.
+    let duplicates = gw
+        .quarantine()
+        .into_iter()
+        .filter(|q| {
+            q["reason"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("duplicate of report VR-")
+        })
+        .count();
+    assert_eq!(duplicates, 3, "{:?}", gw.quarantine());
+    let (by_report, bad) = answers(&gw);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(by_report.keys().cloned().collect::<Vec<_>>(), ids);
+    assert!(by_report.values().all(|&n| n == 1), "{by_report:?}");
+}
+
+/// Issue 29: a delivery batch's acknowledgements are written under temporary names
+/// and take their names only after the batch's one sync. With that sync failing, no
+/// acknowledgement shows in the outbox (nor a temporary file), the jobs wait for a
+/// retry, and the retry sends each exactly once.
+#[test]
+fn acknowledgements_show_only_after_their_batch_sync() {
+    let (gw, ids) = small_backlog(3);
+    let log = run_once_failing(&gw, "outbox-sync");
+    assert_eq!(count_files(&gw.path("inbox/cur")), 3, "{log}");
+    let left: Vec<String> = std::fs::read_dir(gw.path("outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(left.is_empty(), "written before the sync: {left:?}\n{log}");
+    let queued = gw.json(&["outbox", "list", "--json"]);
+    let queued = queued.as_array().unwrap();
+    assert_eq!(queued.len(), 3, "{queued:?}");
+
+    // Due again one second later (the configured retry schedule).
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = gw.run_once();
+    let (by_report, bad) = answers(&gw);
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(by_report.keys().cloned().collect::<Vec<_>>(), ids, "{log}");
+    assert!(by_report.values().all(|&n| n == 1), "{by_report:?}");
+    let queued = gw.json(&["outbox", "list", "--json"]);
+    assert_eq!(queued.as_array().unwrap().len(), 0, "{queued}");
 }
