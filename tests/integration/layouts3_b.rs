@@ -1,8 +1,8 @@
 //! Issue 25, defects 4 and 6: layouts real clients produce that the gateway misread.
 //! PGP/MIME encrypted with the legacy ciphers CAST5 and 3DES (eM Client 7, older
-//! German clients), which GnuPG reads and the gateway quarantined, and IDEA, read
-//! and marked the same way when the crypto backend has it and refused by name when
-//! not; a `multipart/signed` message with two
+//! German clients), which GnuPG reads and the gateway quarantined, and IDEA, refused
+//! by name when the crypto backend lacks it (Nettle, Debian's OpenSSL) and read and
+//! marked like them when it has it; a `multipart/signed` message with two
 //! binary attachments in KMail's layout, whose good signature is reported "bad" when
 //! a file holds a lone CR. GnuPG makes every OpenPGP part and is
 //! the oracle for what the verdict must be.
@@ -235,10 +235,10 @@ fn legacy_ciphers_are_read_and_marked() {
 }
 
 /// Defect 6, IDEA: GnuPG still writes it; whether the gateway reads it is its crypto
-/// backend's (BENCHMARKS.md, "Crypto backend"): OpenSSL, the default, reads it
-/// through its legacy provider, and then it is read and marked like CAST5; Nettle has
-/// no IDEA, and then the report is quarantined with the real reason, not as corrupt
-/// data.
+/// backend's (BENCHMARKS.md, "Crypto backend"): Nettle has no IDEA, nor has Debian's
+/// OpenSSL (its legacy provider has CAST5, not IDEA), and then the report is
+/// quarantined with the real reason, not as corrupt data; a backend that has it
+/// (RustCrypto, an OpenSSL built with IDEA) reads it and marks it like CAST5.
 #[test]
 #[allow(deprecated)]
 fn idea_is_read_and_marked_or_refused_by_name() {
