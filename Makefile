@@ -3,8 +3,10 @@
 
 CARGO   ?= cargo
 BIN     := target/release/disclosured
-# Build: bindgen needs libclang; sequoia's default crypto backend is nettle.
-BUILD_DEBS := libclang-dev nettle-dev pkg-config gcc
+# Build: bindgen needs libclang; sequoia's crypto backends: OpenSSL (libssl-dev) and
+# Nettle (nettle-dev), one chosen by a cargo feature (BENCHMARKS.md, "Crypto backend");
+# both are installed so that either builds.
+BUILD_DEBS := libclang-dev libssl-dev nettle-dev pkg-config gcc
 # Tests: GnuPG is the independent OpenPGP implementation the tests check against;
 # Dovecot is the IMAP server and aiosmtpd the SMTP server they run on 127.0.0.1;
 # python3-venv holds the PyPI validators (tests/validators/).
@@ -96,6 +98,8 @@ bench: deps test-deps
 	$(CARGO) bench --locked --bench imap_latency -- 200
 	$(CARGO) bench --locked --bench backlog -- 1000 cv25519
 	$(CARGO) bench --locked --bench backlog -- 1000 rsa4096
+	$(CARGO) bench --locked --bench crypto_ops -- 200 cv25519 3
+	$(CARGO) bench --locked --bench crypto_ops -- 50 rsa4096 3
 	$(CARGO) bench --locked --bench large_message -- 25 3
 	$(CARGO) bench --locked --bench store_scale -- 100000 5
 
