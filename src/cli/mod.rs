@@ -32,7 +32,7 @@ use clap::Parser;
 pub(crate) use crate::daemon::control::Sink;
 
 /// How much standard output a listing gathers before handing it to its [`Sink`].
-const SPILL_AT: usize = 64 * 1024;
+pub(crate) const SPILL_AT: usize = 64 * 1024;
 
 /// A command's output, as the terminal or the control socket will show it.
 #[derive(Default)]

@@ -1146,6 +1146,98 @@ mod tests {
     use crate::store::{Commit, OutcomeRef, Status};
     use sequoia_openpgp::serialize::Serialize;
 
+    /// A pipeline on a new store in `dir`.
+    fn pipeline(dir: &std::path::Path) -> Pipeline {
+        let root = dir.display().to_string();
+        let config = dir.join("disclosured.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[gateway]\naddress = \"security@example.org\"\n\
+                 [inbox]\nkind = \"maildir\"\npath = \"{root}/inbox\"\n\
+                 [outbox]\nkind = \"file\"\npath = \"{root}/outbox\"\n\
+                 [store]\npath = \"{root}/state\"\n[keys]\ndir = \"{root}/keys\"\n"
+            ),
+        )
+        .unwrap();
+        let settings =
+            crate::config::Settings::load_with_env(Some(&config), Vec::<(String, String)>::new())
+                .unwrap();
+        Pipeline::start(settings).unwrap().0
+    }
+
+    fn command(argv: &[&str]) -> Command {
+        let argv = std::iter::once("disclosured").chain(argv.iter().copied());
+        <super::super::args::Cli as clap::Parser>::try_parse_from(argv)
+            .unwrap()
+            .command
+    }
+
+    /// Issue 29 item 5: with a sink, a listing is handed on in pieces as it is
+    /// written (none much over [`super::super::SPILL_AT`]), which together are the
+    /// listing as it is without one; nothing gathers it whole. A sink that fails (the
+    /// client went away) ends the listing with an error.
+    #[test]
+    fn a_listing_goes_to_its_sink_in_pieces_and_stops_when_the_sink_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(dir.path());
+        for i in 0..1000 {
+            let mut report = crate::store::tests::new_report(
+                Some(&format!("<r{i}@example.net>")),
+                &format!("{i:064x}"),
+            );
+            // A control character in the title: the table makes it terminal-safe
+            // in the pieces too.
+            report.fields.title = Some(format!("Report {i} \u{1b}[2J with a title"));
+            p.store.commit_report("VR", report, Vec::new()).unwrap();
+        }
+        let request = Request {
+            argv: Vec::new(),
+            actor: "cli:test".into(),
+            file: None,
+            peer_uid: None,
+            frames: true,
+        };
+        for argv in [&["reports", "list", "--json"][..], &["reports", "list"]] {
+            let command = command(argv);
+            let whole = execute(&p, &command, &request);
+            assert_eq!(whole.code, 0, "{}", whole.stderr);
+            let pieces = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+            let into = std::sync::Arc::clone(&pieces);
+            let sink: super::super::Sink = Box::new(move |text| {
+                into.lock().unwrap().push(text);
+                Ok(())
+            });
+            let rest = execute_to(&p, &command, &request, Some(sink));
+            assert_eq!(rest.code, 0, "{}", rest.stderr);
+            let pieces = pieces.lock().unwrap();
+            assert!(pieces.len() >= 2, "{argv:?}: {} pieces", pieces.len());
+            for piece in pieces.iter() {
+                assert!(
+                    piece.len() < super::super::SPILL_AT + 4096,
+                    "{argv:?}: a piece of {} bytes",
+                    piece.len()
+                );
+            }
+            assert!(rest.stdout.len() < super::super::SPILL_AT + 4096);
+            let streamed = pieces.concat() + &rest.stdout;
+            assert_eq!(streamed, whole.stdout, "{argv:?}");
+            assert!(!streamed.contains('\u{1b}'), "{argv:?}");
+
+            // The client went away after the first piece.
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counted = std::sync::Arc::clone(&calls);
+            let gone: super::super::Sink = Box::new(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "gone"))
+            });
+            let cut = execute_to(&p, &command, &request, Some(gone));
+            assert_eq!(cut.code, 1, "{argv:?}");
+            assert!(cut.stderr.contains("cut short"), "{}", cut.stderr);
+            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
+    }
+
     /// Issue 21: a report whose researcher's key the gateway learnt from mail (not
     /// preloaded) moved to a state the researcher is told of. The notice looked the key
     /// up in the store from inside the store's transaction and waited for ever; now the
