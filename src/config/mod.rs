@@ -187,7 +187,7 @@ pub struct Retry {
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
-    /// The page cache sled may keep, in bytes (`cache_mb`; 64 MiB unless set).
+    /// The page cache sled may keep, in bytes (`cache_mb`; 8 MiB unless set).
     pub cache_bytes: u64,
 }
 

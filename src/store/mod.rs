@@ -33,6 +33,7 @@ mod keys;
 mod lifecycle;
 mod lock;
 mod open;
+pub(crate) use open::DEFAULT_CACHE_BYTES;
 mod permissions;
 mod queue;
 mod rate;
