@@ -1,6 +1,12 @@
 //! The `disclosured` binary: everything lives in the library; this only reports the
 //! error a command ends with.
 
+/// jemalloc rather than glibc's malloc: it hands the memory of a large listing back to
+/// the system (BENCHMARKS.md, "Store scale", sixth round); its settings are built in
+/// from .cargo/config.toml.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     // Everything the gateway writes (store, keys, outgoing mail, backups) holds
     // report text or secrets: private to its user, whatever the umask it was

@@ -233,8 +233,16 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         actor: actor(&settings),
         file,
         peer_uid: None,
+        frames: false,
     };
     let socket = control::socket_path(&settings.store.path);
+    // A listing goes to the terminal as it comes; a file `reports attachment` or
+    // `advisory --out` writes is taken whole first.
+    let whole = matches!(command, Command::Reports(ReportsCommand::Attachment { .. }))
+        || matches!(command, Command::Advisory(args) if args.out.is_some());
+    if !whole {
+        return streamed_command(settings, command, &request, &socket);
+    }
     let sent = match control::send(&socket, &request) {
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
             let why = super::unanswered(&settings, &e);
@@ -290,6 +298,75 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
         return save_advisory(&response.stdout, &response.stderr, out, args.draft);
     }
     print!("{}", response.stdout);
+    eprint!("{}", response.stderr);
+    Ok(ExitCode::from(response.code))
+}
+
+/// [`store_command`] for a command whose standard output goes to the terminal: from
+/// the daemon as it sends it, or as this process writes it.
+fn streamed_command(
+    settings: Settings,
+    command: &Command,
+    request: &control::Request,
+    socket: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let sent = control::send_to(socket, request, &mut stdout);
+    stdout.flush()?;
+    drop(stdout);
+    let ended = match sent {
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+            let why = super::unanswered(&settings, &e);
+            if let Command::Status { json: true } = command {
+                // A health check reads JSON whatever happens.
+                let answer = serde_json::json!({ "daemon": { "answering": false, "error": why } });
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+            }
+            bail!(why);
+        }
+        other => {
+            other.with_context(|| format!("cannot talk to the daemon on {}", socket.display()))?
+        }
+    };
+    if let Some(ended) = ended {
+        eprint!("{}", ended.stderr);
+        return Ok(ExitCode::from(ended.code));
+    }
+    // No daemon: this process opens the store, which must exist (a command run from
+    // the wrong directory must not answer from a new, empty store). `publish` is the
+    // exception: before the first start it has nothing to read there, and writes the
+    // tree without a hall of fame.
+    if let Command::Publish { dir } = command
+        && Store::check_exists(&settings.store.path).is_err()
+    {
+        return super::publish::publish_without_store(&settings, dir.as_deref());
+    }
+    Store::check_exists(&settings.store.path)?;
+    let response = match Pipeline::open_locked(settings) {
+        Ok(pipeline) => {
+            let sink: super::Sink = Box::new(|text: String| {
+                let mut stdout = std::io::stdout().lock();
+                stdout.write_all(text.as_bytes())?;
+                stdout.flush()
+            });
+            super::reports::execute_to(&pipeline, command, request, Some(sink))
+        }
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            // A daemon that is starting holds the store before its socket listens:
+            // give it a moment to answer.
+            match locked_by(&e) {
+                Some(crate::store::Holder::Process(_)) => {
+                    daemon_answer(socket, request).ok_or_else(|| explain_locked(e, socket))?
+                }
+                _ => return Err(e),
+            }
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(response.stdout.as_bytes())?;
+    stdout.flush()?;
     eprint!("{}", response.stderr);
     Ok(ExitCode::from(response.code))
 }
@@ -416,6 +493,7 @@ fn refuse_beside_a_daemon(settings: &Settings) -> anyhow::Result<()> {
         actor: actor(settings),
         file: None,
         peer_uid: None,
+        frames: false,
     };
     if let Ok(Some(_)) = control::send(&socket, &request) {
         let pid = match crate::store::holder(&settings.store.path) {
@@ -444,7 +522,11 @@ fn read_message(path: &std::path::Path) -> anyhow::Result<String> {
 }
 
 /// Runs a request that came through the control socket, inside the daemon.
-fn handle_request(pipeline: &Pipeline, mut request: control::Request) -> control::Response {
+fn handle_request(
+    pipeline: &Pipeline,
+    mut request: control::Request,
+    sink: Option<control::Sink>,
+) -> control::Response {
     // Who asked is whom the kernel says connected, not what the client wrote.
     if let Some(uid) = request.peer_uid {
         let user = super::ops::user_name(uid).unwrap_or_else(|| format!("uid{uid}"));
@@ -454,7 +536,7 @@ fn handle_request(pipeline: &Pipeline, mut request: control::Request) -> control
     match <Cli as clap::Parser>::try_parse_from(argv) {
         Ok(cli) => match &cli.command {
             command if command.runs_in_daemon() => {
-                super::reports::execute(pipeline, command, &request)
+                super::reports::execute_to(pipeline, command, &request, sink)
             }
             _ => control::Response {
                 stderr: "disclosured: only store commands run through the daemon\n".into(),

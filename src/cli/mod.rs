@@ -27,11 +27,52 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser;
 
+/// Where a long output goes while it is produced: the terminal, or the control
+/// socket's frames.
+pub(crate) use crate::daemon::control::Sink;
+
+/// How much standard output a listing gathers before handing it to its [`Sink`].
+pub(crate) const SPILL_AT: usize = 64 * 1024;
+
 /// A command's output, as the terminal or the control socket will show it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Out {
+    /// Standard output not yet handed on (all of it for a command without a sink).
     pub stdout: String,
     pub stderr: String,
+    /// Takes standard output in pieces as a listing is written ([`Out::spill`]), so a
+    /// listing of 100,000 reports is never held whole.
+    sink: Option<Sink>,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Out")
+            .field("stdout", &self.stdout)
+            .field("stderr", &self.stderr)
+            .field("sink", &self.sink.is_some())
+            .finish()
+    }
+}
+
+impl Out {
+    /// Output whose standard output goes to `sink` as it grows.
+    pub(crate) fn streaming(sink: Sink) -> Out {
+        Out {
+            sink: Some(sink),
+            ..Out::default()
+        }
+    }
+
+    /// Hands the standard output gathered so far to the sink once it is
+    /// [`SPILL_AT`] long; called between the rows of a listing. Without a sink it
+    /// keeps gathering.
+    pub(crate) fn spill(&mut self) -> std::io::Result<()> {
+        match &mut self.sink {
+            Some(sink) if self.stdout.len() >= SPILL_AT => sink(std::mem::take(&mut self.stdout)),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Parses the command line and runs the command.

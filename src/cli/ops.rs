@@ -109,6 +109,7 @@ fn daemon_status(settings: &Settings) -> std::io::Result<Option<control::Respons
         actor: "cli:doctor".into(),
         file: None,
         peer_uid: None,
+        frames: false,
     };
     control::send(&control::socket_path(&settings.store.path), &request)
 }

@@ -28,7 +28,24 @@ pub(crate) use super::Out;
 
 /// Runs a store command; the exit code is 0, 1 (not found, refused) or 2 (bad use).
 pub(crate) fn execute(p: &Pipeline, command: &Command, request: &Request) -> Response {
-    let mut out = Out::default();
+    execute_to(p, command, request, None)
+}
+
+/// As [`execute`], a listing's standard output handed to `sink` as it is written (the
+/// control socket's frames, or the terminal); the [`Response`] holds what is left.
+pub(crate) fn execute_to(
+    p: &Pipeline,
+    command: &Command,
+    request: &Request,
+    sink: Option<super::Sink>,
+) -> Response {
+    let json = command.prints_json();
+    let mut out = match sink {
+        // What the sink gets is made terminal-safe as the rest is, below.
+        Some(mut sink) if !json => Out::streaming(Box::new(move |text| sink(terminal_safe(&text)))),
+        Some(sink) => Out::streaming(sink),
+        None => Out::default(),
+    };
     let code = match run(p, command, request, &mut out) {
         Ok(code) => code,
         Err(e) => {
@@ -38,7 +55,7 @@ pub(crate) fn execute(p: &Pipeline, command: &Command, request: &Request) -> Res
     };
     // Report text reaches the terminal here: a forged report must not be able to
     // move the cursor or repaint what the maintainer reads ("Signature: good").
-    let stdout = if command.prints_json() {
+    let stdout = if json {
         out.stdout
     } else {
         terminal_safe(&out.stdout)
@@ -192,56 +209,94 @@ fn reports_list(
             && severity.is_none_or(|s| r.severity() == s)
     };
     // One head at a time (a store may hold a hundred thousand): each row is written as
-    // it is read, so memory holds one chunk of heads and the output, never every head.
-    if json {
+    // it is read and handed on every [`super::SPILL_AT`] bytes, so memory holds one
+    // chunk of heads and a piece of the output, never every head nor the listing.
+    // A sink that fails (the client went away) ends the listing.
+    let mut gone: Option<std::io::Error> = None;
+    let stop = |e: std::io::Error, gone: &mut Option<std::io::Error>| {
+        *gone = Some(e);
+        crate::store::StoreError::Refused("the output was closed".into())
+    };
+    let listed = if json {
         use serde::ser::{SerializeSeq as _, Serializer as _};
-        let mut bytes = Vec::new();
-        let mut ser = serde_json::Serializer::pretty(&mut bytes);
+        // serde_json writes a row into `row`; it is moved to the output after each.
+        let row = std::cell::RefCell::new(Vec::new());
+        let mut ser = serde_json::Serializer::pretty(Shared(&row));
         let mut seq = ser.serialize_seq(None)?;
         let mut failed = None;
-        p.store.each_report_head(|r| {
+        let listed = p.store.each_report_head(|r| {
             if failed.is_some() || !keep(&r) {
                 return Ok(());
             }
             let s = ReportSummary::of(&r, now);
-            if (!filter.overdue || !s.overdue.is_empty())
-                && let Err(e) = seq.serialize_element(&s)
-            {
-                failed = Some(e);
+            if filter.overdue && s.overdue.is_empty() {
+                return Ok(());
             }
-            Ok(())
-        })?;
+            if let Err(e) = seq.serialize_element(&s) {
+                failed = Some(anyhow::Error::from(e));
+                return Ok(());
+            }
+            if let Err(e) = take_row(&row, &mut out.stdout) {
+                failed = Some(e);
+                return Ok(());
+            }
+            out.spill().map_err(|e| stop(e, &mut gone))
+        });
         if let Some(e) = failed {
-            return Err(e.into());
+            return Err(e);
         }
-        seq.end()?;
-        let text = String::from_utf8(bytes)?;
-        if out.stdout.is_empty() {
-            // The listing may be tens of MiB: moved, not copied.
-            out.stdout = text;
-        } else {
-            out.stdout.push_str(&text);
+        if listed.is_ok() {
+            seq.end()?;
+            take_row(&row, &mut out.stdout)?;
+            out.stdout.push('\n');
         }
-        out.stdout.push('\n');
-        return Ok(0);
+        listed
+    } else {
+        writeln!(
+            out.stdout,
+            "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} TITLE",
+            "ID", "STATUS", "SEVERITY", "RECEIVED", "NEXT DEADLINE", "ASSIGNEE", "FROM"
+        )?;
+        p.store.each_report_head(|r| {
+            if !keep(&r) {
+                return Ok(());
+            }
+            let s = ReportSummary::of(&r, now);
+            if filter.overdue && s.overdue.is_empty() {
+                return Ok(());
+            }
+            table_row(&r, &s, &mut out.stdout);
+            out.spill().map_err(|e| stop(e, &mut gone))
+        })
+    };
+    match (listed, gone) {
+        (_, Some(e)) => Err(anyhow::Error::from(e).context("the listing was cut short")),
+        (Err(e), None) => Err(e.into()),
+        (Ok(()), None) => Ok(0),
     }
-    writeln!(
-        out.stdout,
-        "{:<16} {:<12} {:<9} {:<20} {:<30} {:<12} {:<24} TITLE",
-        "ID", "STATUS", "SEVERITY", "RECEIVED", "NEXT DEADLINE", "ASSIGNEE", "FROM"
-    )?;
-    p.store.each_report_head(|r| {
-        if !keep(&r) {
-            return Ok(());
-        }
-        let s = ReportSummary::of(&r, now);
-        if filter.overdue && s.overdue.is_empty() {
-            return Ok(());
-        }
-        table_row(&r, &s, &mut out.stdout);
+}
+
+/// What serde_json writes a listing into: a buffer the listing empties after each row.
+struct Shared<'a>(&'a std::cell::RefCell<Vec<u8>>);
+
+impl std::io::Write for Shared<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    })?;
-    Ok(0)
+    }
+}
+
+/// Moves what serde_json wrote for a row to the output. Between rows every string it
+/// wrote is closed, so the bytes are whole UTF-8.
+fn take_row(row: &std::cell::RefCell<Vec<u8>>, stdout: &mut String) -> anyhow::Result<()> {
+    let mut row = row.borrow_mut();
+    stdout.push_str(std::str::from_utf8(&row)?);
+    row.clear();
+    Ok(())
 }
 
 /// One line of the `reports list` table.
@@ -1135,6 +1190,98 @@ mod tests {
     use super::*;
     use crate::store::{Commit, OutcomeRef, Status};
     use sequoia_openpgp::serialize::Serialize;
+
+    /// A pipeline on a new store in `dir`.
+    fn pipeline(dir: &std::path::Path) -> Pipeline {
+        let root = dir.display().to_string();
+        let config = dir.join("disclosured.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[gateway]\naddress = \"security@example.org\"\n\
+                 [inbox]\nkind = \"maildir\"\npath = \"{root}/inbox\"\n\
+                 [outbox]\nkind = \"file\"\npath = \"{root}/outbox\"\n\
+                 [store]\npath = \"{root}/state\"\n[keys]\ndir = \"{root}/keys\"\n"
+            ),
+        )
+        .unwrap();
+        let settings =
+            crate::config::Settings::load_with_env(Some(&config), Vec::<(String, String)>::new())
+                .unwrap();
+        Pipeline::start(settings).unwrap().0
+    }
+
+    fn command(argv: &[&str]) -> Command {
+        let argv = std::iter::once("disclosured").chain(argv.iter().copied());
+        <super::super::args::Cli as clap::Parser>::try_parse_from(argv)
+            .unwrap()
+            .command
+    }
+
+    /// Issue 29 item 5: with a sink, a listing is handed on in pieces as it is
+    /// written (none much over [`super::super::SPILL_AT`]), which together are the
+    /// listing as it is without one; nothing gathers it whole. A sink that fails (the
+    /// client went away) ends the listing with an error.
+    #[test]
+    fn a_listing_goes_to_its_sink_in_pieces_and_stops_when_the_sink_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pipeline(dir.path());
+        for i in 0..1000 {
+            let mut report = crate::store::tests::new_report(
+                Some(&format!("<r{i}@example.net>")),
+                &format!("{i:064x}"),
+            );
+            // A control character in the title: the table makes it terminal-safe
+            // in the pieces too.
+            report.fields.title = Some(format!("Report {i} \u{1b}[2J with a title"));
+            p.store.commit_report("VR", report, Vec::new()).unwrap();
+        }
+        let request = Request {
+            argv: Vec::new(),
+            actor: "cli:test".into(),
+            file: None,
+            peer_uid: None,
+            frames: true,
+        };
+        for argv in [&["reports", "list", "--json"][..], &["reports", "list"]] {
+            let command = command(argv);
+            let whole = execute(&p, &command, &request);
+            assert_eq!(whole.code, 0, "{}", whole.stderr);
+            let pieces = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+            let into = std::sync::Arc::clone(&pieces);
+            let sink: super::super::Sink = Box::new(move |text| {
+                into.lock().unwrap().push(text);
+                Ok(())
+            });
+            let rest = execute_to(&p, &command, &request, Some(sink));
+            assert_eq!(rest.code, 0, "{}", rest.stderr);
+            let pieces = pieces.lock().unwrap();
+            assert!(pieces.len() >= 2, "{argv:?}: {} pieces", pieces.len());
+            for piece in pieces.iter() {
+                assert!(
+                    piece.len() < super::super::SPILL_AT + 4096,
+                    "{argv:?}: a piece of {} bytes",
+                    piece.len()
+                );
+            }
+            assert!(rest.stdout.len() < super::super::SPILL_AT + 4096);
+            let streamed = pieces.concat() + &rest.stdout;
+            assert_eq!(streamed, whole.stdout, "{argv:?}");
+            assert!(!streamed.contains('\u{1b}'), "{argv:?}");
+
+            // The client went away after the first piece.
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counted = std::sync::Arc::clone(&calls);
+            let gone: super::super::Sink = Box::new(move |_| {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "gone"))
+            });
+            let cut = execute_to(&p, &command, &request, Some(gone));
+            assert_eq!(cut.code, 1, "{argv:?}");
+            assert!(cut.stderr.contains("cut short"), "{}", cut.stderr);
+            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
+    }
 
     /// Issue 21: a report whose researcher's key the gateway learnt from mail (not
     /// preloaded) moved to a state the researcher is told of. The notice looked the key

@@ -194,7 +194,7 @@ pub(crate) const STORE_KEY_FILE: &str = "store-key";
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
-    /// The page cache sled may keep, in bytes (`cache_mb`; 64 MiB unless set).
+    /// The page cache sled may keep, in bytes (`cache_mb`; 8 MiB unless set).
     pub cache_bytes: u64,
     /// The store key that seals reports at rest: `store.key_file` or
     /// `store.key_credential`, by default the file `store-key` in `keys.dir`.

@@ -167,9 +167,9 @@ fn maintainers_mail_and_reporter_states_are_checked() {
 }
 
 #[test]
-fn store_cache_defaults_to_64_mib_and_is_bounded() {
+fn store_cache_defaults_to_8_mib_and_is_bounded() {
     let s = Settings::load_with_env(None, Vec::new()).unwrap();
-    assert_eq!(s.store.cache_bytes, 64 << 20);
+    assert_eq!(s.store.cache_bytes, 8 << 20);
     let s = load("[store]\npath = \"s\"\ncache_mb = 256\n", &[]).unwrap();
     assert_eq!(s.store.cache_bytes, 256 << 20);
     for bad in ["0", "7", "4097"] {

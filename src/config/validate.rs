@@ -523,15 +523,17 @@ fn maintainers(raw: &[RawMaintainer], base: &Base, problems: &mut Problems) -> V
     maintainers
 }
 
-/// sled's page cache: 64 MiB unless set; between 8 MiB and 4 GiB.
+/// sled's page cache: 8 MiB unless set; between 8 MiB and 4 GiB.
 fn store_cache(mb: Option<u64>, problems: &mut Problems) -> u64 {
-    const DEFAULT_MB: u64 = 64;
+    // The store's own default, which kept the daemon under 100 MiB after listing
+    // 100,000 reports (BENCHMARKS.md, "Store scale", sixth round).
+    const DEFAULT_MB: u64 = crate::store::DEFAULT_CACHE_BYTES >> 20;
     match mb {
         None => DEFAULT_MB << 20,
         Some(mb @ 8..=4096) => mb << 20,
         Some(mb) => {
             problems.push(format!(
-                "store.cache_mb: {mb} is outside 8 to 4096 (MiB of page cache; 64 when unset)"
+                "store.cache_mb: {mb} is outside 8 to 4096 (MiB of page cache; 8 when unset)"
             ));
             DEFAULT_MB << 20
         }

@@ -8,6 +8,13 @@
 //! standard error and the length of standard output) followed by standard output's
 //! bytes as they are: a listing of 100,000 reports is 74 MiB, which escaped inside
 //! JSON and parsed again cost a quarter of its time.
+//!
+//! A client that asks for frames (`frames: true`, which this version's clients do)
+//! gets standard output as the command writes it instead, so neither side holds a
+//! whole listing: the line `{"frames":true}`, then frames of a 4-byte big-endian
+//! length and that many bytes, an empty frame, and last a JSON line with the exit
+//! code and standard error. An answer that ends before that last line was cut short
+//! (the daemon died or failed midway), and the client says so.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -38,6 +45,10 @@ pub(crate) struct Request {
     /// daemon: the actor recorded is derived from it, never taken from the client.
     #[serde(skip)]
     pub peer_uid: Option<u32>,
+    /// The client reads standard output in frames, as it is written (see the
+    /// module's description); a daemon of an earlier version ignores it.
+    #[serde(default)]
+    pub frames: bool,
 }
 
 /// What the command printed, and its exit code.
@@ -55,14 +66,40 @@ pub(crate) struct Response {
 struct Header {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stdout: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     stdout_bytes: Option<u64>,
+    /// Standard output follows in frames; the exit code and standard error come in a
+    /// [`Trailer`] after them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    frames: bool,
+    #[serde(default)]
+    stderr: String,
+    #[serde(default)]
+    code: u8,
+}
+
+/// The line after the frames: how the command ended.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Trailer {
     stderr: String,
     code: u8,
 }
 
-/// Runs a request against the daemon's pipeline; supplied by the command line.
-pub(crate) type Handler = Arc<dyn Fn(&Pipeline, Request) -> Response + Send + Sync>;
+/// The longest frame the daemon sends (a listing hands on 64 KiB at a time); a longer
+/// length is a garbled answer, not a reason to allocate.
+const MAX_FRAME: usize = 16 * 1024 * 1024;
+
+/// How many pieces of output may wait for the socket: the command stops when the
+/// client reads slowly, rather than the daemon gathering the listing.
+const FRAMES_IN_FLIGHT: usize = 4;
+
+/// Where a command running in the daemon hands standard output as it writes it (see
+/// [`crate::cli`]'s `Out`): an error means the client went away.
+pub(crate) type Sink = Box<dyn FnMut(String) -> std::io::Result<()> + Send>;
+
+/// Runs a request against the daemon's pipeline; supplied by the command line. With a
+/// sink, standard output may go there in pieces; the [`Response`] holds the rest.
+pub(crate) type Handler = Arc<dyn Fn(&Pipeline, Request, Option<Sink>) -> Response + Send + Sync>;
 
 /// The longest path a Unix socket address holds (`sun_path` is 108 bytes on Linux,
 /// with its terminating NUL).
@@ -175,8 +212,41 @@ fn subcommand(argv: &[String]) -> Option<&str> {
 /// answer that does not come within [`timeout_for`] is an error of kind
 /// [`std::io::ErrorKind::TimedOut`].
 pub(crate) fn send(socket: &Path, request: &Request) -> std::io::Result<Option<Response>> {
+    let mut stdout = Vec::new();
+    let Some(end) = send_to(socket, request, &mut stdout)? else {
+        return Ok(None);
+    };
+    let stdout = String::from_utf8(stdout)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+    Ok(Some(Response {
+        stdout,
+        stderr: end.stderr,
+        code: end.code,
+    }))
+}
+
+/// How a command that ran in the daemon ended (its standard output went to the
+/// writer given to [`send_to`]).
+#[derive(Debug)]
+pub(crate) struct Ended {
+    pub stderr: String,
+    pub code: u8,
+}
+
+/// Sends a request to a running daemon and copies its standard output to `stdout`
+/// as it arrives. `Ok(None)` when no daemon listens there. An answer cut short (the
+/// daemon died midway) is an error of kind [`std::io::ErrorKind::UnexpectedEof`]
+/// saying how much arrived: what was written to `stdout` is then incomplete. No
+/// piece of the answer may take longer than [`timeout_for`] to come.
+pub(crate) fn send_to(
+    socket: &Path,
+    request: &Request,
+    stdout: &mut dyn Write,
+) -> std::io::Result<Option<Ended>> {
     let timeout = timeout_for(request);
-    match send_within(socket, request, timeout) {
+    let mut request = request.clone();
+    request.frames = true;
+    match send_within(socket, &request, timeout, stdout) {
         Err(e)
             if matches!(
                 e.kind(),
@@ -200,7 +270,8 @@ fn send_within(
     socket: &Path,
     request: &Request,
     timeout: Duration,
-) -> std::io::Result<Option<Response>> {
+    stdout: &mut dyn Write,
+) -> std::io::Result<Option<Ended>> {
     let stream = match with_short_path(socket, |p| std::os::unix::net::UnixStream::connect(p)) {
         Ok(s) => s,
         Err(e)
@@ -225,26 +296,79 @@ fn send_within(
     reader.read_line(&mut answer)?;
     let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
     let header: Header = serde_json::from_str(&answer).map_err(|e| invalid(e.to_string()))?;
-    let stdout = match (header.stdout, header.stdout_bytes) {
-        (Some(text), _) => text,
-        (None, Some(n)) => {
-            let mut bytes = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-            std::io::Read::take(&mut reader, n).read_to_end(&mut bytes)?;
-            if bytes.len() as u64 != n {
-                return Err(invalid(format!(
-                    "the daemon's answer ended after {} of {n} bytes",
-                    bytes.len()
-                )));
-            }
-            String::from_utf8(bytes).map_err(|e| invalid(e.to_string()))?
+    match (header.frames, header.stdout, header.stdout_bytes) {
+        (true, _, _) => read_frames(&mut reader, stdout).map(Some),
+        (false, Some(text), _) => {
+            stdout.write_all(text.as_bytes())?;
+            Ok(Some(Ended {
+                stderr: header.stderr,
+                code: header.code,
+            }))
         }
-        (None, None) => String::new(),
+        (false, None, n) => {
+            let n = n.unwrap_or(0);
+            let copied = std::io::copy(&mut Read::take(&mut reader, n), stdout)?;
+            if copied != n {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the daemon's answer ended after {copied} of {n} bytes"),
+                ));
+            }
+            Ok(Some(Ended {
+                stderr: header.stderr,
+                code: header.code,
+            }))
+        }
+    }
+}
+
+/// Copies frames to `stdout` until the empty one, then reads the trailer.
+fn read_frames(reader: &mut impl BufRead, stdout: &mut dyn Write) -> std::io::Result<Ended> {
+    let mut received: u64 = 0;
+    let cut = |received: u64, what: &str| {
+        std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!(
+                "the daemon's answer ended {what}, after {received} bytes of output: the output is incomplete (did the daemon stop? see its log)"
+            ),
+        )
     };
-    Ok(Some(Response {
-        stdout,
-        stderr: header.stderr,
-        code: header.code,
-    }))
+    loop {
+        let mut len = [0u8; 4];
+        match reader.read_exact(&mut len) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return Err(cut(received, "midway"));
+            }
+            Err(e) => return Err(e),
+        }
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 {
+            break;
+        }
+        if len > MAX_FRAME {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("the daemon sent a frame of {len} bytes, over the {MAX_FRAME} allowed"),
+            ));
+        }
+        let copied = std::io::copy(&mut Read::take(&mut *reader, len as u64), stdout)?;
+        received += copied;
+        if copied != len as u64 {
+            return Err(cut(received, "midway"));
+        }
+    }
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    if !line.ends_with('\n') {
+        return Err(cut(received, "before saying how the command ended"));
+    }
+    let trailer: Trailer = serde_json::from_str(&line)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+    Ok(Ended {
+        stderr: trailer.stderr,
+        code: trailer.code,
+    })
 }
 
 /// Listens on the control socket until shutdown.
@@ -305,27 +429,89 @@ async fn answer(
     let mut reader = tokio::io::BufReader::new(read).take(MAX_REQUEST as u64);
     let mut line = String::new();
     reader.read_line(&mut line).await?;
-    let response = match serde_json::from_str::<Request>(&line) {
-        Ok(mut request) => {
-            request.peer_uid = peer_uid;
-            info!(command = %request.argv.first().map(String::as_str).unwrap_or("-"), actor = %request.actor, "control request");
-            tokio::task::spawn_blocking(move || handler(&pipeline, request))
-                .await
-                .unwrap_or_else(|e| Response {
-                    stderr: format!("disclosured: the command failed in the daemon: {e}\n"),
-                    code: 1,
-                    ..Response::default()
-                })
+    let mut request = match serde_json::from_str::<Request>(&line) {
+        Ok(request) => request,
+        Err(e) => {
+            let response = Response {
+                stderr: format!("disclosured: bad control request: {e}\n"),
+                code: 2,
+                ..Response::default()
+            };
+            return write_whole(&mut write, response).await;
         }
-        Err(e) => Response {
-            stderr: format!("disclosured: bad control request: {e}\n"),
-            code: 2,
-            ..Response::default()
-        },
     };
+    request.peer_uid = peer_uid;
+    info!(command = %request.argv.first().map(String::as_str).unwrap_or("-"), actor = %request.actor, "control request");
+    let failed = |e: tokio::task::JoinError| Response {
+        stderr: format!("disclosured: the command failed in the daemon: {e}\n"),
+        code: 1,
+        ..Response::default()
+    };
+    if !request.frames {
+        // A client of an earlier version: the whole output after one header.
+        let response = tokio::task::spawn_blocking(move || handler(&pipeline, request, None))
+            .await
+            .unwrap_or_else(failed);
+        return write_whole(&mut write, response).await;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(FRAMES_IN_FLIGHT);
+    let sink: Sink = Box::new(move |text: String| {
+        tx.blocking_send(text).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+        })
+    });
+    let command = tokio::task::spawn_blocking(move || handler(&pipeline, request, Some(sink)));
+    let mut line = serde_json::to_vec(&Header {
+        frames: true,
+        ..Header::default()
+    })?;
+    line.push(b'\n');
+    // A client that stops reading ends the command: `rx` goes, the sink fails.
+    let sent = async {
+        write.write_all(&line).await?;
+        while let Some(text) = rx.recv().await {
+            write_frame(&mut write, text.as_bytes()).await?;
+        }
+        Ok::<_, std::io::Error>(())
+    }
+    .await;
+    drop(rx);
+    let response = command.await.unwrap_or_else(failed);
+    sent?;
+    write_frame(&mut write, response.stdout.as_bytes()).await?;
+    write.write_all(&0u32.to_be_bytes()).await?;
+    let mut line = serde_json::to_vec(&Trailer {
+        stderr: response.stderr,
+        code: response.code,
+    })?;
+    line.push(b'\n');
+    write.write_all(&line).await?;
+    write.shutdown().await
+}
+
+/// One frame of standard output (none for nothing: the empty frame ends them).
+async fn write_frame(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    bytes: &[u8],
+) -> std::io::Result<()> {
+    for piece in bytes.chunks(MAX_FRAME) {
+        let len = u32::try_from(piece.len()).unwrap_or(u32::MAX);
+        write.write_all(&len.to_be_bytes()).await?;
+        write.write_all(piece).await?;
+    }
+    Ok(())
+}
+
+/// The answer for a client that does not read frames: a header with the length of
+/// standard output, then its bytes.
+async fn write_whole(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    response: Response,
+) -> std::io::Result<()> {
     let header = Header {
         stdout: None,
         stdout_bytes: Some(response.stdout.len() as u64),
+        frames: false,
         stderr: response.stderr,
         code: response.code,
     };
@@ -348,6 +534,7 @@ mod tests {
             actor: "cli:t".into(),
             file: None,
             peer_uid: None,
+            frames: false,
         };
         // The override is for the integration tests; no unit test sets it.
         assert!(std::env::var_os(TIMEOUT_ENV).is_none());
@@ -380,11 +567,17 @@ mod tests {
             actor: "cli:t".into(),
             file: None,
             peer_uid: None,
+            frames: false,
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let client = path.clone();
         std::thread::spawn(move || {
-            let _ = tx.send(send_within(&client, &request, Duration::from_millis(300)));
+            let _ = tx.send(send_within(
+                &client,
+                &request,
+                Duration::from_millis(300),
+                &mut Vec::new(),
+            ));
         });
         // Bounded here too: without the client's timeout this test fails, not hangs.
         let e = rx
@@ -421,6 +614,7 @@ mod tests {
             actor: "cli:test".into(),
             file: None,
             peer_uid: None,
+            frames: false,
         }
     }
 
@@ -474,12 +668,13 @@ mod tests {
 
     #[test]
     fn reads_output_after_the_header_line_and_from_an_older_daemon() {
-        // This version: the header, then standard output as it is (quotes, newlines,
-        // non-ASCII text included).
+        // A daemon that answers a client not asking for frames: the header, then
+        // standard output as it is (quotes, newlines, non-ASCII text included).
         let stdout = "{\"id\": \"VR-2026-0001\"}\nZürich \"quoted\"\n".repeat(1000);
         let mut answer = serde_json::to_vec(&Header {
             stdout: None,
             stdout_bytes: Some(stdout.len() as u64),
+            frames: false,
             stderr: "warning\n".into(),
             code: 3,
         })
@@ -506,5 +701,115 @@ mod tests {
         let err = send(&path, &request()).unwrap_err();
         server.join().unwrap();
         assert!(err.to_string().contains("after 9 of 100 bytes"), "{err}");
+    }
+
+    /// Frames as this version's daemon sends them: `{"frames":true}`, frames, an
+    /// empty frame, the trailer.
+    fn framed(pieces: &[&[u8]], end: bool, trailer: Option<&str>) -> Vec<u8> {
+        let mut answer = b"{\"frames\":true}\n".to_vec();
+        for p in pieces {
+            answer.extend_from_slice(&u32::try_from(p.len()).unwrap().to_be_bytes());
+            answer.extend_from_slice(p);
+        }
+        if end {
+            answer.extend_from_slice(&[0, 0, 0, 0]);
+        }
+        if let Some(t) = trailer {
+            answer.extend_from_slice(t.as_bytes());
+        }
+        answer
+    }
+
+    #[test]
+    fn frames_are_copied_as_they_come_and_an_answer_cut_short_is_an_error() {
+        let whole = framed(
+            &[
+                b"[\n  {\"id\": 1}",
+                b",\n  {\"id\": \"Z\xc3\xbcrich\"}",
+                b"\n]\n",
+            ],
+            true,
+            Some("{\"stderr\":\"warning\\n\",\"code\":3}\n"),
+        );
+        let (_dir, path, server) = answering(whole);
+        let mut stdout = Vec::new();
+        let ended = send_to(&path, &request(), &mut stdout).unwrap().unwrap();
+        server.join().unwrap();
+        assert_eq!(
+            stdout,
+            "[\n  {\"id\": 1},\n  {\"id\": \"Zürich\"}\n]\n".as_bytes()
+        );
+        assert_eq!((ended.stderr.as_str(), ended.code), ("warning\n", 3));
+
+        // The daemon died after two frames: what came is kept, and the error says
+        // the output is incomplete and how much of it arrived.
+        for (answer, what) in [
+            (framed(&[b"abc", b"de"], false, None), "midway"),
+            // Cut inside a frame.
+            (
+                {
+                    let mut a = framed(&[b"abc"], false, None);
+                    a.extend_from_slice(&[0, 0, 0, 9, b'x']);
+                    a
+                },
+                "midway",
+            ),
+            // Every frame, but not how the command ended.
+            (framed(&[b"abc", b"de"], true, None), "before saying how"),
+            (
+                framed(&[b"abc", b"de"], true, Some("{\"stderr\":\"\",")),
+                "before saying how",
+            ),
+        ] {
+            let (_dir, path, server) = answering(answer);
+            let mut stdout = Vec::new();
+            let err = send_to(&path, &request(), &mut stdout).unwrap_err();
+            server.join().unwrap();
+            assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof, "{err}");
+            let text = err.to_string();
+            assert!(text.contains(what) && text.contains("incomplete"), "{text}");
+            assert!(stdout.starts_with(b"abc"), "{stdout:?}");
+            assert!(
+                text.contains(&format!("after {} bytes", stdout.len())),
+                "{text}"
+            );
+        }
+
+        // A length no daemon sends is refused before anything is allocated for it.
+        let mut garbled = b"{\"frames\":true}\n".to_vec();
+        garbled.extend_from_slice(&u32::MAX.to_be_bytes());
+        let (_dir, path, server) = answering(garbled);
+        let err = send_to(&path, &request(), &mut Vec::new()).unwrap_err();
+        server.join().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    }
+
+    /// The request a client of this version sends asks for frames; one from an
+    /// earlier version (no `frames`) is read as not asking.
+    #[test]
+    fn clients_ask_for_frames_and_older_requests_parse() {
+        let old: Request =
+            serde_json::from_str(r#"{"argv":["reports","list"],"actor":"cli:x","file":null}"#)
+                .unwrap();
+        assert!(!old.frames);
+        let (_dir, path, server) = {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("store.sock");
+            let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+            let server = std::thread::spawn(move || {
+                let (stream, _) = listener.accept().unwrap();
+                let mut line = String::new();
+                BufReader::new(&stream).read_line(&mut line).unwrap();
+                (&stream)
+                    .write_all(&framed(&[], true, Some("{\"stderr\":\"\",\"code\":0}\n")))
+                    .unwrap();
+                line
+            });
+            (dir, path, server)
+        };
+        send(&path, &request()).unwrap().unwrap();
+        let line = server.join().unwrap();
+        let sent: Request = serde_json::from_str(&line).unwrap();
+        assert!(sent.frames, "{line}");
     }
 }

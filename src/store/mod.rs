@@ -35,6 +35,7 @@ mod keys;
 mod lifecycle;
 mod lock;
 mod open;
+pub(crate) use open::DEFAULT_CACHE_BYTES;
 mod permissions;
 mod queue;
 mod rate;
@@ -283,13 +284,25 @@ fn decode_each_in<T: Send>(
     open: impl Fn(&[u8], &[u8]) -> Result<T, StoreError> + Sync,
     mut f: impl FnMut(T) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut items = tree.iter()?;
+    // Each value is read by its key rather than from the iterator: sled's page cache
+    // (`lru.rs`) acts on a shard of pages only after 64 recorded accesses, and an
+    // iterator records one per leaf of about a dozen values, so one pass over a tree
+    // left most of its leaves in memory whatever `cache_capacity` said (the whole
+    // heads tree of a large store: BENCHMARKS.md, "Store scale"). A read by key
+    // records an access per value, and the cache evicts as the pass goes.
+    let mut keys = tree.iter()?.keys();
     loop {
-        let raw = items
-            .by_ref()
-            .take(chunk.max(1))
-            .collect::<Result<Vec<_>, _>>()?;
-        if raw.is_empty() {
+        let mut raw = Vec::with_capacity(chunk.max(1));
+        let mut taken = 0;
+        for key in keys.by_ref().take(chunk.max(1)) {
+            taken += 1;
+            let key = key?;
+            // Gone since the iterator passed it (removed meanwhile): skipped.
+            if let Some(value) = tree.get(&key)? {
+                raw.push((key, value));
+            }
+        }
+        if taken == 0 {
             return Ok(());
         }
         for opened in crate::workers::map(&raw, 512, |(k, v)| open(k, v)) {

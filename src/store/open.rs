@@ -57,7 +57,7 @@ fn remove_unfinished_snapshots(path: &Path) -> Result<(), StoreError> {
 }
 
 /// The page cache a store gets unless the configuration sets one (`store.cache_mb`).
-pub(crate) const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+pub(crate) const DEFAULT_CACHE_BYTES: u64 = 8 << 20;
 
 impl Store {
     /// Opens the store at `path`, creating it when there is none, with the default page

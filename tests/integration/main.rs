@@ -30,6 +30,8 @@
 //!   accepted, revised and exited by signed mail and the command line, each refusal,
 //!   and the researcher told of each step.
 //! - [`daemon`]: `serve` picks up a report, answers it, and stops on a signal.
+//! - [`control_stream`]: issue 29, a large listing streamed through the control socket,
+//!   byte for byte as without a daemon, and a daemon killed midway is an error.
 //! - [`crash`]: `serve` killed with SIGKILL at random moments over a backlog.
 //! - [`keys`]: a GnuPG-made passphrase-protected key through `keys import`, start-up
 //!   errors when it cannot be unlocked, `keys rotate`, and the journald log format.
@@ -97,6 +99,7 @@
 
 mod advisory;
 mod advisory_rules;
+mod control_stream;
 mod conversation;
 mod crash;
 mod daemon;
