@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use disclosured::testing::intake::Mailbox;
 use disclosured::testing::policy::Deadlines;
-use disclosured::testing::store::{NewReport, Store};
+use disclosured::testing::store::NewReport;
 
 use crate::util::*;
 
@@ -23,7 +23,7 @@ const REPORTS: usize = 3000;
 /// Every report is a month old, so no deadline passes while the test runs, and none
 /// has a job the daemon would act on: the listings stay the same.
 fn fill(gw: &Gateway, n: usize) {
-    let store = Store::open(&gw.path("state")).unwrap();
+    let store = open_store(gw);
     let start = Utc::now() - chrono::Duration::days(30);
     for i in 0..n {
         let at = start + chrono::Duration::seconds(i64::try_from(i).unwrap());
