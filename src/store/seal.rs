@@ -165,6 +165,9 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// How many unwrapped data keys a process keeps at most (about 100 bytes each).
+const KEY_CACHE: usize = 4096;
+
 /// The store's sealing: the wrapping key, the data keys met so far, the key pool.
 pub(super) struct Sealer {
     dir: PathBuf,
@@ -172,7 +175,7 @@ pub(super) struct Sealer {
     general: Key,
     mac: Key,
     check: Key,
-    /// Data keys unwrapped so far, by slot (listings read every head).
+    /// Data keys unwrapped lately, by slot (at most [`KEY_CACHE`]).
     keys: Mutex<HashMap<Slot, Arc<Key>>>,
     /// Each report's slot, by its tree key, as met in its records or drawn for it.
     reports: Mutex<HashMap<Vec<u8>, Slot>>,
@@ -450,10 +453,14 @@ impl Sealer {
             return Err(StoreError::Purged(format!("slot {slot}")));
         }
         let key = Arc::new(self.unwrap_key(slot, &bytes)?);
-        self.keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(slot, key.clone());
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: a listing unwraps every report's key once, and a cache of them all
+        // would grow with the store. Unwrapping again costs a read of the pool file
+        // (in the page cache) and one AEAD open of 32 bytes.
+        if keys.len() >= KEY_CACHE {
+            keys.clear();
+        }
+        keys.insert(slot, key.clone());
         Ok(key)
     }
 
@@ -546,7 +553,10 @@ impl Sealer {
         let key = self.data_key(slot)?;
         let clear = aead_open(&key, &record_ad(kind, slot, tree_key), sealed)
             .ok_or_else(|| bad("does not open (altered, or moved from another record)"))?;
-        if matches!(kind, Kind::Report | Kind::Head) {
+        // A whole report is opened to be changed, and its jobs then need its slot; a
+        // head is opened by listings, which read every report once: remembering those
+        // would keep a map of the whole store in memory.
+        if matches!(kind, Kind::Report) {
             self.remember(tree_key, slot);
         }
         Ok(clear)
@@ -744,6 +754,40 @@ mod tests {
             fresh.open(Kind::Report, b"k1", &sealed),
             Err(StoreError::Purged(_))
         ));
+    }
+
+    /// A listing opens every head once: the process keeps at most [`KEY_CACHE`] data
+    /// keys and remembers no report's slot from a head, so its memory does not grow
+    /// with the store; every value still opens, from the pool file when not cached.
+    #[test]
+    fn reading_every_head_keeps_a_bounded_key_cache_and_no_slot_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Sealer::new(dir.path(), &StoreKey::for_tests(7));
+        s.check_or_adopt().unwrap();
+        let n = KEY_CACHE + 300;
+        let heads: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .map(|i| {
+                let key = format!("r{i}").into_bytes();
+                let slot = s.new_slot().unwrap();
+                let sealed = s.seal(Kind::Head, slot, &key, b"\x01{}").unwrap();
+                (key, sealed)
+            })
+            .collect();
+        let reader = Sealer::new(dir.path(), &StoreKey::for_tests(7));
+        for _ in 0..2 {
+            for (key, sealed) in &heads {
+                assert_eq!(reader.open(Kind::Head, key, sealed).unwrap(), b"\x01{}");
+            }
+        }
+        assert!(reader.keys.lock().unwrap().len() <= KEY_CACHE);
+        assert!(reader.reports.lock().unwrap().is_empty());
+        // A whole report opened (to be changed) is remembered: its jobs need its slot.
+        let slot = reader.new_slot().unwrap();
+        let report = reader
+            .seal(Kind::Report, slot, b"r-full", b"\x01{}")
+            .unwrap();
+        reader.open(Kind::Report, b"r-full", &report).unwrap();
+        assert_eq!(reader.known(b"r-full"), Some(slot));
     }
 
     #[test]
