@@ -28,7 +28,6 @@
 )]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -41,36 +40,7 @@ const REPORT: &str = "Title: SQL injection in login form\nVulnerability type: SQ
 mod gpg_support;
 #[path = "support/run_once.rs"]
 mod run_support;
-use gpg_support::gpg;
-
-fn fingerprint(home: &Path, who: &str) -> String {
-    let out = String::from_utf8(gpg(home, &["--with-colons", "--list-keys", who], b"")).unwrap();
-    out.lines()
-        .find(|l| l.starts_with("fpr:"))
-        .unwrap()
-        .split(':')
-        .nth(9)
-        .unwrap()
-        .to_string()
-}
-
-/// A signing primary key with an encryption subkey: ed25519 + cv25519, or RSA-4096
-/// for both (GnuPG's `--quick-gen-key ... rsa4096 default` makes no encryption key).
-fn gen_key(home: &Path, uid: &str, algo: &str) -> String {
-    let (primary, sub) = if algo == "rsa4096" {
-        ("rsa4096", "rsa4096")
-    } else {
-        ("ed25519", "cv25519")
-    };
-    gpg(
-        home,
-        &["--quick-gen-key", uid, primary, "sign", "never"],
-        b"",
-    );
-    let fpr = fingerprint(home, uid);
-    gpg(home, &["--quick-add-key", &fpr, sub, "encr", "never"], b"");
-    fpr
-}
+use gpg_support::{gen_key, gpg};
 
 fn main() {
     // sequoia makes `anyhow` errors in its normal course (looking for a binding

@@ -29,7 +29,6 @@
 )]
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -38,35 +37,7 @@ use disclosured::testing::crypto::{KeySource, Keyring, SignatureStatus, open, se
 
 #[path = "support/gpg.rs"]
 mod gpg_support;
-use gpg_support::gpg;
-
-fn fingerprint(home: &Path, who: &str) -> String {
-    let out = String::from_utf8(gpg(home, &["--with-colons", "--list-keys", who], b"")).unwrap();
-    out.lines()
-        .find(|l| l.starts_with("fpr:"))
-        .unwrap()
-        .split(':')
-        .nth(9)
-        .unwrap()
-        .to_string()
-}
-
-/// A signing primary key with an encryption subkey, as the backlog bench makes them.
-fn gen_key(home: &Path, uid: &str, algo: &str) -> String {
-    let (primary, sub) = if algo == "rsa4096" {
-        ("rsa4096", "rsa4096")
-    } else {
-        ("ed25519", "cv25519")
-    };
-    gpg(
-        home,
-        &["--quick-gen-key", uid, primary, "sign", "never"],
-        b"",
-    );
-    let fpr = fingerprint(home, uid);
-    gpg(home, &["--quick-add-key", &fpr, sub, "encr", "never"], b"");
-    fpr
-}
+use gpg_support::{gen_key, gpg};
 
 /// An RFC 5322 message whose text/plain body is the armored OpenPGP message.
 fn mail(i: usize, armored: &[u8]) -> Vec<u8> {

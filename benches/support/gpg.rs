@@ -36,3 +36,35 @@ pub fn gpg(home: &Path, args: &[&str], stdin: &[u8]) -> Vec<u8> {
     assert!(out.status.success(), "gpg {args:?}");
     out.stdout
 }
+
+/// The fingerprint of `who`'s key in `home`.
+#[allow(dead_code)] // not every bench makes keys
+pub fn fingerprint(home: &Path, who: &str) -> String {
+    let out = String::from_utf8(gpg(home, &["--with-colons", "--list-keys", who], b"")).unwrap();
+    out.lines()
+        .find(|l| l.starts_with("fpr:"))
+        .unwrap()
+        .split(':')
+        .nth(9)
+        .unwrap()
+        .to_string()
+}
+
+/// A signing primary key with an encryption subkey: ed25519 + cv25519, or RSA-4096
+/// for both (GnuPG's `--quick-gen-key ... rsa4096 default` makes no encryption key).
+#[allow(dead_code)] // not every bench makes keys
+pub fn gen_key(home: &Path, uid: &str, algo: &str) -> String {
+    let (primary, sub) = if algo == "rsa4096" {
+        ("rsa4096", "rsa4096")
+    } else {
+        ("ed25519", "cv25519")
+    };
+    gpg(
+        home,
+        &["--quick-gen-key", uid, primary, "sign", "never"],
+        b"",
+    );
+    let fpr = fingerprint(home, uid);
+    gpg(home, &["--quick-add-key", &fpr, sub, "encr", "never"], b"");
+    fpr
+}
