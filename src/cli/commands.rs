@@ -245,13 +245,7 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     }
     let sent = match control::send(&socket, &request) {
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-            let why = super::unanswered(&settings, &e);
-            if let Command::Status { json: true } = command {
-                // A health check reads JSON whatever happens.
-                let answer = serde_json::json!({ "daemon": { "answering": false, "error": why } });
-                println!("{}", serde_json::to_string_pretty(&answer)?);
-            }
-            bail!(why);
+            return Err(not_answering(&settings, command, &e));
         }
         other => {
             other.with_context(|| format!("cannot talk to the daemon on {}", socket.display()))?
@@ -302,6 +296,20 @@ fn store_command(settings: Settings, command: &Command) -> anyhow::Result<ExitCo
     Ok(ExitCode::from(response.code))
 }
 
+/// The error of a command whose daemon did not answer in time; `status --json` also
+/// prints the JSON a health check reads whatever happens.
+fn not_answering(settings: &Settings, command: &Command, e: &std::io::Error) -> anyhow::Error {
+    let why = super::unanswered(settings, e);
+    if let Command::Status { json: true } = command {
+        let answer = serde_json::json!({ "daemon": { "answering": false, "error": why } });
+        match serde_json::to_string_pretty(&answer) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return e.into(),
+        }
+    }
+    anyhow::anyhow!(why)
+}
+
 /// [`store_command`] for a command whose standard output goes to the terminal: from
 /// the daemon as it sends it, or as this process writes it.
 fn streamed_command(
@@ -317,13 +325,7 @@ fn streamed_command(
     drop(stdout);
     let ended = match sent {
         Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-            let why = super::unanswered(&settings, &e);
-            if let Command::Status { json: true } = command {
-                // A health check reads JSON whatever happens.
-                let answer = serde_json::json!({ "daemon": { "answering": false, "error": why } });
-                println!("{}", serde_json::to_string_pretty(&answer)?);
-            }
-            bail!(why);
+            return Err(not_answering(&settings, command, &e));
         }
         other => {
             other.with_context(|| format!("cannot talk to the daemon on {}", socket.display()))?

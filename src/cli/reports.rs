@@ -1290,22 +1290,7 @@ mod tests {
     #[test]
     fn a_state_change_is_told_to_a_researcher_whose_key_was_learnt_from_mail() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().display().to_string();
-        let config = dir.path().join("disclosured.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[gateway]\naddress = \"security@example.org\"\n\
-                 [inbox]\nkind = \"maildir\"\npath = \"{root}/inbox\"\n\
-                 [outbox]\nkind = \"file\"\npath = \"{root}/outbox\"\n\
-                 [store]\npath = \"{root}/state\"\n[keys]\ndir = \"{root}/keys\"\n"
-            ),
-        )
-        .unwrap();
-        let settings =
-            crate::config::Settings::load_with_env(Some(&config), Vec::<(String, String)>::new())
-                .unwrap();
-        let (p, _) = Pipeline::start(settings).unwrap();
+        let p = pipeline(dir.path());
 
         // The researcher's key, kept as the intake keeps an attached key.
         let (cert, _) =
