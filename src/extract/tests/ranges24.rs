@@ -46,10 +46,7 @@ fn fixing_sentences_name_fixed_versions() {
         ),
         ("es-none", "La versión 5.2.1 también es vulnerable.\n", &[]),
     ];
-    for (name, text, fixed) in cases {
-        let fields = extract(Some("x"), text);
-        assert_eq!(fields.fixed_versions, *fixed, "case {name}: {fields:#?}");
-    }
+    check_fixed(cases);
 }
 
 /// A fixing sentence leaves out the versions it names as affected ("up to 4.2", "4.0 bis
@@ -68,10 +65,7 @@ fn fixing_sentences_leave_out_affected_bounds() {
             &["2.4.1"],
         ),
     ];
-    for (name, text, fixed) in cases {
-        let fields = extract(Some("x"), text);
-        assert_eq!(fields.fixed_versions, *fixed, "case {name}: {fields:#?}");
-    }
+    check_fixed(cases);
 }
 
 /// On a "Fixed in:" key line every version is fixed, not only the first of a list.
@@ -89,10 +83,7 @@ fn fixed_key_lines_give_every_version() {
             &["3.1.4", "2.9.9"],
         ),
     ];
-    for (name, text, fixed) in cases {
-        let fields = extract(Some("x"), text);
-        assert_eq!(fields.fixed_versions, *fixed, "case {name}: {fields:#?}");
-    }
+    check_fixed(cases);
 }
 
 /// The versions a fix section tells to install are fixed versions; scores and the
@@ -121,10 +112,7 @@ fn fix_sections_name_fixed_versions() {
             &["1.4.3"],
         ),
     ];
-    for (name, text, fixed) in cases {
-        let fields = extract(Some("x"), text);
-        assert_eq!(fields.fixed_versions, *fixed, "case {name}: {fields:#?}");
-    }
+    check_fixed(cases);
 }
 
 /// The header row of a revision table ("Version  Datum  Beschreibung") is no label; an
@@ -199,10 +187,7 @@ fn versions_of_every_list_item_after_another_label() {
             ],
         ),
     ];
-    for (name, text, ranges) in cases {
-        let fields = extract(Some("x"), text);
-        assert_eq!(ranges_of(&fields), *ranges, "case {name}: {fields:#?}");
-    }
+    check_ranges(cases);
 }
 
 /// Products with their versions, one per list item and under no label, are the affected
@@ -422,10 +407,7 @@ fn build_numbers_and_wrapped_phrases() {
             ],
         ),
     ];
-    for (name, text, ranges) in cases {
-        let fields = extract(Some("x"), text);
-        assert_eq!(ranges_of(&fields), *ranges, "case {name}: {fields:#?}");
-    }
+    check_ranges(cases);
 }
 
 /// A sentence saying its versions are not affected names no affected version; the
@@ -453,4 +435,20 @@ fn versions_stated_as_not_affected_are_skipped() {
         versions("Versions 3.0 and earlier are affected.\n").as_deref(),
         Some("Versions 3.0 and earlier")
     );
+}
+
+/// Each case's text (under a Subject of no meaning) gives exactly its ranges, in order.
+fn check_ranges(cases: &[(&str, &str, &[&str])]) {
+    for (name, text, ranges) in cases {
+        let fields = extract(Some("x"), text);
+        assert_eq!(ranges_of(&fields), *ranges, "case {name}: {fields:#?}");
+    }
+}
+
+/// Each case's text gives exactly its fixed versions, in order.
+fn check_fixed(cases: &[(&str, &str, &[&str])]) {
+    for (name, text, fixed) in cases {
+        let fields = extract(Some("x"), text);
+        assert_eq!(fields.fixed_versions, *fixed, "case {name}: {fields:#?}");
+    }
 }
