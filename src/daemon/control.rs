@@ -594,8 +594,9 @@ mod tests {
         drop(holder.join().unwrap());
     }
 
-    /// A daemon stand-in that reads one request line and answers with `answer`.
-    fn answering(answer: Vec<u8>) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<()>) {
+    /// A daemon stand-in that reads one request line, answers with `answer` and
+    /// gives back the line it read.
+    fn answering(answer: Vec<u8>) -> (tempfile::TempDir, PathBuf, std::thread::JoinHandle<String>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sock");
         let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
@@ -604,6 +605,7 @@ mod tests {
             let mut line = String::new();
             BufReader::new(&stream).read_line(&mut line).unwrap();
             (&stream).write_all(&answer).unwrap();
+            line
         });
         (dir, path, server)
     }
@@ -792,21 +794,8 @@ mod tests {
             serde_json::from_str(r#"{"argv":["reports","list"],"actor":"cli:x","file":null}"#)
                 .unwrap();
         assert!(!old.frames);
-        let (_dir, path, server) = {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("store.sock");
-            let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-            let server = std::thread::spawn(move || {
-                let (stream, _) = listener.accept().unwrap();
-                let mut line = String::new();
-                BufReader::new(&stream).read_line(&mut line).unwrap();
-                (&stream)
-                    .write_all(&framed(&[], true, Some("{\"stderr\":\"\",\"code\":0}\n")))
-                    .unwrap();
-                line
-            });
-            (dir, path, server)
-        };
+        let (_dir, path, server) =
+            answering(framed(&[], true, Some("{\"stderr\":\"\",\"code\":0}\n")));
         send(&path, &request()).unwrap().unwrap();
         let line = server.join().unwrap();
         let sent: Request = serde_json::from_str(&line).unwrap();
